@@ -1,0 +1,34 @@
+"""aiokms: a fast asyncio AWS KMS client, data-key cache, envelope encryptor and local KMS."""
+
+from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Paginator, __version__
+from aiokms._credentials import Credentials, CredentialsProvider
+from aiokms.errors import (
+    AiokmsError,
+    ConnectError,
+    ConnectionClosed,
+    ConnectTimeout,
+    InvalidResponse,
+    ReadTimeout,
+    TransportError,
+)
+
+__all__ = [
+    # client
+    "ClientMeta",
+    "ClientStats",
+    "KMSClient",
+    "PageIterator",
+    "Paginator",
+    # credentials
+    "Credentials",
+    "CredentialsProvider",
+    # errors
+    "AiokmsError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "InvalidResponse",
+    "ReadTimeout",
+    "TransportError",
+    "__version__",
+]

@@ -1,0 +1,424 @@
+"""KMSClient: every KMS operation as a coroutine, aiobotocore-compatible.
+
+How one call runs (see the README's "How it works")::
+
+    validate + serialize (per-operation converter, compiled once)
+    -> concurrency slot (taken before signing, so a signature never ages in a queue)
+    -> credentials (cached; single-flight refresh)
+    -> SigV4 (signing key cached per day)
+    -> aiohttp POST (exceptions mapped at the transport boundary)
+    -> parse reply or raise the ClientError subclass for its code
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import platform
+import ssl
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from botocore.exceptions import OperationNotPageableError
+
+from aiokms import _model, _protocol
+from aiokms._config import resolve
+from aiokms._credentials import CredentialCache, CredentialsProvider
+from aiokms._signing import EMPTY_SHA256, Signer
+from aiokms._transport import Transport
+from aiokms.errors import THROTTLING_CODE, ClientExceptions, InvalidResponse
+
+__all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
+
+__version__ = "0.1.0"
+_USER_AGENT = (
+    f"aiokms/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """A snapshot of a client's counters.
+
+    Attributes:
+        requests: HTTP requests sent (every attempt counts).
+        retries: attempts after the first.
+        throttles: replies with a throttling error code.
+        errors: service and transport errors by code, such as ``{"NotFoundException": 2}``.
+        in_flight: calls holding a connection slot now.
+        limiter_rate: the adaptive limiter's rate in requests/s, or ``None`` while it is off.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+    errors: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    in_flight: int = 0
+    limiter_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMeta:
+    """``kms.meta``, as aiobotocore offers it."""
+
+    region_name: str
+    endpoint_url: str
+    service_name: str = "kms"
+
+
+class KMSClient:
+    """An asyncio AWS KMS client with aiobotocore's methods, arguments and responses.
+
+    Every operation of botocore's KMS model is a coroutine method (``generate_data_key``,
+    ``encrypt``, ``list_keys``, ...) taking the API's keyword arguments and returning the dict
+    botocore returns. Use it as ``async with KMSClient(...) as kms:`` or call :meth:`close`.
+
+    Args:
+        region_name: the AWS region; else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile.
+        endpoint_url: overrides the endpoint; else ``AWS_ENDPOINT_URL_KMS``,
+            ``AWS_ENDPOINT_URL``, the profile, then ``https://kms.{region}.amazonaws.com``.
+        credentials: ``aiokms.Credentials``, or any object with an async
+            ``get_frozen_credentials()``; by default aiobotocore's credential chain.
+        profile_name: the shared-config profile for region, endpoint, FIPS and credentials.
+        use_fips_endpoint: use ``kms-fips.`` endpoints; else ``AWS_USE_FIPS_ENDPOINT``, profile.
+        max_connections: the most requests in flight and connections open (default 64).
+        connect_timeout: seconds to open a connection (default 60, as botocore).
+        read_timeout: seconds to wait for each read of a reply (default 60, as botocore).
+        retry_mode: ``"standard"`` or ``"adaptive"`` (default; else ``AWS_RETRY_MODE``).
+        max_attempts: total attempts per call including the first (default 3; else
+            ``AWS_MAX_ATTEMPTS``); 1 means no retries.
+        ssl_context: TLS settings for the connections (verification is on by default).
+
+    Raises:
+        botocore.exceptions.NoRegionError: no region could be found.
+        ValueError: an argument has an invalid value; the message names it.
+    """
+
+    def __init__(
+        self,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: CredentialsProvider | None = None,
+        profile_name: str | None = None,
+        use_fips_endpoint: bool | None = None,
+        max_connections: int = 64,
+        connect_timeout: float = 60.0,
+        read_timeout: float = 60.0,
+        retry_mode: str | None = None,
+        max_attempts: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        config = resolve(
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            use_fips_endpoint=use_fips_endpoint,
+            profile_name=profile_name,
+            retry_mode=retry_mode,
+            max_attempts=max_attempts,
+        )
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections: {max_connections!r} must be an int of at least 1")
+        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name}: {value!r} must be a positive number of seconds")
+        model = _model.load()
+        self._model = model
+        self.meta = ClientMeta(region_name=config.region, endpoint_url=config.endpoint_url)
+        self.exceptions = _exceptions(model)
+        self.retry_mode = config.retry_mode
+        self.max_attempts = config.max_attempts
+        self._credentials = CredentialCache(credentials, profile_name=profile_name)
+        self._transport = Transport(
+            config.endpoint_url,
+            max_connections=max_connections,
+            connect_timeout=float(connect_timeout),
+            read_timeout=float(read_timeout),
+            ssl_context=ssl_context,
+        )
+        self._signer = Signer(config.region, model.signing_name)
+        self._slots = asyncio.Semaphore(max_connections)
+        self._closed = False
+        self._requests = 0
+        self._retries = 0
+        self._throttles = 0
+        self._in_flight = 0
+        self._errors: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"in_flight={self._in_flight}"
+        return f"<KMSClient region={self.meta.region_name} {self.meta.endpoint_url} {state}>"
+
+    async def __aenter__(self) -> KMSClient:
+        if self._closed:
+            raise RuntimeError("this KMSClient is closed")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close every pooled connection; the client cannot be used afterwards."""
+        self._closed = True
+        self._credentials.close()
+        await self._transport.close()
+
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's counters."""
+        return ClientStats(
+            requests=self._requests,
+            retries=self._retries,
+            throttles=self._throttles,
+            errors=MappingProxyType(dict(self._errors)),
+            in_flight=self._in_flight,
+            limiter_rate=None,
+        )
+
+    def can_paginate(self, operation_name: str) -> bool:
+        """Whether ``get_paginator(operation_name)`` works (snake_case method name)."""
+        return operation_name in self._model.paginators
+
+    def get_paginator(self, operation_name: str) -> Paginator:
+        """The paginator for a list operation, such as ``"list_keys"``."""
+        spec = self._model.paginators.get(operation_name)
+        if spec is None:
+            raise OperationNotPageableError(operation_name=operation_name)
+        return Paginator(self, spec)
+
+    # --- the call pipeline --------------------------------------------------------------
+
+    async def _call(self, spec: _model.OperationSpec, params: dict[str, Any]) -> dict[str, Any]:
+        if self._closed:
+            raise RuntimeError("this KMSClient is closed")
+        body = spec.serialize_input(params)
+        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        async with self._slots:
+            self._in_flight += 1
+            try:
+                headers = await self._sign(spec.target, payload_hash)
+                self._requests += 1
+                status, reply_headers, data = await self._transport.post(headers, body)
+            finally:
+                self._in_flight -= 1
+        if status < 300:
+            return self._parse(spec, status, reply_headers, data, 0)
+        raise self._error(spec, status, reply_headers, data, 0)
+
+    async def _sign(self, target: str, payload_hash: str) -> dict[str, str]:
+        credentials = await self._credentials.get()
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        headers = {
+            "Content-Type": _protocol.CONTENT_TYPE,
+            "Host": self._transport.host,
+            "X-Amz-Date": amz_date,
+            "X-Amz-Target": target,
+        }
+        token = credentials.token
+        if token:
+            headers["X-Amz-Security-Token"] = token
+        headers["Authorization"] = self._signer.authorization(
+            method="POST",
+            path="/",
+            query="",
+            headers=headers.items(),
+            payload_hash=payload_hash,
+            access_key=credentials.access_key,
+            secret_key=credentials.secret_key,
+            amz_date=amz_date,
+        )
+        headers["User-Agent"] = _USER_AGENT
+        return headers
+
+    def _parse(
+        self,
+        spec: _model.OperationSpec,
+        status: int,
+        headers: dict[str, str],
+        data: bytes,
+        retries: int,
+    ) -> dict[str, Any]:
+        try:
+            decoded = json.loads(data) if data.strip() else {}
+            result = spec.parse_output(decoded) if spec.parse_output is not None else {}
+        except (ValueError, _protocol.ResponseParseError) as exc:
+            self._errors["InvalidResponse"] += 1
+            raise InvalidResponse(
+                endpoint_url=self.meta.endpoint_url, error=f"{spec.name}: {exc}"
+            ) from None
+        result["ResponseMetadata"] = _protocol.response_metadata(status, headers, retries)
+        return result
+
+    def _error(
+        self,
+        spec: _model.OperationSpec,
+        status: int,
+        headers: dict[str, str],
+        data: bytes,
+        retries: int,
+    ) -> Exception:
+        response = _protocol.error_response(status, headers, data, self._model.error_members)
+        response["ResponseMetadata"] = _protocol.response_metadata(status, headers, retries)
+        code = response["Error"]["Code"]
+        self._errors[code] += 1
+        if code == THROTTLING_CODE:
+            self._throttles += 1
+        error: Exception = self.exceptions.from_code(code)(response, spec.name)
+        return error
+
+    if TYPE_CHECKING:
+        # Operation methods are generated from botocore's model below.
+        def __getattr__(self, name: str) -> Callable[..., Awaitable[dict[str, Any]]]: ...
+
+
+_EXCEPTIONS: ClientExceptions | None = None
+
+
+def _exceptions(model: _model.KMSModel) -> ClientExceptions:
+    """One set of exception classes per process, shared by every client (as botocore caches)."""
+    global _EXCEPTIONS
+    if _EXCEPTIONS is None:
+        _EXCEPTIONS = ClientExceptions(sorted(model.error_members))
+    return _EXCEPTIONS
+
+
+def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def operation(self: KMSClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args:
+            raise TypeError(f"{spec.method_name}() only accepts keyword arguments.")
+        return await self._call(spec, kwargs)
+
+    operation.__name__ = spec.method_name
+    operation.__qualname__ = f"KMSClient.{spec.method_name}"
+    operation.__doc__ = f"KMS {spec.name}: {spec.documentation}\n\nTakes the API's keyword args."
+    return operation
+
+
+for _spec in _model.load().operations.values():
+    setattr(KMSClient, _spec.method_name, _operation_method(_spec))
+del _spec
+
+
+class Paginator:
+    """``kms.get_paginator(name)``: ``paginate(**kwargs)`` iterates the pages of a list call."""
+
+    __slots__ = ("_client", "_spec")
+
+    def __init__(self, client: KMSClient, spec: _model.PaginatorSpec) -> None:
+        self._client = client
+        self._spec = spec
+
+    def paginate(self, **kwargs: Any) -> PageIterator:
+        """An async iterator of pages; ``PaginationConfig`` takes ``MaxItems``, ``PageSize``
+        and ``StartingToken`` as botocore's does."""
+        config = kwargs.pop("PaginationConfig", None) or {}
+        unknown = set(config) - {"MaxItems", "PageSize", "StartingToken"}
+        if unknown:
+            raise ValueError(f"PaginationConfig: unknown keys {sorted(unknown)}")
+        return PageIterator(self._client, self._spec, kwargs, config)
+
+
+class PageIterator:
+    """The pages of one pagination; ``resume_token`` continues where a ``MaxItems`` cut ended."""
+
+    __slots__ = ("_client", "_config", "_params", "_spec", "resume_token")
+
+    def __init__(
+        self,
+        client: KMSClient,
+        spec: _model.PaginatorSpec,
+        params: dict[str, Any],
+        config: dict[str, Any],
+    ) -> None:
+        self._client = client
+        self._spec = spec
+        self._params = params
+        self._config = config
+        self.resume_token: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._pages()
+
+    async def _pages(self) -> AsyncIterator[dict[str, Any]]:
+        spec = self._spec
+        method = getattr(self._client, _model.load().operations[spec.operation].method_name)
+        params = dict(self._params)
+        if self._config.get("PageSize") is not None and spec.limit_key:
+            params[spec.limit_key] = self._config["PageSize"]
+        skip = 0
+        if self._config.get("StartingToken"):
+            marker, skip = _decode_token(self._config["StartingToken"], spec.input_token)
+            if marker is not None:
+                params[spec.input_token] = marker
+        remaining = self._config.get("MaxItems")
+        while True:
+            page = await method(**params)
+            items = page.get(spec.result_key, [])[skip:]
+            skip_before, skip = skip, 0
+            page[spec.result_key] = items
+            marker = page.get(spec.output_token)
+            more = bool(page.get(spec.more_results)) if spec.more_results else marker is not None
+            more = more and marker is not None
+            if remaining is not None and len(items) >= remaining:
+                if len(items) > remaining:
+                    # resume inside this page: ask for it again and skip what was yielded
+                    page[spec.result_key] = items[:remaining]
+                    self.resume_token = _encode_token(
+                        params.get(spec.input_token),
+                        spec.input_token,
+                        skip_before + remaining,
+                    )
+                elif more:
+                    self.resume_token = _encode_token(marker, spec.input_token, 0)
+                yield page
+                return
+            if remaining is not None:
+                remaining -= len(items)
+            yield page
+            if not more:
+                return
+            params[spec.input_token] = marker
+
+    async def build_full_result(self) -> dict[str, Any]:
+        """Every page's items in one dict (``NextToken`` set when ``MaxItems`` cut it)."""
+        items: list[Any] = []
+        async for page in self:
+            items.extend(page.get(self._spec.result_key, []))
+        result: dict[str, Any] = {self._spec.result_key: items}
+        if self.resume_token:
+            result["NextToken"] = self.resume_token
+        return result
+
+
+# Resume tokens are base64 JSON, as botocore's, so tokens pass between aiokms and aiobotocore.
+_TRUNCATE = "boto_truncate_amount"
+_BAD_TOKEN = "PaginationConfig: StartingToken is not a token this paginator made"
+
+
+def _encode_token(marker: str | None, input_token: str, skip: int) -> str:
+    token: dict[str, Any] = {input_token: marker}
+    if skip:
+        token[_TRUNCATE] = skip
+    return base64.b64encode(json.dumps(token).encode()).decode()
+
+
+def _decode_token(token: str, input_token: str) -> tuple[str | None, int]:
+    try:
+        decoded = json.loads(base64.b64decode(token, validate=True))
+        marker, skip = decoded.get(input_token), int(decoded.get(_TRUNCATE, 0))
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(_BAD_TOKEN) from None
+    if marker is not None and not isinstance(marker, str):
+        raise ValueError(_BAD_TOKEN)
+    return marker, max(skip, 0)

@@ -1,0 +1,183 @@
+"""Client settings from arguments, environment and the shared config profile, in the SDKs' order.
+
+How this works: each setting is looked up argument first, then its environment variables, then
+the profile (``~/.aws/config`` or ``AWS_CONFIG_FILE``, profile from ``profile_name``,
+``AWS_PROFILE`` or ``default``). The profile file is read only when an argument or variable left
+something open. The default endpoint comes from botocore's partition data, so ``cn-north-1``
+gets ``amazonaws.com.cn`` and FIPS gets ``kms-fips.``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.loaders
+import botocore.session
+from botocore.exceptions import NoRegionError
+
+__all__ = ["ResolvedConfig", "resolve"]
+
+_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_RETRY_MODES = ("standard", "adaptive")
+_TRUE = ("true", "1", "yes")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedConfig:
+    """Where and how a client talks to KMS."""
+
+    region: str
+    endpoint_url: str
+    use_fips: bool
+    retry_mode: str
+    max_attempts: int
+
+
+def resolve(
+    *,
+    region_name: str | None = None,
+    endpoint_url: str | None = None,
+    use_fips_endpoint: bool | None = None,
+    profile_name: str | None = None,
+    retry_mode: str | None = None,
+    max_attempts: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    load_profile: Callable[[str | None], tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
+) -> ResolvedConfig:
+    """Resolve the client's settings.
+
+    Args:
+        environ: the environment (``os.environ`` by default).
+        load_profile: returns ``(profile settings, whole config file)`` for a profile name;
+            botocore's shared-config reader by default. Injected by tests.
+
+    Raises:
+        botocore.exceptions.NoRegionError: no region anywhere.
+        ValueError: a setting has an invalid value; the message names it.
+    """
+    env = os.environ if environ is None else environ
+    profile = _LazyProfile(profile_name, load_profile or _load_profile)
+
+    region = region_name or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        region = profile.get("region")
+    if not region:
+        raise NoRegionError()
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise ValueError(f"region_name: {region!r} is not a valid AWS region name")
+
+    fips = _flag(
+        "use_fips_endpoint",
+        use_fips_endpoint,
+        env.get("AWS_USE_FIPS_ENDPOINT"),
+        lambda: profile.get("use_fips_endpoint"),
+    )
+
+    url = endpoint_url
+    if url is None and not _flag(
+        "ignore_configured_endpoint_urls",
+        None,
+        env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"),
+        lambda: profile.get("ignore_configured_endpoint_urls"),
+    ):
+        url = (
+            env.get("AWS_ENDPOINT_URL_KMS")
+            or env.get("AWS_ENDPOINT_URL")
+            or profile.service_setting("kms", "endpoint_url")
+            or profile.get("endpoint_url")
+        )
+    if url is None:
+        url = default_endpoint(region, fips=fips)
+    elif not isinstance(url, str) or not re.match(r"^https?://[^/?#\s]+/?$", url):
+        raise ValueError(
+            f"endpoint_url: {url!r} must be an http:// or https:// URL with a host and no path"
+        )
+
+    mode = retry_mode or env.get("AWS_RETRY_MODE") or profile.get("retry_mode") or "adaptive"
+    if mode not in _RETRY_MODES:
+        raise ValueError(f"retry_mode: {mode!r} is not one of {', '.join(_RETRY_MODES)}")
+
+    attempts: Any = max_attempts
+    if attempts is None:
+        attempts = env.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts") or 3
+        try:
+            attempts = int(attempts)
+        except ValueError:
+            raise ValueError(f"max_attempts: {attempts!r} is not a whole number") from None
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise ValueError(f"max_attempts: {attempts!r} must be a whole number of at least 1")
+
+    return ResolvedConfig(
+        region=region,
+        endpoint_url=url.rstrip("/"),
+        use_fips=fips,
+        retry_mode=mode,
+        max_attempts=attempts,
+    )
+
+
+def default_endpoint(region: str, *, fips: bool) -> str:
+    """``https://kms[-fips].{region}.{partition's DNS suffix}``."""
+    suffix = "amazonaws.com"
+    for partition in _partitions():
+        if region in partition["regions"] or re.match(partition["regionRegex"], region):
+            suffix = partition["outputs"]["dnsSuffix"]
+            break
+    return f"https://kms{'-fips' if fips else ''}.{region}.{suffix}"
+
+
+@functools.cache
+def _partitions() -> list[dict[str, Any]]:
+    data: dict[str, Any] = botocore.loaders.Loader().load_data("partitions")
+    return list(data["partitions"])
+
+
+def _flag(
+    name: str, argument: bool | None, variable: str | None, setting: Callable[[], Any]
+) -> bool:
+    if argument is not None:
+        if not isinstance(argument, bool):
+            raise ValueError(f"{name}: {argument!r} must be True, False or None")
+        return argument
+    value = variable if variable is not None else setting()
+    return str(value).strip().lower() in _TRUE if value is not None else False
+
+
+def _load_profile(name: str | None) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    session = botocore.session.Session(profile=name)
+    return session.get_scoped_config(), session.full_config
+
+
+class _LazyProfile:
+    """The shared-config profile, read on first use only."""
+
+    __slots__ = ("_config", "_loader", "_name", "_settings")
+
+    def __init__(
+        self,
+        name: str | None,
+        loader: Callable[[str | None], tuple[Mapping[str, Any], Mapping[str, Any]]],
+    ) -> None:
+        self._name = name
+        self._loader = loader
+        self._settings: Mapping[str, Any] | None = None
+        self._config: Mapping[str, Any] = {}
+
+    def _load(self) -> Mapping[str, Any]:
+        if self._settings is None:
+            self._settings, self._config = self._loader(self._name)
+        return self._settings
+
+    def get(self, key: str) -> Any:
+        return self._load().get(key)
+
+    def service_setting(self, service: str, key: str) -> Any:
+        section = self._load().get("services")
+        if not section:
+            return None
+        return self._config.get("services", {}).get(section, {}).get(service, {}).get(key)

@@ -1,0 +1,413 @@
+"""The AWS JSON 1.1 protocol as KMS speaks it: validate + serialize requests, parse replies.
+
+How this works: every shape of botocore's model is compiled once into a small closure. Input
+converters check a value against its shape (type, required members, lengths and ranges) and
+return its JSON form in the same pass (blobs base64, timestamps as epoch seconds); every problem
+found is appended to one list so the caller gets botocore's complete ``ParamValidationError``
+report. Output parsers keep only modeled members and turn blobs and timestamps back into
+``bytes`` and aware ``datetime``; subtrees with nothing to convert are passed through untouched.
+
+Pure code: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime
+import http.client
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.exceptions import ParamValidationError
+from dateutil.parser import isoparse
+from dateutil.tz import tzlocal, tzutc
+
+__all__ = [
+    "CONTENT_TYPE",
+    "InputConverter",
+    "OutputParser",
+    "ResponseParseError",
+    "compile_input",
+    "compile_output",
+    "error_response",
+    "response_metadata",
+]
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+# (value, parameter path, error list) -> serialized value
+_Converter = Callable[[Any, str, list[str]], Any]
+# caller's keyword arguments -> request body
+InputConverter = Callable[[Mapping[str, Any]], bytes]
+# decoded JSON -> botocore-shaped value
+OutputParser = Callable[[Any], Any]
+
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+# botocore returns epoch timestamps in the local zone; keep the same (equal) values.
+_TZ = tzlocal()
+_UTC = tzutc()
+_REDACTED = "<redacted>"
+
+
+class ResponseParseError(ValueError):
+    """A reply body that is not the JSON the model describes."""
+
+
+# --- input: validate and serialize ----------------------------------------------------------
+
+
+def compile_input(shape: Any) -> InputConverter:
+    """Compile an operation's input shape into ``params -> JSON body bytes``.
+
+    The converter raises ``botocore.exceptions.ParamValidationError`` listing every problem.
+    """
+    convert = _input_converter(shape, {}) if shape is not None else _empty_structure
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+    def serialize(params: Mapping[str, Any]) -> bytes:
+        errors: list[str] = []
+        body = convert(params, "", errors)
+        if errors:
+            raise ParamValidationError(report="\n".join(errors))
+        return dumps(body).encode()
+
+    return serialize
+
+
+def _empty_structure(value: Any, path: str, errors: list[str]) -> Any:
+    for name in value:
+        errors.append(f'Unknown parameter in input: "{name}", must be one of: ')
+    return {}
+
+
+def _input_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+    cached = memo.get(shape.name)
+    if cached is not None:
+        return cached
+    kind = shape.type_name
+    meta = shape.metadata
+    sensitive = bool(meta.get("sensitive"))
+    if kind == "structure":
+        converter = _structure_converter(shape, memo)
+    elif kind == "list":
+        converter = _list_converter(shape, memo)
+    elif kind == "map":
+        converter = _map_converter(shape, memo)
+    elif kind == "string":
+        converter = _string_converter(_sized(meta), sensitive)
+    elif kind == "blob":
+        converter = _blob_converter(_sized(meta), sensitive)
+    elif kind in ("integer", "long"):
+        converter = _integer_converter(meta, sensitive)
+    elif kind == "boolean":
+        converter = _boolean_converter
+    elif kind == "timestamp":
+        converter = _timestamp_converter(sensitive)
+    else:  # pragma: no cover - KMS uses only the kinds above
+        raise NotImplementedError(f"shape type {kind!r} ({shape.name})")
+    memo[shape.name] = converter
+    return converter
+
+
+def _sized(meta: Mapping[str, Any]) -> tuple[int | None, int | None] | None:
+    low, high = meta.get("min"), meta.get("max")
+    return None if low is None and high is None else (low, high)
+
+
+def _show(value: Any, sensitive: bool) -> str:
+    return _REDACTED if sensitive else repr(value) if isinstance(value, str) else str(value)
+
+
+def _type_error(path: str, value: Any, valid: str, sensitive: bool) -> str:
+    return (
+        f"Invalid type for parameter {path}, value: {_show(value, sensitive)}, "
+        f"type: {type(value)}, valid types: {valid}"
+    )
+
+
+def _length_error(path: str, length: int, bounds: tuple[int | None, int | None]) -> str | None:
+    low, high = bounds
+    if low is not None and length < low:
+        return f"Invalid length for parameter {path}, value: {length}, valid min length: {low}"
+    if high is not None and length > high:
+        return f"Invalid length for parameter {path}, value: {length}, valid max length: {high}"
+    return None
+
+
+def _string_converter(bounds: tuple[int | None, int | None] | None, sensitive: bool) -> _Converter:
+    def convert(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, str):
+            errors.append(_type_error(path, value, "str", sensitive))
+        elif bounds is not None:
+            problem = _length_error(path, len(value), bounds)
+            if problem:
+                errors.append(problem)
+        return value
+
+    return convert
+
+
+def _boolean_converter(value: Any, path: str, errors: list[str]) -> Any:
+    if not isinstance(value, bool):
+        errors.append(_type_error(path, value, "bool", False))
+    return value
+
+
+def _blob_converter(bounds: tuple[int | None, int | None] | None, sensitive: bool) -> _Converter:
+    def convert(value: Any, path: str, errors: list[str]) -> Any:
+        if isinstance(value, str):
+            value = value.encode()
+        elif not isinstance(value, _BYTES_TYPES):
+            errors.append(_type_error(path, value, "bytes, bytearray, str", sensitive))
+            return None
+        if bounds is not None:
+            problem = _length_error(path, len(value), bounds)
+            if problem:
+                errors.append(problem)
+                return None
+        return base64.b64encode(value).decode()
+
+    return convert
+
+
+def _range_error(path: str, value: int, which: str, bound: int) -> str:
+    return f"Invalid range for parameter {path}, value: {value}, valid {which} value: {bound}"
+
+
+def _integer_converter(meta: Mapping[str, Any], sensitive: bool) -> _Converter:
+    low, high = meta.get("min"), meta.get("max")
+
+    def convert(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append(_type_error(path, value, "int", sensitive))
+        elif low is not None and value < low:
+            errors.append(_range_error(path, value, "min", low))
+        elif high is not None and value > high:
+            errors.append(_range_error(path, value, "max", high))
+        return value
+
+    return convert
+
+
+def _timestamp_converter(sensitive: bool) -> _Converter:
+    def convert(value: Any, path: str, errors: list[str]) -> Any:
+        if isinstance(value, str):
+            try:
+                value = isoparse(value)
+            except ValueError:
+                errors.append(f"Invalid timestamp for parameter {path}, value: {value!r}")
+                return None
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=_UTC)
+            return int(value.timestamp())
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        errors.append(_type_error(path, value, "datetime, int, float, str (ISO 8601)", sensitive))
+        return None
+
+    return convert
+
+
+def _structure_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+    members: dict[str, _Converter] = {}
+    required = frozenset(shape.required_members)
+    choices = ", ".join(shape.members)
+    memo[shape.name] = lambda v, p, e: members_converter(v, p, e)  # recursion guard
+
+    def members_converter(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, Mapping):
+            errors.append(_type_error(path or "input", value, "dict", False))
+            return None
+        out = {}
+        for name, item in value.items():
+            convert = members.get(name)
+            if convert is None:
+                errors.append(
+                    f'Unknown parameter in {path or "input"}: "{name}", must be one of: {choices}'
+                )
+                continue
+            out[name] = convert(item, f"{path}.{name}" if path else name, errors)
+        if not required <= value.keys():
+            for name in shape.required_members:
+                if name not in value:
+                    errors.append(f'Missing required parameter in {path or "input"}: "{name}"')
+        return out
+
+    for name, member in shape.members.items():
+        members[name] = _input_converter(member, memo)
+    return members_converter
+
+
+def _list_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+    bounds = _sized(shape.metadata)
+    item_converter = _input_converter(shape.member, memo)
+
+    def convert(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, (list, tuple)):
+            errors.append(_type_error(path, value, "list, tuple", False))
+            return None
+        if bounds is not None:
+            problem = _length_error(path, len(value), bounds)
+            if problem:
+                errors.append(problem)
+        return [item_converter(item, f"{path}[{i}]", errors) for i, item in enumerate(value)]
+
+    return convert
+
+
+def _map_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+    bounds = _sized(shape.metadata)
+    key_converter = _input_converter(shape.key, memo)
+    value_converter = _input_converter(shape.value, memo)
+
+    def convert(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, Mapping):
+            errors.append(_type_error(path, value, "dict", False))
+            return None
+        if bounds is not None:
+            problem = _length_error(path, len(value), bounds)
+            if problem:
+                errors.append(problem)
+        out = {}
+        for key, item in value.items():
+            out[key_converter(key, f"{path} (key)", errors)] = value_converter(
+                item, f"{path}.{key}", errors
+            )
+        return out
+
+    return convert
+
+
+# --- output: parse replies ------------------------------------------------------------------
+
+
+def compile_output(shape: Any) -> OutputParser | None:
+    """Compile an output (or error) shape into a parser of decoded JSON; ``None`` if absent."""
+    if shape is None:
+        return None
+    return _output_parser(shape, {})
+
+
+def _output_parser(shape: Any, memo: dict[str, OutputParser | None]) -> OutputParser | None:
+    if shape.name in memo:
+        return memo[shape.name]
+    kind = shape.type_name
+    parser: OutputParser | None
+    if kind == "structure":
+        parser = _structure_parser(shape, memo)
+    elif kind == "list":
+        item = _output_parser(shape.member, memo)
+        parser = None if item is None else _list_parser(item)
+    elif kind == "map":
+        value = _output_parser(shape.value, memo)
+        parser = None if value is None else _map_parser(value)
+    elif kind == "blob":
+        parser = _b64decode
+    elif kind == "timestamp":
+        parser = _parse_timestamp
+    else:
+        parser = None
+    memo[shape.name] = parser
+    return parser
+
+
+def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> OutputParser:
+    parsers: dict[str, OutputParser | None] = {}
+    memo[shape.name] = lambda value: parse(value)  # recursion guard
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ResponseParseError(f"expected an object for {shape.name}")
+        out = {}
+        for name, item in value.items():
+            if item is None or name not in parsers:
+                continue
+            member = parsers[name]
+            out[name] = item if member is None else member(item)
+        return out
+
+    for name, member in shape.members.items():
+        parsers[name] = _output_parser(member, memo)
+    return parse
+
+
+def _list_parser(item: OutputParser) -> OutputParser:
+    return lambda value: [None if x is None else item(x) for x in value]
+
+
+def _map_parser(item: OutputParser) -> OutputParser:
+    return lambda value: {k: item(v) for k, v in value.items()}
+
+
+def _b64decode(value: Any) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ResponseParseError("invalid base64 in a blob member") from None
+
+
+def _parse_timestamp(value: Any) -> datetime.datetime:
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.datetime.fromtimestamp(value, _TZ)
+        parsed: datetime.datetime = isoparse(value)
+        return parsed
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ResponseParseError("invalid timestamp member") from None
+
+
+# --- replies as botocore shapes them --------------------------------------------------------
+
+
+def response_metadata(
+    status: int, headers: Mapping[str, str], retry_attempts: int
+) -> dict[str, Any]:
+    """``ResponseMetadata`` as botocore builds it; ``headers`` keys must be lower case."""
+    meta: dict[str, Any] = {}
+    request_id = headers.get("x-amzn-requestid")
+    if request_id is not None:
+        meta["RequestId"] = request_id
+    meta["HTTPStatusCode"] = status
+    meta["HTTPHeaders"] = dict(headers)
+    meta["RetryAttempts"] = retry_attempts
+    return meta
+
+
+def error_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    modeled: Mapping[str, OutputParser | None],
+) -> dict[str, Any]:
+    """Parse an error reply into botocore's ``{"Error": {"Code", "Message"}, ...}`` dict.
+
+    ``headers`` keys must be lower case. Modeled error members (KMS's ``message``) are added
+    at the top level, as botocore does; ``ResponseMetadata`` is left to the caller.
+    """
+    stripped = body.strip()
+    if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
+        return {"Error": {"Code": str(status), "Message": http.client.responses.get(status, "")}}
+    parsed: Any
+    try:
+        parsed = json.loads(body) if stripped else {}
+    except ValueError:
+        parsed = {"message": body.decode("utf-8", "replace")}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    code = str(parsed.get("__type", status))
+    code = code.split(":", 1)[0].rsplit("#", 1)[-1]
+    query_error = headers.get("x-amzn-query-error")
+    if query_error:
+        code = query_error.split(";", 1)[0]
+    message = parsed.get("message", parsed.get("Message", ""))
+    result: dict[str, Any] = {"Error": {"Message": message, "Code": code}}
+    if code in modeled:
+        parser = modeled[code]
+        if parser is not None:
+            with contextlib.suppress(ResponseParseError):  # the code and message still stand
+                result.update(parser(parsed))
+    return result

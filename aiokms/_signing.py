@@ -1,0 +1,184 @@
+"""AWS Signature Version 4 (header signing), as pure functions of their inputs.
+
+How this works: a request is reduced to a *canonical request* (method, URI, query, the signed
+headers and the SHA-256 of the body), which is hashed into a *string to sign* together with the
+time and the credential scope (``date/region/service/aws4_request``). The signature is an
+HMAC-SHA256 of that string under a *signing key* derived from the secret key by four chained
+HMACs over the scope. The derived key depends only on the secret and the scope, so it is cached
+per day; everything else is a handful of string joins and two hashes.
+
+Nothing here reads a clock: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import hmac
+import posixpath
+from collections.abc import Iterable
+from urllib.parse import quote, unquote_to_bytes
+
+__all__ = [
+    "ALGORITHM",
+    "EMPTY_SHA256",
+    "Signer",
+    "canonical_headers",
+    "canonical_query",
+    "canonical_request",
+    "canonical_uri",
+    "signing_key",
+    "string_to_sign",
+]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_UNRESERVED = "-_.~"
+
+
+@functools.lru_cache(maxsize=64)
+def signing_key(secret_key: str, datestamp: str, region: str, service: str) -> bytes:
+    """Derive the SigV4 signing key for one day, region and service.
+
+    Cached: a client signs thousands of requests a second with the same key, which changes only
+    when the date, the region or the secret does.
+    """
+    key = ("AWS4" + secret_key).encode()
+    for part in (datestamp, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def canonical_uri(path: str, *, normalize: bool = True) -> str:
+    """The URI-encoded path, with dot segments and repeated slashes removed when ``normalize``."""
+    if path in ("", "/"):
+        return "/"
+    if normalize:
+        trailing = path.endswith("/")
+        path = posixpath.normpath(path)
+        path = "/" + path.lstrip("/") if path != "." else "/"
+        if trailing and path != "/":
+            path += "/"
+    return quote(path, safe="/" + _UNRESERVED)
+
+
+def canonical_query(query: str) -> str:
+    """Query parameters decoded, re-encoded strictly and sorted by name, then value."""
+    if not query:
+        return ""
+    pairs = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        # Decoded to bytes, not text: a percent-encoded byte that is not UTF-8 (``%FF``) must
+        # come back as itself, not as the encoding of U+FFFD.
+        pairs.append(
+            (
+                quote(unquote_to_bytes(name), safe=_UNRESERVED),
+                quote(unquote_to_bytes(value), safe=_UNRESERVED),
+            )
+        )
+    pairs.sort()
+    return "&".join(f"{name}={value}" for name, value in pairs)
+
+
+def canonical_headers(headers: Iterable[tuple[str, str]]) -> tuple[str, str]:
+    """Return ``(canonical headers block, signed headers list)`` for the given headers.
+
+    Names are lower-cased and sorted; values are trimmed with inner runs of white space folded
+    to one space; repeated names keep their values in order, joined by commas.
+    """
+    grouped: dict[str, list[str]] = {}
+    for name, value in headers:
+        grouped.setdefault(name.lower(), []).append(" ".join(value.split()))
+    names = sorted(grouped)
+    block = "".join(f"{name}:{','.join(grouped[name])}\n" for name in names)
+    return block, ";".join(names)
+
+
+def canonical_request(
+    method: str,
+    path: str,
+    query: str,
+    headers: Iterable[tuple[str, str]],
+    payload_hash: str,
+    *,
+    normalize_path: bool = True,
+) -> tuple[str, str]:
+    """Return ``(canonical request, signed headers list)``; every given header is signed."""
+    block, signed = canonical_headers(headers)
+    creq = "\n".join(
+        (
+            method,
+            canonical_uri(path, normalize=normalize_path),
+            canonical_query(query),
+            block,
+            signed,
+            payload_hash,
+        )
+    )
+    return creq, signed
+
+
+def string_to_sign(amz_date: str, scope: str, creq: str) -> str:
+    """The string whose HMAC under the signing key is the signature."""
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+
+
+def amz_date(now: datetime.datetime) -> str:
+    """``now`` (aware, or naive UTC) in the ``X-Amz-Date`` format."""
+    if now.tzinfo is not None:
+        now = now.astimezone(datetime.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+class Signer:
+    """Signs requests for one region and service; holds no credentials.
+
+    Args:
+        region: the region in the credential scope, such as ``"eu-west-1"``.
+        service: the signing name, ``"kms"`` for KMS.
+    """
+
+    __slots__ = ("region", "service")
+
+    def __init__(self, region: str, service: str = "kms") -> None:
+        self.region = region
+        self.service = service
+
+    def __repr__(self) -> str:
+        return f"<Signer region={self.region!r} service={self.service!r}>"
+
+    def authorization(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        headers: Iterable[tuple[str, str]],
+        payload_hash: str,
+        access_key: str,
+        secret_key: str,
+        amz_date: str,
+        normalize_path: bool = True,
+    ) -> str:
+        """The ``Authorization`` header value for a request whose headers are all signed.
+
+        ``headers`` must already hold ``X-Amz-Date`` (equal to ``amz_date``) and, for temporary
+        credentials, ``X-Amz-Security-Token``.
+        """
+        datestamp = amz_date[:8]
+        scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
+        creq, signed = canonical_request(
+            method, path, query, headers, payload_hash, normalize_path=normalize_path
+        )
+        key = signing_key(secret_key, datestamp, self.region, self.service)
+        signature = hmac.new(
+            key, string_to_sign(amz_date, scope, creq).encode(), hashlib.sha256
+        ).hexdigest()
+        return (
+            f"{ALGORITHM} Credential={access_key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )

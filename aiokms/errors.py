@@ -1,0 +1,123 @@
+"""Everything aiokms raises.
+
+Service errors are what botocore raises, so code written for aiobotocore keeps working::
+
+    botocore.exceptions.ClientError
+     └── kms.exceptions.<Code>            one class per KMS error code of botocore's model,
+                                          plus ThrottlingException (not in the model)
+
+    botocore.exceptions.ParamValidationError   bad arguments, raised before anything is sent
+    botocore.exceptions.NoCredentialsError     no credentials anywhere in the chain
+    botocore.exceptions.NoRegionError          no region from arguments, environment or profile
+
+Failures below the service are translated from aiohttp and asyncio exceptions at one boundary
+(``aiokms._transport.map_exceptions``) into this tree; each class also derives from the botocore
+exception aiobotocore raises in the same situation::
+
+    AiokmsError
+     ├── TransportError        no valid reply          (botocore HTTPClientError)
+     │    ├── ConnectError     could not connect       (botocore EndpointConnectionError)
+     │    ├── ConnectTimeout   connecting timed out    (botocore ConnectTimeoutError)
+     │    ├── ReadTimeout      the reply timed out     (botocore ReadTimeoutError)
+     │    ├── ConnectionClosed closed mid-exchange     (botocore ConnectionClosedError)
+     │    └── InvalidResponse  a reply we cannot parse (botocore.parsers.ResponseParserError)
+     └── ...                   (the cache and message-format errors join here)
+
+A ``TransportError`` means the request may or may not have reached KMS: the retry policy treats
+all of them as transient. Messages name the endpoint and the cause, never a credential or a
+payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore import exceptions as _boto
+from botocore.parsers import ResponseParserError as _ResponseParserError
+
+__all__ = [
+    "AiokmsError",
+    "ClientExceptions",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "InvalidResponse",
+    "ReadTimeout",
+    "TransportError",
+]
+
+THROTTLING_CODE = "ThrottlingException"
+
+
+class AiokmsError(Exception):
+    """Base class of the errors aiokms raises itself (service errors are ``ClientError``)."""
+
+
+class TransportError(AiokmsError, _boto.HTTPClientError):
+    """No valid reply: the request may or may not have reached KMS."""
+
+    fmt = 'Request to "{endpoint_url}" failed: {error}'
+
+    def __init__(self, *, endpoint_url: str, error: object = "") -> None:
+        _boto.HTTPClientError.__init__(self, endpoint_url=endpoint_url, error=error)
+
+
+class ConnectError(TransportError, _boto.EndpointConnectionError):
+    """Could not open a connection to the endpoint (refused, DNS, TLS handshake)."""
+
+    fmt = 'Could not connect to the endpoint URL: "{endpoint_url}": {error}'
+
+
+class ConnectTimeout(TransportError, _boto.ConnectTimeoutError):
+    """Opening a connection took longer than ``connect_timeout``."""
+
+    fmt = 'Connect timeout on endpoint URL: "{endpoint_url}"'
+
+
+class ReadTimeout(TransportError, _boto.ReadTimeoutError):
+    """The reply did not arrive within ``read_timeout``."""
+
+    fmt = 'Read timeout on endpoint URL: "{endpoint_url}"'
+
+
+class ConnectionClosed(TransportError, _boto.ConnectionClosedError):
+    """The connection closed or reset before a complete reply arrived."""
+
+    fmt = (
+        "Connection was closed before we received a valid response from endpoint URL: "
+        '"{endpoint_url}": {error}'
+    )
+
+
+class InvalidResponse(TransportError, _ResponseParserError):
+    """A reply arrived but is not what the KMS protocol allows (bad JSON, bad base64, ...)."""
+
+    fmt = 'Invalid response from endpoint URL: "{endpoint_url}": {error}'
+
+
+class ClientExceptions:
+    """``kms.exceptions``: one ``ClientError`` subclass per KMS error code, by name.
+
+    Mirrors botocore's client exceptions: ``kms.exceptions.NotFoundException``,
+    ``kms.exceptions.ClientError`` and ``kms.exceptions.from_code(code)``.
+    """
+
+    ClientError = _boto.ClientError
+
+    def __init__(self, codes: list[str]) -> None:
+        self._by_code: dict[str, type[_boto.ClientError]] = {}
+        for code in [*codes, THROTTLING_CODE]:
+            cls = type(code, (_boto.ClientError,), {"__module__": "aiokms.errors"})
+            self._by_code[code] = cls
+            setattr(self, code, cls)
+
+    def from_code(self, code: str) -> type[_boto.ClientError]:
+        """The class for ``code``, or ``ClientError`` itself for unknown codes."""
+        cls: type[_boto.ClientError] = self._by_code.get(code, _boto.ClientError)
+        return cls
+
+    def __getattr__(self, name: str) -> Any:  # for type checkers: classes are set per code
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return f"<ClientExceptions codes={len(self._by_code)}>"

@@ -1,0 +1,492 @@
+"""Client-side cost of a KMS call: aiokms vs aiobotocore vs a bare aiohttp POST.
+
+What it measures: ``GenerateDataKey`` at a fixed concurrency (64 by default) against a
+canned-reply server on 127.0.0.1, reporting per client the throughput and the **CPU time of
+the benchmark process per call** (``time.process_time()``). The server's CPU is not counted.
+
+The clients:
+
+* ``aiokms``      -- ``aiokms.KMSClient(...).generate_data_key(KeyId=..., KeySpec="AES_256")``.
+* ``aiobotocore`` -- ``get_session().create_client("kms", ...)``, same call.
+* ``bare``        -- the floor: an ``aiohttp.ClientSession`` POST of a pre-built JSON body with
+  fixed (pre-computed, unsigned) headers, reading the reply bytes and nothing else.
+
+How: the script starts the server as a child process (this same file with ``--serve``), an
+``aiohttp.web`` app that answers every POST with one fixed, valid GenerateDataKey reply and
+checks nothing. On machines with two or more usable cores, the server is pinned to the second
+core and the benchmark to the first. Rounds alternate the clients (aiokms, aiobotocore, bare,
+aiokms, ...). In each round, each client is created (not timed), warmed up so that its
+connection pool is full and one reply is checked (not timed), then makes ``--calls`` calls
+from ``--concurrency`` worker coroutines (timed: wall clock and process CPU time). The summary
+gives, per client, the median over rounds.
+
+Run it from the repository root::
+
+    python benchmarks/client_overhead.py
+    python benchmarks/client_overhead.py --clients aiobotocore,bare --calls 3000 --rounds 2
+    python benchmarks/client_overhead.py --json > result.json
+
+The ``aiokms`` client is skipped, with a message, if ``import aiokms`` does not provide
+``KMSClient`` and ``Credentials``. The checkout this file lives in is importable without
+installing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import functools
+import gc
+import importlib
+import importlib.metadata
+import json
+import os
+import platform
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+
+CLIENTS = ("aiokms", "aiobotocore", "bare")
+REGION = "us-east-1"
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET_KEY = "secret"
+KEY_ID = "alias/bench"
+KEY_ARN = f"arn:aws:kms:{REGION}:111122223333:key/{uuid.UUID(int=0x1234ABCD)}"
+PLAINTEXT_LEN = 32
+CIPHERTEXT_LEN = 184
+AMZ_JSON = "application/x-amz-json-1.1"
+
+SERVER_START_TIMEOUT_S = 30.0
+SERVER_STOP_TIMEOUT_S = 5.0
+PARENT_POLL_S = 0.5
+REQUEST_TIMEOUT_S = 30.0
+# A round is abandoned (and the script fails) past this; ~10x the slowest expected client.
+ROUND_TIMEOUT_BASE_S = 60.0
+ROUND_TIMEOUT_PER_CALL_S = 0.01
+
+Call = Callable[[], Awaitable[Any]]
+ClientFactory = Callable[[str, int], contextlib.AbstractAsyncContextManager[Call]]
+
+
+# --------------------------------------------------------------------------------------------
+# Canned-reply server (runs in its own process: ``client_overhead.py --serve``)
+# --------------------------------------------------------------------------------------------
+
+
+def canned_reply() -> bytes:
+    """One GenerateDataKey response body, as KMS would send it (random blobs, fixed per run)."""
+    reply = {
+        "CiphertextBlob": base64.b64encode(os.urandom(CIPHERTEXT_LEN)).decode(),
+        "KeyId": KEY_ARN,
+        "KeyMaterialId": os.urandom(32).hex(),
+        "Plaintext": base64.b64encode(os.urandom(PLAINTEXT_LEN)).decode(),
+    }
+    return json.dumps(reply, separators=(",", ":")).encode()
+
+
+def make_app() -> web.Application:
+    body = canned_reply()
+    headers = {"Content-Type": AMZ_JSON, "x-amzn-RequestId": str(uuid.uuid4())}
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()  # drain the body so the connection stays reusable
+        return web.Response(body=body, headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    return app
+
+
+async def serve(parent_pid: int) -> None:
+    """Serve on 127.0.0.1:<free port>, print the port, and run until SIGTERM or parent death."""
+    runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        print(port, flush=True)
+        while not stop.is_set() and os.getppid() == parent_pid:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), PARENT_POLL_S)
+    finally:
+        await runner.cleanup()
+
+
+# --------------------------------------------------------------------------------------------
+# Server process control (parent side)
+# --------------------------------------------------------------------------------------------
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], int]:
+    """Start the server process; return it and the port it listens on."""
+    script = str(Path(__file__).resolve())
+    cmd = [sys.executable, script, "--serve", "--parent-pid", str(os.getpid())]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], SERVER_START_TIMEOUT_S)
+        line = proc.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            raise RuntimeError(f"server did not report a port (exit code {proc.poll()})")
+        return proc, int(line)
+    except BaseException:
+        stop_server(proc)
+        raise
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate the server by its PID; kill it if it does not exit in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(SERVER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def pin_cpus(server_pid: int) -> str:
+    """Pin the server to the second usable core and this process to the first, if possible."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity on this platform)"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return f"not pinned (only {len(cpus)} usable core)"
+    os.sched_setaffinity(server_pid, {cpus[1]})
+    os.sched_setaffinity(0, {cpus[0]})
+    return f"client on core {cpus[0]}, server on core {cpus[1]}"
+
+
+# --------------------------------------------------------------------------------------------
+# Clients: each is an async context manager yielding a zero-argument coroutine function
+# --------------------------------------------------------------------------------------------
+
+
+def load_aiokms() -> Any:
+    """Import aiokms (from this checkout if it is not installed); raise if it is not usable."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module("aiokms")
+    module.KMSClient  # noqa: B018 -- raises AttributeError until the client exists
+    module.Credentials  # noqa: B018
+    return module
+
+
+@contextlib.asynccontextmanager
+async def aiokms_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+    aiokms = load_aiokms()
+    async with aiokms.KMSClient(
+        region_name=REGION,
+        endpoint_url=url,
+        credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
+        max_connections=concurrency,
+    ) as kms:
+        yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
+
+
+@contextlib.asynccontextmanager
+async def aiobotocore_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    config = AioConfig(
+        max_pool_connections=concurrency,
+        retries={"max_attempts": 1},
+        connect_timeout=REQUEST_TIMEOUT_S,
+        read_timeout=REQUEST_TIMEOUT_S,
+    )
+    async with get_session().create_client(
+        "kms",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=config,
+    ) as kms:
+        yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
+
+
+# What a signed request carries, computed once: same size on the wire, no signing work.
+BARE_BODY = json.dumps({"KeyId": KEY_ID, "KeySpec": "AES_256"}).encode()
+BARE_HEADERS = {
+    "Content-Type": AMZ_JSON,
+    "X-Amz-Target": "TrentService.GenerateDataKey",
+    "X-Amz-Date": "20261128T000000Z",
+    "Authorization": (
+        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20261128/{REGION}/kms/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + "0" * 64
+    ),
+}
+
+
+@contextlib.asynccontextmanager
+async def bare_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def call() -> bytes:
+            async with session.post(url, data=BARE_BODY, headers=BARE_HEADERS) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
+                return body
+
+        yield call
+
+
+FACTORIES: dict[str, ClientFactory] = {
+    "aiokms": aiokms_client,
+    "aiobotocore": aiobotocore_client,
+    "bare": bare_client,
+}
+
+
+def check_reply(reply: Any) -> None:
+    """Fail loudly if a client did not get (or did not decode) the canned reply."""
+    if isinstance(reply, bytes):
+        reply = json.loads(reply)
+        plaintext = base64.b64decode(reply["Plaintext"])
+    else:
+        plaintext = reply["Plaintext"]
+    if reply["KeyId"] != KEY_ARN or len(plaintext) != PLAINTEXT_LEN:
+        raise RuntimeError(f"unexpected reply: {reply!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RoundResult:
+    client: str
+    round: int
+    calls: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def calls_per_s(self) -> float:
+        return self.calls / self.wall_s
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        return self.cpu_s / self.calls * 1e6
+
+
+async def run_calls(call: Call, calls: int, concurrency: int) -> None:
+    """Make ``calls`` calls from ``concurrency`` workers sharing one work counter."""
+    todo = iter(range(calls))
+
+    async def worker() -> None:
+        for _ in todo:
+            await call()
+
+    tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, calls))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def measure(
+    name: str, url: str, calls: int, concurrency: int, warmup: int
+) -> tuple[float, float]:
+    """Create the client, warm it up, then time ``calls`` calls. Returns (wall s, CPU s)."""
+    async with FACTORIES[name](url, concurrency) as call:
+        check_reply(await call())
+        await run_calls(call, warmup, concurrency)
+        gc.collect()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await run_calls(call, calls, concurrency)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return wall, cpu
+
+
+def run_round(name: str, rnd: int, url: str, args: argparse.Namespace) -> RoundResult:
+    deadline = ROUND_TIMEOUT_BASE_S + ROUND_TIMEOUT_PER_CALL_S * (args.calls + args.warmup)
+    coro = measure(name, url, args.calls, args.concurrency, args.warmup)
+    wall, cpu = asyncio.run(asyncio.wait_for(coro, deadline))
+    return RoundResult(name, rnd, args.calls, wall, cpu)
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------
+
+
+def versions(clients: Sequence[str]) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    dists = ["aiohttp", "aiobotocore", "botocore"] + (["aiokms"] if "aiokms" in clients else [])
+    for dist in dists:
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "checkout" if dist == "aiokms" else "?"
+    return found
+
+
+def summarize(results: list[RoundResult], clients: Sequence[str]) -> dict[str, dict[str, Any]]:
+    summary: dict[str, dict[str, Any]] = {}
+    for name in clients:
+        mine = [r for r in results if r.client == name]
+        cpu = [r.cpu_us_per_call for r in mine]
+        summary[name] = {
+            "calls_per_s": statistics.median(r.calls_per_s for r in mine),
+            "cpu_us_per_call": statistics.median(cpu),
+            "cpu_us_per_call_min": min(cpu),
+            "cpu_us_per_call_max": max(cpu),
+            "rounds": [asdict(r) for r in mine],
+        }
+    return summary
+
+
+def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
+    cpu = {name: s["cpu_us_per_call"] for name, s in summary.items()}
+    out: dict[str, float] = {}
+    if "aiokms" in cpu and "aiobotocore" in cpu:
+        out["aiobotocore_over_aiokms"] = cpu["aiobotocore"] / cpu["aiokms"]
+    if "aiokms" in cpu and "bare" in cpu:
+        out["aiokms_over_bare"] = cpu["aiokms"] / cpu["bare"]
+    return out
+
+
+def print_round(r: RoundResult, out: TextIO) -> None:
+    print(
+        f"round {r.round}  {r.client:<12} {r.calls_per_s:>9,.0f} calls/s"
+        f"  {r.cpu_us_per_call:>8,.0f} us CPU/call  (wall {r.wall_s:.2f} s, CPU {r.cpu_s:.2f} s)",
+        file=out,
+        flush=True,
+    )
+
+
+def print_summary(summary: dict[str, dict[str, Any]], rat: dict[str, float], out: TextIO) -> None:
+    print(f"\n{'client':<12} {'calls/s':>9} {'CPU us/call':>12} {'(min - max)':>16}", file=out)
+    for name, s in summary.items():
+        spread = f"({s['cpu_us_per_call_min']:,.0f} - {s['cpu_us_per_call_max']:,.0f})"
+        print(
+            f"{name:<12} {s['calls_per_s']:>9,.0f} {s['cpu_us_per_call']:>12,.0f} {spread:>16}",
+            file=out,
+        )
+    if "aiobotocore_over_aiokms" in rat:
+        ratio = rat["aiobotocore_over_aiokms"]
+        print(f"\nCPU per call: aiobotocore / aiokms = {ratio:.1f}x", file=out)
+    if "aiokms_over_bare" in rat:
+        print(f"CPU per call: aiokms / bare = {rat['aiokms_over_bare']:.2f}x", file=out)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--calls", type=int, default=20_000, help="timed calls per client per round")
+    p.add_argument("--concurrency", type=int, default=64, help="concurrent worker coroutines")
+    p.add_argument("--rounds", type=int, default=3, help="rounds; clients alternate within each")
+    p.add_argument("--warmup", type=int, default=256, help="untimed calls before each timed run")
+    p.add_argument(
+        "--clients", default=",".join(CLIENTS), help=f"comma list from {','.join(CLIENTS)}"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    unknown = sorted(set(args.clients) - set(CLIENTS))
+    if unknown or not args.clients:
+        p.error(f"--clients: unknown {unknown}; choose from {','.join(CLIENTS)}")
+    for opt in ("calls", "concurrency", "rounds"):
+        if getattr(args, opt) < 1:
+            p.error(f"--{opt} must be at least 1")
+    if args.warmup < 0:
+        p.error("--warmup must be >= 0")
+    return args
+
+
+def available_clients(wanted: Sequence[str], log: TextIO) -> list[str]:
+    clients = list(wanted)
+    if "aiokms" in clients:
+        try:
+            load_aiokms()
+        except (ImportError, AttributeError) as exc:
+            print(f"skipping aiokms: not usable yet ({type(exc).__name__}: {exc})", file=log)
+            clients.remove("aiokms")
+    return clients
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve:
+        asyncio.run(serve(args.parent_pid))
+        return 0
+
+    log = sys.stderr if args.json else sys.stdout
+    clients = available_clients(args.clients, log)
+    if not clients:
+        print("no client to benchmark", file=log)
+        return 1
+
+    proc, port = start_server()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        print(f"server pid {proc.pid} at {url}; {pin_cpus(proc.pid)}", file=log)
+        print(
+            f"GenerateDataKey x {args.calls:,} per client per round, concurrency"
+            f" {args.concurrency}, {args.rounds} rounds, clients: {', '.join(clients)}",
+            file=log,
+            flush=True,
+        )
+        results = []
+        for rnd in range(1, args.rounds + 1):
+            for name in clients:
+                results.append(run_round(name, rnd, url, args))
+                print_round(results[-1], log)
+    finally:
+        stop_server(proc)
+
+    summary = summarize(results, clients)
+    rat = ratios(summary)
+    if args.json:
+        config = {k: getattr(args, k) for k in ("calls", "concurrency", "rounds", "warmup")}
+        skipped = [c for c in args.clients if c not in clients]
+        doc = {
+            "config": config,
+            "versions": versions(clients),
+            "skipped": skipped,
+            "clients": summary,
+            "ratios": rat,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print_summary(summary, rat, log)
+        print("\n" + ", ".join(f"{k} {v}" for k, v in versions(clients).items()), file=log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

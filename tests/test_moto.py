@@ -1,0 +1,822 @@
+"""aiokms against moto's KMS server, with aiobotocore as the reference client.
+
+moto (in server mode, listening on 127.0.0.1 only) is the third party here: both clients talk
+to the same server, and everything they see must match.
+
+* ``test_operation_lists_are_honest`` pins which KMS operations moto 5.x implements, and checks
+  that the implemented and unimplemented lists together are exactly botocore's operation list.
+* ``test_scenario_transcripts_match`` runs one scenario touching every implemented operation
+  (plus paginators, client-side parameter validation and modelled errors) once with aiobotocore
+  and once with the client under test, and compares the transcripts: for every step the
+  operation and either the response's structure (keys and leaf types; of ``ResponseMetadata``
+  only the HTTP status) or the error code and exception class.
+* ``test_cross_decryption`` decrypts each client's ciphertexts with the other client.
+* ``test_sigv4_checked_by_moto`` runs a second moto server, in a subprocess, with IAM
+  authentication on: moto then recomputes every request's SigV4 signature with the secret of an
+  IAM access key it issued, so a correctly signed request succeeds and a wrongly signed one is
+  rejected.
+
+Every test is parametrized over the client under test: ``aiobotocore`` (which checks the
+scenario itself, the reference being deterministic) and ``aiokms`` (skipped while
+``aiokms.KMSClient`` does not exist).
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import aiobotocore.session
+import aiohttp
+import botocore.exceptions
+import botocore.session
+import pytest
+from botocore import xform_name
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from moto.kms.responses import KmsResponse
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+TEST_KEY = ("testing", "testing")
+
+# KMS operations moto 5.2 serves (a method of ``moto.kms.responses.KmsResponse`` each).
+MOTO_IMPLEMENTED = frozenset(
+    {
+        "CancelKeyDeletion",
+        "CreateAlias",
+        "CreateGrant",
+        "CreateKey",
+        "Decrypt",
+        "DeleteAlias",
+        "DescribeKey",
+        "DisableKey",
+        "DisableKeyRotation",
+        "EnableKey",
+        "EnableKeyRotation",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GenerateRandom",
+        "GetKeyPolicy",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListAliases",
+        "ListGrants",
+        "ListKeyPolicies",
+        "ListKeyRotations",
+        "ListKeys",
+        "ListResourceTags",
+        "ListRetirableGrants",
+        "PutKeyPolicy",
+        "ReEncrypt",
+        "ReplicateKey",
+        "RetireGrant",
+        "RevokeGrant",
+        "RotateKeyOnDemand",
+        "ScheduleKeyDeletion",
+        "Sign",
+        "TagResource",
+        "UntagResource",
+        "UpdateAlias",
+        "UpdateKeyDescription",
+        "Verify",
+        "VerifyMac",
+    }
+)
+
+# Operations moto answers with a bare HTTP 500 (``NotImplementedError``), which botocore then
+# retries; the scenario leaves them out.
+MOTO_UNIMPLEMENTED = frozenset(
+    {
+        "ConnectCustomKeyStore",
+        "CreateCustomKeyStore",
+        "DeleteCustomKeyStore",
+        "DeleteImportedKeyMaterial",
+        "DeriveSharedSecret",
+        "DescribeCustomKeyStores",
+        "DisconnectCustomKeyStore",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GetKeyLastUsage",
+        "GetParametersForImport",
+        "ImportKeyMaterial",
+        "UpdateCustomKeyStore",
+        "UpdatePrimaryRegion",
+    }
+)
+
+KMS_OPERATIONS = tuple(botocore.session.get_session().get_service_model("kms").operation_names)
+OPERATION_BY_METHOD = {xform_name(name): name for name in KMS_OPERATIONS}
+
+# Scenario data. Encryption contexts and tags carry non-ASCII text on purpose (it changes the
+# request body's bytes, hence the payload hash that SigV4 signs).
+ALIAS = "alias/aiokms-scenario"
+ALIAS_2 = "alias/aiokms-scenario-2"
+ALIAS_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:{ALIAS}"
+CONTEXT = {"purpose": "moto scenario", "ünïcødé": "値 ☃ 𝄞", "emoji": "🔑"}
+WRONG_CONTEXT = {**CONTEXT, "purpose": "something else"}
+PLAINTEXT = "secret ✓ données 秘密".encode()
+GRANTEE = f"arn:aws:iam::{ACCOUNT}:user/aiokms-grantee"
+RETIREE = f"arn:aws:iam::{ACCOUNT}:user/aiokms-retiree"
+MISSING_KEY_ID = "00000000-0000-0000-0000-000000000000"
+KEY_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Id": "aiokms-scenario",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+)
+KMS_ALLOW_ALL = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
+    }
+)
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+# --------------------------------------------------------------------------------------------
+# Servers and clients
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """An in-process moto server on an OS-chosen port of 127.0.0.1 (werkzeug binds port 0)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+async def reset_moto(url: str) -> None:
+    """Drop all of moto's state (keys, aliases, grants, ...), so that runs start alike."""
+    async with aiohttp.ClientSession() as session, session.post(f"{url}/moto-api/reset") as resp:
+        assert resp.status == 200, await resp.text()
+
+
+def _aiobotocore_client(
+    url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
+) -> AbstractAsyncContextManager[Any]:
+    return aiobotocore.session.get_session().create_client(
+        "kms",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+
+
+def _aiokms_factory() -> ClientFactory:
+    try:
+        aiokms = importlib.import_module("aiokms")
+    except ImportError as exc:
+        pytest.skip(f"aiokms is not importable yet: {exc}")
+    if not hasattr(aiokms, "KMSClient"):
+        pytest.skip("aiokms.KMSClient does not exist yet")
+
+    def factory(
+        url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
+    ) -> AbstractAsyncContextManager[Any]:
+        return aiokms.KMSClient(  # type: ignore[no-any-return]
+            region_name=REGION,
+            endpoint_url=url,
+            credentials=aiokms.Credentials(access_key, secret_key),
+        )
+
+    return factory
+
+
+@pytest.fixture(params=["aiobotocore", "aiokms"])
+def client_factory(request: pytest.FixtureRequest) -> ClientFactory:
+    """Opens a KMS client of the kind under test: ``factory(url[, access_key, secret_key])``."""
+    if request.param == "aiobotocore":
+        return _aiobotocore_client
+    return _aiokms_factory()
+
+
+# A moto server whose requests must be signed. ``INITIAL_NO_AUTH_ACTION_COUNT`` is read from the
+# environment once, when ``moto.settings`` is imported, into a process-wide float that
+# ``ActionAuthenticatorMixin._authenticate_and_authorize_action`` compares, on every request,
+# with a process-wide request counter: the first N requests pass unchecked, every later one must
+# carry a valid SigV4 signature of an access key known to moto's IAM and be allowed by that
+# user's policies. Being process-wide, it lives in a subprocess of its own, so the in-process
+# server above (and any other moto use in this test session) is unaffected.
+_AUTH_SERVER_SCRIPT = """
+import sys
+from moto.server import ThreadedMotoServer
+
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()  # until the test process closes the pipe (or terminates us)
+server.stop()
+"""
+
+# CreateUser, CreateAccessKey, PutUserPolicy: the requests allowed before auth is enforced.
+IAM_SETUP_REQUESTS = 3
+
+
+@pytest.fixture
+def auth_moto_url() -> Iterator[str]:
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_REQUESTS)}
+    with subprocess.Popen(
+        [sys.executable, "-c", _AUTH_SERVER_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # EOF (b"") if the child dies before listening
+            if not line.strip().isdigit():
+                pytest.fail(f"the moto server subprocess did not start (printed {line!r})")
+            yield f"http://127.0.0.1:{int(line)}"
+        finally:
+            proc.terminate()  # this child only, by its PID
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def create_iam_user_with_kms_access(url: str) -> tuple[str, str]:
+    """Create a moto IAM user allowed ``kms:*``, with the unauthenticated requests allowance."""
+    session = aiobotocore.session.get_session()
+    async with session.create_client(
+        "iam",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=TEST_KEY[0],
+        aws_secret_access_key=TEST_KEY[1],
+    ) as iam:
+        await iam.create_user(UserName="aiokms-signer")
+        key = (await iam.create_access_key(UserName="aiokms-signer"))["AccessKey"]
+        await iam.put_user_policy(
+            UserName="aiokms-signer", PolicyName="kms-all", PolicyDocument=KMS_ALLOW_ALL
+        )
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+# --------------------------------------------------------------------------------------------
+# Transcripts
+# --------------------------------------------------------------------------------------------
+
+
+def shape(value: Any) -> Any:
+    """A value's structure: dict keys sorted, lists kept in order, leaves replaced by type names.
+
+    Datetimes are told apart by awareness: botocore returns timezone-aware ones.
+    """
+    if isinstance(value, dict):
+        return {key: shape(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [shape(item) for item in value]
+    if isinstance(value, datetime.datetime):
+        return "datetime" if value.tzinfo is not None else "datetime(naive)"
+    return type(value).__name__
+
+
+def response_shape(response: dict[str, Any]) -> Any:
+    body = shape({key: val for key, val in response.items() if key != "ResponseMetadata"})
+    body["ResponseMetadata"] = {"HTTPStatusCode": response["ResponseMetadata"]["HTTPStatusCode"]}
+    return body
+
+
+def error_record(err: botocore.exceptions.ClientError) -> dict[str, Any]:
+    return {
+        "code": err.response["Error"]["Code"],
+        "class": type(err).__name__,
+        "operation_name": err.operation_name,
+        "response": response_shape(err.response),
+    }
+
+
+class Diverged(Exception):
+    """A step expected to succeed failed; the transcript ends there."""
+
+
+class Recorder:
+    """Calls client methods by their snake_case name and writes down what came back."""
+
+    def __init__(self, kms: Any) -> None:
+        self.kms = kms
+        self.transcript: list[tuple[Any, ...]] = []
+        self.operations: set[str] = set()
+
+    async def _call(self, method: str, kwargs: dict[str, Any]) -> Any:
+        operation = OPERATION_BY_METHOD[method]
+        self.operations.add(operation)
+        try:
+            response = await getattr(self.kms, method)(**kwargs)
+        except botocore.exceptions.ClientError as err:
+            self.transcript.append((operation, "error", error_record(err)))
+            return err
+        self.transcript.append((operation, response_shape(response)))
+        return response
+
+    async def ok(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        result = await self._call(method, kwargs)
+        if isinstance(result, botocore.exceptions.ClientError):
+            raise Diverged(method) from result
+        return result  # type: ignore[no-any-return]
+
+    async def fails(self, method: str, **kwargs: Any) -> botocore.exceptions.ClientError | None:
+        result = await self._call(method, kwargs)
+        return result if isinstance(result, botocore.exceptions.ClientError) else None
+
+    async def pages(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
+        operation = OPERATION_BY_METHOD[method]
+        self.operations.add(operation)
+        pages = []
+        async for page in self.kms.get_paginator(method).paginate(**kwargs):
+            self.transcript.append((operation, "page", response_shape(page)))
+            pages.append(page)
+        return pages  # type: ignore[return-value]
+
+    def check(self, what: str, value: Any) -> None:
+        """Record a deterministic value (never a random one: ids, ciphertexts, dates)."""
+        self.transcript.append(("check", what, value))
+
+
+async def kms_scenario(kms: Any) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """Run the scenario on ``kms``; return its transcript and the operations it invoked."""
+    rec = Recorder(kms)
+    try:
+        await _scenario(rec)
+    except Diverged as exc:
+        rec.check("diverged at", str(exc))
+    return rec.transcript, rec.operations
+
+
+async def _scenario(rec: Recorder) -> None:
+    kms = rec.kms
+
+    # --- keys -------------------------------------------------------------------------------
+    sym = (
+        await rec.ok(
+            "create_key",
+            Description="aiokms symmetric",
+            KeyUsage="ENCRYPT_DECRYPT",
+            KeySpec="SYMMETRIC_DEFAULT",
+            Tags=[{"TagKey": "team", "TagValue": "crypto"}],
+        )
+    )["KeyMetadata"]
+    sym_id, sym_arn = sym["KeyId"], sym["Arn"]
+    sym2 = (await rec.ok("create_key"))["KeyMetadata"]
+    sym2_id, sym2_arn = sym2["KeyId"], sym2["Arn"]
+    rsa = (await rec.ok("create_key", KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT"))[
+        "KeyMetadata"
+    ]
+    ecc = (await rec.ok("create_key", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"))[
+        "KeyMetadata"
+    ]
+    hmac_key = (await rec.ok("create_key", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"))[
+        "KeyMetadata"
+    ]
+    mrk = (await rec.ok("create_key", MultiRegion=True, Description="multi-region"))[
+        "KeyMetadata"
+    ]
+    for name, meta in [("sym", sym), ("sym2", sym2), ("rsa", rsa), ("ecc", ecc)]:
+        rec.check(
+            f"CreateKey {name}",
+            {k: meta.get(k) for k in ("KeySpec", "KeyUsage", "KeyState", "Enabled", "Origin")},
+        )
+    rec.check("CreateKey hmac", (hmac_key["KeySpec"], hmac_key["KeyUsage"]))
+    rec.check("CreateKey mrk", (mrk["MultiRegion"], mrk["KeyId"].startswith("mrk-")))
+    rec.check("CreateKey arn", sym_arn == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{sym_id}")
+
+    await rec.ok("describe_key", KeyId=sym_id)
+    described = await rec.ok("describe_key", KeyId=sym_arn)
+    rec.check("DescribeKey by ARN", described["KeyMetadata"]["KeyId"] == sym_id)
+
+    err = await rec.fails("describe_key", KeyId=MISSING_KEY_ID)
+    rec.check("NotFoundException is kms.exceptions.NotFoundException",
+              isinstance(err, kms.exceptions.NotFoundException))
+    rec.check("NotFoundException is botocore ClientError",
+              isinstance(err, botocore.exceptions.ClientError))
+    rec.check("NotFoundException is kms.exceptions.ClientError",
+              isinstance(err, kms.exceptions.ClientError))
+    await rec.fails("describe_key", KeyId="not-a-key-id")
+
+    # Client-side parameter validation: nothing is sent.
+    for method, kwargs in [("describe_key", {}), ("encrypt", {"Plaintext": b"x"})]:
+        try:
+            await getattr(kms, method)(**kwargs)
+        except Exception as exc:  # the class is what is recorded
+            rec.check(
+                f"{method} without KeyId",
+                (type(exc).__name__, isinstance(exc, botocore.exceptions.ParamValidationError)),
+            )
+        else:
+            rec.check(f"{method} without KeyId", "no exception")
+
+    await rec.ok("update_key_description", KeyId=sym_id, Description="updated ✓ описание")
+    described = await rec.ok("describe_key", KeyId=sym_id)
+    rec.check("UpdateKeyDescription", described["KeyMetadata"]["Description"])
+
+    # --- aliases ----------------------------------------------------------------------------
+    await rec.ok("create_alias", AliasName=ALIAS, TargetKeyId=sym_id)
+    err = await rec.fails("create_alias", AliasName=ALIAS, TargetKeyId=sym2_id)
+    rec.check("duplicate alias is AlreadyExistsException",
+              isinstance(err, kms.exceptions.AlreadyExistsException))
+    await rec.fails("create_alias", AliasName="alias/aws/ebs", TargetKeyId=sym_id)
+    await rec.ok("create_alias", AliasName=ALIAS_2, TargetKeyId=sym2_id)
+    await rec.ok("update_alias", AliasName=ALIAS_2, TargetKeyId=rsa["KeyId"])
+    described = await rec.ok("describe_key", KeyId=ALIAS)
+    rec.check("DescribeKey by alias", described["KeyMetadata"]["KeyId"] == sym_id)
+    described = await rec.ok("describe_key", KeyId=ALIAS_ARN)
+    rec.check("DescribeKey by alias ARN", described["KeyMetadata"]["KeyId"] == sym_id)
+    described = await rec.ok("describe_key", KeyId=ALIAS_2)
+    rec.check("UpdateAlias", described["KeyMetadata"]["KeyId"] == rsa["KeyId"])
+    await rec.ok("list_aliases")
+    listed = await rec.ok("list_aliases", KeyId=sym_id)
+    rec.check("ListAliases KeyId", sorted(a["AliasName"] for a in listed["Aliases"]))
+
+    # --- tags -------------------------------------------------------------------------------
+    await rec.ok(
+        "tag_resource",
+        KeyId=sym_id,
+        Tags=[{"TagKey": "env", "TagValue": "test"}, {"TagKey": "ünï", "TagValue": "☃"}],
+    )
+    tags = await rec.ok("list_resource_tags", KeyId=sym_id)
+    rec.check("ListResourceTags", sorted((t["TagKey"], t["TagValue"]) for t in tags["Tags"]))
+    await rec.ok("untag_resource", KeyId=sym_arn, TagKeys=["env"])
+    tags = await rec.ok("list_resource_tags", KeyId=sym_id)
+    rec.check("UntagResource", sorted(t["TagKey"] for t in tags["Tags"]))
+    await rec.fails("list_resource_tags", KeyId=MISSING_KEY_ID)
+
+    # --- grants -----------------------------------------------------------------------------
+    grant = await rec.ok(
+        "create_grant",
+        KeyId=sym_id,
+        GranteePrincipal=GRANTEE,
+        RetiringPrincipal=RETIREE,
+        Operations=["Encrypt", "Decrypt", "GenerateDataKey"],
+        Name="aiokms-grant",
+        Constraints={"EncryptionContextSubset": {"purpose": "moto scenario"}},
+    )
+    listed = await rec.ok("list_grants", KeyId=sym_id)
+    rec.check("ListGrants", [(g["Name"], g["Operations"]) for g in listed["Grants"]])
+    await rec.ok("list_grants", KeyId=sym_id, GrantId=grant["GrantId"])
+    await rec.ok("list_retirable_grants", RetiringPrincipal=RETIREE)
+    await rec.ok("retire_grant", GrantToken=grant["GrantToken"])
+    listed = await rec.ok("list_grants", KeyId=sym_id)
+    rec.check("RetireGrant", len(listed["Grants"]))
+    grant = await rec.ok(
+        "create_grant", KeyId=ecc["KeyId"], GranteePrincipal=GRANTEE, Operations=["Sign"]
+    )
+    await rec.ok("revoke_grant", KeyId=ecc["KeyId"], GrantId=grant["GrantId"])
+    await rec.fails("revoke_grant", KeyId=ecc["KeyId"], GrantId=grant["GrantId"])
+    grant = await rec.ok(
+        "create_grant",
+        KeyId=sym_id,
+        GranteePrincipal=GRANTEE,
+        RetiringPrincipal=RETIREE,
+        Operations=["Decrypt"],
+    )
+    await rec.ok("retire_grant", KeyId=sym_arn, GrantId=grant["GrantId"])
+
+    # --- key policies -----------------------------------------------------------------------
+    await rec.ok("get_key_policy", KeyId=sym_id, PolicyName="default")
+    await rec.ok("put_key_policy", KeyId=sym_id, PolicyName="default", Policy=KEY_POLICY)
+    policy = await rec.ok("get_key_policy", KeyId=sym_id, PolicyName="default")
+    rec.check("PutKeyPolicy", json.loads(policy["Policy"]) == json.loads(KEY_POLICY))
+    await rec.fails("get_key_policy", KeyId=sym_id)  # moto requires PolicyName
+    await rec.fails("get_key_policy", KeyId=sym_id, PolicyName="not-default")
+    listed = await rec.ok("list_key_policies", KeyId=sym_id)
+    rec.check("ListKeyPolicies", listed["PolicyNames"])
+
+    # --- rotation ---------------------------------------------------------------------------
+    await rec.ok("enable_key_rotation", KeyId=sym_id)
+    status = await rec.ok("get_key_rotation_status", KeyId=sym_id)
+    rec.check("EnableKeyRotation", status["KeyRotationEnabled"])
+    for _ in range(3):
+        await rec.ok("rotate_key_on_demand", KeyId=sym_id)
+    rotations = await rec.ok("list_key_rotations", KeyId=sym_id)
+    rec.check("ListKeyRotations", [r["RotationType"] for r in rotations["Rotations"]])
+    rotations = await rec.ok("list_key_rotations", KeyId=sym_id, Limit=2)
+    rec.check("ListKeyRotations Limit", (len(rotations["Rotations"]), rotations["Truncated"]))
+    await rec.ok(
+        "list_key_rotations", KeyId=sym_id, Limit=2, Marker=rotations["NextMarker"]
+    )
+    # moto really paginates ListKeyRotations (it ignores Limit on the other List operations).
+    pages = await rec.pages(
+        "list_key_rotations", KeyId=sym_id, PaginationConfig={"PageSize": 1}
+    )
+    rec.check("ListKeyRotations pages", [len(p["Rotations"]) for p in pages])
+    await rec.ok("disable_key_rotation", KeyId=sym_id)
+    status = await rec.ok("get_key_rotation_status", KeyId=sym_id)
+    rec.check("DisableKeyRotation", status["KeyRotationEnabled"])
+
+    # --- encrypt / decrypt / re-encrypt -----------------------------------------------------
+    enc = await rec.ok("encrypt", KeyId=sym_id, Plaintext=PLAINTEXT, EncryptionContext=CONTEXT)
+    blob = enc["CiphertextBlob"]
+    rec.check("Encrypt KeyId", enc["KeyId"] == sym_arn)
+    dec = await rec.ok("decrypt", CiphertextBlob=blob, EncryptionContext=CONTEXT)
+    rec.check("Decrypt", (dec["Plaintext"] == PLAINTEXT, dec["KeyId"] == sym_arn))
+    dec = await rec.ok("decrypt", CiphertextBlob=blob, EncryptionContext=CONTEXT, KeyId=ALIAS)
+    rec.check("Decrypt with KeyId", dec["Plaintext"] == PLAINTEXT)
+    await rec.fails("decrypt", CiphertextBlob=blob, EncryptionContext=CONTEXT, KeyId=sym2_id)
+    err = await rec.fails("decrypt", CiphertextBlob=blob, EncryptionContext=WRONG_CONTEXT)
+    rec.check("wrong context is InvalidCiphertextException",
+              isinstance(err, kms.exceptions.InvalidCiphertextException))
+    await rec.fails("decrypt", CiphertextBlob=blob)
+    await rec.fails("decrypt", CiphertextBlob=b"\x00garbage, not a ciphertext blob\xff")
+    await rec.fails("encrypt", KeyId=MISSING_KEY_ID, Plaintext=PLAINTEXT)
+
+    text = "a str plaintext ✓"  # botocore encodes str blobs as UTF-8
+    enc = await rec.ok("encrypt", KeyId=ALIAS_ARN, Plaintext=text)
+    dec = await rec.ok("decrypt", CiphertextBlob=enc["CiphertextBlob"])
+    rec.check("Encrypt str plaintext", dec["Plaintext"] == text.encode())
+
+    reenc = await rec.ok(
+        "re_encrypt",
+        CiphertextBlob=blob,
+        SourceEncryptionContext=CONTEXT,
+        DestinationKeyId=sym2_id,
+        DestinationEncryptionContext={"stage": "re-encrypted ✓"},
+    )
+    rec.check("ReEncrypt ids", (reenc["SourceKeyId"] == sym_arn, reenc["KeyId"] == sym2_arn))
+    dec = await rec.ok(
+        "decrypt",
+        CiphertextBlob=reenc["CiphertextBlob"],
+        EncryptionContext={"stage": "re-encrypted ✓"},
+    )
+    rec.check("ReEncrypt", (dec["Plaintext"] == PLAINTEXT, dec["KeyId"] == sym2_arn))
+    await rec.fails(
+        "re_encrypt", CiphertextBlob=blob, SourceEncryptionContext=WRONG_CONTEXT,
+        DestinationKeyId=sym2_id,
+    )
+
+    enc = await rec.ok(
+        "encrypt", KeyId=rsa["KeyId"], Plaintext=b"rsa", EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )
+    dec = await rec.ok(
+        "decrypt",
+        CiphertextBlob=enc["CiphertextBlob"],
+        KeyId=rsa["KeyId"],
+        EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )
+    rec.check("RSA Decrypt", dec["Plaintext"] == b"rsa")
+
+    # --- data keys and random ---------------------------------------------------------------
+    dk = await rec.ok(
+        "generate_data_key", KeyId=sym_id, KeySpec="AES_256", EncryptionContext=CONTEXT
+    )
+    dec = await rec.ok("decrypt", CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=CONTEXT)
+    rec.check("GenerateDataKey", (len(dk["Plaintext"]), dec["Plaintext"] == dk["Plaintext"]))
+    dk = await rec.ok("generate_data_key", KeyId=ALIAS, KeySpec="AES_128")
+    rec.check("GenerateDataKey AES_128", len(dk["Plaintext"]))
+    dk = await rec.ok("generate_data_key", KeyId=sym_arn, NumberOfBytes=64)
+    rec.check("GenerateDataKey NumberOfBytes", len(dk["Plaintext"]))
+    await rec.fails("generate_data_key", KeyId=sym_id)  # neither KeySpec nor NumberOfBytes
+    await rec.fails("generate_data_key", KeyId=sym_id, KeySpec="AES_256", NumberOfBytes=32)
+    dk = await rec.ok(
+        "generate_data_key_without_plaintext",
+        KeyId=sym_id,
+        KeySpec="AES_256",
+        EncryptionContext=CONTEXT,
+    )
+    dec = await rec.ok("decrypt", CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=CONTEXT)
+    rec.check("GenerateDataKeyWithoutPlaintext", len(dec["Plaintext"]))
+    rnd = await rec.ok("generate_random", NumberOfBytes=48)
+    rec.check("GenerateRandom", len(rnd["Plaintext"]))
+    await rec.fails("generate_random", NumberOfBytes=1025)  # server-side check
+
+    # --- sign / verify ----------------------------------------------------------------------
+    ecc_id = ecc["KeyId"]
+    message = "to be signed ✍".encode()
+    pub = await rec.ok("get_public_key", KeyId=ecc_id)
+    rec.check("GetPublicKey ECC", pub["SigningAlgorithms"])
+    signed = await rec.ok(
+        "sign", KeyId=ecc_id, Message=message, MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
+    )
+    rec.check("Sign", (signed["KeyId"] == ecc["Arn"], signed["SigningAlgorithm"]))
+    public_key = serialization.load_der_public_key(pub["PublicKey"])
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    public_key.verify(signed["Signature"], message, ec.ECDSA(hashes.SHA256()))  # raises if bad
+    verified = await rec.ok(
+        "verify",
+        KeyId=ecc_id,
+        Message=message,
+        MessageType="RAW",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    rec.check("Verify", verified["SignatureValid"])
+    await rec.fails(  # moto answers SignatureValid=False where KMS raises
+        "verify",
+        KeyId=ecc_id,
+        Message=message + b"!",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    await rec.fails(
+        "sign", KeyId=rsa["KeyId"], Message=message, SigningAlgorithm="RSASSA_PSS_SHA_256"
+    )
+    await rec.fails("sign", KeyId=ecc_id, Message=message, SigningAlgorithm="ECDSA_SHA_384")
+    pub = await rec.ok("get_public_key", KeyId=rsa["KeyId"])
+    rec.check("GetPublicKey RSA", pub["EncryptionAlgorithms"])
+
+    # --- MACs -------------------------------------------------------------------------------
+    hmac_id = hmac_key["KeyId"]
+    mac = await rec.ok(
+        "generate_mac", KeyId=hmac_id, Message=b"mac me \xff", MacAlgorithm="HMAC_SHA_256"
+    )
+    rec.check("GenerateMac", (len(mac["Mac"]), mac["MacAlgorithm"]))
+    verified = await rec.ok(
+        "verify_mac",
+        KeyId=hmac_id,
+        Message=b"mac me \xff",
+        Mac=mac["Mac"],
+        MacAlgorithm="HMAC_SHA_256",
+    )
+    rec.check("VerifyMac", verified["MacValid"])
+    err = await rec.fails(
+        "verify_mac",
+        KeyId=hmac_id,
+        Message=b"mac me \xff",
+        Mac=bytes(32),
+        MacAlgorithm="HMAC_SHA_256",
+    )
+    rec.check("bad MAC is KMSInvalidMacException",
+              isinstance(err, kms.exceptions.KMSInvalidMacException))
+    await rec.fails("generate_mac", KeyId=sym_id, Message=b"x", MacAlgorithm="HMAC_SHA_256")
+
+    # --- enable / disable, deletion ---------------------------------------------------------
+    await rec.ok("disable_key", KeyId=sym2_id)
+    described = await rec.ok("describe_key", KeyId=sym2_id)
+    rec.check("DisableKey", described["KeyMetadata"]["KeyState"])
+    # Real KMS raises DisabledException here; moto encrypts with a disabled key.
+    await rec.fails("encrypt", KeyId=sym2_id, Plaintext=PLAINTEXT)
+    await rec.ok("enable_key", KeyId=sym2_id)
+    described = await rec.ok("describe_key", KeyId=sym2_id)
+    rec.check("EnableKey", described["KeyMetadata"]["KeyState"])
+    scheduled = await rec.ok("schedule_key_deletion", KeyId=sym2_id, PendingWindowInDays=7)
+    rec.check("ScheduleKeyDeletion", scheduled["KeyId"] in (sym2_id, sym2_arn))
+    described = await rec.ok("describe_key", KeyId=sym2_id)
+    rec.check("ScheduleKeyDeletion state", described["KeyMetadata"]["KeyState"])
+    await rec.ok("cancel_key_deletion", KeyId=sym2_id)
+    described = await rec.ok("describe_key", KeyId=sym2_id)
+    rec.check("CancelKeyDeletion state", described["KeyMetadata"]["KeyState"])
+    await rec.ok("enable_key", KeyId=sym2_id)
+    await rec.fails("disable_key", KeyId=MISSING_KEY_ID)
+
+    # --- multi-Region -----------------------------------------------------------------------
+    replica = await rec.ok("replicate_key", KeyId=mrk["KeyId"], ReplicaRegion="us-west-2")
+    rec.check("ReplicateKey", replica["ReplicaKeyMetadata"]["Arn"].split(":")[3])
+    await rec.ok("describe_key", KeyId=mrk["KeyId"])
+
+    # --- listing, with and without paginators -----------------------------------------------
+    await rec.ok("list_keys")
+    await rec.ok("list_keys", Limit=2)
+    pages = await rec.pages("list_keys", PaginationConfig={"PageSize": 2})
+    listed_ids = {key["KeyId"] for page in pages for key in page["Keys"]}
+    rec.check("ListKeys paginator", {sym_id, sym2_id, ecc_id, hmac_id} <= listed_ids)
+    await rec.pages("list_aliases", PaginationConfig={"PageSize": 5})
+    await rec.pages("list_aliases", KeyId=sym_id)
+    await rec.pages("list_grants", KeyId=sym_id, PaginationConfig={"PageSize": 1})
+    await rec.pages("list_key_policies", KeyId=sym_id)
+    await rec.pages("list_resource_tags", KeyId=sym_id, PaginationConfig={"PageSize": 1})
+    await rec.pages("list_retirable_grants", RetiringPrincipal=RETIREE)
+
+    # --- alias deletion ---------------------------------------------------------------------
+    await rec.ok("delete_alias", AliasName=ALIAS_2)
+    await rec.fails("delete_alias", AliasName=ALIAS_2)
+    await rec.fails("describe_key", KeyId=ALIAS_2)
+    await rec.fails("encrypt", KeyId=ALIAS_2, Plaintext=PLAINTEXT)
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+
+
+def test_operation_lists_are_honest() -> None:
+    assert not MOTO_IMPLEMENTED & MOTO_UNIMPLEMENTED
+    assert MOTO_IMPLEMENTED | MOTO_UNIMPLEMENTED == set(KMS_OPERATIONS)
+    served = {name for name in KMS_OPERATIONS if hasattr(KmsResponse, xform_name(name))}
+    assert served == MOTO_IMPLEMENTED
+
+
+async def _run_scenario(
+    factory: ClientFactory, url: str
+) -> tuple[list[tuple[Any, ...]], set[str]]:
+    await reset_moto(url)
+    async with factory(url) as kms:
+        return await kms_scenario(kms)
+
+
+async def test_scenario_transcripts_match(client_factory: ClientFactory, moto_url: str) -> None:
+    expected, covered = await _run_scenario(_aiobotocore_client, moto_url)
+    assert ("check", "diverged at") not in {step[:2] for step in expected}
+    assert covered == MOTO_IMPLEMENTED
+
+    actual, _ = await _run_scenario(client_factory, moto_url)
+    assert actual == expected
+
+
+async def test_cross_decryption(client_factory: ClientFactory, moto_url: str) -> None:
+    async with _aiobotocore_client(moto_url) as ref, client_factory(moto_url) as cand:
+        key_id = (await ref.create_key(Description="cross-decryption"))["KeyMetadata"]["KeyId"]
+
+        async def encrypt_with(client: Any) -> bytes:
+            response = await client.encrypt(
+                KeyId=key_id, Plaintext=PLAINTEXT, EncryptionContext=CONTEXT
+            )
+            return response["CiphertextBlob"]  # type: ignore[no-any-return]
+
+        async def decrypt_with(client: Any, blob: bytes) -> bytes:
+            response = await client.decrypt(CiphertextBlob=blob, EncryptionContext=CONTEXT)
+            return response["Plaintext"]  # type: ignore[no-any-return]
+
+        for maker, opener in [(cand, ref), (ref, cand)]:
+            assert await decrypt_with(opener, await encrypt_with(maker)) == PLAINTEXT
+
+            dk = await maker.generate_data_key(
+                KeyId=key_id, KeySpec="AES_256", EncryptionContext=CONTEXT
+            )
+            assert len(dk["Plaintext"]) == 32
+            assert await decrypt_with(opener, dk["CiphertextBlob"]) == dk["Plaintext"]
+
+            dk = await maker.generate_data_key_without_plaintext(
+                KeyId=key_id, NumberOfBytes=24, EncryptionContext=CONTEXT
+            )
+            assert len(await decrypt_with(opener, dk["CiphertextBlob"])) == 24
+
+
+def auth_error(err: botocore.exceptions.ClientError) -> tuple[str, str, int, str]:
+    """(class, code, HTTP status, moto's real error code) of an authentication failure.
+
+    moto answers auth failures of JSON-protocol services with an XML body; botocore's JSON
+    parser then falls back to the HTTP status as the code and the raw body as the message.
+    """
+    message = err.response["Error"]["Message"]
+    moto_code = message.partition("<Code>")[2].partition("</Code>")[0]
+    return (
+        type(err).__name__,
+        err.response["Error"]["Code"],
+        err.response["ResponseMetadata"]["HTTPStatusCode"],
+        moto_code,
+    )
+
+
+async def _attempt(client: AbstractAsyncContextManager[Any]) -> tuple[str, str, int, str]:
+    async with client as kms:
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            await kms.create_key(Description="must be rejected")
+    return auth_error(excinfo.value)
+
+
+async def _signed_roundtrip(client: AbstractAsyncContextManager[Any]) -> None:
+    async with client as kms:
+        key_id = (await kms.create_key(Description="signed ✓"))["KeyMetadata"]["KeyId"]
+        await kms.create_alias(AliasName="alias/signed", TargetKeyId=key_id)
+        enc = await kms.encrypt(KeyId="alias/signed", Plaintext=PLAINTEXT, EncryptionContext=CONTEXT)
+        dec = await kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=CONTEXT)
+        assert dec["Plaintext"] == PLAINTEXT
+        pages = [p async for p in kms.get_paginator("list_keys").paginate()]
+        assert key_id in {k["KeyId"] for p in pages for k in p["Keys"]}
+
+
+async def test_sigv4_checked_by_moto(client_factory: ClientFactory, auth_moto_url: str) -> None:
+    url = auth_moto_url
+    access_key, secret_key = await create_iam_user_with_kms_access(url)
+    wrong_secret = secret_key[:-4] + ("AAAA" if not secret_key.endswith("AAAA") else "BBBB")
+    unknown_key = "AKIA" + "Z" * 16
+
+    # moto really checks signatures now: the reference client proves it.
+    await _signed_roundtrip(_aiobotocore_client(url, access_key, secret_key))
+    expected_bad_signature = await _attempt(_aiobotocore_client(url, access_key, wrong_secret))
+    assert expected_bad_signature == ("ClientError", "403", 403, "SignatureDoesNotMatch")
+    expected_unknown_key = await _attempt(_aiobotocore_client(url, unknown_key, secret_key))
+    assert expected_unknown_key == ("ClientError", "403", 403, "InvalidClientTokenId")
+
+    await _signed_roundtrip(client_factory(url, access_key, secret_key))
+    assert await _attempt(client_factory(url, access_key, wrong_secret)) == expected_bad_signature
+    assert await _attempt(client_factory(url, unknown_key, secret_key)) == expected_unknown_key
