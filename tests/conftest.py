@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+import aiokms
+from tests.fake_kms import ACCESS_KEY, FakeKMS, start
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No test reads the developer's AWS settings or reaches the network for credentials."""
+    empty = tmp_path_factory.mktemp("aws") / "empty"
+    empty.write_text("")
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_KMS",
+        "AWS_USE_FIPS_ENDPOINT",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "AWS_RETRY_MODE",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeKMS]:
+    """An in-process KMS on 127.0.0.1."""
+    server = FakeKMS()
+    runner = await start(server)
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def kms(fake: FakeKMS) -> AsyncIterator[aiokms.KMSClient]:
+    """A client of ``fake`` with its credentials."""
+    async with aiokms.KMSClient(
+        region_name=fake.region,
+        endpoint_url=fake.url,
+        credentials=aiokms.Credentials(ACCESS_KEY, fake.secret_key),
+        max_attempts=1,
+    ) as client:
+        yield client

@@ -1,0 +1,153 @@
+"""Failures below the service become aiokms.errors classes (also botocore's), never hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import botocore.exceptions
+import pytest
+
+import aiokms
+
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[[Serve], Awaitable[str]]]:
+    """Start TCP servers on 127.0.0.1 speaking whatever (broken) HTTP a test wants."""
+    servers: list[asyncio.Server] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def start(serve: Serve) -> str:
+        async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            try:
+                await serve(reader, writer)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(tracked, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for writer in writers:
+        writer.close()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+    await asyncio.sleep(0)
+
+
+def client(url: str, **options: float) -> aiokms.KMSClient:
+    return aiokms.KMSClient(
+        region_name="us-east-1",
+        endpoint_url=url,
+        credentials=aiokms.Credentials("AKID", "transport-secret"),
+        max_attempts=1,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def read_request(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    await reader.readexactly(length)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_refused_connection_is_connect_error() -> None:
+    async with client(f"http://127.0.0.1:{free_port()}") as kms:
+        with pytest.raises(aiokms.ConnectError) as caught:
+            await kms.list_keys()
+    assert isinstance(caught.value, botocore.exceptions.EndpointConnectionError)
+    assert isinstance(caught.value, aiokms.TransportError)
+    assert "transport-secret" not in str(caught.value)
+
+
+async def test_slow_reply_is_read_timeout(raw_server: Callable[[Serve], Awaitable[str]]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await reader.read()  # until the client gives up and closes
+
+    url = await raw_server(serve)
+    async with client(url, read_timeout=0.2) as kms:
+        with pytest.raises(aiokms.ReadTimeout) as caught:
+            await kms.list_keys()
+    assert isinstance(caught.value, botocore.exceptions.ReadTimeoutError)
+
+
+async def test_closed_without_reply_is_connection_closed(
+    raw_server: Callable[[Serve], Awaitable[str]],
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.close()
+
+    url = await raw_server(serve)
+    async with client(url) as kms:
+        with pytest.raises(aiokms.ConnectionClosed) as caught:
+            await kms.list_keys()
+    assert isinstance(caught.value, botocore.exceptions.ConnectionClosedError)
+
+
+async def test_truncated_body_is_connection_closed(
+    raw_server: Callable[[Serve], Awaitable[str]],
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"Keys": [')
+        await writer.drain()
+        writer.close()
+
+    url = await raw_server(serve)
+    async with client(url) as kms:
+        with pytest.raises(aiokms.ConnectionClosed):
+            await kms.list_keys()
+
+
+async def test_garbage_instead_of_http_is_a_transport_error(
+    raw_server: Callable[[Serve], Awaitable[str]],
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"\x00\x01garbage that is not HTTP\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    url = await raw_server(serve)
+    async with client(url) as kms:
+        with pytest.raises(aiokms.TransportError):
+            await kms.list_keys()
+        assert kms.stats().in_flight == 0
+
+
+async def test_cancelled_call_frees_its_slot(
+    raw_server: Callable[[Serve], Awaitable[str]],
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; ends when the client closes
+
+    url = await raw_server(serve)
+    async with client(url, max_connections=2) as kms:  # type: ignore[arg-type]
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(10)]
+        await asyncio.sleep(0.05)
+        assert kms.stats().in_flight == 2
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        assert kms.stats().in_flight == 0
+        assert kms._slots._value == 2
