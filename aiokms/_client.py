@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import platform
+import random
 import ssl
 import time
 from collections import Counter
@@ -31,9 +32,17 @@ from botocore.exceptions import OperationNotPageableError
 from aiokms import _model, _protocol
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider
+from aiokms._ratelimit import RateLimiter
+from aiokms._retry import THROTTLING_CODES, Failure, RetryQuota, backoff, classify
 from aiokms._signing import EMPTY_SHA256, Signer
 from aiokms._transport import Transport
-from aiokms.errors import THROTTLING_CODE, ClientExceptions, InvalidResponse
+from aiokms.errors import (
+    ClientExceptions,
+    DeadlineExceeded,
+    InvalidResponse,
+    RateLimited,
+    TransportError,
+)
 
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
 
@@ -95,6 +104,11 @@ class KMSClient:
         max_attempts: total attempts per call including the first (default 3; else
             ``AWS_MAX_ATTEMPTS``); 1 means no retries.
         ssl_context: TLS settings for the connections (verification is on by default).
+        call_timeout: seconds a whole call may take, retries and waits included; then
+            ``aiokms.DeadlineExceeded``. ``None`` (default): only the per-attempt timeouts.
+        max_rate_wait: fail fast instead of queueing: when adaptive mode's limiter would hold
+            a call longer than this many seconds, raise ``aiokms.RateLimited`` at once
+            (``0`` never waits). ``None`` (default): always wait.
 
     Raises:
         botocore.exceptions.NoRegionError: no region could be found.
@@ -115,6 +129,10 @@ class KMSClient:
         retry_mode: str | None = None,
         max_attempts: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        call_timeout: float | None = None,
+        max_rate_wait: float | None = None,
+        _clock: Callable[[], float] = time.monotonic,
+        _random: Callable[[], float] = random.random,
     ) -> None:
         config = resolve(
             region_name=region_name,
@@ -127,8 +145,12 @@ class KMSClient:
         if not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections: {max_connections!r} must be an int of at least 1")
         for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            if not _seconds(value) or value <= 0:
                 raise ValueError(f"{name}: {value!r} must be a positive number of seconds")
+        if call_timeout is not None and (not _seconds(call_timeout) or call_timeout <= 0):
+            raise ValueError(f"call_timeout: {call_timeout!r} must be None or positive seconds")
+        if max_rate_wait is not None and (not _seconds(max_rate_wait) or max_rate_wait < 0):
+            raise ValueError(f"max_rate_wait: {max_rate_wait!r} must be None or seconds >= 0")
         model = _model.load()
         self._model = model
         self.meta = ClientMeta(region_name=config.region, endpoint_url=config.endpoint_url)
@@ -145,6 +167,12 @@ class KMSClient:
         )
         self._signer = Signer(config.region, model.signing_name)
         self._slots = asyncio.Semaphore(max_connections)
+        self._clock = _clock
+        self._random = _random
+        self._call_timeout = call_timeout
+        self._max_rate_wait = max_rate_wait
+        self._quota = RetryQuota()
+        self._limiter = RateLimiter(_clock()) if config.retry_mode == "adaptive" else None
         self._closed = False
         self._requests = 0
         self._retries = 0
@@ -183,7 +211,9 @@ class KMSClient:
             throttles=self._throttles,
             errors=MappingProxyType(dict(self._errors)),
             in_flight=self._in_flight,
-            limiter_rate=None,
+            limiter_rate=(
+                self._limiter.rate if self._limiter is not None and self._limiter.enabled else None
+            ),
         )
 
     def can_paginate(self, operation_name: str) -> bool:
@@ -203,18 +233,69 @@ class KMSClient:
         if self._closed:
             raise RuntimeError("this KMSClient is closed")
         body = spec.serialize_input(params)
+        if self._call_timeout is None:
+            return await self._attempts(spec, body)
+        try:
+            return await asyncio.wait_for(self._attempts(spec, body), self._call_timeout)
+        except asyncio.TimeoutError:
+            raise DeadlineExceeded(spec.name, self._call_timeout) from None
+
+    async def _attempts(self, spec: _model.OperationSpec, body: bytes) -> dict[str, Any]:
+        """Send until success, a failure not worth retrying, or no attempts or quota left."""
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-        async with self._slots:
-            self._in_flight += 1
+        limiter = self._limiter
+        spent = 0
+        attempt = 1
+        while True:
+            if limiter is not None and limiter.enabled:
+                await self._limiter_turn(limiter)
+            status: int | None = None
+            async with self._slots:
+                self._in_flight += 1
+                try:
+                    headers = await self._sign(spec.target, payload_hash)
+                    self._requests += 1
+                    status, reply_headers, data = await self._transport.post(headers, body)
+                    if status < 300:
+                        result = self._parse(spec, status, reply_headers, data, attempt - 1)
+                        if limiter is not None:
+                            limiter.on_response(False, self._clock())
+                        self._quota.release(spent)
+                        return result
+                    error: Exception = self._error(spec, status, reply_headers, data, attempt - 1)
+                    code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
+                    failure = classify(status, code, None)
+                except TransportError as exc:
+                    self._errors[type(exc).__name__] += 1
+                    error, failure = exc, classify(None, None, exc)
+                finally:
+                    self._in_flight -= 1
+            if limiter is not None and status is not None:
+                limiter.on_response(failure is Failure.THROTTLE, self._clock())
+            if failure is Failure.FATAL or attempt >= self.max_attempts:
+                raise error
+            cost = self._quota.acquire(failure)
+            if not cost:
+                raise error
+            spent += cost
+            self._retries += 1
+            await asyncio.sleep(backoff(attempt, self._random))
+            attempt += 1
+
+    async def _limiter_turn(self, limiter: RateLimiter) -> None:
+        """Wait for the adaptive limiter's token; hand it back if the wait is abandoned."""
+        now = self._clock()
+        if self._max_rate_wait is not None:
+            wait = limiter.wait_for(now)
+            if wait > self._max_rate_wait:
+                raise RateLimited(wait, self._max_rate_wait)
+        delay = limiter.reserve(now)
+        if delay > 0:
             try:
-                headers = await self._sign(spec.target, payload_hash)
-                self._requests += 1
-                status, reply_headers, data = await self._transport.post(headers, body)
-            finally:
-                self._in_flight -= 1
-        if status < 300:
-            return self._parse(spec, status, reply_headers, data, 0)
-        raise self._error(spec, status, reply_headers, data, 0)
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                limiter.refund(self._clock())
+                raise
 
     async def _sign(self, target: str, payload_hash: str) -> dict[str, str]:
         credentials = await self._credentials.get()
@@ -253,7 +334,6 @@ class KMSClient:
             decoded = json.loads(data) if data.strip() else {}
             result = spec.parse_output(decoded) if spec.parse_output is not None else {}
         except (ValueError, _protocol.ResponseParseError) as exc:
-            self._errors["InvalidResponse"] += 1
             raise InvalidResponse(
                 endpoint_url=self.meta.endpoint_url, error=f"{spec.name}: {exc}"
             ) from None
@@ -272,7 +352,7 @@ class KMSClient:
         response["ResponseMetadata"] = _protocol.response_metadata(status, headers, retries)
         code = response["Error"]["Code"]
         self._errors[code] += 1
-        if code == THROTTLING_CODE:
+        if code in THROTTLING_CODES:
             self._throttles += 1
         error: Exception = self.exceptions.from_code(code)(response, spec.name)
         return error
@@ -280,6 +360,10 @@ class KMSClient:
     if TYPE_CHECKING:
         # Operation methods are generated from botocore's model below.
         def __getattr__(self, name: str) -> Callable[..., Awaitable[dict[str, Any]]]: ...
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _EXCEPTIONS: ClientExceptions | None = None

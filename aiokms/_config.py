@@ -68,7 +68,7 @@ def resolve(
         region = profile.get("region")
     if not region:
         raise NoRegionError()
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise ValueError(f"region_name: {region!r} is not a valid AWS region name")
 
     fips = _flag(
@@ -93,7 +93,7 @@ def resolve(
         )
     if url is None:
         url = default_endpoint(region, fips=fips)
-    elif not isinstance(url, str) or not re.match(r"^https?://[^/?#\s]+/?$", url):
+    elif not isinstance(url, str) or not re.fullmatch(r"https?://[^/?#\s]+/?", url):
         raise ValueError(
             f"endpoint_url: {url!r} must be an http:// or https:// URL with a host and no path"
         )

@@ -70,6 +70,13 @@ class Credentials:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Credentials are immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Credentials are immutable")
+
+    def __reduce__(self) -> tuple[type[Credentials], tuple[str, str, str | None]]:
+        # rebuilt through __init__: copy's default slot-by-slot setattr is refused above
+        return (Credentials, (self.access_key, self.secret_key, self.token))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Credentials):
             return NotImplemented

@@ -21,6 +21,9 @@ exception aiobotocore raises in the same situation::
      │    ├── ReadTimeout      the reply timed out     (botocore ReadTimeoutError)
      │    ├── ConnectionClosed closed mid-exchange     (botocore ConnectionClosedError)
      │    └── InvalidResponse  a reply we cannot parse (botocore.parsers.ResponseParserError)
+     ├── RateLimited           the adaptive limiter would hold the call past ``max_rate_wait``
+     ├── DeadlineExceeded      the call, retries included, outlived ``call_timeout``
+     │                         (also the built-in TimeoutError)
      └── ...                   (the cache and message-format errors join here)
 
 A ``TransportError`` means the request may or may not have reached KMS: the retry policy treats
@@ -41,7 +44,9 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
+    "DeadlineExceeded",
     "InvalidResponse",
+    "RateLimited",
     "ReadTimeout",
     "TransportError",
 ]
@@ -93,6 +98,29 @@ class InvalidResponse(TransportError, _ResponseParserError):
     """A reply arrived but is not what the KMS protocol allows (bad JSON, bad base64, ...)."""
 
     fmt = 'Invalid response from endpoint URL: "{endpoint_url}": {error}'
+
+
+class RateLimited(AiokmsError):
+    """The adaptive rate limiter would make this call wait longer than ``max_rate_wait``.
+
+    Nothing was sent. Raised only when the client was made with ``max_rate_wait``, for callers
+    that would rather shed load than queue behind a throttled KMS.
+    """
+
+    def __init__(self, wait: float, limit: float) -> None:
+        super().__init__(
+            f"the KMS request rate is limited after throttling: this call would wait "
+            f"{wait:.3f} s, more than max_rate_wait={limit} s"
+        )
+        self.wait = wait
+
+
+class DeadlineExceeded(AiokmsError, TimeoutError):
+    """The call, with all its attempts and waits, took longer than ``call_timeout``."""
+
+    def __init__(self, operation: str, seconds: float) -> None:
+        super().__init__(f"{operation} did not complete within call_timeout={seconds} s")
+        self.operation = operation
 
 
 class ClientExceptions:

@@ -3,7 +3,7 @@
 moto (in server mode, listening on 127.0.0.1 only) is the third party here: both clients talk
 to the same server, and everything they see must match.
 
-* ``test_operation_lists_are_honest`` pins which KMS operations moto 5.x implements, and checks
+* ``test_operation_lists_are_honest`` pins which KMS operations moto 5.2 implements, and checks
   that the implemented and unimplemented lists together are exactly botocore's operation list.
 * ``test_scenario_transcripts_match`` runs one scenario touching every implemented operation
   (plus paginators, client-side parameter validation and modelled errors) once with aiobotocore
@@ -17,20 +17,22 @@ to the same server, and everything they see must match.
   rejected.
 
 Every test is parametrized over the client under test: ``aiobotocore`` (which checks the
-scenario itself, the reference being deterministic) and ``aiokms`` (skipped while
-``aiokms.KMSClient`` does not exist).
+scenario itself, the reference being deterministic) and ``aiokms``.
+``test_maximum_is_checked_before_sending`` pins the one documented difference: aiokms checks the
+model's maximum lengths and ranges before sending, botocore only the minimum.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
+import logging
 import os
+import pathlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiobotocore.session
@@ -43,6 +45,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto.kms.responses import KmsResponse
 from moto.server import ThreadedMotoServer
+
+import aiokms
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -162,6 +166,9 @@ ClientFactory = Callable[..., AbstractAsyncContextManager[Any]]
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """An in-process moto server on an OS-chosen port of 127.0.0.1 (werkzeug binds port 0)."""
+    access_log = logging.getLogger("werkzeug")  # one INFO line per request otherwise
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -169,6 +176,7 @@ def moto_url() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+        access_log.setLevel(level)
 
 
 async def reset_moto(url: str) -> None:
@@ -180,7 +188,7 @@ async def reset_moto(url: str) -> None:
 def _aiobotocore_client(
     url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
 ) -> AbstractAsyncContextManager[Any]:
-    return aiobotocore.session.get_session().create_client(
+    return aiobotocore.session.get_session().create_client(  # type: ignore[no-any-return]
         "kms",
         region_name=REGION,
         endpoint_url=url,
@@ -189,32 +197,20 @@ def _aiobotocore_client(
     )
 
 
-def _aiokms_factory() -> ClientFactory:
-    try:
-        aiokms = importlib.import_module("aiokms")
-    except ImportError as exc:
-        pytest.skip(f"aiokms is not importable yet: {exc}")
-    if not hasattr(aiokms, "KMSClient"):
-        pytest.skip("aiokms.KMSClient does not exist yet")
-
-    def factory(
-        url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
-    ) -> AbstractAsyncContextManager[Any]:
-        return aiokms.KMSClient(  # type: ignore[no-any-return]
-            region_name=REGION,
-            endpoint_url=url,
-            credentials=aiokms.Credentials(access_key, secret_key),
-        )
-
-    return factory
+def _aiokms_client(
+    url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
+) -> AbstractAsyncContextManager[Any]:
+    return aiokms.KMSClient(
+        region_name=REGION,
+        endpoint_url=url,
+        credentials=aiokms.Credentials(access_key, secret_key),
+    )
 
 
 @pytest.fixture(params=["aiobotocore", "aiokms"])
 def client_factory(request: pytest.FixtureRequest) -> ClientFactory:
     """Opens a KMS client of the kind under test: ``factory(url[, access_key, secret_key])``."""
-    if request.param == "aiobotocore":
-        return _aiobotocore_client
-    return _aiokms_factory()
+    return _aiobotocore_client if request.param == "aiobotocore" else _aiokms_client
 
 
 # A moto server whose requests must be signed. ``INITIAL_NO_AUTH_ACTION_COUNT`` is read from the
@@ -228,6 +224,8 @@ _AUTH_SERVER_SCRIPT = """
 import sys
 from moto.server import ThreadedMotoServer
 
+import aiokms
+
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
@@ -240,20 +238,27 @@ IAM_SETUP_REQUESTS = 3
 
 
 @pytest.fixture
-def auth_moto_url() -> Iterator[str]:
+def auth_moto_url(tmp_path: pathlib.Path) -> Iterator[str]:
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_REQUESTS)}
-    with subprocess.Popen(
-        [sys.executable, "-c", _AUTH_SERVER_SCRIPT],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    ) as proc:
+    log_path = tmp_path / "moto-auth-server.log"
+    with (
+        log_path.open("wb") as log,
+        subprocess.Popen(
+            [sys.executable, "-c", _AUTH_SERVER_SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+        ) as proc,
+    ):
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()  # EOF (b"") if the child dies before listening
             if not line.strip().isdigit():
-                pytest.fail(f"the moto server subprocess did not start (printed {line!r})")
+                proc.wait(timeout=10)
+                pytest.fail(
+                    f"the moto server subprocess did not start:\n{log_path.read_text()[-2000:]}"
+                )
             yield f"http://127.0.0.1:{int(line)}"
         finally:
             proc.terminate()  # this child only, by its PID
@@ -336,12 +341,15 @@ class Recorder:
         except botocore.exceptions.ClientError as err:
             self.transcript.append((operation, "error", error_record(err)))
             return err
+        except botocore.exceptions.ParamValidationError as err:  # raised before sending
+            self.transcript.append((operation, "client-side", type(err).__name__))
+            return err
         self.transcript.append((operation, response_shape(response)))
         return response
 
     async def ok(self, method: str, **kwargs: Any) -> dict[str, Any]:
         result = await self._call(method, kwargs)
-        if isinstance(result, botocore.exceptions.ClientError):
+        if isinstance(result, Exception):
             raise Diverged(method) from result
         return result  # type: ignore[no-any-return]
 
@@ -352,11 +360,11 @@ class Recorder:
     async def pages(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
         operation = OPERATION_BY_METHOD[method]
         self.operations.add(operation)
-        pages = []
+        pages: list[dict[str, Any]] = []
         async for page in self.kms.get_paginator(method).paginate(**kwargs):
             self.transcript.append((operation, "page", response_shape(page)))
             pages.append(page)
-        return pages  # type: ignore[return-value]
+        return pages
 
     def check(self, what: str, value: Any) -> None:
         """Record a deterministic value (never a random one: ids, ciphertexts, dates)."""
@@ -398,9 +406,7 @@ async def _scenario(rec: Recorder) -> None:
     hmac_key = (await rec.ok("create_key", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"))[
         "KeyMetadata"
     ]
-    mrk = (await rec.ok("create_key", MultiRegion=True, Description="multi-region"))[
-        "KeyMetadata"
-    ]
+    mrk = (await rec.ok("create_key", MultiRegion=True, Description="multi-region"))["KeyMetadata"]
     for name, meta in [("sym", sym), ("sym2", sym2), ("rsa", rsa), ("ecc", ecc)]:
         rec.check(
             f"CreateKey {name}",
@@ -415,12 +421,18 @@ async def _scenario(rec: Recorder) -> None:
     rec.check("DescribeKey by ARN", described["KeyMetadata"]["KeyId"] == sym_id)
 
     err = await rec.fails("describe_key", KeyId=MISSING_KEY_ID)
-    rec.check("NotFoundException is kms.exceptions.NotFoundException",
-              isinstance(err, kms.exceptions.NotFoundException))
-    rec.check("NotFoundException is botocore ClientError",
-              isinstance(err, botocore.exceptions.ClientError))
-    rec.check("NotFoundException is kms.exceptions.ClientError",
-              isinstance(err, kms.exceptions.ClientError))
+    rec.check(
+        "NotFoundException is kms.exceptions.NotFoundException",
+        isinstance(err, kms.exceptions.NotFoundException),
+    )
+    rec.check(
+        "NotFoundException is botocore ClientError",
+        isinstance(err, botocore.exceptions.ClientError),
+    )
+    rec.check(
+        "NotFoundException is kms.exceptions.ClientError",
+        isinstance(err, kms.exceptions.ClientError),
+    )
     await rec.fails("describe_key", KeyId="not-a-key-id")
 
     # Client-side parameter validation: nothing is sent.
@@ -442,8 +454,10 @@ async def _scenario(rec: Recorder) -> None:
     # --- aliases ----------------------------------------------------------------------------
     await rec.ok("create_alias", AliasName=ALIAS, TargetKeyId=sym_id)
     err = await rec.fails("create_alias", AliasName=ALIAS, TargetKeyId=sym2_id)
-    rec.check("duplicate alias is AlreadyExistsException",
-              isinstance(err, kms.exceptions.AlreadyExistsException))
+    rec.check(
+        "duplicate alias is AlreadyExistsException",
+        isinstance(err, kms.exceptions.AlreadyExistsException),
+    )
     await rec.fails("create_alias", AliasName="alias/aws/ebs", TargetKeyId=sym_id)
     await rec.ok("create_alias", AliasName=ALIAS_2, TargetKeyId=sym2_id)
     await rec.ok("update_alias", AliasName=ALIAS_2, TargetKeyId=rsa["KeyId"])
@@ -521,13 +535,9 @@ async def _scenario(rec: Recorder) -> None:
     rec.check("ListKeyRotations", [r["RotationType"] for r in rotations["Rotations"]])
     rotations = await rec.ok("list_key_rotations", KeyId=sym_id, Limit=2)
     rec.check("ListKeyRotations Limit", (len(rotations["Rotations"]), rotations["Truncated"]))
-    await rec.ok(
-        "list_key_rotations", KeyId=sym_id, Limit=2, Marker=rotations["NextMarker"]
-    )
+    await rec.ok("list_key_rotations", KeyId=sym_id, Limit=2, Marker=rotations["NextMarker"])
     # moto really paginates ListKeyRotations (it ignores Limit on the other List operations).
-    pages = await rec.pages(
-        "list_key_rotations", KeyId=sym_id, PaginationConfig={"PageSize": 1}
-    )
+    pages = await rec.pages("list_key_rotations", KeyId=sym_id, PaginationConfig={"PageSize": 1})
     rec.check("ListKeyRotations pages", [len(p["Rotations"]) for p in pages])
     await rec.ok("disable_key_rotation", KeyId=sym_id)
     status = await rec.ok("get_key_rotation_status", KeyId=sym_id)
@@ -543,8 +553,10 @@ async def _scenario(rec: Recorder) -> None:
     rec.check("Decrypt with KeyId", dec["Plaintext"] == PLAINTEXT)
     await rec.fails("decrypt", CiphertextBlob=blob, EncryptionContext=CONTEXT, KeyId=sym2_id)
     err = await rec.fails("decrypt", CiphertextBlob=blob, EncryptionContext=WRONG_CONTEXT)
-    rec.check("wrong context is InvalidCiphertextException",
-              isinstance(err, kms.exceptions.InvalidCiphertextException))
+    rec.check(
+        "wrong context is InvalidCiphertextException",
+        isinstance(err, kms.exceptions.InvalidCiphertextException),
+    )
     await rec.fails("decrypt", CiphertextBlob=blob)
     await rec.fails("decrypt", CiphertextBlob=b"\x00garbage, not a ciphertext blob\xff")
     await rec.fails("encrypt", KeyId=MISSING_KEY_ID, Plaintext=PLAINTEXT)
@@ -569,7 +581,9 @@ async def _scenario(rec: Recorder) -> None:
     )
     rec.check("ReEncrypt", (dec["Plaintext"] == PLAINTEXT, dec["KeyId"] == sym2_arn))
     await rec.fails(
-        "re_encrypt", CiphertextBlob=blob, SourceEncryptionContext=WRONG_CONTEXT,
+        "re_encrypt",
+        CiphertextBlob=blob,
+        SourceEncryptionContext=WRONG_CONTEXT,
         DestinationKeyId=sym2_id,
     )
 
@@ -606,7 +620,9 @@ async def _scenario(rec: Recorder) -> None:
     rec.check("GenerateDataKeyWithoutPlaintext", len(dec["Plaintext"]))
     rnd = await rec.ok("generate_random", NumberOfBytes=48)
     rec.check("GenerateRandom", len(rnd["Plaintext"]))
-    await rec.fails("generate_random", NumberOfBytes=1025)  # server-side check
+    # botocore validates only the minimum of a range client-side (aiokms checks the maximum
+    # too: see test_maximum_is_checked_before_sending).
+    await rec.fails("generate_random", NumberOfBytes=0)
 
     # --- sign / verify ----------------------------------------------------------------------
     ecc_id = ecc["KeyId"]
@@ -664,8 +680,9 @@ async def _scenario(rec: Recorder) -> None:
         Mac=bytes(32),
         MacAlgorithm="HMAC_SHA_256",
     )
-    rec.check("bad MAC is KMSInvalidMacException",
-              isinstance(err, kms.exceptions.KMSInvalidMacException))
+    rec.check(
+        "bad MAC is KMSInvalidMacException", isinstance(err, kms.exceptions.KMSInvalidMacException)
+    )
     await rec.fails("generate_mac", KeyId=sym_id, Message=b"x", MacAlgorithm="HMAC_SHA_256")
 
     # --- enable / disable, deletion ---------------------------------------------------------
@@ -719,14 +736,12 @@ async def _scenario(rec: Recorder) -> None:
 
 def test_operation_lists_are_honest() -> None:
     assert not MOTO_IMPLEMENTED & MOTO_UNIMPLEMENTED
-    assert MOTO_IMPLEMENTED | MOTO_UNIMPLEMENTED == set(KMS_OPERATIONS)
+    assert set(KMS_OPERATIONS) == MOTO_IMPLEMENTED | MOTO_UNIMPLEMENTED
     served = {name for name in KMS_OPERATIONS if hasattr(KmsResponse, xform_name(name))}
     assert served == MOTO_IMPLEMENTED
 
 
-async def _run_scenario(
-    factory: ClientFactory, url: str
-) -> tuple[list[tuple[Any, ...]], set[str]]:
+async def _run_scenario(factory: ClientFactory, url: str) -> tuple[list[tuple[Any, ...]], set[str]]:
     await reset_moto(url)
     async with factory(url) as kms:
         return await kms_scenario(kms)
@@ -734,11 +749,24 @@ async def _run_scenario(
 
 async def test_scenario_transcripts_match(client_factory: ClientFactory, moto_url: str) -> None:
     expected, covered = await _run_scenario(_aiobotocore_client, moto_url)
-    assert ("check", "diverged at") not in {step[:2] for step in expected}
+    assert not [step for step in expected if step[:2] == ("check", "diverged at")], expected[-2:]
     assert covered == MOTO_IMPLEMENTED
 
     actual, _ = await _run_scenario(client_factory, moto_url)
     assert actual == expected
+
+
+async def test_maximum_is_checked_before_sending(moto_url: str) -> None:
+    """A documented difference: aiokms refuses values above the model's maximum before sending,
+    where aiobotocore sends them and gets the service's ValidationException."""
+    async with _aiobotocore_client(moto_url) as ref:
+        with pytest.raises(botocore.exceptions.ClientError) as served:
+            await ref.generate_random(NumberOfBytes=1025)
+    assert served.value.response["Error"]["Code"] == "ValidationException"
+    async with _aiokms_client(moto_url) as kms:
+        with pytest.raises(botocore.exceptions.ParamValidationError, match="max value: 1024"):
+            await kms.generate_random(NumberOfBytes=1025)
+        assert kms.stats().requests == 0
 
 
 async def test_cross_decryption(client_factory: ClientFactory, moto_url: str) -> None:
@@ -793,11 +821,11 @@ async def _attempt(client: AbstractAsyncContextManager[Any]) -> tuple[str, str, 
     return auth_error(excinfo.value)
 
 
-async def _signed_roundtrip(client: AbstractAsyncContextManager[Any]) -> None:
+async def _signed_roundtrip(client: AbstractAsyncContextManager[Any], alias: str) -> None:
     async with client as kms:
         key_id = (await kms.create_key(Description="signed ✓"))["KeyMetadata"]["KeyId"]
-        await kms.create_alias(AliasName="alias/signed", TargetKeyId=key_id)
-        enc = await kms.encrypt(KeyId="alias/signed", Plaintext=PLAINTEXT, EncryptionContext=CONTEXT)
+        await kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        enc = await kms.encrypt(KeyId=alias, Plaintext=PLAINTEXT, EncryptionContext=CONTEXT)
         dec = await kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=CONTEXT)
         assert dec["Plaintext"] == PLAINTEXT
         pages = [p async for p in kms.get_paginator("list_keys").paginate()]
@@ -810,13 +838,17 @@ async def test_sigv4_checked_by_moto(client_factory: ClientFactory, auth_moto_ur
     wrong_secret = secret_key[:-4] + ("AAAA" if not secret_key.endswith("AAAA") else "BBBB")
     unknown_key = "AKIA" + "Z" * 16
 
-    # moto really checks signatures now: the reference client proves it.
-    await _signed_roundtrip(_aiobotocore_client(url, access_key, secret_key))
+    # moto really checks signatures now: the reference client proves it. What moto checks:
+    # it rebuilds the canonical request from the method, path, body and the headers named in
+    # SignedHeaders, and signs it with botocore's SigV4Auth for the region and service of the
+    # request's own credential scope, at its own X-Amz-Date. It does not check the clock skew,
+    # nor that the scope's region or service fit the endpoint.
+    await _signed_roundtrip(_aiobotocore_client(url, access_key, secret_key), "alias/reference")
     expected_bad_signature = await _attempt(_aiobotocore_client(url, access_key, wrong_secret))
     assert expected_bad_signature == ("ClientError", "403", 403, "SignatureDoesNotMatch")
     expected_unknown_key = await _attempt(_aiobotocore_client(url, unknown_key, secret_key))
     assert expected_unknown_key == ("ClientError", "403", 403, "InvalidClientTokenId")
 
-    await _signed_roundtrip(client_factory(url, access_key, secret_key))
+    await _signed_roundtrip(client_factory(url, access_key, secret_key), "alias/under-test")
     assert await _attempt(client_factory(url, access_key, wrong_secret)) == expected_bad_signature
     assert await _attempt(client_factory(url, unknown_key, secret_key)) == expected_unknown_key
