@@ -34,7 +34,7 @@ from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider
 from aiokms._ratelimit import RateLimiter
 from aiokms._retry import THROTTLING_CODES, Failure, RetryQuota, backoff, classify
-from aiokms._signing import EMPTY_SHA256, Signer
+from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer
 from aiokms._transport import Transport
 from aiokms.errors import (
     ClientExceptions,
@@ -165,7 +165,13 @@ class KMSClient:
             read_timeout=float(read_timeout),
             ssl_context=ssl_context,
         )
-        self._signer = Signer(config.region, model.signing_name)
+        self._signer = JsonPostSigner(
+            Signer(config.region, model.signing_name),
+            self._transport.host,
+            _protocol.CONTENT_TYPE,
+        )
+        self._date_second = 0
+        self._amz_date = ""
         self._slots = asyncio.Semaphore(max_connections)
         self._clock = _clock
         self._random = _random
@@ -299,25 +305,17 @@ class KMSClient:
 
     async def _sign(self, target: str, payload_hash: str) -> dict[str, str]:
         credentials = await self._credentials.get()
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        headers = {
-            "Content-Type": _protocol.CONTENT_TYPE,
-            "Host": self._transport.host,
-            "X-Amz-Date": amz_date,
-            "X-Amz-Target": target,
-        }
-        token = credentials.token
-        if token:
-            headers["X-Amz-Security-Token"] = token
-        headers["Authorization"] = self._signer.authorization(
-            method="POST",
-            path="/",
-            query="",
-            headers=headers.items(),
-            payload_hash=payload_hash,
-            access_key=credentials.access_key,
-            secret_key=credentials.secret_key,
-            amz_date=amz_date,
+        now = int(time.time())
+        if now != self._date_second:  # strftime once a second, not once a request
+            self._date_second = now
+            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        headers = self._signer.headers(
+            target,
+            payload_hash,
+            self._amz_date,
+            credentials.access_key,
+            credentials.secret_key,
+            credentials.token,
         )
         headers["User-Agent"] = _USER_AGENT
         return headers

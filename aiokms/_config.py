@@ -24,7 +24,6 @@ __all__ = ["ResolvedConfig", "resolve"]
 
 _REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _RETRY_MODES = ("standard", "adaptive")
-_TRUE = ("true", "1", "yes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +144,8 @@ def _flag(
             raise ValueError(f"{name}: {argument!r} must be True, False or None")
         return argument
     value = variable if variable is not None else setting()
-    return str(value).strip().lower() in _TRUE if value is not None else False
+    # as botocore's ensure_boolean: only "true" (any case) is true
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _load_profile(name: str | None) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

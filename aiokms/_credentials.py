@@ -15,6 +15,7 @@ No secret appears in any ``repr`` or message here.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -37,7 +38,10 @@ class FrozenCredentials(Protocol):
 
 @runtime_checkable
 class CredentialsProvider(Protocol):
-    """Anything with an async ``get_frozen_credentials()``, such as aiobotocore's credentials."""
+    """Anything with an async ``get_frozen_credentials()``, such as aiobotocore's credentials.
+
+    A synchronous one (botocore's ``Credentials``) is accepted too.
+    """
 
     async def get_frozen_credentials(self) -> Any: ...
 
@@ -170,7 +174,10 @@ class CredentialCache:
     async def _refresh(self) -> FrozenCredentials:
         if self._source is None:
             self._source = await _default_chain(self._profile)
-        frozen = _check(await self._source.get_frozen_credentials())
+        answer = self._source.get_frozen_credentials()
+        if inspect.isawaitable(answer):  # aiobotocore's; botocore's own is synchronous
+            answer = await answer
+        frozen = _check(answer)
         self._current = frozen
         self._stale_at = self._clock() + self._interval
         return frozen

@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote_to_bytes
 __all__ = [
     "ALGORITHM",
     "EMPTY_SHA256",
+    "JsonPostSigner",
     "Signer",
     "canonical_headers",
     "canonical_query",
@@ -169,16 +170,82 @@ class Signer:
         ``headers`` must already hold ``X-Amz-Date`` (equal to ``amz_date``) and, for temporary
         credentials, ``X-Amz-Security-Token``.
         """
-        datestamp = amz_date[:8]
-        scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
         creq, signed = canonical_request(
             method, path, query, headers, payload_hash, normalize_path=normalize_path
         )
+        return self.sign(creq, signed, amz_date, access_key, secret_key)
+
+    def sign(
+        self, creq: str, signed_headers: str, amz_date: str, access_key: str, secret_key: str
+    ) -> str:
+        """The ``Authorization`` header value for an already canonical request."""
+        datestamp = amz_date[:8]
+        scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
         key = signing_key(secret_key, datestamp, self.region, self.service)
         signature = hmac.new(
             key, string_to_sign(amz_date, scope, creq).encode(), hashlib.sha256
         ).hexdigest()
         return (
             f"{ALGORITHM} Credential={access_key}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}"
+            f"SignedHeaders={signed_headers}, Signature={signature}"
         )
+
+
+class JsonPostSigner:
+    """Signs the one request shape KMS needs, with its canonical form mostly precomputed.
+
+    Every KMS call is ``POST /`` without a query, and signs exactly ``Content-Type``, ``Host``,
+    ``X-Amz-Date``, ``X-Amz-Target`` and, with temporary credentials, ``X-Amz-Security-Token``.
+    Their canonical block is a fixed prefix plus three values, so building it is one f-string
+    rather than the general sort-and-fold (``tests/test_signing.py`` checks they agree).
+
+    Args:
+        signer: the region and service to sign for.
+        host: the ``Host`` header value.
+        content_type: the ``Content-Type`` header value.
+    """
+
+    __slots__ = ("_content_type", "_host", "_prefix", "_signer")
+
+    def __init__(self, signer: Signer, host: str, content_type: str) -> None:
+        self._signer = signer
+        self._host = host
+        self._content_type = content_type
+        self._prefix = f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n"
+
+    def __repr__(self) -> str:
+        return f"<JsonPostSigner {self._host} {self._signer!r}>"
+
+    def headers(
+        self,
+        target: str,
+        payload_hash: str,
+        amz_date: str,
+        access_key: str,
+        secret_key: str,
+        token: str | None,
+    ) -> dict[str, str]:
+        """The request's signed headers, ``Authorization`` included."""
+        headers = {
+            "Content-Type": self._content_type,
+            "Host": self._host,
+            "X-Amz-Date": amz_date,
+            "X-Amz-Target": target,
+        }
+        if token:
+            headers["X-Amz-Security-Token"] = token
+            signed = _SIGNED_WITH_TOKEN
+            token_line = f"x-amz-security-token:{' '.join(token.split())}\n"
+        else:
+            signed = _SIGNED
+            token_line = ""
+        creq = (
+            f"{self._prefix}x-amz-date:{amz_date}\n{token_line}x-amz-target:{target}\n"
+            f"\n{signed}\n{payload_hash}"
+        )
+        headers["Authorization"] = self._signer.sign(creq, signed, amz_date, access_key, secret_key)
+        return headers
+
+
+_SIGNED = "content-type;host;x-amz-date;x-amz-target"
+_SIGNED_WITH_TOKEN = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"

@@ -331,11 +331,6 @@ async def test_concurrency_is_bounded_and_connections_reused(fake: FakeKMS) -> N
 async def test_slot_is_taken_before_signing(fake: FakeKMS, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one slot, each request is signed only after the previous reply has arrived."""
     events: list[str] = []
-    real_gmtime = aiokms._client.time.gmtime
-
-    def gmtime() -> Any:
-        events.append("sign")
-        return real_gmtime()
 
     async def handler(recorded: Recorded) -> web.StreamResponse:
         events.append("serve")
@@ -343,13 +338,19 @@ async def test_slot_is_taken_before_signing(fake: FakeKMS, monkeypatch: pytest.M
         return web.json_response({})
 
     fake.handle("EnableKey", handler)
-    monkeypatch.setattr(aiokms._client.time, "gmtime", gmtime)
     async with aiokms.KMSClient(
         region_name="us-east-1",
         endpoint_url=fake.url,
         credentials=aiokms.Credentials(ACCESS_KEY, fake.secret_key),
         max_connections=1,
     ) as kms:
+        sign = kms._sign
+
+        async def recording_sign(target: str, payload_hash: str) -> dict[str, str]:
+            events.append("sign")
+            return await sign(target, payload_hash)
+
+        monkeypatch.setattr(kms, "_sign", recording_sign)
         await asyncio.gather(*(kms.enable_key(KeyId="k") for _ in range(5)))
     assert events == ["sign", "serve"] * 5
 

@@ -31,6 +31,7 @@ from botocore.credentials import Credentials
 from aiokms._signing import (
     ALGORITHM,
     EMPTY_SHA256,
+    JsonPostSigner,
     Signer,
     amz_date,
     canonical_headers,
@@ -1065,3 +1066,32 @@ def test_signer_repr_holds_no_secrets() -> None:
         "region": "eu-west-1",
         "service": "kms",
     }
+
+
+# --------------------------------------------------------------------------------------------
+# The client's precomputed signer agrees with the general one
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//token+with/odd=chars"])
+@pytest.mark.parametrize("host", ["kms.eu-west-1.amazonaws.com", "127.0.0.1:4566", "[::1]:8080"])
+def test_json_post_signer_matches_the_general_signer(token: str | None, host: str) -> None:
+    signer = Signer("eu-west-1", "kms")
+    body = json.dumps({"KeyId": "alias/ä", "EncryptionContext": {"k": "v &=+"}}).encode()
+    payload_hash = hashlib.sha256(body).hexdigest()
+    headers = JsonPostSigner(signer, host, "application/x-amz-json-1.1").headers(
+        "TrentService.Encrypt", payload_hash, "20261128T235959Z", "AKID", "SECRET", token
+    )
+    unsigned = [(name, value) for name, value in headers.items() if name != "Authorization"]
+    expected = signer.authorization(
+        method="POST",
+        path="/",
+        query="",
+        headers=unsigned,
+        payload_hash=payload_hash,
+        access_key="AKID",
+        secret_key="SECRET",
+        amz_date="20261128T235959Z",
+    )
+    assert headers["Authorization"] == expected
+    assert ("X-Amz-Security-Token" in headers) == bool(token)
