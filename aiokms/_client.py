@@ -235,16 +235,13 @@ class KMSClient:
 
     # --- the call pipeline --------------------------------------------------------------
 
-    async def _call(self, spec: _model.OperationSpec, params: dict[str, Any]) -> dict[str, Any]:
-        if self._closed:
-            raise RuntimeError("this KMSClient is closed")
-        body = spec.serialize_input(params)
-        if self._call_timeout is None:
-            return await self._attempts(spec, body)
+    async def _within_deadline(
+        self, spec: _model.OperationSpec, body: bytes, seconds: float
+    ) -> dict[str, Any]:
         try:
-            return await asyncio.wait_for(self._attempts(spec, body), self._call_timeout)
+            return await asyncio.wait_for(self._attempts(spec, body), seconds)
         except asyncio.TimeoutError:
-            raise DeadlineExceeded(spec.name, self._call_timeout) from None
+            raise DeadlineExceeded(spec.name, seconds) from None
 
     async def _attempts(self, spec: _model.OperationSpec, body: bytes) -> dict[str, Any]:
         """Send until success, a failure not worth retrying, or no attempts or quota left."""
@@ -304,7 +301,7 @@ class KMSClient:
                 raise
 
     async def _sign(self, target: str, payload_hash: str) -> dict[str, str]:
-        credentials = await self._credentials.get()
+        credentials = self._credentials.fresh() or await self._credentials.get()
         now = int(time.time())
         if now != self._date_second:  # strftime once a second, not once a request
             self._date_second = now
@@ -329,7 +326,7 @@ class KMSClient:
         retries: int,
     ) -> dict[str, Any]:
         try:
-            decoded = json.loads(data) if data.strip() else {}
+            decoded = json.loads(data.decode()) if data.strip() else {}
             result = spec.parse_output(decoded) if spec.parse_output is not None else {}
         except (ValueError, _protocol.ResponseParseError) as exc:
             raise InvalidResponse(
@@ -379,7 +376,12 @@ def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dic
     async def operation(self: KMSClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if args:
             raise TypeError(f"{spec.method_name}() only accepts keyword arguments.")
-        return await self._call(spec, kwargs)
+        if self._closed:
+            raise RuntimeError("this KMSClient is closed")
+        body = spec.serialize_input(kwargs)
+        if self._call_timeout is None:
+            return await self._attempts(spec, body)
+        return await self._within_deadline(spec, body, self._call_timeout)
 
     operation.__name__ = spec.method_name
     operation.__qualname__ = f"KMSClient.{spec.method_name}"

@@ -159,6 +159,12 @@ class CredentialCache:
         kind = "default chain" if self._source is None else type(self._source).__name__
         return f"<CredentialCache source={kind} cached={self._current is not None}>"
 
+    def fresh(self) -> FrozenCredentials | None:
+        """The cached credentials if they need no recheck, else ``None`` (no await: hot path)."""
+        if self._clock() < self._stale_at:
+            return self._current
+        return None
+
     async def get(self) -> FrozenCredentials:
         """The current frozen credentials, fetched from the source when stale."""
         current = self._current

@@ -18,6 +18,7 @@ import contextlib
 import datetime
 import http.client
 import json
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -112,9 +113,9 @@ def _input_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
     return converter
 
 
-def _sized(meta: Mapping[str, Any]) -> tuple[int | None, int | None] | None:
-    low, high = meta.get("min"), meta.get("max")
-    return None if low is None and high is None else (low, high)
+def _sized(meta: Mapping[str, Any]) -> tuple[int, int]:
+    """A shape's length bounds, unbounded sides open (checked as ``low <= n <= high``)."""
+    return meta.get("min", 0), meta.get("max", sys.maxsize)
 
 
 def _show(value: Any, sensitive: bool) -> str:
@@ -128,23 +129,20 @@ def _type_error(path: str, value: Any, valid: str, sensitive: bool) -> str:
     )
 
 
-def _length_error(path: str, length: int, bounds: tuple[int | None, int | None]) -> str | None:
-    low, high = bounds
-    if low is not None and length < low:
+def _length_error(path: str, length: int, low: int, high: int) -> str:
+    if length < low:
         return f"Invalid length for parameter {path}, value: {length}, valid min length: {low}"
-    if high is not None and length > high:
-        return f"Invalid length for parameter {path}, value: {length}, valid max length: {high}"
-    return None
+    return f"Invalid length for parameter {path}, value: {length}, valid max length: {high}"
 
 
-def _string_converter(bounds: tuple[int | None, int | None] | None, sensitive: bool) -> _Converter:
+def _string_converter(bounds: tuple[int, int], sensitive: bool) -> _Converter:
+    low, high = bounds
+
     def convert(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, str):
             errors.append(_type_error(path, value, "str", sensitive))
-        elif bounds is not None:
-            problem = _length_error(path, len(value), bounds)
-            if problem:
-                errors.append(problem)
+        elif not low <= len(value) <= high:
+            errors.append(_length_error(path, len(value), low, high))
         return value
 
     return convert
@@ -156,18 +154,18 @@ def _boolean_converter(value: Any, path: str, errors: list[str]) -> Any:
     return value
 
 
-def _blob_converter(bounds: tuple[int | None, int | None] | None, sensitive: bool) -> _Converter:
+def _blob_converter(bounds: tuple[int, int], sensitive: bool) -> _Converter:
+    low, high = bounds
+
     def convert(value: Any, path: str, errors: list[str]) -> Any:
         if isinstance(value, str):
             value = value.encode()
         elif not isinstance(value, _BYTES_TYPES):
             errors.append(_type_error(path, value, "bytes, bytearray, str", sensitive))
             return None
-        if bounds is not None:
-            problem = _length_error(path, len(value), bounds)
-            if problem:
-                errors.append(problem)
-                return None
+        if not low <= len(value) <= high:
+            errors.append(_length_error(path, len(value), low, high))
+            return None
         return base64.b64encode(value).decode()
 
     return convert
@@ -243,24 +241,22 @@ def _structure_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
 
 
 def _list_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
-    bounds = _sized(shape.metadata)
+    low, high = _sized(shape.metadata)
     item_converter = _input_converter(shape.member, memo)
 
     def convert(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, (list, tuple)):
             errors.append(_type_error(path, value, "list, tuple", False))
             return None
-        if bounds is not None:
-            problem = _length_error(path, len(value), bounds)
-            if problem:
-                errors.append(problem)
+        if not low <= len(value) <= high:
+            errors.append(_length_error(path, len(value), low, high))
         return [item_converter(item, f"{path}[{i}]", errors) for i, item in enumerate(value)]
 
     return convert
 
 
 def _map_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
-    bounds = _sized(shape.metadata)
+    low, high = _sized(shape.metadata)
     key_converter = _input_converter(shape.key, memo)
     value_converter = _input_converter(shape.value, memo)
 
@@ -268,10 +264,8 @@ def _map_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
         if not isinstance(value, Mapping):
             errors.append(_type_error(path, value, "dict", False))
             return None
-        if bounds is not None:
-            problem = _length_error(path, len(value), bounds)
-            if problem:
-                errors.append(problem)
+        if not low <= len(value) <= high:
+            errors.append(_length_error(path, len(value), low, high))
         out = {}
         for key, item in value.items():
             out[key_converter(key, f"{path} (key)", errors)] = value_converter(
@@ -345,9 +339,20 @@ def _map_parser(item: OutputParser) -> OutputParser:
 
 def _b64decode(value: Any) -> bytes:
     try:
-        return base64.b64decode(value, validate=True)
+        return _a2b_base64(value)
     except (binascii.Error, TypeError, ValueError):
         raise ResponseParseError("invalid base64 in a blob member") from None
+
+
+if sys.version_info >= (3, 11):  # strict mode validates in C, without b64decode's regex
+
+    def _a2b_base64(value: Any) -> bytes:
+        return binascii.a2b_base64(value, strict_mode=True)
+
+else:  # pragma: no cover - Python 3.10
+
+    def _a2b_base64(value: Any) -> bytes:
+        return base64.b64decode(value, validate=True)
 
 
 def _parse_timestamp(value: Any) -> datetime.datetime:
@@ -363,16 +368,14 @@ def _parse_timestamp(value: Any) -> datetime.datetime:
 # --- replies as botocore shapes them --------------------------------------------------------
 
 
-def response_metadata(
-    status: int, headers: Mapping[str, str], retry_attempts: int
-) -> dict[str, Any]:
-    """``ResponseMetadata`` as botocore builds it; ``headers`` keys must be lower case."""
+def response_metadata(status: int, headers: dict[str, str], retry_attempts: int) -> dict[str, Any]:
+    """``ResponseMetadata`` as botocore builds it, holding ``headers`` (lower-case names)."""
     meta: dict[str, Any] = {}
     request_id = headers.get("x-amzn-requestid")
     if request_id is not None:
         meta["RequestId"] = request_id
     meta["HTTPStatusCode"] = status
-    meta["HTTPHeaders"] = dict(headers)
+    meta["HTTPHeaders"] = headers
     meta["RetryAttempts"] = retry_attempts
     return meta
 

@@ -38,17 +38,29 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNRESERVED = "-_.~"
 
 
-@functools.lru_cache(maxsize=64)
 def signing_key(secret_key: str, datestamp: str, region: str, service: str) -> bytes:
-    """Derive the SigV4 signing key for one day, region and service.
-
-    Cached: a client signs thousands of requests a second with the same key, which changes only
-    when the date, the region or the secret does.
-    """
+    """Derive the SigV4 signing key for one day, region and service."""
     key = ("AWS4" + secret_key).encode()
     for part in (datestamp, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_hmac(
+    secret_key: str, datestamp: str, region: str, service: str
+) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """HMAC-SHA256 under the day's signing key, as the two hash states after the key pads.
+
+    Cached: a client signs thousands of requests a second with the same key, which changes only
+    when the date, the region or the secret does. Copying these two states (RFC 2104's inner
+    and outer hashes, key already absorbed) costs a fraction of ``hmac.digest``, which looks
+    the digest up by name and builds a fresh HMAC context for every signature.
+    """
+    key = signing_key(secret_key, datestamp, region, service).ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
 
 
 def canonical_uri(path: str, *, normalize: bool = True) -> str:
@@ -181,10 +193,12 @@ class Signer:
         """The ``Authorization`` header value for an already canonical request."""
         datestamp = amz_date[:8]
         scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
-        key = signing_key(secret_key, datestamp, self.region, self.service)
-        signature = hmac.new(
-            key, string_to_sign(amz_date, scope, creq).encode(), hashlib.sha256
-        ).hexdigest()
+        inner, outer = _signing_hmac(secret_key, datestamp, self.region, self.service)
+        inner = inner.copy()
+        inner.update(string_to_sign(amz_date, scope, creq).encode())
+        outer = outer.copy()
+        outer.update(inner.digest())
+        signature = outer.hexdigest()
         return (
             f"{ALGORITHM} Credential={access_key}/{scope}, "
             f"SignedHeaders={signed_headers}, Signature={signature}"

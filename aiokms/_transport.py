@@ -13,9 +13,9 @@ them, and asyncio timeouts, into :mod:`aiokms.errors` classes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from types import TracebackType
 
 import aiohttp
 from yarl import URL
@@ -28,28 +28,51 @@ KEEPALIVE_TIMEOUT = 12.0
 DNS_CACHE_TTL = 60
 
 
-@contextlib.contextmanager
-def map_exceptions(endpoint_url: str) -> Iterator[None]:
-    """Translate aiohttp and asyncio failures into :mod:`aiokms.errors` (cancellation passes)."""
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise errors.ConnectTimeout(endpoint_url=endpoint_url, error=exc) from exc
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-        raise errors.ReadTimeout(endpoint_url=endpoint_url, error=exc) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise errors.ConnectError(endpoint_url=endpoint_url, error=_describe(exc)) from exc
-    except (
-        aiohttp.ServerDisconnectedError,
-        aiohttp.ClientOSError,
-        aiohttp.ClientPayloadError,
-        ConnectionError,
-    ) as exc:
-        raise errors.ConnectionClosed(endpoint_url=endpoint_url, error=_describe(exc)) from exc
-    except aiohttp.ClientResponseError as exc:  # a reply that is not valid HTTP
-        raise errors.InvalidResponse(endpoint_url=endpoint_url, error=_describe(exc)) from exc
-    except aiohttp.ClientError as exc:
-        raise errors.TransportError(endpoint_url=endpoint_url, error=_describe(exc)) from exc
+class map_exceptions:  # named like a function: used as ``with map_exceptions(url):``
+    """Translate aiohttp and asyncio failures into :mod:`aiokms.errors` (cancellation passes).
+
+    A class rather than a generator-based context manager: it runs on every request.
+    """
+
+    __slots__ = ("endpoint_url",)
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or not isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
+            return  # success, cancellation, or not ours to translate
+        raise _translate(exc, self.endpoint_url) from exc
+
+
+def _translate(exc: BaseException, url: str) -> errors.TransportError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return errors.ConnectTimeout(endpoint_url=url, error=exc)
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return errors.ReadTimeout(endpoint_url=url, error=exc)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return errors.ConnectError(endpoint_url=url, error=_describe(exc))
+    if isinstance(
+        exc,
+        (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientOSError,
+            aiohttp.ClientPayloadError,
+            ConnectionError,
+        ),
+    ):
+        return errors.ConnectionClosed(endpoint_url=url, error=_describe(exc))
+    if isinstance(exc, aiohttp.ClientResponseError):  # a reply that is not valid HTTP
+        return errors.InvalidResponse(endpoint_url=url, error=_describe(exc))
+    return errors.TransportError(endpoint_url=url, error=_describe(exc))
 
 
 def _describe(exc: BaseException) -> str:
@@ -69,6 +92,7 @@ class Transport:
 
     __slots__ = (
         "_connector_args",
+        "_map_exceptions",
         "_session",
         "_timeout",
         "_url",
@@ -101,6 +125,7 @@ class Transport:
             "ssl": ssl_context if ssl_context is not None else True,
         }
         self._session: aiohttp.ClientSession | None = None
+        self._map_exceptions = map_exceptions(endpoint_url)
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"
@@ -112,7 +137,6 @@ class Transport:
             connector=connector,
             timeout=self._timeout,
             auto_decompress=False,
-            skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
         )
         return self._session
 
@@ -123,7 +147,7 @@ class Transport:
         session = self._session
         if session is None or session.closed:
             session = self._open()
-        with map_exceptions(self.endpoint_url):
+        with self._map_exceptions:
             async with session.post(self._url, data=body, headers=headers) as response:
                 data = await response.read()
                 return (

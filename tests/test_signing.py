@@ -33,6 +33,7 @@ from aiokms._signing import (
     EMPTY_SHA256,
     JsonPostSigner,
     Signer,
+    _signing_hmac,
     amz_date,
     canonical_headers,
     canonical_query,
@@ -755,7 +756,7 @@ def test_same_secret_across_midnight_uses_one_key_per_day() -> None:
         now=before,
         offset=OFFSETS[0],
     )
-    signing_key.cache_clear()
+    _signing_hmac.cache_clear()
     signatures = []
     for now in (before, after, before, after):
         case = KmsCase(**{**template.__dict__, "now": now})
@@ -764,7 +765,7 @@ def test_same_secret_across_midnight_uses_one_key_per_day() -> None:
         assert authorization == request.headers["Authorization"]
         signatures.append(signature_of(authorization))
 
-    info = signing_key.cache_info()
+    info = _signing_hmac.cache_info()
     assert (info.misses, info.hits) == (2, 2)
     assert signatures[0] == signatures[2]
     assert signatures[1] == signatures[3]
