@@ -326,7 +326,7 @@ class KMSClient:
         retries: int,
     ) -> dict[str, Any]:
         try:
-            decoded = json.loads(data.decode()) if data.strip() else {}
+            decoded = _protocol.decode_json(data) if data and not data.isspace() else {}
             result = spec.parse_output(decoded) if spec.parse_output is not None else {}
         except (ValueError, _protocol.ResponseParseError) as exc:
             raise InvalidResponse(

@@ -18,6 +18,8 @@ import contextlib
 import datetime
 import http.client
 import json
+import json.encoder
+import json.scanner
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -66,16 +68,59 @@ def compile_input(shape: Any) -> InputConverter:
     The converter raises ``botocore.exceptions.ParamValidationError`` listing every problem.
     """
     convert = _input_converter(shape, {}) if shape is not None else _empty_structure
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def serialize(params: Mapping[str, Any]) -> bytes:
         errors: list[str] = []
         body = convert(params, "", errors)
         if errors:
             raise ParamValidationError(report="\n".join(errors))
-        return dumps(body).encode()
+        return encode_json(body)
 
     return serialize
+
+
+# --- the JSON codec -------------------------------------------------------------------------
+# json.dumps and json.loads build a C encoder or run two regex matches per call around the C
+# code that does the work; on the hot path we keep one C encoder and one C scanner instead.
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+# the arguments JSONEncoder.iterencode passes, for separators (",", ":") and ASCII output
+_C_ENCODER = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(
+        None,
+        _ENCODER.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+)
+_SCANNER = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # stub
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact ASCII JSON, as a request body."""
+    if _C_ENCODER is None:  # pragma: no cover - Pythons without the C accelerator
+        return _ENCODER.encode(value).encode()
+    return "".join(_C_ENCODER(value, 0)).encode()
+
+
+def decode_json(data: bytes) -> Any:
+    """Parse a reply body; raises ``ValueError`` for anything but one JSON value."""
+    text = data.decode().strip()
+    try:
+        value, end = _SCANNER(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if end != len(text):
+        raise ValueError("trailing data after the JSON value")
+    return value
 
 
 def _empty_structure(value: Any, path: str, errors: list[str]) -> Any:
