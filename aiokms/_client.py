@@ -258,11 +258,12 @@ class KMSClient:
                 try:
                     headers = await self._sign(spec.target, payload_hash)
                     self._requests += 1
+                    sent_at = self._clock()
                     status, reply_headers, data = await self._transport.post(headers, body)
                     if status < 300:
                         result = self._parse(spec, status, reply_headers, data, attempt - 1)
                         if limiter is not None:
-                            limiter.on_response(False, self._clock())
+                            limiter.on_response(False, self._clock(), sent_at)
                         self._quota.release(spent)
                         return result
                     error: Exception = self._error(spec, status, reply_headers, data, attempt - 1)
@@ -274,7 +275,7 @@ class KMSClient:
                 finally:
                     self._in_flight -= 1
             if limiter is not None and status is not None:
-                limiter.on_response(failure is Failure.THROTTLE, self._clock())
+                limiter.on_response(failure is Failure.THROTTLE, self._clock(), sent_at)
             if failure is Failure.FATAL or attempt >= self.max_attempts:
                 raise error
             cost = self._quota.acquire(failure)
@@ -286,19 +287,20 @@ class KMSClient:
             attempt += 1
 
     async def _limiter_turn(self, limiter: RateLimiter) -> None:
-        """Wait for the adaptive limiter's token; hand it back if the wait is abandoned."""
+        """Wait for the adaptive limiter's token; pass it on if the wait is abandoned."""
         now = self._clock()
         if self._max_rate_wait is not None:
             wait = limiter.wait_for(now)
             if wait > self._max_rate_wait:
                 raise RateLimited(wait, self._max_rate_wait)
-        delay = limiter.reserve(now)
-        if delay > 0:
-            try:
+        ticket = limiter.reserve(now)
+        try:
+            # a rate cut while asleep moves the turn back: look again after each sleep
+            while (delay := limiter.wait(ticket, self._clock())) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                limiter.refund(self._clock())
-                raise
+        except asyncio.CancelledError:
+            limiter.refund(self._clock())
+            raise
 
     async def _sign(self, target: str, payload_hash: str) -> dict[str, str]:
         credentials = self._credentials.fresh() or await self._credentials.get()

@@ -3,16 +3,23 @@
 How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
 
 * The limiter is off until the first throttle; until then requests pass freely.
-* Every response updates a measured send rate: counts per half-second bucket, smoothed
-  exponentially (weight 0.8 on the newest bucket).
+* Every response updates a measured rate: counts per half-second bucket, smoothed
+  exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
+  rate since the first response.
 * On a throttle the bucket's rate drops to 0.7x the rate in force (the measured rate, the first
   time), remembered as ``w_max``; the CUBIC curve ``0.4 * (t - t_fail - K)^3 + w_max`` with
   ``K = cbrt(w_max * 0.3 / 0.4)`` then lets it climb back: fast at first, flat near ``w_max``,
   probing above it later. A rate is never set above twice the measured rate, nor below 0.5/s.
-* A request takes a token: :meth:`RateLimiter.reserve` takes it at once, letting the bucket go
-  into debt, and returns how long the caller must wait for its turn. Waiters thus queue in
-  order without a lock or a background task, and one who gives up hands the token back
-  (:meth:`RateLimiter.refund`) so nobody behind it waits for nothing.
+  Throttles of requests sent before the last cut, or within one interval of the new rate
+  after it, do not cut again: they met a quota drained by the old rate and report the same
+  congestion, late (as TCP cuts its window once per round trip). Without this, the burst of
+  throttles one overload produces would cut the rate many times over.
+* A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
+  the bucket has issued that many tokens (:meth:`RateLimiter.wait`, asked again after each
+  sleep, so a cut re-paces the whole queue). Waiters thus queue in order without a lock or a
+  background task; one who gives up passes its token on (:meth:`RateLimiter.refund`). The
+  bucket saves up at most 50 ms of its rate, not the SDKs' full second, so callers back from
+  a backoff do not burst into a quota that just pushed back.
 
 Pure: the caller passes the time; waiting (with asyncio) is the client's job.
 """
@@ -29,35 +36,40 @@ SCALE = 0.4
 SMOOTHING = 0.8
 BUCKET_SECONDS = 0.5
 MAX_RATE_FACTOR = 2.0
+BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
+MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
+SUCCESS_FLOOR = 0.9  # a cut keeps at least this share of the rate that is getting through
 
 
 class RateLimiter:
     """CUBIC-governed token bucket; every method takes ``now`` in monotonic seconds."""
 
     __slots__ = (
-        "_count",
+        "_grace_until",
         "_inflection",
-        "_last_bucket",
+        "_issued",
         "_last_fail",
         "_last_refill",
-        "_tokens",
+        "_reserved",
+        "_responses",
+        "_successes",
         "_w_max",
         "enabled",
-        "measured_rate",
         "rate",
     )
 
     def __init__(self, now: float) -> None:
         self.enabled = False
         self.rate = MIN_RATE  # tokens per second while enabled
-        self.measured_rate = 0.0
-        self._tokens = 0.0
+        self._responses = _RateMeter()
+        self._successes = _RateMeter()
+        self._reserved = 0.0  # tokens promised to callers so far
+        self._issued = 0.0  # tokens the bucket has made available so far
         self._last_refill = now
-        self._count = 0
-        self._last_bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._w_max = MIN_RATE
         self._inflection = 0.0
         self._last_fail = now
+        self._grace_until = now
 
     def __repr__(self) -> str:
         state = f"rate={self.rate:.2f}/s" if self.enabled else "off"
@@ -66,67 +78,140 @@ class RateLimiter:
     # --- sending ------------------------------------------------------------------------
 
     def reserve(self, now: float) -> float:
-        """Take a token for a request; return the seconds to wait before sending it."""
+        """Take the next place in line; return its ticket for :meth:`wait`."""
+        self._refill(now)
+        ticket = self._reserved
+        self._reserved += 1.0
+        return ticket
+
+    def wait(self, ticket: float, now: float) -> float:
+        """Seconds until ``ticket``'s token is issued at the rate now in force; 0: go.
+
+        Ask again after sleeping: a cut in the meantime moves every waiting turn back, so the
+        queue drains at the new rate, not the one in force when it formed.
+        """
         if not self.enabled:
             return 0.0
         self._refill(now)
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        return max(0.0, (ticket + 1.0 - self._issued) / self.rate)
 
     def wait_for(self, now: float) -> float:
-        """The wait :meth:`reserve` would return now, without taking a token."""
-        if not self.enabled:
-            return 0.0
-        self._refill(now)
-        return max(0.0, (1.0 - self._tokens) / self.rate)
+        """The wait a request reserving now would face (for callers who would not wait)."""
+        return self.wait(self._reserved, now)
 
     def refund(self, now: float) -> None:
-        """Give back a token reserved by a request that will not be sent."""
-        if self.enabled:
-            self._refill(now)
-            self._tokens = min(self._capacity(), self._tokens + 1.0)
+        """A ticket holder gave up: its token goes to whoever is next."""
+        self._refill(now)
+        self._issued = min(self._issued + 1.0, self._reserved + self._capacity())
 
     def _capacity(self) -> float:
-        return max(self.rate, 1.0)
+        # A short burst only: with a second's worth (the SDKs' choice), callers that sat out
+        # a backoff come back all at once and overrun the quota right after a cut.
+        return max(self.rate * BURST_SECONDS, 1.0)
 
     def _refill(self, now: float) -> None:
         elapsed = now - self._last_refill
         if elapsed > 0:
-            self._tokens = min(self._capacity(), self._tokens + elapsed * self.rate)
             self._last_refill = now
+            if self.enabled:
+                limit = self._reserved + self._capacity()
+                self._issued = min(self._issued + elapsed * self.rate, limit)
+            else:
+                self._issued = self._reserved
 
     # --- receiving ----------------------------------------------------------------------
 
-    def on_response(self, throttled: bool, now: float) -> None:
-        """Update the measured rate and, by CUBIC, the allowed rate after a response."""
-        measured = self._measure(now)
-        if throttled:
-            current = measured if not self.enabled else min(measured, self.rate)
+    def on_response(self, throttled: bool, now: float, sent_at: float | None = None) -> None:
+        """Update the measured rates and, by CUBIC, the allowed rate after a response.
+
+        Args:
+            throttled: the response was a throttling error.
+            now: when the response arrived.
+            sent_at: when its request was sent. One sent before the last cut, or within one
+                interval of the new rate after it, met a quota still drained by the old rate:
+                its throttle does not cut again.
+        """
+        measured = self._responses.record(now)
+        if not throttled:
+            self._successes.record(now)
+            if not self.enabled:
+                return
+            new_rate = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
+        else:
+            if self.enabled and sent_at is not None and sent_at < self._grace_until:
+                return  # the same congestion the last cut answered
+            current = min(measured, self.rate) if self.enabled else measured
+            new_rate = current * BETA
+            if self.enabled and self.rate < self._w_max:
+                # Cut again before climbing back: an overload still draining (the start-up
+                # burst, say). Cutting below what the quota lets through would only idle, so
+                # keep most of it; a cut from a plateau stays a plain 0.7x, which is what
+                # lets clients sharing a quota converge on fair shares.
+                new_rate = max(new_rate, self._successes.rate(now) * SUCCESS_FLOOR)
+            new_rate = min(new_rate, current)
             self._w_max = current
             self._inflection = (current * (1 - BETA) / SCALE) ** (1 / 3)
-            self._last_fail = now
-            new_rate = current * BETA
+            # start the curve where it passes new_rate (at its foot for a plain cut)
+            self._last_fail = now - (self._inflection - ((current - new_rate) / SCALE) ** (1 / 3))
+            self._grace_until = now + 1.0 / max(new_rate, MIN_RATE)
             if not self.enabled:
                 self.enabled = True
                 self._last_refill = now
-                self._tokens = 0.0
-        elif self.enabled:
-            new_rate = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
-        else:
-            return
+                self._issued = self._reserved
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
 
     def _set_rate(self, rate: float, now: float) -> None:
         self._refill(now)
         self.rate = max(rate, MIN_RATE)
-        self._tokens = min(self._tokens, self._capacity())
+        self._issued = min(self._issued, self._reserved + self._capacity())
 
-    def _measure(self, now: float) -> float:
-        bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
+    @property
+    def measured_rate(self) -> float:
+        """The smoothed rate of responses, in requests/s."""
+        return self._responses.smoothed
+
+
+class _RateMeter:
+    """Events per second: counts per half-second bucket, smoothed across buckets.
+
+    The first window starts at the first event, not at a bucket boundary, and its rate is taken
+    as it is (not averaged with an initial zero). Until it completes, the rate since the first
+    event stands in, so a throttle in the first moments cuts from what was really sent rather
+    than from nothing (the SDKs' meter reads zero there).
+    """
+
+    __slots__ = ("_count", "_warm", "_window_start", "smoothed")
+
+    def __init__(self) -> None:
+        self.smoothed = 0.0
+        self._count = 0
+        self._window_start: float | None = None
+        self._warm = False
+
+    def record(self, now: float) -> float:
+        """Count one event at ``now``; return the rate."""
+        self._roll(now)
         self._count += 1
-        if bucket > self._last_bucket:
-            current = self._count / (bucket - self._last_bucket)
-            self.measured_rate = current * SMOOTHING + self.measured_rate * (1 - SMOOTHING)
+        return self.rate(now)
+
+    def rate(self, now: float) -> float:
+        """The current estimate, without counting anything."""
+        self._roll(now)
+        if self._warm:
+            return self.smoothed
+        if self._window_start is None:
+            return 0.0
+        return self._count / max(now - self._window_start, MIN_WINDOW)
+
+    def _roll(self, now: float) -> None:
+        bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
+        if self._window_start is None:
+            self._window_start = now
+        elif bucket > self._window_start:
+            current = self._count / max(bucket - self._window_start, MIN_WINDOW)
+            if self._warm:
+                self.smoothed = current * SMOOTHING + self.smoothed * (1 - SMOOTHING)
+            else:
+                self.smoothed, self._warm = current, True
             self._count = 0
-            self._last_bucket = bucket
-        return self.measured_rate
+            self._window_start = bucket
