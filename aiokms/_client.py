@@ -33,7 +33,7 @@ from aiokms import _model, _protocol
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider
 from aiokms._ratelimit import RateLimiter
-from aiokms._retry import THROTTLING_CODES, Failure, RetryQuota, backoff, classify
+from aiokms._retry import Failure, RetryQuota, backoff, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer
 from aiokms._transport import Transport
 from aiokms.errors import (
@@ -59,7 +59,7 @@ class ClientStats:
     Attributes:
         requests: HTTP requests sent (every attempt counts).
         retries: attempts after the first.
-        throttles: replies with a throttling error code.
+        throttles: replies that were throttles (a throttling error code, or HTTP 429).
         errors: service and transport errors by code, such as ``{"NotFoundException": 2}``.
         in_flight: calls holding a connection slot now.
         limiter_rate: the adaptive limiter's rate in requests/s, or ``None`` while it is off.
@@ -249,31 +249,47 @@ class KMSClient:
         limiter = self._limiter
         spent = 0
         attempt = 1
+        retrying: Exception | None = None  # the failure the current attempt retries
         while True:
-            if limiter is not None and limiter.enabled:
-                await self._limiter_turn(limiter)
-            status: int | None = None
-            async with self._slots:
-                self._in_flight += 1
+            turn = limiter if limiter is not None and limiter.enabled else None
+            if turn is not None:
                 try:
-                    headers = await self._sign(spec.target, payload_hash)
-                    self._requests += 1
-                    sent_at = self._clock()
-                    status, reply_headers, data = await self._transport.post(headers, body)
-                    if status < 300:
-                        result = self._parse(spec, status, reply_headers, data, attempt - 1)
-                        if limiter is not None:
-                            limiter.on_response(False, self._clock(), sent_at)
-                        self._quota.release(spent)
-                        return result
-                    error: Exception = self._error(spec, status, reply_headers, data, attempt - 1)
-                    code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
-                    failure = classify(status, code, None)
-                except TransportError as exc:
-                    self._errors[type(exc).__name__] += 1
-                    error, failure = exc, classify(None, None, exc)
-                finally:
-                    self._in_flight -= 1
+                    await self._limiter_turn(turn)
+                except RateLimited:
+                    if retrying is None:
+                        raise
+                    raise retrying from None  # a retry we would not wait for: the last failure
+
+            status: int | None = None
+            try:
+                await self._slots.acquire()
+            except asyncio.CancelledError:
+                if turn is not None:  # its token was never spent: the next in line gets it
+                    turn.refund(self._clock())
+                raise
+            self._in_flight += 1
+            try:
+                headers = await self._sign(spec.target, payload_hash)
+                self._requests += 1
+                sent_at = self._clock()
+                status, reply_headers, data = await self._transport.post(headers, body)
+                if status < 300:
+                    result = self._parse(spec, status, reply_headers, data, attempt - 1)
+                    if limiter is not None:
+                        limiter.on_response(False, self._clock(), sent_at)
+                    self._quota.release(spent)
+                    return result
+                error: Exception = self._error(spec, status, reply_headers, data, attempt - 1)
+                code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
+                failure = classify(status, code, None)
+                if failure is Failure.THROTTLE:
+                    self._throttles += 1
+            except TransportError as exc:
+                self._errors[type(exc).__name__] += 1
+                error, failure = exc, classify(None, None, exc)
+            finally:
+                self._in_flight -= 1
+                self._slots.release()
             if limiter is not None and status is not None:
                 limiter.on_response(failure is Failure.THROTTLE, self._clock(), sent_at)
             if failure is Failure.FATAL or attempt >= self.max_attempts:
@@ -283,6 +299,7 @@ class KMSClient:
                 raise error
             spent += cost
             self._retries += 1
+            retrying = error
             await asyncio.sleep(backoff(attempt, self._random))
             attempt += 1
 
@@ -349,8 +366,6 @@ class KMSClient:
         response["ResponseMetadata"] = _protocol.response_metadata(status, headers, retries)
         code = response["Error"]["Code"]
         self._errors[code] += 1
-        if code in THROTTLING_CODES:
-            self._throttles += 1
         error: Exception = self.exceptions.from_code(code)(response, spec.name)
         return error
 

@@ -86,7 +86,8 @@ def classify(status: int | None, code: str | None, error: BaseException | None) 
 
 def backoff(attempt: int, random: Callable[[], float] = _random.random) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based): full jitter."""
-    return random() * min(MAX_BACKOFF, 2.0 ** (attempt - 1))
+    # the exponent is clamped: 2.0 ** 1024 overflows, and max_attempts has no upper bound
+    return random() * min(MAX_BACKOFF, 2.0 ** min(attempt - 1, 64))
 
 
 class RetryQuota:

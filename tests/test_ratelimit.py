@@ -1,0 +1,382 @@
+"""Adaptive mode's rate limiter, driven by explicit times: no clock, no sleeping."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from aiokms._ratelimit import MIN_WINDOW, RateLimiter
+
+
+def steady(
+    limiter: RateLimiter,
+    rate: float,
+    start: float,
+    end: float,
+    *,
+    throttled: bool = False,
+    sent_at: float | None = None,
+) -> None:
+    """Responses every ``1 / rate`` seconds from ``start`` up to (not including) ``end``."""
+    for i in range(round((end - start) * rate)):
+        limiter.on_response(throttled, start + i / rate, sent_at)
+
+
+def k_of(w_max: float) -> float:
+    """CUBIC's K: how long after a plain cut the curve is back at ``w_max``."""
+    return float((w_max * 0.3 / 0.4) ** (1 / 3))
+
+
+def cubic(since_cut: float, w_max: float) -> float:
+    """The rate the module docstring promises ``since_cut`` seconds after a plain cut."""
+    return 0.4 * (since_cut - k_of(w_max)) ** 3 + w_max
+
+
+def cut_from_16() -> RateLimiter:
+    """16 responses/s for two seconds (8 per half-second bucket), then a throttle at t=2."""
+    limiter = RateLimiter(0.0)
+    steady(limiter, 16, 0.0, 2.0)
+    limiter.on_response(True, 2.0)
+    return limiter
+
+
+def tickets(limiter: RateLimiter, count: int, now: float) -> list[float]:
+    return [limiter.reserve(now) for _ in range(count)]
+
+
+# --- off until the first throttle ----------------------------------------------------------
+
+
+def test_off_until_the_first_throttle() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 100, 0.0, 3.0)
+    assert not limiter.enabled
+    held = tickets(limiter, 1000, 3.0)
+    assert [limiter.wait(ticket, 3.0) for ticket in held] == [0.0] * 1000
+    assert limiter.wait_for(3.0) == 0.0
+    assert repr(limiter) == "<RateLimiter off measured=100.00/s>"
+
+
+def test_tickets_taken_while_off_do_not_count_once_on() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 16, 0.0, 2.0)
+    tickets(limiter, 500, 1.99)  # callers that went freely while the limiter was off
+    limiter.on_response(True, 2.0)
+    assert limiter.enabled
+    # the bucket starts empty, but with no queue behind the 500 that already went
+    assert limiter.wait_for(2.0) == pytest.approx(1 / limiter.rate)
+
+
+def test_the_first_throttle_cuts_to_07_of_the_measured_rate() -> None:
+    limiter = cut_from_16()
+    assert limiter.enabled
+    assert limiter.measured_rate == 16.0
+    assert limiter.rate == pytest.approx(0.7 * 16)
+    assert repr(limiter) == "<RateLimiter rate=11.20/s measured=16.00/s>"
+
+
+def test_successes_alone_never_switch_it_on() -> None:
+    limiter = RateLimiter(0.0)
+    for second in range(60):
+        steady(limiter, 50, float(second), second + 1.0)
+    assert not limiter.enabled
+
+
+# --- the measured rate ---------------------------------------------------------------------
+
+
+def test_first_throttle_during_warm_up_cuts_from_the_rate_since_the_first_response() -> None:
+    limiter = RateLimiter(0.0)
+    for now in (10.0, 10.1, 10.2):
+        limiter.on_response(False, now)
+    limiter.on_response(True, 10.3)  # 4 responses over 0.3 s, all in the first bucket
+    assert limiter.rate == pytest.approx(0.7 * 4 / 0.3)
+
+
+def test_a_throttle_as_the_very_first_response_is_measured_over_the_shortest_window() -> None:
+    limiter = RateLimiter(0.0)
+    limiter.on_response(True, 7.0)
+    assert limiter.rate == pytest.approx(0.7 / MIN_WINDOW)
+
+
+def test_a_partial_first_bucket_is_taken_as_it_is() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 16, 0.25, 0.5)  # 4 responses in the quarter second before the boundary
+    assert limiter.measured_rate == 0.0  # no bucket has completed yet
+    limiter.on_response(False, 0.5)
+    assert limiter.measured_rate == 16.0  # 4 / 0.25 s, not averaged with a starting zero
+
+
+def test_measured_rate_is_smoothed_over_half_second_buckets() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 16, 0.0, 2.0)
+    assert limiter.measured_rate == 16.0
+    steady(limiter, 8, 2.0, 2.5)  # rolls [1.5, 2.0): still 16/s
+    assert limiter.measured_rate == 16.0
+    limiter.on_response(False, 2.5)  # rolls [2.0, 2.5): 4 responses = 8/s
+    assert limiter.measured_rate == pytest.approx(0.8 * 8 + 0.2 * 16)
+    steady(limiter, 8, 2.625, 3.0)
+    limiter.on_response(False, 3.0)  # rolls [2.5, 3.0): 4 responses again
+    assert limiter.measured_rate == pytest.approx(0.8 * 8 + 0.2 * (0.8 * 8 + 0.2 * 16))
+
+
+def test_idle_buckets_count_as_empty() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 16, 0.0, 1.0)
+    limiter.on_response(False, 3.0)  # the 8 responses of [0.5, 1.0) spread over [0.5, 3.0)
+    assert limiter.measured_rate == pytest.approx(0.8 * 8 / 2.5 + 0.2 * 16)
+
+
+# --- CUBIC growth after a cut --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("since_cut", [0.0625, 0.5, 1.0, 1.5, 2.0])
+def test_rate_follows_the_cubic_curve_after_a_cut(since_cut: float) -> None:
+    limiter = cut_from_16()
+    steady(limiter, 16, 2.0625, 2.0 + since_cut)
+    limiter.on_response(False, 2.0 + since_cut)
+    assert limiter.measured_rate == 16.0
+    assert limiter.rate == pytest.approx(cubic(since_cut, 16.0))
+    assert 0.7 * 16 < limiter.rate < 16.0
+
+
+def test_the_curve_starts_at_the_cut_rate() -> None:
+    limiter = cut_from_16()
+    limiter.on_response(False, 2.0)  # a success in the same instant
+    assert limiter.rate == pytest.approx(0.7 * 16)
+
+
+def test_rate_reaches_w_max_at_k_and_probes_above_it_later() -> None:
+    limiter = cut_from_16()
+    k = k_of(16.0)
+    assert k**3 == pytest.approx(12.0)
+    steady(limiter, 16, 2.0625, 2.0 + k)
+    limiter.on_response(False, 2.0 + k)
+    assert limiter.rate == pytest.approx(16.0)
+    steady(limiter, 16, 4.3125, 2.0 + k + 1.0)
+    limiter.on_response(False, 2.0 + k + 1.0)
+    assert limiter.rate == pytest.approx(16.0 + 0.4)
+    assert limiter.rate == pytest.approx(cubic(k + 1.0, 16.0))
+
+
+def test_growth_is_fast_then_flat_near_w_max() -> None:
+    limiter = cut_from_16()
+    rates = []
+    for step in range(1, 9):  # every quarter second up to t=4 (K is 2.29 s)
+        steady(limiter, 16, 2.0 + (step - 1) / 4 + 1 / 16, 2.0 + step / 4)
+        limiter.on_response(False, 2.0 + step / 4)
+        rates.append(limiter.rate)
+    assert rates[-1] < 16.0
+    gains = [b - a for a, b in itertools.pairwise(rates)]
+    assert all(gain > 0 for gain in gains)
+    assert gains == sorted(gains, reverse=True)  # concave below w_max
+
+
+def test_never_above_twice_the_measured_rate() -> None:
+    limiter = cut_from_16()
+    steady(limiter, 16, 2.0625, 2.5)
+    limiter.on_response(False, 12.0)  # long quiet: the measured rate falls, the curve soars
+    assert cubic(10.0, 16.0) > 100
+    assert limiter.measured_rate < 16.0
+    assert limiter.rate == pytest.approx(2 * limiter.measured_rate)
+
+
+def test_never_below_half_a_request_per_second() -> None:
+    limiter = RateLimiter(0.0)
+    limiter.on_response(False, 0.0)
+    limiter.on_response(True, 20.0)  # measured: 1 response in 20 s
+    assert limiter.measured_rate == pytest.approx(1 / 20)
+    assert limiter.rate == 0.5
+    for now in range(23, 60, 3):  # later throttles, each past the last one's grace
+        limiter.on_response(True, float(now), float(now))
+        assert limiter.rate == 0.5
+    limiter.on_response(False, 60.0)  # the curve from w_max=0.05 starts below the floor
+    assert limiter.rate == 0.5
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+def test_reservations_are_spaced_one_interval_apart() -> None:
+    limiter = cut_from_16()
+    rate = limiter.rate
+    held = tickets(limiter, 10, 2.0)
+    waits = [limiter.wait(ticket, 2.0) for ticket in held]
+    assert waits == pytest.approx([(i + 1) / rate for i in range(10)])
+    assert limiter.wait_for(2.0) == pytest.approx(11 / rate)
+
+
+def test_waits_shrink_as_the_bucket_fills() -> None:
+    limiter = cut_from_16()
+    rate = limiter.rate
+    held = tickets(limiter, 4, 2.0)
+    later = 2.0 + 2.5 / rate
+    waits = [limiter.wait(ticket, later) for ticket in held]
+    assert waits == pytest.approx([0.0, 0.0, 0.5 / rate, 1.5 / rate])
+    for place, ticket in enumerate(held):  # each, asking again after its wait, may go
+        assert limiter.wait(ticket, 2.0 + (place + 1) / rate + 1e-9) == 0.0
+
+
+def test_a_cut_while_waiting_re_paces_the_queue() -> None:
+    limiter = cut_from_16()
+    steady(limiter, 16, 2.0625, 4.5)  # climbed back past w_max: a plateau
+    assert limiter.rate > 16.0
+    before = limiter.rate
+    held = tickets(limiter, 5, 4.5)
+    waits = [limiter.wait(ticket, 4.5) for ticket in held]
+    limiter.on_response(True, 4.5, 4.5)
+    assert limiter.rate == pytest.approx(0.7 * 16)  # min(measured, rate) x 0.7
+    after = [limiter.wait(ticket, 4.5) for ticket in held]
+    assert after[0] == waits[0] == 0.0  # the bucket's saved token
+    assert after[1:] == pytest.approx([w * before / limiter.rate for w in waits[1:]])
+    assert all(b > a for a, b in zip(waits[1:], after[1:], strict=True))
+
+
+def test_refund_passes_the_token_to_the_next_in_line() -> None:
+    limiter = cut_from_16()
+    rate = limiter.rate
+    held = tickets(limiter, 3, 2.0)
+    limiter.refund(2.0)  # the first caller gave up
+    assert [limiter.wait(ticket, 2.0) for ticket in held[1:]] == pytest.approx([1 / rate, 2 / rate])
+
+
+def test_refunds_never_save_up_more_than_the_burst() -> None:
+    limiter = cut_from_16()
+    held = tickets(limiter, 5, 2.0)
+    for _ in range(20):  # more refunds than there are waiters
+        limiter.refund(2.0)
+    assert [limiter.wait(ticket, 2.0) for ticket in held] == [0.0] * 5
+    after = tickets(limiter, 2, 2.0)
+    # capacity at 11.2/s is one token: one more goes now, the next waits an interval
+    assert limiter.wait(after[0], 2.0) == 0.0
+    assert limiter.wait(after[1], 2.0) == pytest.approx(1 / limiter.rate)
+
+
+def test_the_bucket_saves_at_least_one_token() -> None:
+    limiter = cut_from_16()
+    assert limiter.rate * 0.05 < 1
+    held = tickets(limiter, 3, 60.0)  # a minute idle
+    waits = [limiter.wait(ticket, 60.0) for ticket in held]
+    assert waits == pytest.approx([0.0, 1 / limiter.rate, 2 / limiter.rate])
+
+
+def test_the_bucket_saves_at_most_50_ms_of_its_rate() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 128, 0.0, 2.0)
+    limiter.on_response(True, 2.0)
+    rate = limiter.rate
+    assert rate == pytest.approx(0.7 * 128)
+    burst = 0.05 * rate  # 4.48 tokens
+    held = tickets(limiter, 7, 30.0)
+    waits = [limiter.wait(ticket, 30.0) for ticket in held]
+    assert waits[:4] == [0.0] * 4 == [0.0] * math.floor(burst)
+    assert waits[4:] == pytest.approx([(i + 1 - burst) / rate for i in range(4, 7)])
+
+
+def test_a_cut_shrinks_what_the_bucket_has_saved() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 128, 0.0, 2.0)
+    limiter.on_response(True, 2.0)
+    steady(limiter, 128, 2.0078125, 7.0)  # back on the plateau (K is 4.58 s at 128/s)
+    before = limiter.rate
+    assert before > 128
+    assert [limiter.wait(ticket, 7.1) for ticket in tickets(limiter, 6, 7.1)].count(0.0) == 6
+    limiter.on_response(True, 7.2, 7.2)  # the bucket is full again: 0.05 x the old rate
+    after = limiter.rate
+    assert after == pytest.approx(0.7 * 128)
+    burst = 0.05 * after
+    held = tickets(limiter, 6, 7.2)
+    waits = [limiter.wait(ticket, 7.2) for ticket in held]
+    assert math.floor(0.05 * before) > waits.count(0.0) == math.floor(burst)
+    assert waits[-1] == pytest.approx((6 - burst) / after)
+
+
+# --- one cut per congestion event: the grace rule -----------------------------------------
+
+
+def overloaded() -> RateLimiter:
+    """Cut at t=2, then a second of throttles for requests sent at the cut: nothing succeeds."""
+    limiter = cut_from_16()
+    steady(limiter, 16, 2.0625, 3.0, throttled=True, sent_at=2.0)
+    return limiter
+
+
+def test_throttles_of_requests_sent_before_the_cut_do_not_cut_again() -> None:
+    limiter = overloaded()
+    assert limiter.rate == pytest.approx(0.7 * 16)  # sixteen late throttles, no second cut
+    limiter.on_response(True, 3.0, 1.99)
+    assert limiter.rate == pytest.approx(0.7 * 16)
+
+
+def test_throttles_sent_within_one_interval_after_the_cut_do_not_cut_again() -> None:
+    limiter = overloaded()
+    interval = 1 / limiter.rate
+    limiter.on_response(True, 3.0, 2.0 + interval * 0.99)
+    assert limiter.rate == pytest.approx(0.7 * 16)
+
+
+def test_a_throttle_sent_after_the_grace_cuts_again() -> None:
+    limiter = overloaded()
+    interval = 1 / limiter.rate
+    limiter.on_response(True, 3.0, 2.0 + interval)
+    # successes have dried up, so the success floor does not hold it: a plain 0.7x
+    assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
+    # ... and the new cut has its own grace
+    limiter.on_response(True, 3.1, 2.9)
+    limiter.on_response(True, 3.1, 3.0 + 0.99 / limiter.rate)
+    assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
+
+
+def test_a_throttle_without_a_send_time_always_cuts() -> None:
+    limiter = overloaded()
+    limiter.on_response(True, 3.0)
+    assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
+
+
+def test_an_ignored_throttle_leaves_the_curve_alone() -> None:
+    graced = cut_from_16()
+    graced.on_response(True, 2.05, 2.0)
+    plain = cut_from_16()
+    plain.on_response(False, 2.05)
+    for now in (2.5, 3.0, 4.0):
+        graced.on_response(False, now)
+        plain.on_response(False, now)
+        assert graced.rate == pytest.approx(plain.rate)
+
+
+# --- the success floor on repeated cuts ---------------------------------------------------
+
+
+def test_a_repeated_cut_keeps_nine_tenths_of_what_gets_through() -> None:
+    limiter = cut_from_16()
+    # [2.0, 2.5): 16 responses/s, every fourth a late throttle: 12 successes/s get through
+    for i in range(1, 8):
+        limiter.on_response(i % 4 == 0, 2.0 + i / 16, 2.0)
+    climbing = limiter.rate
+    assert 0.7 * 16 < climbing < 16.0  # still below w_max
+    limiter.on_response(True, 2.5, 2.45)
+    successes = 0.8 * 12 + 0.2 * 16
+    assert limiter.rate == pytest.approx(0.9 * successes)
+    assert 0.7 * climbing < limiter.rate < climbing
+    limiter.on_response(False, 2.5)  # the curve goes on from where the cut left it
+    assert limiter.rate == pytest.approx(0.9 * successes)
+
+
+def test_the_success_floor_never_raises_the_rate() -> None:
+    limiter = cut_from_16()
+    limiter.on_response(True, 2.25, 2.2)  # past the grace; 16 successes/s before the cut
+    assert limiter.rate == pytest.approx(0.7 * 16)  # 0.9 x 16 would exceed the rate in force
+
+
+def test_a_cut_from_the_plateau_is_a_plain_07() -> None:
+    limiter = cut_from_16()
+    steady(limiter, 16, 2.0625, 4.5)
+    assert limiter.rate > 16.0  # past w_max
+    limiter.on_response(True, 4.5, 4.45)
+    # the success rate is 16/s, yet no floor: clients sharing a quota converge this way
+    assert limiter.rate == pytest.approx(0.7 * 16)
+    steady(limiter, 16, 4.5625, 4.5 + k_of(16.0))
+    limiter.on_response(False, 4.5 + k_of(16.0))
+    assert limiter.rate == pytest.approx(16.0)
