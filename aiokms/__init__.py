@@ -1,5 +1,6 @@
 """aiokms: a fast asyncio AWS KMS client, data-key cache, envelope encryptor and local KMS."""
 
+from aiokms._cache import CacheStats, DataKeyCache, DataKeyClient
 from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Paginator, __version__
 from aiokms._credentials import Credentials, CredentialsProvider
 from aiokms.errors import (
@@ -21,6 +22,10 @@ __all__ = [
     "KMSClient",
     "PageIterator",
     "Paginator",
+    # cache
+    "CacheStats",
+    "DataKeyCache",
+    "DataKeyClient",
     # credentials
     "Credentials",
     "CredentialsProvider",
