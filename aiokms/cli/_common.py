@@ -1,0 +1,269 @@
+"""What every subcommand shares: exit codes, the argument parser, connection options, errors.
+
+Exit codes follow the AWS CLI's (version 2), so scripts written for ``aws`` read ours the same
+way: 0 success, 252 bad command line, 253 bad environment or configuration (no region, no
+credentials, unknown profile, a missing optional dependency), 254 the service answered with an
+error, 255 any other failure, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from botocore import exceptions as boto
+
+if TYPE_CHECKING:
+    from aiokms import KMSClient
+
+__all__ = [
+    "CONFIG",
+    "FAILURE",
+    "INTERRUPTED",
+    "OK",
+    "SERVICE_ERROR",
+    "USAGE",
+    "CommandError",
+    "Parser",
+    "add_connection_options",
+    "describe_error",
+    "make_client",
+    "non_negative_float",
+    "parse_pair",
+    "positive_float",
+    "positive_int",
+    "run",
+    "share",
+    "silence_stdout",
+]
+
+OK = 0
+USAGE = 252
+CONFIG = 253
+SERVICE_ERROR = 254
+FAILURE = 255
+INTERRUPTED = 130
+
+_NO_REGION = (
+    "You must specify a region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set "
+    "a region in the profile."
+)
+_NO_CREDENTIALS = (
+    "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+    "configure a profile (--profile)."
+)
+
+
+class CommandError(Exception):
+    """A failure the command reports as one line on stderr, with its exit code."""
+
+    def __init__(self, message: str, code: int = FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors exit with the AWS CLI's code for bad arguments."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``message`` to stderr and exit with code 252."""
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0."""
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number of at least 0."""
+    value = _float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def share(text: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    value = _float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """An argparse type: ``key=value`` (the value may contain ``=``; the key may not be empty)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not of the form key=value")
+    return key, value
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, default: object = None) -> None:
+    """``--endpoint-url``, ``--region`` and ``--profile``, as the AWS CLI has them."""
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--endpoint-url",
+        default=default,
+        metavar="URL",
+        help="the KMS endpoint (default: AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, the profile, "
+        "then the region's public endpoint)",
+    )
+    group.add_argument(
+        "--region",
+        default=default,
+        help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile)",
+    )
+    group.add_argument(
+        "--profile",
+        default=default,
+        help="the shared config profile for region, endpoint and credentials",
+    )
+
+
+def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
+    """A ``KMSClient`` from the connection options (and any other constructor arguments).
+
+    Raises:
+        CommandError: no region, an unknown profile or an invalid setting.
+    """
+    from aiokms import KMSClient
+
+    try:
+        return KMSClient(
+            region_name=getattr(args, "region", None),
+            endpoint_url=getattr(args, "endpoint_url", None),
+            profile_name=getattr(args, "profile", None),
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except (boto.NoRegionError, boto.ProfileNotFound, boto.ConfigParseError) as exc:
+        raise CommandError(_message(exc), CONFIG) from None
+    except ValueError as exc:
+        raise CommandError(str(exc), USAGE) from None
+
+
+def describe_error(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code for an exception that ends a command."""
+    from aiokms.errors import AiokmsError
+
+    if isinstance(exc, CommandError):
+        return str(exc), exc.code
+    if isinstance(exc, boto.ClientError):
+        return str(exc), SERVICE_ERROR
+    if isinstance(exc, boto.ParamValidationError):
+        return str(exc), USAGE
+    if isinstance(
+        exc,
+        (
+            boto.NoRegionError,
+            boto.NoCredentialsError,
+            boto.PartialCredentialsError,
+            boto.ProfileNotFound,
+            boto.ConfigParseError,
+        ),
+    ):
+        return _message(exc), CONFIG
+    if isinstance(exc, (AiokmsError, boto.BotoCoreError)):
+        return str(exc), FAILURE
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), FAILURE
+    return f"{type(exc).__name__}: {exc}", FAILURE
+
+
+def _expected(exc: BaseException) -> bool:
+    from aiokms.errors import AiokmsError
+
+    return isinstance(
+        exc, (CommandError, boto.ClientError, boto.BotoCoreError, AiokmsError, OSError)
+    )
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, boto.NoRegionError):
+        return _NO_REGION
+    if isinstance(exc, boto.NoCredentialsError):
+        return _NO_CREDENTIALS
+    return str(exc)
+
+
+def run(
+    prog: str,
+    main: Callable[[], Coroutine[Any, Any, int]],
+    *,
+    stderr: IO[str] | None = None,
+    service_error_prefix: str | None = None,
+) -> int:
+    """Run ``main()`` in a new event loop and turn what it raises into a message and exit code.
+
+    Args:
+        prog: the command's name, put before messages (``aiokms encrypt: ...``).
+        main: the command's coroutine function; returns the exit code.
+        stderr: where messages go (``sys.stderr``).
+        service_error_prefix: printed before service and parameter errors instead of
+            ``prog: ``; ``aiokms kms`` prints a blank line there, as ``aws`` does.
+    """
+    err = stderr or sys.stderr
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        err.write(f"\n{prog}: interrupted\n")
+        return INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()
+        return FAILURE
+    except Exception as exc:
+        message, code = describe_error(exc)
+        if not _expected(exc):  # a bug: show where
+            traceback.print_exc(file=err)
+        prefix = f"{prog}: "
+        if service_error_prefix is not None and isinstance(
+            exc, (boto.ClientError, boto.ParamValidationError)
+        ):
+            prefix = service_error_prefix
+        err.write(f"{prefix}{message}\n")
+        err.flush()
+        return code
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: its reader went away, and the final flush must stay quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

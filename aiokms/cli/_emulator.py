@@ -1,0 +1,53 @@
+"""``aiokms emulator``: the local KMS, served from the command line.
+
+The flags and the serving loop are the emulator's own (``aiokms.emulator.__main__``): this
+module checks the command line with the ``aiokms`` parser, so a bad flag exits 252 like every
+other subcommand, then hands the arguments to the emulator's ``main``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from aiokms.cli._common import CONFIG, USAGE, Parser
+
+__all__ = ["main"]
+
+_EPILOG = """\
+examples:
+  aiokms emulator --port 4599 --alias alias/app         # prints export lines, then serves
+  aiokms emulator --rate-limit 100 --latency 0.005 --error-rate 0.01 --json
+
+Point any AWS SDK or CLI at it with the printed AWS_ENDPOINT_URL_KMS and credentials.
+Ctrl-C (or SIGTERM) stops it."""
+
+
+def main(argv: Sequence[str], *, prog: str = "aiokms emulator", command: str = "emulator") -> int:
+    """Run ``aiokms emulator`` with ``argv``; returns the exit code."""
+    try:
+        from aiokms.emulator import __main__ as emulator_cli
+
+        add_arguments = emulator_cli.add_arguments
+        emulator_main = emulator_cli.main
+    except (ImportError, AttributeError) as exc:
+        print(
+            f"{prog}: error: the emulator's command line (aiokms.emulator.__main__ with "
+            f"add_arguments and main) is not available in this build: {exc}",
+            file=sys.stderr,
+        )
+        return CONFIG
+    parser = Parser(
+        prog=prog,
+        description="Serve a local KMS for tests and load tests: the KMS JSON protocol over "
+        "HTTP on 127.0.0.1,\nwith SigV4 checks, a request quota and fault injection. It prints "
+        "its endpoint URL and\ncredentials when it is ready.",
+        epilog=_EPILOG,
+    )
+    add_arguments(parser)
+    try:
+        parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else USAGE
+    code: int = emulator_main(list(argv), prog=prog)
+    return code

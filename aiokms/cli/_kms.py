@@ -1,0 +1,714 @@
+"""``aiokms kms <command>``: every KMS operation under the ``aws kms`` names and options.
+
+How this works: the parser is built from botocore's KMS service model, the way the AWS CLI
+builds its own. Operation ``GenerateDataKey`` becomes ``generate-data-key``, its input member
+``KeyId`` becomes ``--key-id`` (``botocore.xform_name(name, "-")``). Each value is read by its
+shape: integers and numbers parsed, booleans as ``--flag``/``--no-flag``, blobs from
+``fileb://path`` (raw bytes) or as base64 text (AWS CLI v2's default ``--cli-binary-format``),
+strings from ``file://path`` or as given, structures and maps as JSON or the AWS CLI's shorthand
+(``k=v,k2=v2``), lists as several values or a JSON list. ``--cli-input-json`` supplies
+parameters by their API names, under the explicit options. List operations page through every
+page, as the AWS CLI does, unless ``--no-paginate`` or a paging parameter is given.
+
+The reply is printed as ``aws kms`` prints it: JSON with blobs in base64, timestamps in ISO
+8601, no ``ResponseMetadata``; ``--query`` (JMESPath) and ``--output text`` work too. Errors go to
+stderr as ``An error occurred (Code) when calling the Operation operation: message``, with the
+AWS CLI's exit codes (254 for service errors, 252 for bad parameters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime
+import functools
+import importlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import botocore.session
+from botocore import xform_name
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+
+from aiokms import _model
+from aiokms.cli._common import (
+    OK,
+    USAGE,
+    CommandError,
+    Parser,
+    add_connection_options,
+    make_client,
+    positive_float,
+    positive_int,
+    run,
+)
+
+__all__ = ["main", "to_jsonable"]
+
+_SCALARS = frozenset(
+    {"string", "integer", "long", "float", "double", "boolean", "blob", "timestamp"}
+)
+_BINARY_FORMATS = ("base64", "raw-in-base64-out")
+_PAGING_OPTIONS = ("starting_token", "page_size", "max_items")
+
+_DESCRIPTION = """\
+Call any AWS KMS operation, with the names and options of 'aws kms'.
+
+Blobs are base64 text, or raw bytes from fileb://PATH; strings and JSON may come from
+file://PATH. Maps and structures take JSON or shorthand (--encryption-context k=v,k2=v2).
+Output is JSON with base64 blobs, as 'aws kms' prints it."""
+
+_EPILOG = """\
+examples:
+  aiokms kms create-key --description app --tags TagKey=team,TagValue=a
+  aiokms kms create-alias --alias-name alias/app --target-key-id KEY_ID
+  aiokms kms encrypt --key-id alias/app --plaintext fileb://secret.bin \\
+      --encryption-context tenant=a --query CiphertextBlob --output text
+  aiokms kms list-keys --max-items 10
+  aiokms kms describe-key --cli-input-json '{"KeyId": "alias/app"}'
+
+Run 'aiokms kms COMMAND --help' for an operation's parameters."""
+
+
+@functools.cache
+def _service() -> ServiceModel:
+    return botocore.session.get_session().get_service_model("kms")
+
+
+def _cli_name(name: str) -> str:
+    return str(xform_name(name, "-"))
+
+
+def _plain(html: str | None, sentences: int = 1, limit: int | None = 240) -> str:
+    """The first sentence(s) of a model doc string, as plain text safe for argparse help."""
+    text = re.sub(r"<[^>]+>", "", html or "")
+    text = " ".join(text.split())
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    text = " ".join(parts[:sentences])
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3].rsplit(" ", 1)[0] + "..."
+    return text.replace("%", "%%")
+
+
+def _type_label(shape: Shape) -> str:
+    t = shape.type_name
+    if t == "list":
+        return f"list of {_type_label(shape.member)}"
+    if t == "map":
+        return "map"
+    if t == "blob":
+        return "blob"
+    if t == "timestamp":
+        return "timestamp"
+    if t in ("integer", "long"):
+        return "integer"
+    return str(t)
+
+
+def _metavar(shape: Shape) -> str:
+    t: str = shape.type_name
+    if t == "list":
+        return _metavar(shape.member)
+    return {
+        "string": "STRING",
+        "integer": "INT",
+        "long": "INT",
+        "float": "NUMBER",
+        "double": "NUMBER",
+        "blob": "BLOB",
+        "timestamp": "TIME",
+        "structure": "STRUCT",
+        "map": "MAP",
+    }.get(t, t.upper())
+
+
+def _member_help(name: str, shape: Shape, required: bool) -> str:
+    parts = [_plain(shape.documentation)]
+    label = _type_label(shape)
+    enum = getattr(shape, "enum", None)
+    member_enum = getattr(getattr(shape, "member", None), "enum", None)
+    if enum:
+        parts.append(f"One of: {', '.join(enum)}.")
+    elif member_enum:
+        parts.append(f"Each one of: {', '.join(member_enum)}.")
+    if shape.type_name == "boolean":
+        parts.append(f"--no-{_cli_name(name)} for false.")
+    elif shape.type_name == "blob":
+        parts.append("Base64 text, or fileb://PATH for raw bytes.")
+    elif shape.type_name in ("structure", "map"):
+        parts.append("JSON or shorthand k=v,k2=v2.")
+    elif shape.type_name == "list":
+        if shape.member.type_name == "structure":
+            parts.append("One or more, each JSON or shorthand k=v,k2=v2; or a JSON list.")
+        else:
+            parts.append("One or more values, or a JSON list.")
+    elif shape.type_name == "timestamp":
+        parts.append("ISO 8601 or seconds since the epoch.")
+    text = " ".join(p for p in parts if p)
+    return f"({'required, ' if required else ''}{label}) {text}"
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The AWS CLI's global options; on operation parsers too, so they may come after it."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    add_connection_options(parser, default=default)
+    group = parser.add_argument_group("output and input")
+    group.add_argument(
+        "--output",
+        choices=("json", "text"),
+        default=argparse.SUPPRESS if suppress else "json",
+        help="the output format (default: json)",
+    )
+    group.add_argument(
+        "--query", default=default, metavar="JMESPATH", help="a JMESPath query on the reply"
+    )
+    group.add_argument(
+        "--cli-binary-format",
+        choices=_BINARY_FORMATS,
+        default=argparse.SUPPRESS if suppress else "base64",
+        help="how blob parameters given as text are read: base64 (default) or raw text",
+    )
+    group.add_argument(
+        "--cli-read-timeout",
+        type=positive_float,
+        default=default,
+        metavar="SECONDS",
+        help="seconds to wait for a reply (default 60)",
+    )
+    group.add_argument(
+        "--cli-connect-timeout",
+        type=positive_float,
+        default=default,
+        metavar="SECONDS",
+        help="seconds to wait for a connection (default 60)",
+    )
+
+
+def _add_operation(subparsers: Any, op: OperationModel, method_name: str, paginated: bool) -> None:
+    summary = _plain(op.documentation)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        _cli_name(op.name),
+        help=summary,
+        description=f"{op.name}: {_plain(op.documentation, 3, None)}",
+        formatter_class=argparse.HelpFormatter,
+    )
+    parser.set_defaults(_operation=op.name, _parser=parser)
+    shape = op.input_shape
+    params = parser.add_argument_group("parameters")
+    if shape is not None:
+        required = set(shape.required_members)
+        for name, member in shape.members.items():
+            flag = f"--{_cli_name(name)}"
+            helptext = _member_help(name, member, name in required)
+            if member.type_name == "boolean":
+                params.add_argument(
+                    flag, dest=f"p_{name}", action="store_const", const=True, help=helptext
+                )
+                params.add_argument(
+                    f"--no-{_cli_name(name)}",
+                    dest=f"p_{name}",
+                    action="store_const",
+                    const=False,
+                    help=argparse.SUPPRESS,
+                )
+            elif member.type_name == "list":
+                params.add_argument(
+                    flag, dest=f"p_{name}", nargs="+", metavar=_metavar(member), help=helptext
+                )
+            else:
+                params.add_argument(flag, dest=f"p_{name}", metavar=_metavar(member), help=helptext)
+    io = parser.add_argument_group("input")
+    io.add_argument(
+        "--cli-input-json",
+        metavar="JSON",
+        default=argparse.SUPPRESS,
+        help="parameters by their API names, as JSON or file://PATH; options given on the "
+        "command line take precedence",
+    )
+    io.add_argument(
+        "--generate-cli-skeleton",
+        nargs="?",
+        const="input",
+        choices=("input", "output"),
+        default=argparse.SUPPRESS,
+        help="print a JSON skeleton of the parameters (input) or of the reply (output) and exit",
+    )
+    if paginated:
+        paging = parser.add_argument_group("pagination (every page is fetched by default)")
+        paging.add_argument(
+            "--no-paginate",
+            action="store_true",
+            help="make one call and print its page only",
+        )
+        paging.add_argument(
+            "--starting-token", metavar="TOKEN", help="a NextToken from an earlier output"
+        )
+        paging.add_argument(
+            "--page-size", type=positive_int, metavar="N", help="items per call (Limit)"
+        )
+        paging.add_argument(
+            "--max-items", type=positive_int, metavar="N", help="the most items to print"
+        )
+    _add_global_options(parser, suppress=True)
+
+
+@functools.cache
+def _build_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG)
+    _add_global_options(parser, suppress=False)
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="_command", parser_class=Parser
+    )
+    subparsers.required = True
+    model = _model.load()
+    service = _service()
+    for name in service.operation_names:
+        spec = model.operations[name]
+        _add_operation(
+            subparsers,
+            service.operation_model(name),
+            spec.method_name,
+            spec.method_name in model.paginators,
+        )
+    return parser
+
+
+# --- values -----------------------------------------------------------------------------------
+
+
+def _read_file(uri: str, where: str, *, binary: bool) -> Any:
+    prefix = "fileb://" if binary else "file://"
+    path = Path(uri[len(prefix) :]).expanduser()
+    try:
+        return path.read_bytes() if binary else path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(
+            f"Error parsing parameter '{where}': Unable to load paramfile {uri}: "
+            f"{exc.strerror or exc}",
+            USAGE,
+        ) from None
+    except UnicodeDecodeError:
+        raise CommandError(
+            f"Error parsing parameter '{where}': {uri} is not UTF-8 text (use fileb:// for "
+            "binary files)",
+            USAGE,
+        ) from None
+
+
+def _text(value: str, where: str) -> str:
+    """A parameter's text, read from the file a ``file://`` value names."""
+    if value.startswith("file://"):
+        text: str = _read_file(value, where, binary=False)
+        return text
+    return value
+
+
+def _bad(where: str, message: str) -> CommandError:
+    return CommandError(f"Error parsing parameter '{where}': {message}", USAGE)
+
+
+def _blob(value: Any, where: str, binary_format: str) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if not isinstance(value, str):
+        raise _bad(where, f"expected a blob (base64 text), got {type(value).__name__}")
+    if value.startswith("fileb://"):
+        data: bytes = _read_file(value, where, binary=True)
+        return data
+    text = _text(value, where)
+    if binary_format == "raw-in-base64-out":
+        return text.encode("utf-8")
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad(
+            where,
+            "Invalid base64: blobs are base64 text; use fileb://PATH for raw bytes or "
+            "--cli-binary-format raw-in-base64-out for raw text",
+        ) from None
+
+
+def _timestamp(value: Any, where: str) -> datetime.datetime:
+    if isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return datetime.datetime.fromtimestamp(float(text), datetime.timezone.utc)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise _bad(where, f"{value!r} is not an ISO 8601 time or epoch seconds") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+    raise _bad(where, f"expected a timestamp, got {type(value).__name__}")
+
+
+def _scalar_from_text(shape: Shape, text: str, where: str, binary_format: str) -> Any:
+    t = shape.type_name
+    if t == "blob":
+        return _blob(text, where, binary_format)
+    if t == "timestamp":
+        return _timestamp(_text(text, where), where)
+    text = _text(text, where)
+    if t in ("integer", "long"):
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise _bad(where, f"invalid literal for int(): {text!r}") from None
+    if t in ("float", "double"):
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise _bad(where, f"{text!r} is not a number") from None
+    if t == "boolean":
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false"):
+            raise _bad(where, f"expected true or false, got {text!r}")
+        return lowered == "true"
+    return text
+
+
+def _from_json(shape: Shape, value: Any, where: str, binary_format: str) -> Any:
+    """A JSON value in the API's types: blobs decoded, timestamps parsed, recursively.
+
+    Values of the wrong JSON type are passed on as they are: the client's validation then
+    names the parameter and the type it wanted.
+    """
+    t = shape.type_name
+    if t == "blob" and isinstance(value, str):
+        return _blob(value, where, binary_format)
+    if t == "timestamp" and isinstance(value, (str, int, float)):
+        return _timestamp(value, where)
+    if t == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {
+            k: _from_json(members[k], v, f"{where}.{k}", binary_format) if k in members else v
+            for k, v in value.items()
+        }
+    if t == "list" and isinstance(value, list):
+        member = shape.member
+        return [_from_json(member, v, f"{where}[]", binary_format) for v in value]
+    if t == "map" and isinstance(value, dict):
+        value_shape = shape.value
+        return {
+            k: _from_json(value_shape, v, f"{where}.{k}", binary_format) for k, v in value.items()
+        }
+    return value
+
+
+def shorthand(text: str, where: str = "value") -> dict[str, str]:
+    """Parse the AWS CLI's shorthand ``k=v,k2=v2`` into a dict.
+
+    A value may be quoted (``k="a,b"`` or ``k='a,b'``) to hold commas, and ``\\`` escapes the
+    next character.
+
+    Raises:
+        CommandError: the text is not shorthand (exit code 252).
+    """
+    pairs: dict[str, str] = {}
+    i, n = 0, len(text)
+    while i < n:
+        eq = text.find("=", i)
+        comma = text.find(",", i)
+        if eq < 0 or (0 <= comma < eq):
+            bad = text[i : comma if comma >= 0 else n]
+            raise _bad(where, f"expected key=value, got {bad!r} (or give JSON)")
+        key = text[i:eq].strip()
+        if not key:
+            raise _bad(where, f"a key is empty in {text!r}")
+        i = eq + 1
+        chars: list[str] = []
+        quote = text[i] if i < n and text[i] in "\"'" else ""
+        if quote:
+            i += 1
+            while i < n and text[i] != quote:
+                if text[i] == "\\" and i + 1 < n:
+                    i += 1
+                chars.append(text[i])
+                i += 1
+            if i >= n:
+                raise _bad(where, f"unterminated quote in {text!r}")
+            i += 1
+            if i < n and text[i] != ",":
+                raise _bad(where, f"expected ',' after the quoted value of {key!r}")
+        else:
+            while i < n and text[i] != ",":
+                if text[i] == "\\" and i + 1 < n:
+                    i += 1
+                chars.append(text[i])
+                i += 1
+        pairs[key] = "".join(chars)
+        i += 1  # the comma
+        if i == n and text.endswith(","):
+            raise _bad(where, f"trailing ',' in {text!r}")
+    return pairs
+
+
+def _composite_from_text(shape: Shape, text: str, where: str, binary_format: str) -> Any:
+    text = _text(text, where)
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _bad(where, f"Invalid JSON: {exc}") from None
+        return _from_json(shape, value, where, binary_format)
+    if shape.type_name == "map":
+        value_shape = shape.value
+        return {
+            k: _scalar_from_text(value_shape, v, f"{where}.{k}", binary_format)
+            for k, v in shorthand(text, where).items()
+        }
+    members = shape.members
+    result: dict[str, Any] = {}
+    for key, raw in shorthand(text, where).items():
+        member = members.get(key)
+        if member is None:
+            raise _bad(where, f"unknown key {key!r}; valid keys: {', '.join(members)}")
+        if member.type_name not in _SCALARS:
+            raise _bad(where, f"{key} takes a {member.type_name}: give the whole value as JSON")
+        result[key] = _scalar_from_text(member, raw, f"{where}.{key}", binary_format)
+    return result
+
+
+def _argument(shape: Shape, raw: Any, where: str, binary_format: str) -> Any:
+    t = shape.type_name
+    if t == "boolean":
+        return raw
+    if t == "list":
+        items: list[str] = raw
+        member: Shape = shape.member
+        if len(items) == 1:
+            text = _text(items[0], where)
+            if text.lstrip().startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise _bad(where, f"Invalid JSON: {exc}") from None
+                return _from_json(shape, value, where, binary_format)
+        return [_argument(member, item, where, binary_format) for item in items]
+    if t in ("structure", "map"):
+        return _composite_from_text(shape, raw, where, binary_format)
+    return _scalar_from_text(shape, raw, where, binary_format)
+
+
+def _input_json(text: str, shape: StructureShape | None, binary_format: str) -> dict[str, Any]:
+    where = "cli-input-json"
+    text = _text(text, where)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _bad(where, f"Invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise _bad(where, "expected a JSON object of parameters")
+    if shape is None:
+        return value
+    converted: dict[str, Any] = _from_json(shape, value, where, binary_format)
+    return converted
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    """A reply as the AWS CLI prints it: blobs in base64, timestamps in ISO 8601."""
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return value
+
+
+def _write_json(value: Any, out: IO[str]) -> None:
+    out.write(json.dumps(value, indent=4, ensure_ascii=False))
+    out.write("\n")
+
+
+def _scalar_text(value: Any) -> str:
+    if value is None:
+        return "None"
+    return str(value)
+
+
+def _write_text(value: Any, out: IO[str], identifier: str | None = None) -> None:
+    """The AWS CLI's text output: scalars tab-separated per line, nested values below them."""
+    if isinstance(value, dict):
+        _write_text_dict(value, out, identifier, None)
+    elif isinstance(value, list):
+        if not value:
+            return
+        if any(isinstance(v, dict) for v in value):
+            keys = sorted(
+                {k for v in value if isinstance(v, dict) for k, x in v.items() if not _nested(x)}
+            )
+            for v in value:
+                if isinstance(v, dict):
+                    _write_text_dict(v, out, identifier, keys)
+                else:
+                    _write_text(v, out, identifier)
+        else:
+            scalars = [v for v in value if not _nested(v)]
+            if scalars:
+                if identifier is not None:
+                    for v in scalars:
+                        out.write(f"{identifier.upper()}\t{_scalar_text(v)}\n")
+                else:
+                    out.write("\t".join(_scalar_text(v) for v in scalars) + "\n")
+            for v in value:
+                if _nested(v):
+                    _write_text(v, out, identifier)
+    else:
+        out.write(_scalar_text(value) + "\n")
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, (dict, list))
+
+
+def _write_text_dict(
+    value: dict[str, Any], out: IO[str], identifier: str | None, keys: list[str] | None
+) -> None:
+    if keys is None:
+        scalars = [_scalar_text(v) for k, v in sorted(value.items()) if not _nested(v)]
+        nested = [(k, v) for k, v in sorted(value.items()) if _nested(v)]
+    else:
+        scalars = [_scalar_text(value.get(k, "")) for k in keys]
+        nested = [(k, value[k]) for k in sorted(set(value) - set(keys))]
+    if scalars:
+        if identifier is not None:
+            scalars.insert(0, identifier.upper())
+        out.write("\t".join(scalars) + "\n")
+    for key, v in nested:
+        _write_text(v, out, key)
+
+
+def _print(result: Any, args: argparse.Namespace, out: IO[str]) -> None:
+    query = getattr(args, "query", None)
+    if query:
+        jmespath = importlib.import_module("jmespath")  # botocore's dependency, untyped
+        try:
+            result = jmespath.search(query, result)
+        except jmespath.exceptions.JMESPathError as exc:
+            raise CommandError(f"Bad value for --query {query}: {exc}", USAGE) from None
+    elif result == {}:
+        return  # as aws kms: an empty reply prints nothing
+    if getattr(args, "output", "json") == "text":
+        if result is not None:
+            _write_text(result, out)
+    else:
+        _write_json(result, out)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def _params(op: OperationModel, args: argparse.Namespace) -> dict[str, Any]:
+    shape = op.input_shape
+    binary_format = getattr(args, "cli_binary_format", "base64")
+    params: dict[str, Any] = {}
+    if getattr(args, "cli_input_json", None) is not None:
+        params.update(_input_json(args.cli_input_json, shape, binary_format))
+    if shape is None:
+        return params
+    for name, member in shape.members.items():
+        raw = getattr(args, f"p_{name}", None)
+        if raw is not None:
+            params[name] = _argument(member, raw, f"--{_cli_name(name)}", binary_format)
+    if getattr(args, "no_paginate", False):
+        for option in _PAGING_OPTIONS:
+            if getattr(args, option, None) is not None:
+                raise CommandError(
+                    f"--{option.replace('_', '-')} cannot be used with --no-paginate", USAGE
+                )
+    missing = [f"--{_cli_name(n)}" for n in shape.required_members if n not in params]
+    if missing:
+        raise CommandError(f"the following arguments are required: {', '.join(missing)}", USAGE)
+    return params
+
+
+def _skeleton(op: OperationModel, which: str) -> Any:
+    from botocore.utils import ArgumentGenerator
+
+    shape = op.input_shape if which == "input" else op.output_shape
+    if shape is None:
+        return {}
+    return to_jsonable(ArgumentGenerator().generate_skeleton(shape))
+
+
+async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Namespace) -> Any:
+    model = _model.load()
+    spec = model.operations[op.name]
+    options: dict[str, Any] = {}
+    if getattr(args, "cli_read_timeout", None):
+        options["read_timeout"] = args.cli_read_timeout
+    if getattr(args, "cli_connect_timeout", None):
+        options["connect_timeout"] = args.cli_connect_timeout
+    paginator = model.paginators.get(spec.method_name)
+    async with make_client(args, **options) as kms:
+        if paginator is not None and not getattr(args, "no_paginate", False):
+            explicit = paginator.input_token in params or (
+                paginator.limit_key is not None and paginator.limit_key in params
+            )
+            if not explicit:
+                config = {
+                    key: value
+                    for key, value in (
+                        ("StartingToken", args.starting_token),
+                        ("PageSize", args.page_size),
+                        ("MaxItems", args.max_items),
+                    )
+                    if value is not None
+                }
+                pages = kms.get_paginator(spec.method_name).paginate(
+                    **params, PaginationConfig=config
+                )
+                try:
+                    return await pages.build_full_result()
+                except ValueError as exc:  # a StartingToken this paginator did not make
+                    raise CommandError(str(exc), USAGE) from None
+        return await getattr(kms, spec.method_name)(**params)
+
+
+def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms") -> int:
+    """Run ``aiokms kms`` with ``argv`` (the arguments after ``kms``); returns the exit code."""
+    parser = _build_parser(prog)
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else USAGE
+    op = _service().operation_model(args._operation)
+    out = sys.stdout
+    if getattr(args, "generate_cli_skeleton", None):
+        _write_json(_skeleton(op, args.generate_cli_skeleton), out)
+        return OK
+    try:
+        params = _params(op, args)
+    except CommandError as exc:
+        try:
+            args._parser.error(str(exc))
+        except SystemExit as stop:
+            return stop.code if isinstance(stop.code, int) else USAGE
+
+    async def call() -> int:
+        result = to_jsonable(await _call(op, params, args))
+        _print(result, args, out)
+        out.flush()
+        return OK
+
+    return run(prog, call, service_error_prefix="\n")

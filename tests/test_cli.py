@@ -1,0 +1,1156 @@
+"""The ``aiokms`` command, end to end: against moto's server and the emulator, on 127.0.0.1.
+
+Most tests run the command in a subprocess (``python -m aiokms.cli``, what the ``aiokms``
+script runs), as a user would; the many small cases of argument handling call
+:func:`aiokms.cli.main` in-process, which is the same code without the interpreter start-up.
+
+Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package (and, where installed,
+the ESDK's own ``aws-encryption-cli``, found through ``AIOKMS_ESDK_CLI`` or on ``PATH``)
+reads what ``aiokms encrypt`` writes and writes what ``aiokms decrypt`` reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+from moto.server import ThreadedMotoServer
+
+from aiokms import cli
+from aiokms.cli import _bench, _kms
+
+REGION = "us-east-1"
+COMMAND = [sys.executable, "-m", "aiokms.cli"]
+ISO_8601 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)$"
+
+
+# --- fixtures and helpers ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """moto's server on an OS-chosen port of 127.0.0.1."""
+    access_log = logging.getLogger("werkzeug")
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        access_log.setLevel(level)
+
+
+@pytest.fixture
+def moto_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of a command that talks to moto (set in-process too)."""
+    values = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL_KMS": moto_url,
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return dict(os.environ)
+
+
+def aiokms(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the ``aiokms`` command in a subprocess."""
+    return subprocess.run(
+        [*COMMAND, *args],
+        input=stdin,
+        capture_output=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+
+
+def ok_json(result: subprocess.CompletedProcess[bytes]) -> Any:
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``aiokms.cli.main`` in-process; returns (exit code, stdout, stderr)."""
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def create_key(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
+    code, out, err = run_main(capsys, "kms", "create-key", *extra)
+    assert code == 0, err
+    metadata: dict[str, Any] = json.loads(out)["KeyMetadata"]
+    return metadata
+
+
+# --- the command and its help -----------------------------------------------------------------
+
+
+def test_console_script_is_declared() -> None:
+    scripts = importlib.metadata.entry_points(group="console_scripts")
+    assert [e.value for e in scripts if e.name == "aiokms"] == ["aiokms.cli:main"]
+
+
+def test_no_arguments_prints_usage_and_exits_252() -> None:
+    result = aiokms()
+    assert result.returncode == 252
+    assert b"usage: aiokms" in result.stderr
+    for name in (b"encrypt", b"decrypt", b"kms", b"bench", b"emulator"):
+        assert name in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "--help",
+        "kms --help",
+        "kms encrypt --help",
+        "encrypt --help",
+        "decrypt --help",
+        "bench --help",
+        "emulator --help",
+    ],
+)
+def test_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, _ = run_main(capsys, *command.split())
+    assert code == 0
+    assert out.startswith("usage: aiokms")
+    assert "examples:" in out or "commands:" in out or "parameters:" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "--version")
+    assert code == 0 and out.startswith("aiokms ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["frob"], "invalid command 'frob'"),
+        (["--frob"], "unrecognized option '--frob'"),
+        (["kms", "frob"], "invalid choice: 'frob'"),
+        (["kms", "describe-key"], "the following arguments are required: --key-id"),
+        (["kms", "describe-key", "--key-id", "k", "--bogus"], "unrecognized arguments: --bogus"),
+        (["kms", "encrypt", "--key-id", "k", "--plaintext", "!!"], "Invalid base64"),
+        (
+            ["kms", "encrypt", "--key-id", "k", "--plaintext", "fileb:///nonexistent"],
+            "Unable to load paramfile fileb:///nonexistent",
+        ),
+        (["kms", "generate-random", "--number-of-bytes", "many"], "invalid literal for int()"),
+        (
+            [
+                "kms",
+                "encrypt",
+                "--key-id",
+                "k",
+                "--plaintext",
+                "aGk=",
+                "--encryption-context",
+                "novalue",
+            ],
+            "expected key=value",
+        ),
+        (["kms", "create-key", "--tags", "TagKey=a,Nope=b"], "unknown key 'Nope'"),
+        (["kms", "create-key", "--tags", '[{"TagKey": "a"'], "Invalid JSON"),
+        (["kms", "describe-key", "--cli-input-json", "[1]"], "expected a JSON object"),
+        (["kms", "list-keys", "--no-paginate", "--max-items", "2"], "cannot be used with"),
+        (["encrypt"], "the following arguments are required: --key-id"),
+        (["encrypt", "--key-id", "k", "--context", "novalue"], "is not of the form key=value"),
+        (["encrypt", "--key-id", "k", "--context", "a=1", "--context", "a=2"], "given twice"),
+        (["encrypt", "--key-id", "k", "--input", "/nonexistent/file"], "cannot open"),
+        (["encrypt", "--key-id", "k", "--frame-length", "0"], "must be at least 1"),
+        (["decrypt"], "give --key-id"),
+        (["decrypt", "--discovery"], "--discovery needs at least one --discovery-account"),
+        (["bench", "--concurrency", "0"], "must be at least 1"),
+        (["bench", "--operation", "frob"], "invalid choice: 'frob'"),
+        (["bench", "--endpoint-url", "http://127.0.0.1:1"], "--key-id is required"),
+        (["bench", "--latency", "0.1"], "--latency only apply with --emulator"),
+        (["bench", "--emulator", "--error-rate", "2"], "must be between 0 and 1"),
+        (["bench", "--emulator", "--endpoint-url", "http://x"], "not allowed with argument"),
+        (
+            ["bench", "--emulator", "--operation", "encrypt", "--payload-size", "5000"],
+            "takes at most 4096 bytes",
+        ),
+        (["bench", "--emulator", "--plot", "out.txt"], "is not a .png file name"),
+        (["bench", "--emulator", "--duration", "-1"], "must be above 0"),
+        (["emulator", "--port", "70000"], "is not a port number"),
+    ],
+)
+def test_bad_arguments_exit_252_with_a_clear_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = run_main(capsys, *args)
+    assert code == 252, err
+    assert message in err
+    assert out == ""
+
+
+# --- aiokms kms -------------------------------------------------------------------------------
+
+
+def test_every_operation_and_member_has_the_aws_cli_name() -> None:
+    parser = _kms._build_parser("aiokms kms")
+    subparsers = next(a for a in parser._actions if a.dest == "_command")
+    service = botocore.session.get_session().get_service_model("kms")
+    assert len(service.operation_names) == 54
+    for name in service.operation_names:
+        sub = subparsers.choices[xform_name(name, "-")]  # type: ignore[index]
+        flags = {s for a in sub._actions for s in a.option_strings}
+        shape = service.operation_model(name).input_shape
+        for member, member_shape in shape.members.items() if shape else []:
+            flag = "--" + xform_name(member, "-")
+            assert flag in flags, (name, member)
+            if member_shape.type_name == "boolean":
+                assert "--no-" + xform_name(member, "-") in flags
+        assert {"--cli-input-json", "--endpoint-url", "--region", "--profile"} <= flags
+
+
+def test_kms_round_trip_in_a_subprocess(moto_env: dict[str, str], tmp_path: Path) -> None:
+    created = ok_json(aiokms("kms", "create-key", "--description", "cli test", env=moto_env))
+    arn = created["KeyMetadata"]["Arn"]
+    assert "ResponseMetadata" not in created
+    (tmp_path / "secret.bin").write_bytes(b"\x00\xffsecret\r\n")
+    encrypted = ok_json(
+        aiokms(
+            "kms",
+            "encrypt",
+            "--key-id",
+            arn,
+            "--plaintext",
+            f"fileb://{tmp_path}/secret.bin",
+            "--encryption-context",
+            "tenant=a,purpose=test",
+            env=moto_env,
+        )
+    )
+    assert encrypted["KeyId"] == arn
+    (tmp_path / "blob").write_bytes(base64.b64decode(encrypted["CiphertextBlob"]))
+    decrypted = ok_json(
+        aiokms(
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            f"fileb://{tmp_path}/blob",
+            "--encryption-context",
+            '{"tenant": "a", "purpose": "test"}',
+            env=moto_env,
+        )
+    )
+    assert base64.b64decode(decrypted["Plaintext"]) == b"\x00\xffsecret\r\n"
+
+
+def test_kms_service_error_exits_254_with_the_code_on_stderr(moto_env: dict[str, str]) -> None:
+    result = aiokms("kms", "describe-key", "--key-id", "alias/missing", env=moto_env)
+    assert result.returncode == 254
+    assert result.stdout == b""
+    assert (
+        b"An error occurred (NotFoundException) when calling the DescribeKey operation: "
+        in result.stderr
+    )
+
+
+def test_kms_output_is_the_aws_cli_json(
+    moto_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    metadata = create_key(capsys, "--description", "json", "--tags", "TagKey=team,TagValue=a")
+    assert isinstance(metadata["CreationDate"], str)
+    import re
+
+    assert re.match(ISO_8601, metadata["CreationDate"]), metadata["CreationDate"]
+    code, out, _ = run_main(capsys, "kms", "generate-random", "--number-of-bytes", "16")
+    assert code == 0
+    assert out.startswith('{\n    "Plaintext": "')  # indented by 4, as aws prints it
+    assert len(base64.b64decode(json.loads(out)["Plaintext"])) == 16
+    code, out, _ = run_main(capsys, "kms", "list-resource-tags", "--key-id", metadata["KeyId"])
+    assert json.loads(out)["Tags"] == [{"TagKey": "team", "TagValue": "a"}]
+    # an empty reply prints nothing, as aws does
+    code, out, err = run_main(
+        capsys,
+        "kms",
+        "tag-resource",
+        "--key-id",
+        metadata["KeyId"],
+        "--tags",
+        '[{"TagKey": "b", "TagValue": "2"}]',
+    )
+    assert (code, out) == (0, ""), err
+
+
+def test_kms_query_and_text_output(
+    moto_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    metadata = create_key(capsys)
+    code, out, _ = run_main(
+        capsys,
+        "kms",
+        "describe-key",
+        "--key-id",
+        metadata["Arn"],
+        "--query",
+        "KeyMetadata.KeyId",
+        "--output",
+        "text",
+    )
+    assert (code, out) == (0, metadata["KeyId"] + "\n")
+    code, out, _ = run_main(
+        capsys, "kms", "describe-key", "--key-id", metadata["Arn"], "--query", "KeyMetadata.Arn"
+    )
+    assert json.loads(out) == metadata["Arn"]
+    code, out, _ = run_main(
+        capsys,
+        "kms",
+        "describe-key",
+        "--key-id",
+        metadata["Arn"],
+        "--output",
+        "text",
+        "--query",
+        "KeyMetadata.EncryptionAlgorithms",
+    )
+    assert out == "SYMMETRIC_DEFAULT\n"
+    code, _, err = run_main(capsys, "kms", "list-keys", "--query", "Keys[")
+    assert code == 252 and "Bad value for --query" in err
+
+
+def test_kms_booleans_strings_from_files_and_cli_input_json(
+    moto_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "description.txt").write_text("from a file ✓", encoding="utf-8")
+    metadata = create_key(
+        capsys, "--multi-region", "--description", f"file://{tmp_path}/description.txt"
+    )
+    assert metadata["MultiRegion"] is True
+    assert metadata["Description"] == "from a file ✓"
+    assert create_key(capsys, "--no-multi-region")["MultiRegion"] is False
+    (tmp_path / "input.json").write_text(
+        json.dumps({"Description": "from json", "KeyUsage": "ENCRYPT_DECRYPT"})
+    )
+    from_json = create_key(capsys, "--cli-input-json", f"file://{tmp_path}/input.json")
+    assert from_json["Description"] == "from json"
+    # explicit options win over --cli-input-json
+    both = create_key(
+        capsys, "--cli-input-json", '{"Description": "json"}', "--description", "option"
+    )
+    assert both["Description"] == "option"
+    # blobs in --cli-input-json are base64, as in AWS CLI v2
+    code, out, err = run_main(
+        capsys,
+        "kms",
+        "encrypt",
+        "--cli-input-json",
+        json.dumps({"KeyId": both["Arn"], "Plaintext": base64.b64encode(b"hi").decode()}),
+    )
+    assert code == 0, err
+    code, out, _ = run_main(
+        capsys,
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        json.loads(out)["CiphertextBlob"],
+        "--query",
+        "Plaintext",
+        "--output",
+        "text",
+    )
+    assert base64.b64decode(out) == b"hi", (code, out, _)
+    # --cli-binary-format raw-in-base64-out takes the text itself
+    code, out, _ = run_main(
+        capsys,
+        "kms",
+        "encrypt",
+        "--key-id",
+        both["Arn"],
+        "--plaintext",
+        "raw text",
+        "--cli-binary-format",
+        "raw-in-base64-out",
+        "--query",
+        "CiphertextBlob",
+        "--output",
+        "text",
+    )
+    code, out, _ = run_main(
+        capsys,
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        out.strip(),
+        "--query",
+        "Plaintext",
+        "--output",
+        "text",
+    )
+    assert base64.b64decode(out) == b"raw text"
+
+
+def test_kms_skeleton(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "kms", "encrypt", "--generate-cli-skeleton")
+    assert code == 0
+    assert set(json.loads(out)) >= {"KeyId", "Plaintext", "EncryptionContext"}
+
+
+def test_kms_paginates_like_the_aws_cli(
+    emulator: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in emulator_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    for _ in range(3):
+        create_key(capsys)
+    _, out, _ = run_main(capsys, "kms", "list-keys")
+    every = json.loads(out)["Keys"]
+    assert len(every) >= 4 and set(json.loads(out)) == {"Keys"}
+    _, out, _ = run_main(capsys, "kms", "list-keys", "--page-size", "1", "--max-items", "2")
+    first = json.loads(out)
+    assert first["Keys"] == every[:2] and first["NextToken"]
+    _, out, _ = run_main(
+        capsys, "kms", "list-keys", "--page-size", "1", "--starting-token", first["NextToken"]
+    )
+    assert json.loads(out)["Keys"] == every[2:]
+    # a paging parameter of the API, or --no-paginate, makes one call and shows its page
+    _, out, _ = run_main(capsys, "kms", "list-keys", "--limit", "1")
+    page = json.loads(out)
+    assert page["Keys"] == every[:1] and page["Truncated"] is True and page["NextMarker"]
+    _, out, _ = run_main(capsys, "kms", "list-keys", "--no-paginate", "--limit", "2")
+    assert json.loads(out)["Keys"] == every[:2]
+    code, _, err = run_main(capsys, "kms", "list-keys", "--starting-token", "bogus")
+    assert code == 252 and "StartingToken" in err
+
+
+def test_kms_configuration_and_connection_failures(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run_main(capsys, "kms", "list-keys")  # the environment has no region
+    assert code == 253 and "You must specify a region" in err
+    code, _, err = run_main(
+        capsys, "kms", "list-keys", "--region", REGION, "--endpoint-url", "http://127.0.0.1:9"
+    )
+    assert code == 253 and "Unable to locate credentials" in err
+    code, _, err = run_main(capsys, "kms", "list-keys", "--profile", "nope")
+    assert code == 253 and "nope" in err
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, _, err = run_main(
+        capsys, "kms", "list-keys", "--region", REGION, "--endpoint-url", "http://127.0.0.1:9"
+    )
+    assert code == 255 and "Could not connect to the endpoint URL" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("a=1", {"a": "1"}),
+        ("a=1,b=x=y", {"a": "1", "b": "x=y"}),
+        ('a="1,2",b=3', {"a": "1,2", "b": "3"}),
+        ("a='x y',b=", {"a": "x y", "b": ""}),
+        (r"a=1\,2", {"a": "1,2"}),
+    ],
+)
+def test_shorthand(text: str, parsed: dict[str, str]) -> None:
+    assert _kms.shorthand(text) == parsed
+
+
+def test_to_jsonable() -> None:
+    when = datetime.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=datetime.timezone.utc)
+    reply = {
+        "Blob": b"\x00\x01",
+        "When": when,
+        "List": [{"B": bytearray(b"x")}],
+        "ResponseMetadata": {"RequestId": "r"},
+    }
+    assert _kms.to_jsonable(reply) == {
+        "Blob": "AAE=",
+        "When": "2024-05-06T07:08:09.123000+00:00",
+        "List": [{"B": "eA=="}],
+    }
+
+
+# --- aiokms emulator --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[dict[str, str]]:
+    """``aiokms emulator --json`` in a subprocess; yields its announcement."""
+    process = subprocess.Popen(
+        [*COMMAND, "emulator", "--json", "--alias", "alias/cli"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        line = process.stdout.readline()
+        assert line, process.stderr.read().decode()
+        yield json.loads(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
+        process.stderr.close()
+
+
+def emulator_env(announced: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": announced["access_key"],
+        "AWS_SECRET_ACCESS_KEY": announced["secret_key"],
+        "AWS_REGION": announced["region"],
+        "AWS_ENDPOINT_URL_KMS": announced["endpoint_url"],
+    }
+
+
+def test_emulator_serves_kms_commands(emulator: dict[str, str]) -> None:
+    assert emulator["endpoint_url"].startswith("http://127.0.0.1:")
+    env = emulator_env(emulator)
+    described = ok_json(aiokms("kms", "describe-key", "--key-id", "alias/cli", env=env))
+    assert described["KeyMetadata"]["Arn"].startswith("arn:aws:kms:")
+    result = aiokms("kms", "describe-key", "--key-id", "alias/none", env=env)
+    assert result.returncode == 254 and b"(NotFoundException)" in result.stderr
+
+
+# --- aiokms encrypt / decrypt -----------------------------------------------------------------
+
+
+@pytest.fixture
+def two_keys(moto_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return [create_key(capsys)["Arn"] for _ in range(2)]
+
+
+def crypt(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``aiokms encrypt|decrypt`` in-process, with files; returns (exit code, stderr)."""
+    code, out, err = run_main(capsys, *args)
+    assert out == ""
+    return code, err
+
+
+def test_encrypt_decrypt_through_pipes(
+    moto_env: dict[str, str], two_keys: list[str], tmp_path: Path
+) -> None:
+    plaintext = os.urandom(300_000) + b"\r\n\x00\x1a"  # several frames, binary-safe
+    result = aiokms(
+        "encrypt",
+        "--key-id",
+        two_keys[0],
+        "--key-id",
+        two_keys[1],
+        "--context",
+        "tenant=a",
+        "--algorithm",
+        "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384",
+        env=moto_env,
+        stdin=plaintext,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    message = result.stdout
+    assert message[:3] == b"\x02\x05\x78" and plaintext not in message  # v2, suite 0x0578
+    # stdin to stdout ('-'), with the second key only, and the required context pair
+    result = aiokms(
+        "decrypt",
+        "-k",
+        two_keys[1],
+        "-c",
+        "tenant=a",
+        "-i",
+        "-",
+        "-o",
+        "-",
+        env=moto_env,
+        stdin=message,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == plaintext
+
+
+def peak_rss_mib(*args: str, env: dict[str, str]) -> float:
+    """The peak resident memory of ``aiokms ARGS``, in MiB (measured by a parent of its own)."""
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *COMMAND, *args],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return int(result.stdout) / 1024  # ru_maxrss is in KiB on Linux
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ")
+def test_encrypt_decrypt_stream_in_bounded_memory(
+    moto_env: dict[str, str], two_keys: list[str], tmp_path: Path
+) -> None:
+    big = 48 * 2**20
+    (tmp_path / "small").write_bytes(b"x")
+    with open(tmp_path / "big", "wb") as file:
+        file.truncate(big)  # zeros, without holding them here either
+    key = ["-k", two_keys[0]]
+    files = {name: str(tmp_path / name) for name in ("small", "big", "message", "back")}
+    baseline = peak_rss_mib(
+        "encrypt", *key, "-i", files["small"], "-o", files["message"], env=moto_env
+    )
+    encrypting = peak_rss_mib(
+        "encrypt", *key, "-i", files["big"], "-o", files["message"], env=moto_env
+    )
+    decrypting = peak_rss_mib(
+        "decrypt", *key, "-i", files["message"], "-o", files["back"], env=moto_env
+    )
+    assert os.path.getsize(files["back"]) == big
+    # holding the file would take 48 MiB more (twice that with the output)
+    assert encrypting < baseline + 16, (baseline, encrypting)
+    assert decrypting < baseline + 16, (baseline, decrypting)
+
+
+def test_encrypt_decrypt_files(
+    moto_env: dict[str, str],
+    two_keys: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for size in (0, 1, 4096, 200_003):
+        plaintext = os.urandom(size)
+        (tmp_path / "plain").write_bytes(plaintext)
+        code, err = crypt(
+            capsys,
+            "encrypt",
+            "-k",
+            two_keys[0],
+            "-c",
+            "a=1",
+            "-c",
+            "b=2",
+            "--frame-length",
+            "1000",
+            "--input",
+            str(tmp_path / "plain"),
+            "--output",
+            str(tmp_path / "message"),
+        )
+        assert code == 0, err
+        message = (tmp_path / "message").read_bytes()
+        assert message[:3] == b"\x02\x04\x78"  # v2, the default suite 0x0478
+        code, err = crypt(
+            capsys,
+            "decrypt",
+            "-k",
+            two_keys[0],
+            "-c",
+            "b=2",
+            "--input",
+            str(tmp_path / "message"),
+            "--output",
+            str(tmp_path / "back"),
+        )
+        assert code == 0, err
+        assert (tmp_path / "back").read_bytes() == plaintext
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["back", "message", "plain"]
+
+
+def test_decrypt_failures_leave_no_output_file(
+    moto_env: dict[str, str],
+    two_keys: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "plain").write_bytes(b"x" * 10_000)
+    code, err = crypt(
+        capsys,
+        "encrypt",
+        "-k",
+        two_keys[0],
+        "-c",
+        "tenant=a",
+        "-i",
+        str(tmp_path / "plain"),
+        "-o",
+        str(tmp_path / "message"),
+    )
+    assert code == 0, err
+    message = (tmp_path / "message").read_bytes()
+    work = tmp_path / "work"
+    work.mkdir()
+    cases = {
+        "wrong context": (message, ["-k", two_keys[0], "--context", "tenant=b"]),
+        "tampered": (
+            message[:-40] + bytes([message[-40] ^ 1]) + message[-39:],
+            ["-k", two_keys[0]],
+        ),
+        "truncated": (message[:-1], ["-k", two_keys[0]]),
+        "trailing bytes": (message + b"\x00", ["-k", two_keys[0]]),
+        "not a message": (b"hello", ["-k", two_keys[0]]),
+        "not for this key": (message, ["-k", two_keys[1]]),
+    }
+    for name, (data, extra) in cases.items():
+        (work / "in").write_bytes(data)
+        code, err = crypt(
+            capsys, "decrypt", *extra, "-i", str(work / "in"), "-o", str(work / "out")
+        )
+        assert code == 255, name
+        assert "aiokms decrypt: the message is not a valid, authentic message" in err, name
+        assert [p.name for p in work.iterdir()] == ["in"], name
+    # a KMS error: exit 254 with KMS's code
+    code, err = crypt(
+        capsys,
+        "encrypt",
+        "-k",
+        "alias/missing",
+        "-i",
+        str(tmp_path / "plain"),
+        "-o",
+        str(work / "out"),
+    )
+    assert code == 254 and "(NotFoundException)" in err
+    assert [p.name for p in work.iterdir()] == ["in"]
+
+
+def test_decrypt_resolves_aliases_to_key_arns(
+    moto_env: dict[str, str],
+    two_keys: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    code, _, err = run_main(
+        capsys,
+        "kms",
+        "create-alias",
+        "--alias-name",
+        "alias/cli-decrypt",
+        "--target-key-id",
+        two_keys[0],
+    )
+    assert code == 0, err
+    (tmp_path / "plain").write_bytes(b"aliased")
+    files = {name: str(tmp_path / name) for name in ("plain", "message", "back")}
+    assert (
+        crypt(
+            capsys,
+            "encrypt",
+            "-k",
+            "alias/cli-decrypt",
+            "-i",
+            files["plain"],
+            "-o",
+            files["message"],
+        )[0]
+        == 0
+    )
+    assert (
+        crypt(
+            capsys,
+            "decrypt",
+            "-k",
+            "alias/cli-decrypt",
+            "-i",
+            files["message"],
+            "-o",
+            files["back"],
+        )[0]
+        == 0
+    )
+    assert (tmp_path / "back").read_bytes() == b"aliased"
+
+
+class Esdk:
+    """The aws-encryption-sdk package, its boto3 pointed at moto by the environment."""
+
+    def __init__(self, key_ids: list[str]) -> None:
+        import aws_encryption_sdk
+        from aws_encryption_sdk.identifiers import CommitmentPolicy
+
+        self.client = aws_encryption_sdk.EncryptionSDKClient(
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+        )
+        self.provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+            key_ids=key_ids, botocore_session=botocore.session.Session()
+        )
+
+    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes:
+        message, _ = self.client.encrypt(
+            source=plaintext, key_provider=self.provider, encryption_context=context
+        )
+        return message  # type: ignore[no-any-return]
+
+    def decrypt(self, message: bytes) -> tuple[bytes, dict[str, str]]:
+        plaintext, header = self.client.decrypt(source=message, key_provider=self.provider)
+        return plaintext, dict(header.encryption_context)
+
+
+def test_interop_with_the_aws_encryption_sdk(
+    moto_env: dict[str, str],
+    two_keys: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    esdk = Esdk(two_keys)
+    plaintext = os.urandom(50_000)
+    # the ESDK's default suite, 0x0578 (signed); its data key wrapped under both keys
+    (tmp_path / "by-esdk").write_bytes(esdk.encrypt(plaintext, {"purpose": "interop ✓"}))
+    code, err = crypt(
+        capsys,
+        "decrypt",
+        "-k",
+        two_keys[1],
+        "-c",
+        "purpose=interop ✓",
+        "-i",
+        str(tmp_path / "by-esdk"),
+        "-o",
+        str(tmp_path / "back"),
+    )
+    assert code == 0, err
+    assert (tmp_path / "back").read_bytes() == plaintext
+    code, err = crypt(
+        capsys,
+        "encrypt",
+        "-k",
+        two_keys[0],
+        "-k",
+        two_keys[1],
+        "-c",
+        "purpose=back ✓",
+        "-i",
+        str(tmp_path / "back"),
+        "-o",
+        str(tmp_path / "by-aiokms"),
+    )
+    assert code == 0, err
+    decrypted, context = Esdk(two_keys[1:]).decrypt((tmp_path / "by-aiokms").read_bytes())
+    assert decrypted == plaintext and context["purpose"] == "back ✓"
+
+
+def _esdk_cli() -> str | None:
+    return os.environ.get("AIOKMS_ESDK_CLI") or shutil.which("aws-encryption-cli")
+
+
+@pytest.mark.skipif(
+    _esdk_cli() is None,
+    reason="aws-encryption-cli not installed (its package pins aws-encryption-sdk 3.x: install "
+    "it in its own virtualenv and set AIOKMS_ESDK_CLI to its aws-encryption-cli)",
+)
+def test_interop_with_the_esdk_command_line_tool(
+    moto_env: dict[str, str],
+    two_keys: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tool = _esdk_cli()
+    assert tool is not None
+    plaintext = os.urandom(70_000)
+    (tmp_path / "plain").write_bytes(plaintext)
+    esdk = subprocess.run(
+        [
+            tool,
+            "--encrypt",
+            "--input",
+            str(tmp_path / "plain"),
+            "--output",
+            str(tmp_path / "by-esdk"),
+            "--wrapping-keys",
+            f"key={two_keys[0]}",
+            "--encryption-context",
+            "tenant=a",
+            "-S",
+        ],
+        env=moto_env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert esdk.returncode == 0, esdk.stderr.decode()
+    result = aiokms(
+        "decrypt",
+        "-k",
+        two_keys[0],
+        "-c",
+        "tenant=a",
+        "-i",
+        str(tmp_path / "by-esdk"),
+        env=moto_env,
+    )
+    assert (result.returncode, result.stdout) == (0, plaintext), result.stderr
+    result = aiokms(
+        "encrypt",
+        "-k",
+        two_keys[0],
+        "-c",
+        "tenant=b",
+        "-i",
+        str(tmp_path / "plain"),
+        "-o",
+        str(tmp_path / "by-aiokms"),
+        env=moto_env,
+    )
+    assert result.returncode == 0, result.stderr
+    esdk = subprocess.run(
+        [
+            tool,
+            "--decrypt",
+            "--input",
+            str(tmp_path / "by-aiokms"),
+            "--output",
+            str(tmp_path / "back"),
+            "--wrapping-keys",
+            f"key={two_keys[0]}",
+            "--encryption-context",
+            "tenant=b",
+            "-S",
+        ],
+        env=moto_env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert esdk.returncode == 0, esdk.stderr.decode()
+    assert (tmp_path / "back").read_bytes() == plaintext
+
+
+# --- aiokms bench -----------------------------------------------------------------------------
+
+
+def check_report(report: dict[str, Any]) -> None:
+    """What must hold in every bench report."""
+    ops = report["operations"]
+    assert ops["total"] == ops["succeeded"] + ops["failed"]
+    assert sum(report["errors"].values()) == ops["failed"]
+    latency = report["latency_ms"]
+    assert 0 <= latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"]
+    assert latency["p99"] <= latency["max"]
+    assert latency["min"] <= latency["mean"] <= latency["max"]
+    assert report["elapsed_s"] > 0
+    assert report["throughput_ops_s"] == pytest.approx(
+        ops["succeeded"] / report["elapsed_s"], rel=0.01, abs=0.1
+    )
+    timeline = report["timeline"]
+    assert sum(row["ops"] for row in timeline) == ops["succeeded"]
+    assert sum(row["errors"] for row in timeline) == ops["failed"]
+    kms = report["kms"]
+    assert kms["retries"] >= 0 and kms["throttles"] >= 0
+    assert kms["throttles"] <= sum(kms["errors"].values())
+
+
+def test_bench_closed_loop_direct_operation() -> None:
+    result = aiokms(
+        "bench",
+        "--emulator",
+        "--operation",
+        "generate-data-key",
+        "--requests",
+        "300",
+        "--concurrency",
+        "8",
+        "--json",
+    )
+    report = ok_json(result)
+    assert result.stderr == b""  # no progress display without a terminal
+    check_report(report)
+    assert report["operations"] == {
+        "total": 300,
+        "succeeded": 300,
+        "failed": 0,
+        "missed_arrivals": 0,
+    }
+    # every operation is one KMS call, plus any retries
+    assert report["kms"]["requests"] == 300 + report["kms"]["retries"]
+    assert report["cache"] is None
+
+
+def bench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``aiokms bench`` in-process; returns (exit code, stdout, stderr)."""
+    return run_main(capsys, "bench", *args)
+
+
+def bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    code, out, err = bench(capsys, *args, "--json")
+    assert code == 0, err
+    report: dict[str, Any] = json.loads(out)
+    check_report(report)
+    return report
+
+
+def test_bench_envelope_with_cache_makes_few_kms_calls(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = bench_json(
+        capsys,
+        "--emulator",
+        "--operation",
+        "envelope-encrypt",
+        "--requests",
+        "500",
+        "--contexts",
+        "2",
+    )
+    cache = report["cache"]
+    assert report["operations"]["succeeded"] == 500
+    assert report["kms"]["requests"] == cache["kms_calls"] < 50
+    assert cache["hits"] + cache["misses"] == 500
+    assert cache["hit_ratio"] == pytest.approx(cache["hits"] / 500, abs=1e-4)
+    assert cache["hit_ratio"] > 0.5
+
+
+def test_bench_counts_throttles_and_errors_by_code(capsys: pytest.CaptureFixture[str]) -> None:
+    report = bench_json(
+        capsys,
+        "--emulator",
+        "--operation",
+        "encrypt",
+        "--rate-limit",
+        "100",
+        "--error-rate",
+        "0.2",
+        "--max-attempts",
+        "1",
+        "--requests",
+        "400",
+        "--concurrency",
+        "16",
+        "--payload-size",
+        "64",
+    )
+    errors, kms = report["errors"], report["kms"]
+    assert errors["KMSInternalException"] > 0 and errors["ThrottlingException"] > 0
+    assert kms["throttles"] == errors["ThrottlingException"]  # one attempt: each one fails
+    assert kms["errors"] == errors and kms["retries"] == 0
+    assert kms["requests"] == report["operations"]["total"] == 400
+
+
+def test_bench_retries_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    report = bench_json(
+        capsys,
+        "--emulator",
+        "--operation",
+        "generate-data-key",
+        "--error-rate",
+        "0.2",
+        "--requests",
+        "200",
+        "--retry-mode",
+        "standard",
+    )
+    kms = report["kms"]
+    assert kms["retries"] > 0
+    assert kms["requests"] == report["operations"]["total"] + kms["retries"]
+    assert kms["errors"]["KMSInternalException"] >= kms["retries"]
+
+
+def test_bench_open_loop_json_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plot = ["--plot", str(tmp_path / "bench.png")] if _has_matplotlib() else []
+    report = bench_json(
+        capsys,
+        "--emulator",
+        "--operation",
+        "envelope-decrypt",
+        "--no-cache",
+        "--rate",
+        "200",
+        "--duration",
+        "1",
+        *plot,
+    )
+    ops = report["operations"]
+    assert report["rate"] == 200 and report["cache"] is None
+    assert ops["total"] + ops["missed_arrivals"] == 200  # arrivals at 0, 5, ..., 995 ms
+    if plot:
+        assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _has_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def test_bench_table_against_an_endpoint(
+    moto_env: dict[str, str], two_keys: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = bench(
+        capsys,
+        "--endpoint-url",
+        moto_env["AWS_ENDPOINT_URL_KMS"],
+        "--key-id",
+        two_keys[0],
+        "--operation",
+        "decrypt",
+        "--requests",
+        "30",
+        "--concurrency",
+        "4",
+        "--rate",
+        "100",
+    )
+    assert code == 0, err
+    for row in (
+        "operations",
+        "30 ok, 0 failed",
+        "throughput",
+        "latency (ms)",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "KMS calls",
+        "cache hit ratio",
+        "throttles",
+        "retries",
+        "errors",
+        "open loop at 100/s",
+        moto_env["AWS_ENDPOINT_URL_KMS"],
+    ):
+        assert row in out, row
+
+
+def test_bench_with_nothing_succeeding_exits_255(
+    moto_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = bench(
+        capsys,
+        "--endpoint-url",
+        moto_env["AWS_ENDPOINT_URL_KMS"],
+        "--key-id",
+        "alias/none",
+        "--requests",
+        "5",
+        "--json",
+    )
+    assert code == 255
+    assert "no operation succeeded" in err
+    assert json.loads(out)["errors"] == {"NotFoundException": 5}
+
+
+def test_percentile_and_summary() -> None:
+    assert _bench.percentile([], 0.5) == 0.0
+    values = [float(i) for i in range(1, 101)]
+    assert [_bench.percentile(values, q) for q in (0.5, 0.9, 0.99, 1.0)] == [50, 90, 99, 100]
+    recorder = _bench.Recorder()
+    recorder.success(0.5, 0.010)
+    recorder.success(0.7, 0.030)
+    recorder.failure(0.8, "ThrottlingException")
+    report = _bench.summarize(
+        recorder, 1.0, settings={}, kms={"requests": 3}, cache={"hits": 0, "misses": 0}
+    )
+    assert report["operations"]["total"] == 3
+    assert report["latency_ms"]["p50"] == 10.0 and report["latency_ms"]["max"] == 30.0
+    assert report["errors"] == {"ThrottlingException": 1}
+    assert report["cache"]["hit_ratio"] is None
