@@ -1,5 +1,7 @@
 """aiokms: a fast asyncio AWS KMS client, data-key cache, envelope encryptor and local KMS."""
 
+from typing import TYPE_CHECKING, Any
+
 from aiokms._cache import CacheStats, DataKeyCache, DataKeyClient
 from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Paginator, __version__
 from aiokms._credentials import Credentials, CredentialsProvider
@@ -40,4 +42,19 @@ __all__ = [
     "ReadTimeout",
     "TransportError",
     "__version__",
+    # emulator (imported on first use)
+    "emulator",
 ]
+
+if TYPE_CHECKING:
+    from aiokms import emulator
+
+
+def __getattr__(name: str) -> Any:
+    # ``aiokms.emulator`` is imported on first use: it brings aiohttp's server side and the
+    # asymmetric crypto, which a client alone does not need.
+    if name == "emulator":
+        import importlib
+
+        return importlib.import_module("aiokms.emulator")
+    raise AttributeError(f"module 'aiokms' has no attribute {name!r}")

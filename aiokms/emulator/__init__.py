@@ -1,0 +1,31 @@
+"""LocalKMS: a fast local KMS emulator for tests and load tests.
+
+``LocalKMS`` serves the KMS JSON protocol over HTTP with keep-alive, checks every request's
+SigV4 signature against its own credentials, keeps keys in memory (optionally in a state file),
+answers with KMS's error codes, statuses and body shape, and can throttle
+(``ThrottlingException`` beyond a shared request rate) and inject faults (latency, jitter,
+``KMSInternalException`` 500s, dropped connections, slow bodies)::
+
+    async with aiokms.emulator.LocalKMS(rate_limit=1000) as local:
+        async with aiokms.KMSClient(endpoint_url=local.endpoint_url, region_name=local.region,
+                                    credentials=local.credentials) as kms:
+            key = await kms.create_key()
+
+The layers, from the outside in: ``_server`` (the aiohttp shell, clocks, the state file),
+``_auth`` (SigV4 verification), ``_quota`` (token bucket), ``_faults`` (fault draws),
+``_validate`` (request validation from botocore's model), ``_operations`` (the KMS operations),
+``_keys`` (the key store) and ``_crypto`` (the ciphertext envelope and key material); all but
+the first are pure. ``python -m aiokms.emulator`` serves it from the command line.
+"""
+
+from aiokms.emulator._operations import QUOTA_OPERATIONS, SUPPORTED_OPERATIONS
+from aiokms.emulator._server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, EmulatorStats, LocalKMS
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_REGION",
+    "QUOTA_OPERATIONS",
+    "SUPPORTED_OPERATIONS",
+    "EmulatorStats",
+    "LocalKMS",
+]

@@ -1,0 +1,236 @@
+"""``aiokms emulator`` (and ``python -m aiokms.emulator``): serve LocalKMS from the command line.
+
+Every keyword argument of :class:`~aiokms.emulator.LocalKMS` is a flag. When the server is
+listening, the command prints its endpoint URL and credentials (as ``export`` lines a shell can
+use, or one JSON object with ``--json``) and then serves until SIGINT or SIGTERM, when it closes
+its connections, writes its state file and exits 0.
+
+:func:`add_arguments` and :func:`build_parser` let the ``aiokms`` command reuse the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from aiokms.emulator._server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, LocalKMS
+
+__all__ = ["add_arguments", "build_parser", "emulator_kwargs", "main", "serve"]
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (0 or more)")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not value > 0.0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (0 to 65535)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's flags (one per LocalKMS argument) to ``parser``."""
+    server = parser.add_argument_group("server")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    server.add_argument("--port", type=_port, default=0, help="port; 0 picks a free one (default)")
+    server.add_argument("--region", default=DEFAULT_REGION, help="Region (%(default)s)")
+    server.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="account (%(default)s)")
+    server.add_argument(
+        "--state-file",
+        metavar="PATH",
+        help="keep keys, aliases and credentials in this JSON file across restarts "
+        "(key material and the secret key in the clear: for tests only)",
+    )
+    server.add_argument(
+        "--alias",
+        dest="aliases",
+        action="append",
+        default=[],
+        metavar="alias/NAME",
+        help="have a symmetric key ready under this alias (repeatable)",
+    )
+    creds = parser.add_argument_group("credentials (generated when not given)")
+    creds.add_argument("--access-key", help="access key id requests must be signed with")
+    creds.add_argument("--secret-key", help="its secret access key")
+    creds.add_argument("--session-token", help="session token requests must carry")
+    quota = parser.add_argument_group("quota")
+    quota.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="PER_SECOND",
+        help="requests/s shared by the cryptographic operations; beyond: ThrottlingException",
+    )
+    quota.add_argument(
+        "--burst", type=_rate, help="requests the quota admits at once (default: 1 s worth)"
+    )
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--latency", type=_seconds, default=0.0, help="seconds added to replies")
+    faults.add_argument(
+        "--jitter", type=_seconds, default=0.0, help="up to this many more seconds, at random"
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0-1) of requests answered KMSInternalException (HTTP 500)",
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0-1) of requests whose connection is closed without a reply",
+    )
+    faults.add_argument(
+        "--slow-body",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="trickle reply bodies over this many seconds after the headers",
+    )
+    faults.add_argument(
+        "--slow-body-rate",
+        type=_share,
+        default=1.0,
+        metavar="SHARE",
+        help="share (0-1) of replies that are slow when --slow-body is set (default 1)",
+    )
+    faults.add_argument("--seed", type=int, help="seed of the fault draws (reproducible runs)")
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json", action="store_true", help="print the endpoint and credentials as one JSON line"
+    )
+    output.add_argument("--verbose", "-v", action="store_true", help="log to stderr")
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The emulator command's parser."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve a local KMS (LocalKMS) for tests and load tests: the KMS JSON "
+        "protocol over HTTP, with SigV4 checks, a request quota and fault injection.",
+    )
+    add_arguments(parser)
+    return parser
+
+
+def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """LocalKMS's keyword arguments from parsed flags."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "region": args.region,
+        "account_id": args.account_id,
+        "access_key": args.access_key,
+        "secret_key": args.secret_key,
+        "session_token": args.session_token,
+        "rate_limit": args.rate_limit,
+        "burst": args.burst,
+        "latency": args.latency,
+        "jitter": args.jitter,
+        "error_rate": args.error_rate,
+        "drop_rate": args.drop_rate,
+        "slow_body": args.slow_body,
+        "slow_body_rate": args.slow_body_rate,
+        "seed": args.seed,
+        "state_file": args.state_file,
+        "aliases": args.aliases,
+    }
+
+
+def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
+    creds = local.credentials
+    if as_json:
+        doc = {
+            "endpoint_url": local.endpoint_url,
+            "region": local.region,
+            "account_id": local.account_id,
+            "access_key": creds.access_key,
+            "secret_key": creds.secret_key,
+            "session_token": creds.token,
+        }
+        print(json.dumps(doc), file=out, flush=True)
+        return
+    lines = [
+        f"# LocalKMS ready at {local.endpoint_url} (Region {local.region}, "
+        f"account {local.account_id}); Ctrl-C stops it",
+        f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}",
+        f"export AWS_REGION={local.region}",
+        f"export AWS_ACCESS_KEY_ID={creds.access_key}",
+        f"export AWS_SECRET_ACCESS_KEY={creds.secret_key}",
+    ]
+    if creds.token:
+        lines.append(f"export AWS_SESSION_TOKEN={creds.token}")
+    print("\n".join(lines), file=out, flush=True)
+
+
+async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run LocalKMS with the parsed flags until SIGINT or SIGTERM; return the exit status."""
+    out = sys.stdout if out is None else out
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not main thread
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    try:
+        async with LocalKMS(**emulator_kwargs(args)) as local:
+            _announce(local, args.json, out)
+            await stop.wait()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """The emulator command: parse ``argv`` (default ``sys.argv[1:]``), serve, return status."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return asyncio.run(serve(args))
+    except KeyboardInterrupt:  # where signal handlers cannot be installed
+        return 0
+    except ValueError as exc:  # a knob out of range, or an unreadable state file
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the address cannot be bound
+        print(
+            f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m aiokms.emulator"))

@@ -1,0 +1,331 @@
+"""KMS-side cryptography: key specs, the ciphertext envelope, and the asymmetric primitives.
+
+How the symmetric ciphertext works: a blob is one authenticated envelope,
+
+    ======  ======  ==================================================================
+    offset  length  field
+    ======  ======  ==================================================================
+    0       1       format version (``0x01``)
+    1       17      key id: a kind byte (0 = UUID key id, 1 = ``mrk-`` key id) + 16 bytes
+    18      32      key material id (KMS's ``KeyMaterialId``, hex-encoded in replies)
+    50      12      AES-GCM nonce (random)
+    62      n + 16  AES-256-GCM ciphertext of the n plaintext bytes, then its tag
+    ======  ======  ==================================================================
+
+and the AES-GCM additional data is the 62-byte header followed by the encryption context in
+canonical form (pairs sorted by UTF-8 key, each key and value length-prefixed), so the blob is
+bound to its key, its key material and its exact context: a flipped byte anywhere, another
+context, or a blob presented under another key fails authentication. The key id in clear lets
+``Decrypt`` find the key without being told, as KMS does; the material id lets rotated keys
+decrypt what their older material encrypted.
+
+Asymmetric keys produce what KMS produces: raw RSAES-OAEP ciphertexts (so a ciphertext made
+offline with the public key from ``GetPublicKey`` decrypts), DER-encoded ECDSA signatures,
+RSASSA-PSS with a salt as long as the digest, PKCS #1 v1.5 signatures, SubjectPublicKeyInfo
+public keys and PKCS #8 private keys.
+
+Pure code: randomness comes from ``os.urandom`` through the caller or this module.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import struct
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "ECC_SPECS",
+    "HEADER_LEN",
+    "HMAC_SPECS",
+    "RSA_ENCRYPTION_ALGORITHMS",
+    "RSA_SIGNING_ALGORITHMS",
+    "RSA_SPECS",
+    "PrivateKey",
+    "SymmetricMaterial",
+    "canonical_context",
+    "generate_key_pair",
+    "generate_private_key",
+    "key_id_from_raw",
+    "load_private_key",
+    "mac",
+    "open_envelope",
+    "parse_envelope",
+    "private_key_der",
+    "public_key_der",
+    "raw_key_id",
+    "rsa_decrypt",
+    "rsa_encrypt",
+    "rsa_max_plaintext",
+    "seal",
+    "sign",
+    "signing_digest_size",
+    "verify",
+]
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+VERSION = b"\x01"
+_KIND_UUID = 0
+_KIND_MRK = 1
+RAW_KEY_ID_LEN = 17
+MATERIAL_ID_LEN = 32
+NONCE_LEN = 12
+TAG_LEN = 16
+PREFIX_LEN = 1 + RAW_KEY_ID_LEN + MATERIAL_ID_LEN  # what is fixed per key material
+HEADER_LEN = PREFIX_LEN + NONCE_LEN
+
+# KMS key spec -> (hashlib name, key bytes, MAC algorithm)
+HMAC_SPECS: dict[str, tuple[str, int, str]] = {
+    "HMAC_224": ("sha224", 28, "HMAC_SHA_224"),
+    "HMAC_256": ("sha256", 32, "HMAC_SHA_256"),
+    "HMAC_384": ("sha384", 48, "HMAC_SHA_384"),
+    "HMAC_512": ("sha512", 64, "HMAC_SHA_512"),
+}
+RSA_SPECS: dict[str, int] = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
+# KMS key spec -> (curve, signing algorithm)
+ECC_SPECS: dict[str, tuple[ec.EllipticCurve, str]] = {
+    "ECC_NIST_P256": (ec.SECP256R1(), "ECDSA_SHA_256"),
+    "ECC_NIST_P384": (ec.SECP384R1(), "ECDSA_SHA_384"),
+    "ECC_NIST_P521": (ec.SECP521R1(), "ECDSA_SHA_512"),
+    "ECC_SECG_P256K1": (ec.SECP256K1(), "ECDSA_SHA_256"),
+}
+RSA_ENCRYPTION_ALGORITHMS = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+RSA_SIGNING_ALGORITHMS = (
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+)
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "SHA_1": hashes.SHA1,
+    "SHA_256": hashes.SHA256,
+    "SHA_384": hashes.SHA384,
+    "SHA_512": hashes.SHA512,
+}
+
+
+# --- symmetric keys and the envelope --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SymmetricMaterial:
+    """One AES-256 key material of a symmetric KMS key, with its precomputed envelope prefix.
+
+    Attributes:
+        material_id: 32 random bytes (``KeyMaterialId`` is their hex).
+        secret: the AES-256 key.
+        created: epoch seconds.
+        rotation_type: ``None`` for the first material, else ``"AUTOMATIC"`` or
+            ``"ON_DEMAND"``.
+        prefix: version, key id and material id: the first 50 bytes of every blob it seals.
+        aead: the AES-GCM context for ``secret``.
+        hex_id: ``material_id`` in hex, as replies carry it.
+    """
+
+    material_id: bytes
+    secret: bytes
+    created: float
+    rotation_type: str | None
+    prefix: bytes
+    aead: AESGCM
+    hex_id: str
+
+    @classmethod
+    def new(
+        cls,
+        raw_id: bytes,
+        created: float,
+        rotation_type: str | None = None,
+        *,
+        material_id: bytes | None = None,
+        secret: bytes | None = None,
+    ) -> SymmetricMaterial:
+        """A material for the key whose 17-byte raw id is ``raw_id`` (random unless given)."""
+        material_id = os.urandom(MATERIAL_ID_LEN) if material_id is None else material_id
+        secret = os.urandom(32) if secret is None else secret
+        if len(material_id) != MATERIAL_ID_LEN or len(secret) != 32:
+            raise ValueError("invalid symmetric key material")
+        prefix = VERSION + raw_id + material_id
+        return cls(
+            material_id, secret, created, rotation_type, prefix, AESGCM(secret), material_id.hex()
+        )
+
+    def __repr__(self) -> str:
+        return f"<SymmetricMaterial {self.material_id.hex()[:12]}...>"
+
+
+def raw_key_id(key_id: str) -> bytes:
+    """The 17 bytes that stand for ``key_id`` in a blob (``ValueError`` if it is not one)."""
+    if key_id.startswith("mrk-"):
+        body = bytes.fromhex(key_id[4:])
+        if len(body) != 16 or key_id[4:] != body.hex():
+            raise ValueError(f"not a multi-Region key id: {key_id!r}")
+        return bytes((_KIND_MRK,)) + body
+    parsed = uuid.UUID(key_id)
+    if str(parsed) != key_id:
+        raise ValueError(f"not a key id: {key_id!r}")
+    return bytes((_KIND_UUID,)) + parsed.bytes
+
+
+def key_id_from_raw(raw: bytes) -> str:
+    """The key id that ``raw_key_id`` turned into ``raw``."""
+    if raw[0] == _KIND_MRK:
+        return "mrk-" + raw[1:].hex()
+    return str(uuid.UUID(bytes=raw[1:]))
+
+
+_LENGTH = struct.Struct(">I")
+
+
+def canonical_context(context: Mapping[str, str] | None) -> bytes:
+    """The encryption context as unambiguous bytes: sorted pairs, every part length-prefixed."""
+    if not context:
+        return b""
+    parts = [_LENGTH.pack(len(context))]
+    for key, value in sorted((k.encode(), v.encode()) for k, v in context.items()):
+        parts += (_LENGTH.pack(len(key)), key, _LENGTH.pack(len(value)), value)
+    return b"".join(parts)
+
+
+def seal(material: SymmetricMaterial, plaintext: bytes, context: bytes) -> bytes:
+    """Encrypt ``plaintext`` into a blob bound to ``material`` and the canonical ``context``."""
+    header = material.prefix + os.urandom(NONCE_LEN)
+    return header + material.aead.encrypt(header[PREFIX_LEN:], plaintext, header + context)
+
+
+def parse_envelope(blob: bytes) -> tuple[bytes, bytes] | None:
+    """``(raw key id, material id)`` of a blob in this format, else ``None``."""
+    if len(blob) < HEADER_LEN + TAG_LEN or blob[:1] != VERSION:
+        return None
+    return blob[1 : 1 + RAW_KEY_ID_LEN], blob[1 + RAW_KEY_ID_LEN : PREFIX_LEN]
+
+
+def open_envelope(material: SymmetricMaterial, blob: bytes, context: bytes) -> bytes:
+    """Decrypt a blob ``material`` sealed; raises ``cryptography``'s ``InvalidTag`` if not."""
+    header = blob[:HEADER_LEN]
+    return material.aead.decrypt(header[PREFIX_LEN:], blob[HEADER_LEN:], header + context)
+
+
+# --- asymmetric keys ------------------------------------------------------------------------
+
+
+def generate_private_key(spec: str) -> PrivateKey:
+    """A new private key for a KMS key spec or data key pair spec."""
+    if spec in RSA_SPECS:
+        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_SPECS[spec])
+    if spec in ECC_SPECS:
+        return ec.generate_private_key(ECC_SPECS[spec][0])
+    if spec == "ECC_NIST_EDWARDS25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"no key generation for {spec}")
+
+
+def generate_key_pair(spec: str) -> tuple[bytes, bytes]:
+    """A data key pair: ``(PKCS #8 DER private key, SubjectPublicKeyInfo DER public key)``."""
+    key = generate_private_key(spec)
+    return private_key_der(key), public_key_der(key)
+
+
+def private_key_der(key: PrivateKey) -> bytes:
+    """PKCS #8 DER, unencrypted."""
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_private_key(der: bytes) -> PrivateKey:
+    """The inverse of :func:`private_key_der`."""
+    key = serialization.load_der_private_key(der, password=None)
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise ValueError("unsupported private key type")
+    return key
+
+
+def public_key_der(key: PrivateKey) -> bytes:
+    """The public half as DER SubjectPublicKeyInfo, as ``GetPublicKey`` returns it."""
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _oaep(algorithm: str) -> padding.OAEP:
+    digest = _HASHES[algorithm.removeprefix("RSAES_OAEP_")]()
+    return padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
+
+
+def rsa_max_plaintext(bits: int, algorithm: str) -> int:
+    """The longest plaintext RSAES-OAEP with ``algorithm`` can encrypt under ``bits``."""
+    digest_size = _HASHES[algorithm.removeprefix("RSAES_OAEP_")]().digest_size
+    return bits // 8 - 2 * digest_size - 2
+
+
+def rsa_encrypt(key: rsa.RSAPrivateKey, algorithm: str, plaintext: bytes) -> bytes:
+    """RSAES-OAEP encryption under the key's public half."""
+    return key.public_key().encrypt(plaintext, _oaep(algorithm))
+
+
+def rsa_decrypt(key: rsa.RSAPrivateKey, algorithm: str, ciphertext: bytes) -> bytes:
+    """RSAES-OAEP decryption; raises ``ValueError`` for a ciphertext that does not decrypt."""
+    return key.decrypt(ciphertext, _oaep(algorithm))
+
+
+def _hash_of(algorithm: str) -> hashes.HashAlgorithm:
+    return _HASHES["SHA_" + algorithm.rsplit("_", 1)[1]]()
+
+
+def signing_digest_size(algorithm: str) -> int:
+    """The digest length (bytes) of a signing algorithm's hash."""
+    return _hash_of(algorithm).digest_size
+
+
+def sign(key: PrivateKey, algorithm: str, message: bytes, *, digest: bool) -> bytes:
+    """Sign ``message`` (or, with ``digest``, the given digest) as KMS does for ``algorithm``."""
+    chosen = _hash_of(algorithm)
+    prepared: hashes.HashAlgorithm | Prehashed = Prehashed(chosen) if digest else chosen
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(message, _rsa_padding(algorithm, chosen), prepared)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(message, ec.ECDSA(prepared))
+    raise ValueError("this key does not sign with " + algorithm)
+
+
+def verify(
+    key: PrivateKey, algorithm: str, message: bytes, signature: bytes, *, digest: bool
+) -> bool:
+    """Whether ``signature`` is valid for ``message`` (or the digest) under ``algorithm``."""
+    chosen = _hash_of(algorithm)
+    prepared: hashes.HashAlgorithm | Prehashed = Prehashed(chosen) if digest else chosen
+    try:
+        if isinstance(key, rsa.RSAPrivateKey):
+            key.public_key().verify(signature, message, _rsa_padding(algorithm, chosen), prepared)
+        elif isinstance(key, ec.EllipticCurvePrivateKey):
+            key.public_key().verify(signature, message, ec.ECDSA(prepared))
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _rsa_padding(algorithm: str, chosen: hashes.HashAlgorithm) -> padding.AsymmetricPadding:
+    if algorithm.startswith("RSASSA_PSS_"):
+        return padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
+    return padding.PKCS1v15()
+
+
+def mac(secret: bytes, hash_name: str, message: bytes) -> bytes:
+    """HMAC of ``message``."""
+    return hmac.digest(secret, message, hash_name)

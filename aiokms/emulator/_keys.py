@@ -1,0 +1,438 @@
+"""The key store: KMS keys, their aliases and state, in memory, with a JSON snapshot.
+
+How this works: a :class:`Key` holds a KMS key's metadata and its material, in the form the
+hot path wants it: a symmetric key keeps every :class:`SymmetricMaterial` by material id (the
+current one seals, any of them opens), an HMAC key its secret, an asymmetric key its private
+key object and DER public key. The :class:`KeyStore` indexes keys by key id, by ARN and by the
+raw id written into ciphertexts, and aliases by name, so resolving any ``KeyId`` form is one or
+two dictionary lookups. Identifiers are resolved as KMS does: key id, key ARN, alias name or
+alias ARN, with KMS's ``NotFoundException`` messages, and operations that take only key ids or
+key ARNs refuse aliases.
+
+Time comes from the injected wall clock (epoch seconds): creation dates, rotation dates, and
+deletion dates; a key past its deletion date is removed, with its aliases, the next time it is
+looked up. :meth:`KeyStore.snapshot` and :meth:`KeyStore.restore` turn the whole store into a
+JSON-ready dict (key material base64, in the clear) and back; ``changes`` counts mutations so
+the shell knows when to write it.
+
+Pure code: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from aiokms.emulator import _crypto
+from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
+from aiokms.emulator._errors import KMSError
+
+__all__ = ["DISABLED", "ENABLED", "PENDING_DELETION", "Alias", "Key", "KeyStore"]
+
+ENABLED = "Enabled"
+DISABLED = "Disabled"
+PENDING_DELETION = "PendingDeletion"
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+DAY = 86400.0
+_SNAPSHOT_VERSION = 1
+
+
+def default_policy(account_id: str) -> str:
+    """The key policy KMS attaches when CreateKey is given none."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+class Key:
+    """One KMS key: metadata, state and material.
+
+    Exactly one kind of material is set: ``materials``/``current`` (symmetric encryption),
+    ``hmac_secret`` (HMAC) or ``private_key``/``public_der`` (RSA and elliptic curve).
+    """
+
+    __slots__ = (
+        "arn",
+        "created",
+        "current",
+        "deletion_date",
+        "description",
+        "hmac_secret",
+        "key_id",
+        "materials",
+        "multi_region",
+        "next_rotation",
+        "pending_window",
+        "policy",
+        "private_key",
+        "public_der",
+        "raw_id",
+        "rotation_period",
+        "spec",
+        "state",
+        "tags",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        *,
+        key_id: str,
+        arn: str,
+        spec: str,
+        usage: str,
+        created: float,
+        description: str,
+        policy: str,
+        multi_region: bool,
+    ) -> None:
+        self.key_id = key_id
+        self.arn = arn
+        self.raw_id = _crypto.raw_key_id(key_id)
+        self.spec = spec
+        self.usage = usage
+        self.created = created
+        self.description = description
+        self.policy = policy
+        self.multi_region = multi_region
+        self.tags: dict[str, str] = {}
+        self.state = ENABLED
+        self.deletion_date: float | None = None
+        self.pending_window: int | None = None
+        self.rotation_period: int | None = None
+        self.next_rotation: float | None = None
+        self.materials: dict[bytes, SymmetricMaterial] = {}
+        self.current: SymmetricMaterial | None = None
+        self.hmac_secret: bytes | None = None
+        self.private_key: PrivateKey | None = None
+        self.public_der: bytes | None = None
+
+    def __repr__(self) -> str:  # no material here, ever
+        return f"<Key {self.key_id} {self.spec} {self.usage} {self.state}>"
+
+    @property
+    def symmetric(self) -> bool:
+        """A symmetric encryption key (the only kind with rotating material)."""
+        return self.spec == SYMMETRIC_DEFAULT
+
+    def add_material(self, material: SymmetricMaterial) -> None:
+        """Make ``material`` current; older materials keep decrypting."""
+        self.materials[material.material_id] = material
+        self.current = material
+
+    def rsa_key(self) -> rsa.RSAPrivateKey:
+        """The RSA private key (the caller has checked the spec)."""
+        assert isinstance(self.private_key, rsa.RSAPrivateKey)
+        return self.private_key
+
+
+@dataclass(slots=True)
+class Alias:
+    """An alias: its name (``alias/...``), target key id and dates (epoch seconds)."""
+
+    name: str
+    target: str
+    created: float
+    updated: float
+
+
+class KeyStore:
+    """Keys and aliases of one account and Region.
+
+    Args:
+        region: the Region in ARNs.
+        account_id: the account in ARNs.
+        clock: wall-clock epoch seconds.
+    """
+
+    __slots__ = (
+        "_by_arn",
+        "_by_raw",
+        "_clock",
+        "account_id",
+        "aliases",
+        "changes",
+        "keys",
+        "region",
+    )
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        account_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self._clock = clock
+        self.keys: dict[str, Key] = {}
+        self.aliases: dict[str, Alias] = {}
+        self._by_arn: dict[str, Key] = {}
+        self._by_raw: dict[bytes, Key] = {}
+        self.changes = 0
+
+    def __repr__(self) -> str:
+        return f"<KeyStore {self.region} {self.account_id} keys={len(self.keys)}>"
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(list(self.keys.values()))
+
+    def now(self) -> float:
+        """The store's clock."""
+        return self._clock()
+
+    def touch(self) -> None:
+        """Record a mutation (the shell persists the store when this count moves)."""
+        self.changes += 1
+
+    # --- identifiers ------------------------------------------------------------------------
+
+    def key_arn(self, key_id: str) -> str:
+        """The ARN of a key id in this account and Region."""
+        return f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}"
+
+    def alias_arn(self, name: str) -> str:
+        """The ARN of an alias name in this account and Region."""
+        return f"arn:aws:kms:{self.region}:{self.account_id}:{name}"
+
+    def resolve(self, ident: str, *, aliases: bool = True) -> Key:
+        """The key ``ident`` names: a key id, key ARN, or (with ``aliases``) alias name or ARN.
+
+        Raises:
+            KMSError: ``NotFoundException`` as KMS words it.
+        """
+        key = self.keys.get(ident)
+        if key is None:
+            key = self._by_arn.get(ident)
+        if key is None:
+            key = self._resolve_slow(ident, aliases)
+        if key.state == PENDING_DELETION and self._expired(key):
+            return self.resolve(ident, aliases=aliases)  # now raises NotFoundException
+        return key
+
+    def _resolve_slow(self, ident: str, aliases: bool) -> Key:
+        if ident.startswith("arn:"):
+            parts = ident.split(":", 5)
+            if len(parts) != 6 or parts[2] != "kms":
+                raise KMSError("NotFoundException", f"Invalid arn {ident}")
+            resource = parts[5]
+            if resource.startswith("alias/") and aliases:
+                if parts[3] != self.region or parts[4] != self.account_id:
+                    raise KMSError("NotFoundException", f"Alias {ident} is not found.")
+                return self.alias_target(resource)
+            if not resource.startswith("key/"):
+                raise KMSError("NotFoundException", f"Invalid arn {ident}")
+            if parts[3] != self.region:
+                raise KMSError("NotFoundException", f"Invalid arn {parts[3]}")
+            raise KMSError("NotFoundException", f"Key '{ident}' does not exist")
+        if ident.startswith("alias/") and aliases:
+            return self.alias_target(ident)
+        if not _is_key_id(ident):
+            raise KMSError("NotFoundException", f"Invalid keyId '{ident}'")
+        raise KMSError("NotFoundException", f"Key '{self.key_arn(ident)}' does not exist")
+
+    def alias_target(self, name: str) -> Key:
+        """The key an alias points to (``NotFoundException`` if there is no such alias)."""
+        alias = self.aliases.get(name)
+        if alias is None:
+            raise KMSError("NotFoundException", f"Alias {self.alias_arn(name)} is not found.")
+        return self.resolve(alias.target, aliases=False)
+
+    def by_raw_id(self, raw: bytes) -> Key | None:
+        """The key whose raw id a ciphertext names, if it still exists."""
+        key = self._by_raw.get(raw)
+        if key is not None and key.state == PENDING_DELETION and self._expired(key):
+            return None
+        return key
+
+    def purge(self) -> None:
+        """Delete every key whose deletion date has passed (before listing)."""
+        for key in [k for k in self.keys.values() if k.deletion_date is not None]:
+            self._expired(key)
+
+    def _expired(self, key: Key) -> bool:
+        """Delete ``key`` if its deletion date has passed; return whether it was deleted."""
+        if key.deletion_date is None or self._clock() < key.deletion_date:
+            return False
+        self.remove(key)
+        return True
+
+    # --- mutations --------------------------------------------------------------------------
+
+    def new_key_id(self, multi_region: bool) -> str:
+        """A fresh key id (``mrk-`` + 32 hex digits for multi-Region keys)."""
+        while True:
+            key_id = "mrk-" + uuid.uuid4().hex if multi_region else str(uuid.uuid4())
+            if key_id not in self.keys:
+                return key_id
+
+    def add(self, key: Key) -> Key:
+        """Index a new key."""
+        self.keys[key.key_id] = key
+        self._by_arn[key.arn] = key
+        self._by_raw[key.raw_id] = key
+        self.touch()
+        return key
+
+    def remove(self, key: Key) -> None:
+        """Delete a key, its material and its aliases."""
+        self.keys.pop(key.key_id, None)
+        self._by_arn.pop(key.arn, None)
+        self._by_raw.pop(key.raw_id, None)
+        for name in [a.name for a in self.aliases.values() if a.target == key.key_id]:
+            del self.aliases[name]
+        self.touch()
+
+    def aliases_of(self, key_id: str) -> list[Alias]:
+        """The aliases that point to ``key_id``."""
+        return [alias for alias in self.aliases.values() if alias.target == key_id]
+
+    # --- persistence ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything in the store as JSON-ready data; key material base64, in the clear."""
+        return {
+            "version": _SNAPSHOT_VERSION,
+            "region": self.region,
+            "account_id": self.account_id,
+            "keys": [_key_record(key) for key in self.keys.values()],
+            "aliases": [
+                {
+                    "AliasName": a.name,
+                    "TargetKeyId": a.target,
+                    "CreationDate": a.created,
+                    "LastUpdatedDate": a.updated,
+                }
+                for a in self.aliases.values()
+            ],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load a :meth:`snapshot` into this (empty) store.
+
+        Raises:
+            ValueError: the data is not a snapshot this version understands.
+        """
+        if data.get("version") != _SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported state file version {data.get('version')!r}")
+        try:
+            for record in data["keys"]:
+                self._restore_key(record)
+            for record in data["aliases"]:
+                name = record["AliasName"]
+                self.aliases[name] = Alias(
+                    name,
+                    record["TargetKeyId"],
+                    float(record["CreationDate"]),
+                    float(record["LastUpdatedDate"]),
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed state file: {type(exc).__name__}: {exc}") from None
+
+    def _restore_key(self, r: dict[str, Any]) -> None:
+        key = Key(
+            key_id=r["KeyId"],
+            arn=self.key_arn(r["KeyId"]),
+            spec=r["KeySpec"],
+            usage=r["KeyUsage"],
+            created=float(r["CreationDate"]),
+            description=r["Description"],
+            policy=r["Policy"],
+            multi_region=bool(r["MultiRegion"]),
+        )
+        key.tags = dict(r["Tags"])
+        key.state = r["KeyState"]
+        key.deletion_date = r.get("DeletionDate")
+        key.pending_window = r.get("PendingWindowInDays")
+        key.rotation_period = r.get("RotationPeriodInDays")
+        key.next_rotation = r.get("NextRotationDate")
+        for m in r.get("Materials", ()):
+            key.add_material(
+                SymmetricMaterial.new(
+                    key.raw_id,
+                    float(m["Created"]),
+                    m.get("RotationType"),
+                    material_id=bytes.fromhex(m["KeyMaterialId"]),
+                    secret=base64.b64decode(m["Secret"], validate=True),
+                )
+            )
+        if key.symmetric and key.current is None:
+            raise ValueError(f"key {key.key_id} has no key material")
+        current = r.get("CurrentKeyMaterialId")
+        if current is not None:
+            key.current = key.materials[bytes.fromhex(current)]
+        if "HmacSecret" in r:
+            key.hmac_secret = base64.b64decode(r["HmacSecret"], validate=True)
+        if "PrivateKey" in r:
+            key.private_key = _crypto.load_private_key(
+                base64.b64decode(r["PrivateKey"], validate=True)
+            )
+            key.public_der = _crypto.public_key_der(key.private_key)
+        self.add(key)
+
+
+def _key_record(key: Key) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "KeyId": key.key_id,
+        "KeySpec": key.spec,
+        "KeyUsage": key.usage,
+        "CreationDate": key.created,
+        "Description": key.description,
+        "Policy": key.policy,
+        "MultiRegion": key.multi_region,
+        "Tags": key.tags,
+        "KeyState": key.state,
+        "DeletionDate": key.deletion_date,
+        "PendingWindowInDays": key.pending_window,
+        "RotationPeriodInDays": key.rotation_period,
+        "NextRotationDate": key.next_rotation,
+    }
+    if key.materials:
+        record["Materials"] = [
+            {
+                "KeyMaterialId": m.material_id.hex(),
+                "Secret": base64.b64encode(m.secret).decode(),
+                "Created": m.created,
+                "RotationType": m.rotation_type,
+            }
+            for m in key.materials.values()
+        ]
+        assert key.current is not None
+        record["CurrentKeyMaterialId"] = key.current.material_id.hex()
+    if key.hmac_secret is not None:
+        record["HmacSecret"] = base64.b64encode(key.hmac_secret).decode()
+    if key.private_key is not None:
+        record["PrivateKey"] = base64.b64encode(_crypto.private_key_der(key.private_key)).decode()
+    return record
+
+
+def _is_key_id(value: str) -> bool:
+    try:
+        _crypto.raw_key_id(value)
+    except ValueError:
+        return False
+    return True

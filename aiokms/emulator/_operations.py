@@ -1,0 +1,1132 @@
+"""The KMS operations LocalKMS serves: validated parameters in, a reply dict out.
+
+How this works: :class:`Backend` maps each ``X-Amz-Target`` to an :class:`Operation`, built once
+from botocore's KMS model: its request parser (:mod:`._validate`), its handler here, whether it
+counts against the shared cryptographic request quota, and, for the operations that generate
+RSA keys, a *prepare* step the shell may run in a worker thread so that a slow key generation
+does not stall every other request. A handler reads the :class:`~._keys.KeyStore`, checks what
+KMS checks, in KMS's order where it matters (key identifier, key state, key usage, algorithm,
+sizes), and returns the reply's JSON-ready dict (blobs base64, key ids as key ARNs) or raises
+:class:`KMSError` with KMS's error code. Known KMS operations without a handler answer
+``UnsupportedOperationException``; unknown targets answer ``UnknownOperationException``.
+
+Pure code apart from ``os.urandom``: time comes from the store's clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hmac
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import botocore.session
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from aiokms.emulator import _crypto
+from aiokms.emulator._errors import KMSError, unsupported_operation
+from aiokms.emulator._keys import (
+    DAY,
+    DISABLED,
+    ENABLED,
+    PENDING_DELETION,
+    SYMMETRIC_DEFAULT,
+    Alias,
+    Key,
+    KeyStore,
+    default_policy,
+)
+from aiokms.emulator._validate import RequestParser, compile_request
+
+__all__ = [
+    "QUOTA_OPERATIONS",
+    "SUPPORTED_OPERATIONS",
+    "TARGET_PREFIX",
+    "Backend",
+    "Operation",
+]
+
+TARGET_PREFIX = "TrentService."
+Params = dict[str, Any]
+Reply = dict[str, Any]
+Handler = Callable[[KeyStore, Params, Any], Reply]
+Prepare = Callable[[Params], Callable[[], Any] | None]
+T = TypeVar("T")
+
+_HANDLERS: dict[str, tuple[Handler, bool, Prepare | None]] = {}
+
+
+def _operation(
+    name: str, *, quota: bool = False, prepare: Prepare | None = None
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[name] = (handler, quota, prepare)
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One served operation.
+
+    Attributes:
+        name: the API name, such as ``"GenerateDataKey"``.
+        parse: body bytes -> validated parameters (raises :class:`KMSError`).
+        handler: ``(store, params, prepared) -> reply``.
+        quota: whether it counts against the shared cryptographic request quota.
+        prepare: ``params -> slow pure work`` to run off the event loop first, or ``None``.
+    """
+
+    name: str
+    parse: RequestParser
+    handler: Handler
+    quota: bool
+    prepare: Prepare | None
+
+
+class Backend:
+    """The operations over one key store.
+
+    Args:
+        store: the keys and aliases to serve.
+    """
+
+    __slots__ = ("_known", "operations", "store")
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self.operations, self._known = _operations()
+
+    def __repr__(self) -> str:
+        return f"<Backend operations={len(self.operations)} {self.store!r}>"
+
+    def operation(self, target: str | None) -> Operation:
+        """The operation an ``X-Amz-Target`` names.
+
+        Raises:
+            KMSError: ``UnknownOperationException`` for a target KMS does not have,
+                ``UnsupportedOperationException`` for a KMS operation LocalKMS does not serve.
+        """
+        op = self.operations.get(target) if target else None
+        if op is not None:
+            return op
+        name = target[len(TARGET_PREFIX) :] if target and target.startswith(TARGET_PREFIX) else ""
+        if name in self._known:
+            raise unsupported_operation(name)
+        raise KMSError("UnknownOperationException", "")
+
+    def call(self, op: Operation, params: Params, prepared: Any = None) -> Reply:
+        """Run ``op`` on validated ``params`` (and the result of its prepare step, if any)."""
+        return op.handler(self.store, params, prepared)
+
+
+@functools.cache
+def _service_model() -> Any:
+    return botocore.session.get_session().get_service_model("kms")
+
+
+@functools.cache
+def _operations() -> tuple[dict[str, Operation], frozenset[str]]:
+    service = _service_model()
+    table = {}
+    for name, (handler, quota, prepare) in _HANDLERS.items():
+        parse = compile_request(service.operation_model(name).input_shape)
+        table[TARGET_PREFIX + name] = Operation(name, parse, handler, quota, prepare)
+    return table, frozenset(service.operation_names)
+
+
+# --- shared checks ----------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _validation(message: str) -> KMSError:
+    return KMSError("ValidationException", message)
+
+
+def _required(params: Params, member: str) -> Any:
+    value = params.get(member)
+    if value is None:
+        camel = member[:1].lower() + member[1:]
+        raise _validation(
+            f"1 validation error detected: Value null at '{camel}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    return value
+
+
+def _key(store: KeyStore, params: Params, member: str = "KeyId", *, aliases: bool = True) -> Key:
+    return store.resolve(_required(params, member), aliases=aliases)
+
+
+def _check_state(key: Key, store: KeyStore) -> None:
+    """What KMS checks before using a key: it must be enabled (and due rotations happen)."""
+    if key.state != ENABLED:
+        if key.state == DISABLED:
+            raise KMSError("DisabledException", f"{key.arn} is disabled.")
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    if key.next_rotation is not None:
+        _rotate_if_due(key, store)
+
+
+def _not_pending(key: Key) -> None:
+    if key.state == PENDING_DELETION:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+
+
+def _check_usage(key: Key, usage: str, operation: str) -> None:
+    if key.usage != usage:
+        raise KMSError(
+            "InvalidKeyUsageException",
+            f"{key.arn} key usage is {key.usage} which is not valid for {operation}.",
+        )
+
+
+def _incompatible(algorithm: str, key: Key) -> KMSError:
+    return KMSError(
+        "InvalidKeyUsageException",
+        f"Algorithm {algorithm} is incompatible with key spec {key.spec}.",
+    )
+
+
+def _symmetric_only(key: Key, operation: str) -> None:
+    if not key.symmetric:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} key spec is {key.spec} which is not valid for {operation}.",
+        )
+
+
+def _dry_run(params: Params) -> None:
+    if params.get("DryRun"):
+        raise KMSError(
+            "DryRunOperationException",
+            "The request would have succeeded, but the DryRun option is set.",
+            412,
+        )
+
+
+def _no_recipient(params: Params) -> None:
+    if params.get("Recipient") is not None:
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not support the Recipient parameter (attested environments).",
+        )
+
+
+def _no_custom_key_store(params: Params) -> None:
+    store_id = params.get("CustomKeyStoreId")
+    if store_id is not None:
+        raise KMSError(
+            "CustomKeyStoreNotFoundException",
+            f"LocalKMS has no custom key stores; {store_id} does not exist.",
+        )
+
+
+def _page(items: list[T], params: Params, *, default: int, maximum: int) -> tuple[list[T], Reply]:
+    """One page of ``items``, and the ``Truncated``/``NextMarker`` members of the reply."""
+    limit = min(params.get("Limit", default), maximum)
+    start = 0
+    marker = params.get("Marker")
+    if marker is not None:
+        start = _marker_offset(marker)
+        if start > len(items):
+            raise KMSError("InvalidMarkerException", "Invalid marker.")
+    page = items[start : start + limit]
+    end = start + len(page)
+    extra: Reply = {"Truncated": end < len(items)}
+    if end < len(items):
+        extra["NextMarker"] = base64.urlsafe_b64encode(f"localkms:{end}".encode()).decode()
+    return page, extra
+
+
+def _marker_offset(marker: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(marker.encode()).decode()
+        prefix, _, offset = text.partition(":")
+        if prefix != "localkms" or not offset.isdigit():
+            raise ValueError(marker)
+        return int(offset)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise KMSError("InvalidMarkerException", "Invalid marker.") from None
+
+
+def _context(params: Params, member: str, key: Key) -> bytes:
+    context = params.get(member)
+    if not key.symmetric:
+        if context:
+            raise _validation(
+                f"{member} is supported only on operations with symmetric encryption KMS keys."
+            )
+        return b""
+    return _crypto.canonical_context(context)
+
+
+# --- key metadata ----------------------------------------------------------------------------
+
+_ALGORITHMS_BY_USAGE = {
+    "ENCRYPT_DECRYPT": "EncryptionAlgorithms",
+    "SIGN_VERIFY": "SigningAlgorithms",
+    "GENERATE_VERIFY_MAC": "MacAlgorithms",
+    "KEY_AGREEMENT": "KeyAgreementAlgorithms",
+}
+
+
+def _algorithms(key: Key) -> list[str]:
+    if key.usage == "ENCRYPT_DECRYPT":
+        return [SYMMETRIC_DEFAULT] if key.symmetric else list(_crypto.RSA_ENCRYPTION_ALGORITHMS)
+    if key.usage == "GENERATE_VERIFY_MAC":
+        return [_crypto.HMAC_SPECS[key.spec][2]]
+    if key.usage == "KEY_AGREEMENT":
+        return ["ECDH"]
+    if key.spec in _crypto.RSA_SPECS:
+        return list(_crypto.RSA_SIGNING_ALGORITHMS)
+    return [_crypto.ECC_SPECS[key.spec][1]]
+
+
+def _metadata(store: KeyStore, key: Key) -> Reply:
+    meta: Reply = {
+        "AWSAccountId": store.account_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.created,
+        "Enabled": key.state == ENABLED,
+        "Description": key.description,
+        "KeyUsage": key.usage,
+        "KeyState": key.state,
+        "Origin": "AWS_KMS",
+        "KeyManager": "CUSTOMER",
+        "CustomerMasterKeySpec": key.spec,
+        "KeySpec": key.spec,
+        _ALGORITHMS_BY_USAGE[key.usage]: _algorithms(key),
+        "MultiRegion": key.multi_region,
+    }
+    if key.multi_region:
+        meta["MultiRegionConfiguration"] = {
+            "MultiRegionKeyType": "PRIMARY",
+            "PrimaryKey": {"Arn": key.arn, "Region": store.region},
+            "ReplicaKeys": [],
+        }
+    if key.state == PENDING_DELETION:
+        meta["DeletionDate"] = key.deletion_date
+    if key.current is not None:
+        meta["CurrentKeyMaterialId"] = key.current.hex_id
+    return meta
+
+
+# --- keys: create, describe, list, state ----------------------------------------------------
+
+_SPECS_FOR_USAGE = {
+    "ENCRYPT_DECRYPT": frozenset({SYMMETRIC_DEFAULT, *_crypto.RSA_SPECS}),
+    "SIGN_VERIFY": frozenset({*_crypto.RSA_SPECS, *_crypto.ECC_SPECS}),
+    "GENERATE_VERIFY_MAC": frozenset(_crypto.HMAC_SPECS),
+    "KEY_AGREEMENT": frozenset(_crypto.ECC_SPECS) - {"ECC_SECG_P256K1"},
+}
+_SUPPORTED_SPECS = frozenset().union(*_SPECS_FOR_USAGE.values())
+
+
+def _create_key_spec(params: Params) -> tuple[str, str]:
+    spec = params.get("KeySpec")
+    legacy = params.get("CustomerMasterKeySpec")
+    if spec is not None and legacy is not None and spec != legacy:
+        raise _validation("KeySpec and CustomerMasterKeySpec must not both be set.")
+    spec = spec or legacy or SYMMETRIC_DEFAULT
+    usage = params.get("KeyUsage")
+    if usage is None:
+        if spec != SYMMETRIC_DEFAULT:
+            raise _validation(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric "
+                "encryption keys."
+            )
+        usage = "ENCRYPT_DECRYPT"
+    if spec not in _SUPPORTED_SPECS:
+        raise KMSError("UnsupportedOperationException", f"LocalKMS does not support {spec} keys.")
+    if spec not in _SPECS_FOR_USAGE[usage]:
+        raise _validation(f"KeyUsage {usage} is not compatible with KeySpec {spec}.")
+    return spec, usage
+
+
+def _prepare_create_key(params: Params) -> Callable[[], Any] | None:
+    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec")
+    if spec in _crypto.RSA_SPECS:
+        return functools.partial(_crypto.generate_private_key, spec)
+    return None
+
+
+def _check_policy(policy: str) -> None:
+    try:
+        parsed = json.loads(policy)
+    except ValueError:
+        raise KMSError(
+            "MalformedPolicyDocumentException", "The policy is not valid JSON."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise KMSError("MalformedPolicyDocumentException", "The policy must be a JSON object.")
+
+
+def _tags(params: Params) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in params.get("Tags") or ():
+        if tag["TagKey"].lower().startswith("aws:"):
+            raise KMSError("TagException", "Tags beginning with aws: are reserved.")
+        tags[tag["TagKey"]] = tag["TagValue"]
+    return tags
+
+
+@_operation("CreateKey", prepare=_prepare_create_key)
+def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    spec, usage = _create_key_spec(params)
+    origin = params.get("Origin", "AWS_KMS")
+    if origin != "AWS_KMS":
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"LocalKMS creates keys of origin AWS_KMS only, not {origin}.",
+        )
+    _no_custom_key_store(params)
+    if params.get("XksKeyId") is not None:
+        raise KMSError("XksKeyNotFoundException", "LocalKMS has no external key stores.")
+    policy = params.get("Policy")
+    if policy is not None:
+        _check_policy(policy)
+    tags = _tags(params)
+    multi_region = bool(params.get("MultiRegion"))
+    key_id = store.new_key_id(multi_region)
+    now = store.now()
+    key = Key(
+        key_id=key_id,
+        arn=store.key_arn(key_id),
+        spec=spec,
+        usage=usage,
+        created=now,
+        description=params.get("Description", ""),
+        policy=policy if policy is not None else default_policy(store.account_id),
+        multi_region=multi_region,
+    )
+    key.tags = tags
+    if spec == SYMMETRIC_DEFAULT:
+        key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now))
+    elif spec in _crypto.HMAC_SPECS:
+        key.hmac_secret = os.urandom(_crypto.HMAC_SPECS[spec][1])
+    else:
+        private = prepared if prepared is not None else _crypto.generate_private_key(spec)
+        key.private_key = private
+        key.public_der = _crypto.public_key_der(private)
+    store.add(key)
+    return {"KeyMetadata": _metadata(store, key)}
+
+
+@_operation("DescribeKey")
+def _describe_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    return {"KeyMetadata": _metadata(store, _key(store, params))}
+
+
+@_operation("ListKeys")
+def _list_keys(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    store.purge()
+    keys, extra = _page(list(store), params, default=100, maximum=1000)
+    return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys], **extra}
+
+
+@_operation("UpdateKeyDescription")
+def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _not_pending(key)
+    key.description = _required(params, "Description")
+    store.touch()
+    return {}
+
+
+@_operation("EnableKey")
+def _enable_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _not_pending(key)
+    key.state = ENABLED
+    store.touch()
+    return {}
+
+
+@_operation("DisableKey")
+def _disable_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _not_pending(key)
+    key.state = DISABLED
+    store.touch()
+    return {}
+
+
+@_operation("ScheduleKeyDeletion")
+def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    days = params.get("PendingWindowInDays", 30)
+    if not 7 <= days <= 30:
+        raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
+    _not_pending(key)
+    key.state = PENDING_DELETION
+    key.pending_window = days
+    key.deletion_date = store.now() + days * DAY
+    store.touch()
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": key.deletion_date,
+        "KeyState": PENDING_DELETION,
+        "PendingWindowInDays": days,
+    }
+
+
+@_operation("CancelKeyDeletion")
+def _cancel_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    if key.state != PENDING_DELETION:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is not pending deletion.")
+    key.state = DISABLED
+    key.deletion_date = key.pending_window = None
+    store.touch()
+    return {"KeyId": key.arn}
+
+
+# --- aliases ----------------------------------------------------------------------------------
+
+
+def _alias_name(params: Params) -> str:
+    name: str = _required(params, "AliasName")
+    if not name.startswith("alias/"):
+        raise _validation(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    return name
+
+
+def _alias_target(store: KeyStore, params: Params) -> Key:
+    target = _required(params, "TargetKeyId")
+    if target.startswith("alias/") or (target.startswith("arn:") and ":alias/" in target):
+        raise _validation("Aliases must refer to keys. Not aliases")
+    key = store.resolve(target, aliases=False)
+    _not_pending(key)
+    return key
+
+
+def _key_kind(key: Key) -> str:
+    if key.symmetric:
+        return "symmetric"
+    return "HMAC" if key.spec in _crypto.HMAC_SPECS else "asymmetric"
+
+
+@_operation("CreateAlias")
+def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    name = _alias_name(params)
+    if name.startswith("alias/aws/"):
+        raise KMSError("NotAuthorizedException", "The alias/aws/ prefix is reserved for AWS.")
+    if ":" in name:
+        raise _validation(f"{name} contains invalid characters for an alias")
+    key = _alias_target(store, params)
+    if name in store.aliases:
+        raise KMSError(
+            "AlreadyExistsException",
+            f"An alias with the name {store.alias_arn(name)} already exists",
+        )
+    now = store.now()
+    store.aliases[name] = Alias(name, key.key_id, now, now)
+    store.touch()
+    return {}
+
+
+@_operation("UpdateAlias")
+def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    name = _alias_name(params)
+    alias = store.aliases.get(name)
+    if alias is None:
+        raise KMSError("NotFoundException", f"Alias {store.alias_arn(name)} is not found.")
+    key = _alias_target(store, params)
+    current = store.keys.get(alias.target)
+    if current is not None and (_key_kind(current) != _key_kind(key) or current.usage != key.usage):
+        raise _validation(
+            f"{store.alias_arn(name)} points to a {_key_kind(current)} {current.usage} key; "
+            f"its new target must be a key of the same type and key usage, not a "
+            f"{_key_kind(key)} {key.usage} key."
+        )
+    alias.target = key.key_id
+    alias.updated = store.now()
+    store.touch()
+    return {}
+
+
+@_operation("DeleteAlias")
+def _delete_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    name = _alias_name(params)
+    if store.aliases.pop(name, None) is None:
+        raise KMSError("NotFoundException", f"Alias {store.alias_arn(name)} is not found.")
+    store.touch()
+    return {}
+
+
+@_operation("ListAliases")
+def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    store.purge()
+    aliases = list(store.aliases.values())
+    if params.get("KeyId") is not None:
+        key = _key(store, params, aliases=False)
+        aliases = [a for a in aliases if a.target == key.key_id]
+    page, extra = _page(aliases, params, default=50, maximum=100)
+    return {
+        "Aliases": [
+            {
+                "AliasName": a.name,
+                "AliasArn": store.alias_arn(a.name),
+                "TargetKeyId": a.target,
+                "CreationDate": a.created,
+                "LastUpdatedDate": a.updated,
+            }
+            for a in page
+        ],
+        **extra,
+    }
+
+
+# --- tags and policies ------------------------------------------------------------------------
+
+
+@_operation("TagResource")
+def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _not_pending(key)
+    _required(params, "Tags")
+    key.tags.update(_tags(params))
+    store.touch()
+    return {}
+
+
+@_operation("UntagResource")
+def _untag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _not_pending(key)
+    for name in _required(params, "TagKeys"):
+        key.tags.pop(name, None)
+    store.touch()
+    return {}
+
+
+@_operation("ListResourceTags")
+def _list_resource_tags(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    page, extra = _page(list(key.tags.items()), params, default=50, maximum=50)
+    return {"Tags": [{"TagKey": k, "TagValue": v} for k, v in page], **extra}
+
+
+def _policy_name(params: Params) -> str:
+    name = params.get("PolicyName", "default")
+    if name != "default":
+        raise KMSError("NotFoundException", "No such policy exists")
+    return "default"
+
+
+@_operation("GetKeyPolicy")
+def _get_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    return {"Policy": key.policy, "PolicyName": _policy_name(params)}
+
+
+@_operation("PutKeyPolicy")
+def _put_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _policy_name(params)
+    policy = _required(params, "Policy")
+    _check_policy(policy)
+    key.policy = policy
+    store.touch()
+    return {}
+
+
+@_operation("ListKeyPolicies")
+def _list_key_policies(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    _key(store, params, aliases=False)
+    return {"PolicyNames": ["default"], "Truncated": False}
+
+
+# --- rotation ---------------------------------------------------------------------------------
+
+_MAX_ON_DEMAND_ROTATIONS = 25
+
+
+def _rotate(store: KeyStore, key: Key, rotation_type: str, now: float) -> None:
+    key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now, rotation_type))
+    store.touch()
+
+
+def _rotate_if_due(key: Key, store: KeyStore) -> None:
+    """Automatic rotation, performed lazily when the key is next used after its date."""
+    now = store.now()
+    if key.next_rotation is None or now < key.next_rotation or key.rotation_period is None:
+        return
+    _rotate(store, key, "AUTOMATIC", key.next_rotation)
+    period = key.rotation_period * DAY
+    while key.next_rotation <= now:
+        key.next_rotation += period
+
+
+def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
+    key = _key(store, params, aliases=False)
+    _symmetric_only(key, operation)
+    if key.state == DISABLED:
+        raise KMSError("DisabledException", f"{key.arn} is disabled.")
+    _not_pending(key)
+    return key
+
+
+@_operation("EnableKeyRotation")
+def _enable_key_rotation(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _rotatable(store, params, "EnableKeyRotation")
+    period = params.get("RotationPeriodInDays", 365)
+    if key.rotation_period != period:
+        key.rotation_period = period
+        key.next_rotation = store.now() + period * DAY
+    store.touch()
+    return {}
+
+
+@_operation("DisableKeyRotation")
+def _disable_key_rotation(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _rotatable(store, params, "DisableKeyRotation")
+    key.rotation_period = key.next_rotation = None
+    store.touch()
+    return {}
+
+
+@_operation("GetKeyRotationStatus")
+def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    if not key.symmetric:  # automatic rotation exists only for symmetric encryption keys
+        return {"KeyRotationEnabled": False, "KeyId": key.arn}
+    if key.state == ENABLED:
+        _rotate_if_due(key, store)
+    enabled = key.rotation_period is not None and key.state != PENDING_DELETION
+    reply: Reply = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
+    if enabled:
+        reply["RotationPeriodInDays"] = key.rotation_period
+        reply["NextRotationDate"] = key.next_rotation
+    return reply
+
+
+@_operation("RotateKeyOnDemand")
+def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _rotatable(store, params, "RotateKeyOnDemand")
+    done = sum(m.rotation_type == "ON_DEMAND" for m in key.materials.values())
+    if done >= _MAX_ON_DEMAND_ROTATIONS:
+        raise KMSError(
+            "LimitExceededException",
+            f"{key.arn} has reached the limit of {_MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
+        )
+    _rotate(store, key, "ON_DEMAND", store.now())
+    return {"KeyId": key.arn}
+
+
+@_operation("ListKeyRotations")
+def _list_key_rotations(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    _symmetric_only(key, "ListKeyRotations")
+    materials = list(key.materials.values())
+    if params.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
+        materials = [m for m in materials if m.rotation_type is not None]
+    page, extra = _page(materials, params, default=100, maximum=1000)
+    rotations = []
+    for m in page:
+        entry: Reply = {
+            "KeyId": key.key_id,
+            "KeyMaterialId": m.hex_id,
+            "KeyMaterialState": "CURRENT" if m is key.current else "NON_CURRENT",
+        }
+        if m.rotation_type is not None:
+            entry["RotationDate"] = m.created
+            entry["RotationType"] = m.rotation_type
+        rotations.append(entry)
+    return {"Rotations": rotations, **extra}
+
+
+# --- encryption -------------------------------------------------------------------------------
+
+
+def _encryption_algorithm(key: Key, algorithm: str | None, operation: str) -> str:
+    _check_usage(key, "ENCRYPT_DECRYPT", operation)
+    algorithm = algorithm or SYMMETRIC_DEFAULT
+    allowed = (SYMMETRIC_DEFAULT,) if key.symmetric else _crypto.RSA_ENCRYPTION_ALGORITHMS
+    if algorithm not in allowed:
+        raise _incompatible(algorithm, key)
+    return algorithm
+
+
+def _encrypt(
+    store: KeyStore, key: Key, plaintext: bytes, algorithm: str | None, context: bytes, op: str
+) -> tuple[bytes, str, _crypto.SymmetricMaterial | None]:
+    """``(ciphertext, algorithm, material)`` of ``plaintext`` under ``key``."""
+    _check_state(key, store)
+    algorithm = _encryption_algorithm(key, algorithm, op)
+    if key.symmetric:
+        material = key.current
+        assert material is not None
+        return _crypto.seal(material, plaintext, context), algorithm, material
+    limit = _crypto.rsa_max_plaintext(_crypto.RSA_SPECS[key.spec], algorithm)
+    if len(plaintext) > limit:
+        raise _validation(
+            f"Algorithm {algorithm} and key spec {key.spec} cannot encrypt data larger than "
+            f"{limit} bytes."
+        )
+    return _crypto.rsa_encrypt(key.rsa_key(), algorithm, plaintext), algorithm, None
+
+
+def _invalid_ciphertext() -> KMSError:
+    return KMSError("InvalidCiphertextException", "")
+
+
+def _decrypt(
+    store: KeyStore,
+    blob: bytes,
+    key_param: str | None,
+    algorithm: str | None,
+    params: Params,
+    context_member: str,
+    op: str,
+) -> tuple[Key, bytes, str, _crypto.SymmetricMaterial | None]:
+    """``(key, plaintext, algorithm, material)`` of a ciphertext blob."""
+    named = store.resolve(key_param) if key_param is not None else None
+    if named is not None:
+        _check_state(named, store)
+        _check_usage(named, "ENCRYPT_DECRYPT", op)
+        if not named.symmetric:
+            if algorithm is None or algorithm == SYMMETRIC_DEFAULT:
+                raise _incompatible(algorithm or SYMMETRIC_DEFAULT, named)
+            algorithm = _encryption_algorithm(named, algorithm, op)
+            _context(params, context_member, named)
+            try:
+                plaintext = _crypto.rsa_decrypt(named.rsa_key(), algorithm, blob)
+            except ValueError:
+                raise _invalid_ciphertext() from None
+            return named, plaintext, algorithm, None
+    if algorithm not in (None, SYMMETRIC_DEFAULT):
+        if named is None:  # an asymmetric ciphertext: the key must be named
+            raise _validation(
+                f"KeyId is required to decrypt with the {algorithm} encryption algorithm."
+            )
+        raise _incompatible(algorithm, named)
+    parsed = _crypto.parse_envelope(blob)
+    if parsed is None:
+        raise _invalid_ciphertext()
+    raw_id, material_id = parsed
+    owner = store.by_raw_id(raw_id)
+    if owner is None:
+        raise _invalid_ciphertext()
+    if named is not None and owner is not named:
+        raise KMSError(
+            "IncorrectKeyException",
+            "The key ID in the request does not identify a CMK that can perform this operation.",
+        )
+    _check_state(owner, store)
+    material = owner.materials.get(material_id)
+    if material is None:
+        raise _invalid_ciphertext()
+    context = _crypto.canonical_context(params.get(context_member))
+    try:
+        plaintext = _crypto.open_envelope(material, blob, context)
+    except InvalidTag:
+        raise _invalid_ciphertext() from None
+    return owner, plaintext, SYMMETRIC_DEFAULT, material
+
+
+@_operation("Encrypt", quota=True)
+def _encrypt_op(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params)
+    plaintext = _required(params, "Plaintext")
+    context = _context(params, "EncryptionContext", key)
+    blob, algorithm, _ = _encrypt(
+        store, key, plaintext, params.get("EncryptionAlgorithm"), context, "Encrypt"
+    )
+    _dry_run(params)
+    return {"CiphertextBlob": _b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
+
+
+@_operation("Decrypt", quota=True)
+def _decrypt_op(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    _no_recipient(params)
+    blob = _required(params, "CiphertextBlob")
+    key, plaintext, algorithm, material = _decrypt(
+        store,
+        blob,
+        params.get("KeyId"),
+        params.get("EncryptionAlgorithm"),
+        params,
+        "EncryptionContext",
+        "Decrypt",
+    )
+    _dry_run(params)
+    reply = {"KeyId": key.arn, "Plaintext": _b64(plaintext), "EncryptionAlgorithm": algorithm}
+    if material is not None:
+        reply["KeyMaterialId"] = material.hex_id
+    return reply
+
+
+@_operation("ReEncrypt", quota=True)
+def _re_encrypt(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    blob = _required(params, "CiphertextBlob")
+    destination = _key(store, params, "DestinationKeyId")
+    source, plaintext, source_algorithm, source_material = _decrypt(
+        store,
+        blob,
+        params.get("SourceKeyId"),
+        params.get("SourceEncryptionAlgorithm"),
+        params,
+        "SourceEncryptionContext",
+        "ReEncrypt",
+    )
+    context = _context(params, "DestinationEncryptionContext", destination)
+    new_blob, algorithm, material = _encrypt(
+        store,
+        destination,
+        plaintext,
+        params.get("DestinationEncryptionAlgorithm"),
+        context,
+        "ReEncrypt",
+    )
+    _dry_run(params)
+    reply = {
+        "CiphertextBlob": _b64(new_blob),
+        "SourceKeyId": source.arn,
+        "KeyId": destination.arn,
+        "SourceEncryptionAlgorithm": source_algorithm,
+        "DestinationEncryptionAlgorithm": algorithm,
+    }
+    if source_material is not None:
+        reply["SourceKeyMaterialId"] = source_material.hex_id
+    if material is not None:
+        reply["DestinationKeyMaterialId"] = material.hex_id
+    return reply
+
+
+_DATA_KEY_SPECS = {"AES_256": 32, "AES_128": 16}
+
+
+def _data_key(store: KeyStore, params: Params, operation: str) -> tuple[Key, bytes, bytes, str]:
+    """``(key, plaintext, ciphertext, material id)`` of a new data key."""
+    spec = params.get("KeySpec")
+    count = params.get("NumberOfBytes")
+    if (spec is None) == (count is None):
+        raise _validation("Please specify either number of bytes or key spec.")
+    key = _key(store, params)
+    _no_recipient(params)
+    _check_state(key, store)
+    _encryption_algorithm(key, SYMMETRIC_DEFAULT, operation)
+    material = key.current
+    assert material is not None
+    plaintext = os.urandom(count if count is not None else _DATA_KEY_SPECS[str(spec)])
+    blob = _crypto.seal(
+        material, plaintext, _crypto.canonical_context(params.get("EncryptionContext"))
+    )
+    _dry_run(params)
+    return key, plaintext, blob, material.hex_id
+
+
+@_operation("GenerateDataKey", quota=True)
+def _generate_data_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, plaintext, blob, material_id = _data_key(store, params, "GenerateDataKey")
+    return {
+        "CiphertextBlob": _b64(blob),
+        "Plaintext": _b64(plaintext),
+        "KeyId": key.arn,
+        "KeyMaterialId": material_id,
+    }
+
+
+@_operation("GenerateDataKeyWithoutPlaintext", quota=True)
+def _generate_data_key_without_plaintext(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, _, blob, material_id = _data_key(store, params, "GenerateDataKeyWithoutPlaintext")
+    return {"CiphertextBlob": _b64(blob), "KeyId": key.arn, "KeyMaterialId": material_id}
+
+
+_KEY_PAIR_SPECS = frozenset({*_crypto.RSA_SPECS, *_crypto.ECC_SPECS, "ECC_NIST_EDWARDS25519"})
+
+
+def _prepare_key_pair(params: Params) -> Callable[[], Any] | None:
+    spec = params.get("KeyPairSpec")
+    if spec in _crypto.RSA_SPECS:
+        return functools.partial(_crypto.generate_key_pair, spec)
+    return None
+
+
+def _key_pair(store: KeyStore, params: Params, prepared: Any, operation: str) -> Reply:
+    spec = _required(params, "KeyPairSpec")
+    key = _key(store, params)
+    _no_recipient(params)
+    if spec not in _KEY_PAIR_SPECS:
+        raise KMSError(
+            "UnsupportedOperationException", f"LocalKMS does not generate {spec} key pairs."
+        )
+    _check_state(key, store)
+    _encryption_algorithm(key, SYMMETRIC_DEFAULT, operation)
+    private_der, public_der = prepared if prepared is not None else _crypto.generate_key_pair(spec)
+    material = key.current
+    assert material is not None
+    context = _crypto.canonical_context(params.get("EncryptionContext"))
+    blob = _crypto.seal(material, private_der, context)
+    _dry_run(params)
+    return {
+        "PrivateKeyCiphertextBlob": _b64(blob),
+        "PrivateKeyPlaintext": _b64(private_der),
+        "PublicKey": _b64(public_der),
+        "KeyId": key.arn,
+        "KeyPairSpec": spec,
+        "KeyMaterialId": material.hex_id,
+    }
+
+
+@_operation("GenerateDataKeyPair", quota=True, prepare=_prepare_key_pair)
+def _generate_data_key_pair(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    return _key_pair(store, params, prepared, "GenerateDataKeyPair")
+
+
+@_operation("GenerateDataKeyPairWithoutPlaintext", quota=True, prepare=_prepare_key_pair)
+def _generate_data_key_pair_without_plaintext(
+    store: KeyStore, params: Params, prepared: Any
+) -> Reply:
+    reply = _key_pair(store, params, prepared, "GenerateDataKeyPairWithoutPlaintext")
+    del reply["PrivateKeyPlaintext"]
+    return reply
+
+
+@_operation("GenerateRandom", quota=True)
+def _generate_random(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    count = params.get("NumberOfBytes")
+    if count is None:
+        raise _validation("NumberOfBytes is required.")
+    _no_custom_key_store(params)
+    _no_recipient(params)
+    return {"Plaintext": _b64(os.urandom(count))}
+
+
+# --- MACs, signatures, public keys, key agreement --------------------------------------------
+
+
+def _mac_key(store: KeyStore, params: Params, operation: str) -> tuple[Key, str, bytes]:
+    key = _key(store, params)
+    message = _required(params, "Message")
+    algorithm = _required(params, "MacAlgorithm")
+    _check_state(key, store)
+    _check_usage(key, "GENERATE_VERIFY_MAC", operation)
+    hash_name, _, key_algorithm = _crypto.HMAC_SPECS[key.spec]
+    if algorithm != key_algorithm:
+        raise _incompatible(algorithm, key)
+    assert key.hmac_secret is not None
+    return key, algorithm, _crypto.mac(key.hmac_secret, hash_name, message)
+
+
+@_operation("GenerateMac", quota=True)
+def _generate_mac(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, algorithm, mac = _mac_key(store, params, "GenerateMac")
+    _dry_run(params)
+    return {"Mac": _b64(mac), "MacAlgorithm": algorithm, "KeyId": key.arn}
+
+
+@_operation("VerifyMac", quota=True)
+def _verify_mac(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, algorithm, mac = _mac_key(store, params, "VerifyMac")
+    if not hmac.compare_digest(mac, _required(params, "Mac")):
+        raise KMSError("KMSInvalidMacException", "")
+    _dry_run(params)
+    return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
+
+
+def _signing(store: KeyStore, params: Params, operation: str) -> tuple[Key, str, bytes, bool]:
+    key = _key(store, params)
+    message = _required(params, "Message")
+    algorithm = _required(params, "SigningAlgorithm")
+    _check_state(key, store)
+    _check_usage(key, "SIGN_VERIFY", operation)
+    if algorithm not in _algorithms(key):
+        raise _incompatible(algorithm, key)
+    message_type = params.get("MessageType", "RAW")
+    if message_type == "EXTERNAL_MU":
+        raise _validation("The EXTERNAL_MU message type is supported only with ML-DSA keys.")
+    digest = message_type == "DIGEST"
+    if digest and len(message) != _crypto.signing_digest_size(algorithm):
+        raise _validation(f"Digest is invalid length for algorithm {algorithm}.")
+    return key, algorithm, message, digest
+
+
+@_operation("Sign", quota=True)
+def _sign(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, algorithm, message, digest = _signing(store, params, "Sign")
+    assert key.private_key is not None
+    signature = _crypto.sign(key.private_key, algorithm, message, digest=digest)
+    _dry_run(params)
+    return {"KeyId": key.arn, "Signature": _b64(signature), "SigningAlgorithm": algorithm}
+
+
+@_operation("Verify", quota=True)
+def _verify(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, algorithm, message, digest = _signing(store, params, "Verify")
+    signature = _required(params, "Signature")
+    assert key.private_key is not None
+    if not _crypto.verify(key.private_key, algorithm, message, signature, digest=digest):
+        raise KMSError("KMSInvalidSignatureException", "")
+    _dry_run(params)
+    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
+
+
+@_operation("GetPublicKey")
+def _get_public_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params)
+    if key.public_der is None:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} key spec is {key.spec} which is not valid for GetPublicKey.",
+        )
+    _check_state(key, store)
+    return {
+        "KeyId": key.arn,
+        "PublicKey": _b64(key.public_der),
+        "CustomerMasterKeySpec": key.spec,
+        "KeySpec": key.spec,
+        "KeyUsage": key.usage,
+        _ALGORITHMS_BY_USAGE[key.usage]: _algorithms(key),
+    }
+
+
+@_operation("DeriveSharedSecret", quota=True)
+def _derive_shared_secret(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params)
+    algorithm = _required(params, "KeyAgreementAlgorithm")
+    peer_der = _required(params, "PublicKey")
+    _no_recipient(params)
+    _check_state(key, store)
+    _check_usage(key, "KEY_AGREEMENT", "DeriveSharedSecret")
+    if algorithm != "ECDH":
+        raise _incompatible(algorithm, key)
+    private = key.private_key
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    try:
+        peer = serialization.load_der_public_key(peer_der)
+    except ValueError:
+        raise _validation("PublicKey is not a DER-encoded SubjectPublicKeyInfo.") from None
+    if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != private.curve.name:
+        raise _validation(f"PublicKey must be a public key on the curve of {key.spec}.")
+    secret = private.exchange(ec.ECDH(), peer)
+    _dry_run(params)
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": _b64(secret),
+        "KeyAgreementAlgorithm": algorithm,
+        "KeyOrigin": "AWS_KMS",
+    }
+
+
+SUPPORTED_OPERATIONS: frozenset[str] = frozenset(_HANDLERS)
+"""The KMS operations LocalKMS serves; every other one answers UnsupportedOperationException."""
+QUOTA_OPERATIONS: frozenset[str] = frozenset(name for name, h in _HANDLERS.items() if h[1])
+"""The cryptographic operations that share the ``rate_limit`` quota."""

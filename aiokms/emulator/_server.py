@@ -1,0 +1,469 @@
+"""LocalKMS: the aiohttp shell around the pure emulator.
+
+How one request is served::
+
+    read body                                   (aiohttp's low-level server: no router, no
+    -> fault draw                                access log; connections are kept alive)
+    -> drop? close the connection, no reply     (drop_rate)
+    -> SigV4 check                              (_auth: signature, scope, clock skew)
+    -> X-Amz-Target -> operation                (_operations: unknown / unsupported errors)
+    -> quota token if cryptographic             (_quota: ThrottlingException, HTTP 400)
+    -> injected KMSInternalException?           (error_rate, HTTP 500)
+    -> validate params, run the operation       (_validate, _operations, _keys, _crypto)
+       (RSA key generation in a worker thread)
+    -> wait latency + jitter, send              (slow bodies trickle after the headers)
+
+Everything but the waiting and the sending is synchronous and pure; this module owns the
+clocks, the socket, the optional state file (written 0.1 s after a change and on close) and the
+counters behind :meth:`LocalKMS.stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from aiokms._credentials import Credentials
+from aiokms._protocol import CONTENT_TYPE, encode_json
+from aiokms.emulator._auth import Identity, SigV4Verifier
+from aiokms.emulator._errors import KMSError, internal_error, throttled
+from aiokms.emulator._faults import FaultInjector
+from aiokms.emulator._keys import KeyStore
+from aiokms.emulator._operations import Backend, Operation
+from aiokms.emulator._quota import TokenBucket
+from aiokms.emulator._state import load_state, save_state
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "EmulatorStats", "LocalKMS"]
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "111122223333"
+_SAVE_DELAY = 0.1  # seconds: changes made together are written together
+_SHUTDOWN_TIMEOUT = 1.0  # seconds to let in-flight replies finish on close
+_SLOW_CHUNKS = 8
+_ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+log = logging.getLogger("aiokms.emulator")
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorStats:
+    """A snapshot of a LocalKMS's counters.
+
+    Attributes:
+        requests: HTTP requests received.
+        operations: successful replies by operation name.
+        errors: error replies by error code (``ThrottlingException``,
+            ``InvalidSignatureException``, ``NotFoundException``, ...).
+        throttled: requests refused by the quota.
+        injected_errors: ``KMSInternalException`` replies injected by ``error_rate``.
+        dropped: connections closed without a reply by ``drop_rate``.
+        slow_replies: replies whose body was trickled by ``slow_body``.
+        keys: keys in the store now.
+    """
+
+    requests: int = 0
+    operations: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    errors: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    throttled: int = 0
+    injected_errors: int = 0
+    dropped: int = 0
+    slow_replies: int = 0
+    keys: int = 0
+
+
+def _generated_credentials() -> tuple[str, str]:
+    access_key = "AKIA" + "".join(secrets.choice(_ACCESS_KEY_ALPHABET) for _ in range(16))
+    return access_key, secrets.token_urlsafe(30)
+
+
+class LocalKMS:
+    """A local KMS for tests and load tests: the KMS JSON protocol over HTTP on 127.0.0.1.
+
+    Checks SigV4 signatures against its own credentials, keeps keys in memory (or in
+    ``state_file``), answers with KMS's error codes, statuses and body shape, and can throttle
+    and inject faults. Use ``async with LocalKMS(...) as local:`` (or :meth:`start` and
+    :meth:`close`), then point a client at ``local.endpoint_url`` with ``local.credentials``
+    and ``local.region``.
+
+    Args:
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        region: the Region in ARNs and the one signatures must be scoped to.
+        account_id: the account in ARNs.
+        access_key: the access key id clients must sign with; generated when not given.
+        secret_key: its secret; generated when not given.
+        session_token: when set, requests must also carry it (``X-Amz-Security-Token``).
+        rate_limit: requests per second shared by the cryptographic operations, as KMS's
+            account quota is; beyond it, ``ThrottlingException``. ``None``: unlimited.
+        burst: requests the quota admits at once (default: one second's worth).
+        latency: seconds added to every reply.
+        jitter: up to this many more seconds, uniformly random, added to every reply.
+        error_rate: share (0 to 1) of requests answered ``KMSInternalException`` (HTTP 500)
+            without running the operation.
+        drop_rate: share (0 to 1) of requests whose connection is closed without a reply.
+        slow_body: seconds over which reply bodies are trickled after their headers.
+        slow_body_rate: share (0 to 1) of replies that are slow when ``slow_body`` is set.
+        seed: seed for the fault draws, for reproducible runs.
+        state_file: keep keys, aliases and (unless given) credentials in this JSON file across
+            restarts. It holds key material and the secret key in the clear: tests only.
+        aliases: symmetric encryption keys to have ready, by alias name (``"alias/app"``);
+            each is created at start unless the alias exists.
+        clock: wall-clock epoch seconds (signature times and key dates).
+        monotonic: monotonic seconds (the quota).
+
+    Raises:
+        ValueError: an argument is out of range.
+    """
+
+    __slots__ = (
+        "_backend",
+        "_bucket",
+        "_clock",
+        "_counters",
+        "_errors",
+        "_faults",
+        "_flush",
+        "_id_prefix",
+        "_identity",
+        "_initial_aliases",
+        "_loop",
+        "_monotonic",
+        "_operations",
+        "_request_count",
+        "_runner",
+        "_saved_changes",
+        "_state_file",
+        "_store",
+        "_verifier",
+        "account_id",
+        "host",
+        "port",
+        "region",
+    )
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        rate_limit: float | None = None,
+        burst: float | None = None,
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        slow_body: float = 0.0,
+        slow_body_rate: float = 1.0,
+        seed: int | None = None,
+        state_file: str | os.PathLike[str] | None = None,
+        aliases: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if not (account_id.isdigit() and len(account_id) == 12):
+            raise ValueError("account_id must be 12 digits")
+        if (access_key is None) != (secret_key is None):
+            raise ValueError("give both access_key and secret_key, or neither")
+        self.host = host
+        self.port = port
+        self.region = region
+        self.account_id = account_id
+        self._clock = clock
+        self._monotonic = monotonic
+        self._faults = FaultInjector(
+            latency=latency,
+            jitter=jitter,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            slow_body=slow_body,
+            slow_body_rate=slow_body_rate,
+            seed=seed,
+        )
+        self._bucket = (
+            None if rate_limit is None else TokenBucket(rate_limit, burst, clock=monotonic)
+        )
+        self._state_file = Path(state_file) if state_file is not None else None
+        self._identity: Identity | None = (
+            None
+            if access_key is None or secret_key is None
+            else Identity(access_key, secret_key, session_token)
+        )
+        if self._identity is None and session_token is not None:
+            self._identity = Identity(*_generated_credentials(), session_token)
+        for name in aliases:
+            if not name.startswith("alias/") or name.startswith("alias/aws/"):
+                raise ValueError(f"not a customer alias name: {name!r}")
+        self._initial_aliases = tuple(aliases)
+        self._store = KeyStore(region=region, account_id=account_id, clock=clock)
+        self._backend: Backend | None = None
+        self._verifier: SigV4Verifier | None = None
+        self._runner: web.ServerRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush: asyncio.TimerHandle | None = None
+        self._saved_changes = 0
+        self._request_count = 0
+        self._operations: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+        self._counters = {"throttled": 0, "injected_errors": 0, "dropped": 0, "slow_replies": 0}
+        self._id_prefix = ""
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self._runner is not None else "stopped"
+        return f"<LocalKMS {where} region={self.region} keys={len(self._store)}>"
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LocalKMS:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Load the state file (if any), then listen.
+
+        Raises:
+            ValueError: the state file is not a LocalKMS state file.
+            OSError: the address cannot be bound.
+        """
+        if self._runner is not None:
+            return
+        self._load()
+        assert self._identity is not None
+        self._verifier = SigV4Verifier([self._identity], region=self.region)
+        self._backend = Backend(self._store)
+        self._ensure_aliases()
+        self._loop = asyncio.get_running_loop()
+        self._id_prefix = secrets.token_hex(10)
+        server = web.Server(self._handle, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        self._save_if_changed()
+        log.info("LocalKMS listening on %s (%d keys)", self.endpoint_url, len(self._store))
+
+    async def close(self) -> None:
+        """Stop listening, close every connection and write the state file."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._save_if_changed()
+
+    # --- what clients need ------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://host:port`` to give a client as its endpoint."""
+        if self._runner is None:
+            raise RuntimeError("LocalKMS is not running; use 'async with' or start()")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        """The credentials requests must be signed with."""
+        if self._identity is None:
+            raise RuntimeError("LocalKMS credentials are generated when it starts")
+        return Credentials(
+            self._identity.access_key, self._identity.secret_key, self._identity.token
+        )
+
+    def stats(self) -> EmulatorStats:
+        """A snapshot of the request counters."""
+        return EmulatorStats(
+            requests=self._request_count,
+            operations=MappingProxyType(dict(self._operations)),
+            errors=MappingProxyType(dict(self._errors)),
+            keys=len(self._store),
+            **self._counters,
+        )
+
+    # --- requests ---------------------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await request.read()
+        self._request_count += 1
+        number = self._request_count
+        fault = self._faults.draw()
+        if fault.drop:
+            self._counters["dropped"] += 1
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never sent: the connection is gone
+        status = 200
+        try:
+            op = self._authorize(request, body)
+            if fault.error:
+                self._counters["injected_errors"] += 1
+                raise internal_error()
+            payload = encode_json(await self._run(op, body))
+            self._operations[op.name] += 1
+        except KMSError as exc:
+            status, payload = exc.status, self._error_body(exc)
+        except Exception:  # a bug: answer as KMS would, and say so in the log
+            log.exception(
+                "LocalKMS failed to serve a %s request", request.headers.get("X-Amz-Target")
+            )
+            status, payload = 500, self._error_body(internal_error())
+        if self._store.changes != self._saved_changes:
+            self._schedule_save()
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": self._request_id(number)}
+        if fault.slow_body:
+            self._counters["slow_replies"] += 1
+            return await self._trickle(request, status, headers, payload, fault.slow_body)
+        return web.Response(status=status, body=payload, headers=headers)
+
+    def _authorize(self, request: web.BaseRequest, body: bytes) -> Operation:
+        assert self._verifier is not None and self._backend is not None
+        url = request.rel_url
+        self._verifier.verify(
+            method=request.method,
+            path=url.raw_path,
+            query=url.raw_query_string,
+            headers=request.headers.items(),
+            body=body,
+            now=self._clock(),
+        )
+        op = self._backend.operation(request.headers.get("X-Amz-Target"))
+        if op.quota and self._bucket is not None and not self._bucket.acquire():
+            self._counters["throttled"] += 1
+            raise throttled()
+        return op
+
+    async def _run(self, op: Operation, body: bytes) -> dict[str, Any]:
+        assert self._backend is not None
+        params = op.parse(body)
+        prepared = None
+        if op.prepare is not None:
+            job = op.prepare(params)
+            if job is not None:  # slow key generation: keep serving other requests meanwhile
+                loop = asyncio.get_running_loop()
+                prepared = await loop.run_in_executor(None, job)
+        return self._backend.call(op, params, prepared)
+
+    def _error_body(self, exc: KMSError) -> bytes:
+        self._errors[exc.code] += 1
+        return encode_json({"__type": exc.code, "message": exc.message})
+
+    def _request_id(self, n: int) -> str:
+        # UUID-shaped and unique per server, without a urandom call per reply
+        p = self._id_prefix
+        return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{n:012x}"
+
+    async def _trickle(
+        self,
+        request: web.BaseRequest,
+        status: int,
+        headers: dict[str, str],
+        payload: bytes,
+        seconds: float,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = len(payload)
+        step = max(1, -(-len(payload) // _SLOW_CHUNKS))
+        pieces = [payload[i : i + step] for i in range(0, len(payload), step)] or [b""]
+        try:
+            await response.prepare(request)
+            for piece in pieces:
+                await asyncio.sleep(seconds / len(pieces))
+                await response.write(piece)
+            await response.write_eof()
+        except ConnectionError:  # the client gave up waiting
+            pass
+        return response
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._state_file is None:
+            if self._identity is None:
+                self._identity = Identity(*_generated_credentials())
+            return
+        data = load_state(self._state_file)
+        if data is not None and not len(self._store):
+            self._store.restore(data["store"])
+            self._saved_changes = self._store.changes
+        if self._identity is None:
+            saved = (data or {}).get("credentials") or {}
+            if saved.get("access_key") and saved.get("secret_key"):
+                self._identity = Identity(
+                    saved["access_key"], saved["secret_key"], saved.get("token")
+                )
+            else:
+                self._identity = Identity(*_generated_credentials())
+        if data is None or (data.get("credentials") or {}).get("access_key") != (
+            self._identity.access_key
+        ):
+            self._saved_changes = -1  # write the file at start
+
+    def _ensure_aliases(self) -> None:
+        assert self._backend is not None
+        create_key = self._backend.operations["TrentService.CreateKey"]
+        create_alias = self._backend.operations["TrentService.CreateAlias"]
+        for name in self._initial_aliases:
+            if name in self._store.aliases:
+                continue
+            key = self._backend.call(create_key, {"Description": f"LocalKMS key for {name}"})
+            target = key["KeyMetadata"]["KeyId"]
+            self._backend.call(create_alias, {"AliasName": name, "TargetKeyId": target})
+
+    def _schedule_save(self) -> None:
+        if self._state_file is None or self._flush is not None or self._loop is None:
+            return
+        self._flush = self._loop.call_later(_SAVE_DELAY, self._save_now)
+
+    def _save_now(self) -> None:
+        self._flush = None
+        try:
+            self._save_if_changed()
+        except OSError:
+            log.exception("LocalKMS could not write its state file %s", self._state_file)
+
+    def _save_if_changed(self) -> None:
+        if self._state_file is None or self._identity is None:
+            return
+        if self._store.changes == self._saved_changes:
+            return
+        identity = self._identity
+        credentials = {"access_key": identity.access_key, "secret_key": identity.secret_key}
+        if identity.token:
+            credentials["token"] = identity.token
+        changes = self._store.changes
+        save_state(self._state_file, {"credentials": credentials, "store": self._store.snapshot()})
+        self._saved_changes = changes
