@@ -5,12 +5,15 @@ from typing import TYPE_CHECKING, Any
 from aiokms._cache import CacheStats, DataKeyCache, DataKeyClient
 from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Paginator, __version__
 from aiokms._credentials import Credentials, CredentialsProvider
+from aiokms._encryptor import DataKeySource, Encryptor, KMSLike
+from aiokms._message import Algorithm
 from aiokms.errors import (
     AiokmsError,
     ConnectError,
     ConnectionClosed,
     ConnectTimeout,
     DeadlineExceeded,
+    InvalidMessageError,
     InvalidResponse,
     RateLimited,
     ReadTimeout,
@@ -28,6 +31,11 @@ __all__ = [
     "CacheStats",
     "DataKeyCache",
     "DataKeyClient",
+    # envelope
+    "Algorithm",
+    "DataKeySource",
+    "Encryptor",
+    "KMSLike",
     # credentials
     "Credentials",
     "CredentialsProvider",
@@ -37,6 +45,7 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionClosed",
     "DeadlineExceeded",
+    "InvalidMessageError",
     "InvalidResponse",
     "RateLimited",
     "ReadTimeout",

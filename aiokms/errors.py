@@ -24,7 +24,9 @@ exception aiobotocore raises in the same situation::
      ├── RateLimited           the adaptive limiter would hold the call past ``max_rate_wait``
      ├── DeadlineExceeded      the call, retries included, outlived ``call_timeout``
      │                         (also the built-in TimeoutError)
-     └── ...                   (the cache and message-format errors join here)
+     ├── InvalidMessageError   a message that is malformed, tampered with, truncated, followed
+     │                         by extra bytes, or not meant for this reader (opaque on purpose)
+     └── ...                   (the cache errors join here)
 
 A ``TransportError`` means the request may or may not have reached KMS: the retry policy treats
 all of them as transient. Messages name the endpoint and the cause, never a credential or a
@@ -45,6 +47,7 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionClosed",
     "DeadlineExceeded",
+    "InvalidMessageError",
     "InvalidResponse",
     "RateLimited",
     "ReadTimeout",
@@ -104,7 +107,8 @@ class RateLimited(AiokmsError):
     """The adaptive rate limiter would make this call wait longer than ``max_rate_wait``.
 
     Nothing was sent. Raised only when the client was made with ``max_rate_wait``, for callers
-    that would rather shed load than queue behind a throttled KMS.
+    that would rather shed load than queue behind a throttled KMS. (A retry that would wait
+    too long ends the call with the error that made it retry instead.)
     """
 
     def __init__(self, wait: float, limit: float) -> None:
@@ -121,6 +125,20 @@ class DeadlineExceeded(AiokmsError, TimeoutError):
     def __init__(self, operation: str, seconds: float) -> None:
         super().__init__(f"{operation} did not complete within call_timeout={seconds} s")
         self.operation = operation
+
+
+class InvalidMessageError(AiokmsError):
+    """A message could not be decrypted: it is malformed, tampered with or not for this reader.
+
+    Raised by ``Encryptor.decrypt`` and ``decrypt_stream`` for every failed check (format,
+    key commitment, header tag, frame tags, signature, encryption context, trailing bytes, no
+    encrypted data key this reader may use), always with the same message and no cause
+    attached, so that a caller (or an attacker probing with forged messages) learns nothing
+    about which check failed. KMS errors from unwrapping a data key are raised as they are.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the message is not a valid, authentic message for this decryptor")
 
 
 class ClientExceptions:

@@ -1,0 +1,833 @@
+"""Encryptor: envelope encryption with KMS data keys, in the AWS Encryption SDK message format.
+
+How it works. Encrypting a message::
+
+    data key   <- DataKeyCache.generate_data_key(...)   or KMS GenerateDataKey (first key id)
+    wrapped    <- KMS Encrypt of the data key under every other key id      (once per data key)
+    message    <- aiokms._message.seal_message(...)                          (pure, no I/O)
+
+The KMS encryption context is the message's encryption context (for the signed suite it
+includes the ``aws-crypto-public-key`` pair, as the ESDK sends it). Everything in the header
+that depends only on the data key and the encryption context (the encrypted data keys, the
+serialized context, the frame length) is serialized once per data key and reused, so that with
+a cache the per-message work is HKDF, AES-GCM and one ``join``.
+
+Decrypting::
+
+    header     <- aiokms._message.parse_header(...)     (memoized per distinct EC + EDK bytes)
+    checks     the caller's encryption context pairs, before any KMS call
+    data key   <- DataKeyCache.decrypt(...) or KMS Decrypt, trying only the ``aws-kms``
+                  encrypted data keys whose key ARN is one of the key ids (or, in discovery
+                  mode, in an allowed account and partition), in message order
+    plaintext  <- commitment, header tag, every frame, signature, no trailing bytes
+
+For the signed suite with a cache, a signing key pair serves one encryption context until the
+cache's ``max_age`` or ``max_messages`` would retire a data key (the public key is part of the
+encryption context, so it is part of the cache entry's key); without a cache, every message
+gets a new pair, as the ESDK's default materials manager makes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import Any, Final, Protocol, TypeVar
+
+from botocore.exceptions import ClientError
+
+from aiokms._message import (
+    PUBLIC_KEY_CONTEXT_KEY,
+    RESERVED_CONTEXT_PREFIX,
+    Algorithm,
+    EncryptedDataKey,
+    Header,
+    Incomplete,
+    MessageReader,
+    MessageWriter,
+    SectionMemo,
+    Signer,
+    decrypt_message,
+    header_middle,
+    parse_header,
+    seal_message,
+    serialize_encryption_context,
+)
+from aiokms._message.header import MAX_MEMO_SECTION
+from aiokms._message.suites import MAX_FRAME_LENGTH
+from aiokms.errors import InvalidMessageError, InvalidResponse
+
+__all__ = ["Algorithm", "DataKeySource", "Encryptor", "KMSLike"]
+
+KMS_PROVIDER_ID: Final = "aws-kms"
+_KEY_SPEC: Final = "AES_256"
+_DATA_KEY_LEN: Final = 32
+_MEMO_SIZE: Final = 512
+_DEFAULT_MAX_EDKS: Final = 10
+# Signing key lifetime when the cache does not say (the ESDK's caching CMM has no default).
+_DEFAULT_SIGNER_AGE: Final = 300.0
+_DEFAULT_SIGNER_USES: Final = 10_000
+
+Bytes = bytes | bytearray | memoryview
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class KMSLike(Protocol):
+    """The KMS operations the encryptor calls: an ``aiokms.KMSClient`` or aiobotocore client."""
+
+    def generate_data_key(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
+
+    def encrypt(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
+
+    def decrypt(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
+
+
+class DataKeySource(Protocol):
+    """What the encryptor needs of a data-key cache: ``aiokms.DataKeyCache`` provides it."""
+
+    def generate_data_key(
+        self,
+        kms: Any,
+        /,
+        *,
+        KeyId: str,
+        KeySpec: str,
+        EncryptionContext: dict[str, str],
+        plaintext_length: int,
+    ) -> Awaitable[Mapping[str, Any]]: ...
+
+    def decrypt(
+        self,
+        kms: Any,
+        /,
+        *,
+        CiphertextBlob: bytes,
+        EncryptionContext: dict[str, str],
+        KeyId: str,
+    ) -> Awaitable[Mapping[str, Any]]: ...
+
+
+class _Memo(dict[_K, _V]):
+    """A dict that forgets its oldest entry when full (entries are cheap to recompute)."""
+
+    __slots__ = ("maxsize",)
+
+    def __init__(self, maxsize: int = _MEMO_SIZE) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def __setitem__(self, key: _K, value: _V) -> None:
+        if len(self) >= self.maxsize and key not in self:
+            del self[next(iter(self))]
+        super().__setitem__(key, value)
+
+
+class _Context:
+    """One caller encryption context, validated, in the forms KMS and the header need.
+
+    ``middles`` maps a cached data key's ciphertext to the header bytes made for it.
+    """
+
+    __slots__ = ("expires", "kms_context", "middles", "serialized", "signer", "uses_left")
+
+    def __init__(
+        self,
+        kms_context: dict[str, str],
+        signer: Signer | None = None,
+        expires: float = float("inf"),
+        uses_left: float = float("inf"),
+    ) -> None:
+        self.kms_context = kms_context
+        self.serialized = serialize_encryption_context(kms_context)
+        self.signer = signer
+        self.expires = expires
+        self.uses_left = uses_left
+        # The data key in use, the one refreshed ahead, and some slack.
+        self.middles: _Memo[bytes, bytes] = _Memo(4)
+
+    def __repr__(self) -> str:
+        return f"<_Context pairs={len(self.kms_context)} signed={self.signer is not None}>"
+
+
+def _is_key_arn(arn: str) -> bool:
+    """Whether ``arn`` is a KMS key ARN: ``arn:<partition>:kms:<region>:<account>:key/<id>``."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6:
+        return False
+    prefix, partition, service, region, account, resource = parts
+    return (
+        prefix == "arn"
+        and service == "kms"
+        and bool(partition and region and account)
+        and resource.startswith("key/")
+        and len(resource) > len("key/")
+    )
+
+
+def _endpoint(kms: object) -> str:
+    url = getattr(getattr(kms, "meta", None), "endpoint_url", None)
+    return url if isinstance(url, str) else "KMS"
+
+
+def _check_context(value: object, name: str = "encryption_context") -> dict[str, str]:
+    """A copy of a caller's encryption context, or a clear error naming ``name``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name}: expected a mapping of str to str, got {type(value).__name__}")
+    context = dict(value)
+    for key, item in context.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(
+                f"{name}: keys and values must be str, got "
+                f"{type(key).__name__}: {type(item).__name__}"
+            )
+    return context
+
+
+def _check_bytes(value: object, name: str) -> Bytes:
+    """``value`` if it is bytes-like (memoryviews as bytes), else a TypeError naming ``name``."""
+    if isinstance(value, (bytes, bytearray)):
+        return value
+    if isinstance(value, memoryview):
+        return value if value.format == "B" else value.cast("B")
+    raise TypeError(f"{name}: expected bytes, got {type(value).__name__}")
+
+
+async def _chunks(source: AsyncIterable[Bytes] | Iterable[Bytes]) -> AsyncIterator[Bytes]:
+    """The chunks of an async or plain iterable, each checked to be bytes."""
+    if isinstance(source, AsyncIterable):
+        async for chunk in source:
+            yield _check_bytes(chunk, "chunks")
+    else:
+        for chunk in source:
+            yield _check_bytes(chunk, "chunks")
+
+
+def _check_chunks(value: object) -> None:
+    if isinstance(value, (bytes, bytearray, memoryview, str)) or not isinstance(
+        value, (AsyncIterable, Iterable)
+    ):
+        raise TypeError(
+            f"chunks: expected an async iterable (or iterable) of bytes, got {type(value).__name__}"
+        )
+
+
+class Encryptor:
+    """Envelope encryption under KMS keys, in the AWS Encryption SDK message format (v2).
+
+    ``await enc.encrypt(b"...", encryption_context={...})`` returns a message that any AWS
+    Encryption SDK (2.x and later, any language) decrypts with the same KMS keys, and
+    ``await enc.decrypt(message)`` reads theirs. Messages use a fresh data key from KMS each,
+    or, with ``cache=``, a data key the cache hands out for several messages.
+
+    Args:
+        kms: an ``aiokms.KMSClient`` (or an aiobotocore KMS client); the encryptor only calls
+            ``generate_data_key``, ``encrypt`` and ``decrypt`` and never closes it.
+        key_ids: one KMS key id or a list. The first makes each data key (GenerateDataKey),
+            each other one wraps it too (Encrypt), so any of them can decrypt. Any key id form
+            works for encrypting; decrypting matches encrypted data keys by key ARN, so give
+            key ARNs to decrypt (as the ESDK's strict mode requires). May be empty only in
+            discovery mode, for a decrypt-only encryptor.
+        cache: an ``aiokms.DataKeyCache`` (or anything with its two coroutine methods); data
+            keys for both encrypting and decrypting then come through it.
+        algorithm: an :class:`Algorithm`, its name or its suite id: 0x0478 (default, no
+            signature) or 0x0578 (ECDSA P-384 signature, the ESDK's default). Decrypting
+            reads both, whatever this is.
+        frame_length: plaintext bytes per frame, 1 to 2^31 - 1 (default 4096). Streams use
+            memory in proportion to it.
+        discovery: when decrypting, also try encrypted data keys of KMS keys not in
+            ``key_ids``, if their ARN's account is in ``discovery_accounts`` and partition is
+            ``discovery_partition`` (and region the client's, where known).
+        discovery_accounts: the AWS account ids discovery trusts; required with ``discovery``.
+        discovery_partition: the partition discovery trusts (default ``"aws"``).
+        max_encrypted_data_keys: messages with more encrypted data keys than this are refused
+            unread, and encrypting with more key ids is an error (default 10; ``None``: no
+            limit). It bounds the work one forged message can cause.
+
+    Raises:
+        TypeError, ValueError: an argument is invalid; the message names it. Nothing is sent
+            to KMS before the arguments have been checked.
+    """
+
+    __slots__ = (
+        "_accounts",
+        "_algorithm",
+        "_cache",
+        "_clock",
+        "_contexts",
+        "_discovery",
+        "_frame_length",
+        "_key_arns",
+        "_key_ids",
+        "_kms",
+        "_max_edks",
+        "_partition",
+        "_pending",
+        "_primary",
+        "_region",
+        "_sections",
+        "_signer_age",
+        "_signer_uses",
+        "_usable",
+    )
+
+    def __init__(
+        self,
+        kms: KMSLike,
+        key_ids: str | Sequence[str],
+        *,
+        cache: DataKeySource | None = None,
+        algorithm: Algorithm | str | int = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        frame_length: int = 4096,
+        discovery: bool = False,
+        discovery_accounts: Iterable[str] | None = None,
+        discovery_partition: str = "aws",
+        max_encrypted_data_keys: int | None = _DEFAULT_MAX_EDKS,
+        _clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for method in ("generate_data_key", "encrypt", "decrypt"):
+            if not callable(getattr(kms, method, None)):
+                raise TypeError(f"kms: expected a KMS client with a {method}() coroutine method")
+        if isinstance(key_ids, str):
+            ids: tuple[str, ...] = (key_ids,)
+        elif isinstance(key_ids, Iterable) and not isinstance(key_ids, (bytes, Mapping)):
+            ids = tuple(key_ids)
+        else:
+            raise TypeError(f"key_ids: expected a key id or a list of them, got {key_ids!r}")
+        for key_id in ids:
+            if not isinstance(key_id, str) or not key_id:
+                raise ValueError(f"key_ids: every key id must be a non-empty str, got {key_id!r}")
+        if len(set(ids)) != len(ids):
+            raise ValueError("key_ids: a key id is listed twice")
+        if not isinstance(discovery, bool):
+            raise TypeError(f"discovery: expected a bool, got {type(discovery).__name__}")
+        if not ids and not discovery:
+            raise ValueError("key_ids: at least one key id is needed (or discovery=True)")
+        if cache is not None and not all(
+            callable(getattr(cache, name, None)) for name in ("generate_data_key", "decrypt")
+        ):
+            raise TypeError("cache: expected an aiokms.DataKeyCache")
+        if (
+            not isinstance(frame_length, int)
+            or isinstance(frame_length, bool)
+            or not 0 < frame_length <= MAX_FRAME_LENGTH
+        ):
+            raise ValueError(
+                f"frame_length: {frame_length!r} must be an int from 1 to {MAX_FRAME_LENGTH}"
+            )
+        if max_encrypted_data_keys is not None:
+            if (
+                not isinstance(max_encrypted_data_keys, int)
+                or isinstance(max_encrypted_data_keys, bool)
+                or max_encrypted_data_keys < 1
+            ):
+                raise ValueError(
+                    f"max_encrypted_data_keys: {max_encrypted_data_keys!r} must be None or an "
+                    "int of at least 1"
+                )
+            if len(ids) > max_encrypted_data_keys:
+                raise ValueError(
+                    f"max_encrypted_data_keys: {max_encrypted_data_keys} is less than the "
+                    f"{len(ids)} key_ids"
+                )
+        accounts: frozenset[str] = frozenset()
+        if discovery:
+            if discovery_accounts is None or isinstance(discovery_accounts, str):
+                raise ValueError(
+                    "discovery_accounts: discovery=True needs the list of AWS account ids "
+                    "whose KMS keys may decrypt"
+                )
+            accounts = frozenset(discovery_accounts)
+            if not accounts or not all(isinstance(a, str) and a for a in accounts):
+                raise ValueError("discovery_accounts: must be non-empty account id strings")
+            if not isinstance(discovery_partition, str) or not discovery_partition:
+                raise ValueError("discovery_partition: must be a non-empty str such as 'aws'")
+        elif discovery_accounts is not None:
+            raise ValueError("discovery_accounts: only meaningful with discovery=True")
+        self._kms = kms
+        self._key_ids = ids
+        self._primary = ids[0] if ids else ""
+        self._key_arns = frozenset(key_id.encode() for key_id in ids if _is_key_arn(key_id))
+        self._cache = cache
+        self._algorithm = Algorithm.coerce(algorithm)
+        self._frame_length = frame_length
+        self._discovery = discovery
+        self._accounts = accounts
+        self._partition = discovery_partition
+        region = getattr(getattr(kms, "meta", None), "region_name", None)
+        self._region = region if isinstance(region, str) else None
+        self._max_edks = max_encrypted_data_keys
+        self._clock = _clock
+        # A signing key pair lives as long as the cache lets one data key live.
+        policy = getattr(cache, "policy", cache)
+        max_age = getattr(policy, "max_age", None)
+        max_uses = getattr(policy, "max_messages", _DEFAULT_SIGNER_USES)
+        self._signer_age = (
+            float(max_age) if isinstance(max_age, (int, float)) else _DEFAULT_SIGNER_AGE
+        )
+        self._signer_uses = float(max_uses) if isinstance(max_uses, int) else float("inf")
+        self._contexts: _Memo[tuple[tuple[str, str], ...], _Context] = _Memo()
+        self._pending: dict[tuple[bytes, bytes], asyncio.Future[bytes]] = {}
+        self._sections = SectionMemo()
+        self._usable: _Memo[tuple[EncryptedDataKey, ...], tuple[tuple[bytes, str], ...]] = _Memo()
+
+    # --- properties ---------------------------------------------------------------------------
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The key ids, first the one that makes data keys."""
+        return self._key_ids
+
+    @property
+    def algorithm(self) -> Algorithm:
+        """The suite new messages are written with."""
+        return self._algorithm
+
+    @property
+    def frame_length(self) -> int:
+        """Plaintext bytes per frame of new messages."""
+        return self._frame_length
+
+    def __repr__(self) -> str:
+        cache = type(self._cache).__name__ if self._cache is not None else None
+        discovery = f" discovery={sorted(self._accounts)}" if self._discovery else ""
+        return (
+            f"<Encryptor {self._algorithm.name} key_ids={len(self._key_ids)} "
+            f"frame_length={self._frame_length} cache={cache}{discovery}>"
+        )
+
+    # --- encrypting ---------------------------------------------------------------------------
+
+    async def encrypt(
+        self, plaintext: Bytes, *, encryption_context: Mapping[str, str] | None = None
+    ) -> bytes:
+        """Encrypt ``plaintext`` into one message.
+
+        Args:
+            plaintext: the bytes to encrypt.
+            encryption_context: str pairs bound to the message: stored in its header in the
+                clear, authenticated, and passed to KMS as its encryption context. Keys may
+                not start with ``aws-crypto-``.
+
+        Returns:
+            The message (format v2, framed).
+
+        Raises:
+            TypeError, ValueError: a bad argument, before anything is sent.
+            botocore.exceptions.ClientError: KMS refused (``kms.exceptions.<Code>``).
+            aiokms.AiokmsError: the call to KMS failed (see ``aiokms.errors``).
+        """
+        if type(plaintext) is not bytes:
+            plaintext = _check_bytes(plaintext, "plaintext")
+        context = self._context(encryption_context)
+        cache = self._cache
+        if cache is None or not self._key_ids:
+            data_key, middle, signer = await self._materials(context, None)
+        else:  # the hot path, inlined: a cached data key and its cached header bytes
+            response = await cache.generate_data_key(
+                self._kms,
+                KeyId=self._primary,
+                KeySpec=_KEY_SPEC,
+                EncryptionContext=context.kms_context,
+                plaintext_length=len(plaintext),
+            )
+            data_key = response["Plaintext"]
+            cached = context.middles.get(response["CiphertextBlob"])
+            middle = await self._middle_for(response, context) if cached is None else cached
+            if type(data_key) is not bytes or len(data_key) != _DATA_KEY_LEN:
+                raise self._bad_data_key()
+            signer = context.signer
+        return seal_message(
+            plaintext, self._algorithm, data_key, middle, self._frame_length, signer
+        )
+
+    def encrypt_stream(
+        self,
+        chunks: AsyncIterable[Bytes] | Iterable[Bytes],
+        *,
+        encryption_context: Mapping[str, str] | None = None,
+        plaintext_length: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Encrypt a stream of plaintext chunks into a stream of message bytes.
+
+        The header comes first (once the data key is there), then each frame as soon as its
+        plaintext is complete, then the final frame (and signature) when ``chunks`` ends.
+        Memory: less than one frame of plaintext is buffered.
+
+        Args:
+            chunks: an async iterable (or iterable) of bytes.
+            encryption_context: as for :meth:`encrypt`.
+            plaintext_length: an upper bound of the stream's length. Only with it does a
+                stream take its data key from the cache (which must account for the bytes
+                encrypted); more bytes than that is an error. Without it, a stream has a data
+                key of its own from KMS.
+
+        Raises:
+            TypeError, ValueError: bad arguments, at once (before iteration starts); during
+                iteration, a chunk that is not bytes or the stream outgrowing
+                ``plaintext_length``.
+            botocore.exceptions.ClientError, aiokms.AiokmsError: as for :meth:`encrypt`.
+        """
+        _check_chunks(chunks)
+        if plaintext_length is not None and (
+            not isinstance(plaintext_length, int)
+            or isinstance(plaintext_length, bool)
+            or plaintext_length < 0
+        ):
+            raise ValueError(f"plaintext_length: {plaintext_length!r} must be None or an int >= 0")
+        context = self._context(encryption_context)
+        return self._encrypt_stream(chunks, context, plaintext_length)
+
+    async def _encrypt_stream(
+        self,
+        chunks: AsyncIterable[Bytes] | Iterable[Bytes],
+        context: _Context,
+        plaintext_length: int | None,
+    ) -> AsyncIterator[bytes]:
+        data_key, middle, signer = await self._materials(context, plaintext_length)
+        writer = MessageWriter(
+            algorithm=self._algorithm,
+            data_key=data_key,
+            middle=middle,
+            frame_length=self._frame_length,
+            signer=signer,
+        )
+        del data_key
+        yield writer.header
+        total = 0
+        async for chunk in _chunks(chunks):
+            total += len(chunk)
+            if plaintext_length is not None and total > plaintext_length:
+                raise ValueError(
+                    f"plaintext_length: the stream is longer than the {plaintext_length} bytes "
+                    "announced"
+                )
+            frames = writer.feed(chunk)
+            if frames:
+                yield frames
+        yield writer.finish()
+
+    def _context(self, encryption_context: Mapping[str, str] | None) -> _Context:
+        """The validated form of a caller's context for this encryptor's suite."""
+        try:
+            entry = self._contexts.get(
+                tuple(encryption_context.items()) if encryption_context else ()
+            )
+        except (AttributeError, TypeError):  # not a mapping, or unhashable values
+            _check_context(encryption_context)
+            raise  # (_check_context raised a clearer error already)
+        if entry is not None and entry.signer is None:  # unsigned: checked once, then kept
+            return entry
+        return self._signed_context(encryption_context, entry)
+
+    def _signed_context(
+        self, encryption_context: Mapping[str, str] | None, entry: _Context | None
+    ) -> _Context:
+        """A context entry the first time, or for the signed suite (whose key pairs age)."""
+        context = _check_context(encryption_context)
+        key = tuple(encryption_context.items()) if encryption_context else ()
+        if not self._algorithm.signed:
+            entry = self._new_context(context, signed=False)
+        elif self._cache is None:
+            return self._new_context(context, signed=True)  # a key pair per message: not kept
+        elif entry is not None and entry.expires > self._clock() and entry.uses_left > 0:
+            entry.uses_left -= 1
+            return entry
+        else:
+            entry = self._new_context(context, signed=True)
+        self._contexts[key] = entry
+        return entry
+
+    def _new_context(self, context: dict[str, str], *, signed: bool) -> _Context:
+        for name in context:
+            if name.startswith(RESERVED_CONTEXT_PREFIX):
+                raise ValueError(
+                    f"encryption_context: keys starting with {RESERVED_CONTEXT_PREFIX!r} are "
+                    f"reserved for the message format ({name!r})"
+                )
+        if not signed:
+            return _Context(context)
+        signer = Signer()
+        context[PUBLIC_KEY_CONTEXT_KEY] = signer.public_key
+        return _Context(
+            context,
+            signer,
+            expires=self._clock() + self._signer_age,
+            uses_left=self._signer_uses - 1,
+        )
+
+    async def _materials(
+        self, context: _Context, plaintext_length: int | None
+    ) -> tuple[bytes, bytes, Signer | None]:
+        """``(plaintext data key, header middle, signer)`` for one message.
+
+        From the cache when there is one and the plaintext length is known, else from KMS.
+        """
+        if not self._key_ids:
+            raise ValueError("key_ids: this encryptor has no key ids to encrypt with")
+        cache = self._cache
+        if cache is not None and plaintext_length is not None:
+            response = await cache.generate_data_key(
+                self._kms,
+                KeyId=self._key_ids[0],
+                KeySpec=_KEY_SPEC,
+                EncryptionContext=context.kms_context,
+                plaintext_length=plaintext_length,
+            )
+            cached = context.middles.get(response["CiphertextBlob"])
+            middle = await self._middle_for(response, context) if cached is None else cached
+        else:
+            response = await self._kms.generate_data_key(
+                KeyId=self._key_ids[0],
+                KeySpec=_KEY_SPEC,
+                EncryptionContext=context.kms_context,
+            )
+            middle = await self._wrap(response, context)
+        data_key = response["Plaintext"]
+        if type(data_key) is not bytes or len(data_key) != _DATA_KEY_LEN:
+            raise self._bad_data_key()
+        return data_key, middle, context.signer
+
+    def _bad_data_key(self) -> InvalidResponse:
+        return InvalidResponse(
+            endpoint_url=_endpoint(self._kms),
+            error="GenerateDataKey: the plaintext data key is not 32 bytes",
+        )
+
+    async def _middle_for(self, response: Mapping[str, Any], context: _Context) -> bytes:
+        """The header middle of a cached data key, made once however many messages wait.
+
+        With more than one key id that takes Encrypt calls: the first caller starts them in a
+        task of their own, every caller waits for it, and a cancelled caller leaves it running
+        for the others.
+        """
+        blob = response["CiphertextBlob"]
+        if len(self._key_ids) == 1:  # no KMS call, nothing to wait for
+            middle = await self._wrap(response, context)
+            context.middles[blob] = middle
+            return middle
+        key = (blob, context.serialized)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._wrap(response, context))
+            self._pending[key] = pending
+
+            def done(task: asyncio.Future[bytes]) -> None:
+                del self._pending[key]
+                if not task.cancelled() and task.exception() is None:
+                    context.middles[blob] = task.result()
+
+            pending.add_done_callback(done)
+        return await asyncio.shield(pending)
+
+    async def _wrap(self, response: Mapping[str, Any], context: _Context) -> bytes:
+        """The header middle for a new data key: wrap it under the other key ids too."""
+        edks = [self._data_key_entry("GenerateDataKey", response)]
+        kms_context = context.kms_context
+        for key_id in self._key_ids[1:]:
+            kwargs: dict[str, Any] = {"KeyId": key_id, "Plaintext": response["Plaintext"]}
+            if kms_context:
+                kwargs["EncryptionContext"] = kms_context
+            edks.append(self._data_key_entry("Encrypt", await self._kms.encrypt(**kwargs)))
+        return header_middle(context.serialized, edks, self._frame_length)
+
+    def _data_key_entry(self, operation: str, response: Mapping[str, Any]) -> EncryptedDataKey:
+        arn, blob = response.get("KeyId"), response.get("CiphertextBlob")
+        if not isinstance(arn, str) or not _is_key_arn(arn) or not isinstance(blob, bytes):
+            raise InvalidResponse(
+                endpoint_url=_endpoint(self._kms),
+                error=f"{operation}: expected a key ARN and a CiphertextBlob in the reply",
+            )
+        return EncryptedDataKey(KMS_PROVIDER_ID, arn.encode(), blob)
+
+    # --- decrypting ---------------------------------------------------------------------------
+
+    async def decrypt(
+        self, message: Bytes, *, encryption_context: Mapping[str, str] | None = None
+    ) -> bytes:
+        """Decrypt one complete message.
+
+        Args:
+            message: the message bytes, nothing before or after it.
+            encryption_context: pairs the message's encryption context must contain (it may
+                hold more). Checked before any KMS call.
+
+        Returns:
+            The plaintext, once the key commitment, the header, every frame and (signed suite)
+            the signature have been checked.
+
+        Raises:
+            aiokms.InvalidMessageError: the message is malformed, tampered with, truncated or
+                followed by more bytes, lacks a required context pair, or has no encrypted data
+                key this encryptor may use. Always the same message, whatever failed.
+            botocore.exceptions.ClientError: KMS refused every usable encrypted data key (the
+                first key's error is raised).
+            aiokms.AiokmsError: the call to KMS failed.
+            TypeError: a bad argument.
+            ValueError: no key id is a key ARN and discovery is off, so no encrypted data key
+                could ever match (before any KMS call).
+        """
+        if type(message) is not bytes:
+            message = bytes(_check_bytes(message, "message"))
+        required = _check_context(encryption_context) if encryption_context else None
+        try:
+            header = parse_header(message, self._max_edks, self._sections)
+        except Incomplete:
+            raise InvalidMessageError from None
+        if required:
+            _require_pairs(header, required)
+        return decrypt_message(message, header, await self._data_key_for(header))
+
+    def decrypt_stream(
+        self,
+        chunks: AsyncIterable[Bytes] | Iterable[Bytes],
+        *,
+        encryption_context: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Decrypt a message arriving in chunks, yielding plaintext frame by frame.
+
+        Each frame's plaintext is yielded only after that frame's tag has been checked, and
+        the stream ends without error only if the message was complete, followed by nothing,
+        and (signed suite) its signature is valid. Memory: the header and one frame (a legacy
+        non-framed message is held whole, being authenticated only as a whole).
+
+        What a caller may trust before the iteration ends: each yielded chunk is authentic
+        plaintext of this message at its position, written by a holder of the data key. For
+        the signed suite (0x0578) that is weaker than the message promises: anyone KMS lets
+        decrypt the data key could have written those frames; only the signature, checked
+        after the last frame, proves the writer held the signing key. So treat yielded
+        plaintext as provisional until the iteration finishes, and discard it (and undo what
+        it caused) if it raises; use :meth:`decrypt`, which releases nothing before every
+        check, when that is impractical. A truncated stream raises at the end too.
+
+        Raises:
+            aiokms.InvalidMessageError, botocore.exceptions.ClientError, aiokms.AiokmsError:
+                as for :meth:`decrypt`, during iteration.
+            TypeError: bad arguments, at once; a chunk that is not bytes, during iteration.
+            ValueError: as for :meth:`decrypt`, during iteration.
+        """
+        _check_chunks(chunks)
+        required = _check_context(encryption_context) if encryption_context else None
+        return self._decrypt_stream(chunks, required)
+
+    async def _decrypt_stream(
+        self,
+        chunks: AsyncIterable[Bytes] | Iterable[Bytes],
+        required: dict[str, str] | None,
+    ) -> AsyncIterator[bytes]:
+        reader = MessageReader(max_data_keys=self._max_edks, memo=self._sections)
+        unlocked = False
+        async for chunk in _chunks(chunks):
+            reader.feed(chunk)
+            if not unlocked:
+                header = reader.parse_header()
+                if header is None:
+                    continue
+                if required:
+                    _require_pairs(header, required)
+                reader.unlock(await self._data_key_for(header))
+                unlocked = True
+            while (plaintext := reader.next_plaintext()) is not None:
+                if plaintext:
+                    yield plaintext
+        if not unlocked:
+            raise InvalidMessageError
+        reader.finish()
+
+    def _usable_arn(self, provider_info: bytes) -> str | None:
+        """The key ARN of an ``aws-kms`` entry this encryptor may try, else None."""
+        if provider_info in self._key_arns:
+            return provider_info.decode()
+        if not self._discovery:
+            return None
+        try:
+            arn = provider_info.decode()
+        except UnicodeDecodeError:
+            return None
+        if not _is_key_arn(arn):
+            return None
+        _, partition, _, region, account, _ = arn.split(":", 5)
+        if partition != self._partition or account not in self._accounts:
+            return None
+        if self._region is not None and region != self._region:
+            return None  # the client cannot reach another region's keys
+        return arn
+
+    def _candidates(self, header: Header) -> tuple[tuple[bytes, str], ...]:
+        """``(ciphertext, key ARN)`` of the entries this encryptor may try, in message order.
+
+        Memoized by the entries themselves (the header memo hands out the same tuple for
+        messages that share them), for headers small enough to be memoized there too.
+        """
+        data_keys = header.encrypted_data_keys
+        found = self._usable.get(data_keys)
+        if found is None:
+            usable = []
+            for edk in data_keys:
+                if edk.provider_id == KMS_PROVIDER_ID:
+                    arn = self._usable_arn(edk.provider_info)
+                    if arn is not None:
+                        usable.append((edk.ciphertext, arn))
+            found = tuple(usable)
+            if len(header.body) <= MAX_MEMO_SECTION:
+                self._usable[data_keys] = found
+        return found
+
+    async def _data_key_for(self, header: Header) -> bytes:
+        """The plaintext data key of a parsed header, from the cache or KMS."""
+        if not self._key_arns and not self._discovery:
+            raise ValueError(
+                "key_ids: decrypting needs key ARNs (arn:aws:kms:region:account:key/id); "
+                "aliases and bare key ids only serve to encrypt"
+            )
+        context = header.encryption_context
+        kms_context = context if type(context) is dict else dict(context)
+        cache = self._cache
+        first_error: ClientError | None = None
+        for ciphertext, arn in self._candidates(header):
+            try:
+                if cache is not None:
+                    response = await cache.decrypt(
+                        self._kms,
+                        CiphertextBlob=ciphertext,
+                        EncryptionContext=kms_context,
+                        KeyId=arn,
+                    )
+                else:
+                    kwargs: dict[str, Any] = {"CiphertextBlob": ciphertext, "KeyId": arn}
+                    if kms_context:
+                        kwargs["EncryptionContext"] = kms_context
+                    response = await self._kms.decrypt(**kwargs)
+            except ClientError as exc:
+                if first_error is None:
+                    first_error = exc
+                continue
+            data_key = response.get("Plaintext")
+            # Anything else is an entry that KMS decrypts to something other than a data key
+            # under the key asked for: a forged entry, tried no further.
+            if (
+                type(data_key) is bytes
+                and len(data_key) == _DATA_KEY_LEN
+                and response.get("KeyId") == arn
+            ):
+                return data_key
+        if first_error is not None:
+            raise first_error
+        raise InvalidMessageError
+
+
+def _require_pairs(header: Header, required: Mapping[str, str]) -> None:
+    context = header.encryption_context
+    for key, value in required.items():
+        if context.get(key) != value:
+            raise InvalidMessageError

@@ -1,0 +1,1048 @@
+"""Encryptor: the async glue of KMS, the data-key cache and the message format.
+
+* Unit behaviour against ``LocalKeys``, an in-process KMS (AES-GCM master keys, the
+  encryption context bound as AAD, KMS's error codes) that records its calls: which KMS calls
+  are made with which arguments, with and without a cache; which encrypted data keys decrypt
+  tries (key ARNs, discovery filter, the cap on their number); encryption context checks;
+  argument validation before any KMS call; the signed suite's key pairs; streaming.
+* The 44 ``aws-kms`` known-answer vectors through ``Encryptor.decrypt``, with a KMS that hands
+  back each vector's listed data key.
+* Tampering: every byte of small multi-frame messages flipped, every truncation, bytes after
+  the end: always ``InvalidMessageError`` (or KMS's error for a mangled data key), never
+  plaintext.
+* Interop both ways with the ``aws-encryption-sdk`` package (v4) against moto's KMS server on
+  127.0.0.1: both suites, several frame lengths, payloads from empty to 1 MiB, non-ASCII
+  encryption contexts, several KMS keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import struct
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from moto.server import ThreadedMotoServer
+
+import aiokms
+from aiokms._encryptor import Encryptor
+from aiokms._message import PUBLIC_KEY_CONTEXT_KEY, Algorithm, parse_header
+from aiokms.errors import InvalidMessageError, InvalidResponse
+from tests.test_message import VECTORS, b64, needs_vectors, vector_params, vector_plaintext
+
+REGION = "us-east-1"
+ACCOUNT = "111122223333"
+UNSIGNED = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+SIGNED = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
+CONTEXT = {"tenant": "a", "ünïcødé": "値 ☃ 𝄞"}
+
+
+def key_arn(
+    name: str, *, region: str = REGION, account: str = ACCOUNT, partition: str = "aws"
+) -> str:
+    return f"arn:{partition}:kms:{region}:{account}:key/{name}"
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"{code} (test)"}}, operation)
+
+
+class LocalKeys:
+    """An in-process KMS for GenerateDataKey, Encrypt and Decrypt; it records every call."""
+
+    def __init__(self, region: str = REGION) -> None:
+        self.meta = SimpleNamespace(region_name=region, endpoint_url="http://127.0.0.1:9")
+        self.masters: dict[str, bytes] = {}
+        self.aliases: dict[str, str] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.denied: set[str] = set()  # key ARNs whose Decrypt is refused
+        self.gate: asyncio.Event | None = None  # while set to an unset event, calls wait
+        self.arrived: asyncio.Event | None = None  # set when a call comes in
+        self.reply_key_id: str | None = None  # a wrong KeyId to answer with
+        self.reply_plaintext: bytes | None = None  # a wrong data key to answer with
+
+    def add(self, name: str, alias: str | None = None, **arn: str) -> str:
+        key = key_arn(name, **arn)
+        self.masters[key] = os.urandom(32)
+        if alias:
+            self.aliases[alias] = key
+        return key
+
+    def operations(self) -> list[str]:
+        return [operation for operation, _ in self.calls]
+
+    def _resolve(self, key_id: str, operation: str) -> str:
+        key = self.aliases.get(key_id, key_id)
+        if key not in self.masters:
+            matches = [arn for arn in self.masters if arn.endswith(f"/{key_id}")]
+            if len(matches) != 1:
+                raise client_error("NotFoundException", operation)
+            key = matches[0]
+        return key
+
+    async def _enter(self, operation: str, kwargs: dict[str, Any]) -> None:
+        self.calls.append((operation, kwargs))
+        if self.arrived is not None:
+            self.arrived.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        await asyncio.sleep(0)
+
+    @staticmethod
+    def _aad(key: str, context: Mapping[str, str] | None) -> bytes:
+        return json.dumps([key, sorted((context or {}).items())]).encode()
+
+    def _seal(self, key: str, plaintext: bytes, context: Mapping[str, str] | None) -> bytes:
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.masters[key]).encrypt(nonce, plaintext, self._aad(key, context))
+        return struct.pack(">H", len(key)) + key.encode() + nonce + sealed
+
+    async def generate_data_key(self, **kwargs: Any) -> dict[str, Any]:
+        await self._enter("GenerateDataKey", kwargs)
+        assert kwargs["KeySpec"] == "AES_256" and "NumberOfBytes" not in kwargs
+        key = self._resolve(kwargs["KeyId"], "GenerateDataKey")
+        plaintext = os.urandom(32)
+        return {
+            "Plaintext": self.reply_plaintext or plaintext,
+            "CiphertextBlob": self._seal(key, plaintext, kwargs.get("EncryptionContext")),
+            "KeyId": self.reply_key_id or key,
+        }
+
+    async def encrypt(self, **kwargs: Any) -> dict[str, Any]:
+        await self._enter("Encrypt", kwargs)
+        key = self._resolve(kwargs["KeyId"], "Encrypt")
+        blob = self._seal(key, kwargs["Plaintext"], kwargs.get("EncryptionContext"))
+        return {"CiphertextBlob": blob, "KeyId": self.reply_key_id or key}
+
+    async def decrypt(self, **kwargs: Any) -> dict[str, Any]:
+        await self._enter("Decrypt", kwargs)
+        blob = kwargs["CiphertextBlob"]
+        try:
+            (size,) = struct.unpack_from(">H", blob)
+            key = blob[2 : 2 + size].decode()
+            nonce, sealed = blob[2 + size : 14 + size], blob[14 + size :]
+            master = self.masters[key]
+        except (struct.error, UnicodeDecodeError, KeyError):
+            raise client_error("InvalidCiphertextException", "Decrypt") from None
+        if "KeyId" in kwargs and self._resolve(kwargs["KeyId"], "Decrypt") != key:
+            raise client_error("IncorrectKeyException", "Decrypt")
+        if key in self.denied:
+            raise client_error("AccessDeniedException", "Decrypt")
+        try:
+            aad = self._aad(key, kwargs.get("EncryptionContext"))
+            plaintext = AESGCM(master).decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise client_error("InvalidCiphertextException", "Decrypt") from None
+        return {"Plaintext": self.reply_plaintext or plaintext, "KeyId": self.reply_key_id or key}
+
+
+class CountingCache:
+    """The DataKeyCache interface, caching without limits, counting hits and misses."""
+
+    def __init__(self) -> None:
+        self.generated: dict[Any, Mapping[str, Any]] = {}
+        self.decrypted: dict[Any, Mapping[str, Any]] = {}
+        self.counts: Counter[str] = Counter()
+        self.lengths: list[int] = []
+        self.policy = SimpleNamespace(max_age=60.0, max_messages=3)
+
+    async def generate_data_key(
+        self,
+        kms: Any,
+        /,
+        *,
+        KeyId: str,
+        KeySpec: str,
+        EncryptionContext: dict[str, str],
+        plaintext_length: int,
+    ) -> Mapping[str, Any]:
+        self.lengths.append(plaintext_length)
+        key = (KeyId, KeySpec, frozenset(EncryptionContext.items()))
+        if key in self.generated:
+            self.counts["generate hit"] += 1
+        else:
+            self.counts["generate miss"] += 1
+            self.generated[key] = await kms.generate_data_key(
+                KeyId=KeyId, KeySpec=KeySpec, EncryptionContext=EncryptionContext
+            )
+        return self.generated[key]
+
+    async def decrypt(
+        self,
+        kms: Any,
+        /,
+        *,
+        CiphertextBlob: bytes,
+        EncryptionContext: dict[str, str],
+        KeyId: str,
+    ) -> Mapping[str, Any]:
+        key = (CiphertextBlob, frozenset(EncryptionContext.items()), KeyId)
+        if key in self.decrypted:
+            self.counts["decrypt hit"] += 1
+        else:
+            self.counts["decrypt miss"] += 1
+            self.decrypted[key] = await kms.decrypt(
+                CiphertextBlob=CiphertextBlob, EncryptionContext=EncryptionContext, KeyId=KeyId
+            )
+        return self.decrypted[key]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def kms() -> LocalKeys:
+    return LocalKeys()
+
+
+@pytest.fixture
+def keys(kms: LocalKeys) -> list[str]:
+    return [kms.add(f"key-{i}", alias=f"alias/key-{i}") for i in range(3)]
+
+
+async def collect(stream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in stream])
+
+
+async def agen(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        await asyncio.sleep(0)
+        yield chunk
+
+
+def pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# --- round trips and KMS calls -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "cache"])
+@pytest.mark.parametrize("size", [0, 1, 100, 4096, 10_000])
+async def test_round_trip(
+    kms: LocalKeys, keys: list[str], algorithm: Algorithm, cached: bool, size: int
+) -> None:
+    enc = Encryptor(kms, keys[0], cache=CountingCache() if cached else None, algorithm=algorithm)
+    plaintext = os.urandom(size)
+    message = await enc.encrypt(plaintext, encryption_context=CONTEXT)
+    header = parse_header(message)
+    assert header.algorithm is algorithm
+    assert header.frame_length == 4096
+    assert {k: v for k, v in header.encryption_context.items() if k in CONTEXT} == CONTEXT
+    assert await enc.decrypt(message) == plaintext
+    assert await enc.decrypt(message, encryption_context=CONTEXT) == plaintext
+    assert await enc.decrypt(message, encryption_context={"tenant": "a"}) == plaintext
+
+
+async def test_kms_calls_without_cache(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, ["alias/key-0", keys[1], keys[2]])
+    message = await enc.encrypt(b"payload", encryption_context=CONTEXT)
+    assert kms.operations() == ["GenerateDataKey", "Encrypt", "Encrypt"]
+    (_, generate), (_, first), (_, second) = kms.calls
+    assert generate == {"KeyId": "alias/key-0", "KeySpec": "AES_256", "EncryptionContext": CONTEXT}
+    assert (first["KeyId"], second["KeyId"]) == (keys[1], keys[2])
+    assert first["EncryptionContext"] == second["EncryptionContext"] == CONTEXT
+    header = parse_header(message)
+    assert [(e.provider_id, e.provider_info) for e in header.encrypted_data_keys] == [
+        ("aws-kms", key.encode())
+        for key in keys  # the key ARNs KMS answered with, in order
+    ]
+    await enc.encrypt(b"again", encryption_context=CONTEXT)
+    assert kms.operations().count("GenerateDataKey") == 2  # a data key per message
+
+    kms.calls.clear()
+    reader = Encryptor(kms, [keys[0], keys[1], keys[2]])
+    assert await reader.decrypt(message) == b"payload"
+    assert kms.calls == [
+        (
+            "Decrypt",
+            {
+                "CiphertextBlob": header.encrypted_data_keys[0].ciphertext,
+                "KeyId": keys[0],
+                "EncryptionContext": CONTEXT,
+            },
+        )
+    ]
+
+
+async def test_empty_context_is_not_sent_to_encrypt_or_decrypt(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    enc = Encryptor(kms, keys[:2])
+    message = await enc.encrypt(b"x")
+    assert await enc.decrypt(message) == b"x"
+    generate, wrap, unwrap = (kwargs for _, kwargs in kms.calls)
+    assert generate["EncryptionContext"] == {}  # as the ESDK sends it
+    assert "EncryptionContext" not in wrap and "EncryptionContext" not in unwrap
+
+
+async def test_any_listed_key_decrypts(kms: LocalKeys, keys: list[str]) -> None:
+    message = await Encryptor(kms, keys).encrypt(b"secret", encryption_context=CONTEXT)
+    for key in keys:
+        kms.calls.clear()
+        assert await Encryptor(kms, key).decrypt(message) == b"secret"
+        assert [kwargs["KeyId"] for _, kwargs in kms.calls] == [key]
+
+
+async def test_only_listed_key_arns_are_tried(kms: LocalKeys, keys: list[str]) -> None:
+    message = await Encryptor(kms, keys[:2]).encrypt(b"secret")
+    other = kms.add("other")
+    kms.calls.clear()
+    with pytest.raises(InvalidMessageError):
+        await Encryptor(kms, other).decrypt(message)
+    assert kms.calls == []
+    # Aliases and bare key ids only encrypt: decrypting matches key ARNs, as the ESDK does.
+    with pytest.raises(ValueError, match="key_ids: decrypting needs key ARNs"):
+        await Encryptor(kms, ["alias/key-0", "key-1"]).decrypt(message)
+    assert kms.calls == []
+
+
+async def test_kms_errors_fall_through_to_the_next_key(kms: LocalKeys, keys: list[str]) -> None:
+    message = await Encryptor(kms, keys).encrypt(b"secret")
+    kms.denied = {keys[0]}
+    kms.calls.clear()
+    assert await Encryptor(kms, [keys[2], keys[0]]).decrypt(message) == b"secret"
+    assert [kwargs["KeyId"] for _, kwargs in kms.calls] == [keys[0], keys[2]]  # message order
+    kms.denied = set(keys)
+    with pytest.raises(ClientError) as excinfo:
+        await Encryptor(kms, keys).decrypt(message)
+    assert excinfo.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+async def test_kms_answers_that_do_not_fit_are_refused(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0])
+    message = await enc.encrypt(b"secret")
+    kms.reply_key_id = keys[1]  # Decrypt answering for another key
+    with pytest.raises(InvalidMessageError):
+        await enc.decrypt(message)
+    kms.reply_key_id = None
+    kms.reply_plaintext = b"short"  # an entry that wraps something else than a data key
+    with pytest.raises(InvalidMessageError):
+        await enc.decrypt(message)
+    with pytest.raises(InvalidResponse, match="not 32 bytes"):
+        await enc.encrypt(b"x")
+    kms.reply_plaintext = None
+    kms.reply_key_id = "alias/not-an-arn"
+    with pytest.raises(InvalidResponse, match="key ARN"):
+        await enc.encrypt(b"x")
+
+
+async def test_kms_errors_propagate_on_encrypt(kms: LocalKeys) -> None:
+    enc = Encryptor(kms, "alias/missing")
+    with pytest.raises(ClientError) as excinfo:
+        await enc.encrypt(b"x")
+    assert excinfo.value.response["Error"]["Code"] == "NotFoundException"
+
+
+# --- discovery and the cap on encrypted data keys --------------------------------------------
+
+
+async def test_discovery(kms: LocalKeys, keys: list[str]) -> None:
+    message = await Encryptor(kms, keys[1]).encrypt(b"found", encryption_context=CONTEXT)
+    finder = Encryptor(kms, (), discovery=True, discovery_accounts=[ACCOUNT])
+    assert await finder.decrypt(message) == b"found"
+    with pytest.raises(ValueError, match="key_ids: this encryptor has no key ids"):
+        await finder.encrypt(b"x")
+    for accounts, partition in [(["222233334444"], "aws"), ([ACCOUNT], "aws-cn")]:
+        other = Encryptor(
+            kms, (), discovery=True, discovery_accounts=accounts, discovery_partition=partition
+        )
+        kms.calls.clear()
+        with pytest.raises(InvalidMessageError):
+            await other.decrypt(message)
+        assert kms.calls == []
+
+
+async def test_discovery_skips_other_regions(kms: LocalKeys) -> None:
+    far = kms.add("far", region="eu-west-1")
+    near = kms.add("near")
+    message = await Encryptor(kms, [far, near]).encrypt(b"x")
+    kms.calls.clear()
+    finder = Encryptor(kms, [], discovery=True, discovery_accounts=[ACCOUNT])
+    assert await finder.decrypt(message) == b"x"
+    assert [kwargs["KeyId"] for _, kwargs in kms.calls] == [near]
+
+
+async def test_listed_keys_still_count_in_discovery(kms: LocalKeys, keys: list[str]) -> None:
+    foreign = kms.add("foreign", account="999999999999")
+    message = await Encryptor(kms, foreign).encrypt(b"x")
+    enc = Encryptor(kms, [foreign], discovery=True, discovery_accounts=[ACCOUNT])
+    assert await enc.decrypt(message) == b"x"
+
+
+async def test_max_encrypted_data_keys(kms: LocalKeys, keys: list[str]) -> None:
+    message = await Encryptor(kms, keys).encrypt(b"x")
+    kms.calls.clear()
+    with pytest.raises(InvalidMessageError):
+        await Encryptor(kms, keys[0], max_encrypted_data_keys=2).decrypt(message)
+    assert kms.calls == []
+    assert await Encryptor(kms, keys[0], max_encrypted_data_keys=3).decrypt(message) == b"x"
+    assert await Encryptor(kms, keys[0], max_encrypted_data_keys=None).decrypt(message) == b"x"
+    with pytest.raises(ValueError, match="max_encrypted_data_keys: 2 is less than the 3"):
+        Encryptor(kms, keys, max_encrypted_data_keys=2)
+
+
+# --- encryption context ------------------------------------------------------------------------
+
+
+async def test_required_context_pairs(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0])
+    message = await enc.encrypt(b"x", encryption_context=CONTEXT)
+    kms.calls.clear()
+    for wrong in ({"tenant": "b"}, {"other": "a"}, {**CONTEXT, "more": "x"}):
+        with pytest.raises(InvalidMessageError):
+            await enc.decrypt(message, encryption_context=wrong)
+        with pytest.raises(InvalidMessageError):
+            await collect(enc.decrypt_stream([message], encryption_context=wrong))
+    assert kms.calls == []  # refused before any KMS call
+
+
+@pytest.mark.parametrize(
+    ("context", "error", "match"),
+    [
+        ({"aws-crypto-public-key": "x"}, ValueError, "reserved"),
+        ({"aws-crypto-anything": "x"}, ValueError, "reserved"),
+        ({"a": 1}, TypeError, "encryption_context"),
+        ({2: "a"}, TypeError, "encryption_context"),
+        ({"a": ["unhashable"]}, TypeError, "encryption_context"),
+        ("not a mapping", TypeError, "encryption_context"),
+        ({"a": "\ud800"}, ValueError, "UTF-8"),
+    ],
+)
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+async def test_bad_context_on_encrypt(
+    kms: LocalKeys,
+    keys: list[str],
+    algorithm: Algorithm,
+    context: Any,
+    error: type[Exception],
+    match: str,
+) -> None:
+    for cache in (None, CountingCache()):
+        enc = Encryptor(kms, keys[0], algorithm=algorithm, cache=cache)
+        with pytest.raises(error, match=match):
+            await enc.encrypt(b"x", encryption_context=context)
+        with pytest.raises(error, match=match):
+            enc.encrypt_stream([b"x"], encryption_context=context)
+    assert kms.calls == []
+
+
+# --- the cache ---------------------------------------------------------------------------------
+
+
+async def test_cache_serves_both_directions(kms: LocalKeys, keys: list[str]) -> None:
+    cache = CountingCache()
+    enc = Encryptor(kms, keys, cache=cache)
+    messages = [await enc.encrypt(b"m%d" % i, encryption_context=CONTEXT) for i in range(5)]
+    assert kms.operations() == ["GenerateDataKey", "Encrypt", "Encrypt"]  # once per data key
+    assert cache.counts == {"generate miss": 1, "generate hit": 4}
+    assert cache.lengths == [2] * 5
+    sections = {m[35 : parse_header(m).size - 16 - 32 - 5] for m in messages}
+    assert len(sections) == 1  # one data key: the same EDK section in every header
+    assert len({parse_header(m).message_id for m in messages}) == 5
+    for i, message in enumerate(messages):
+        assert await enc.decrypt(message) == b"m%d" % i
+    assert cache.counts["decrypt miss"] == 1 and cache.counts["decrypt hit"] == 4
+    assert kms.operations().count("Decrypt") == 1
+
+
+async def test_cache_keys_by_context(kms: LocalKeys, keys: list[str]) -> None:
+    cache = CountingCache()
+    enc = Encryptor(kms, keys[0], cache=cache)
+    await enc.encrypt(b"x", encryption_context={"a": "1"})
+    await enc.encrypt(b"x", encryption_context={"a": "2"})
+    await enc.encrypt(b"x", encryption_context={"a": "1"})
+    await enc.encrypt(b"x")
+    assert kms.operations() == ["GenerateDataKey"] * 3
+
+
+async def test_wrapping_under_other_keys_is_single_flight(kms: LocalKeys, keys: list[str]) -> None:
+    cache = CountingCache()
+    enc = Encryptor(kms, keys, cache=cache)
+    await cache.generate_data_key(
+        kms, KeyId=keys[0], KeySpec="AES_256", EncryptionContext={}, plaintext_length=0
+    )
+    kms.gate = gate = asyncio.Event()
+    kms.arrived = arrived = asyncio.Event()
+    tasks = [asyncio.create_task(enc.encrypt(b"x%d" % i)) for i in range(20)]
+    await arrived.wait()  # the first Encrypt is under way, held at the gate
+    tasks[0].cancel()  # a cancelled waiter leaves the wrapping to the others
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert kms.operations().count("Encrypt") == 2  # one per other key, for 20 messages
+    for i, message in enumerate(results[1:], start=1):
+        assert isinstance(message, bytes)
+        assert await enc.decrypt(message) == b"x%d" % i
+
+
+async def test_failed_wrapping_is_not_kept(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, [keys[0], "alias/missing"], cache=CountingCache())
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            await enc.encrypt(b"x")
+    assert kms.operations() == ["GenerateDataKey", "Encrypt", "Encrypt"]
+
+
+async def test_real_data_key_cache(kms: LocalKeys, keys: list[str]) -> None:
+    cache_module = pytest.importorskip("aiokms._cache")
+    async with cache_module.DataKeyCache(max_messages=1000) as cache:
+        enc = Encryptor(kms, keys[0], cache=cache)
+        messages = [await enc.encrypt(os.urandom(100), encryption_context=CONTEXT)]
+        messages += [await enc.encrypt(b"%d" % i, encryption_context=CONTEXT) for i in range(50)]
+        for i, message in enumerate(messages[1:]):
+            assert await enc.decrypt(message, encryption_context=CONTEXT) == b"%d" % i
+    assert kms.operations() == ["GenerateDataKey", "Decrypt"]
+
+
+async def test_streams_use_the_cache_only_with_a_length_bound(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    cache = CountingCache()
+    enc = Encryptor(kms, keys[0], cache=cache, frame_length=64)
+    data = os.urandom(300)
+    first = await collect(enc.encrypt_stream(agen(pieces(data, 50)), plaintext_length=300))
+    second = await collect(enc.encrypt_stream(agen(pieces(data, 50)), plaintext_length=1000))
+    assert cache.lengths == [300, 1000]
+    assert kms.operations() == ["GenerateDataKey"]
+    await collect(enc.encrypt_stream(agen([data])))  # unknown length: its own data key
+    assert kms.operations() == ["GenerateDataKey"] * 2
+    assert cache.lengths == [300, 1000]
+    for message in (first, second):
+        assert await enc.decrypt(message) == data
+    with pytest.raises(ValueError, match="plaintext_length: the stream is longer"):
+        await collect(enc.encrypt_stream(agen(pieces(data, 50)), plaintext_length=299))
+
+
+# --- the signed suite --------------------------------------------------------------------------
+
+
+async def test_signed_suite_sends_the_public_key_to_kms(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[:2], algorithm="AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384")
+    message = await enc.encrypt(b"signed", encryption_context=CONTEXT)
+    context = dict(parse_header(message).encryption_context)
+    assert set(context) == {*CONTEXT, PUBLIC_KEY_CONTEXT_KEY}
+    for _, kwargs in kms.calls:
+        assert kwargs["EncryptionContext"] == context
+    assert await enc.decrypt(message, encryption_context=CONTEXT) == b"signed"
+    other = await enc.encrypt(b"signed", encryption_context=CONTEXT)
+    # without a cache, a key pair per message (as the ESDK's default materials manager)
+    assert (
+        parse_header(other).encryption_context[PUBLIC_KEY_CONTEXT_KEY]
+        != (context[PUBLIC_KEY_CONTEXT_KEY])
+    )
+
+
+async def test_signing_keys_live_as_long_as_cached_data_keys(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    cache = CountingCache()  # its policy: max_age 60 s, max_messages 3
+    clock = Clock()
+    enc = Encryptor(kms, keys[0], cache=cache, algorithm=SIGNED, _clock=clock)
+
+    async def public_key() -> str:
+        message = await enc.encrypt(b"x", encryption_context=CONTEXT)
+        return parse_header(message).encryption_context[PUBLIC_KEY_CONTEXT_KEY]
+
+    first = [await public_key() for _ in range(3)]
+    assert len(set(first)) == 1
+    fourth = await public_key()  # the fourth message: a new pair, a new cache entry
+    assert fourth != first[0]
+    clock.now += 61
+    assert await public_key() != fourth
+    assert kms.operations() == ["GenerateDataKey"] * 3
+
+
+# --- argument validation -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"kms": object()}, TypeError, "kms: expected a KMS client"),
+        ({"key_ids": b"arn"}, TypeError, "key_ids"),
+        ({"key_ids": 42}, TypeError, "key_ids"),
+        ({"key_ids": []}, ValueError, "key_ids: at least one key id"),
+        ({"key_ids": [""]}, ValueError, "key_ids: every key id must be a non-empty str"),
+        ({"key_ids": ["a", 1]}, ValueError, "key_ids"),
+        ({"key_ids": ["a", "a"]}, ValueError, "key_ids: a key id is listed twice"),
+        ({"algorithm": 0x0378}, ValueError, "algorithm: 888 is not a supported"),
+        ({"algorithm": "AES_128"}, ValueError, "algorithm"),
+        ({"algorithm": 4.5}, TypeError, "algorithm"),
+        ({"frame_length": 0}, ValueError, "frame_length"),
+        ({"frame_length": 2**31}, ValueError, "frame_length"),
+        ({"frame_length": 4096.0}, ValueError, "frame_length"),
+        ({"frame_length": True}, ValueError, "frame_length"),
+        ({"cache": object()}, TypeError, "cache: expected an aiokms.DataKeyCache"),
+        ({"max_encrypted_data_keys": 0}, ValueError, "max_encrypted_data_keys"),
+        ({"max_encrypted_data_keys": 2.0}, ValueError, "max_encrypted_data_keys"),
+        ({"discovery": 1}, TypeError, "discovery"),
+        ({"discovery": True}, ValueError, "discovery_accounts: discovery=True needs"),
+        ({"discovery": True, "discovery_accounts": []}, ValueError, "discovery_accounts"),
+        ({"discovery": True, "discovery_accounts": "1234"}, ValueError, "discovery_accounts"),
+        ({"discovery": True, "discovery_accounts": [""]}, ValueError, "discovery_accounts"),
+        (
+            {"discovery": True, "discovery_accounts": ["1"], "discovery_partition": ""},
+            ValueError,
+            "discovery_partition",
+        ),
+        ({"discovery_accounts": ["1"]}, ValueError, "discovery_accounts: only meaningful"),
+    ],
+)
+def test_constructor_validation(
+    kms: LocalKeys, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    arguments: dict[str, Any] = {"kms": kms, "key_ids": "alias/a", **kwargs}
+    with pytest.raises(error, match=match):
+        Encryptor(arguments.pop("kms"), arguments.pop("key_ids"), **arguments)
+
+
+async def test_call_validation_happens_before_kms(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0], cache=CountingCache())
+    with pytest.raises(TypeError, match="plaintext: expected bytes, got str"):
+        await enc.encrypt("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="message: expected bytes, got str"):
+        await enc.decrypt("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="encryption_context"):
+        await enc.decrypt(b"x", encryption_context={"a": 1})  # type: ignore[dict-item]
+    for chunks in (b"bytes", "str", 42):
+        with pytest.raises(TypeError, match="chunks: expected an async iterable"):
+            enc.encrypt_stream(chunks)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="chunks: expected an async iterable"):
+            enc.decrypt_stream(chunks)  # type: ignore[arg-type]
+    for bound in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="plaintext_length"):
+            enc.encrypt_stream([b"x"], plaintext_length=bound)  # type: ignore[arg-type]
+    assert kms.calls == []
+    # A chunk is checked when it arrives, after the header (and so the data key) went out.
+    with pytest.raises(TypeError, match="chunks: expected bytes, got str"):
+        await collect(enc.encrypt_stream(["text"]))  # type: ignore[list-item]
+
+
+async def test_algorithm_forms(kms: LocalKeys, keys: list[str]) -> None:
+    for form in (SIGNED, 0x0578, "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384"):
+        enc = Encryptor(kms, keys[0], algorithm=form)
+        assert enc.algorithm is SIGNED
+        assert (await enc.encrypt(b"x"))[1:3] == b"\x05\x78"
+    assert Encryptor(kms, keys[0]).algorithm is UNSIGNED
+
+
+async def test_bytes_like_inputs(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0], frame_length=4)
+    data = bytes(range(10))
+    for form in (bytearray(data), memoryview(data), memoryview(data).cast("H")):
+        message = await enc.encrypt(form)
+        assert await enc.decrypt(memoryview(message)) == data
+        assert await enc.decrypt(bytearray(message)) == data
+        assert await collect(enc.encrypt_stream([form])) != b""
+
+
+def test_repr_shows_no_secret(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys, cache=CountingCache(), algorithm=SIGNED, frame_length=100)
+    assert repr(enc) == (
+        "<Encryptor AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384 key_ids=3 frame_length=100 "
+        "cache=CountingCache>"
+    )
+    assert enc.key_ids == tuple(keys) and enc.frame_length == 100
+
+
+async def test_no_secret_in_memo_reprs(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0], cache=CountingCache(), algorithm=SIGNED)
+    await enc.encrypt(b"x", encryption_context={"tenant": "a"})
+    context = enc._context({"tenant": "a"})
+    assert repr(context) == "<_Context pairs=2 signed=True>"
+
+
+# --- known-answer vectors through the encryptor ------------------------------------------------
+
+
+class VectorKMS:
+    """Answers Decrypt with a test vector's listed data key, for the ARN asked for."""
+
+    def __init__(self, data_key: bytes, context: Mapping[str, str]) -> None:
+        self.meta = SimpleNamespace(region_name="us-west-2")
+        self.data_key = data_key
+        self.context = dict(context)
+        self.calls = 0
+
+    async def generate_data_key(self, **kwargs: Any) -> dict[str, Any]:
+        raise AssertionError("not used")
+
+    encrypt = generate_data_key
+
+    async def decrypt(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        assert kwargs.get("EncryptionContext", {}) == self.context
+        return {"Plaintext": self.data_key, "KeyId": kwargs["KeyId"]}
+
+
+def kms_vectors() -> list[Any]:
+    return [p for p in vector_params() if p.values[0] is None or _is_kms(p.values[0])]
+
+
+def _is_kms(vector: dict[str, Any]) -> bool:
+    return bool(vector["keyring-type"] == "aws-kms")
+
+
+@needs_vectors
+def test_kms_vector_count() -> None:
+    assert sum(map(_is_kms, VECTORS)) == 44
+
+
+@needs_vectors
+@pytest.mark.parametrize("vector", kms_vectors())
+async def test_known_answer_vector_through_encryptor(vector: dict[str, Any]) -> None:
+    message = b64(vector["ciphertext"])
+    header = parse_header(message)
+    arns = [edk.provider_info.decode() for edk in header.encrypted_data_keys]
+    kms = VectorKMS(b64(vector["decrypted-dek"]), header.encryption_context)
+    enc = Encryptor(kms, arns[-1])
+    finder = Encryptor(kms, [], discovery=True, discovery_accounts=["658956600833"])
+    if vector["status"]:
+        expected = vector_plaintext(vector)
+        assert await enc.decrypt(message) == expected
+        assert await finder.decrypt(message) == expected
+        assert await collect(enc.decrypt_stream(agen(pieces(message, 64)))) == expected
+    else:
+        with pytest.raises(InvalidMessageError):
+            await enc.decrypt(message)
+        with pytest.raises(InvalidMessageError):
+            await collect(enc.decrypt_stream([message]))
+
+
+# --- streaming ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+async def test_streams_round_trip(kms: LocalKeys, keys: list[str], algorithm: Algorithm) -> None:
+    enc = Encryptor(kms, keys[0], algorithm=algorithm, frame_length=100)
+    data = os.urandom(1234)
+    for size in (1, 99, 100, 101, 5000):
+        message = await collect(
+            enc.encrypt_stream(agen(pieces(data, size)), encryption_context=CONTEXT)
+        )
+        assert await enc.decrypt(message, encryption_context=CONTEXT) == data
+        for read_size in (1, 37, 5000):
+            plain = await collect(enc.decrypt_stream(agen(pieces(message, read_size))))
+            assert plain == data
+        # plain iterables work too
+        assert await collect(enc.decrypt_stream(pieces(message, 500))) == data
+    empty = await collect(enc.encrypt_stream(agen([])))
+    assert await enc.decrypt(empty) == b""
+    assert await collect(enc.decrypt_stream([empty])) == b""
+
+
+async def test_encrypt_stream_is_incremental(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0], frame_length=100)
+    consumed = 0
+
+    async def source() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for _ in range(10):
+            consumed += 1
+            yield bytes(100)
+
+    stream = enc.encrypt_stream(source())
+    header = await stream.__anext__()
+    assert consumed == 0 and parse_header(header + bytes(1000)).size == len(header)
+    first = await stream.__anext__()
+    assert consumed == 1 and len(first) == 4 + 12 + 100 + 16  # one regular frame
+    rest = await collect(stream)
+    assert consumed == 10
+    assert await enc.decrypt(header + first + rest) == bytes(1000)
+
+
+async def test_decrypt_stream_releases_frames_as_they_authenticate(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    enc = Encryptor(kms, keys[0], frame_length=100)
+    data = os.urandom(1000)
+    message = await enc.encrypt(data)
+    consumed = 0
+
+    async def source() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for chunk in pieces(message, 50):
+            consumed += 50
+            yield chunk
+
+    seen = []
+    async for plaintext in enc.decrypt_stream(source()):
+        assert len(plaintext) == 100  # one whole, checked frame at a time
+        seen.append((consumed, plaintext))
+    header_size = parse_header(message).size
+    for index, (arrived, plaintext) in enumerate(seen):
+        frame_end = header_size + (index + 1) * (4 + 12 + 100 + 16)
+        assert frame_end <= arrived < frame_end + 50  # no sooner, and no later than needed
+        assert plaintext == data[index * 100 : (index + 1) * 100]
+
+
+async def test_decrypt_stream_failures_come_at_the_point_of_failure(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    enc = Encryptor(kms, keys[0], frame_length=100)
+    data = os.urandom(350)
+    message = await enc.encrypt(data)
+    tampered = bytearray(message)
+    tampered[-5] ^= 1  # inside the final frame's tag
+    got: list[bytes] = []
+    with pytest.raises(InvalidMessageError):
+        async for plaintext in enc.decrypt_stream(agen(pieces(bytes(tampered), 64))):
+            got.append(plaintext)
+    assert b"".join(got) == data[:300]  # the three authentic frames, not the bad one
+    for broken in (message[:-1], message + b"\x00", message + message, b""):
+        got = []
+        with pytest.raises(InvalidMessageError):
+            async for plaintext in enc.decrypt_stream(agen(pieces(broken, 64))):
+                got.append(plaintext)
+        assert b"".join(got) in (b"", data[:100], data[:200], data[:300], data)
+
+
+async def test_decrypt_stream_signed_suite_checks_the_signature_last(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    enc = Encryptor(kms, keys[0], algorithm=SIGNED, frame_length=100)
+    data = os.urandom(250)
+    message = bytearray(await enc.encrypt(data))
+    message[-3] ^= 1  # in the signature
+    got: list[bytes] = []
+    with pytest.raises(InvalidMessageError):
+        async for plaintext in enc.decrypt_stream(agen(pieces(bytes(message), 64))):
+            got.append(plaintext)
+    # Each frame passed its own tag and was released; the forged signature fails at the end,
+    # which is why a streaming caller must treat the output as provisional until then.
+    assert b"".join(got) == data
+    with pytest.raises(InvalidMessageError):
+        await enc.decrypt(bytes(message))  # one-shot: nothing is released
+
+
+# --- tampering ---------------------------------------------------------------------------------
+
+
+def mutations(message: bytes) -> Iterator[bytes]:
+    for pos in range(len(message)):
+        for mask in (0x01, 0xFF):
+            tampered = bytearray(message)
+            tampered[pos] ^= mask
+            yield bytes(tampered)
+    for end in range(len(message)):
+        yield message[:end]
+    yield message + b"\x00"
+    yield message + message
+
+
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+async def test_no_mangled_message_decrypts(
+    kms: LocalKeys, keys: list[str], algorithm: Algorithm
+) -> None:
+    cache = CountingCache()
+    enc = Encryptor(kms, keys[:2], algorithm=algorithm, frame_length=32, cache=cache)
+    data = os.urandom(80)  # two regular frames and a final one
+    message = await enc.encrypt(data, encryption_context={"a": "b"})
+    assert await enc.decrypt(message) == data
+    outcomes: Counter[str] = Counter()
+    for tampered in mutations(message):
+        try:
+            await enc.decrypt(tampered)
+        except InvalidMessageError as exc:
+            assert exc.__cause__ is None
+            assert exc.__context__ is None or exc.__suppress_context__
+            outcomes["invalid"] += 1
+        except ClientError as exc:  # KMS refused a mangled encrypted data key
+            assert exc.response["Error"]["Code"] in {
+                "InvalidCiphertextException",
+                "IncorrectKeyException",
+            }
+            outcomes["kms"] += 1
+        else:
+            pytest.fail("a mangled message decrypted")
+    assert outcomes["invalid"] > outcomes["kms"] > 0
+
+
+async def test_no_mangled_message_streams(kms: LocalKeys, keys: list[str]) -> None:
+    enc = Encryptor(kms, keys[0], frame_length=32)
+    data = os.urandom(80)
+    message = await enc.encrypt(data)
+    for tampered in mutations(message):
+        got: list[bytes] = []
+        try:
+            async for plaintext in enc.decrypt_stream(pieces(tampered, 40) or [b""]):
+                got.append(plaintext)
+        except (InvalidMessageError, ClientError):
+            pass
+        else:
+            pytest.fail("a mangled message streamed to the end")
+        assert data.startswith(b"".join(got))  # only authentic frames, in order
+
+
+# --- interop with the AWS Encryption SDK over moto's KMS ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """A moto server on an OS-chosen port of 127.0.0.1."""
+    access_log = logging.getLogger("werkzeug")
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        access_log.setLevel(level)
+
+
+@pytest.fixture
+async def moto_kms(
+    moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[aiokms.KMSClient, list[str]]]:
+    """An aiokms client of moto and two fresh key ARNs; the ESDK's boto3 is pointed at moto."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    async with aiokms.KMSClient(
+        region_name=REGION, endpoint_url=moto_url, credentials=aiokms.Credentials("testing", "x")
+    ) as client:
+        arns = [(await client.create_key())["KeyMetadata"]["Arn"] for _ in range(2)]
+        yield client, arns
+
+
+class Esdk:
+    """The aws-encryption-sdk package, with KMS master keys reaching moto through boto3."""
+
+    def __init__(self, key_ids: list[str]) -> None:
+        import aws_encryption_sdk
+        from aws_encryption_sdk.identifiers import CommitmentPolicy
+
+        self.module = aws_encryption_sdk
+        self.client = aws_encryption_sdk.EncryptionSDKClient(
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+        )
+        self.provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+            key_ids=key_ids, botocore_session=botocore.session.Session()
+        )
+
+    def encrypt(
+        self, plaintext: bytes, context: dict[str, str], frame_length: int, algorithm: int
+    ) -> bytes:
+        from aws_encryption_sdk.identifiers import Algorithm as EsdkAlgorithm
+
+        message, _ = self.client.encrypt(
+            source=plaintext,
+            key_provider=self.provider,
+            encryption_context=context,
+            frame_length=frame_length,
+            algorithm=EsdkAlgorithm.get_by_id(algorithm),
+        )
+        return message  # type: ignore[no-any-return]
+
+    def decrypt(self, message: bytes) -> tuple[bytes, dict[str, str]]:
+        plaintext, header = self.client.decrypt(source=message, key_provider=self.provider)
+        return plaintext, dict(header.encryption_context)
+
+
+PAYLOADS = {
+    "empty": b"",
+    "small": "héllo wörld ✓".encode(),
+    "multi-frame": os.urandom(3 * 1024 + 77),
+    "exact-multiple": os.urandom(4 * 1024),
+    "1MiB": os.urandom(2**20),
+}
+INTEROP_CONTEXT = {"purpose": "interop ✓", "ünïcødé": "値 ☃ 𝄞", "emoji": "🔑"}
+
+
+@pytest.mark.parametrize("frame_length", [128, 1024, 4096])
+@pytest.mark.parametrize("algorithm", [SIGNED, UNSIGNED], ids=["esdk-default-0578", "0478"])
+async def test_esdk_messages_decrypt_with_aiokms(
+    moto_kms: tuple[aiokms.KMSClient, list[str]], algorithm: Algorithm, frame_length: int
+) -> None:
+    client, arns = moto_kms
+    esdk = Esdk(arns)  # the first key makes the data key, the second wraps it too
+    readers = [Encryptor(client, arns[1]), Encryptor(client, arns, cache=CountingCache())]
+    for name, plaintext in PAYLOADS.items():
+        if name == "1MiB" and frame_length != 4096:
+            continue  # the ESDK's pure-Python framing is slow; 4096-byte frames are enough
+        message = esdk.encrypt(plaintext, INTEROP_CONTEXT, frame_length, algorithm.value)
+        header = parse_header(message)
+        assert header.algorithm is algorithm and header.frame_length == frame_length
+        for reader in readers:
+            assert await reader.decrypt(message, encryption_context=INTEROP_CONTEXT) == plaintext
+        streamed = readers[0].decrypt_stream(agen(pieces(message, 1000) or [b""]))
+        assert await collect(streamed) == plaintext
+        with pytest.raises(InvalidMessageError):
+            await readers[0].decrypt(message, encryption_context={"purpose": "other"})
+
+
+@pytest.mark.parametrize("frame_length", [128, 1024, 4096])
+@pytest.mark.parametrize("algorithm", [SIGNED, UNSIGNED], ids=["0578", "0478"])
+async def test_aiokms_messages_decrypt_with_esdk(
+    moto_kms: tuple[aiokms.KMSClient, list[str]], algorithm: Algorithm, frame_length: int
+) -> None:
+    client, arns = moto_kms
+    writers = [
+        Encryptor(client, arns, algorithm=algorithm, frame_length=frame_length),
+        Encryptor(
+            client, arns, algorithm=algorithm, frame_length=frame_length, cache=CountingCache()
+        ),
+    ]
+    esdk_second_key_only = Esdk([arns[1]])
+    for name, plaintext in PAYLOADS.items():
+        if name == "1MiB" and frame_length != 4096:
+            continue
+        for writer in writers:
+            message = await writer.encrypt(plaintext, encryption_context=INTEROP_CONTEXT)
+            decrypted, context = esdk_second_key_only.decrypt(message)
+            assert decrypted == plaintext
+            assert {k: v for k, v in context.items() if k in INTEROP_CONTEXT} == INTEROP_CONTEXT
+            assert (PUBLIC_KEY_CONTEXT_KEY in context) == algorithm.signed
+        streamed = await collect(
+            writers[0].encrypt_stream(
+                agen(pieces(plaintext, 999)), encryption_context=INTEROP_CONTEXT
+            )
+        )
+        assert esdk_second_key_only.decrypt(streamed)[0] == plaintext
+
+
+async def test_esdk_refuses_a_tampered_aiokms_message(
+    moto_kms: tuple[aiokms.KMSClient, list[str]],
+) -> None:
+    client, arns = moto_kms
+    message = bytearray(await Encryptor(client, arns[0]).encrypt(b"payload"))
+    message[-20] ^= 1
+    esdk = Esdk(arns[:1])
+    with pytest.raises((InvalidTag, esdk.module.exceptions.AWSEncryptionSDKClientError)):
+        esdk.decrypt(bytes(message))
+
+
+async def test_esdk_reads_any_frame_length(
+    moto_kms: tuple[aiokms.KMSClient, list[str]],
+) -> None:
+    client, arns = moto_kms
+    plaintext = os.urandom(1000)
+    for frame_length in (1, 100, 999, 1000):
+        message = await Encryptor(client, arns[0], frame_length=frame_length).encrypt(plaintext)
+        assert Esdk(arns[:1]).decrypt(message)[0] == plaintext
+
+
+def test_interop_payloads_cover_the_required_shapes() -> None:
+    assert PAYLOADS["empty"] == b"" and len(PAYLOADS["1MiB"]) == 2**20
+    assert len(PAYLOADS["exact-multiple"]) % 4096 == 0  # and so of 128 and 1024
+    assert len(PAYLOADS["multi-frame"]) > 3 * 1024
