@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 import aiokms
 from tests.fake_kms import ACCESS_KEY, FakeKMS, start
@@ -61,3 +63,19 @@ async def kms(fake: FakeKMS) -> AsyncIterator[aiokms.KMSClient]:
         max_attempts=1,
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's KMS (a third-party implementation) on an OS-chosen port of 127.0.0.1."""
+    access_log = logging.getLogger("werkzeug")  # one INFO line per request otherwise
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        access_log.setLevel(level)

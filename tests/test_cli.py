@@ -16,7 +16,6 @@ import datetime
 import importlib.metadata
 import importlib.util
 import json
-import logging
 import os
 import shutil
 import signal
@@ -29,7 +28,6 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore import xform_name
-from moto.server import ThreadedMotoServer
 
 from aiokms import cli
 from aiokms.cli import _bench, _kms
@@ -40,22 +38,6 @@ ISO_8601 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)$"
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """moto's server on an OS-chosen port of 127.0.0.1."""
-    access_log = logging.getLogger("werkzeug")
-    level = access_log.level
-    access_log.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        access_log.setLevel(level)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from moto.server import ThreadedMotoServer
 
 import aiokms
 from aiokms.emulator import QUOTA_OPERATIONS, SUPPORTED_OPERATIONS, EmulatorStats, LocalKMS
@@ -98,22 +97,6 @@ class FakeClock:
 # --------------------------------------------------------------------------------------------
 # Servers and clients
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """moto's server on an OS-chosen port of 127.0.0.1."""
-    access_log = logging.getLogger("werkzeug")
-    level = access_log.level
-    access_log.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        access_log.setLevel(level)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import struct
 from collections import Counter
@@ -32,7 +31,6 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from moto.server import ThreadedMotoServer
 
 import aiokms
 from aiokms._encryptor import Encryptor
@@ -892,22 +890,6 @@ async def test_no_mangled_message_streams(kms: LocalKeys, keys: list[str]) -> No
 
 
 # --- interop with the AWS Encryption SDK over moto's KMS ---------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """A moto server on an OS-chosen port of 127.0.0.1."""
-    access_log = logging.getLogger("werkzeug")
-    level = access_log.level
-    access_log.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        access_log.setLevel(level)
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import os
 import pathlib
 import subprocess
@@ -44,7 +43,6 @@ from botocore import xform_name
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto.kms.responses import KmsResponse
-from moto.server import ThreadedMotoServer
 
 import aiokms
 
@@ -161,22 +159,6 @@ ClientFactory = Callable[..., AbstractAsyncContextManager[Any]]
 # --------------------------------------------------------------------------------------------
 # Servers and clients
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """An in-process moto server on an OS-chosen port of 127.0.0.1 (werkzeug binds port 0)."""
-    access_log = logging.getLogger("werkzeug")  # one INFO line per request otherwise
-    level = access_log.level
-    access_log.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        access_log.setLevel(level)
 
 
 async def reset_moto(url: str) -> None:
