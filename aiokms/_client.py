@@ -31,7 +31,7 @@ from botocore.exceptions import OperationNotPageableError
 
 from aiokms import _model, _protocol
 from aiokms._config import resolve
-from aiokms._credentials import CredentialCache, CredentialsProvider
+from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._ratelimit import RateLimiter
 from aiokms._retry import Failure, RetryQuota, backoff, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer
@@ -269,7 +269,8 @@ class KMSClient:
                 raise
             self._in_flight += 1
             try:
-                headers = await self._sign(spec.target, payload_hash)
+                credentials = self._credentials.fresh() or await self._credentials.get()
+                headers = self._sign(spec.target, payload_hash, credentials)
                 self._requests += 1
                 sent_at = self._clock()
                 status, reply_headers, data = await self._transport.post(headers, body)
@@ -319,8 +320,9 @@ class KMSClient:
             limiter.refund(self._clock())
             raise
 
-    async def _sign(self, target: str, payload_hash: str) -> dict[str, str]:
-        credentials = self._credentials.fresh() or await self._credentials.get()
+    def _sign(
+        self, target: str, payload_hash: str, credentials: FrozenCredentials
+    ) -> dict[str, str]:
         now = int(time.time())
         if now != self._date_second:  # strftime once a second, not once a request
             self._date_second = now

@@ -346,9 +346,9 @@ async def test_slot_is_taken_before_signing(fake: FakeKMS, monkeypatch: pytest.M
     ) as kms:
         sign = kms._sign
 
-        async def recording_sign(target: str, payload_hash: str) -> dict[str, str]:
+        def recording_sign(target: str, payload_hash: str, credentials: Any) -> dict[str, str]:
             events.append("sign")
-            return await sign(target, payload_hash)
+            return sign(target, payload_hash, credentials)
 
         monkeypatch.setattr(kms, "_sign", recording_sign)
         await asyncio.gather(*(kms.enable_key(KeyId="k") for _ in range(5)))

@@ -400,9 +400,9 @@ async def test_every_attempt_is_signed_afresh_while_holding_its_slot(
         sign = kms._sign
         seen: list[tuple[int, int]] = []
 
-        async def spy(target: str, payload_hash: str) -> dict[str, str]:
+        def spy(target: str, payload_hash: str, credentials: Any) -> dict[str, str]:
             seen.append((kms.stats().in_flight, kms._slots._value))
-            return await sign(target, payload_hash)
+            return sign(target, payload_hash, credentials)
 
         kms._sign = spy  # type: ignore[method-assign]
         with pytest.raises(kms.exceptions.ThrottlingException):
