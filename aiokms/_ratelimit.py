@@ -10,10 +10,11 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   time), remembered as ``w_max``; the CUBIC curve ``0.4 * (t - t_fail - K)^3 + w_max`` with
   ``K = cbrt(w_max * 0.3 / 0.4)`` then lets it climb back: fast at first, flat near ``w_max``,
   probing above it later. A rate is never set above twice the measured rate, nor below 0.5/s.
-  Throttles of requests sent before the last cut, or within one interval of the new rate
-  after it, do not cut again: they met a quota drained by the old rate and report the same
-  congestion, late (as TCP cuts its window once per round trip). Without this, the burst of
-  throttles one overload produces would cut the rate many times over.
+  Throttles of requests sent before the last cut, or within ten intervals of the new rate
+  after it, do not cut again: they met a quota still drained by the old rate and report the
+  same congestion, late (as TCP cuts its window once per round trip). Without this, the burst
+  of throttles one overload produces would cut the rate many times over, and a quota that
+  refills only a little faster than the new rate needs a few intervals to stop throttling.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`, asked again after each
   sleep, so a cut re-paces the whole queue). Waiters thus queue in order without a lock or a
@@ -39,6 +40,9 @@ MAX_RATE_FACTOR = 2.0
 BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 SUCCESS_FLOOR = 0.9  # a cut keeps at least this share of the rate that is getting through
+GRACE_INTERVALS = (
+    10  # after a cut, throttles of requests sent within this many intervals do not cut
+)
 
 
 class RateLimiter:
@@ -127,9 +131,9 @@ class RateLimiter:
         Args:
             throttled: the response was a throttling error.
             now: when the response arrived.
-            sent_at: when its request was sent. One sent before the last cut, or within one
-                interval of the new rate after it, met a quota still drained by the old rate:
-                its throttle does not cut again.
+            sent_at: when its request was sent. One sent before the last cut, or within
+                ``GRACE_INTERVALS`` intervals of the new rate after it, met a quota still
+                drained by the old rate: its throttle does not cut again.
         """
         measured = self._responses.record(now)
         if not throttled:
@@ -153,7 +157,7 @@ class RateLimiter:
             self._inflection = (current * (1 - BETA) / SCALE) ** (1 / 3)
             # start the curve where it passes new_rate (at its foot for a plain cut)
             self._last_fail = now - (self._inflection - ((current - new_rate) / SCALE) ** (1 / 3))
-            self._grace_until = now + 1.0 / max(new_rate, MIN_RATE)
+            self._grace_until = now + GRACE_INTERVALS / max(new_rate, MIN_RATE)
             if not self.enabled:
                 self.enabled = True
                 self._last_refill = now

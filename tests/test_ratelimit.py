@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from aiokms._ratelimit import MIN_WINDOW, RateLimiter
+from aiokms._ratelimit import GRACE_INTERVALS, MIN_WINDOW, RateLimiter
 
 
 def steady(
@@ -189,10 +189,11 @@ def test_never_below_half_a_request_per_second() -> None:
     limiter.on_response(True, 20.0)  # measured: 1 response in 20 s
     assert limiter.measured_rate == pytest.approx(1 / 20)
     assert limiter.rate == 0.5
-    for now in range(23, 60, 3):  # later throttles, each past the last one's grace
-        limiter.on_response(True, float(now), float(now))
+    grace = GRACE_INTERVALS / 0.5
+    for now in (20 + grace + 1, 20 + 2 * grace + 2):  # later throttles, each past the grace
+        limiter.on_response(True, now, now)
         assert limiter.rate == 0.5
-    limiter.on_response(False, 60.0)  # the curve from w_max=0.05 starts below the floor
+    limiter.on_response(False, 20 + 2 * grace + 3)  # the curve from w_max=0.05 starts below 0.5
     assert limiter.rate == 0.5
 
 
@@ -310,22 +311,22 @@ def test_throttles_of_requests_sent_before_the_cut_do_not_cut_again() -> None:
     assert limiter.rate == pytest.approx(0.7 * 16)
 
 
-def test_throttles_sent_within_one_interval_after_the_cut_do_not_cut_again() -> None:
+def test_throttles_sent_within_the_grace_after_the_cut_do_not_cut_again() -> None:
     limiter = overloaded()
-    interval = 1 / limiter.rate
-    limiter.on_response(True, 3.0, 2.0 + interval * 0.99)
+    grace = GRACE_INTERVALS / limiter.rate
+    limiter.on_response(True, 3.0, 2.0 + grace * 0.99)
     assert limiter.rate == pytest.approx(0.7 * 16)
 
 
 def test_a_throttle_sent_after_the_grace_cuts_again() -> None:
     limiter = overloaded()
-    interval = 1 / limiter.rate
-    limiter.on_response(True, 3.0, 2.0 + interval)
+    grace = GRACE_INTERVALS / limiter.rate
+    limiter.on_response(True, 3.0, 2.0 + grace)
     # successes have dried up, so the success floor does not hold it: a plain 0.7x
     assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
     # ... and the new cut has its own grace
     limiter.on_response(True, 3.1, 2.9)
-    limiter.on_response(True, 3.1, 3.0 + 0.99 / limiter.rate)
+    limiter.on_response(True, 3.1, 3.0 + 0.99 * GRACE_INTERVALS / limiter.rate)
     assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
 
 
@@ -356,17 +357,17 @@ def test_a_repeated_cut_keeps_nine_tenths_of_what_gets_through() -> None:
         limiter.on_response(i % 4 == 0, 2.0 + i / 16, 2.0)
     climbing = limiter.rate
     assert 0.7 * 16 < climbing < 16.0  # still below w_max
-    limiter.on_response(True, 2.5, 2.45)
+    limiter.on_response(True, 2.95, 2.9)  # sent past the cut's grace (10 / 11.2 s)
     successes = 0.8 * 12 + 0.2 * 16
     assert limiter.rate == pytest.approx(0.9 * successes)
     assert 0.7 * climbing < limiter.rate < climbing
-    limiter.on_response(False, 2.5)  # the curve goes on from where the cut left it
+    limiter.on_response(False, 2.95)  # the curve goes on from where the cut left it
     assert limiter.rate == pytest.approx(0.9 * successes)
 
 
 def test_the_success_floor_never_raises_the_rate() -> None:
     limiter = cut_from_16()
-    limiter.on_response(True, 2.25, 2.2)  # past the grace; 16 successes/s before the cut
+    limiter.on_response(True, 2.25)  # no send time: no grace; 16 successes/s before the cut
     assert limiter.rate == pytest.approx(0.7 * 16)  # 0.9 x 16 would exceed the rate in force
 
 
