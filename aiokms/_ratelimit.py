@@ -40,9 +40,7 @@ MAX_RATE_FACTOR = 2.0
 BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 SUCCESS_FLOOR = 0.9  # a cut keeps at least this share of the rate that is getting through
-GRACE_INTERVALS = (
-    10  # after a cut, throttles of requests sent within this many intervals do not cut
-)
+GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
 class RateLimiter:
