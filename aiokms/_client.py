@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -60,7 +60,8 @@ class ClientStats:
         requests: HTTP requests sent (every attempt counts).
         retries: attempts after the first.
         throttles: replies that were throttles (a throttling error code, or HTTP 429).
-        errors: service and transport errors by code, such as ``{"NotFoundException": 2}``.
+        errors: service and transport errors by code, such as ``{"NotFoundException": 2}``
+            (a copy: changing it changes nothing in the client).
         in_flight: calls holding a connection slot now.
         limiter_rate: the adaptive limiter's rate in requests/s, or ``None`` while it is off.
     """
@@ -68,7 +69,7 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     throttles: int = 0
-    errors: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    errors: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     limiter_rate: float | None = None
 
@@ -215,7 +216,7 @@ class KMSClient:
             requests=self._requests,
             retries=self._retries,
             throttles=self._throttles,
-            errors=MappingProxyType(dict(self._errors)),
+            errors=dict(self._errors),
             in_flight=self._in_flight,
             limiter_rate=(
                 self._limiter.rate if self._limiter is not None and self._limiter.enabled else None
