@@ -133,15 +133,17 @@ class RateLimiter:
                 ``GRACE_INTERVALS`` intervals of the new rate after it, met a quota still
                 drained by the old rate: its throttle does not cut again.
         """
-        measured = self._responses.record(now)
+        self._responses.record(now)
         if not throttled:
             self._successes.record(now)
             if not self.enabled:
-                return
+                return  # the common case, kept to two counts
+            measured = self._responses.rate(now)
             new_rate = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
         else:
             if self.enabled and sent_at is not None and sent_at < self._grace_until:
                 return  # the same congestion the last cut answered
+            measured = self._responses.rate(now)
             current = min(measured, self.rate) if self.enabled else measured
             new_rate = current * BETA
             if self.enabled and self.rate < self._w_max:
@@ -182,23 +184,25 @@ class _RateMeter:
     than from nothing (the SDKs' meter reads zero there).
     """
 
-    __slots__ = ("_count", "_warm", "_window_start", "smoothed")
+    __slots__ = ("_count", "_roll_at", "_warm", "_window_start", "smoothed")
 
     def __init__(self) -> None:
         self.smoothed = 0.0
         self._count = 0
         self._window_start: float | None = None
+        self._roll_at = -math.inf  # when the window being counted ends
         self._warm = False
 
-    def record(self, now: float) -> float:
-        """Count one event at ``now``; return the rate."""
-        self._roll(now)
+    def record(self, now: float) -> None:
+        """Count one event at ``now``."""
+        if now >= self._roll_at:
+            self._roll(now)
         self._count += 1
-        return self.rate(now)
 
     def rate(self, now: float) -> float:
-        """The current estimate, without counting anything."""
-        self._roll(now)
+        """The current estimate, in events per second."""
+        if now >= self._roll_at:
+            self._roll(now)
         if self._warm:
             return self.smoothed
         if self._window_start is None:
@@ -217,3 +221,4 @@ class _RateMeter:
                 self.smoothed, self._warm = current, True
             self._count = 0
             self._window_start = bucket
+        self._roll_at = bucket + BUCKET_SECONDS
