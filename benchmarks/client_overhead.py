@@ -44,7 +44,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import select
 import signal
 import statistics
 import subprocess
@@ -59,6 +58,9 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _child import start_child, stop_child
+
 CLIENTS = ("aiokms", "aiobotocore", "bare")
 REGION = "us-east-1"
 ACCESS_KEY = "AKIDEXAMPLE"
@@ -70,7 +72,6 @@ CIPHERTEXT_LEN = 184
 AMZ_JSON = "application/x-amz-json-1.1"
 
 SERVER_START_TIMEOUT_S = 30.0
-SERVER_STOP_TIMEOUT_S = 5.0
 PARENT_POLL_S = 0.5
 REQUEST_TIMEOUT_S = 30.0
 # A round is abandoned (and the script fails) past this; ~10x the slowest expected client.
@@ -138,30 +139,14 @@ def start_server() -> tuple[subprocess.Popen[bytes], int]:
     """Start the server process; return it and the port it listens on."""
     script = str(Path(__file__).resolve())
     cmd = [sys.executable, script, "--serve", "--parent-pid", str(os.getpid())]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], SERVER_START_TIMEOUT_S)
-        line = proc.stdout.readline() if ready else b""
-        if not line.strip().isdigit():
-            raise RuntimeError(f"server did not report a port (exit code {proc.poll()})")
-        return proc, int(line)
-    except BaseException:
+    proc, line = start_child(cmd, SERVER_START_TIMEOUT_S)
+    if not line.strip().isdigit():
         stop_server(proc)
-        raise
+        raise RuntimeError(f"server did not report a port (exit code {proc.poll()})")
+    return proc, int(line)
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the server by its PID; kill it if it does not exit in time."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+stop_server = stop_child
 
 
 def pin_cpus(server_pid: int) -> str:

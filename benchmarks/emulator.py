@@ -54,7 +54,6 @@ import json
 import logging
 import os
 import platform
-import select
 import signal
 import statistics
 import subprocess
@@ -75,6 +74,9 @@ import aiokms  # noqa: E402 -- after the checkout is on sys.path
 from aiokms._protocol import CONTENT_TYPE  # noqa: E402
 from aiokms._signing import JsonPostSigner, Signer, amz_date  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _child import start_child, stop_child  # noqa: E402
+
 SERVERS = ("localkms", "moto")
 CLIENTS = ("aiokms", "aiohttp", "raw")
 REGION = "us-east-1"
@@ -85,7 +87,6 @@ TARGET = "TrentService.GenerateDataKey"
 BODY = json.dumps({"KeyId": ALIAS, "KeySpec": "AES_256"}).encode()
 
 SERVER_START_TIMEOUT_S = 60.0
-SERVER_STOP_TIMEOUT_S = 5.0
 PARENT_POLL_S = 0.5
 REQUEST_TIMEOUT_S = 30.0
 RESIGN_EVERY_S = 30.0
@@ -153,31 +154,15 @@ def start_server(name: str, cpu: int | None) -> tuple[subprocess.Popen[bytes], s
     cmd += ["--parent-pid", str(os.getpid())]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    proc, line = start_child(cmd, SERVER_START_TIMEOUT_S)
     try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], SERVER_START_TIMEOUT_S)
-        line = proc.stdout.readline() if ready else b""
-        try:
-            return proc, str(json.loads(line)["url"])
-        except (ValueError, KeyError):
-            raise RuntimeError(f"{name} did not start (exit code {proc.poll()})") from None
-    except BaseException:
+        return proc, str(json.loads(line)["url"])
+    except (ValueError, KeyError):
         stop_server(proc)
-        raise
+        raise RuntimeError(f"{name} did not start (exit code {proc.poll()})") from None
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a server by its PID; kill it if it does not exit in time."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+stop_server = stop_child
 
 
 def process_cpu_seconds(pid: int) -> float | None:
