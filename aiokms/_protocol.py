@@ -53,6 +53,7 @@ _BYTES_TYPES = (bytes, bytearray, memoryview)
 _TZ = tzlocal()
 _UTC = tzutc()
 _REDACTED = "<redacted>"
+_UNMODELED: Any = object()  # a reply member the model does not have (dropped, as botocore)
 
 
 class ResponseParseError(ValueError):
@@ -363,9 +364,9 @@ def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> Outpu
             raise ResponseParseError(f"expected an object for {shape.name}")
         out = {}
         for name, item in value.items():
-            if item is None or name not in parsers:
+            member = parsers.get(name, _UNMODELED)
+            if member is _UNMODELED or item is None:
                 continue
-            member = parsers[name]
             out[name] = item if member is None else member(item)
         return out
 
@@ -382,22 +383,21 @@ def _map_parser(item: OutputParser) -> OutputParser:
     return lambda value: {k: item(v) for k, v in value.items()}
 
 
-def _b64decode(value: Any) -> bytes:
-    try:
-        return _a2b_base64(value)
-    except (binascii.Error, TypeError, ValueError):
-        raise ResponseParseError("invalid base64 in a blob member") from None
-
-
 if sys.version_info >= (3, 11):  # strict mode validates in C, without b64decode's regex
 
-    def _a2b_base64(value: Any) -> bytes:
-        return binascii.a2b_base64(value, strict_mode=True)
+    def _b64decode(value: Any) -> bytes:
+        try:
+            return binascii.a2b_base64(value, strict_mode=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ResponseParseError("invalid base64 in a blob member") from None
 
 else:  # pragma: no cover - Python 3.10
 
-    def _a2b_base64(value: Any) -> bytes:
-        return base64.b64decode(value, validate=True)
+    def _b64decode(value: Any) -> bytes:
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ResponseParseError("invalid base64 in a blob member") from None
 
 
 def _parse_timestamp(value: Any) -> datetime.datetime:

@@ -112,4 +112,5 @@ class RetryQuota:
 
     def release(self, spent: int) -> None:
         """A call succeeded after retries that cost ``spent`` (0: first try): refill."""
-        self.available = min(self.capacity, self.available + (spent or NO_RETRY_INCREMENT))
+        if self.available < self.capacity:
+            self.available = min(self.capacity, self.available + (spent or NO_RETRY_INCREMENT))
