@@ -15,36 +15,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from aiokms.cli._common import non_negative_float, positive_float, share
 from aiokms.emulator._server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, LocalKMS
 
 __all__ = ["add_arguments", "build_parser", "emulator_kwargs", "main", "serve"]
-
-
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0.0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (0 or more)")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not value > 0.0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 def _port(text: str) -> int:
@@ -82,42 +61,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     quota = parser.add_argument_group("quota")
     quota.add_argument(
         "--rate-limit",
-        type=_rate,
+        type=positive_float,
         metavar="PER_SECOND",
         help="requests/s shared by the cryptographic operations; beyond: ThrottlingException",
     )
     quota.add_argument(
-        "--burst", type=_rate, help="requests the quota admits at once (default: 1 s worth)"
+        "--burst",
+        type=positive_float,
+        help="requests the quota admits at once (default: 1 s worth)",
     )
     faults = parser.add_argument_group("fault injection")
-    faults.add_argument("--latency", type=_seconds, default=0.0, help="seconds added to replies")
     faults.add_argument(
-        "--jitter", type=_seconds, default=0.0, help="up to this many more seconds, at random"
+        "--latency", type=non_negative_float, default=0.0, help="seconds added to replies"
+    )
+    faults.add_argument(
+        "--jitter",
+        type=non_negative_float,
+        default=0.0,
+        help="up to this many more seconds, at random",
     )
     faults.add_argument(
         "--error-rate",
-        type=_share,
+        type=share,
         default=0.0,
         metavar="SHARE",
         help="share (0-1) of requests answered KMSInternalException (HTTP 500)",
     )
     faults.add_argument(
         "--drop-rate",
-        type=_share,
+        type=share,
         default=0.0,
         metavar="SHARE",
         help="share (0-1) of requests whose connection is closed without a reply",
     )
     faults.add_argument(
         "--slow-body",
-        type=_seconds,
+        type=non_negative_float,
         default=0.0,
         metavar="SECONDS",
         help="trickle reply bodies over this many seconds after the headers",
     )
     faults.add_argument(
         "--slow-body-rate",
-        type=_share,
+        type=share,
         default=1.0,
         metavar="SHARE",
         help="share (0-1) of replies that are slow when --slow-body is set (default 1)",
