@@ -456,7 +456,7 @@ class PageIterator:
 
     async def _pages(self) -> AsyncIterator[dict[str, Any]]:
         spec = self._spec
-        method = getattr(self._client, _model.load().operations[spec.operation].method_name)
+        method = getattr(self._client, spec.method_name)
         params = dict(self._params)
         if self._config.get("PageSize") is not None and spec.limit_key:
             params[spec.limit_key] = self._config["PageSize"]

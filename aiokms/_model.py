@@ -39,6 +39,7 @@ class PaginatorSpec:
     """botocore's paginator config for one operation (KMS uses single tokens throughout)."""
 
     operation: str
+    method_name: str
     input_token: str
     output_token: str
     more_results: str | None
@@ -78,9 +79,10 @@ def load() -> KMSModel:
         )
     loader = session.get_component("data_loader")
     raw = loader.load_service_model("kms", "paginators-1", service.api_version)["pagination"]
-    paginators = {
-        xform_name(op): PaginatorSpec(
+    paginators = [
+        PaginatorSpec(
             operation=op,
+            method_name=operations[op].method_name,
             input_token=cfg["input_token"],
             output_token=cfg["output_token"],
             more_results=cfg.get("more_results"),
@@ -88,14 +90,14 @@ def load() -> KMSModel:
             result_key=cfg["result_key"],
         )
         for op, cfg in raw.items()
-    }
+    ]
     return KMSModel(
         api_version=service.api_version,
         target_prefix=target_prefix,
         signing_name=service.signing_name,
         operations=operations,
         by_method={spec.method_name: spec for spec in operations.values()},
-        paginators=paginators,
+        paginators={spec.method_name: spec for spec in paginators},
         error_members={
             shape.name: _protocol.compile_output(shape) for shape in service.error_shapes
         },
