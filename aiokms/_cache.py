@@ -353,11 +353,33 @@ class _Slot:
 
 
 class _Entries(LRUCache[Hashable, _Slot]):
-    """LRU storage that wipes the keys of the entries it evicts or clears."""
+    """LRU storage that wipes the keys of the entries it evicts or clears.
+
+    A hit on the entry used last, by the very key object used then (as the Encryptor keeps
+    its entry keys), skips cachetools' reordering: that entry is the most recent already, as
+    long as nothing has been stored or removed since, which forgets it.
+    """
 
     def __init__(self, capacity: int) -> None:
         super().__init__(capacity)
         self.evictions = 0
+        self._recent: tuple[Hashable, _Slot] | None = None
+
+    def __getitem__(self, key: Hashable) -> _Slot:
+        recent = self._recent
+        if recent is not None and recent[0] is key:
+            return recent[1]
+        slot = super().__getitem__(key)
+        self._recent = (key, slot)
+        return slot
+
+    def __setitem__(self, key: Hashable, slot: _Slot) -> None:
+        self._recent = None
+        super().__setitem__(key, slot)
+
+    def __delitem__(self, key: Hashable) -> None:
+        self._recent = None
+        super().__delitem__(key)
 
     def popitem(self) -> tuple[Hashable, _Slot]:
         key, slot = super().popitem()
@@ -369,6 +391,7 @@ class _Entries(LRUCache[Hashable, _Slot]):
         for slot in self.values():
             slot.wipe()
         super().clear()
+        self._recent = None
 
     def __repr__(self) -> str:  # cachetools' repr would list the entries
         return f"<entries {len(self)}/{self.maxsize}>"
@@ -678,38 +701,22 @@ class DataKeyCache:
             params = _generate_params(KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens)
             params.update(kwargs)
             return await self._bypass(kms.generate_data_key, params)
-        entries = self._entries
         try:
-            key: Hashable = (
-                _GENERATE,
-                self._token(kms),
-                partition,
-                KeyId,
-                KeySpec,
-                NumberOfBytes,
-                _context(EncryptionContext),
-                _tokens(GrantTokens),
+            key = self._generate_entry(
+                kms, partition, KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens
             )
-            slot: _Slot | None = entries[key]
-        except KeyError:
-            slot = None
+            hit = self._take_generated(key, length)
         except TypeError:  # unhashable arguments: leave them to the client's validation
             params = _generate_params(KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens)
             return await self._bypass(kms.generate_data_key, params)
-        if slot is not None:
-            now = self._clock()
-            data_key = slot.take(policy, now, length)
-            if data_key is not None:
-                self._hits += 1
-                if now >= slot.refresh_at and policy.wants_refresh(
-                    data_key, now, len(slot.standby) + self._coming.get(key, 0)
-                ):
-                    params = _generate_params(
-                        KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens
-                    )
-                    self._launch(_GENERATE, key, kms.generate_data_key, params, refresh=True)
-                return data_key.handout()
-            # Spent: the entry stays, empty, for the keys coming (this caller's among them).
+        if hit is not None:
+            data_key, refresh = hit
+            if refresh:
+                params = _generate_params(
+                    KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens
+                )
+                self._refresh(key, kms, params)
+            return data_key.handout()
         self._misses += 1
         flight = self._flights.get(key)
         if flight is None or not policy.reserve(flight, length):
@@ -762,36 +769,120 @@ class DataKeyCache:
         if kwargs or not isinstance(CiphertextBlob, (bytes, bytearray, memoryview)):
             params.update(kwargs)
             return await self._bypass(kms.decrypt, params)
-        entries = self._entries
         try:
-            key: Hashable = (
-                _DECRYPT,
-                self._token(kms),
+            key = self._decrypt_entry(
+                kms,
                 partition,
-                bytes(CiphertextBlob),
-                _context(EncryptionContext),
-                _tokens(GrantTokens),
+                CiphertextBlob,
+                EncryptionContext,
+                GrantTokens,
                 KeyId,
                 EncryptionAlgorithm,
             )
-            slot: _Slot | None = entries[key]
-        except KeyError:
-            slot = None
+            hit = self._take_decrypted(key)
         except TypeError:
             return await self._bypass(kms.decrypt, params)
-        if slot is not None:
-            current = slot.current
-            if current is not None and self._policy.fresh(current, self._clock()):
-                self._hits += 1
-                return current.handout()
-            slot.wipe()
-            del entries[key]
+        if hit is not None:
+            return hit.handout()
         self._misses += 1
         flight = self._flights.get(key)
         if flight is None:
             flight = self._launch(_DECRYPT, key, kms.decrypt, params, refresh=False)
         flight.uses += 1  # counted for symmetry with reservations; decrypt has no use budget
         return await self._wait(flight, 0)
+
+    # --- the synchronous hit paths (the public methods' first step; also the Encryptor's) ----
+
+    def _generate_entry(
+        self,
+        kms: object,
+        partition: str,
+        key_id: str,
+        key_spec: str | None,
+        number_of_bytes: int | None,
+        context: Mapping[str, str] | None,
+        grant_tokens: Sequence[str] | None,
+    ) -> Hashable:
+        """The entry key of a GenerateDataKey call (TypeError: an argument is unhashable)."""
+        return (
+            _GENERATE,
+            self._token(kms),
+            partition,
+            key_id,
+            key_spec,
+            number_of_bytes,
+            _context(context),
+            _tokens(grant_tokens),
+        )
+
+    def _decrypt_entry(
+        self,
+        kms: object,
+        partition: str,
+        blob: bytes | bytearray | memoryview,
+        context: Mapping[str, str] | None,
+        grant_tokens: Sequence[str] | None,
+        key_id: str | None,
+        algorithm: str | None,
+    ) -> Hashable:
+        """The entry key of a Decrypt call (TypeError: an argument is unhashable)."""
+        return (
+            _DECRYPT,
+            self._token(kms),
+            partition,
+            bytes(blob),
+            _context(context),
+            _tokens(grant_tokens),
+            key_id,
+            algorithm,
+        )
+
+    def _take_generated(self, key: Hashable, length: int) -> tuple[_DataKey, bool] | None:
+        """A hit: the entry's key, counted for one use of ``length`` bytes, and whether to
+        :meth:`_refresh` the entry now; ``None`` for a miss, which the caller takes the async
+        way (:meth:`generate_data_key`).
+
+        ``None`` too when the cache is closed or ``length`` is not cacheable: the async way
+        says why. The key is the cache's own: its plaintext may be used until the caller next
+        awaits (a retired key is wiped), and must not be changed or kept.
+        """
+        if self._closed or not self._policy.cacheable(length):
+            return None
+        try:
+            slot = self._entries[key]
+        except KeyError:
+            return None
+        now = self._clock()
+        data_key = slot.take(self._policy, now, length)
+        if data_key is None:
+            return None  # spent: the entry stays, empty, for the keys coming
+        self._hits += 1
+        refresh = now >= slot.refresh_at and self._policy.wants_refresh(
+            data_key, now, len(slot.standby) + self._coming.get(key, 0)
+        )
+        return data_key, refresh
+
+    def _take_decrypted(self, key: Hashable) -> _DataKey | None:
+        """A hit: the entry's Decrypt answer while it is fresh (dropping a stale one); else
+        ``None``. The same terms as :meth:`_take_generated`."""
+        if self._closed:
+            return None
+        entries = self._entries
+        try:
+            slot = entries[key]
+        except KeyError:
+            return None
+        current = slot.current
+        if current is not None and self._policy.fresh(current, self._clock()):
+            self._hits += 1
+            return current
+        slot.wipe()
+        del entries[key]
+        return None
+
+    def _refresh(self, key: Hashable, kms: DataKeyClient, params: dict[str, Any]) -> None:
+        """Fetch a key ahead for the GenerateDataKey entry ``key``, with no caller waiting."""
+        self._launch(_GENERATE, key, kms.generate_data_key, params, refresh=True)
 
     # --- flights ----------------------------------------------------------------------------
 

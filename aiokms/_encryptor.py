@@ -36,6 +36,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Hashable,
     Iterable,
     Mapping,
     Sequence,
@@ -44,6 +45,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
+from aiokms._cache import DataKeyCache, _DataKey
 from aiokms._message import (
     PUBLIC_KEY_CONTEXT_KEY,
     RESERVED_CONTEXT_PREFIX,
@@ -134,10 +136,19 @@ class _Memo(dict[_K, _V]):
 class _Context:
     """One caller encryption context, validated, in the forms KMS and the header need.
 
-    ``middles`` maps a cached data key's ciphertext to the header bytes made for it.
+    ``middles`` maps a cached data key's ciphertext to the header bytes made for it;
+    ``entry`` is the DataKeyCache entry key of its GenerateDataKey calls, once known.
     """
 
-    __slots__ = ("expires", "kms_context", "middles", "serialized", "signer", "uses_left")
+    __slots__ = (
+        "entry",
+        "expires",
+        "kms_context",
+        "middles",
+        "serialized",
+        "signer",
+        "uses_left",
+    )
 
     def __init__(
         self,
@@ -153,6 +164,7 @@ class _Context:
         self.uses_left = uses_left
         # The data key in use, the one refreshed ahead, and some slack.
         self.middles: _Memo[bytes, bytes] = _Memo(4)
+        self.entry: Hashable | None = None
 
     def __repr__(self) -> str:
         return f"<_Context pairs={len(self.kms_context)} signed={self.signer is not None}>"
@@ -266,10 +278,12 @@ class Encryptor:
         "_clock",
         "_contexts",
         "_discovery",
+        "_fast_cache",
         "_frame_length",
         "_key_arns",
         "_key_ids",
         "_kms",
+        "_last_entries",
         "_max_edks",
         "_partition",
         "_pending",
@@ -359,6 +373,8 @@ class Encryptor:
         self._primary = ids[0] if ids else ""
         self._key_arns = frozenset(key_id.encode() for key_id in ids if _is_key_arn(key_id))
         self._cache = cache
+        # An aiokms.DataKeyCache serves hits without a coroutine (see _generated_hit).
+        self._fast_cache = cache if isinstance(cache, DataKeyCache) else None
         self._algorithm = Algorithm.coerce(algorithm)
         self._frame_length = frame_length
         self._discovery = discovery
@@ -380,6 +396,13 @@ class Encryptor:
         self._pending: dict[tuple[bytes, bytes], asyncio.Future[bytes]] = {}
         self._sections = SectionMemo()
         self._usable: _Memo[tuple[EncryptedDataKey, ...], tuple[tuple[bytes, str], ...]] = _Memo()
+        # The last header's usable entries with their cache entry keys, by the identity of its
+        # parsed sections (which the section memo shares between messages).
+        self._last_entries: tuple[object, object, tuple[tuple[str, Hashable], ...]] = (
+            None,
+            None,
+            (),
+        )
 
     # --- properties ---------------------------------------------------------------------------
 
@@ -430,25 +453,15 @@ class Encryptor:
         if type(plaintext) is not bytes:
             plaintext = _check_bytes(plaintext, "plaintext")
         context = self._context(encryption_context)
-        cache = self._cache
-        if cache is None or not self._key_ids:
-            data_key, middle, signer = await self._materials(context, None)
-        else:  # the hot path, inlined: a cached data key and its cached header bytes
-            response = await cache.generate_data_key(
-                self._kms,
-                KeyId=self._primary,
-                KeySpec=_KEY_SPEC,
-                EncryptionContext=context.kms_context,
-                plaintext_length=len(plaintext),
-            )
-            data_key = response["Plaintext"]
-            cached = context.middles.get(response["CiphertextBlob"])
-            middle = await self._middle_for(response, context) if cached is None else cached
-            if type(data_key) is not bytes or len(data_key) != _DATA_KEY_LEN:
-                raise self._bad_data_key()
-            signer = context.signer
+        size = len(plaintext)
+        hit = self._generated_hit(context, size)
+        middle = None if hit is None else context.middles.get(hit.fields.get("CiphertextBlob", b""))
+        if hit is None or middle is None:
+            data_key, middle = await self._materials(context, size, hit)
+        else:  # the hot path: a cached data key whose header bytes are made, no await
+            data_key = self._plaintext(hit)
         return seal_message(
-            plaintext, self._algorithm, data_key, middle, self._frame_length, signer
+            plaintext, self._algorithm, data_key, middle, self._frame_length, context.signer
         )
 
     def encrypt_stream(
@@ -494,13 +507,14 @@ class Encryptor:
         context: _Context,
         plaintext_length: int | None,
     ) -> AsyncIterator[bytes]:
-        data_key, middle, signer = await self._materials(context, plaintext_length)
+        hit = None if plaintext_length is None else self._generated_hit(context, plaintext_length)
+        data_key, middle = await self._materials(context, plaintext_length, hit)
         writer = MessageWriter(
             algorithm=self._algorithm,
             data_key=data_key,
             middle=middle,
             frame_length=self._frame_length,
-            signer=signer,
+            signer=context.signer,
         )
         del data_key
         yield writer.header
@@ -566,37 +580,71 @@ class Encryptor:
             uses_left=self._signer_uses - 1,
         )
 
-    async def _materials(
-        self, context: _Context, plaintext_length: int | None
-    ) -> tuple[bytes, bytes, Signer | None]:
-        """``(plaintext data key, header middle, signer)`` for one message.
+    def _generated_hit(self, context: _Context, plaintext_length: int) -> _DataKey | None:
+        """A data key the DataKeyCache hands out without a coroutine, counted for one use of
+        ``plaintext_length`` bytes; ``None`` on a miss (and for a cache of another kind), which
+        :meth:`_materials` serves the async way.
 
-        From the cache when there is one and the plaintext length is known, else from KMS.
+        The key is the cache's own: use its plaintext (:meth:`_plaintext`) before awaiting.
+        """
+        cache = self._fast_cache
+        if cache is None or not self._key_ids:
+            return None
+        entry = context.entry
+        if entry is None:
+            entry = context.entry = cache._generate_entry(
+                self._kms, "", self._primary, _KEY_SPEC, None, context.kms_context, None
+            )
+        hit = cache._take_generated(entry, plaintext_length)
+        if hit is None:
+            context.entry = None  # made again next time: the cache may have a new client token
+            return None
+        data_key, refresh = hit
+        if refresh:
+            cache._refresh(entry, self._kms, self._generate_params(context))
+        return data_key
+
+    def _plaintext(self, hit: _DataKey) -> bytes:
+        """A copy of a cached data key's plaintext, checked."""
+        if len(hit.plaintext) != _DATA_KEY_LEN:
+            raise self._bad_data_key()
+        return bytes(hit.plaintext)
+
+    def _generate_params(self, context: _Context) -> dict[str, Any]:
+        return {
+            "KeyId": self._primary,
+            "KeySpec": _KEY_SPEC,
+            "EncryptionContext": context.kms_context,
+        }
+
+    async def _materials(
+        self, context: _Context, plaintext_length: int | None, hit: _DataKey | None = None
+    ) -> tuple[bytes, bytes]:
+        """``(plaintext data key, header middle)`` for one message.
+
+        From ``hit`` (a key already taken from the cache) when given; else from the cache when
+        there is one and the plaintext length is known; else from KMS.
         """
         if not self._key_ids:
             raise ValueError("key_ids: this encryptor has no key ids to encrypt with")
         cache = self._cache
-        if cache is not None and plaintext_length is not None:
-            response = await cache.generate_data_key(
-                self._kms,
-                KeyId=self._key_ids[0],
-                KeySpec=_KEY_SPEC,
-                EncryptionContext=context.kms_context,
-                plaintext_length=plaintext_length,
-            )
-            cached = context.middles.get(response["CiphertextBlob"])
-            middle = await self._middle_for(response, context) if cached is None else cached
-        else:
-            response = await self._kms.generate_data_key(
-                KeyId=self._key_ids[0],
-                KeySpec=_KEY_SPEC,
-                EncryptionContext=context.kms_context,
-            )
+        response: Mapping[str, Any]
+        if cache is None or plaintext_length is None:  # a data key of this message's own
+            response = await self._kms.generate_data_key(**self._generate_params(context))
             middle = await self._wrap(response, context)
+        else:
+            if hit is not None:
+                response = hit.handout()
+            else:
+                response = await cache.generate_data_key(
+                    self._kms, plaintext_length=plaintext_length, **self._generate_params(context)
+                )
+            cached = context.middles.get(response.get("CiphertextBlob", b""))
+            middle = await self._middle_for(response, context) if cached is None else cached
         data_key = response["Plaintext"]
         if type(data_key) is not bytes or len(data_key) != _DATA_KEY_LEN:
             raise self._bad_data_key()
-        return data_key, middle, context.signer
+        return data_key, middle
 
     def _bad_data_key(self) -> InvalidResponse:
         return InvalidResponse(
@@ -611,7 +659,7 @@ class Encryptor:
         task of their own, every caller waits for it, and a cancelled caller leaves it running
         for the others.
         """
-        blob = response["CiphertextBlob"]
+        blob: bytes = response.get("CiphertextBlob", b"")  # checked by _wrap
         if len(self._key_ids) == 1:  # no KMS call, nothing to wait for
             middle = await self._wrap(response, context)
             context.middles[blob] = middle
@@ -686,7 +734,10 @@ class Encryptor:
             raise InvalidMessageError from None
         if required:
             _require_pairs(header, required)
-        return decrypt_message(message, header, await self._data_key_for(header))
+        data_key = self._decrypted_hit(header)
+        if isinstance(data_key, int):
+            data_key = await self._data_key_for(header, skip=data_key)
+        return decrypt_message(message, header, data_key)
 
     def decrypt_stream(
         self,
@@ -783,8 +834,39 @@ class Encryptor:
                 self._usable[data_keys] = found
         return found
 
-    async def _data_key_for(self, header: Header) -> bytes:
-        """The plaintext data key of a parsed header, from the cache or KMS."""
+    def _decrypted_hit(self, header: Header) -> bytes | int:
+        """The data key of a parsed header from the DataKeyCache without a coroutine, trying
+        the usable entries in order as :meth:`_data_key_for` does; else the number of entries
+        passed over before the first one that is not cached, for the async way to go on from.
+
+        Cached answers are checked as KMS's are: one that does not fit is passed over.
+        """
+        cache = self._fast_cache
+        if cache is None:
+            return 0
+        data_keys, context = header.encrypted_data_keys, header.encryption_context
+        last_keys, last_context, entries = self._last_entries
+        if data_keys is not last_keys or context is not last_context:
+            kms_context = context if type(context) is dict else dict(context)
+            entries = tuple(
+                (arn, cache._decrypt_entry(self._kms, "", blob, kms_context, None, arn, None))
+                for blob, arn in self._candidates(header)
+            )
+            self._last_entries = (data_keys, context, entries)
+        for tried, (arn, entry) in enumerate(entries):
+            hit = cache._take_decrypted(entry)
+            if hit is None:
+                self._last_entries = (None, None, ())  # the cache may have a new client token
+                return tried
+            if len(hit.plaintext) == _DATA_KEY_LEN and hit.fields.get("KeyId") == arn:
+                return bytes(hit.plaintext)
+        if entries:
+            raise InvalidMessageError  # every usable entry was cached, and none fits
+        return 0
+
+    async def _data_key_for(self, header: Header, skip: int = 0) -> bytes:
+        """The plaintext data key of a parsed header, from the cache or KMS, trying the usable
+        entries after the first ``skip``."""
         if not self._key_arns and not self._discovery:
             raise ValueError(
                 "key_ids: decrypting needs key ARNs (arn:aws:kms:region:account:key/id); "
@@ -794,7 +876,7 @@ class Encryptor:
         kms_context = context if type(context) is dict else dict(context)
         cache = self._cache
         first_error: ClientError | None = None
-        for ciphertext, arn in self._candidates(header):
+        for ciphertext, arn in self._candidates(header)[skip:]:
             try:
                 if cache is not None:
                     response = await cache.decrypt(

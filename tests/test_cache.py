@@ -19,7 +19,7 @@ from aiohttp import web
 from botocore.exceptions import ClientError, ParamValidationError
 
 import aiokms
-from aiokms._cache import CacheStats, DataKeyCache, Policy, _DataKey
+from aiokms._cache import CacheStats, DataKeyCache, Policy, _DataKey, _Entries, _Slot
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -806,6 +806,28 @@ async def test_async_with_closes(kms: aiokms.KMSClient, keys: Keys) -> None:
     with pytest.raises(RuntimeError):
         async with cache:
             pass
+
+
+def test_repeated_hits_by_one_key_object_keep_the_lru_order() -> None:
+    entries = _Entries(2)
+    a, b, c = ("a",), ("b",), ("c",)
+    slots = {key: _Slot() for key in (a, b, c)}
+    entries[a], entries[b] = slots[a], slots[b]
+    assert entries[a] is entries[a] is slots[a]  # the second by the remembered entry
+    entries[c] = slots[c]  # evicts b, the least recently used
+    assert list(entries) == [a, c]
+    assert entries[a] is slots[a]
+    entries[b] = slots[b]  # evicts c: a was used after it
+    assert list(entries) == [a, b]
+    assert entries[a] is slots[a]
+    del entries[a]
+    with pytest.raises(KeyError):
+        entries[a]  # not served from memory once removed
+    assert entries[b] is slots[b]
+    entries.clear()
+    with pytest.raises(KeyError):
+        entries[b]
+    assert entries.evictions == 2
 
 
 # --- decrypt -----------------------------------------------------------------------------------

@@ -509,6 +509,73 @@ async def test_real_data_key_cache(kms: LocalKeys, keys: list[str]) -> None:
     assert kms.operations() == ["GenerateDataKey", "Decrypt"]
 
 
+async def settle() -> None:
+    """Let the cache's background calls to LocalKeys finish."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_real_cache_hits_keep_budgets_and_counts(kms: LocalKeys, keys: list[str]) -> None:
+    async with aiokms.DataKeyCache(max_messages=10, refresh_ahead=None) as cache:
+        enc = Encryptor(kms, keys[0], cache=cache)
+        messages = [await enc.encrypt(b"%d" % i, encryption_context=CONTEXT) for i in range(35)]
+        assert kms.operations() == ["GenerateDataKey"] * 4  # 10 messages per data key
+        assert (cache.stats().hits, cache.stats().misses) == (31, 4)
+        # Messages under two data keys, read in turns: each answer is cached once.
+        for i in [n for k in range(10) for n in (k, k + 10)]:
+            assert await enc.decrypt(messages[i], encryption_context=CONTEXT) == b"%d" % i
+        assert kms.operations().count("Decrypt") == 2
+        assert (cache.stats().hits, cache.stats().misses) == (31 + 18, 4 + 2)
+        cache.clear()  # a cleared cache fetches anew, then serves hits again
+        for _ in range(3):
+            message = await enc.encrypt(b"after", encryption_context=CONTEXT)
+            assert await enc.decrypt(message, encryption_context=CONTEXT) == b"after"
+        assert kms.operations().count("GenerateDataKey") == 5
+        assert kms.operations().count("Decrypt") == 3
+        assert (cache.stats().hits, cache.stats().misses) == (49 + 4, 6 + 2)
+    with pytest.raises(RuntimeError, match="closed"):
+        await enc.encrypt(b"x", encryption_context=CONTEXT)
+    with pytest.raises(RuntimeError, match="closed"):
+        await enc.decrypt(messages[0])
+
+
+async def test_real_cache_hits_refresh_ahead(kms: LocalKeys, keys: list[str]) -> None:
+    # A clock that stands still: no pace of use to fetch further ahead for.
+    async with aiokms.DataKeyCache(max_messages=10, refresh_ahead=0.5, clock=Clock()) as cache:
+        enc = Encryptor(kms, keys[0], cache=cache)
+        for _ in range(4):
+            await enc.encrypt(b"x")
+        await settle()
+        assert kms.operations() == ["GenerateDataKey"]
+        await enc.encrypt(b"x")  # half of the first key's budget: the next is fetched ahead
+        await settle()
+        assert kms.operations() == ["GenerateDataKey"] * 2
+        assert cache.stats().refreshes == 1
+        for _ in range(10):  # the first key's last 5, then half of the second's
+            await enc.encrypt(b"x")
+        await settle()
+        assert cache.stats().misses == 1  # the standby took over: nobody waited
+        assert kms.operations() == ["GenerateDataKey"] * 3
+        assert cache.stats().refreshes == 2
+
+
+async def test_real_cache_hits_are_checked_like_answers(kms: LocalKeys, keys: list[str]) -> None:
+    message = await Encryptor(kms, keys[0]).encrypt(b"secret")
+    async with aiokms.DataKeyCache() as cache:
+        enc = Encryptor(kms, keys[0], cache=cache)
+        kms.reply_key_id = keys[1]  # Decrypt answering for another key: cached, never used
+        for _ in range(2):
+            with pytest.raises(InvalidMessageError):
+                await enc.decrypt(message)
+        assert kms.operations().count("Decrypt") == 1 and cache.stats().hits == 1
+        kms.reply_key_id = None
+        kms.reply_plaintext = b"short"  # a data key of the wrong size: cached, never used
+        for _ in range(2):
+            with pytest.raises(InvalidResponse, match="not 32 bytes"):
+                await enc.encrypt(b"x")
+        assert kms.operations().count("GenerateDataKey") == 2 and cache.stats().hits == 2
+
+
 async def test_streams_use_the_cache_only_with_a_length_bound(
     kms: LocalKeys, keys: list[str]
 ) -> None:

@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from aiokms._message import (
     Signer,
     derive_keys,
     header_middle,
+    ids,
     open_header,
     open_message,
     parse_encryption_context,
@@ -44,6 +46,7 @@ from aiokms._message import (
     serialize_encryption_context,
 )
 from aiokms._message.header import MAX_MEMO_SECTION
+from aiokms._message.ids import new_message_id
 from aiokms._message.signing import SIGNATURE_LEN, load_verification_key
 from aiokms.errors import AiokmsError, InvalidMessageError
 
@@ -224,6 +227,44 @@ def test_derive_keys_is_hkdf_sha512(algorithm: Algorithm) -> None:
 def test_derive_keys_refuses_other_message_id_sizes() -> None:
     with pytest.raises(ValueError):
         derive_keys(bytes(32), bytes(16), UNSIGNED)
+
+
+# --- message IDs -------------------------------------------------------------------------------
+
+
+def test_message_ids_are_random_and_never_repeat() -> None:
+    ids_ = [new_message_id() for _ in range(3 * ids.BATCH + 5)]  # across several batches
+    assert all(type(i) is bytes and len(i) == 32 for i in ids_)
+    assert len(set(ids_)) == len(ids_)
+    middle = make_middle({}, 4096)
+    messages = [seal_message(b"x", UNSIGNED, bytes(32), middle, 4096) for _ in range(200)]
+    assert len({parse_header(m).message_id for m in messages}) == 200
+
+
+def test_message_ids_are_taken_once_across_threads() -> None:
+    with ThreadPoolExecutor(8) as pool:
+        batches = list(pool.map(lambda _: [new_message_id() for _ in range(500)], range(8)))
+    drawn = [i for batch in batches for i in batch]
+    assert len(set(drawn)) == len(drawn) == 4000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_draws_its_own_message_ids() -> None:
+    new_message_id()  # the batch is part-used: the child inherits the rest of it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next IDs, and leave without pytest's teardown
+        try:
+            os.write(write, b"".join(new_message_id() for _ in range(4)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = b"".join(new_message_id() for _ in range(4))
+    assert len(child) == len(parent) == 128
+    assert child != parent
 
 
 # --- suites ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Writing (``seal_message`` in one go, ``MessageWriter`` for a stream)::
 
-    message ID = 32 random bytes
+    message ID = 32 random bytes                               (ids.py)
     key, commit key = HKDF(data key, message ID)              (keys.py)
     header = prefix | message ID | middle | commit key         (middle cached by the caller)
     header tag = AES-GCM(key, IV 0, plaintext "", AAD header)
@@ -21,7 +21,6 @@ signature is checked only at the end: see ``MessageReader``). ``open_header`` an
 
 from __future__ import annotations
 
-import os
 import struct
 from hmac import compare_digest
 
@@ -40,12 +39,12 @@ from aiokms._message.body import (
     seal_frames,
 )
 from aiokms._message.header import Header, Incomplete, SectionMemo, header_prefix, parse_header
+from aiokms._message.ids import new_message_id
 from aiokms._message.keys import derive_keys
 from aiokms._message.suites import (
     BODY_AAD_FINAL,
     DATA_KEY_LEN,
     IV_LEN,
-    MESSAGE_ID_LEN,
     PUBLIC_KEY_CONTEXT_KEY,
     TAG_LEN,
     Algorithm,
@@ -70,7 +69,6 @@ _U64 = struct.Struct(">Q")
 _IV_ONE = (1).to_bytes(IV_LEN, "big")
 _FIRST_FINAL_HEAD = FINAL_MARK + _U32.pack(1) + _IV_ONE  # then the length
 _FIRST_FINAL_AAD = BODY_AAD_FINAL + _U32.pack(1)  # after the message ID; then the length
-_urandom = os.urandom
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -105,7 +103,7 @@ def seal_message(
     if algorithm is _SIGNED and signer is None:
         raise ValueError("the signed suite needs a signer")
     if message_id is None:
-        message_id = _urandom(MESSAGE_ID_LEN)
+        message_id = new_message_id()
     key, commit_key = derive_keys(data_key, message_id, algorithm)
     aead = AESGCM(key)
     header = b"".join((_PREFIX[algorithm], message_id, middle, commit_key))
@@ -160,7 +158,7 @@ class MessageWriter:
     ) -> None:
         if algorithm.signed and signer is None:
             raise ValueError("the signed suite needs a signer")
-        self._message_id = os.urandom(MESSAGE_ID_LEN) if message_id is None else message_id
+        self._message_id = new_message_id() if message_id is None else message_id
         key, commit_key = derive_keys(data_key, self._message_id, algorithm)
         self._aead = AESGCM(key)
         body = b"".join((_PREFIX[algorithm], self._message_id, middle, commit_key))
