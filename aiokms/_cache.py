@@ -58,6 +58,7 @@ MAX_MESSAGES_LIMIT = 2**32
 
 _GENERATE = "GenerateDataKey"
 _DECRYPT = "Decrypt"
+_UNKNOWN = (0.0, 0.0, 0.0, -1)  # quiet bounds not yet found: ask the policy
 _EMPTY: frozenset[Any] = frozenset()
 _CLOSED = "this DataKeyCache is closed"
 
@@ -121,9 +122,13 @@ class _Usage:
 
 
 class _DataKey(_Usage):
-    """One cached KMS answer: the plaintext in a wipeable ``bytearray``, the rest as it came."""
+    """One cached KMS answer: the plaintext in a wipeable ``bytearray``, the rest as it came.
 
-    __slots__ = ("born", "fields", "metadata", "plaintext", "since")
+    ``quiet`` holds the bounds within which no refresh is due (:meth:`Policy.quiet_bounds`)
+    and the cache's epoch they were found in: ``(uses, bytes, time, epoch)``.
+    """
+
+    __slots__ = ("born", "fields", "metadata", "plaintext", "quiet", "since")
 
     def __init__(self, response: Response, now: float) -> None:
         super().__init__()
@@ -134,6 +139,7 @@ class _DataKey(_Usage):
         self.fields = fields
         self.born = now  # the age limit counts from arrival
         self.since = now  # when it began to serve, for the pace of use
+        self.quiet: tuple[float, float, float, int] = _UNKNOWN
 
     def handout(self) -> Response:
         """A response dict of the caller's own, with its own ``bytes`` copy of the plaintext."""
@@ -226,7 +232,11 @@ class Policy:
 
     def admits(self, key: _DataKey, now: float, length: int) -> bool:
         """Whether ``key`` may be handed out now for ``length`` bytes."""
-        return now - key.born < self.max_age and self.fits(key, length)
+        return (  # fits(), spelled out: this runs on every hit
+            now - key.born < self.max_age
+            and key.uses < self._uses_cap
+            and key.bytes + length <= self._bytes_cap
+        )
 
     def fresh(self, key: _DataKey, now: float) -> bool:
         """Whether ``key`` is younger than ``max_age`` (decrypt results have no use budget)."""
@@ -279,6 +289,38 @@ class Policy:
         return bool(used_bytes) and (
             (self._bytes_cap * budgets - used_bytes) * elapsed <= lead * used_bytes
         )
+
+    def quiet_bounds(self, key: _DataKey, now: float, ahead: int) -> tuple[float, float, float]:
+        """Bounds within which :meth:`wants_refresh` stays False for a key it just found so.
+
+        Returns ``(uses, bytes, time)``: the answer stays False while ``key.uses < uses``,
+        ``key.bytes < bytes`` and the clock reads less than ``time``, as long as ``ahead`` and
+        the latency estimate stay as they are. A bound may come early, never late.
+
+        Why they hold: the age rules are thresholds in time and the share rules thresholds in
+        uses and bytes. The pace rule, ``(cap * budgets - used) * elapsed <= lead * used``,
+        holds from ``used >= cap * budgets * elapsed / (elapsed + lead)`` on, and that
+        threshold only grows with ``elapsed``. Uses and bytes get one of margin and times a
+        microsecond, for rounding.
+        """
+        inf = math.inf
+        if self.refresh_ahead is None or ahead >= self.max_ahead:
+            return inf, inf, inf
+        uses = used_bytes = until = inf
+        if not ahead:
+            uses, used_bytes = self._refresh_uses, self._refresh_bytes
+            until = key.born + self._refresh_age
+        lead = 2.0 * self._latency
+        if lead > 0.0:
+            if not ahead:
+                until = min(until, key.born + self.max_age - lead)
+            elapsed = now - key.since
+            if elapsed <= 0.0:
+                return 0.0, 0.0, until  # no pace of use yet: ask again at the next use
+            share = (ahead + 1) * elapsed / (elapsed + lead)
+            uses = min(uses, self._uses_cap * share - 1.0)
+            used_bytes = min(used_bytes, self._bytes_cap * share - 1.0)
+        return uses, used_bytes, until - 1e-6
 
     def observe(self, seconds: float) -> None:
         """Note how long a KMS call took: the estimate jumps to a slower call, decays slowly."""
@@ -544,6 +586,7 @@ class DataKeyCache:
         "_closed",
         "_coming",
         "_entries",
+        "_epoch",
         "_errors",
         "_flights",
         "_generation",
@@ -577,6 +620,10 @@ class DataKeyCache:
         self._coming: dict[Hashable, int] = {}  # per entry key, GenerateDataKey calls under way
         self._tasks: set[asyncio.Task[Response]] = set()
         self._generation = 0  # bumped by clear(): older flights answer but do not cache
+        # Bumped at the end of every KMS call, the one event that can make a refresh due
+        # sooner than the quiet bounds on data keys say: it moves the latency estimate and
+        # may lower the count of keys coming. (A call that starts only raises that count.)
+        self._epoch = 0
         self._clients: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
         self._pinned: dict[int, tuple[object, object]] = {}
         self._last_client: tuple[Callable[[], object], object] = (_nobody, None)
@@ -846,21 +893,27 @@ class DataKeyCache:
         says why. The key is the cache's own: its plaintext may be used until the caller next
         awaits (a retired key is wiped), and must not be changed or kept.
         """
-        if self._closed or not self._policy.cacheable(length):
+        policy = self._policy
+        if self._closed or not policy.cacheable(length):
             return None
         try:
             slot = self._entries[key]
         except KeyError:
             return None
         now = self._clock()
-        data_key = slot.take(self._policy, now, length)
+        data_key = slot.take(policy, now, length)
         if data_key is None:
             return None  # spent: the entry stays, empty, for the keys coming
         self._hits += 1
-        refresh = now >= slot.refresh_at and self._policy.wants_refresh(
-            data_key, now, len(slot.standby) + self._coming.get(key, 0)
-        )
-        return data_key, refresh
+        uses, used_bytes, until, epoch = data_key.quiet
+        if (
+            data_key.uses < uses
+            and data_key.bytes < used_bytes
+            and now < until
+            and epoch == self._epoch
+        ):
+            return data_key, False  # within the bounds the last check found quiet
+        return data_key, self._refresh_due(key, slot, data_key, now)
 
     def _take_decrypted(self, key: Hashable) -> _DataKey | None:
         """A hit: the entry's Decrypt answer while it is fresh (dropping a stale one); else
@@ -879,6 +932,19 @@ class DataKeyCache:
         slot.wipe()
         del entries[key]
         return None
+
+    def _refresh_due(self, key: Hashable, slot: _Slot, data_key: _DataKey, now: float) -> bool:
+        """Whether the entry's current key wants a successor fetched now; if not, the bounds
+        within which it will not (kept on the key until the epoch moves on)."""
+        policy = self._policy
+        if now < slot.refresh_at:  # a refresh failed: none before then
+            data_key.quiet = (math.inf, math.inf, slot.refresh_at, self._epoch)
+            return False
+        ahead = len(slot.standby) + self._coming.get(key, 0)
+        if policy.wants_refresh(data_key, now, ahead):
+            return True
+        data_key.quiet = (*policy.quiet_bounds(data_key, now, ahead), self._epoch)
+        return False
 
     def _refresh(self, key: Hashable, kms: DataKeyClient, params: dict[str, Any]) -> None:
         """Fetch a key ahead for the GenerateDataKey entry ``key``, with no caller waiting."""
@@ -928,6 +994,12 @@ class DataKeyCache:
         return flight
 
     async def _fly(self, flight: _Flight) -> Response:
+        try:
+            return await self._call(flight)
+        finally:
+            self._epoch += 1  # the latency estimate and the keys coming may have changed
+
+    async def _call(self, flight: _Flight) -> Response:
         started = self._clock()
         try:
             response = await flight.call(**flight.params)

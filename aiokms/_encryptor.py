@@ -459,7 +459,9 @@ class Encryptor:
         if hit is None or middle is None:
             data_key, middle = await self._materials(context, size, hit)
         else:  # the hot path: a cached data key whose header bytes are made, no await
-            data_key = self._plaintext(hit)
+            data_key = bytes(hit.plaintext)
+            if len(data_key) != _DATA_KEY_LEN:
+                raise self._bad_data_key()
         return seal_message(
             plaintext, self._algorithm, data_key, middle, self._frame_length, context.signer
         )
@@ -585,7 +587,7 @@ class Encryptor:
         ``plaintext_length`` bytes; ``None`` on a miss (and for a cache of another kind), which
         :meth:`_materials` serves the async way.
 
-        The key is the cache's own: use its plaintext (:meth:`_plaintext`) before awaiting.
+        The key is the cache's own: copy its plaintext before awaiting.
         """
         cache = self._fast_cache
         if cache is None or not self._key_ids:
@@ -603,12 +605,6 @@ class Encryptor:
         if refresh:
             cache._refresh(entry, self._kms, self._generate_params(context))
         return data_key
-
-    def _plaintext(self, hit: _DataKey) -> bytes:
-        """A copy of a cached data key's plaintext, checked."""
-        if len(hit.plaintext) != _DATA_KEY_LEN:
-            raise self._bad_data_key()
-        return bytes(hit.plaintext)
 
     def _generate_params(self, context: _Context) -> dict[str, Any]:
         return {

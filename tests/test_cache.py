@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import math
 import os
+import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
@@ -604,6 +606,23 @@ async def test_a_burst_that_spends_most_of_a_new_key_refreshes_it_at_once(
         completes_at_once(gdk(cache, kms))
 
 
+async def test_a_slower_kms_call_elsewhere_brings_a_refresh_forward(
+    make_cache: Callable[..., DataKeyCache], keys: Keys, kms: aiokms.KMSClient
+) -> None:
+    """Hits skip the refresh arithmetic only while its inputs stand: a slow call for another
+    entry raises the latency estimate, and the next hit on this one sees it."""
+    cache = make_cache(max_messages=100, refresh_ahead=1.0)
+    await gdk(cache, kms)  # KMS answers at once on the test's clock: no lead yet
+    for _ in range(39):
+        completes_at_once(gdk(cache, kms))
+    assert cache.stats().refreshes == 0
+    keys.latency = 10.0
+    await gdk(cache, kms, EncryptionContext={"other": "entry"})
+    # 41 uses in 10 s: the other 59 would last 14 s, within the 20 s lead now
+    completes_at_once(gdk(cache, kms))
+    assert cache.stats().refreshes == 1
+
+
 # --- keys of entries ---------------------------------------------------------------------------
 
 
@@ -1018,6 +1037,58 @@ def test_policy_latency_estimate_jumps_up_and_decays_slowly() -> None:
     assert policy.lead == pytest.approx(0.9)
     assert policy.wants_refresh(_key(0.0), 99.2)  # within the lead of max_age
     assert not policy.wants_refresh(_key(0.0), 79.0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_policy_quiet_bounds_never_hide_a_refresh(seed: int) -> None:
+    """Within the bounds quiet_bounds gives, wants_refresh stays False: checked on random
+    policies, keys, latencies and later uses, bytes and times (the uses, bytes and times
+    that make the answer True are also met, so the check is not vacuous)."""
+    rng = random.Random(seed)
+    found_true = hidden = 0
+    for _ in range(300):
+        policy = Policy(
+            max_age=rng.choice([1.0, 60.0, 300.0]),
+            max_messages=rng.choice([None, 1, 10, 1000, 2**32]),
+            max_bytes=rng.choice([None, 100, 2**20]),
+            refresh_ahead=rng.choice([None, 0.25, 0.5, 1.0]),
+            max_ahead=rng.choice([1, 2, 8]),
+        )
+        if rng.random() < 0.8:
+            policy.observe(rng.choice([0.0001, 0.01, 0.3]))
+        born = rng.uniform(0.0, 100.0)
+        key = _key(born, rng.randrange(0, 50), rng.randrange(0, 5000))
+        key.since = born + rng.choice([0.0, 0.0, rng.uniform(0.0, 1.0)])
+        now = key.since + rng.choice([0.0, rng.uniform(0.0, 2.0)])
+        ahead = rng.randrange(0, 3)
+        if policy.wants_refresh(key, now, ahead):
+            continue
+        uses, used_bytes, until = policy.quiet_bounds(key, now, ahead)
+        for _ in range(20):
+            later = _key(born, key.uses + rng.randrange(0, 60), key.bytes + rng.randrange(0, 6000))
+            later.since = key.since
+            later_now = now + rng.choice([0.0, rng.uniform(0.0, 3.0), rng.uniform(0.0, 400.0)])
+            due = policy.wants_refresh(later, later_now, ahead)
+            found_true += due
+            if later.uses < uses and later.bytes < used_bytes and later_now < until:
+                hidden += 1
+                assert not due, (policy, key.uses, key.bytes, now, ahead, later.uses, later_now)
+    assert found_true > 100 and hidden > 100
+
+
+def test_policy_quiet_bounds_are_wide_enough_to_help() -> None:
+    policy = Policy(max_age=300.0, max_messages=10_000, max_bytes=None, refresh_ahead=0.5)
+    policy.observe(0.01)
+    key = _key(0.0, 100, 100 * 1024)
+    uses, used_bytes, until = policy.quiet_bounds(key, 1.0, 0)  # 100 uses/s, 300 s to go
+    assert uses == 5000 and used_bytes == math.inf and until == pytest.approx(150.0)
+    key.since = 1.0  # no pace yet: ask at the next use
+    assert policy.quiet_bounds(key, 1.0, 0)[:2] == (0.0, 0.0)
+    # a pace that spends the budget within the lead: the bound is close
+    policy.observe(10.0)
+    key.since = 0.0
+    uses, _, _ = policy.quiet_bounds(key, 1.0, 1)
+    assert 100 < uses < 2 * 10_000 * 1.0 / 21.0
 
 
 def test_a_wiped_key_holds_nothing() -> None:

@@ -33,7 +33,9 @@ _PRK_LEN = 64
 _sha512 = hashlib.sha512
 _IPAD_TABLE = bytes(b ^ 0x36 for b in range(256))
 _OPAD_TABLE = bytes(b ^ 0x5C for b in range(256))
-_SALT_FILL = bytes(_BLOCK - MESSAGE_ID_LEN)
+# The salt (message ID) zero-padded to a block, XORed with the pads: the padding part is fixed.
+_IPAD_SALT_FILL = b"\x36" * (_BLOCK - MESSAGE_ID_LEN)
+_OPAD_SALT_FILL = b"\x5c" * (_BLOCK - MESSAGE_ID_LEN)
 _IPAD_INT = int.from_bytes(b"\x36" * _PRK_LEN, "big")
 _OPAD_INT = int.from_bytes(b"\x5c" * _PRK_LEN, "big")
 _IPAD_FILL = b"\x36" * (_BLOCK - _PRK_LEN)
@@ -52,10 +54,8 @@ def derive_keys(data_key: bytes, message_id: bytes, algorithm: Algorithm) -> tup
     """
     if len(message_id) != MESSAGE_ID_LEN:
         raise ValueError("a message ID is 32 bytes")
-    salt = message_id + _SALT_FILL
-    prk = _sha512(
-        salt.translate(_OPAD_TABLE) + _sha512(salt.translate(_IPAD_TABLE) + data_key).digest()
-    ).digest()
+    inner_prk = _sha512(message_id.translate(_IPAD_TABLE) + _IPAD_SALT_FILL + data_key).digest()
+    prk = _sha512(message_id.translate(_OPAD_TABLE) + _OPAD_SALT_FILL + inner_prk).digest()
     secret = int.from_bytes(prk, "big")
     inner = _sha512((secret ^ _IPAD_INT).to_bytes(_PRK_LEN, "big") + _IPAD_FILL)
     outer = _sha512((secret ^ _OPAD_INT).to_bytes(_PRK_LEN, "big") + _OPAD_FILL)
