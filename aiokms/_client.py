@@ -35,7 +35,7 @@ from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCred
 from aiokms._ratelimit import RateLimiter
 from aiokms._retry import Failure, RetryQuota, backoff, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer
-from aiokms._transport import Transport
+from aiokms._transport import Slots, Transport
 from aiokms.errors import (
     ClientExceptions,
     DeadlineExceeded,
@@ -100,7 +100,10 @@ class KMSClient:
         use_fips_endpoint: use ``kms-fips.`` endpoints; else ``AWS_USE_FIPS_ENDPOINT``, profile.
         max_connections: the most requests in flight and connections open (default 64).
         connect_timeout: seconds to open a connection (default 60, as botocore).
-        read_timeout: seconds to wait for each read of a reply (default 60, as botocore).
+        read_timeout: seconds an attempt may take from sending its request to the end of
+            its reply (default 60, as botocore, whose limit is per socket read: KMS
+            replies are small, so the two agree in practice). Checked every eighth of
+            it, at most every second, so an attempt gives up within that much after.
         retry_mode: ``"standard"`` or ``"adaptive"`` (default; else ``AWS_RETRY_MODE``).
         max_attempts: total attempts per call including the first (default 3; else
             ``AWS_MAX_ATTEMPTS``); 1 means no retries.
@@ -173,7 +176,7 @@ class KMSClient:
         )
         self._date_second = 0
         self._amz_date = ""
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._clock = _clock
         self._random = _random
         self._call_timeout = call_timeout
@@ -263,7 +266,8 @@ class KMSClient:
 
             status: int | None = None
             try:
-                await self._slots.acquire()
+                if not self._slots.try_take():
+                    await self._slots.take()
             except asyncio.CancelledError:
                 if turn is not None:  # its token was never spent: the next in line gets it
                     turn.refund(self._clock())

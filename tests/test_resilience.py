@@ -182,7 +182,7 @@ async def eventually(condition: Callable[[], bool]) -> None:
 
 def assert_idle(kms: aiokms.KMSClient, max_connections: int = 64) -> None:
     assert kms.stats().in_flight == 0
-    assert kms._slots._value == max_connections
+    assert kms._slots.free == max_connections
 
 
 # --- service errors that are retried ------------------------------------------------------
@@ -401,7 +401,7 @@ async def test_every_attempt_is_signed_afresh_while_holding_its_slot(
         seen: list[tuple[int, int]] = []
 
         def spy(target: str, payload_hash: str, credentials: Any) -> dict[str, str]:
-            seen.append((kms.stats().in_flight, kms._slots._value))
+            seen.append((kms.stats().in_flight, kms._slots.free))
             return sign(target, payload_hash, credentials)
 
         kms._sign = spy  # type: ignore[method-assign]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import botocore.exceptions
 import pytest
 
 import aiokms
+from aiokms._transport import Deadlines, Slots, _cancelled_elsewhere
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -85,9 +88,93 @@ async def test_slow_reply_is_read_timeout(raw_server: Callable[[Serve], Awaitabl
 
     url = await raw_server(serve)
     async with client(url, read_timeout=0.2) as kms:
+        started = time.monotonic()
         with pytest.raises(aiokms.ReadTimeout) as caught:
             await kms.list_keys()
+        assert 0.2 <= time.monotonic() - started < 0.2 + 0.025 + 0.5  # timeout + tick + slack
+        await asyncio.sleep(0)  # the timeout's cancellation was taken back: none is pending
+        if sys.version_info >= (3, 11):
+            assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
     assert isinstance(caught.value, botocore.exceptions.ReadTimeoutError)
+    assert "0.2 s" in str(caught.value.kwargs["error"])
+
+
+# --- the reply deadlines and the slots, on their own -----------------------------------------
+
+
+async def watched(deadlines: Deadlines, work: Awaitable[object]) -> object:
+    """An attempt as Transport.post makes one: ``work`` under a reply deadline."""
+    task: asyncio.Task[object] = asyncio.current_task()  # type: ignore[assignment]
+    deadlines.start(task)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if deadlines.expired(task) and not _cancelled_elsewhere(task):
+            return "expired"
+        raise
+    finally:
+        deadlines.stop(task)
+
+
+async def test_deadlines_cancel_only_the_late_attempts() -> None:
+    deadlines = Deadlines(0.08)
+    results = await asyncio.gather(
+        watched(deadlines, asyncio.sleep(0.01, "quick")),
+        watched(deadlines, asyncio.sleep(5, "late")),
+        watched(deadlines, asyncio.sleep(0.05, "in time")),
+    )
+    assert results == ["quick", "expired", "in time"]
+    await asyncio.sleep(2 * deadlines.tick)
+    assert deadlines._timer is None  # nothing in flight: no timer either
+    # watching starts the timer again
+    assert await watched(deadlines, asyncio.sleep(0.01, "again")) == "again"
+    assert await watched(deadlines, asyncio.sleep(0.2, "late again")) == "expired"
+
+
+async def test_a_cancellation_from_elsewhere_wins_over_an_expired_deadline() -> None:
+    deadlines = Deadlines(60.0)
+    attempt = asyncio.ensure_future(watched(deadlines, asyncio.Event().wait()))
+    await asyncio.sleep(0)  # the attempt is registered and waiting
+    deadlines._due[attempt] = 0.0  # its deadline has passed: the next check cancels it
+    deadlines._check()
+    attempt.cancel()  # and so does its caller, at the same moment
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    deadlines.close()
+
+
+async def test_slots_are_handed_over_in_turn_and_never_lost() -> None:
+    slots = Slots(1)
+    assert slots.try_take() and not slots.try_take()
+    order: list[int] = []
+
+    async def waiter(n: int) -> None:
+        await slots.take()
+        order.append(n)
+
+    tasks = [asyncio.ensure_future(waiter(n)) for n in range(4)]
+    await asyncio.sleep(0)
+    tasks[1].cancel()  # a cancelled waiter leaves the queue
+    slots.release()  # to waiter 0, directly
+    await asyncio.sleep(0)
+    slots.release()  # to waiter 2: waiter 1 was cancelled
+    tasks[3].cancel()  # cancelled after nobody handed it anything
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [0, 2] and slots.free == 0
+    slots.release()
+    assert slots.free == 1
+
+    # a slot handed to a waiter whose task is cancelled before it runs is passed on
+    assert slots.try_take()
+    first = asyncio.ensure_future(slots.take())
+    second = asyncio.ensure_future(slots.take())
+    await asyncio.sleep(0)
+    slots.release()  # to first...
+    first.cancel()  # ...which is cancelled before it could run
+    await asyncio.gather(first, return_exceptions=True)
+    await asyncio.wait_for(second, 1.0)  # got the slot first passed on
+    slots.release()
+    assert slots.free == 1 and not slots._waiters
 
 
 async def test_closed_without_reply_is_connection_closed(
@@ -150,4 +237,4 @@ async def test_cancelled_call_frees_its_slot(
             call.cancel()
         await asyncio.gather(*calls, return_exceptions=True)
         assert kms.stats().in_flight == 0
-        assert kms._slots._value == 2
+        assert kms._slots.free == 2
