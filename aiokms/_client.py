@@ -341,6 +341,7 @@ class KMSClient:
             credentials.token,
         )
         headers["User-Agent"] = _USER_AGENT
+        headers["Accept-Encoding"] = "identity"  # replies are read as sent, never decompressed
         return headers
 
     def _parse(
