@@ -1,0 +1,198 @@
+"""Adaptive clients against a throttling quota, simulated: many runs in seconds, no server.
+
+What it is for: tuning ``aiokms/_ratelimit.py`` before confirming a change with
+``throttling.py``, whose every run takes real seconds and whose figures vary with the machine's
+load. The simulation drives the real :class:`aiokms._ratelimit.RateLimiter`,
+:class:`aiokms._retry.RetryQuota` and :func:`aiokms._retry.backoff` exactly as
+``KMSClient._attempts`` does (a ticket in the limiter's line, ``on_response`` with the time the
+attempt was sent, full-jitter backoff between attempts, ``max_attempts`` 3) on a virtual
+clock, against a token bucket of ``--quota`` requests/s with a burst of a tenth of it, as
+``throttling.py``'s server is. Each request spends ``--cpu`` seconds of its client's one
+core on either side of a network delay drawn between ``--latency`` bounds.
+
+Reported, over ``--runs`` runs with seeds 0, 1, ...: the goodput as a share of the quota (calls
+still under way at the end are counted when they finish), the share of requests throttled, the
+runs with failed calls, and how far each client's goodput strays from a fair share. The same
+targets as ``throttling.py``: goodput >= 90%, throttled <= 10%, no failed calls, every client
+of a fleet within 25% of a fair share.
+
+Run from the repository root::
+
+    python benchmarks/limiter_sim.py                       # 1 client of 64, then 4 of 16
+    python benchmarks/limiter_sim.py --runs 100 --quota 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import random
+import statistics
+import sys
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiokms._ratelimit import RateLimiter
+from aiokms._retry import Failure, RetryQuota, backoff
+
+MAX_ATTEMPTS = 3
+MIN_SLEEP = 1e-6  # the virtual clock must move: a real one always does between two looks
+
+
+@dataclass
+class Client:
+    """One client process: its limiter, retry quota, one core, and what happened to it."""
+
+    limiter: RateLimiter
+    quota: RetryQuota = field(default_factory=RetryQuota)
+    cpu_free_at: float = 0.0
+    ok: int = 0
+    failed: int = 0
+    requests: int = 0
+    throttled: int = 0
+
+
+@dataclass
+class Options:
+    clients: int
+    workers: int
+    quota: float
+    seconds: float
+    cpu: float
+    latency: tuple[float, float]
+
+
+# A worker is a generator that yields ("sleep", seconds) or ("send", client) and is sent back
+# None after a sleep and whether the request was throttled after a send.
+Worker = Generator[tuple[str, Any], Any, None]
+
+
+def run(options: Options, seed: int) -> dict[str, Any]:
+    """One simulated run; returns its goodput share, throttled share, failures and shares."""
+    rng = random.Random(seed)
+    burst = options.quota / 10
+    bucket = {"tokens": burst, "at": 0.0}
+    clock = [0.0]
+    events: list[tuple[float, int, Any]] = []
+    order = [0]
+
+    def at(when: float, what: Any) -> None:
+        order[0] += 1
+        heapq.heappush(events, (when, order[0], what))
+
+    def admit(now: float) -> bool:
+        """The server's token bucket: False for a throttle."""
+        tokens = min(burst, bucket["tokens"] + (now - bucket["at"]) * options.quota)
+        bucket["at"] = now
+        if tokens >= 1:
+            bucket["tokens"] = tokens - 1
+            return True
+        bucket["tokens"] = tokens
+        return False
+
+    def call(client: Client) -> Worker:
+        """One call, as KMSClient._attempts makes it."""
+        attempt, spent = 1, 0
+        while True:
+            limiter = client.limiter
+            if limiter.enabled:
+                ticket = limiter.reserve(clock[0])
+                while (delay := limiter.wait(ticket, clock[0])) > 0:
+                    yield ("sleep", max(delay, MIN_SLEEP))
+            sent_at = clock[0]
+            throttled = yield ("send", client)
+            client.requests += 1
+            limiter.on_response(throttled, clock[0], sent_at)
+            if not throttled:
+                client.quota.release(spent)
+                client.ok += 1
+                return
+            client.throttled += 1
+            cost = client.quota.acquire(Failure.THROTTLE) if attempt < MAX_ATTEMPTS else 0
+            if not cost:
+                client.failed += 1
+                return
+            spent += cost
+            yield ("sleep", backoff(attempt, rng.random))
+            attempt += 1
+
+    def worker(client: Client) -> Worker:
+        while clock[0] < options.seconds:
+            yield from call(client)
+
+    def resume(task: Worker, value: Any) -> None:
+        try:
+            kind, arg = task.send(value)
+        except StopIteration:
+            return
+        if kind == "sleep":
+            at(clock[0] + arg, (task, None))
+            return
+        client: Client = arg  # a send: the client's core, the network, the server, back
+        sent = max(clock[0], client.cpu_free_at) + options.cpu
+        client.cpu_free_at = sent
+        at(sent + rng.uniform(*options.latency) / 2, ("server", task, client))
+
+    clients = [Client(RateLimiter(0.0)) for _ in range(options.clients)]
+    for client in clients:
+        for _ in range(options.workers):
+            at(rng.uniform(0.0, 0.001), (worker(client), None))
+    while events:
+        now, _, what = heapq.heappop(events)
+        clock[0] = now
+        if what[0] == "server":
+            _, task, client = what
+            throttled = not admit(now)
+            back = now + rng.uniform(*options.latency) / 2
+            client.cpu_free_at = max(back, client.cpu_free_at) + options.cpu
+            at(client.cpu_free_at, (task, throttled))
+        else:
+            resume(*what)
+
+    requests = sum(c.requests for c in clients)
+    fair = options.quota / options.clients
+    return {
+        "goodput_share": sum(c.ok for c in clients) / options.seconds / options.quota,
+        "throttled_share": sum(c.throttled for c in clients) / max(requests, 1),
+        "failed": sum(c.failed for c in clients),
+        "fair_share_ratios": [c.ok / options.seconds / fair for c in clients],
+    }
+
+
+def summarize(results: list[dict[str, Any]]) -> str:
+    goodput = [r["goodput_share"] for r in results]
+    throttled = [r["throttled_share"] for r in results]
+    failing = [r for r in results if r["failed"]]
+    stray = [max(abs(x - 1) for x in r["fair_share_ratios"]) for r in results]
+    return (
+        f"goodput {min(goodput):.1%} min, {statistics.median(goodput):.1%} median; "
+        f"throttled {max(throttled):.1%} max; "
+        f"runs with failed calls {len(failing)}/{len(results)}; "
+        f"fair share within 25% in {sum(s <= 0.25 for s in stray)}/{len(results)} "
+        f"(worst {max(stray):.0%} off)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="runs per case (30)")
+    parser.add_argument("--quota", type=float, default=400.0, help="requests/s (400)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of a run (10)")
+    parser.add_argument("--cpu", type=float, default=1e-4, help="client CPU s per request")
+    parser.add_argument(
+        "--latency", type=float, nargs=2, default=(0.001, 0.004), help="round trip bounds, s"
+    )
+    args = parser.parse_args(argv)
+    for label, clients, workers in (("1 client of 64 workers", 1, 64), ("fleet of 4 x 16", 4, 16)):
+        options = Options(clients, workers, args.quota, args.seconds, args.cpu, tuple(args.latency))
+        results = [run(options, seed) for seed in range(args.runs)]
+        print(f"{label}: {summarize(results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
