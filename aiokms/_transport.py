@@ -2,8 +2,8 @@
 
 How this works: the session and its connector are created on first use inside the running loop
 (aiohttp binds them to it) and closed by :meth:`Transport.close`. The connector's ``limit``
-equals the client's ``max_connections``; the client takes a slot of its own semaphore of the
-same size *before* signing, so the connector never queues a signed request. Idle connections
+equals the client's ``max_connections``; the client takes one of as many :class:`Slots`
+*before* signing, so the connector never queues a signed request. Idle connections
 are kept about 12 s (AWS closes them near 20 s) and DNS answers are cached for a bounded time.
 
 Timeouts: aiohttp bounds the opening of a connection (``connect_timeout``). The reply is
