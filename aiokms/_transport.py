@@ -108,6 +108,8 @@ class Deadlines:
         self._timer = self._loop = None
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._loop:  # attempts left by a loop that is gone never stop: drop them
+            self._due = {task: due for task, due in self._due.items() if task.get_loop() is loop}
         self.close()
         self._loop = loop
         self._timer = loop.call_later(self.tick, self._check)
@@ -287,7 +289,8 @@ class Transport:
                         {name.lower(): value for name, value in response.headers.items()},
                         data,
                     )
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, errors.TransportError):
+            # Ours, whatever the cancellation became on its way out of aiohttp.
             if deadlines.expired(task) and not _cancelled_elsewhere(task):
                 raise errors.ReadTimeout(
                     endpoint_url=self.endpoint_url,

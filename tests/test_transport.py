@@ -143,6 +143,29 @@ async def test_a_cancellation_from_elsewhere_wins_over_an_expired_deadline() -> 
     deadlines.close()
 
 
+def test_deadlines_forget_the_attempts_of_a_loop_that_is_gone() -> None:
+    deadlines = Deadlines(0.05)
+
+    async def leave_one_behind() -> asyncio.Task[None]:
+        async def stuck() -> None:
+            deadlines.start(asyncio.current_task())  # type: ignore[arg-type]
+            await asyncio.Event().wait()
+
+        task = asyncio.ensure_future(stuck())
+        await asyncio.sleep(0)
+        return task
+
+    old = asyncio.new_event_loop()
+    stuck = old.run_until_complete(leave_one_behind())
+    old.close()  # the attempt never ends: cancelling it now would fail on the closed loop
+
+    async def late() -> object:
+        return await watched(deadlines, asyncio.sleep(5, "late"))
+
+    assert asyncio.run(late()) == "expired"
+    assert stuck not in deadlines._due
+
+
 async def test_slots_are_handed_over_in_turn_and_never_lost() -> None:
     slots = Slots(1)
     assert slots.try_take() and not slots.try_take()
