@@ -34,7 +34,11 @@ context and the grant tokens. No two entry keys share a data key.
   that KMS's reply arrived in.
 
 :class:`Policy` is the budget arithmetic: plain, synchronous, and given the time by its caller.
-:class:`DataKeyCache` is the async shell: it reads the clock, runs flights and counts.
+:class:`DataKeyCache` is the async shell: it reads the clock, runs flights and counts. A hit
+never awaits: the public coroutines first try the synchronous ``_take_generated`` and
+``_take_decrypted``, which the Encryptor also calls directly. Whether a hit should start a
+refresh is worked out again only when the key's use leaves the bounds within which the last
+answer must stand (:meth:`Policy.quiet_bounds`), or a KMS call has ended since.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 How it works. Encrypting a message::
 
-    data key   <- DataKeyCache.generate_data_key(...)   or KMS GenerateDataKey (first key id)
+    data key   <- DataKeyCache (a hit without a coroutine)  or KMS GenerateDataKey (first key id)
     wrapped    <- KMS Encrypt of the data key under every other key id      (once per data key)
     message    <- aiokms._message.seal_message(...)                          (pure, no I/O)
 
@@ -16,7 +16,7 @@ Decrypting::
 
     header     <- aiokms._message.parse_header(...)     (memoized per distinct EC + EDK bytes)
     checks     the caller's encryption context pairs, before any KMS call
-    data key   <- DataKeyCache.decrypt(...) or KMS Decrypt, trying only the ``aws-kms``
+    data key   <- DataKeyCache (likewise) or KMS Decrypt, trying only the ``aws-kms``
                   encrypted data keys whose key ARN is one of the key ids (or, in discovery
                   mode, in an allowed account and partition), in message order
     plaintext  <- commitment, header tag, every frame, signature, no trailing bytes
