@@ -266,7 +266,7 @@ class Transport:
             connector=connector,
             timeout=self._timeout,
             auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
+            cookie_jar=aiohttp.DummyCookieJar(),  # KMS sets none; botocore keeps none either
         )
         return self._session
 
