@@ -576,6 +576,34 @@ async def test_real_cache_hits_are_checked_like_answers(kms: LocalKeys, keys: li
         assert kms.operations().count("GenerateDataKey") == 2 and cache.stats().hits == 2
 
 
+async def test_real_cache_hits_pass_over_entries_that_do_not_fit_in_message_order(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    message = await Encryptor(kms, keys[:2]).encrypt(b"secret")  # entries for keys 0 and 1
+    decrypt = kms.decrypt
+
+    async def forged_for_key_0(**kwargs: Any) -> dict[str, Any]:
+        reply = await decrypt(**kwargs)
+        if kwargs["KeyId"] == keys[0]:
+            reply["KeyId"] = keys[2]  # an answer for another key: cached, never used
+        return reply
+
+    kms.decrypt = forged_for_key_0  # type: ignore[method-assign]
+    async with aiokms.DataKeyCache() as cache:
+        enc = Encryptor(kms, keys[:2], cache=cache)
+        kms.calls.clear()
+        assert await enc.decrypt(message) == b"secret"
+        assert [kwargs["KeyId"] for _, kwargs in kms.calls] == keys[:2]  # message order
+        assert await enc.decrypt(message) == b"secret"  # both answers cached now
+        assert len(kms.calls) == 2
+        assert (cache.stats().hits, cache.stats().misses) == (2, 2)  # each entry looked at once
+        # With key 1's answer gone, the first entry is passed over once, not twice.
+        del cache._entries[enc._last_entries[2][1][1]]
+        assert await enc.decrypt(message) == b"secret"
+        assert [kwargs["KeyId"] for _, kwargs in kms.calls[2:]] == [keys[1]]
+        assert (cache.stats().hits, cache.stats().misses) == (3, 3)
+
+
 async def test_streams_use_the_cache_only_with_a_length_bound(
     kms: LocalKeys, keys: list[str]
 ) -> None:
