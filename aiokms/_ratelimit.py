@@ -15,6 +15,16 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   same congestion, late (as TCP cuts its window once per round trip). Without this, the burst
   of throttles one overload produces would cut the rate many times over, and a quota that
   refills only a little faster than the new rate needs a few intervals to stop throttling.
+* The start-up: the limiter switches on in an overload made at the unthrottled rate, often
+  many times the quota, and 0.7x steps down from there take many cuts while most requests
+  (and their retries) are throttled. So the first cut once the limiter has been on for 50 ms
+  and has counted 10 successes goes at once to the rate of those successes -- what the quota
+  let through since it pushed back -- where that is lower.
+* From then on the rate climbs back along the CUBIC curve or along a line rising by a quarter
+  of that start-up success rate per second, whichever is higher: the additive increase of
+  TCP's AIMD (the "TCP-friendly region" of RFC 9438, in rate form). CUBIC alone takes
+  ``K`` (about 7 s at 400/s) to climb back after a cut; the line does it in about 1.2 s, so
+  a cut costs little goodput.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`, asked again after each
   sleep, so a cut re-paces the whole queue). Waiters thus queue in order without a lock or a
@@ -39,7 +49,9 @@ BUCKET_SECONDS = 0.5
 MAX_RATE_FACTOR = 2.0
 BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
-SUCCESS_FLOOR = 0.9  # a cut keeps at least this share of the rate that is getting through
+STARTUP_WINDOW = 0.05  # seconds on before the success rate may set the rate
+STARTUP_SUCCESSES = 10  # successes counted by then, at least
+ADDITIVE_SHARE = 0.25  # the additive increase per second, as a share of that success rate
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
@@ -47,14 +59,18 @@ class RateLimiter:
     """CUBIC-governed token bucket; every method takes ``now`` in monotonic seconds."""
 
     __slots__ = (
+        "_alpha",
+        "_cut_at",
+        "_cut_rate",
         "_grace_until",
         "_inflection",
         "_issued",
         "_last_fail",
         "_last_refill",
+        "_on_at",
         "_reserved",
         "_responses",
-        "_successes",
+        "_start_successes",
         "_w_max",
         "enabled",
         "rate",
@@ -64,7 +80,14 @@ class RateLimiter:
         self.enabled = False
         self.rate = MIN_RATE  # tokens per second while enabled
         self._responses = _RateMeter()
-        self._successes = _RateMeter()
+        # The start-up: when the limiter switched on, and the successes since (None after).
+        self._on_at = now
+        self._start_successes: int | None = 0
+        # The additive increase (requests/s per second, set by the start-up), and the rate
+        # and time of the last cut, where its line starts.
+        self._alpha = 0.0
+        self._cut_rate = MIN_RATE
+        self._cut_at = now
         self._reserved = 0.0  # tokens promised to callers so far
         self._issued = 0.0  # tokens the bucket has made available so far
         self._last_refill = now
@@ -124,7 +147,7 @@ class RateLimiter:
     # --- receiving ----------------------------------------------------------------------
 
     def on_response(self, throttled: bool, now: float, sent_at: float | None = None) -> None:
-        """Update the measured rates and, by CUBIC, the allowed rate after a response.
+        """Update the measured rate and, by CUBIC and the additive increase, the allowed rate.
 
         Args:
             throttled: the response was a throttling error.
@@ -135,23 +158,32 @@ class RateLimiter:
         """
         self._responses.record(now)
         if not throttled:
-            self._successes.record(now)
             if not self.enabled:
-                return  # the common case, kept to two counts
+                return  # the common case, kept to one count
+            if self._start_successes is not None:
+                self._start_successes += 1
             measured = self._responses.rate(now)
-            new_rate = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
+            new_rate = max(
+                SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max,
+                self._cut_rate + self._alpha * (now - self._cut_at),
+            )
         else:
             if self.enabled and sent_at is not None and sent_at < self._grace_until:
                 return  # the same congestion the last cut answered
             measured = self._responses.rate(now)
             current = min(measured, self.rate) if self.enabled else measured
             new_rate = current * BETA
-            if self.enabled and self.rate < self._w_max:
-                # Cut again before climbing back: an overload still draining (the start-up
-                # burst, say). Cutting below what the quota lets through would only idle, so
-                # keep most of it; a cut from a plateau stays a plain 0.7x, which is what
-                # lets clients sharing a quota converge on fair shares.
-                new_rate = max(new_rate, self._successes.rate(now) * SUCCESS_FLOOR)
+            started = self._start_successes
+            if (
+                self.enabled
+                and started is not None
+                and started >= STARTUP_SUCCESSES
+                and now - self._on_at >= STARTUP_WINDOW
+            ):
+                through = started / (now - self._on_at)
+                new_rate = min(new_rate, through)
+                self._alpha = ADDITIVE_SHARE * through
+                self._start_successes = None
             new_rate = min(new_rate, current)
             self._w_max = current
             self._inflection = (current * (1 - BETA) / SCALE) ** (1 / 3)
@@ -159,9 +191,13 @@ class RateLimiter:
             self._last_fail = now - (self._inflection - ((current - new_rate) / SCALE) ** (1 / 3))
             self._grace_until = now + GRACE_INTERVALS / max(new_rate, MIN_RATE)
             if not self.enabled:
+                self._on_at = now
+                self._start_successes = 0
                 self.enabled = True
                 self._last_refill = now
                 self._issued = self._reserved
+            self._cut_rate = min(new_rate, MAX_RATE_FACTOR * measured)
+            self._cut_at = now
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
 
     def _set_rate(self, rate: float, now: float) -> None:

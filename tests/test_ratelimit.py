@@ -322,7 +322,7 @@ def test_a_throttle_sent_after_the_grace_cuts_again() -> None:
     limiter = overloaded()
     grace = GRACE_INTERVALS / limiter.rate
     limiter.on_response(True, 3.0, 2.0 + grace)
-    # successes have dried up, so the success floor does not hold it: a plain 0.7x
+    # no success since switching on, so no start-up cut yet: a plain 0.7x
     assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
     # ... and the new cut has its own grace
     limiter.on_response(True, 3.1, 2.9)
@@ -347,37 +347,60 @@ def test_an_ignored_throttle_leaves_the_curve_alone() -> None:
         assert graced.rate == pytest.approx(plain.rate)
 
 
-# --- the success floor on repeated cuts ---------------------------------------------------
+# --- the start-up and the additive increase ------------------------------------------------
 
 
-def test_a_repeated_cut_keeps_nine_tenths_of_what_gets_through() -> None:
-    limiter = cut_from_16()
-    # [2.0, 2.5): 16 responses/s, every fourth a late throttle: 12 successes/s get through
-    for i in range(1, 8):
-        limiter.on_response(i % 4 == 0, 2.0 + i / 16, 2.0)
-    climbing = limiter.rate
-    assert 0.7 * 16 < climbing < 16.0  # still below w_max
-    limiter.on_response(True, 2.95, 2.9)  # sent past the cut's grace (10 / 11.2 s)
-    successes = 0.8 * 12 + 0.2 * 16
-    assert limiter.rate == pytest.approx(0.9 * successes)
-    assert 0.7 * climbing < limiter.rate < climbing
-    limiter.on_response(False, 2.95)  # the curve goes on from where the cut left it
-    assert limiter.rate == pytest.approx(0.9 * successes)
+def switched_on_in_an_overload(sending: float, through: float, until: float) -> RateLimiter:
+    """Switched on at t=0.2 by a client sending ``sending``/s; then ``through`` successes/s
+    get through, among throttles of requests sent at the cut (inside its grace), until
+    ``until``."""
+    limiter = RateLimiter(0.0)
+    steady(limiter, sending, 0.0, 0.2)
+    limiter.on_response(True, 0.2)
+    assert limiter.enabled and limiter.rate > 0.5 * sending
+    steady(limiter, through, 0.2 + 1 / through, until + 1e-9)
+    steady(limiter, 100, 0.2, until, throttled=True, sent_at=0.2)
+    return limiter
 
 
-def test_the_success_floor_never_raises_the_rate() -> None:
-    limiter = cut_from_16()
-    limiter.on_response(True, 2.25)  # no send time: no grace; 16 successes/s before the cut
-    assert limiter.rate == pytest.approx(0.7 * 16)  # 0.9 x 16 would exceed the rate in force
+def test_the_first_cut_after_the_start_up_goes_to_what_got_through() -> None:
+    limiter = switched_on_in_an_overload(200, through=40.0, until=0.5)  # 11 successes
+    limiter.on_response(True, 0.5, 0.45)  # sent past the grace: a cut
+    assert limiter.rate == pytest.approx(11 / 0.3)  # at once, not a 0.7x step
 
 
-def test_a_cut_from_the_plateau_is_a_plain_07() -> None:
+def test_the_start_up_waits_for_50_ms_and_10_successes() -> None:
+    early = switched_on_in_an_overload(2000, through=400.0, until=0.24)  # 15 in 40 ms
+    early.on_response(True, 0.24)
+    assert early.rate > 400.0  # a 0.7x step; the start-up goes on
+    few = switched_on_in_an_overload(200, through=20.0, until=0.6)  # 7 successes in 0.4 s
+    few.on_response(True, 0.6)
+    stepped = few.rate
+    assert stepped > 2 * 20.0
+    steady(few, 20, 0.65, 0.8)  # 3 more: 10
+    few.on_response(True, 0.8)
+    assert few.rate == pytest.approx(10 / 0.6)  # now the start-up cut
+    assert few.rate < 0.7 * stepped
+
+
+def test_the_start_up_cut_never_raises_the_rate() -> None:
+    limiter = cut_from_16()  # on at t=2, cut to 11.2
+    steady(limiter, 16, 2.0625, 2.75)  # 16/s get through: more than the rate after a cut
+    limiter.on_response(True, 2.75)
+    assert limiter.rate == pytest.approx(0.7 * limiter._w_max)
+    assert limiter.rate < 16.0
+
+
+def test_a_cut_from_the_plateau_is_a_plain_07_then_the_line_climbs_past_the_curve() -> None:
     limiter = cut_from_16()
     steady(limiter, 16, 2.0625, 4.5)
     assert limiter.rate > 16.0  # past w_max
     limiter.on_response(True, 4.5, 4.45)
-    # the success rate is 16/s, yet no floor: clients sharing a quota converge this way
+    # 16/s got through since switching on, more than 0.7 x the rate: a plain cut, no floor
     assert limiter.rate == pytest.approx(0.7 * 16)
     steady(limiter, 16, 4.5625, 4.5 + k_of(16.0))
     limiter.on_response(False, 4.5 + k_of(16.0))
-    assert limiter.rate == pytest.approx(16.0)
+    # back at w_max on the curve, and past it on the line: a quarter of the 39 successes in
+    # the 2.5 s since switching on, per second
+    assert cubic(k_of(16.0), 16.0) == pytest.approx(16.0)
+    assert limiter.rate == pytest.approx(0.7 * 16 + 0.25 * 39 / 2.5 * k_of(16.0))
