@@ -236,11 +236,7 @@ class Policy:
 
     def admits(self, key: _DataKey, now: float, length: int) -> bool:
         """Whether ``key`` may be handed out now for ``length`` bytes."""
-        return (  # fits(), spelled out: this runs on every hit
-            now - key.born < self.max_age
-            and key.uses < self._uses_cap
-            and key.bytes + length <= self._bytes_cap
-        )
+        return now - key.born < self.max_age and self.fits(key, length)
 
     def fresh(self, key: _DataKey, now: float) -> bool:
         """Whether ``key`` is younger than ``max_age`` (decrypt results have no use budget)."""

@@ -92,8 +92,9 @@ class Deadlines:
     def start(self, task: asyncio.Task[object]) -> None:
         """Give ``task`` ``timeout`` seconds from now to :meth:`stop`."""
         self._due[task] = time.monotonic() + self.timeout
-        if self._timer is None or self._loop is not task.get_loop():
-            self._arm(task.get_loop())
+        loop = task.get_loop()
+        if self._timer is None or self._loop is not loop:
+            self._arm(loop)
 
     def stop(self, task: asyncio.Task[object]) -> None:
         self._due.pop(task, None)
