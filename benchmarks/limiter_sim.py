@@ -20,6 +20,10 @@ Run from the repository root::
 
     python benchmarks/limiter_sim.py                       # 1 client of 64, then 4 of 16
     python benchmarks/limiter_sim.py --runs 100 --quota 100
+    python benchmarks/limiter_sim.py --held-rates 300 50 50 50  # who the quota throttles
+
+``--held-rates`` holds each client's limiter at a fixed rate instead (no adaptation) and
+prints each client's throttled share: how the quota itself treats senders of unequal rates.
 """
 
 from __future__ import annotations
@@ -64,6 +68,20 @@ class Options:
     seconds: float
     cpu: float
     latency: tuple[float, float]
+    held_rates: tuple[float, ...] = ()  # per client: a limiter held at this rate, if given
+
+
+class HeldRate(RateLimiter):
+    """A limiter switched on at a fixed rate that no response changes."""
+
+    __slots__ = ()
+
+    def __init__(self, rate: float) -> None:
+        super().__init__(0.0)
+        self.enabled, self.rate = True, rate
+
+    def on_response(self, throttled: bool, now: float, sent_at: float | None = None) -> None:
+        pass
 
 
 # A worker is a generator that yields ("sleep", seconds) or ("send", client) and is sent back
@@ -137,7 +155,10 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         client.cpu_free_at = sent
         at(sent + rng.uniform(*options.latency) / 2, ("server", task, client))
 
-    clients = [Client(RateLimiter(0.0)) for _ in range(options.clients)]
+    if options.held_rates:
+        clients = [Client(HeldRate(rate)) for rate in options.held_rates]
+    else:
+        clients = [Client(RateLimiter(0.0)) for _ in range(options.clients)]
     for client in clients:
         for _ in range(options.workers):
             at(rng.uniform(0.0, 0.001), (worker(client), None))
@@ -160,6 +181,7 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         "throttled_share": sum(c.throttled for c in clients) / max(requests, 1),
         "failed": sum(c.failed for c in clients),
         "fair_share_ratios": [c.ok / options.seconds / fair for c in clients],
+        "throttled_shares": [c.throttled / max(c.requests, 1) for c in clients],
     }
 
 
@@ -186,11 +208,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency", type=float, nargs=2, default=(0.001, 0.004), help="round trip bounds, s"
     )
+    parser.add_argument(
+        "--held-rates", type=float, nargs="+", metavar="RATE", help="one client per rate, held"
+    )
     args = parser.parse_args(argv)
+    if args.held_rates:
+        return held(args)
     for label, clients, workers in (("1 client of 64 workers", 1, 64), ("fleet of 4 x 16", 4, 16)):
         options = Options(clients, workers, args.quota, args.seconds, args.cpu, tuple(args.latency))
         results = [run(options, seed) for seed in range(args.runs)]
         print(f"{label}: {summarize(results)}")
+    return 0
+
+
+def held(args: argparse.Namespace) -> int:
+    """Clients at fixed rates: each one's throttled share, median over the runs."""
+    rates = tuple(args.held_rates)
+    options = Options(
+        len(rates), 16, args.quota, args.seconds, args.cpu, tuple(args.latency), rates
+    )
+    results = [run(options, seed) for seed in range(args.runs)]
+    print(f"quota {args.quota:.0f}/s, {len(rates)} clients of 16 workers, held rates:")
+    for i, rate in enumerate(rates):
+        shares = [r["throttled_shares"][i] for r in results]
+        print(f"  {rate:7.1f}/s: {statistics.median(shares):.1%} of its requests throttled")
     return 0
 
 

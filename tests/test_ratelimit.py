@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -404,3 +408,34 @@ def test_a_cut_from_the_plateau_is_a_plain_07_then_the_line_climbs_past_the_curv
     # the 2.5 s since switching on, per second
     assert cubic(k_of(16.0), 16.0) == pytest.approx(16.0)
     assert limiter.rate == pytest.approx(0.7 * 16 + 0.25 * 39 / 2.5 * k_of(16.0))
+
+
+# --- benchmarks/limiter_sim.py drives this limiter; keep the two in step ------------------
+
+
+def _limiter_sim() -> ModuleType:
+    name = "limiter_sim"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+def test_limiter_sim_runs_the_limiter_against_its_quota_repeatably() -> None:
+    sim = _limiter_sim()
+    options = sim.Options(2, 8, 100.0, 2.0, 1e-4, (0.001, 0.004))
+    first, again = sim.run(options, 3), sim.run(options, 3)
+    assert first == again  # a seed fixes the run
+    assert first["throttled_share"] > 0  # the limiter met the quota ...
+    assert 0.7 < first["goodput_share"] < 1.3  # ... and settled near it
+    assert len(first["fair_share_ratios"]) == 2
+
+
+def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
+    sim = _limiter_sim()
+    options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
+    dense, sparse = sim.run(options, 0)["throttled_shares"]
+    assert 0 < dense < sparse  # 450/s against 400/s: the sparse sender loses more
