@@ -34,7 +34,7 @@ from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._ratelimit import RateLimiter
 from aiokms._retry import Failure, RetryQuota, backoff, classify
-from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer
+from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
 from aiokms._transport import Slots, Transport
 from aiokms.errors import (
     ClientExceptions,
@@ -173,9 +173,13 @@ class KMSClient:
             Signer(config.region, model.signing_name),
             self._transport.host,
             _protocol.CONTENT_TYPE,
+            {
+                "User-Agent": _USER_AGENT,
+                "Accept-Encoding": "identity",  # replies are read as sent, never decompressed
+            },
         )
         self._date_second = 0
-        self._amz_date = ""
+        self._signing: SigningContext | None = None
         self._slots = Slots(max_connections)
         self._clock = _clock
         self._random = _random
@@ -329,20 +333,23 @@ class KMSClient:
         self, target: str, payload_hash: str, credentials: FrozenCredentials
     ) -> dict[str, str]:
         now = int(time.time())
-        if now != self._date_second:  # strftime once a second, not once a request
+        context = self._signing
+        if (
+            context is None
+            or now != self._date_second
+            # ``is``: the same string objects are surely the same key; new ones, maybe not
+            or credentials.secret_key is not context.secret_key
+            or credentials.access_key is not context.access_key
+            or credentials.token is not context.token
+        ):  # strftime and the precomputed hash states once a second, not once a request
             self._date_second = now
-            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-        headers = self._signer.headers(
-            target,
-            payload_hash,
-            self._amz_date,
-            credentials.access_key,
-            credentials.secret_key,
-            credentials.token,
-        )
-        headers["User-Agent"] = _USER_AGENT
-        headers["Accept-Encoding"] = "identity"  # replies are read as sent, never decompressed
-        return headers
+            context = self._signing = self._signer.context(
+                time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)),
+                credentials.access_key,
+                credentials.secret_key,
+                credentials.token,
+            )
+        return context.headers(target, payload_hash)
 
     def _parse(
         self,

@@ -17,13 +17,14 @@ import functools
 import hashlib
 import hmac
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote_to_bytes
 
 __all__ = [
     "ALGORITHM",
     "EMPTY_SHA256",
     "JsonPostSigner",
+    "SigningContext",
     "Signer",
     "canonical_headers",
     "canonical_query",
@@ -212,23 +213,39 @@ class JsonPostSigner:
     ``X-Amz-Date``, ``X-Amz-Target`` and, with temporary credentials, ``X-Amz-Security-Token``.
     Their canonical block is a fixed prefix plus three values, so building it is one f-string
     rather than the general sort-and-fold (``tests/test_signing.py`` checks they agree).
+    What stays the same for one ``X-Amz-Date`` and one set of credentials is kept in a
+    :class:`SigningContext` (see :meth:`context`).
 
     Args:
         signer: the region and service to sign for.
         host: the ``Host`` header value.
         content_type: the ``Content-Type`` header value.
+        extra_headers: sent with every request but not signed (``User-Agent``, say).
     """
 
-    __slots__ = ("_content_type", "_host", "_prefix", "_signer")
+    __slots__ = ("_content_type", "_extra", "_host", "_prefix", "_signer")
 
-    def __init__(self, signer: Signer, host: str, content_type: str) -> None:
+    def __init__(
+        self,
+        signer: Signer,
+        host: str,
+        content_type: str,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         self._signer = signer
         self._host = host
         self._content_type = content_type
+        self._extra = dict(extra_headers or {})
         self._prefix = f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n"
 
     def __repr__(self) -> str:
         return f"<JsonPostSigner {self._host} {self._signer!r}>"
+
+    def context(
+        self, amz_date: str, access_key: str, secret_key: str, token: str | None
+    ) -> SigningContext:
+        """What every request signed at ``amz_date`` with these credentials shares."""
+        return SigningContext(self, amz_date, access_key, secret_key, token)
 
     def headers(
         self,
@@ -239,12 +256,61 @@ class JsonPostSigner:
         secret_key: str,
         token: str | None,
     ) -> dict[str, str]:
-        """The request's signed headers, ``Authorization`` included."""
+        """The request's headers, ``Authorization`` included."""
+        return self.context(amz_date, access_key, secret_key, token).headers(target, payload_hash)
+
+
+class SigningContext:
+    """A :class:`JsonPostSigner`'s work for one ``X-Amz-Date`` and one set of credentials.
+
+    At one date and with one key, two requests' canonical requests differ only from
+    ``X-Amz-Target`` on, and their strings to sign only in the canonical request's hash. So
+    the SHA-256 states after the common beginnings are computed here once (per target for the
+    canonical request) and each request copies them and hashes only the rest: a block or two
+    instead of five. The result is the same signature, byte for byte.
+
+    Attributes:
+        amz_date, access_key, secret_key, token: what the context was made for.
+    """
+
+    __slots__ = (
+        "_authorization",
+        "_creq_head",
+        "_creq_states",
+        "_creq_tail",
+        "_headers",
+        "_outer",
+        "_sts",
+        "access_key",
+        "amz_date",
+        "secret_key",
+        "token",
+    )
+
+    def __init__(
+        self,
+        signer: JsonPostSigner,
+        amz_date: str,
+        access_key: str,
+        secret_key: str,
+        token: str | None,
+    ) -> None:
+        self.amz_date = amz_date
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.token = token
+        region, service = signer._signer.region, signer._signer.service
+        datestamp = amz_date[:8]
+        scope = f"{datestamp}/{region}/{service}/aws4_request"
+        inner, self._outer = _signing_hmac(secret_key, datestamp, region, service)
+        self._sts = inner.copy()
+        self._sts.update(f"{ALGORITHM}\n{amz_date}\n{scope}\n".encode())
+        # The header order is the one the client always sent: signed ones first.
         headers = {
-            "Content-Type": self._content_type,
-            "Host": self._host,
+            "Content-Type": signer._content_type,
+            "Host": signer._host,
             "X-Amz-Date": amz_date,
-            "X-Amz-Target": target,
+            "X-Amz-Target": "",  # set per request
         }
         if token:
             headers["X-Amz-Security-Token"] = token
@@ -253,11 +319,35 @@ class JsonPostSigner:
         else:
             signed = _SIGNED
             token_line = ""
-        creq = (
-            f"{self._prefix}x-amz-date:{amz_date}\n{token_line}x-amz-target:{target}\n"
-            f"\n{signed}\n{payload_hash}"
+        headers["Authorization"] = ""  # set per request
+        headers.update(signer._extra)
+        self._headers = headers
+        self._creq_head = f"{signer._prefix}x-amz-date:{amz_date}\n{token_line}x-amz-target:"
+        self._creq_tail = f"\n\n{signed}\n"
+        self._creq_states: dict[str, hashlib._Hash] = {}
+        self._authorization = (
+            f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, Signature="
         )
-        headers["Authorization"] = self._signer.sign(creq, signed, amz_date, access_key, secret_key)
+
+    def __repr__(self) -> str:
+        return f"<SigningContext {self.amz_date} targets={len(self._creq_states)}>"
+
+    def headers(self, target: str, payload_hash: str) -> dict[str, str]:
+        """The headers of a request to ``target`` with this payload hash, signed."""
+        creq = self._creq_states.get(target)
+        if creq is None:
+            creq = self._creq_states[target] = hashlib.sha256(
+                f"{self._creq_head}{target}{self._creq_tail}".encode()
+            )
+        creq = creq.copy()
+        creq.update(payload_hash.encode())
+        inner = self._sts.copy()
+        inner.update(creq.hexdigest().encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        headers = self._headers.copy()
+        headers["X-Amz-Target"] = target
+        headers["Authorization"] = self._authorization + outer.hexdigest()
         return headers
 
 

@@ -1096,3 +1096,31 @@ def test_json_post_signer_matches_the_general_signer(token: str | None, host: st
     )
     assert headers["Authorization"] == expected
     assert ("X-Amz-Security-Token" in headers) == bool(token)
+
+
+@pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//token+with/odd=chars"])
+def test_a_signing_context_signs_many_requests_as_the_general_signer(token: str | None) -> None:
+    """The hash states a context keeps are copied, never consumed: every request signs right."""
+    signer = Signer("eu-west-1", "kms")
+    context = JsonPostSigner(signer, "127.0.0.1:4566", "application/x-amz-json-1.1").context(
+        "20261128T235959Z", "AKID", "SECRET", token
+    )
+    for target, body in [
+        ("TrentService.Encrypt", b'{"KeyId": "k"}'),
+        ("TrentService.Decrypt", b""),
+        ("TrentService.Encrypt", b'{"KeyId": "other"}'),
+        ("TrentService.Encrypt", b'{"KeyId": "k"}'),
+    ]:
+        payload_hash = hashlib.sha256(body).hexdigest()
+        headers = context.headers(target, payload_hash)
+        unsigned = [(name, value) for name, value in headers.items() if name != "Authorization"]
+        assert headers["Authorization"] == signer.authorization(
+            method="POST",
+            path="/",
+            query="",
+            headers=unsigned,
+            payload_hash=payload_hash,
+            access_key="AKID",
+            secret_key="SECRET",
+            amz_date="20261128T235959Z",
+        )
