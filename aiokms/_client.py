@@ -21,7 +21,7 @@ import random
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -168,15 +168,16 @@ class KMSClient:
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             ssl_context=ssl_context,
+            headers={
+                "Content-Type": _protocol.CONTENT_TYPE,  # signed, as the Host the transport adds
+                "User-Agent": _USER_AGENT,
+                "Accept-Encoding": "identity",  # replies are read as sent, never decompressed
+            },
         )
         self._signer = JsonPostSigner(
             Signer(config.region, model.signing_name),
             self._transport.host,
             _protocol.CONTENT_TYPE,
-            {
-                "User-Agent": _USER_AGENT,
-                "Accept-Encoding": "identity",  # replies are read as sent, never decompressed
-            },
         )
         self._date_second = 0
         self._signing: SigningContext | None = None
@@ -331,7 +332,8 @@ class KMSClient:
 
     def _sign(
         self, target: str, payload_hash: str, credentials: FrozenCredentials
-    ) -> dict[str, str]:
+    ) -> Mapping[str, str]:
+        """The headers this request adds to the transport's own, ``Authorization`` included."""
         now = int(time.time())
         context = self._signing
         if (

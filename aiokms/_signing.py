@@ -17,8 +17,10 @@ import functools
 import hashlib
 import hmac
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from urllib.parse import quote, unquote_to_bytes
+
+from multidict import CIMultiDict
 
 __all__ = [
     "ALGORITHM",
@@ -220,22 +222,14 @@ class JsonPostSigner:
         signer: the region and service to sign for.
         host: the ``Host`` header value.
         content_type: the ``Content-Type`` header value.
-        extra_headers: sent with every request but not signed (``User-Agent``, say).
     """
 
-    __slots__ = ("_content_type", "_extra", "_host", "_prefix", "_signer")
+    __slots__ = ("_content_type", "_host", "_prefix", "_signer")
 
-    def __init__(
-        self,
-        signer: Signer,
-        host: str,
-        content_type: str,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, signer: Signer, host: str, content_type: str) -> None:
         self._signer = signer
         self._host = host
         self._content_type = content_type
-        self._extra = dict(extra_headers or {})
         self._prefix = f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n"
 
     def __repr__(self) -> str:
@@ -245,7 +239,7 @@ class JsonPostSigner:
         self, amz_date: str, access_key: str, secret_key: str, token: str | None
     ) -> SigningContext:
         """What every request signed at ``amz_date`` with these credentials shares."""
-        return SigningContext(self, amz_date, access_key, secret_key, token)
+        return SigningContext(self._signer, self._prefix, amz_date, access_key, secret_key, token)
 
     def headers(
         self,
@@ -256,8 +250,13 @@ class JsonPostSigner:
         secret_key: str,
         token: str | None,
     ) -> dict[str, str]:
-        """The request's headers, ``Authorization`` included."""
-        return self.context(amz_date, access_key, secret_key, token).headers(target, payload_hash)
+        """The request's signed headers, ``Authorization`` included."""
+        context = self.context(amz_date, access_key, secret_key, token)
+        return {
+            "Content-Type": self._content_type,
+            "Host": self._host,
+            **context.headers(target, payload_hash),
+        }
 
 
 class SigningContext:
@@ -289,7 +288,8 @@ class SigningContext:
 
     def __init__(
         self,
-        signer: JsonPostSigner,
+        signer: Signer,
+        creq_prefix: str,
         amz_date: str,
         access_key: str,
         secret_key: str,
@@ -299,30 +299,21 @@ class SigningContext:
         self.access_key = access_key
         self.secret_key = secret_key
         self.token = token
-        region, service = signer._signer.region, signer._signer.service
         datestamp = amz_date[:8]
-        scope = f"{datestamp}/{region}/{service}/aws4_request"
-        inner, self._outer = _signing_hmac(secret_key, datestamp, region, service)
+        scope = f"{datestamp}/{signer.region}/{signer.service}/aws4_request"
+        inner, self._outer = _signing_hmac(secret_key, datestamp, signer.region, signer.service)
         self._sts = inner.copy()
         self._sts.update(f"{ALGORITHM}\n{amz_date}\n{scope}\n".encode())
-        # The header order is the one the client always sent: signed ones first.
-        headers = {
-            "Content-Type": signer._content_type,
-            "Host": signer._host,
-            "X-Amz-Date": amz_date,
-            "X-Amz-Target": "",  # set per request
-        }
+        # A CIMultiDict, as aiohttp would otherwise make one of each request's headers.
+        self._headers: CIMultiDict[str] = CIMultiDict({"X-Amz-Date": amz_date})
         if token:
-            headers["X-Amz-Security-Token"] = token
+            self._headers["X-Amz-Security-Token"] = token
             signed = _SIGNED_WITH_TOKEN
             token_line = f"x-amz-security-token:{' '.join(token.split())}\n"
         else:
             signed = _SIGNED
             token_line = ""
-        headers["Authorization"] = ""  # set per request
-        headers.update(signer._extra)
-        self._headers = headers
-        self._creq_head = f"{signer._prefix}x-amz-date:{amz_date}\n{token_line}x-amz-target:"
+        self._creq_head = f"{creq_prefix}x-amz-date:{amz_date}\n{token_line}x-amz-target:"
         self._creq_tail = f"\n\n{signed}\n"
         self._creq_states: dict[str, hashlib._Hash] = {}
         self._authorization = (
@@ -332,8 +323,13 @@ class SigningContext:
     def __repr__(self) -> str:
         return f"<SigningContext {self.amz_date} targets={len(self._creq_states)}>"
 
-    def headers(self, target: str, payload_hash: str) -> dict[str, str]:
-        """The headers of a request to ``target`` with this payload hash, signed."""
+    def headers(self, target: str, payload_hash: str) -> CIMultiDict[str]:
+        """The headers of a request to ``target`` that are not the same for every request.
+
+        ``X-Amz-Date``, ``X-Amz-Target``, ``X-Amz-Security-Token`` (with temporary
+        credentials) and ``Authorization``; ``Content-Type`` and ``Host`` are signed as the
+        :class:`JsonPostSigner` was told and must be sent as such.
+        """
         creq = self._creq_states.get(target)
         if creq is None:
             creq = self._creq_states[target] = hashlib.sha256(
@@ -345,9 +341,9 @@ class SigningContext:
         inner.update(creq.hexdigest().encode())
         outer = self._outer.copy()
         outer.update(inner.digest())
-        headers = self._headers.copy()
-        headers["X-Amz-Target"] = target
-        headers["Authorization"] = self._authorization + outer.hexdigest()
+        headers: CIMultiDict[str] = self._headers.copy()
+        headers.add("X-Amz-Target", target)
+        headers.add("Authorization", self._authorization + outer.hexdigest())
         return headers
 
 

@@ -218,11 +218,13 @@ class Transport:
         connect_timeout: seconds to open a connection (TCP and TLS).
         read_timeout: seconds an attempt may wait for its whole reply (see :class:`Deadlines`).
         ssl_context: TLS settings; certificates are always verified by default.
+        headers: sent with every request, after a ``Host`` header of :attr:`host`.
     """
 
     __slots__ = (
         "_connector_args",
         "_deadlines",
+        "_headers",
         "_map_exceptions",
         "_session",
         "_timeout",
@@ -239,6 +241,7 @@ class Transport:
         connect_timeout: float,
         read_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self._url = URL(endpoint_url + "/", encoded=True)
@@ -246,6 +249,9 @@ class Transport:
         if ":" in host:  # an IPv6 literal keeps its brackets in the Host header
             host = f"[{host}]"
         self.host = host if self._url.is_default_port() else f"{host}:{self._url.port}"
+        # The session's default headers: aiohttp merges them into each request's in C, where
+        # headers passed per request are copied one by one.
+        self._headers = {"Host": self.host, **(headers or {})}
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
         self._deadlines = Deadlines(read_timeout)
         self._connector_args = {
@@ -267,6 +273,7 @@ class Transport:
             connector=connector,
             timeout=self._timeout,
             auto_decompress=False,
+            headers=self._headers,
             cookie_jar=aiohttp.DummyCookieJar(),  # KMS sets none; botocore keeps none either
         )
         return self._session
@@ -274,7 +281,8 @@ class Transport:
     async def post(
         self, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        """POST ``body``; return the status, the headers (lower-case names) and the body."""
+        """POST ``body`` with ``headers`` besides the transport's own; return the status, the
+        reply's headers (lower-case names) and its body."""
         session = self._session
         if session is None or session.closed:
             session = self._open()

@@ -1102,7 +1102,8 @@ def test_json_post_signer_matches_the_general_signer(token: str | None, host: st
 def test_a_signing_context_signs_many_requests_as_the_general_signer(token: str | None) -> None:
     """The hash states a context keeps are copied, never consumed: every request signs right."""
     signer = Signer("eu-west-1", "kms")
-    context = JsonPostSigner(signer, "127.0.0.1:4566", "application/x-amz-json-1.1").context(
+    fixed = [("Content-Type", "application/x-amz-json-1.1"), ("Host", "127.0.0.1:4566")]
+    context = JsonPostSigner(signer, fixed[1][1], fixed[0][1]).context(
         "20261128T235959Z", "AKID", "SECRET", token
     )
     for target, body in [
@@ -1113,7 +1114,7 @@ def test_a_signing_context_signs_many_requests_as_the_general_signer(token: str 
     ]:
         payload_hash = hashlib.sha256(body).hexdigest()
         headers = context.headers(target, payload_hash)
-        unsigned = [(name, value) for name, value in headers.items() if name != "Authorization"]
+        unsigned = fixed + [(k, v) for k, v in headers.items() if k != "Authorization"]
         assert headers["Authorization"] == signer.authorization(
             method="POST",
             path="/",
