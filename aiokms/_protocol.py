@@ -53,7 +53,6 @@ _BYTES_TYPES = (bytes, bytearray, memoryview)
 _TZ = tzlocal()
 _UTC = tzutc()
 _REDACTED = "<redacted>"
-_UNMODELED: Any = object()  # a reply member the model does not have (dropped, as botocore)
 
 
 class ResponseParseError(ValueError):
@@ -263,7 +262,8 @@ def _structure_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
     memo[shape.name] = lambda v, p, e: members_converter(v, p, e)  # recursion guard
 
     def members_converter(value: Any, path: str, errors: list[str]) -> Any:
-        if not isinstance(value, Mapping):
+        # ``type(value) is dict`` first: the ABC check costs more than the rest of a small call
+        if type(value) is not dict and not isinstance(value, Mapping):
             errors.append(_type_error(path or "input", value, "dict", False))
             return None
         out = {}
@@ -356,7 +356,9 @@ def _output_parser(shape: Any, memo: dict[str, OutputParser | None]) -> OutputPa
 
 
 def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> OutputParser:
-    parsers: dict[str, OutputParser | None] = {}
+    # Members the model does not have are dropped, as botocore drops them.
+    plain: set[str] = set()  # members passed through as decoded
+    parsers: dict[str, OutputParser] = {}  # members that need converting
     memo[shape.name] = lambda value: parse(value)  # recursion guard
 
     def parse(value: Any) -> Any:
@@ -364,14 +366,20 @@ def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> Outpu
             raise ResponseParseError(f"expected an object for {shape.name}")
         out = {}
         for name, item in value.items():
-            member = parsers.get(name, _UNMODELED)
-            if member is _UNMODELED or item is None:
+            if item is None:
                 continue
-            out[name] = item if member is None else member(item)
+            if name in plain:
+                out[name] = item
+            elif name in parsers:
+                out[name] = parsers[name](item)
         return out
 
     for name, member in shape.members.items():
-        parsers[name] = _output_parser(member, memo)
+        parser = _output_parser(member, memo)
+        if parser is None:
+            plain.add(name)
+        else:
+            parsers[name] = parser
     return parse
 
 
