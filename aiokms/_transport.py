@@ -291,13 +291,17 @@ class Transport:
         deadlines.start(task)
         try:
             with self._map_exceptions:
-                async with session.post(self._url, data=body, headers=headers) as response:
+                # Not ``async with``: leaving it only calls release(), through four coroutines.
+                response = await session.post(self._url, data=body, headers=headers)
+                try:
                     data = await response.read()
-                    return (
-                        response.status,
-                        {name.lower(): value for name, value in response.headers.items()},
-                        data,
-                    )
+                finally:
+                    response.release()  # the connection goes back to the pool (or is closed)
+                return (
+                    response.status,
+                    {name.lower(): value for name, value in response.headers.items()},
+                    data,
+                )
         except (asyncio.CancelledError, errors.TransportError):
             # Ours, whatever the cancellation became on its way out of aiohttp.
             if deadlines.expired(task) and not _cancelled_elsewhere(task):
