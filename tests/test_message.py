@@ -45,7 +45,7 @@ from aiokms._message import (
     seal_message,
     serialize_encryption_context,
 )
-from aiokms._message.header import MAX_MEMO_SECTION
+from aiokms._message.header import MAX_MEMO_SECTION, header_prefix
 from aiokms._message.ids import new_message_id
 from aiokms._message.signing import SIGNATURE_LEN, load_verification_key
 from aiokms.errors import AiokmsError, InvalidMessageError
@@ -456,6 +456,28 @@ def test_header_memo_hint_never_misparses() -> None:
     truncated = messages[0][: parse_header(messages[0]).size - 1]
     with pytest.raises(Incomplete):
         parse_header(truncated, memo=memo)
+
+
+def test_header_memo_last_middle_takes_only_the_middle() -> None:
+    """A header sharing the last one's middle still has its own suite, ID, commit key and tag."""
+    memo = SectionMemo()
+    middle = make_middle({"x": "y"}, 4096)
+    first = header_prefix(UNSIGNED) + b"i" * 32 + middle + b"c" * 32 + b"t" * 16
+    assert parse_header(first, memo=memo).message_id == b"i" * 32
+    assert memo.last is not None and memo.last[0] == middle
+    other = header_prefix(SIGNED) + b"j" * 32 + middle + b"d" * 32 + b"u" * 16 + b"body"
+    header = parse_header(other, memo=memo)
+    assert header == parse_header(other)
+    assert (header.algorithm, header.message_id, header.commit_key, header.auth_tag) == (
+        SIGNED,
+        b"j" * 32,
+        b"d" * 32,
+        b"u" * 16,
+    )
+    assert header.encryption_context is parse_header(first, memo=memo).encryption_context
+    for cut in (1, 16, 17, 48):
+        with pytest.raises(Incomplete):
+            parse_header(other[: header.size - cut], memo=memo)
 
 
 def test_header_middle_limits() -> None:

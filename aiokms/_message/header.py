@@ -14,7 +14,8 @@ Layout, all integers big-endian::
 A writer caches everything from the EC length to the frame length (the "middle") per data key
 and encryption context, so serializing a header costs one ``join``. A reader may pass a memo
 to :func:`parse_header` that maps the EC and EDK section's bytes to their parsed form: messages
-under one cached data key share them byte for byte.
+under one cached data key share them byte for byte, and share the whole middle with the last
+header read, which is then compared in place and not parsed at all.
 
 Parsing is incremental: with too few bytes it raises :class:`Incomplete`, which a streaming
 reader takes as "wait for more" and a one-shot reader as a malformed message. Everything else
@@ -227,6 +228,9 @@ def _parse_data_keys(data: bytes, pos: int, count: int) -> tuple[EncryptedDataKe
 
 
 ParsedSection = tuple[dict[str, str], tuple[EncryptedDataKey, ...]]
+# A header's middle (from the EC length to the frame length) with its parsed context, data keys
+# and frame length.
+ParsedMiddle = tuple[bytes, dict[str, str], tuple[EncryptedDataKey, ...], int]
 
 # Typical sections (a small context, a few KMS data keys) take a few hundred bytes each.
 MAX_MEMO_SECTION = 8192
@@ -236,9 +240,11 @@ class SectionMemo(dict[bytes, ParsedSection]):
     """Parsed encryption context and EDK sections, by their bytes; bounded.
 
     Messages under one cached data key and context share that section byte for byte, so a
-    reader parses it once. The memo also remembers the length of the last section seen: the
-    next header is first looked up at that length, which skips walking its EDK entries (a
-    bytes-equal section was fully checked when stored). Use one memo per ``max_data_keys``.
+    reader parses it once. The memo also remembers the last header's middle, from the EC
+    length to the frame length: a header with the same bytes there (the one-shot reader's
+    common case) takes its parsed fields without parsing. Otherwise the header is first looked
+    up at the length of the last section seen, which skips walking its EDK entries. Either way,
+    bytes-equal parts were fully checked when stored. Use one memo per ``max_data_keys``.
     The parsed context dicts are shared: callers must not change them.
 
     Headers are parsed before they are authenticated, so whoever sends messages chooses what
@@ -246,12 +252,13 @@ class SectionMemo(dict[bytes, ParsedSection]):
     memo to ``maxsize`` times that.
     """
 
-    __slots__ = ("hint", "maxsize")
+    __slots__ = ("hint", "last", "maxsize")
 
     def __init__(self, maxsize: int = 256) -> None:
         super().__init__()
         self.maxsize = maxsize
         self.hint = 0
+        self.last: ParsedMiddle | None = None
 
     def put(self, section: bytes, parsed: ParsedSection) -> None:
         """Store a section that parsed successfully, forgetting the oldest one when full."""
@@ -293,7 +300,25 @@ def parse_header(
     algorithm = _SUITES.get((buf[1] << 8) | buf[2])
     if algorithm is None:
         raise InvalidMessageError
-    start = _FIXED_START - 2  # the EC length: where the section begins
+    start = _FIXED_START - 2  # the EC length: where the section (and the middle) begins
+    last = memo.last if memo is not None else None
+    if last is not None and type(buf) is bytes and buf.startswith(last[0], start):
+        # The middle of the last header read: its fields are known, and the rest is fixed size.
+        end = start + len(last[0]) + COMMIT_KEY_LEN
+        if available >= end + TAG_LEN:
+            return _new_header(
+                Header,
+                (
+                    algorithm,
+                    buf[3 : 3 + MESSAGE_ID_LEN],
+                    last[1],
+                    last[2],
+                    last[3],
+                    buf[end - COMMIT_KEY_LEN : end],
+                    buf[:end],
+                    buf[end : end + TAG_LEN],
+                ),
+            )
     parsed = None
     if memo is not None and memo.hint:
         pos = start + memo.hint
@@ -334,6 +359,8 @@ def parse_header(
     end = pos + _FIXED_END
     if type(buf) is not bytes:  # slices of bytes are bytes already: the one-shot path
         buf = bytes(buf[: end + TAG_LEN])
+    if memo is not None and pos - start <= MAX_MEMO_SECTION:
+        memo.last = (buf[start : end - COMMIT_KEY_LEN], parsed[0], parsed[1], frame_length)
     return _new_header(
         Header,
         (
