@@ -283,6 +283,7 @@ class Encryptor:
         "_key_arns",
         "_key_ids",
         "_kms",
+        "_last_context",
         "_last_entries",
         "_max_edks",
         "_partition",
@@ -393,6 +394,8 @@ class Encryptor:
         )
         self._signer_uses = float(max_uses) if isinstance(max_uses, int) else float("inf")
         self._contexts: _Memo[tuple[tuple[str, str], ...], _Context] = _Memo()
+        # The unsigned context entry used last, with a copy of the dict it was asked for by.
+        self._last_context: tuple[dict[str, str], _Context | None] = ({}, None)
         self._pending: dict[tuple[bytes, bytes], asyncio.Future[bytes]] = {}
         self._sections = SectionMemo()
         self._usable: _Memo[tuple[EncryptedDataKey, ...], tuple[tuple[bytes, str], ...]] = _Memo()
@@ -535,6 +538,10 @@ class Encryptor:
 
     def _context(self, encryption_context: Mapping[str, str] | None) -> _Context:
         """The validated form of a caller's context for this encryptor's suite."""
+        last, entry = self._last_context
+        # Callers tend to pass equal dicts message after message: one comparison finds the entry.
+        if type(encryption_context) is dict and entry is not None and encryption_context == last:
+            return entry
         try:
             entry = self._contexts.get(
                 tuple(encryption_context.items()) if encryption_context else ()
@@ -542,9 +549,11 @@ class Encryptor:
         except (AttributeError, TypeError):  # not a mapping, or unhashable values
             _check_context(encryption_context)
             raise  # (_check_context raised a clearer error already)
-        if entry is not None and entry.signer is None:  # unsigned: checked once, then kept
-            return entry
-        return self._signed_context(encryption_context, entry)
+        if entry is None or entry.signer is not None:
+            entry = self._signed_context(encryption_context, entry)
+        if entry.signer is None and type(encryption_context) is dict:  # unsigned: checked, kept
+            self._last_context = (encryption_context.copy(), entry)
+        return entry
 
     def _signed_context(
         self, encryption_context: Mapping[str, str] | None, entry: _Context | None

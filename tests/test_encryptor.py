@@ -470,6 +470,27 @@ async def test_cache_keys_by_context(kms: LocalKeys, keys: list[str]) -> None:
     assert kms.operations() == ["GenerateDataKey"] * 3
 
 
+async def test_context_dict_changed_between_messages(kms: LocalKeys, keys: list[str]) -> None:
+    """The same dict, changed in place, is the new context (not the one it was at first)."""
+    enc = Encryptor(kms, keys[0], cache=CountingCache())
+    context = {"a": "1"}
+    first = await enc.encrypt(b"x", encryption_context=context)
+    context["a"] = "2"
+    second = await enc.encrypt(b"x", encryption_context=context)
+    context["b"] = "3"
+    third = await enc.encrypt(b"x", encryption_context=context)
+    assert [parse_header(m).encryption_context for m in (first, second, third)] == [
+        {"a": "1"},
+        {"a": "2"},
+        {"a": "2", "b": "3"},
+    ]
+    assert kms.operations() == ["GenerateDataKey"] * 3
+    with pytest.raises(TypeError):
+        await enc.encrypt(b"x", encryption_context={"a": 2})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="reserved"):
+        await enc.encrypt(b"x", encryption_context={"a": "2", "aws-crypto-x": "1"})
+
+
 async def test_wrapping_under_other_keys_is_single_flight(kms: LocalKeys, keys: list[str]) -> None:
     cache = CountingCache()
     enc = Encryptor(kms, keys, cache=cache)
