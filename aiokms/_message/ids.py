@@ -8,9 +8,11 @@ own), so holding the next ones in memory reveals nothing.
 
 A batch must never hand out an ID twice:
 
-* threads: IDs come out of a list iterator, and ``next`` on one is a single C call under the
-  GIL, so each ID is taken once whichever thread asks. Two threads that find the batch empty
-  at once each draw a new one; the IDs left in the one replaced are never used.
+* threads: IDs come out of an iterator that slices each from the batch as it is taken
+  (``map`` of ``bytes.__getitem__`` over fixed slices); ``next`` on it runs no Python code
+  and never releases the GIL, so each ID is taken once whichever thread asks. Two threads
+  that find the batch empty at once each draw a new one; the IDs left in the one replaced
+  are never used.
 * fork: a child process would inherit its parent's batch, and with it the parent's next IDs,
   while it also inherits the cached data keys. ``os.register_at_fork`` empties the batch in
   the child, which then draws its own.
@@ -26,6 +28,10 @@ from aiokms._message.suites import MESSAGE_ID_LEN
 __all__ = ["new_message_id"]
 
 BATCH = 128  # IDs per system call
+# Where each ID of a batch lies: IDs are sliced off one at a time, as they are taken.
+_SLICES = tuple(
+    slice(i, i + MESSAGE_ID_LEN) for i in range(0, MESSAGE_ID_LEN * BATCH, MESSAGE_ID_LEN)
+)
 
 
 class _Batch:
@@ -39,8 +45,7 @@ class _Batch:
     def take(self) -> bytes:
         message_id = next(self.ids, None)
         if message_id is None:
-            pool = os.urandom(MESSAGE_ID_LEN * BATCH)
-            ids = iter([pool[i : i + MESSAGE_ID_LEN] for i in range(0, len(pool), MESSAGE_ID_LEN)])
+            ids = map(os.urandom(MESSAGE_ID_LEN * BATCH).__getitem__, _SLICES)
             self.ids = ids
             message_id = next(ids)
         return message_id
