@@ -191,11 +191,11 @@ def open_first_final_frame(
     Raises:
         InvalidMessageError: bad sequence number or length, truncation, or a failed tag.
     """
-    if not message.startswith(FINAL_MARK, pos):
-        return None
-    if len(message) < pos + _FINAL_HEAD.size:
+    if len(message) < pos + _FINAL_HEAD.size:  # too short for any frame, final or not
         raise InvalidMessageError
-    _, seq, iv, length = _FINAL_HEAD.unpack_from(message, pos)
+    mark, seq, iv, length = _FINAL_HEAD.unpack_from(message, pos)
+    if mark != FINAL_MARK:
+        return None
     if seq != 1 or length > frame_length:
         raise InvalidMessageError
     start = pos + _FINAL_HEAD.size
