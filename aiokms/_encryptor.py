@@ -459,10 +459,11 @@ class Encryptor:
         size = len(plaintext)
         hit = self._generated_hit(context, size)
         middle = None if hit is None else context.middles.get(hit.fields.get("CiphertextBlob", b""))
+        data_key: bytes | bytearray
         if hit is None or middle is None:
             data_key, middle = await self._materials(context, size, hit)
         else:  # the hot path: a cached data key whose header bytes are made, no await
-            data_key = bytes(hit.plaintext)
+            data_key = hit.plaintext  # the cache's own: used up before the next await, not kept
             if len(data_key) != _DATA_KEY_LEN:
                 raise self._bad_data_key()
         return seal_message(
@@ -739,7 +740,7 @@ class Encryptor:
             raise InvalidMessageError from None
         if required:
             _require_pairs(header, required)
-        data_key = self._decrypted_hit(header)
+        data_key: bytes | bytearray | int = self._decrypted_hit(header)
         if isinstance(data_key, int):
             data_key = await self._data_key_for(header, skip=data_key)
         return decrypt_message(message, header, data_key)
@@ -839,10 +840,11 @@ class Encryptor:
                 self._usable[data_keys] = found
         return found
 
-    def _decrypted_hit(self, header: Header) -> bytes | int:
+    def _decrypted_hit(self, header: Header) -> bytearray | int:
         """The data key of a parsed header from the DataKeyCache without a coroutine, trying
         the usable entries in order as :meth:`_data_key_for` does; else the number of entries
         passed over before the first one that is not cached, for the async way to go on from.
+        The data key is the cache's own: use it up before the next await, and do not keep it.
 
         Cached answers are checked as KMS's are: one that does not fit is passed over.
         """
@@ -865,7 +867,7 @@ class Encryptor:
                 self._last_entries = (None, None, ())  # the cache may have a new client token
                 return tried
             if len(hit.plaintext) == _DATA_KEY_LEN and hit.fields.get("KeyId") == arn:
-                return bytes(hit.plaintext)
+                return hit.plaintext
             tried += 1  # noqa: SIM113
         if entries:
             raise InvalidMessageError  # every usable entry was cached, and none fits

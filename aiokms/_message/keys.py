@@ -44,7 +44,9 @@ _COMMIT_INFO = b"COMMITKEY\x01"
 _DERIVE_INFO = {alg: alg.suite_id + b"DERIVEKEY\x01" for alg in Algorithm}
 
 
-def derive_keys(data_key: bytes, message_id: bytes, algorithm: Algorithm) -> tuple[bytes, bytes]:
+def derive_keys(
+    data_key: bytes | bytearray, message_id: bytes, algorithm: Algorithm
+) -> tuple[bytes, bytes]:
     """``(encryption key, commit key)`` of one message, from its plaintext data key.
 
     Args:

@@ -77,7 +77,7 @@ _FIRST_FINAL_AAD = BODY_AAD_FINAL + _U32.pack(1)  # after the message ID; then t
 def seal_message(
     plaintext: bytes | bytearray | memoryview,
     algorithm: Algorithm,
-    data_key: bytes,
+    data_key: bytes | bytearray,
     middle: bytes,
     frame_length: int,
     signer: signing.Signer | None = None,
@@ -251,7 +251,7 @@ def open_header(header: Header, data_key: bytes) -> OpenedHeader:
 
 
 def _open_header(
-    header: Header, data_key: bytes
+    header: Header, data_key: bytes | bytearray
 ) -> tuple[bytes, AESGCM, ec.EllipticCurvePublicKey | None]:
     if len(data_key) != DATA_KEY_LEN:
         raise InvalidMessageError
@@ -296,7 +296,7 @@ def open_message(message: bytes, opened: OpenedHeader) -> bytes:
     return _open_body(message, opened.header, opened._key, opened.aead, opened.verification_key)
 
 
-def decrypt_message(message: bytes, header: Header, data_key: bytes) -> bytes:
+def decrypt_message(message: bytes, header: Header, data_key: bytes | bytearray) -> bytes:
     """``open_message(message, open_header(header, data_key))`` in one step: the hot path.
 
     Raises:
