@@ -455,7 +455,10 @@ class Encryptor:
         """
         if type(plaintext) is not bytes:
             plaintext = _check_bytes(plaintext, "plaintext")
-        context = self._context(encryption_context)
+        last, context = self._last_context
+        # Callers tend to pass equal dicts message after message: one comparison finds the entry.
+        if type(encryption_context) is not dict or context is None or encryption_context != last:
+            context = self._context(encryption_context)
         size = len(plaintext)
         hit = self._generated_hit(context, size)
         middle = None if hit is None else context.middles.get(hit.fields.get("CiphertextBlob", b""))
@@ -538,11 +541,11 @@ class Encryptor:
         yield writer.finish()
 
     def _context(self, encryption_context: Mapping[str, str] | None) -> _Context:
-        """The validated form of a caller's context for this encryptor's suite."""
-        last, entry = self._last_context
-        # Callers tend to pass equal dicts message after message: one comparison finds the entry.
-        if type(encryption_context) is dict and entry is not None and encryption_context == last:
-            return entry
+        """The validated form of a caller's context for this encryptor's suite.
+
+        An unsigned one asked for by a dict is also kept as ``_last_context``, with a copy of
+        that dict, for :meth:`encrypt` to find by comparison.
+        """
         try:
             entry = self._contexts.get(
                 tuple(encryption_context.items()) if encryption_context else ()
