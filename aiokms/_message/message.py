@@ -255,16 +255,18 @@ def _open_header(
 ) -> tuple[bytes, AESGCM, ec.EllipticCurvePublicKey | None]:
     if len(data_key) != DATA_KEY_LEN:
         raise InvalidMessageError
-    key, commit_key = derive_keys(data_key, header.message_id, header.algorithm)
-    if not compare_digest(commit_key, header.commit_key):  # both 32 bytes: constant time
+    # One unpacking instead of seven attribute lookups (a NamedTuple's are not cheap).
+    algorithm, message_id, context, _, _, expected_commit_key, body, auth_tag = header
+    key, commit_key = derive_keys(data_key, message_id, algorithm)
+    if not compare_digest(commit_key, expected_commit_key):  # both 32 bytes: constant time
         raise InvalidMessageError
     aead = AESGCM(key)
     try:
-        aead.decrypt(ZERO_IV, header.auth_tag, header.body)
+        aead.decrypt(ZERO_IV, auth_tag, body)
     except InvalidTag:
         raise InvalidMessageError from None
-    encoded = header.encryption_context.get(PUBLIC_KEY_CONTEXT_KEY)
-    if header.algorithm is not _SIGNED:
+    encoded = context.get(PUBLIC_KEY_CONTEXT_KEY)
+    if algorithm is not _SIGNED:
         if encoded is not None:
             raise InvalidMessageError
         return key, aead, None
