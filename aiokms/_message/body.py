@@ -34,12 +34,14 @@ from aiokms._message.suites import (
     IV_LEN,
     MAX_FRAMES,
     MAX_NON_FRAMED_LENGTH,
+    MESSAGE_ID_LEN,
     TAG_LEN,
 )
 from aiokms.errors import InvalidMessageError
 
 __all__ = [
     "FINAL_MARK",
+    "FIRST_FINAL_AAD",
     "ZERO_IV",
     "open_first_final_frame",
     "open_frame",
@@ -57,6 +59,10 @@ _SEQ_LEN = struct.Struct(">IQ")  # the body AAD's tail: sequence number, content
 _FINAL_HEAD = struct.Struct(">4sI12sI")  # marker, seq, IV, length
 _AESGCM_MAX = 2**31 - 1  # the most bytes one AESGCM call takes; beyond, the streaming API
 _FIRST_FINAL_AAD = BODY_AAD_FINAL + _U32.pack(1)
+# The AAD of a body that is one final frame: message ID, label and seq 1, then the length;
+# packed in one call (cheaper than concatenating). The "s" field pads or cuts silently, so
+# it only takes message IDs known to be 32 bytes (parsed, or checked by derive_keys).
+FIRST_FINAL_AAD = struct.Struct(f">{MESSAGE_ID_LEN}s{len(_FIRST_FINAL_AAD)}sQ")
 
 
 def seal_frames(
@@ -206,7 +212,7 @@ def open_first_final_frame(
         return None  # a frame above 2 GiB: the general path handles it
     try:
         plaintext = aead.decrypt(
-            iv, message[start:end], message_id + _FIRST_FINAL_AAD + _U64.pack(length)
+            iv, message[start:end], FIRST_FINAL_AAD.pack(message_id, _FIRST_FINAL_AAD, length)
         )
     except InvalidTag:
         raise InvalidMessageError from None

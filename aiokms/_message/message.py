@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from aiokms._message import signing
 from aiokms._message.body import (
     FINAL_MARK,
+    FIRST_FINAL_AAD,
     ZERO_IV,
     open_first_final_frame,
     open_frame,
@@ -65,10 +66,11 @@ _PREFIX = {alg: header_prefix(alg) for alg in Algorithm}
 _SIGNED = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
-_U64 = struct.Struct(">Q")
 _IV_ONE = (1).to_bytes(IV_LEN, "big")
 _FIRST_FINAL_HEAD = FINAL_MARK + _U32.pack(1) + _IV_ONE  # then the length
 _FIRST_FINAL_AAD = BODY_AAD_FINAL + _U32.pack(1)  # after the message ID; then the length
+# The head of a body that is one final frame, packed with its length in one call.
+_FIRST_FINAL_HEAD_LENGTH = struct.Struct(f">{len(_FIRST_FINAL_HEAD)}sI")
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -112,8 +114,10 @@ def seal_message(
         parts = [
             header,
             aead.encrypt(ZERO_IV, b"", header),
-            _FIRST_FINAL_HEAD + _U32.pack(size),
-            aead.encrypt(_IV_ONE, plaintext, message_id + _FIRST_FINAL_AAD + _U64.pack(size)),
+            _FIRST_FINAL_HEAD_LENGTH.pack(_FIRST_FINAL_HEAD, size),
+            aead.encrypt(
+                _IV_ONE, plaintext, FIRST_FINAL_AAD.pack(message_id, _FIRST_FINAL_AAD, size)
+            ),
         ]
     else:
         parts = [header, aead.encrypt(ZERO_IV, b"", header)]
