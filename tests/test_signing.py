@@ -1074,6 +1074,22 @@ def test_signer_repr_holds_no_secrets() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _general_authorization(
+    signer: Signer, headers: list[tuple[str, str]], payload_hash: str
+) -> str:
+    """What the general signer makes of a KMS POST signed with the tests' fixed credentials."""
+    return signer.authorization(
+        method="POST",
+        path="/",
+        query="",
+        headers=headers,
+        payload_hash=payload_hash,
+        access_key="AKID",
+        secret_key="SECRET",
+        amz_date="20261128T235959Z",
+    )
+
+
 @pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//token+with/odd=chars"])
 @pytest.mark.parametrize("host", ["kms.eu-west-1.amazonaws.com", "127.0.0.1:4566", "[::1]:8080"])
 def test_json_post_signer_matches_the_general_signer(token: str | None, host: str) -> None:
@@ -1084,17 +1100,7 @@ def test_json_post_signer_matches_the_general_signer(token: str | None, host: st
         "TrentService.Encrypt", payload_hash, "20261128T235959Z", "AKID", "SECRET", token
     )
     unsigned = [(name, value) for name, value in headers.items() if name != "Authorization"]
-    expected = signer.authorization(
-        method="POST",
-        path="/",
-        query="",
-        headers=unsigned,
-        payload_hash=payload_hash,
-        access_key="AKID",
-        secret_key="SECRET",
-        amz_date="20261128T235959Z",
-    )
-    assert headers["Authorization"] == expected
+    assert headers["Authorization"] == _general_authorization(signer, unsigned, payload_hash)
     assert ("X-Amz-Security-Token" in headers) == bool(token)
 
 
@@ -1115,13 +1121,4 @@ def test_a_signing_context_signs_many_requests_as_the_general_signer(token: str 
         payload_hash = hashlib.sha256(body).hexdigest()
         headers = context.headers(target, payload_hash)
         unsigned = fixed + [(k, v) for k, v in headers.items() if k != "Authorization"]
-        assert headers["Authorization"] == signer.authorization(
-            method="POST",
-            path="/",
-            query="",
-            headers=unsigned,
-            payload_hash=payload_hash,
-            access_key="AKID",
-            secret_key="SECRET",
-            amz_date="20261128T235959Z",
-        )
+        assert headers["Authorization"] == _general_authorization(signer, unsigned, payload_hash)
