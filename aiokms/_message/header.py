@@ -302,23 +302,47 @@ def parse_header(
         raise InvalidMessageError
     start = _FIXED_START - 2  # the EC length: where the section (and the middle) begins
     last = memo.last if memo is not None else None
-    if last is not None and type(buf) is bytes and buf.startswith(last[0], start):
+    if (
+        last is not None
+        and type(buf) is bytes
+        and buf.startswith(last[0], start)
+        and available >= start + len(last[0]) + COMMIT_KEY_LEN + TAG_LEN
+    ):
         # The middle of the last header read: its fields are known, and the rest is fixed size.
+        _, context, data_keys, frame_length = last
         end = start + len(last[0]) + COMMIT_KEY_LEN
-        if available >= end + TAG_LEN:
-            return _new_header(
-                Header,
-                (
-                    algorithm,
-                    buf[3 : 3 + MESSAGE_ID_LEN],
-                    last[1],
-                    last[2],
-                    last[3],
-                    buf[end - COMMIT_KEY_LEN : end],
-                    buf[:end],
-                    buf[end : end + TAG_LEN],
-                ),
-            )
+    else:
+        buf, context, data_keys, frame_length, end = _parse_middle(
+            buf, available, max_data_keys, memo
+        )
+    return _new_header(
+        Header,
+        (
+            algorithm,
+            buf[3 : 3 + MESSAGE_ID_LEN],
+            context,
+            data_keys,
+            frame_length,
+            buf[end - COMMIT_KEY_LEN : end],
+            buf[:end],
+            buf[end : end + TAG_LEN],
+        ),
+    )
+
+
+def _parse_middle(
+    buf: bytes | bytearray | memoryview,
+    available: int,
+    max_data_keys: int | None,
+    memo: SectionMemo | None,
+) -> tuple[bytes, dict[str, str], tuple[EncryptedDataKey, ...], int, int]:
+    """The header's fields from the EC length to the frame length, checked.
+
+    Returns ``buf`` as bytes (up to the header's end, tag included, where it was not bytes),
+    the encryption context, the encrypted data keys, the frame length, and where the header's
+    authentication tag starts.
+    """
+    start = _FIXED_START - 2
     parsed = None
     if memo is not None and memo.hint:
         pos = start + memo.hint
@@ -361,16 +385,4 @@ def parse_header(
         buf = bytes(buf[: end + TAG_LEN])
     if memo is not None and pos - start <= MAX_MEMO_SECTION:
         memo.last = (buf[start : end - COMMIT_KEY_LEN], parsed[0], parsed[1], frame_length)
-    return _new_header(
-        Header,
-        (
-            algorithm,
-            buf[3 : 3 + MESSAGE_ID_LEN],
-            parsed[0],
-            parsed[1],
-            frame_length,
-            buf[pos + 5 : end],
-            buf[:end],
-            buf[end : end + TAG_LEN],
-        ),
-    )
+    return buf, parsed[0], parsed[1], frame_length, end
