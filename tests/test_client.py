@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import hashlib
 import inspect
 import json
+import time
 from typing import Any
 
 import botocore.session
@@ -15,6 +17,7 @@ from aiohttp import web
 from botocore.exceptions import ClientError, OperationNotPageableError, ParamValidationError
 
 import aiokms
+from aiokms._signing import Signer
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -92,6 +95,45 @@ async def test_wrong_secret_fails_the_independent_check(fake: FakeKMS) -> None:
     ) as kms:
         await kms.list_keys()
     assert not fake.requests[0].signature_ok
+
+
+async def test_signing_follows_credentials_that_change_within_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signing work kept per second and set of credentials never outlives the credentials:
+    a refreshed secret or a new session token signs the very next request, in the same second."""
+    now = 1764374399.5
+    monkeypatch.setattr(time, "time", lambda: now)
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    signer = Signer("eu-west-1", "kms")
+    payload_hash = hashlib.sha256(b"{}").hexdigest()
+    async with aiokms.KMSClient(
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",
+        credentials=aiokms.Credentials("AKID", "first-secret"),
+    ) as kms:
+        fixed = [("Content-Type", "application/x-amz-json-1.1"), ("Host", "127.0.0.1:9")]
+        for credentials in [
+            aiokms.Credentials("AKID", "first-secret"),
+            aiokms.Credentials("AKID", "first-secret", "token-1"),
+            aiokms.Credentials("AKID", "second-secret", "token-1"),
+            aiokms.Credentials("AKID2", "second-secret", "token-2"),
+            aiokms.Credentials("AKID", "first-secret"),
+        ]:
+            headers = kms._sign("TrentService.Encrypt", payload_hash, credentials)
+            unsigned = fixed + [(k, v) for k, v in headers.items() if k != "Authorization"]
+            assert headers["Authorization"] == signer.authorization(
+                method="POST",
+                path="/",
+                query="",
+                headers=unsigned,
+                payload_hash=payload_hash,
+                access_key=credentials.access_key,
+                secret_key=credentials.secret_key,
+                amz_date=amz_date,
+            )
+            assert headers.get("X-Amz-Security-Token") == credentials.token
+            assert credentials.secret_key not in repr(kms._signing)
 
 
 async def test_operation_without_input_members_sends_empty_object(
