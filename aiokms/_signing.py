@@ -5,7 +5,10 @@ headers and the SHA-256 of the body), which is hashed into a *string to sign* to
 time and the credential scope (``date/region/service/aws4_request``). The signature is an
 HMAC-SHA256 of that string under a *signing key* derived from the secret key by four chained
 HMACs over the scope. The derived key depends only on the secret and the scope, so it is cached
-per day; everything else is a handful of string joins and two hashes.
+per day; everything else is a handful of string joins and two hashes. For the one request
+shape KMS needs, :class:`JsonPostSigner` precomputes the canonical form, and a
+:class:`SigningContext` keeps, for one second and one set of credentials, the hash states of
+the parts no request changes.
 
 Nothing here reads a clock: the caller passes ``now``.
 """
