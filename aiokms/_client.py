@@ -323,8 +323,8 @@ class KMSClient:
                 raise RateLimited(wait, self._max_rate_wait)
         ticket = limiter.reserve(now)
         try:
-            # a rate cut while asleep moves the turn back: look again after each sleep
-            while (delay := limiter.wait(ticket, self._clock())) > 0:  # noqa: ASYNC110
+            # the rate may change while asleep (either way): look again after each sleep
+            while (delay := limiter.sleep_for(ticket, self._clock())) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
             limiter.refund(self._clock())

@@ -20,17 +20,27 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   (and their retries) are throttled. So the first cut once the limiter has been on for 50 ms
   and has counted 10 successes goes at once to the rate of those successes -- what the quota
   let through since it pushed back -- where that is lower.
-* From then on the rate climbs back along the CUBIC curve or along a line rising by a quarter
-  of that start-up success rate per second, whichever is higher: the additive increase of
-  TCP's AIMD (the "TCP-friendly region" of RFC 9438, in rate form). CUBIC alone takes
-  ``K`` (about 7 s at 400/s) to climb back after a cut; the line does it in about 1.2 s, so
-  a cut costs little goodput.
+* From then on the rate climbs back along the CUBIC curve or along a line from the rate of the
+  last cut, whichever is higher (the "TCP-friendly region" of RFC 9438, in rate form). The
+  line regains a 0.7x cut in 0.3 s: its slope is set afresh at every cut, in proportion to
+  the rate cut to. CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a cut.
+  Why a fast line: processes sharing one quota, each with its own limiter, are cut about
+  equally often (the quota's token bucket throttles a sparse sender's requests more often than
+  a dense one's, per request), so an increase in proportion to each one's rate would keep
+  whatever split they fell into when the limiter switched on. Regaining a cut quickly makes
+  the shares revert to fair ones (in seconds; benchmarks/README.md has the figures), and a
+  line re-derived at each cut forgets the noisy start-up estimate. It costs more throttles
+  where a process's share of the quota is small: a cut costs a throttle or two, whatever the
+  rate, and the line brings a cut about every half second.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
-  the bucket has issued that many tokens (:meth:`RateLimiter.wait`, asked again after each
-  sleep, so a cut re-paces the whole queue). Waiters thus queue in order without a lock or a
-  background task; one who gives up passes its token on (:meth:`RateLimiter.refund`). The
-  bucket saves up at most 50 ms of its rate, not the SDKs' full second, so callers back from
-  a backoff do not burst into a quota that just pushed back.
+  the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
+  (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
+  and a rate that climbs while the queue waits is not overslept (a waiter who slept its whole
+  wait at the old rate would wake after its token was issued and go in a burst with every
+  other late waker, and a quota throttles bursts). Waiters thus queue in order without a lock
+  or a background task; one who gives up passes its token on (:meth:`RateLimiter.refund`).
+  The bucket saves up at most 50 ms of its rate, not the SDKs' full second, so callers back
+  from a backoff do not burst into a quota that just pushed back.
 
 Pure: the caller passes the time; waiting (with asyncio) is the client's job.
 """
@@ -51,7 +61,8 @@ BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 STARTUP_WINDOW = 0.05  # seconds on before the success rate may set the rate
 STARTUP_SUCCESSES = 10  # successes counted by then, at least
-ADDITIVE_SHARE = 0.25  # the additive increase per second, as a share of that success rate
+RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time
+LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # per second, as a share of the cut rate
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
@@ -59,7 +70,6 @@ class RateLimiter:
     """CUBIC-governed token bucket; every method takes ``now`` in monotonic seconds."""
 
     __slots__ = (
-        "_alpha",
         "_cut_at",
         "_cut_rate",
         "_grace_until",
@@ -70,6 +80,7 @@ class RateLimiter:
         "_on_at",
         "_reserved",
         "_responses",
+        "_slope",
         "_start_successes",
         "_w_max",
         "enabled",
@@ -83,9 +94,9 @@ class RateLimiter:
         # The start-up: when the limiter switched on, and the successes since (None after).
         self._on_at = now
         self._start_successes: int | None = 0
-        # The additive increase (requests/s per second, set by the start-up), and the rate
-        # and time of the last cut, where its line starts.
-        self._alpha = 0.0
+        # The line: its slope (per second, as a share of the cut rate; none until the
+        # start-up cut), and the rate and time of the last cut, where it starts.
+        self._slope = 0.0
         self._cut_rate = MIN_RATE
         self._cut_at = now
         self._reserved = 0.0  # tokens promised to callers so far
@@ -120,6 +131,17 @@ class RateLimiter:
         self._refill(now)
         return max(0.0, (ticket + 1.0 - self._issued) / self.rate)
 
+    def sleep_for(self, ticket: float, now: float) -> float:
+        """How long ``ticket``'s holder should sleep before asking again; 0: go.
+
+        The whole wait when it is at most two intervals; otherwise half of it, but at least
+        two intervals. Unless the rate more than doubles in that time, the holder wakes before
+        its token is issued, so a climbing rate paces the queue as smoothly as a steady one.
+        """
+        wait = self.wait(ticket, now)
+        least = 2.0 / self.rate
+        return wait if wait <= least else max(wait / 2, least)
+
     def wait_for(self, now: float) -> float:
         """The wait a request reserving now would face (for callers who would not wait)."""
         return self.wait(self._reserved, now)
@@ -147,7 +169,7 @@ class RateLimiter:
     # --- receiving ----------------------------------------------------------------------
 
     def on_response(self, throttled: bool, now: float, sent_at: float | None = None) -> None:
-        """Update the measured rate and, by CUBIC and the additive increase, the allowed rate.
+        """Update the measured rate and, by CUBIC and the line, the allowed rate.
 
         Args:
             throttled: the response was a throttling error.
@@ -165,7 +187,7 @@ class RateLimiter:
             measured = self._responses.rate(now)
             new_rate = max(
                 SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max,
-                self._cut_rate + self._alpha * (now - self._cut_at),
+                self._cut_rate * (1.0 + self._slope * (now - self._cut_at)),
             )
         else:
             if self.enabled and sent_at is not None and sent_at < self._grace_until:
@@ -182,7 +204,7 @@ class RateLimiter:
             ):
                 through = started / (now - self._on_at)
                 new_rate = min(new_rate, through)
-                self._alpha = ADDITIVE_SHARE * through
+                self._slope = LINE_SLOPE
                 self._start_successes = None
             new_rate = min(new_rate, current)
             self._w_max = current

@@ -119,7 +119,7 @@ def run(options: Options, seed: int) -> dict[str, Any]:
             limiter = client.limiter
             if limiter.enabled:
                 ticket = limiter.reserve(clock[0])
-                while (delay := limiter.wait(ticket, clock[0])) > 0:
+                while (delay := limiter.sleep_for(ticket, clock[0])) > 0:
                     yield ("sleep", max(delay, MIN_SLEEP))
             sent_at = clock[0]
             throttled = yield ("send", client)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import heapq
 import importlib.util
 import itertools
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from aiokms._ratelimit import GRACE_INTERVALS, MIN_WINDOW, RateLimiter
+from aiokms._ratelimit import GRACE_INTERVALS, LINE_SLOPE, MIN_WINDOW, RateLimiter
 
 
 def steady(
@@ -298,6 +300,53 @@ def test_a_cut_shrinks_what_the_bucket_has_saved() -> None:
     assert waits[-1] == pytest.approx((6 - burst) / after)
 
 
+def test_short_waits_are_slept_whole_and_long_ones_in_halves() -> None:
+    limiter = cut_from_16()
+    rate = limiter.rate
+    held = tickets(limiter, 10, 2.0)
+    sleeps = [limiter.sleep_for(ticket, 2.0) for ticket in held]
+    assert sleeps[:2] == pytest.approx([1 / rate, 2 / rate])  # at most two intervals: whole
+    assert sleeps[2] == pytest.approx(2 / rate)  # half of three intervals, but two at least
+    assert sleeps[9] == pytest.approx(5 / rate)  # half of ten
+    off = RateLimiter(0.0)
+    assert off.sleep_for(off.reserve(0.0), 0.0) == 0.0
+
+
+Sleeper = Callable[[RateLimiter, float, float], float]
+
+
+def paced(limiter: RateLimiter, callers: int, start: float, sleeper: Sleeper) -> list[float]:
+    """When each of ``callers`` queued at ``start`` goes (in the order of their tickets), each
+    sleeping as ``sleeper`` says and asking again; each send's success comes back 2 ms later,
+    so the rate climbs."""
+    events = [(start, 0, limiter.reserve(start)) for _ in range(callers)]  # (time, kind, ticket)
+    sent: dict[float, float] = {}
+    while events:
+        now, kind, ticket = heapq.heappop(events)
+        if kind == 1:
+            limiter.on_response(False, now)
+        elif (delay := sleeper(limiter, ticket, now)) > 0:
+            heapq.heappush(events, (now + max(delay, 1e-6), 0, ticket))  # a clock always moves
+        else:
+            sent[ticket] = now
+            heapq.heappush(events, (now + 0.002, 1, ticket))
+    return [sent[ticket] for ticket in sorted(sent)]
+
+
+def test_a_queue_follows_a_climbing_rate_in_order_and_without_bursts() -> None:
+    # 60 callers queue at 11.2/s just after the start-up cut; the line then climbs
+    stepped = paced(started_up_on_the_plateau(), 60, 4.5, RateLimiter.sleep_for)
+    whole = paced(started_up_on_the_plateau(), 60, 4.5, RateLimiter.wait)  # the old way:
+    # each whole wait slept at the rate of the moment
+    assert len(stepped) == len(whole) == 60
+    assert stepped == sorted(stepped)  # first come, first served
+    # the stepped queue keeps up with the line; the other drains at about the first rate
+    assert stepped[-1] - 4.5 < 0.6 * (whole[-1] - 4.5)
+    assert whole[-1] - 4.5 > 0.9 * 59 / 11.2
+    # and no burst: never more than the bucket's one saved token and the interval's own
+    assert max(sum(t <= u < t + 0.05 for u in stepped) for t in stepped) <= 3
+
+
 # --- one cut per congestion event: the grace rule -----------------------------------------
 
 
@@ -351,7 +400,7 @@ def test_an_ignored_throttle_leaves_the_curve_alone() -> None:
         assert graced.rate == pytest.approx(plain.rate)
 
 
-# --- the start-up and the additive increase ------------------------------------------------
+# --- the start-up and the line ----------------------------------------------------------
 
 
 def switched_on_in_an_overload(sending: float, through: float, until: float) -> RateLimiter:
@@ -395,19 +444,42 @@ def test_the_start_up_cut_never_raises_the_rate() -> None:
     assert limiter.rate < 16.0
 
 
-def test_a_cut_from_the_plateau_is_a_plain_07_then_the_line_climbs_past_the_curve() -> None:
+def started_up_on_the_plateau() -> RateLimiter:
+    """Cut from 16/s at t=2, back past ``w_max`` on the curve by 4.5, then the start-up cut."""
     limiter = cut_from_16()
     steady(limiter, 16, 2.0625, 4.5)
     assert limiter.rate > 16.0  # past w_max
     limiter.on_response(True, 4.5, 4.45)
     # 16/s got through since switching on, more than 0.7 x the rate: a plain cut, no floor
     assert limiter.rate == pytest.approx(0.7 * 16)
-    steady(limiter, 16, 4.5625, 4.5 + k_of(16.0))
-    limiter.on_response(False, 4.5 + k_of(16.0))
-    # back at w_max on the curve, and past it on the line: a quarter of the 39 successes in
-    # the 2.5 s since switching on, per second
-    assert cubic(k_of(16.0), 16.0) == pytest.approx(16.0)
-    assert limiter.rate == pytest.approx(0.7 * 16 + 0.25 * 39 / 2.5 * k_of(16.0))
+    return limiter
+
+
+def test_after_the_start_up_cut_a_line_regains_a_cut_in_03_s() -> None:
+    limiter = started_up_on_the_plateau()
+    steady(limiter, 16, 4.5625, 4.8)
+    limiter.on_response(False, 4.8)
+    assert limiter.rate == pytest.approx(16.0)  # 11.2 x (1 + 0.3 x 0.3 / (0.7 x 0.3))
+    assert limiter.rate > cubic(0.3, 16.0)  # the curve is still at 12.85
+    limiter.on_response(False, 4.95)
+    assert limiter.rate == pytest.approx(11.2 * (1 + LINE_SLOPE * 0.45))  # and goes on
+
+
+def test_the_line_is_set_afresh_at_every_cut_in_proportion_to_the_cut_rate() -> None:
+    limiter = started_up_on_the_plateau()
+    steady(limiter, 24, 4.5625, 5.9)  # more gets through now: the measured rate climbs
+    w_max = min(limiter.measured_rate, limiter.rate)
+    assert w_max > 20.0
+    limiter.on_response(True, 5.9, 5.9)  # past the grace: a plain cut
+    assert limiter.rate == pytest.approx(0.7 * w_max)
+    limiter.on_response(False, 6.2)
+    assert limiter.rate == pytest.approx(w_max)  # back at the rate cut from in 0.3 s
+
+
+def test_no_line_before_the_start_up_cut() -> None:
+    limiter = cut_from_16()  # switched on; no start-up cut yet
+    limiter.on_response(False, 2.3)
+    assert limiter.rate == pytest.approx(cubic(0.3, 16.0))
 
 
 # --- benchmarks/limiter_sim.py drives this limiter; keep the two in step ------------------
