@@ -21,17 +21,17 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   and has counted 10 successes goes at once to the rate of those successes -- what the quota
   let through since it pushed back -- where that is lower.
 * From then on the rate climbs back along the CUBIC curve or along a line from the rate of the
-  last cut, whichever is higher (the "TCP-friendly region" of RFC 9438, in rate form). The
-  line regains a 0.7x cut in 0.3 s: its slope is set afresh at every cut, in proportion to
-  the rate cut to. CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a cut.
-  Why a fast line: processes sharing one quota, each with its own limiter, are cut about
-  equally often (the quota's token bucket throttles a sparse sender's requests more often than
-  a dense one's, per request), so an increase in proportion to each one's rate would keep
-  whatever split they fell into when the limiter switched on. Regaining a cut quickly makes
-  the shares revert to fair ones (in seconds; benchmarks/README.md has the figures), and a
-  line re-derived at each cut forgets the noisy start-up estimate. It costs more throttles
-  where a process's share of the quota is small: a cut costs a throttle or two, whatever the
-  rate, and the line brings a cut about every half second.
+  last cut, whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
+  "Reno-friendly region"). The line regains a 0.7x cut in 0.3 s; its slope is set afresh at
+  every cut, in proportion to the rate cut to. CUBIC alone takes ``K`` (about 7 s at 400/s)
+  to climb back after a cut. Why this line: processes sharing one quota, each with its own
+  limiter, are cut about equally often whatever their shares (the quota's token bucket
+  throttles a sparse sender's requests more often than a dense one's), and a line fixed by
+  the start-up estimate, which rests on a dozen successes or so, held each process near the
+  share it started with. Set afresh at every cut and fast, it lets the shares drift back to
+  fair ones within seconds (measured, in benchmarks/README.md). The price is paid where a
+  process's share of the quota is small: a cut costs a throttle or two whatever the rate, and
+  the line brings a cut about every half second.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
   (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
