@@ -8,7 +8,9 @@ load. The simulation drives the real :class:`aiokms._ratelimit.RateLimiter`,
 attempt was sent, full-jitter backoff between attempts, ``max_attempts`` 3) on a virtual
 clock, against a token bucket of ``--quota`` requests/s with a burst of a tenth of it, as
 ``throttling.py``'s server is. Each request spends ``--cpu`` seconds of its client's one
-core on either side of a network delay drawn between ``--latency`` bounds.
+core on either side of a network delay drawn between ``--latency`` bounds. With ``--cores N``
+the clients' work also queues for N cores they share, as ``throttling.py``'s fleet shares the
+machine with its server: a crowded start-up then reaches the quota unevenly, as in real runs.
 
 Reported, over ``--runs`` runs with seeds 0, 1, ...: the goodput as a share of the quota (calls
 still under way at the end are counted when they finish), the share of requests throttled, the
@@ -20,6 +22,7 @@ Run from the repository root::
 
     python benchmarks/limiter_sim.py                       # 1 client of 64, then 4 of 16
     python benchmarks/limiter_sim.py --runs 100 --quota 100
+    python benchmarks/limiter_sim.py --cores 1                 # 4 clients on one shared core
     python benchmarks/limiter_sim.py --held-rates 300 50 50 50  # who the quota throttles
 
 ``--held-rates`` holds each client's limiter at a fixed rate instead (no adaptation) and
@@ -69,6 +72,7 @@ class Options:
     cpu: float
     latency: tuple[float, float]
     held_rates: tuple[float, ...] = ()  # per client: a limiter held at this rate, if given
+    cores: int = 0  # cores every client's work shares, besides its own; 0: no sharing
 
 
 class HeldRate(RateLimiter):
@@ -112,6 +116,18 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         bucket["tokens"] = tokens
         return False
 
+    shared = [0.0] * options.cores  # when each shared core is next free
+
+    def work(client: Client, ready: float) -> float:
+        """``options.cpu`` of the client's work, ready at ``ready``; returns when it is done."""
+        start = max(ready, client.cpu_free_at)
+        if shared:
+            core = min(range(len(shared)), key=shared.__getitem__)
+            start = max(start, shared[core])
+            shared[core] = start + options.cpu
+        client.cpu_free_at = start + options.cpu
+        return client.cpu_free_at
+
     def call(client: Client) -> Worker:
         """One call, as KMSClient._attempts makes it."""
         attempt, spent = 1, 0
@@ -151,8 +167,7 @@ def run(options: Options, seed: int) -> dict[str, Any]:
             at(clock[0] + arg, (task, None))
             return
         client: Client = arg  # a send: the client's core, the network, the server, back
-        sent = max(clock[0], client.cpu_free_at) + options.cpu
-        client.cpu_free_at = sent
+        sent = work(client, clock[0])
         at(sent + rng.uniform(*options.latency) / 2, ("server", task, client))
 
     if options.held_rates:
@@ -169,8 +184,7 @@ def run(options: Options, seed: int) -> dict[str, Any]:
             _, task, client = what
             throttled = not admit(now)
             back = now + rng.uniform(*options.latency) / 2
-            client.cpu_free_at = max(back, client.cpu_free_at) + options.cpu
-            at(client.cpu_free_at, (task, throttled))
+            at(work(client, back), (task, throttled))
         else:
             resume(*what)
 
@@ -209,13 +223,24 @@ def main(argv: list[str] | None = None) -> int:
         "--latency", type=float, nargs=2, default=(0.001, 0.004), help="round trip bounds, s"
     )
     parser.add_argument(
+        "--cores", type=int, default=0, help="cores the clients share (0: one each, no sharing)"
+    )
+    parser.add_argument(
         "--held-rates", type=float, nargs="+", metavar="RATE", help="one client per rate, held"
     )
     args = parser.parse_args(argv)
     if args.held_rates:
         return held(args)
     for label, clients, workers in (("1 client of 64 workers", 1, 64), ("fleet of 4 x 16", 4, 16)):
-        options = Options(clients, workers, args.quota, args.seconds, args.cpu, tuple(args.latency))
+        options = Options(
+            clients,
+            workers,
+            args.quota,
+            args.seconds,
+            args.cpu,
+            tuple(args.latency),
+            cores=args.cores,
+        )
         results = [run(options, seed) for seed in range(args.runs)]
         print(f"{label}: {summarize(results)}")
     return 0
@@ -225,7 +250,7 @@ def held(args: argparse.Namespace) -> int:
     """Clients at fixed rates: each one's throttled share, median over the runs."""
     rates = tuple(args.held_rates)
     options = Options(
-        len(rates), 16, args.quota, args.seconds, args.cpu, tuple(args.latency), rates
+        len(rates), 16, args.quota, args.seconds, args.cpu, tuple(args.latency), rates, args.cores
     )
     results = [run(options, seed) for seed in range(args.runs)]
     print(f"quota {args.quota:.0f}/s, {len(rates)} clients of 16 workers, held rates:")

@@ -506,6 +506,18 @@ def test_limiter_sim_runs_the_limiter_against_its_quota_repeatably() -> None:
     assert len(first["fair_share_ratios"]) == 2
 
 
+def test_limiter_sim_clients_on_shared_cores_queue_for_them() -> None:
+    sim = _limiter_sim()
+    # 10 ms of CPU per request (5 on either side) and a quota far above: CPU is the limit
+    apart = sim.Options(4, 4, 10_000.0, 1.0, 0.005, (0.001, 0.001))
+    together = sim.Options(4, 4, 10_000.0, 1.0, 0.005, (0.001, 0.001), cores=1)
+    # (calls under way at the end count when they finish: a few more than a second's worth)
+    each_own = sim.run(apart, 0)["goodput_share"] * 10_000  # about 100/s per client
+    one_core = sim.run(together, 0)["goodput_share"] * 10_000  # about 100/s in all
+    assert 390 < each_own < 430
+    assert 95 < one_core < 125
+
+
 def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
     sim = _limiter_sim()
     options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
