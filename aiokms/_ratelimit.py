@@ -80,7 +80,6 @@ class RateLimiter:
         "_on_at",
         "_reserved",
         "_responses",
-        "_slope",
         "_start_successes",
         "_w_max",
         "enabled",
@@ -94,9 +93,7 @@ class RateLimiter:
         # The start-up: when the limiter switched on, and the successes since (None after).
         self._on_at = now
         self._start_successes: int | None = 0
-        # The line: its slope (per second, as a share of the cut rate; none until the
-        # start-up cut), and the rate and time of the last cut, where it starts.
-        self._slope = 0.0
+        # The rate and time of the last cut, where the line starts (once the start-up is over).
         self._cut_rate = MIN_RATE
         self._cut_at = now
         self._reserved = 0.0  # tokens promised to callers so far
@@ -184,10 +181,12 @@ class RateLimiter:
                 return  # the common case, kept to one count
             if self._start_successes is not None:
                 self._start_successes += 1
+                line = self._cut_rate  # no line until the start-up cut
+            else:
+                line = self._cut_rate * (1.0 + LINE_SLOPE * (now - self._cut_at))
             measured = self._responses.rate(now)
             new_rate = max(
-                SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max,
-                self._cut_rate * (1.0 + self._slope * (now - self._cut_at)),
+                SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max, line
             )
         else:
             if self.enabled and sent_at is not None and sent_at < self._grace_until:
@@ -204,7 +203,6 @@ class RateLimiter:
             ):
                 through = started / (now - self._on_at)
                 new_rate = min(new_rate, through)
-                self._slope = LINE_SLOPE
                 self._start_successes = None
             new_rate = min(new_rate, current)
             self._w_max = current
