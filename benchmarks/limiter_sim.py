@@ -11,6 +11,9 @@ clock, against a token bucket of ``--quota`` requests/s with a burst of a tenth 
 core on either side of a network delay drawn between ``--latency`` bounds. With ``--cores N``
 the clients' work also queues for N cores they share, as ``throttling.py``'s fleet shares the
 machine with its server: a crowded start-up then reaches the quota unevenly, as in real runs.
+With ``--stagger S`` each client starts at a random moment within S seconds: the real fleet's
+processes, woken together, send their first requests up to some 10 ms apart, and a late one
+finds the quota's burst taken and every one of its first requests throttled.
 
 Reported, over ``--runs`` runs with seeds 0, 1, ...: the goodput as a share of the quota (calls
 still under way at the end are counted when they finish), the share of requests throttled, the
@@ -23,6 +26,7 @@ Run from the repository root::
     python benchmarks/limiter_sim.py                       # 1 client of 64, then 4 of 16
     python benchmarks/limiter_sim.py --runs 100 --quota 100
     python benchmarks/limiter_sim.py --cores 1                 # 4 clients on one shared core
+    python benchmarks/limiter_sim.py --cores 1 --stagger 0.01  # ... starting 0-10 ms apart
     python benchmarks/limiter_sim.py --held-rates 300 50 50 50  # who the quota throttles
 
 ``--held-rates`` holds each client's limiter at a fixed rate instead (no adaptation) and
@@ -73,6 +77,7 @@ class Options:
     latency: tuple[float, float]
     held_rates: tuple[float, ...] = ()  # per client: a limiter held at this rate, if given
     cores: int = 0  # cores every client's work shares, besides its own; 0: no sharing
+    stagger: float = 0.0  # seconds: each client starts at a random moment within this span
 
 
 class HeldRate(RateLimiter):
@@ -175,8 +180,9 @@ def run(options: Options, seed: int) -> dict[str, Any]:
     else:
         clients = [Client(RateLimiter(0.0)) for _ in range(options.clients)]
     for client in clients:
+        start = rng.uniform(0.0, options.stagger) if options.stagger else 0.0
         for _ in range(options.workers):
-            at(rng.uniform(0.0, 0.001), (worker(client), None))
+            at(start + rng.uniform(0.0, 0.001), (worker(client), None))
     while events:
         now, _, what = heapq.heappop(events)
         clock[0] = now
@@ -226,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cores", type=int, default=0, help="cores the clients share (0: one each, no sharing)"
     )
     parser.add_argument(
+        "--stagger", type=float, default=0.0, help="s over which the clients' starts spread (0)"
+    )
+    parser.add_argument(
         "--held-rates", type=float, nargs="+", metavar="RATE", help="one client per rate, held"
     )
     args = parser.parse_args(argv)
@@ -240,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             args.cpu,
             tuple(args.latency),
             cores=args.cores,
+            stagger=args.stagger,
         )
         results = [run(options, seed) for seed in range(args.runs)]
         print(f"{label}: {summarize(results)}")

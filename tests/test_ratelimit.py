@@ -518,6 +518,19 @@ def test_limiter_sim_clients_on_shared_cores_queue_for_them() -> None:
     assert 95 < one_core < 125
 
 
+def test_limiter_sim_staggered_clients_start_late_by_up_to_the_stagger() -> None:
+    sim = _limiter_sim()
+    # a quota far above and 10 ms of CPU per request: each client makes about 100 calls/s
+    together = sim.Options(4, 4, 10_000.0, 1.0, 0.005, (0.001, 0.001))
+    staggered = sim.Options(4, 4, 10_000.0, 1.0, 0.005, (0.001, 0.001), stagger=0.5)
+    even = sim.run(together, 0)["fair_share_ratios"]
+    late = sim.run(staggered, 0)["fair_share_ratios"]
+    assert max(even) / min(even) < 1.05  # the same start, the same share
+    # each client loses the calls of its late start, up to half a second's worth
+    assert all(0.45 < kept <= 1.0 for kept in (x / y for x, y in zip(late, even, strict=True)))
+    assert max(late) / min(late) > 1.1
+
+
 def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
     sim = _limiter_sim()
     options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
