@@ -15,6 +15,8 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   same congestion, late (as TCP cuts its window once per round trip). Without this, the burst
   of throttles one overload produces would cut the rate many times over, and a quota that
   refills only a little faster than the new rate needs a few intervals to stop throttling.
+  Such a throttle does stop the climb, though: the line below starts again from the rate of
+  the last cut, so a rate cannot climb back through a quota that is still pushing back.
 * The start-up: the limiter switches on in an overload made at the unthrottled rate, often
   many times the quota, and 0.7x steps down from there take many cuts while most requests
   (and their retries) are throttled. So the first cut once the limiter has been on for 50 ms
@@ -22,16 +24,18 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   let through since it pushed back -- where that is lower.
 * From then on the rate climbs back along the CUBIC curve or along a line from the rate of the
   last cut, whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
-  "Reno-friendly region"). The line regains a 0.7x cut in 0.3 s; its slope is set afresh at
-  every cut, in proportion to the rate cut to. CUBIC alone takes ``K`` (about 7 s at 400/s)
-  to climb back after a cut. Why this line: processes sharing one quota, each with its own
-  limiter, are cut about equally often whatever their shares (the quota's token bucket
-  throttles a sparse sender's requests more often than a dense one's), and a line fixed by
-  the start-up estimate, which rests on a dozen successes or so, held each process near the
-  share it started with. Set afresh at every cut and fast, it lets the shares drift back to
-  fair ones within seconds (measured, in benchmarks/README.md). The price is paid where a
-  process's share of the quota is small: a cut costs a throttle or two whatever the rate, and
-  the line brings a cut about every half second.
+  "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
+  cut. The line regains a 0.7x cut in 0.3 s at 200 requests/s, and in a time that grows with
+  the square root of the rate cut to: 0.15 s at 50/s, 0.6 s at 800/s. Its slope is set afresh
+  at every cut. Why the square root: processes sharing one quota, each with its own limiter,
+  are cut about equally often whatever their shares (the quota's token bucket throttles a
+  sparse sender's requests more often than a dense one's). A line in proportion to the rate
+  then leaves every share where chance put it -- at the start-up, which rests on a dozen
+  successes or so, or later -- while one that grows less than in proportion lets a smaller
+  share climb back faster, in proportion to itself, than a larger one, so the shares even
+  out (measured, in benchmarks/README.md). Where a rate is small, the line is quick and would
+  outrun the grace above; the restart keeps it from climbing through a quota still pushing
+  back.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
   (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
@@ -61,8 +65,9 @@ BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 STARTUP_WINDOW = 0.05  # seconds on before the success rate may set the rate
 STARTUP_SUCCESSES = 10  # successes counted by then, at least
-RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time
-LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # per second, as a share of the cut rate
+RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time ...
+RECOVERY_RATE = 200.0  # ... when cut to this rate; in sqrt(rate / RECOVERY_RATE) times it
+LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # /s, times sqrt(cut rate * RECOVERY_RATE)
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
@@ -183,14 +188,18 @@ class RateLimiter:
                 self._start_successes += 1
                 line = self._cut_rate  # no line until the start-up cut
             else:
-                line = self._cut_rate * (1.0 + LINE_SLOPE * (now - self._cut_at))
+                slope = LINE_SLOPE * math.sqrt(self._cut_rate * RECOVERY_RATE)
+                line = self._cut_rate + slope * (now - self._cut_at)
             measured = self._responses.rate(now)
             new_rate = max(
                 SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max, line
             )
         else:
             if self.enabled and sent_at is not None and sent_at < self._grace_until:
-                return  # the same congestion the last cut answered
+                # the same congestion the last cut answered: no second cut, but no climb
+                # through it either; the line (once there is one) starts again
+                self._cut_at = now
+                return
             measured = self._responses.rate(now)
             current = min(measured, self.rate) if self.enabled else measured
             new_rate = current * BETA

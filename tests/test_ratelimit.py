@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from aiokms._ratelimit import GRACE_INTERVALS, LINE_SLOPE, MIN_WINDOW, RateLimiter
+from aiokms._ratelimit import GRACE_INTERVALS, MIN_WINDOW, RateLimiter
 
 
 def steady(
@@ -455,25 +455,57 @@ def started_up_on_the_plateau() -> RateLimiter:
     return limiter
 
 
-def test_after_the_start_up_cut_a_line_regains_a_cut_in_03_s() -> None:
-    limiter = started_up_on_the_plateau()
-    steady(limiter, 16, 4.5625, 4.8)
-    limiter.on_response(False, 4.8)
-    assert limiter.rate == pytest.approx(16.0)  # 11.2 x (1 + 0.3 x 0.3 / (0.7 x 0.3))
-    assert limiter.rate > cubic(0.3, 16.0)  # the curve is still at 12.85
-    limiter.on_response(False, 4.95)
-    assert limiter.rate == pytest.approx(11.2 * (1 + LINE_SLOPE * 0.45))  # and goes on
+def started_up(rate: float) -> RateLimiter:
+    """``rate`` responses/s for 2 s and a throttle at t=2 that switches the limiter on; as many
+    get through until t=2.5, where a throttle sent past the grace makes the start-up cut."""
+    limiter = RateLimiter(0.0)
+    steady(limiter, rate, 0.0, 2.0)
+    limiter.on_response(True, 2.0)
+    steady(limiter, rate, 2.0 + 1 / rate, 2.5)
+    limiter.on_response(True, 2.5, 2.45)
+    assert limiter.rate == pytest.approx(0.7 * limiter._w_max)  # a plain 0.7x cut ...
+    assert limiter._start_successes is None  # ... that ends the start-up
+    return limiter
 
 
-def test_the_line_is_set_afresh_at_every_cut_in_proportion_to_the_cut_rate() -> None:
+@pytest.mark.parametrize("rate", [50.0, 200.0, 800.0])
+def test_the_line_regains_a_cut_in_03_s_at_200_per_s_and_in_the_square_root_elsewhere(
+    rate: float,
+) -> None:
+    limiter = started_up(rate)
+    cut_to, w_max = limiter.rate, limiter._w_max
+    regain = 0.3 * math.sqrt(cut_to / 200.0)  # 0.07 s from 24.5/s, 0.42 s from 392/s
+    limiter.on_response(False, 2.5 + regain / 2)
+    assert limiter.rate == pytest.approx((cut_to + w_max) / 2)  # a line: halfway at half time
+    limiter.on_response(False, 2.5 + regain)
+    assert limiter.rate == pytest.approx(w_max)
+    assert limiter.rate > cubic(regain, w_max)  # the line, not the curve
+
+
+def test_the_line_is_set_afresh_at_every_cut() -> None:
     limiter = started_up_on_the_plateau()
     steady(limiter, 24, 4.5625, 5.9)  # more gets through now: the measured rate climbs
     w_max = min(limiter.measured_rate, limiter.rate)
     assert w_max > 20.0
     limiter.on_response(True, 5.9, 5.9)  # past the grace: a plain cut
     assert limiter.rate == pytest.approx(0.7 * w_max)
-    limiter.on_response(False, 6.2)
-    assert limiter.rate == pytest.approx(w_max)  # back at the rate cut from in 0.3 s
+    limiter.on_response(False, 5.9 + 0.3 * math.sqrt(0.7 * w_max / 200.0))
+    assert limiter.rate == pytest.approx(w_max)  # back at the rate cut from
+
+
+def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
+    limiter = started_up(200.0)
+    cut_to, w_max = limiter.rate, limiter._w_max
+    regain = 0.3 * math.sqrt(cut_to / 200.0)
+    limiter.on_response(False, 2.5 + regain / 2)
+    halfway = (cut_to + w_max) / 2
+    assert limiter.rate == pytest.approx(halfway)
+    limiter.on_response(True, 2.5 + regain / 2, 2.5)  # sent at the cut: inside its grace
+    assert limiter.rate == pytest.approx(halfway)  # no second cut ...
+    limiter.on_response(False, 2.5 + regain)
+    assert limiter.rate == pytest.approx(halfway)  # ... but the climb began again from cut_to
+    limiter.on_response(False, 2.5 + 1.5 * regain)
+    assert limiter.rate == pytest.approx(w_max)
 
 
 def test_no_line_before_the_start_up_cut() -> None:
