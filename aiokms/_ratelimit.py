@@ -15,8 +15,9 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   same congestion, late (as TCP cuts its window once per round trip). Without this, the burst
   of throttles one overload produces would cut the rate many times over, and a quota that
   refills only a little faster than the new rate needs a few intervals to stop throttling.
-  Such a throttle does stop the climb, though: the line below starts again from the rate of
-  the last cut, so a rate cannot climb back through a quota that is still pushing back.
+  Such a throttle does stop the climb, though: the rate goes back to that of the last cut and
+  the line below starts again from there, so a rate cannot climb through a quota that is
+  still pushing back.
 * The start-up: the limiter switches on in an overload made at the unthrottled rate, often
   many times the quota, and 0.7x steps down from there take many cuts while most requests
   (and their retries) are throttled. So the first cut once the limiter has been on for 50 ms
@@ -186,21 +187,17 @@ class RateLimiter:
                 return  # the common case, kept to one count
             if self._start_successes is not None:
                 self._start_successes += 1
-                line = self._cut_rate  # no line until the start-up cut
-            else:
-                slope = LINE_SLOPE * math.sqrt(self._cut_rate * RECOVERY_RATE)
-                line = self._cut_rate + slope * (now - self._cut_at)
             measured = self._responses.rate(now)
-            new_rate = max(
-                SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max, line
-            )
+            new_rate = self._climb(now)
         else:
+            measured = self._responses.rate(now)
             if self.enabled and sent_at is not None and sent_at < self._grace_until:
                 # the same congestion the last cut answered: no second cut, but no climb
-                # through it either; the line (once there is one) starts again
+                # through it either; back to the rate of the last cut, the line anew
                 self._cut_at = now
+                new_rate = min(self.rate, self._climb(now))
+                self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
                 return
-            measured = self._responses.rate(now)
             current = min(measured, self.rate) if self.enabled else measured
             new_rate = current * BETA
             started = self._start_successes
@@ -228,6 +225,16 @@ class RateLimiter:
             self._cut_rate = min(new_rate, MAX_RATE_FACTOR * measured)
             self._cut_at = now
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
+
+    def _climb(self, now: float) -> float:
+        """The rate since the last cut: the CUBIC curve or the line, whichever is higher."""
+        if self._start_successes is not None:
+            line = self._cut_rate  # no line until the start-up cut
+        else:
+            slope = LINE_SLOPE * math.sqrt(self._cut_rate * RECOVERY_RATE)
+            line = self._cut_rate + slope * (now - self._cut_at)
+        curve = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
+        return max(curve, line)
 
     def _set_rate(self, rate: float, now: float) -> None:
         self._refill(now)

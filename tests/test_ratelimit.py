@@ -501,11 +501,20 @@ def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
     halfway = (cut_to + w_max) / 2
     assert limiter.rate == pytest.approx(halfway)
     limiter.on_response(True, 2.5 + regain / 2, 2.5)  # sent at the cut: inside its grace
-    assert limiter.rate == pytest.approx(halfway)  # no second cut ...
+    # back to the rate of the cut (where the curve, barely risen, now stands): no second cut
+    assert cut_to <= limiter.rate < 1.05 * cut_to
+    assert limiter._w_max == w_max
     limiter.on_response(False, 2.5 + regain)
-    assert limiter.rate == pytest.approx(halfway)  # ... but the climb began again from cut_to
+    assert limiter.rate == pytest.approx(halfway)  # the line begins again from cut_to
     limiter.on_response(False, 2.5 + 1.5 * regain)
     assert limiter.rate == pytest.approx(w_max)
+
+
+def test_a_throttle_inside_the_grace_never_raises_the_rate() -> None:
+    limiter = cut_from_16()  # on at t=2, cut to 11.2, still in the start-up: no line
+    assert cubic(0.3, 16.0) > 0.7 * 16  # the curve is higher by t=2.3; no success has said so
+    limiter.on_response(True, 2.3, 2.0)
+    assert limiter.rate == pytest.approx(0.7 * 16)
 
 
 def test_no_line_before_the_start_up_cut() -> None:
