@@ -26,17 +26,19 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
 * From then on the rate climbs back along the CUBIC curve or along a line from the rate of the
   last cut, whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
-  cut. The line regains a 0.7x cut in 0.3 s at 200 requests/s, and in a time that grows with
-  the square root of the rate cut to: 0.15 s at 50/s, 0.6 s at 800/s. Its slope is set afresh
-  at every cut. Why the square root: processes sharing one quota, each with its own limiter,
-  are cut about equally often whatever their shares (the quota's token bucket throttles a
-  sparse sender's requests more often than a dense one's). A line in proportion to the rate
-  then leaves every share where chance put it -- at the start-up, which rests on a dozen
-  successes or so, or later -- while one that grows less than in proportion lets a smaller
-  share climb back faster, in proportion to itself, than a larger one, so the shares even
-  out (measured, in benchmarks/README.md). Where a rate is small, the line is quick and would
-  outrun the grace above; the restart keeps it from climbing through a quota still pushing
-  back.
+  cut. The line regains a 0.7x cut in 0.3 s when the rate cut to is 200 requests/s or more,
+  and below that in a time that shrinks with the square root of the rate: 0.15 s at 50/s,
+  0.07 s at 10/s. Its slope is set afresh at every cut. Why the square root: processes
+  sharing one quota, each with its own limiter, are cut about equally often whatever their
+  shares (the quota's token bucket throttles a sparse sender's requests more often than a
+  dense one's). A line in proportion to the rate then leaves every share where chance put
+  it -- at the start-up, which rests on a dozen successes or so, or later -- while one that
+  grows less than in proportion lets a smaller share climb back faster, in proportion to
+  itself, than a larger one, so the shares even out (measured, in benchmarks/README.md).
+  Above 200/s the line keeps to 0.3 s: regaining cuts more slowly there cost a client alone
+  at 2,000/s a tenth of its goodput now and then. Where a rate is small, the line is quick
+  and would outrun the grace above; the restart keeps it from climbing through a quota still
+  pushing back.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
   (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
@@ -67,8 +69,8 @@ MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 STARTUP_WINDOW = 0.05  # seconds on before the success rate may set the rate
 STARTUP_SUCCESSES = 10  # successes counted by then, at least
 RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time ...
-RECOVERY_RATE = 200.0  # ... when cut to this rate; in sqrt(rate / RECOVERY_RATE) times it
-LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # /s, times sqrt(cut rate * RECOVERY_RATE)
+RECOVERY_RATE = 200.0  # ... when cut to this rate or more; below, sqrt(rate / this) times it
+LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # /s, times sqrt(cut rate * max(it, 200))
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
@@ -231,7 +233,8 @@ class RateLimiter:
         if self._start_successes is not None:
             line = self._cut_rate  # no line until the start-up cut
         else:
-            slope = LINE_SLOPE * math.sqrt(self._cut_rate * RECOVERY_RATE)
+            rate = self._cut_rate
+            slope = LINE_SLOPE * math.sqrt(rate * max(rate, RECOVERY_RATE))
             line = self._cut_rate + slope * (now - self._cut_at)
         curve = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
         return max(curve, line)
