@@ -35,10 +35,10 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   it -- at the start-up, which rests on a dozen successes or so, or later -- while one that
   grows less than in proportion lets a smaller share climb back faster, in proportion to
   itself, than a larger one, so the shares even out (measured, in benchmarks/README.md).
-  Above 200/s the line keeps to 0.3 s: regaining cuts more slowly there cost a client alone
-  at 2,000/s a tenth of its goodput now and then. Where a rate is small, the line is quick
-  and would outrun the grace above; the restart keeps it from climbing through a quota still
-  pushing back.
+  Above 200/s the line keeps to 0.3 s, so a large rate regains a cut no slower than it did
+  (with the square root there too, a cut to 1,400/s took 0.8 s). Where a rate is small, the
+  line is quick and would outrun the grace above; the restart keeps it from climbing through
+  a quota still pushing back.
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
   (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
@@ -235,7 +235,7 @@ class RateLimiter:
         else:
             rate = self._cut_rate
             slope = LINE_SLOPE * math.sqrt(rate * max(rate, RECOVERY_RATE))
-            line = self._cut_rate + slope * (now - self._cut_at)
+            line = rate + slope * (now - self._cut_at)
         curve = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
         return max(curve, line)
 
