@@ -184,49 +184,51 @@ class RateLimiter:
                 drained by the old rate: its throttle does not cut again.
         """
         self._responses.record(now)
+        if not throttled and not self.enabled:
+            return  # the common case, kept to one count
+        measured = self._responses.rate(now)
         if not throttled:
-            if not self.enabled:
-                return  # the common case, kept to one count
             if self._start_successes is not None:
                 self._start_successes += 1
-            measured = self._responses.rate(now)
             new_rate = self._climb(now)
-        else:
-            measured = self._responses.rate(now)
-            if self.enabled and sent_at is not None and sent_at < self._grace_until:
-                # the same congestion the last cut answered: no second cut, but no climb
-                # through it either; back to the rate of the last cut, the line anew
-                self._cut_at = now
-                new_rate = min(self.rate, self._climb(now))
-                self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
-                return
-            current = min(measured, self.rate) if self.enabled else measured
-            new_rate = current * BETA
-            started = self._start_successes
-            if (
-                self.enabled
-                and started is not None
-                and started >= STARTUP_SUCCESSES
-                and now - self._on_at >= STARTUP_WINDOW
-            ):
-                through = started / (now - self._on_at)
-                new_rate = min(new_rate, through)
-                self._start_successes = None
-            new_rate = min(new_rate, current)
-            self._w_max = current
-            self._inflection = (current * (1 - BETA) / SCALE) ** (1 / 3)
-            # start the curve where it passes new_rate (at its foot for a plain cut)
-            self._last_fail = now - (self._inflection - ((current - new_rate) / SCALE) ** (1 / 3))
-            self._grace_until = now + GRACE_INTERVALS / max(new_rate, MIN_RATE)
-            if not self.enabled:
-                self._on_at = now
-                self._start_successes = 0
-                self.enabled = True
-                self._last_refill = now
-                self._issued = self._reserved
-            self._cut_rate = min(new_rate, MAX_RATE_FACTOR * measured)
+        elif self.enabled and sent_at is not None and sent_at < self._grace_until:
+            # the same congestion the last cut answered: no second cut, but no climb through
+            # it either; back to the rate of the last cut, the line anew
             self._cut_at = now
+            new_rate = min(self.rate, self._climb(now))
+        else:
+            new_rate = self._cut(measured, now)
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
+
+    def _cut(self, measured: float, now: float) -> float:
+        """A throttle that cuts (switching the limiter on, the first time): the new rate."""
+        current = min(measured, self.rate) if self.enabled else measured
+        new_rate = current * BETA
+        started = self._start_successes
+        if (
+            self.enabled
+            and started is not None
+            and started >= STARTUP_SUCCESSES
+            and now - self._on_at >= STARTUP_WINDOW
+        ):
+            through = started / (now - self._on_at)
+            new_rate = min(new_rate, through)
+            self._start_successes = None
+        new_rate = min(new_rate, current)
+        self._w_max = current
+        self._inflection = (current * (1 - BETA) / SCALE) ** (1 / 3)
+        # start the curve where it passes new_rate (at its foot for a plain cut)
+        self._last_fail = now - (self._inflection - ((current - new_rate) / SCALE) ** (1 / 3))
+        self._grace_until = now + GRACE_INTERVALS / max(new_rate, MIN_RATE)
+        if not self.enabled:
+            self._on_at = now
+            self._start_successes = 0
+            self.enabled = True
+            self._last_refill = now
+            self._issued = self._reserved
+        self._cut_rate = min(new_rate, MAX_RATE_FACTOR * measured)
+        self._cut_at = now
+        return new_rate
 
     def _climb(self, now: float) -> float:
         """The rate since the last cut: the CUBIC curve or the line, whichever is higher."""
