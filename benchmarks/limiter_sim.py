@@ -260,7 +260,15 @@ def held(args: argparse.Namespace) -> int:
     """Clients at fixed rates: each one's throttled share, median over the runs."""
     rates = tuple(args.held_rates)
     options = Options(
-        len(rates), 16, args.quota, args.seconds, args.cpu, tuple(args.latency), rates, args.cores
+        len(rates),
+        16,
+        args.quota,
+        args.seconds,
+        args.cpu,
+        tuple(args.latency),
+        rates,
+        cores=args.cores,
+        stagger=args.stagger,
     )
     results = [run(options, seed) for seed in range(args.runs)]
     print(f"quota {args.quota:.0f}/s, {len(rates)} clients of 16 workers, held rates:")
