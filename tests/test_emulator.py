@@ -58,6 +58,15 @@ from aiokms.emulator._errors import KMSError
 from aiokms.emulator._faults import NO_FAULT, FaultInjector
 from aiokms.emulator._operations import Backend
 from aiokms.emulator._quota import TokenBucket
+from tests.known_answers import (
+    CLASSIC_ACCESS_KEY,
+    CLASSIC_REGION,
+    CLASSIC_SECRET_KEY,
+    CLASSIC_SERVICE,
+    CLASSIC_SREQ_DEFECTS,
+    classic_cases,
+    parse_http_request,
+)
 
 REGION = "us-east-1"
 CONTEXT = {"purpose": "emulator scenario", "ünïcødé": "値 ☃ 𝄞"}
@@ -1074,49 +1083,20 @@ async def test_session_token_is_required_when_set() -> None:
             assert error_of(caught.value) == ("UnrecognizedClientException", 400)
 
 
-# The AWS SigV4 test suite (its classic layout), when it is next to the project.
-SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "sigv4" / "classic"
-# .sreq files that do not carry their own request's signature (see tests/test_signing.py).
-SUITE_DEFECTS = {"get-vanilla-with-session-token", "post-x-www-form-urlencoded-parameters"}
-
-
-def _suite_cases() -> list[Path]:
-    if not SUITE.is_dir():
-        return []
-    return sorted(p for p in SUITE.rglob("*.sreq") if p.stem not in SUITE_DEFECTS)
-
-
-def _parse_sreq(raw: bytes) -> tuple[str, str, str, list[tuple[str, str]], bytes]:
-    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-    lines = head.decode().split("\n")
-    method, _, rest = lines[0].partition(" ")
-    target = rest.rsplit(" HTTP/", 1)[0]
-    path, _, query = target.partition("?")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and headers:  # a folded continuation of the previous value
-            name, value = headers[-1]
-            headers[-1] = (name, value + " " + line.strip())
-        else:
-            name, _, value = line.partition(":")
-            headers.append((name, value.strip()))
-    return method, path, query, headers, body
-
-
-@pytest.mark.skipif(not _suite_cases(), reason="the SigV4 test suite is not next to the project")
 def test_sigv4_suite_requests_are_accepted() -> None:
+    """Every classic case's signed request passes; with its date tampered with, it fails."""
     now = datetime.datetime(2015, 8, 30, 12, 36, tzinfo=datetime.timezone.utc).timestamp()
-    for case in _suite_cases():
-        method, path, query, headers, body = _parse_sreq(case.read_bytes())
-        token = next((v for k, v in headers if k.lower() == "x-amz-security-token"), None)
-        identity = Identity("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
-        verifier = SigV4Verifier([identity], region="us-east-1", service="service")
-        verifier.verify(method=method, path=path, query=query, headers=headers, body=body, now=now)
-        tampered = [(k, v + "!" if k.lower() == "x-amz-date" else v) for k, v in headers]
+    cases = [case for case in classic_cases() if case.name not in CLASSIC_SREQ_DEFECTS]
+    for case in cases:
+        signed = parse_http_request((case / f"{case.name}.sreq").read_bytes())
+        token = signed.header("X-Amz-Security-Token")
+        identity = Identity(CLASSIC_ACCESS_KEY, CLASSIC_SECRET_KEY, token)
+        verifier = SigV4Verifier([identity], region=CLASSIC_REGION, service=CLASSIC_SERVICE)
+        request = {"method": signed.method, "path": signed.path, "query": signed.query}
+        verifier.verify(**request, headers=signed.headers, body=signed.body, now=now)
+        tampered = [(k, v + "!" if k.lower() == "x-amz-date" else v) for k, v in signed.headers]
         with pytest.raises(KMSError):
-            verifier.verify(
-                method=method, path=path, query=query, headers=tampered, body=body, now=now
-            )
+            verifier.verify(**request, headers=tampered, body=signed.body, now=now)
 
 
 async def test_aiokms_client_against_localkms(local: LocalKMS) -> None:

@@ -12,12 +12,9 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,41 +46,11 @@ from aiokms._message.header import MAX_MEMO_SECTION, header_prefix
 from aiokms._message.ids import new_message_id
 from aiokms._message.signing import SIGNATURE_LEN, load_verification_key
 from aiokms.errors import AiokmsError, InvalidMessageError
+from tests.known_answers import ESDK_VECTORS, b64, esdk_vector_params, vector_plaintext
 
-VECTORS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "esdk"
-VECTORS_FILE = VECTORS_DIR / "commitment-test-vectors.json"
 UNSIGNED = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 SIGNED = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
 ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-def load_vectors() -> list[dict[str, Any]]:
-    if not VECTORS_FILE.exists():
-        return []
-    tests: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text())["tests"]
-    return tests
-
-
-VECTORS = load_vectors()
-needs_vectors = pytest.mark.skipif(
-    not VECTORS,
-    reason=f"the ESDK commitment test vectors are not at {VECTORS_FILE} (the shared testdata "
-    "checkout beside this repository)",
-)
-
-
-def vector_params() -> list[Any]:
-    if not VECTORS:
-        return [pytest.param(None, id="no-vectors")]
-    return [pytest.param(v, id=v["comment"].split(".")[0]) for v in VECTORS]
-
-
-def b64(text: str) -> bytes:
-    return base64.b64decode(text)
-
-
-def vector_plaintext(vector: dict[str, Any]) -> bytes:
-    return "".join(vector.get("plaintext-frames", [])).encode()
 
 
 def unwrap_raw_aes(edk: EncryptedDataKey, context: dict[str, str]) -> bytes:
@@ -162,15 +129,13 @@ def seal(
 # --- the known-answer vectors ------------------------------------------------------------------
 
 
-@needs_vectors
 def test_vector_set_is_complete() -> None:
-    assert len(VECTORS) == 46
-    assert sum(not v["status"] for v in VECTORS) == 5
-    assert {v["keyring-type"] for v in VECTORS} == {"static", "aws-kms"}
+    assert len(ESDK_VECTORS) == 46
+    assert sum(not v["status"] for v in ESDK_VECTORS) == 5
+    assert {v["keyring-type"] for v in ESDK_VECTORS} == {"static", "aws-kms"}
 
 
-@needs_vectors
-@pytest.mark.parametrize("vector", vector_params())
+@pytest.mark.parametrize("vector", esdk_vector_params())
 def test_known_answer_vector(vector: dict[str, Any]) -> None:
     message = b64(vector["ciphertext"])
     data_key = b64(vector["decrypted-dek"])
@@ -204,9 +169,8 @@ def test_known_answer_vector(vector: dict[str, Any]) -> None:
             read_in_chunks(message, data_key, 13)
 
 
-@needs_vectors
 def test_vectors_cover_both_body_kinds_and_odd_frame_lengths() -> None:
-    lengths = {parse_header(b64(v["ciphertext"])).frame_length for v in VECTORS}
+    lengths = {parse_header(b64(v["ciphertext"])).frame_length for v in ESDK_VECTORS}
     assert {0, 1, 16, 1024, 2048, 4096} <= lengths  # 0: the legacy non-framed body
 
 

@@ -4,8 +4,7 @@ Three sources of truth are used:
 
 * the AWS Signature Version 4 test suite in its two published layouts (``classic/``, the
   original ``.req``/``.creq``/``.sts``/``.authz``/``.sreq`` files, and ``v4/``, the
-  ``context.json`` + ``header-*.txt`` layout), read from ``../shared/testdata/sigv4`` next to
-  the project; the suite tests are skipped when that directory is absent;
+  ``context.json`` + ``header-*.txt`` layout), in ``tests/data/sigv4``;
 * botocore's own ``SigV4Auth``, compared with on many generated KMS requests;
 * documented values and hand-worked edge cases for the individual helpers.
 """
@@ -17,7 +16,7 @@ import datetime
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -42,104 +41,21 @@ from aiokms._signing import (
     signing_key,
     string_to_sign,
 )
-
-# --------------------------------------------------------------------------------------------
-# Locating and parsing the AWS test suite
-# --------------------------------------------------------------------------------------------
-
-SUITE_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "sigv4"
-CLASSIC_ROOT = SUITE_ROOT / "classic"
-V4_ROOT = SUITE_ROOT / "v4"
-
-# Credentials and scope used throughout the classic suite (they are not stored in its files).
-CLASSIC_ACCESS_KEY = "AKIDEXAMPLE"
-CLASSIC_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-CLASSIC_REGION = "us-east-1"
-CLASSIC_SERVICE = "service"
-CLASSIC_AMZ_DATE = "20150830T123600Z"
-
-# Classic cases whose own files contradict each other, so that no signer can match all of them.
-# They are skipped only for the files at fault, with the reason below, and
-# test_classic_defects_are_real checks that each stated contradiction is really in the data (so
-# this list cannot hide a signer bug, and goes stale loudly if the data is corrected).
-#
-# .sts/.authz computed from a different request than the .req/.creq (the .sts does not hash
-# the .creq):
-CLASSIC_STS_DEFECTS = {
-    "post-x-www-form-urlencoded": (
-        "the suite's .sts and .authz were computed without the Content-Length header that its "
-        ".req and .creq hold (the .sts does not hash the .creq); the .creq is checked by "
-        "test_classic_canonical_request and the .authz by test_classic_signed_request, from the "
-        ".sreq, which has no Content-Length"
-    ),
-    "post-x-www-form-urlencoded-parameters": (
-        "the suite's .sts and .authz were computed without Content-Length and with "
-        "'charset=utf8', while its .req and .creq hold Content-Length and 'charset=utf-8' "
-        "(the .sts does not hash the .creq); the .creq is checked by test_classic_canonical_request"
-    ),
-}
-# .sreq whose Authorization is not the signature of the request it shows:
-CLASSIC_SREQ_DEFECTS = {
-    "get-vanilla-with-session-token": (
-        "the suite's .sreq carries get-vanilla's signature (5fa00fa3...), not the signature of "
-        "the request it shows; its .creq/.sts/.authz are checked by the other classic tests"
-    ),
-    "post-x-www-form-urlencoded-parameters": (
-        "the suite's .sreq shows 'charset=utf-8' but carries the signature of 'charset=utf8'"
-    ),
-}
-
-
-@dataclass
-class HttpRequest:
-    """One request of the test suite, as written in its text files."""
-
-    method: str
-    path: str
-    query: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), or ``None``."""
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-    def without(self, name: str) -> list[tuple[str, str]]:
-        """The headers other than ``name`` (case-insensitive), in order."""
-        return [(key, value) for key, value in self.headers if key.lower() != name.lower()]
-
-
-def parse_http_request(raw: bytes) -> HttpRequest:
-    """Parse a suite request file: request line, headers, blank line, body.
-
-    The request target may hold raw spaces or UTF-8 (``GET /example space/ HTTP/1.1``), so the
-    line is split on its last ``" HTTP/"``. A header line that starts with white space continues
-    the previous header's value (an obsolete line fold, which HTTP reads as one space); repeated
-    header names keep every value in order.
-    """
-    head, _, body = raw.partition(b"\n\n")
-    request_line, *header_lines = head.decode("utf-8").split("\n")
-    target, separator, _version = request_line.rpartition(" HTTP/")
-    assert separator, f"no HTTP version in request line {request_line!r}"
-    method, _, target = target.partition(" ")
-    path, _, query = target.partition("?")
-
-    headers: list[tuple[str, str]] = []
-    for line in header_lines:
-        if not line:
-            continue
-        if line[0] in " \t":
-            assert headers, f"continuation line {line!r} before any header"
-            name, value = headers[-1]
-            headers[-1] = (name, f"{value} {line}")
-            continue
-        name, separator, value = line.partition(":")
-        assert separator, f"malformed header line {line!r}"
-        headers.append((name, value))
-    return HttpRequest(method, path, query, headers, body)
+from tests.known_answers import (
+    CLASSIC_ACCESS_KEY,
+    CLASSIC_AMZ_DATE,
+    CLASSIC_REGION,
+    CLASSIC_SECRET_KEY,
+    CLASSIC_SERVICE,
+    CLASSIC_SREQ_DEFECTS,
+    CLASSIC_STS_DEFECTS,
+    SIGV4_CLASSIC,
+    HttpRequest,
+    case_params,
+    classic_cases,
+    parse_http_request,
+    v4_cases,
+)
 
 
 def payload_hash(body: bytes) -> str:
@@ -161,39 +77,6 @@ def by_name(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(((name.lower(), value) for name, value in headers), key=lambda item: item[0])
 
 
-def classic_cases() -> list[Path]:
-    """Every classic case directory, i.e. every directory holding a ``.req`` file."""
-    if not CLASSIC_ROOT.is_dir():
-        return []
-    return sorted(request.parent for request in CLASSIC_ROOT.rglob("*.req"))
-
-
-def v4_cases() -> list[Path]:
-    """Every v4 case directory, i.e. every directory holding a ``context.json``."""
-    if not V4_ROOT.is_dir():
-        return []
-    return sorted(context.parent for context in V4_ROOT.rglob("context.json"))
-
-
-def suite_params(root: Path, cases: list[Path]) -> list[Any]:
-    """One parameter per case, with the case name as id, or one skipped placeholder."""
-    if not cases:
-        reason = f"AWS SigV4 test suite not found: {root} is missing or holds no cases"
-        return [pytest.param(None, id="suite-missing", marks=pytest.mark.skip(reason=reason))]
-    return [pytest.param(case, id=case.name) for case in cases]
-
-
-def classic_params(defects: dict[str, str]) -> list[Any]:
-    """The classic cases, those in ``defects`` marked as skipped with their reason."""
-    params = suite_params(CLASSIC_ROOT, classic_cases())
-    for index, param in enumerate(params):
-        case = param.values[0]
-        if case is not None and case.name in defects:
-            skip = pytest.mark.skip(reason=defects[case.name])
-            params[index] = pytest.param(case, id=case.name, marks=skip)
-    return params
-
-
 def tokens_added_after_signing() -> frozenset[str]:
     """Classic cases whose readme says the session token is added after signing.
 
@@ -201,7 +84,7 @@ def tokens_added_after_signing() -> frozenset[str]:
     described as added "after you calculate the signature" is not part of the signed request.
     """
     names: set[str] = set()
-    for readme in CLASSIC_ROOT.rglob("readme.txt"):
+    for readme in SIGV4_CLASSIC.rglob("readme.txt"):
         for line in readme.read_text(encoding="utf-8").splitlines():
             name, separator, description = line.partition(" - ")
             if separator and "after you calculate the signature" in description:
@@ -286,15 +169,8 @@ def load_v4(case: Path) -> V4Case:
     return V4Case(context, request, date, signed, final, body_hash)
 
 
-CLASSIC_PARAMS = classic_params({})
-V4_PARAMS = suite_params(V4_ROOT, v4_cases())
-
-needs_classic = pytest.mark.skipif(
-    not CLASSIC_ROOT.is_dir(), reason=f"AWS SigV4 test suite not found: {CLASSIC_ROOT} is missing"
-)
-needs_v4 = pytest.mark.skipif(
-    not V4_ROOT.is_dir(), reason=f"AWS SigV4 test suite not found: {V4_ROOT} is missing"
-)
+CLASSIC_PARAMS = case_params(classic_cases())
+V4_PARAMS = case_params(v4_cases())
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,7 +178,6 @@ needs_v4 = pytest.mark.skipif(
 # --------------------------------------------------------------------------------------------
 
 
-@needs_classic
 def test_classic_suite_is_complete() -> None:
     names = [case.name for case in classic_cases()]
     assert len(names) == len(set(names)), "classic case names must be unique test ids"
@@ -314,12 +189,10 @@ def test_classic_suite_is_complete() -> None:
             assert (case / f"{case.name}{suffix}").is_file(), f"{case.name}{suffix} missing"
 
 
-@needs_classic
 def test_classic_readme_marks_token_added_after_signing() -> None:
     assert tokens_added_after_signing() == {"post-sts-header-after"}
 
 
-@needs_v4
 def test_v4_suite_is_complete() -> None:
     names = [case.name for case in v4_cases()]
     assert len(names) == len(set(names)), "v4 case names must be unique test ids"
@@ -388,7 +261,7 @@ def test_classic_canonical_request(case: Path) -> None:
     assert signed == creq.split("\n")[-2]
 
 
-@pytest.mark.parametrize("case", classic_params(CLASSIC_STS_DEFECTS))
+@pytest.mark.parametrize("case", case_params(classic_cases(), frozenset(CLASSIC_STS_DEFECTS)))
 def test_classic_string_to_sign_and_authorization(case: Path) -> None:
     request = load_classic(case)
     creq, _ = canonical_request(
@@ -404,7 +277,7 @@ def test_classic_string_to_sign_and_authorization(case: Path) -> None:
     assert classic_authorization(request) == read_text(case / f"{case.name}.authz")
 
 
-@pytest.mark.parametrize("case", classic_params(CLASSIC_SREQ_DEFECTS))
+@pytest.mark.parametrize("case", case_params(classic_cases(), frozenset(CLASSIC_SREQ_DEFECTS)))
 def test_classic_signed_request(case: Path) -> None:
     request = load_classic(case)
     signed, authorization = load_classic_signed(case)
@@ -419,10 +292,9 @@ def test_classic_signed_request(case: Path) -> None:
     )
 
 
-@needs_classic
 @pytest.mark.parametrize("name", sorted({*CLASSIC_STS_DEFECTS, *CLASSIC_SREQ_DEFECTS}))
 def test_classic_defects_are_real(name: str) -> None:
-    """Each skip above rests on a contradiction in the data itself, confirmed independently."""
+    """Each case left out above rests on a contradiction in the data, confirmed independently."""
     (case,) = [case for case in classic_cases() if case.name == name]
     if name in CLASSIC_STS_DEFECTS:
         creq = (case / f"{name}.creq").read_bytes()
