@@ -4,9 +4,9 @@ Most tests run the command in a subprocess (``python -m aiokms.cli``, what the `
 script runs), as a user would; the many small cases of argument handling call
 :func:`aiokms.cli.main` in-process, which is the same code without the interpreter start-up.
 
-Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package (and, where installed,
-the ESDK's own ``aws-encryption-cli``, found through ``AIOKMS_ESDK_CLI`` or on ``PATH``)
-reads what ``aiokms encrypt`` writes and writes what ``aiokms decrypt`` reads.
+Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package and the ESDK's own
+``aws-encryption-cli`` (in a virtualenv of its own, see ``tests/esdk_cli.py``) read what
+``aiokms encrypt`` writes and write what ``aiokms decrypt`` reads.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from botocore import xform_name
 
 from aiokms import cli
 from aiokms.cli import _bench, _kms
+from tests.esdk_cli import esdk_cli
 
 REGION = "us-east-1"
 COMMAND = [sys.executable, "-m", "aiokms.cli"]
@@ -824,23 +824,22 @@ def test_interop_with_the_aws_encryption_sdk(
     assert decrypted == plaintext and context["purpose"] == "back ✓"
 
 
-def _esdk_cli() -> str | None:
-    return os.environ.get("AIOKMS_ESDK_CLI") or shutil.which("aws-encryption-cli")
+@pytest.fixture(scope="session")
+def esdk_cli_tool(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``aws-encryption-cli``, built once into pytest's cache (or a temporary folder)."""
+    cache = getattr(pytestconfig, "cache", None)
+    folder = cache.mkdir("esdk-cli") if cache is not None else tmp_path_factory.mktemp("esdk")
+    return esdk_cli(folder)
 
 
-@pytest.mark.skipif(
-    _esdk_cli() is None,
-    reason="aws-encryption-cli not installed (its package pins aws-encryption-sdk 3.x: install "
-    "it in its own virtualenv and set AIOKMS_ESDK_CLI to its aws-encryption-cli)",
-)
 def test_interop_with_the_esdk_command_line_tool(
     moto_env: dict[str, str],
     two_keys: list[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    esdk_cli_tool: Path,
 ) -> None:
-    tool = _esdk_cli()
-    assert tool is not None
+    tool = str(esdk_cli_tool)
     plaintext = os.urandom(70_000)
     (tmp_path / "plain").write_bytes(plaintext)
     esdk = subprocess.run(
