@@ -22,7 +22,7 @@ import contextlib
 import ssl
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 import aiohttp
@@ -77,11 +77,12 @@ class Deadlines:
     whenever the timer runs, and :meth:`stop` runs before it awaits anything else.
     """
 
-    __slots__ = ("_due", "_loop", "_timer", "tick", "timeout")
+    __slots__ = ("_clock", "_due", "_loop", "_timer", "tick", "timeout")
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
         self.tick = min(timeout / 8, 1.0)
+        self._clock = clock
         self._due: dict[asyncio.Task[object], float | None] = {}  # None once expired
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,7 +92,7 @@ class Deadlines:
 
     def start(self, task: asyncio.Task[object]) -> None:
         """Give ``task`` ``timeout`` seconds from now to :meth:`stop`."""
-        self._due[task] = time.monotonic() + self.timeout
+        self._due[task] = self._clock() + self.timeout
         loop = task.get_loop()
         if self._timer is None or self._loop is not loop:
             self._arm(loop)
@@ -117,7 +118,7 @@ class Deadlines:
 
     def _check(self) -> None:
         self._timer = None
-        now = time.monotonic()
+        now = self._clock()
         for task, due in list(self._due.items()):
             if due is not None and due <= now:
                 self._due[task] = None

@@ -520,8 +520,7 @@ async def test_failed_wrapping_is_not_kept(kms: LocalKeys, keys: list[str]) -> N
 
 
 async def test_real_data_key_cache(kms: LocalKeys, keys: list[str]) -> None:
-    cache_module = pytest.importorskip("aiokms._cache")
-    async with cache_module.DataKeyCache(max_messages=1000) as cache:
+    async with aiokms.DataKeyCache(max_messages=1000) as cache:
         enc = Encryptor(kms, keys[0], cache=cache)
         messages = [await enc.encrypt(os.urandom(100), encryption_context=CONTEXT)]
         messages += [await enc.encrypt(b"%d" % i, encryption_context=CONTEXT) for i in range(50)]
