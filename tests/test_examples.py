@@ -107,3 +107,22 @@ def test_load_test() -> None:
     assert summary and int(summary.group(1).replace(",", "")) > 0, out
     assert re.search(r"latency ms: p50 [\d.]+  p99 [\d.]+  max [\d.]+", out)
     assert re.search(r"requests [\d,]+, throttled [\d,]+, retries [\d,]+", out)
+
+
+def test_the_readmes_testing_example_passes(tmp_path: Path) -> None:
+    """The README's "Testing code that uses aiokms" module runs as a user's test module."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing code that uses aiokms", 1)[1]
+    module = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "test_payments.py").write_text(module, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
