@@ -61,6 +61,7 @@ from aiokms._cache.core import (
     Slot,
     Usage,
 )
+from aiokms._cache.source import copy_argument
 
 __all__ = ["CacheStats", "DataKeyCache", "DataKeyClient"]
 
@@ -214,7 +215,9 @@ class DataKeyCache:
 
     Keys handed out are ``bytes`` copies the cache cannot overwrite: callers should drop them as
     soon as they are done. The cache's own copies are zeroed when retired, evicted or cleared,
-    and in a child process after ``os.fork()``.
+    and in a child process after ``os.fork()``, where the cache starts empty. Used from one
+    event loop after another, it forgets the KMS calls it had under way on the loop it left:
+    nobody waits for them and their keys are not cached.
 
     Args:
         capacity: the most entries (distinct client, partition, key id, key spec, encryption
@@ -406,9 +409,7 @@ class DataKeyCache:
                 params.get("GrantTokens"),
             )
         except (TypeError, AttributeError):
-            raise TypeError(
-                "EncryptionContext, GrantTokens: expected a mapping of str to str and a list of str"
-            ) from None
+            raise _unhashable() from None
         return GenerateEntry(self, tag, kms.generate_data_key, params)
 
     def decrypt_entry(
@@ -448,9 +449,7 @@ class DataKeyCache:
                 EncryptionAlgorithm,
             )
         except (TypeError, AttributeError):
-            raise TypeError(
-                "EncryptionContext, GrantTokens: expected a mapping of str to str and a list of str"
-            ) from None
+            raise _unhashable() from None
         return DecryptEntry(self, tag, kms.decrypt, params)
 
     async def generate_data_key(
@@ -1101,6 +1100,12 @@ def _nobody() -> None:
     return None
 
 
+def _unhashable() -> TypeError:
+    return TypeError(
+        "EncryptionContext, GrantTokens: expected a mapping of str to str and a list of str"
+    )
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -1155,11 +1160,9 @@ def _generate_params(
     if number_of_bytes is not None:
         params["NumberOfBytes"] = number_of_bytes
     if context is not None:
-        params["EncryptionContext"] = dict(context) if isinstance(context, Mapping) else context
+        params["EncryptionContext"] = copy_argument(context)
     if grant_tokens is not None:
-        params["GrantTokens"] = (
-            list(grant_tokens) if isinstance(grant_tokens, (list, tuple)) else grant_tokens
-        )
+        params["GrantTokens"] = copy_argument(grant_tokens)
     return params
 
 
@@ -1171,15 +1174,11 @@ def _decrypt_params(
     algorithm: str | None,
 ) -> dict[str, Any]:
     """Decrypt's arguments, copied as :func:`_generate_params` copies (the blob as bytes)."""
-    params: dict[str, Any] = {
-        "CiphertextBlob": bytes(blob) if isinstance(blob, (bytearray, memoryview)) else blob
-    }
+    params: dict[str, Any] = {"CiphertextBlob": copy_argument(blob)}
     if context is not None:
-        params["EncryptionContext"] = dict(context) if isinstance(context, Mapping) else context
+        params["EncryptionContext"] = copy_argument(context)
     if grant_tokens is not None:
-        params["GrantTokens"] = (
-            list(grant_tokens) if isinstance(grant_tokens, (list, tuple)) else grant_tokens
-        )
+        params["GrantTokens"] = copy_argument(grant_tokens)
     if key_id is not None:
         params["KeyId"] = key_id
     if algorithm is not None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from aiokms._cache.core import DataKey
 
-__all__ = ["CoroutineSource", "DataKeyEntry", "DataKeySource"]
+__all__ = ["CoroutineSource", "DataKeyEntry", "DataKeySource", "copy_argument"]
 
 
 class DataKeyEntry(Protocol):
@@ -168,17 +168,18 @@ class _CalledEntry:
         return DataKey(response)
 
 
+def copy_argument(value: Any) -> Any:
+    """A KMS argument as a cache keeps it for a call it makes later: a mapping, list or buffer
+    copied (the caller may change its own once the call is made), anything else as it is."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    return value
+
+
 def _given(**params: Any) -> dict[str, Any]:
-    """The arguments given (not None), each copied: the caller may change its own later."""
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            value = dict(value)
-        elif isinstance(value, (list, tuple)):
-            value = list(value)
-        elif isinstance(value, (bytearray, memoryview)):
-            value = bytes(value)
-        out[name] = value
-    return out
+    """The arguments given (not None), each copied."""
+    return {name: copy_argument(value) for name, value in params.items() if value is not None}
