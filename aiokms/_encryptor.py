@@ -585,7 +585,10 @@ class Encryptor:
         """
         if self._source is None or not self._key_ids:
             return None
-        return self._entry(context).take(plaintext_length)
+        entry = context.entry
+        if entry is None:
+            entry = self._entry(context)
+        return entry.take(plaintext_length)
 
     def _entry(self, context: _Context) -> DataKeyEntry:
         """The cache's entry of GenerateDataKey calls for ``context`` (asked for once)."""

@@ -646,7 +646,7 @@ class DataKeyCache:
         the budget cannot cache), which the caller takes the async way.
         """
         budget = self._budget
-        if self._closed or not budget.cacheable(length):
+        if self._closed or length > budget._bytes_cap:  # (KeyBudget.cacheable, for an int)
             return None
         try:
             slot = self._entries[tag]
