@@ -99,7 +99,7 @@ class CacheStats:
         kms_calls: KMS calls the cache made: for misses, refreshes and bypasses.
         refreshes: of those, calls started ahead of need, for keys to follow the current one.
         bypasses: calls passed to KMS uncached: ``plaintext_length`` over ``max_bytes``, or
-            unknown under a byte limit, or arguments the cache does not key on (``Recipient``,
+            unknown under a byte limit, or arguments no entry is told apart by (``Recipient``,
             ``DryRun``, ...).
         errors: KMS calls that failed.
         evictions: entries dropped, least recently used first, to stay within ``capacity``.
@@ -530,7 +530,7 @@ class DataKeyCache:
     ) -> Response:
         """The Decrypt answer for ``CiphertextBlob``, cached for ``max_age`` seconds.
 
-        Entries are keyed by the client, ``partition``, the ciphertext, the encryption context,
+        Entries are told apart by the client, ``partition``, the ciphertext, the encryption context,
         the grant tokens, ``KeyId`` and ``EncryptionAlgorithm``; concurrent misses for one entry
         share one KMS call. Decrypting counts against neither ``max_messages`` nor ``max_bytes``.
 
