@@ -41,7 +41,9 @@ class DataKeyEntry(Protocol):
 class DataKeySource(Protocol):
     """What the Encryptor needs of a data-key cache: handles on entries.
 
-    ``aiokms.DataKeyCache`` is one; :class:`CoroutineSource` adapts other caches.
+    ``aiokms.DataKeyCache`` is one; :class:`CoroutineSource` adapts other caches. A source may
+    also have a ``budget`` attribute with ``max_age`` and ``max_messages``: the Encryptor's
+    signing key pairs (signed suite) then live as long as one of its data keys.
     """
 
     def generate_entry(
