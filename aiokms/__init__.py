@@ -2,10 +2,21 @@
 
 from typing import TYPE_CHECKING, Any
 
-from aiokms._cache import CacheStats, DataKeyCache, DataKeyClient
+from aiokms._cache import (
+    CacheStats,
+    CoroutineSource,
+    DataKey,
+    DataKeyCache,
+    DataKeyClient,
+    DataKeyEntry,
+    DataKeySource,
+    DecryptEntry,
+    GenerateEntry,
+    KeyBudget,
+)
 from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Paginator, __version__
 from aiokms._credentials import Credentials, CredentialsProvider
-from aiokms._encryptor import DataKeySource, Encryptor, KMSLike
+from aiokms._encryptor import Encryptor, KMSLike
 from aiokms._message import Algorithm
 from aiokms.errors import (
     AiokmsError,
@@ -29,10 +40,16 @@ __all__ = [
     "Paginator",
     # cache
     "CacheStats",
+    "DataKey",
     "DataKeyCache",
     "DataKeyClient",
+    "DecryptEntry",
+    "GenerateEntry",
+    "KeyBudget",
     # envelope
     "Algorithm",
+    "CoroutineSource",
+    "DataKeyEntry",
     "DataKeySource",
     "Encryptor",
     "KMSLike",

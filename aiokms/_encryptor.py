@@ -2,7 +2,8 @@
 
 How it works. Encrypting a message::
 
-    data key   <- DataKeyCache (a hit without a coroutine)  or KMS GenerateDataKey (first key id)
+    data key   <- the cache entry's take() (a hit, no coroutine), else await its fetch();
+                  without a cache, KMS GenerateDataKey (first key id)
     wrapped    <- KMS Encrypt of the data key under every other key id      (once per data key)
     message    <- aiokms._message.seal_message(...)                          (pure, no I/O)
 
@@ -16,14 +17,19 @@ Decrypting::
 
     header     <- aiokms._message.parse_header(...)     (memoized per distinct EC + EDK bytes)
     checks     the caller's encryption context pairs, before any KMS call
-    data key   <- DataKeyCache (likewise) or KMS Decrypt, trying only the ``aws-kms``
+    data key   <- cache entries (likewise) or KMS Decrypt, trying only the ``aws-kms``
                   encrypted data keys whose key ARN is one of the key ids (or, in discovery
                   mode, in an allowed account and partition), in message order
     plaintext  <- commitment, header tag, every frame, signature, no trailing bytes
 
+The cache is any :class:`~aiokms.DataKeySource`: the encryptor asks it for a handle on the
+entry of each encryption context (and of each encrypted data key it decrypts), keeps the
+handle, and uses only its ``take`` and ``fetch``. An object with just the two coroutine methods
+of ``DataKeyCache`` is wrapped in a :class:`~aiokms.CoroutineSource` (every use then awaits).
+
 For the signed suite with a cache, a signing key pair serves one encryption context until the
 cache's ``max_age`` or ``max_messages`` would retire a data key (the public key is part of the
-encryption context, so it is part of the cache entry's key); without a cache, every message
+encryption context, so it is part of the cache entry's tag); without a cache, every message
 gets a new pair, as the ESDK's default materials manager makes them.
 """
 
@@ -36,7 +42,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Hashable,
     Iterable,
     Mapping,
     Sequence,
@@ -45,7 +50,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from aiokms._cache import DataKeyCache, _DataKey
+from aiokms._cache import CoroutineSource, DataKey, DataKeyEntry, DataKeySource
 from aiokms._message import (
     PUBLIC_KEY_CONTEXT_KEY,
     RESERVED_CONTEXT_PREFIX,
@@ -67,7 +72,7 @@ from aiokms._message.header import MAX_MEMO_SECTION
 from aiokms._message.suites import MAX_FRAME_LENGTH
 from aiokms.errors import InvalidMessageError, InvalidResponse
 
-__all__ = ["Algorithm", "DataKeySource", "Encryptor", "KMSLike"]
+__all__ = ["Algorithm", "Encryptor", "KMSLike"]
 
 KMS_PROVIDER_ID: Final = "aws-kms"
 _KEY_SPEC: Final = "AES_256"
@@ -93,31 +98,6 @@ class KMSLike(Protocol):
     def decrypt(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
 
 
-class DataKeySource(Protocol):
-    """What the encryptor needs of a data-key cache: ``aiokms.DataKeyCache`` provides it."""
-
-    def generate_data_key(
-        self,
-        kms: Any,
-        /,
-        *,
-        KeyId: str,
-        KeySpec: str,
-        EncryptionContext: dict[str, str],
-        plaintext_length: int,
-    ) -> Awaitable[Mapping[str, Any]]: ...
-
-    def decrypt(
-        self,
-        kms: Any,
-        /,
-        *,
-        CiphertextBlob: bytes,
-        EncryptionContext: dict[str, str],
-        KeyId: str,
-    ) -> Awaitable[Mapping[str, Any]]: ...
-
-
 class _Memo(dict[_K, _V]):
     """A dict that forgets its oldest entry when full (entries are cheap to recompute)."""
 
@@ -137,7 +117,7 @@ class _Context:
     """One caller encryption context, validated, in the forms KMS and the header need.
 
     ``middles`` maps a cached data key's ciphertext to the header bytes made for it;
-    ``entry`` is the DataKeyCache entry key of its GenerateDataKey calls, once known.
+    ``entry`` is the cache's entry of its GenerateDataKey calls, once asked for.
     """
 
     __slots__ = (
@@ -164,7 +144,7 @@ class _Context:
         self.uses_left = uses_left
         # The data key in use, the one refreshed ahead, and some slack.
         self.middles: _Memo[bytes, bytes] = _Memo(4)
-        self.entry: Hashable | None = None
+        self.entry: DataKeyEntry | None = None
 
     def __repr__(self) -> str:
         return f"<_Context pairs={len(self.kms_context)} signed={self.signer is not None}>"
@@ -250,8 +230,10 @@ class Encryptor:
             works for encrypting; decrypting matches encrypted data keys by key ARN, so give
             key ARNs to decrypt (as the ESDK's strict mode requires). May be empty only in
             discovery mode, for a decrypt-only encryptor.
-        cache: an ``aiokms.DataKeyCache`` (or anything with its two coroutine methods); data
-            keys for both encrypting and decrypting then come through it.
+        cache: an ``aiokms.DataKeyCache``, or another :class:`~aiokms.DataKeySource`, or any
+            object with ``DataKeyCache``'s ``generate_data_key`` and ``decrypt`` coroutines
+            (wrapped in an ``aiokms.CoroutineSource``); data keys for both encrypting and
+            decrypting then come through it.
         algorithm: an :class:`Algorithm`, its name or its suite id: 0x0478 (default, no
             signature) or 0x0578 (ECDSA P-384 signature, the ESDK's default). Decrypting
             reads both, whatever this is.
@@ -265,6 +247,7 @@ class Encryptor:
         max_encrypted_data_keys: messages with more encrypted data keys than this are refused
             unread, and encrypting with more key ids is an error (default 10; ``None``: no
             limit). It bounds the work one forged message can cause.
+        clock: monotonic seconds, for the signing key pairs' lifetime (injectable for tests).
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it. Nothing is sent
@@ -278,7 +261,6 @@ class Encryptor:
         "_clock",
         "_contexts",
         "_discovery",
-        "_fast_cache",
         "_frame_length",
         "_key_arns",
         "_key_ids",
@@ -293,6 +275,7 @@ class Encryptor:
         "_sections",
         "_signer_age",
         "_signer_uses",
+        "_source",
         "_usable",
     )
 
@@ -301,14 +284,14 @@ class Encryptor:
         kms: KMSLike,
         key_ids: str | Sequence[str],
         *,
-        cache: DataKeySource | None = None,
+        cache: DataKeySource | Any = None,
         algorithm: Algorithm | str | int = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
         frame_length: int = 4096,
         discovery: bool = False,
         discovery_accounts: Iterable[str] | None = None,
         discovery_partition: str = "aws",
         max_encrypted_data_keys: int | None = _DEFAULT_MAX_EDKS,
-        _clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for method in ("generate_data_key", "encrypt", "decrypt"):
             if not callable(getattr(kms, method, None)):
@@ -328,10 +311,7 @@ class Encryptor:
             raise TypeError(f"discovery: expected a bool, got {type(discovery).__name__}")
         if not ids and not discovery:
             raise ValueError("key_ids: at least one key id is needed (or discovery=True)")
-        if cache is not None and not all(
-            callable(getattr(cache, name, None)) for name in ("generate_data_key", "decrypt")
-        ):
-            raise TypeError("cache: expected an aiokms.DataKeyCache")
+        source = _source(cache)
         if (
             not isinstance(frame_length, int)
             or isinstance(frame_length, bool)
@@ -374,8 +354,7 @@ class Encryptor:
         self._primary = ids[0] if ids else ""
         self._key_arns = frozenset(key_id.encode() for key_id in ids if _is_key_arn(key_id))
         self._cache = cache
-        # An aiokms.DataKeyCache serves hits without a coroutine (see _generated_hit).
-        self._fast_cache = cache if isinstance(cache, DataKeyCache) else None
+        self._source = source
         self._algorithm = Algorithm.coerce(algorithm)
         self._frame_length = frame_length
         self._discovery = discovery
@@ -384,11 +363,13 @@ class Encryptor:
         region = getattr(getattr(kms, "meta", None), "region_name", None)
         self._region = region if isinstance(region, str) else None
         self._max_edks = max_encrypted_data_keys
-        self._clock = _clock
+        if not callable(clock):
+            raise TypeError(f"clock: expected a callable returning seconds, got {clock!r}")
+        self._clock = clock
         # A signing key pair lives as long as the cache lets one data key live.
-        policy = getattr(cache, "policy", cache)
-        max_age = getattr(policy, "max_age", None)
-        max_uses = getattr(policy, "max_messages", _DEFAULT_SIGNER_USES)
+        budget = getattr(source, "budget", None)
+        max_age = getattr(budget, "max_age", None)
+        max_uses = getattr(budget, "max_messages", _DEFAULT_SIGNER_USES)
         self._signer_age = (
             float(max_age) if isinstance(max_age, (int, float)) else _DEFAULT_SIGNER_AGE
         )
@@ -399,9 +380,9 @@ class Encryptor:
         self._pending: dict[tuple[bytes, bytes], asyncio.Future[bytes]] = {}
         self._sections = SectionMemo()
         self._usable: _Memo[tuple[EncryptedDataKey, ...], tuple[tuple[bytes, str], ...]] = _Memo()
-        # The last header's usable entries with their cache entry keys, by the identity of its
+        # The last header's usable entries with their cache entries, by the identity of its
         # parsed sections (which the section memo shares between messages).
-        self._last_entries: tuple[object, object, tuple[tuple[str, Hashable], ...]] = (
+        self._last_entries: tuple[object, object, tuple[tuple[str, DataKeyEntry], ...]] = (
             None,
             None,
             (),
@@ -461,7 +442,7 @@ class Encryptor:
             context = self._context(encryption_context)
         size = len(plaintext)
         hit = self._generated_hit(context, size)
-        middle = None if hit is None else context.middles.get(hit.fields.get("CiphertextBlob", b""))
+        middle = None if hit is None else context.middles.get(hit.ciphertext_blob or b"")
         data_key: bytes | bytearray
         if hit is None or middle is None:
             data_key, middle = await self._materials(context, size, hit)
@@ -520,7 +501,7 @@ class Encryptor:
         data_key, middle = await self._materials(context, plaintext_length, hit)
         writer = MessageWriter(
             algorithm=self._algorithm,
-            data_key=data_key,
+            data_key=bytes(data_key),
             middle=middle,
             frame_length=self._frame_length,
             signer=context.signer,
@@ -595,29 +576,32 @@ class Encryptor:
             uses_left=self._signer_uses - 1,
         )
 
-    def _generated_hit(self, context: _Context, plaintext_length: int) -> _DataKey | None:
-        """A data key the DataKeyCache hands out without a coroutine, counted for one use of
-        ``plaintext_length`` bytes; ``None`` on a miss (and for a cache of another kind), which
+    def _generated_hit(self, context: _Context, plaintext_length: int) -> DataKey | None:
+        """A data key the cache entry of ``context`` hands out without a coroutine, counted for
+        one use of ``plaintext_length`` bytes; ``None`` on a miss (and without a cache), which
         :meth:`_materials` serves the async way.
 
-        The key is the cache's own: copy its plaintext before awaiting.
+        The key may be the cache's own: copy its plaintext before awaiting.
         """
-        cache = self._fast_cache
-        if cache is None or not self._key_ids:
+        if self._source is None or not self._key_ids:
             return None
         entry = context.entry
         if entry is None:
-            entry = context.entry = cache._generate_entry(
-                self._kms, "", self._primary, _KEY_SPEC, None, context.kms_context, None
+            entry = self._entry(context)
+        return entry.take(plaintext_length)
+
+    def _entry(self, context: _Context) -> DataKeyEntry:
+        """The cache's entry of GenerateDataKey calls for ``context`` (asked for once)."""
+        entry = context.entry
+        if entry is None:
+            assert self._source is not None
+            entry = context.entry = self._source.generate_entry(
+                self._kms,
+                KeyId=self._primary,
+                KeySpec=_KEY_SPEC,
+                EncryptionContext=context.kms_context,
             )
-        hit = cache._take_generated(entry, plaintext_length)
-        if hit is None:
-            context.entry = None  # made again next time: the cache may have a new client token
-            return None
-        data_key, refresh = hit
-        if refresh:
-            cache._refresh(entry, self._kms, self._generate_params(context))
-        return data_key
+        return entry
 
     def _generate_params(self, context: _Context) -> dict[str, Any]:
         return {
@@ -627,8 +611,8 @@ class Encryptor:
         }
 
     async def _materials(
-        self, context: _Context, plaintext_length: int | None, hit: _DataKey | None = None
-    ) -> tuple[bytes, bytes]:
+        self, context: _Context, plaintext_length: int | None, hit: DataKey | None = None
+    ) -> tuple[bytearray, bytes]:
         """``(plaintext data key, header middle)`` for one message.
 
         From ``hit`` (a key already taken from the cache) when given; else from the cache when
@@ -636,24 +620,19 @@ class Encryptor:
         """
         if not self._key_ids:
             raise ValueError("key_ids: this encryptor has no key ids to encrypt with")
-        cache = self._cache
-        response: Mapping[str, Any]
-        if cache is None or plaintext_length is None:  # a data key of this message's own
-            response = await self._kms.generate_data_key(**self._generate_params(context))
-            middle = await self._wrap(response, context)
+        if self._source is None or plaintext_length is None:  # a data key of this message's own
+            key = DataKey(await self._kms.generate_data_key(**self._generate_params(context)))
+            middle = await self._wrap(key, context)
         else:
-            if hit is not None:
-                response = hit.handout()
+            if hit is not None:  # the cache's own: copied, for the awaits below
+                key = DataKey(hit.response(), hit.born)
             else:
-                response = await cache.generate_data_key(
-                    self._kms, plaintext_length=plaintext_length, **self._generate_params(context)
-                )
-            cached = context.middles.get(response.get("CiphertextBlob", b""))
-            middle = await self._middle_for(response, context) if cached is None else cached
-        data_key = response["Plaintext"]
-        if type(data_key) is not bytes or len(data_key) != _DATA_KEY_LEN:
+                key = await self._entry(context).fetch(plaintext_length)
+            cached = context.middles.get(key.ciphertext_blob or b"")
+            middle = await self._middle_for(key, context) if cached is None else cached
+        if len(key.plaintext) != _DATA_KEY_LEN:
             raise self._bad_data_key()
-        return data_key, middle
+        return key.plaintext, middle
 
     def _bad_data_key(self) -> InvalidResponse:
         return InvalidResponse(
@@ -661,45 +640,47 @@ class Encryptor:
             error="GenerateDataKey: the plaintext data key is not 32 bytes",
         )
 
-    async def _middle_for(self, response: Mapping[str, Any], context: _Context) -> bytes:
+    async def _middle_for(self, key: DataKey, context: _Context) -> bytes:
         """The header middle of a cached data key, made once however many messages wait.
 
         With more than one key id that takes Encrypt calls: the first caller starts them in a
         task of their own, every caller waits for it, and a cancelled caller leaves it running
         for the others.
         """
-        blob: bytes = response.get("CiphertextBlob", b"")  # checked by _wrap
+        blob = key.ciphertext_blob or b""  # checked by _wrap
         if len(self._key_ids) == 1:  # no KMS call, nothing to wait for
-            middle = await self._wrap(response, context)
+            middle = await self._wrap(key, context)
             context.middles[blob] = middle
             return middle
-        key = (blob, context.serialized)
-        pending = self._pending.get(key)
+        pending_key = (blob, context.serialized)
+        pending = self._pending.get(pending_key)
         if pending is None:
-            pending = asyncio.ensure_future(self._wrap(response, context))
-            self._pending[key] = pending
+            pending = asyncio.ensure_future(self._wrap(key, context))
+            self._pending[pending_key] = pending
 
             def done(task: asyncio.Future[bytes]) -> None:
-                del self._pending[key]
+                del self._pending[pending_key]
                 if not task.cancelled() and task.exception() is None:
                     context.middles[blob] = task.result()
 
             pending.add_done_callback(done)
         return await asyncio.shield(pending)
 
-    async def _wrap(self, response: Mapping[str, Any], context: _Context) -> bytes:
+    async def _wrap(self, key: DataKey, context: _Context) -> bytes:
         """The header middle for a new data key: wrap it under the other key ids too."""
-        edks = [self._data_key_entry("GenerateDataKey", response)]
+        edks = [self._data_key_entry("GenerateDataKey", key.key_id, key.ciphertext_blob)]
         kms_context = context.kms_context
         for key_id in self._key_ids[1:]:
-            kwargs: dict[str, Any] = {"KeyId": key_id, "Plaintext": response["Plaintext"]}
+            kwargs: dict[str, Any] = {"KeyId": key_id, "Plaintext": bytes(key.plaintext)}
             if kms_context:
                 kwargs["EncryptionContext"] = kms_context
-            edks.append(self._data_key_entry("Encrypt", await self._kms.encrypt(**kwargs)))
+            wrapped = await self._kms.encrypt(**kwargs)
+            edks.append(
+                self._data_key_entry("Encrypt", wrapped.get("KeyId"), wrapped.get("CiphertextBlob"))
+            )
         return header_middle(context.serialized, edks, self._frame_length)
 
-    def _data_key_entry(self, operation: str, response: Mapping[str, Any]) -> EncryptedDataKey:
-        arn, blob = response.get("KeyId"), response.get("CiphertextBlob")
+    def _data_key_entry(self, operation: str, arn: object, blob: object) -> EncryptedDataKey:
         if not isinstance(arn, str) or not _is_key_arn(arn) or not isinstance(blob, bytes):
             raise InvalidResponse(
                 endpoint_url=_endpoint(self._kms),
@@ -795,7 +776,7 @@ class Encryptor:
                     continue
                 if required:
                     _require_pairs(header, required)
-                reader.unlock(await self._data_key_for(header))
+                reader.unlock(bytes(await self._data_key_for(header)))
                 unlocked = True
             while (plaintext := reader.next_plaintext()) is not None:
                 if plaintext:
@@ -844,39 +825,44 @@ class Encryptor:
         return found
 
     def _decrypted_hit(self, header: Header) -> bytearray | int:
-        """The data key of a parsed header from the DataKeyCache without a coroutine, trying
-        the usable entries in order as :meth:`_data_key_for` does; else the number of entries
+        """The data key of a parsed header from the cache's entries without a coroutine, trying
+        the usable encrypted data keys in order as :meth:`_data_key_for` does; else the number
         passed over before the first one that is not cached, for the async way to go on from.
-        The data key is the cache's own: use it up before the next await, and do not keep it.
+        The data key may be the cache's own: use it up before the next await, and do not keep
+        it.
 
         Cached answers are checked as KMS's are: one that does not fit is passed over.
         """
-        cache = self._fast_cache
-        if cache is None:
+        source = self._source
+        if source is None:
             return 0
         data_keys, context = header.encrypted_data_keys, header.encryption_context
         last_keys, last_context, entries = self._last_entries
         if data_keys is not last_keys or context is not last_context:
             kms_context = context if type(context) is dict else dict(context)
             entries = tuple(
-                (arn, cache._decrypt_entry(self._kms, "", blob, kms_context, None, arn, None))
+                (
+                    arn,
+                    source.decrypt_entry(
+                        self._kms, CiphertextBlob=blob, EncryptionContext=kms_context, KeyId=arn
+                    ),
+                )
                 for blob, arn in self._candidates(header)
             )
             self._last_entries = (data_keys, context, entries)
         tried = 0  # counted by hand: cheaper than enumerate on the hit path
         for arn, entry in entries:
-            hit = cache._take_decrypted(entry)
+            hit = entry.take()
             if hit is None:
-                self._last_entries = (None, None, ())  # the cache may have a new client token
                 return tried
-            if len(hit.plaintext) == _DATA_KEY_LEN and hit.fields.get("KeyId") == arn:
+            if len(hit.plaintext) == _DATA_KEY_LEN and hit.key_id == arn:
                 return hit.plaintext
             tried += 1  # noqa: SIM113
         if entries:
             raise InvalidMessageError  # every usable entry was cached, and none fits
         return 0
 
-    async def _data_key_for(self, header: Header, skip: int = 0) -> bytes:
+    async def _data_key_for(self, header: Header, skip: int = 0) -> bytes | bytearray:
         """The plaintext data key of a parsed header, from the cache or KMS, trying the usable
         entries after the first ``skip``."""
         if not self._key_arns and not self._discovery:
@@ -886,35 +872,30 @@ class Encryptor:
             )
         context = header.encryption_context
         kms_context = context if type(context) is dict else dict(context)
-        cache = self._cache
+        source = self._source
         first_error: ClientError | None = None
         for ciphertext, arn in self._candidates(header)[skip:]:
             try:
-                if cache is not None:
-                    response = await cache.decrypt(
+                if source is not None:
+                    key = await source.decrypt_entry(
                         self._kms,
                         CiphertextBlob=ciphertext,
                         EncryptionContext=kms_context,
                         KeyId=arn,
-                    )
+                    ).fetch()
                 else:
                     kwargs: dict[str, Any] = {"CiphertextBlob": ciphertext, "KeyId": arn}
                     if kms_context:
                         kwargs["EncryptionContext"] = kms_context
-                    response = await self._kms.decrypt(**kwargs)
+                    key = DataKey(await self._kms.decrypt(**kwargs))
             except ClientError as exc:
                 if first_error is None:
                     first_error = exc
                 continue
-            data_key = response.get("Plaintext")
             # Anything else is an entry that KMS decrypts to something other than a data key
             # under the key asked for: a forged entry, tried no further.
-            if (
-                type(data_key) is bytes
-                and len(data_key) == _DATA_KEY_LEN
-                and response.get("KeyId") == arn
-            ):
-                return data_key
+            if len(key.plaintext) == _DATA_KEY_LEN and key.key_id == arn:
+                return key.plaintext
         if first_error is not None:
             raise first_error
         raise InvalidMessageError
@@ -925,3 +906,21 @@ def _require_pairs(header: Header, required: Mapping[str, str]) -> None:
     for key, value in required.items():
         if context.get(key) != value:
             raise InvalidMessageError
+
+
+def _source(cache: object) -> DataKeySource | None:
+    """The data-key source a ``cache=`` argument stands for, or a TypeError naming it."""
+    if cache is None:
+        return None
+    if callable(getattr(cache, "generate_entry", None)) and callable(
+        getattr(cache, "decrypt_entry", None)
+    ):
+        return cache  # type: ignore[return-value]
+    if callable(getattr(cache, "generate_data_key", None)) and callable(
+        getattr(cache, "decrypt", None)
+    ):
+        return CoroutineSource(cache)
+    raise TypeError(
+        "cache: expected an aiokms.DataKeyCache (a DataKeySource), or an object with "
+        f"generate_data_key() and decrypt() coroutine methods; got {type(cache).__name__}"
+    )

@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import aiokms
+from aiokms._cache import DataKey, DataKeyEntry
 from aiokms._encryptor import Encryptor
 from aiokms._message import PUBLIC_KEY_CONTEXT_KEY, Algorithm, parse_header
 from aiokms.errors import InvalidMessageError, InvalidResponse
@@ -152,7 +153,7 @@ class CountingCache:
         self.decrypted: dict[Any, Mapping[str, Any]] = {}
         self.counts: Counter[str] = Counter()
         self.lengths: list[int] = []
-        self.policy = SimpleNamespace(max_age=60.0, max_messages=3)
+        self.budget = SimpleNamespace(max_age=60.0, max_messages=3)
 
     async def generate_data_key(
         self,
@@ -195,6 +196,79 @@ class CountingCache:
         return self.decrypted[key]
 
 
+class EntrySource:
+    """A data-key source of this module's own, not a DataKeyCache: entries whose ``take``
+    serves hits without a coroutine, caching without limits and counting."""
+
+    def __init__(self) -> None:
+        self.budget = SimpleNamespace(max_age=60.0, max_messages=3)
+        self.keys: dict[Any, DataKey] = {}
+        self.counts: Counter[str] = Counter()
+
+    def generate_entry(
+        self,
+        kms: Any,
+        /,
+        *,
+        KeyId: str,
+        KeySpec: str | None = None,
+        EncryptionContext: Mapping[str, str] | None = None,
+    ) -> DataKeyEntry:
+        context = dict(EncryptionContext or {})
+        params = {"KeyId": KeyId, "KeySpec": KeySpec, "EncryptionContext": context}
+        tag = ("generate", KeyId, KeySpec, frozenset(context.items()))
+        return _SourceEntry(self, tag, kms.generate_data_key, params)
+
+    def decrypt_entry(
+        self,
+        kms: Any,
+        /,
+        *,
+        CiphertextBlob: bytes,
+        EncryptionContext: Mapping[str, str] | None = None,
+        KeyId: str | None = None,
+    ) -> DataKeyEntry:
+        context = dict(EncryptionContext or {})
+        params = {"CiphertextBlob": CiphertextBlob, "EncryptionContext": context, "KeyId": KeyId}
+        tag = ("decrypt", CiphertextBlob, frozenset(context.items()), KeyId)
+        return _SourceEntry(self, tag, kms.decrypt, params)
+
+
+class _SourceEntry:
+    def __init__(self, source: EntrySource, tag: Any, call: Any, params: dict[str, Any]) -> None:
+        self.source, self.tag, self.call, self.params = source, tag, call, params
+
+    def take(self, plaintext_length: int | None = 0) -> DataKey | None:
+        key = self.source.keys.get(self.tag)
+        self.source.counts["hit" if key is not None else "miss"] += 1
+        return key
+
+    async def fetch(self, plaintext_length: int | None = 0) -> DataKey:
+        key = self.source.keys[self.tag] = DataKey(await self.call(**self.params))
+        return DataKey(key.response())
+
+
+SOURCES = ["coroutines", "entries", "DataKeyCache"]
+
+
+@pytest.fixture
+async def make_source() -> AsyncIterator[Any]:
+    """Data-key sources of each kind the Encryptor takes; DataKeyCaches closed afterwards."""
+    made: list[aiokms.DataKeyCache] = []
+
+    def make(kind: str) -> Any:
+        if kind == "coroutines":  # DataKeyCache's two coroutine methods only: adapted
+            return CountingCache()
+        if kind == "entries":
+            return EntrySource()
+        made.append(aiokms.DataKeyCache(max_age=60.0, max_messages=3))
+        return made[-1]
+
+    yield make
+    for cache in made:
+        await cache.close()
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -231,12 +305,18 @@ def pieces(data: bytes, size: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("algorithm", list(Algorithm))
-@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "cache"])
+@pytest.mark.parametrize("source", [None, *SOURCES])
 @pytest.mark.parametrize("size", [0, 1, 100, 4096, 10_000])
 async def test_round_trip(
-    kms: LocalKeys, keys: list[str], algorithm: Algorithm, cached: bool, size: int
+    kms: LocalKeys,
+    keys: list[str],
+    make_source: Any,
+    algorithm: Algorithm,
+    source: str | None,
+    size: int,
 ) -> None:
-    enc = Encryptor(kms, keys[0], cache=CountingCache() if cached else None, algorithm=algorithm)
+    cache = None if source is None else make_source(source)
+    enc = Encryptor(kms, keys[0], cache=cache, algorithm=algorithm)
     plaintext = os.urandom(size)
     message = await enc.encrypt(plaintext, encryption_context=CONTEXT)
     header = parse_header(message)
@@ -444,25 +524,37 @@ async def test_bad_context_on_encrypt(
 # --- the cache ---------------------------------------------------------------------------------
 
 
-async def test_cache_serves_both_directions(kms: LocalKeys, keys: list[str]) -> None:
-    cache = CountingCache()
+@pytest.mark.parametrize("source", SOURCES)
+async def test_cache_serves_both_directions(
+    kms: LocalKeys, keys: list[str], make_source: Any, source: str
+) -> None:
+    cache = make_source(source)
     enc = Encryptor(kms, keys, cache=cache)
-    messages = [await enc.encrypt(b"m%d" % i, encryption_context=CONTEXT) for i in range(5)]
+    messages = [await enc.encrypt(b"m%d" % i, encryption_context=CONTEXT) for i in range(3)]
     assert kms.operations() == ["GenerateDataKey", "Encrypt", "Encrypt"]  # once per data key
-    assert cache.counts == {"generate miss": 1, "generate hit": 4}
-    assert cache.lengths == [2] * 5
     sections = {m[35 : parse_header(m).size - 16 - 32 - 5] for m in messages}
     assert len(sections) == 1  # one data key: the same EDK section in every header
-    assert len({parse_header(m).message_id for m in messages}) == 5
+    assert len({parse_header(m).message_id for m in messages}) == 3
     for i, message in enumerate(messages):
         assert await enc.decrypt(message) == b"m%d" % i
-    assert cache.counts["decrypt miss"] == 1 and cache.counts["decrypt hit"] == 4
     assert kms.operations().count("Decrypt") == 1
+    if source == "coroutines":
+        assert cache.counts == {
+            "generate miss": 1,
+            "generate hit": 2,
+            "decrypt miss": 1,
+            "decrypt hit": 2,
+        }
+        assert cache.lengths == [2] * 3
+    elif source == "entries":  # a hit is one take(); a miss one take() and one fetch()
+        assert cache.counts == {"miss": 2, "hit": 4}
 
 
-async def test_cache_keys_by_context(kms: LocalKeys, keys: list[str]) -> None:
-    cache = CountingCache()
-    enc = Encryptor(kms, keys[0], cache=cache)
+@pytest.mark.parametrize("source", SOURCES)
+async def test_cache_keys_by_context(
+    kms: LocalKeys, keys: list[str], make_source: Any, source: str
+) -> None:
+    enc = Encryptor(kms, keys[0], cache=make_source(source))
     await enc.encrypt(b"x", encryption_context={"a": "1"})
     await enc.encrypt(b"x", encryption_context={"a": "2"})
     await enc.encrypt(b"x", encryption_context={"a": "1"})
@@ -470,9 +562,12 @@ async def test_cache_keys_by_context(kms: LocalKeys, keys: list[str]) -> None:
     assert kms.operations() == ["GenerateDataKey"] * 3
 
 
-async def test_context_dict_changed_between_messages(kms: LocalKeys, keys: list[str]) -> None:
+@pytest.mark.parametrize("source", SOURCES)
+async def test_context_dict_changed_between_messages(
+    kms: LocalKeys, keys: list[str], make_source: Any, source: str
+) -> None:
     """The same dict, changed in place, is the new context (not the one it was at first)."""
-    enc = Encryptor(kms, keys[0], cache=CountingCache())
+    enc = Encryptor(kms, keys[0], cache=make_source(source))
     context = {"a": "1"}
     first = await enc.encrypt(b"x", encryption_context=context)
     context["a"] = "2"
@@ -618,7 +713,7 @@ async def test_real_cache_hits_pass_over_entries_that_do_not_fit_in_message_orde
         assert len(kms.calls) == 2
         assert (cache.stats().hits, cache.stats().misses) == (2, 2)  # each entry looked at once
         # With key 1's answer gone, the first entry is passed over once, not twice.
-        del cache._entries[enc._last_entries[2][1][1]]
+        del cache._entries[enc._last_entries[2][1][1]._tag]
         assert await enc.decrypt(message) == b"secret"
         assert [kwargs["KeyId"] for _, kwargs in kms.calls[2:]] == [keys[1]]
         assert (cache.stats().hits, cache.stats().misses) == (3, 3)
@@ -662,12 +757,13 @@ async def test_signed_suite_sends_the_public_key_to_kms(kms: LocalKeys, keys: li
     )
 
 
+@pytest.mark.parametrize("source", SOURCES)
 async def test_signing_keys_live_as_long_as_cached_data_keys(
-    kms: LocalKeys, keys: list[str]
+    kms: LocalKeys, keys: list[str], make_source: Any, source: str
 ) -> None:
-    cache = CountingCache()  # its policy: max_age 60 s, max_messages 3
+    cache = make_source(source)  # its budget: max_age 60 s, max_messages 3
     clock = Clock()
-    enc = Encryptor(kms, keys[0], cache=cache, algorithm=SIGNED, _clock=clock)
+    enc = Encryptor(kms, keys[0], cache=cache, algorithm=SIGNED, clock=clock)
 
     async def public_key() -> str:
         message = await enc.encrypt(b"x", encryption_context=CONTEXT)
@@ -679,7 +775,10 @@ async def test_signing_keys_live_as_long_as_cached_data_keys(
     assert fourth != first[0]
     clock.now += 61
     assert await public_key() != fourth
-    assert kms.operations() == ["GenerateDataKey"] * 3
+    # A data key per key pair (a DataKeyCache may also fetch one ahead for a pair's entry).
+    contexts = [kwargs["EncryptionContext"] for _, kwargs in kms.calls]
+    assert len({context[PUBLIC_KEY_CONTEXT_KEY] for context in contexts}) == 3
+    assert kms.operations() == ["GenerateDataKey"] * (3 if source != "DataKeyCache" else 4)
 
 
 # --- argument validation -----------------------------------------------------------------------

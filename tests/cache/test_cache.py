@@ -1,7 +1,10 @@
-"""DataKeyCache against an in-process KMS on 127.0.0.1 that counts its calls.
+"""DataKeyCache, the async shell: flights, refresh ahead, entry handles, loops and forks.
 
-Time is an injected clock, waits are events: no test sleeps or measures speed. A call that must
-not wait on KMS is driven by hand (``completes_at_once``): it has to finish without suspending.
+Most tests run against an in-process KMS on 127.0.0.1 (``Keys``) that counts its calls; the
+ones that count calls under realistic timing use ``VirtualKMS`` (tests/virtual_kms.py), which
+answers after a latency on an injected clock. No test sleeps or measures speed. A call that
+must not wait on KMS is driven by hand (``completes_at_once``): it has to finish without
+suspending.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import json
 import math
 import os
 import random
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
@@ -21,8 +26,16 @@ from aiohttp import web
 from botocore.exceptions import ClientError, ParamValidationError
 
 import aiokms
-from aiokms._cache import CacheStats, DataKeyCache, Policy, _DataKey, _Entries, _Slot
+from aiokms._cache import CacheStats, DataKeyCache
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded
+from tests.virtual_kms import (
+    HIT_COST,
+    FakeClock,
+    VirtualKMS,
+    bytes_per_key,
+    turns,
+    uses_per_key,
+)
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 CONTEXT = {"tenant": "a"}
@@ -37,6 +50,7 @@ class Keys:
 
     def __init__(self, fake: FakeKMS, clock: FakeClock | None = None) -> None:
         self.plaintexts: dict[bytes, bytes] = {}
+        self.contexts: dict[bytes, dict[str, str]] = {}  # what KMS bound each ciphertext to
         self.generated = 0
         self.decrypted = 0
         self.gate: asyncio.Event | None = None  # while set to an unset event, calls wait
@@ -76,6 +90,7 @@ class Keys:
         plaintext = os.urandom(recorded.json.get("NumberOfBytes", 32))
         blob = b"blob-%d-" % self.generated + os.urandom(8)
         self.plaintexts[blob] = plaintext
+        self.contexts[blob] = recorded.json.get("EncryptionContext", {})
         return _reply(
             {
                 "CiphertextBlob": _b64(blob),
@@ -118,19 +133,6 @@ def _error(code: str) -> web.Response:
         status=400 if code != "KMSInternalException" else 500,
         content_type="application/x-amz-json-1.1",
     )
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
@@ -518,58 +520,60 @@ async def test_refresh_ahead_by_age_then_the_standby_takes_over(
     assert keys.generated == 3
 
 
-async def test_refresh_ahead_at_the_pace_of_use(
-    kms: aiokms.KMSClient, keys: Keys, clock: FakeClock, make_cache: Callable[..., DataKeyCache]
-) -> None:
-    keys.latency = 2.0  # each KMS call takes 2 s on the injected clock: lead = 4 s
-    cache = make_cache(max_messages=100, refresh_ahead=0.8)
-    await gdk(cache, kms)
-    assert cache.policy.lead == 4.0
-    for _ in range(58):
-        clock.advance(0.1)
-        completes_at_once(gdk(cache, kms))
-    # 59 uses in 5.8 s: at that pace the 41 left last 4.03 s, just over the lead.
-    assert cache.stats().refreshes == 0
-    clock.advance(0.1)
-    completes_at_once(gdk(cache, kms))
-    # 60 uses in 5.9 s: the 40 left last 3.93 s, within it -- long before the 80-use share.
-    assert cache.stats().refreshes == 1
+async def test_a_key_is_followed_sooner_when_the_pace_would_outrun_the_share() -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=2.02)  # lead: 4.04 s; the pace is measured over 8.08 s
+    async with DataKeyCache(max_messages=200, refresh_ahead=1.0, clock=clock) as cache:
+        await kms.run(gdk(cache, kms))
+        uses = 1
+        while not cache.stats().refreshes:
+            await kms.advance(0.1)  # 10 uses a second
+            completes_at_once(gdk(cache, kms))
+            uses += 1
+        # From the first pace window on, the pace is known: the last 40 uses last the lead.
+        assert uses == 160
 
 
-async def test_a_budget_spent_faster_than_kms_answers_is_fetched_several_keys_ahead(
-    kms: aiokms.KMSClient, keys: Keys, clock: FakeClock, make_cache: Callable[..., DataKeyCache]
-) -> None:
-    keys.latency = 1.0  # lead = 2 s; the stream below spends a 10-use key every 0.1 s
-    cache = make_cache(max_messages=10)
-    results = [await gdk(cache, kms)]
-    gate = keys.hold()
-    for expected in [1, 2, 3, 4, 5, 6, 7, 8, 8]:
-        clock.advance(0.01)
-        results.append(completes_at_once(gdk(cache, kms)))
-        assert cache.stats().refreshes == expected  # one more key per use, up to max_ahead
-    assert cache.policy.max_ahead == 8 and cache.stats().in_flight == 8
-    gate.set()
-    await settle(cache)
-    keys.latency = 0.0
-    for _ in range(80):  # the keys fetched ahead, each served to the end of its budget
-        clock.advance(0.01)
-        results.append(completes_at_once(gdk(cache, kms)))
-    uses = Counter(r["CiphertextBlob"] for r in results)
-    assert len(uses) == 9 and set(uses.values()) == {10}
-    assert cache.stats().misses == 1
+async def test_a_stream_faster_than_kms_is_fetched_as_many_keys_ahead_as_it_needs() -> None:
+    """55 uses a second, 10 per key, KMS 1 s: five and a half keys per KMS call. Once the pace
+    is known (the first key arrives at 1 s, its pace window closes 4 s later), six are coming at
+    a time and nobody waits any more; each key serves its whole budget, and when the stream
+    stops, at most those six go unused."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=1.0)
+    async with DataKeyCache(max_messages=10, clock=clock) as cache:
+        calls, waited, most_coming = [], [], 0
+        for use in range(1100):
+            await kms.advance(1 / 55)
+            calls.append(asyncio.create_task(gdk(cache, kms)))
+            await asyncio.sleep(0)
+            if not calls[-1].done():
+                waited.append(use)
+            if use >= 55 * 8:
+                most_coming = max(most_coming, cache.stats().in_flight)
+        results = await kms.run(asyncio.gather(*calls))
+        await kms.advance(60.0)
+    assert max(waited) < 55 * 8  # none after the first 8 s (of 20)
+    assert most_coming == 6
+    served = uses_per_key(results)
+    assert served == [10] * 110
+    assert kms.generated - len(served) <= 6
 
 
-async def test_max_ahead_1_fetches_only_the_next_key(
-    kms: aiokms.KMSClient, keys: Keys, clock: FakeClock, make_cache: Callable[..., DataKeyCache]
-) -> None:
-    keys.latency = 1.0
-    cache = make_cache(max_messages=10, max_ahead=1)
-    await gdk(cache, kms)
-    keys.hold()
-    for _ in range(9):
-        clock.advance(0.01)
-        completes_at_once(gdk(cache, kms))
-    assert cache.stats().refreshes == 1
+async def test_max_ahead_1_fetches_only_the_next_key() -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=1.0)
+    async with DataKeyCache(max_messages=10, max_ahead=1, clock=clock) as cache:
+        calls = []
+        for _ in range(1000):
+            await kms.advance(1 / 55)
+            calls.append(asyncio.create_task(gdk(cache, kms)))
+            await asyncio.sleep(0)
+        results = await kms.run(asyncio.gather(*calls))
+        await kms.advance(60.0)
+        assert cache.stats().misses > 1  # one key ahead cannot keep up with this stream
+    served = uses_per_key(results)
+    assert served == [10] * 100 and kms.generated - len(served) <= 1
 
 
 async def test_a_failed_refresh_is_retried_only_after_a_pause(
@@ -606,21 +610,451 @@ async def test_a_burst_that_spends_most_of_a_new_key_refreshes_it_at_once(
         completes_at_once(gdk(cache, kms))
 
 
-async def test_a_slower_kms_call_elsewhere_brings_a_refresh_forward(
-    make_cache: Callable[..., DataKeyCache], keys: Keys, kms: aiokms.KMSClient
-) -> None:
+async def test_a_slower_kms_call_elsewhere_brings_a_refresh_forward() -> None:
     """Hits skip the refresh arithmetic only while its inputs stand: a slow call for another
     entry raises the latency estimate, and the next hit on this one sees it."""
-    cache = make_cache(max_messages=100, refresh_ahead=1.0)
-    await gdk(cache, kms)  # KMS answers at once on the test's clock: no lead yet
-    for _ in range(39):
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.5)  # lead: 1 s; the pace is measured over 2 s
+    async with DataKeyCache(max_messages=100, refresh_ahead=1.0, clock=clock) as cache:
+        await kms.run(gdk(cache, kms))
+        for _ in range(30):  # 5 uses a second: the pace is known, and due only at 95 uses
+            await kms.advance(0.2)
+            completes_at_once(gdk(cache, kms))
+        kms.latency = 5.0
+        other = asyncio.create_task(gdk(cache, kms, EncryptionContext={"other": "entry"}))
+        for _ in range(24):  # the other entry's call is under way for 5 s
+            await kms.advance(0.2)
+            completes_at_once(gdk(cache, kms))
+        await kms.advance(0.2)
+        assert other.done() and cache.stats().refreshes == 0
+        # 56 uses: at 5 a second, the other 44 last 8.8 s, within the 10 s lead now
         completes_at_once(gdk(cache, kms))
-    assert cache.stats().refreshes == 0
-    keys.latency = 10.0
-    await gdk(cache, kms, EncryptionContext={"other": "entry"})
-    # 41 uses in 10 s: the other 59 would last 14 s, within the 20 s lead now
-    completes_at_once(gdk(cache, kms))
+        assert cache.stats().refreshes == 1
+
+
+# --- exact budgets with the default refresh_ahead (virtual time) -----------------------------
+
+
+async def sequential(
+    cache: DataKeyCache, kms: VirtualKMS, uses: int, lengths: list[int] | None = None, **kw: Any
+) -> list[dict[str, Any]]:
+    """``uses`` calls one after the other, each awaited, each costing its caller HIT_COST."""
+    out = []
+    for use in range(uses):
+        kms.clock.advance(HIT_COST)
+        length = None if lengths is None else lengths[use]
+        out.append(await gdk(cache, kms, plaintext_length=length, **kw))
+    return out
+
+
+def unused(kms: VirtualKMS, results: list[dict[str, Any]]) -> int:
+    """Keys KMS made that no call was handed."""
+    return kms.generated - len({r["CiphertextBlob"] for r in results})
+
+
+@pytest.mark.parametrize("uses", [1000, 995, 7, 1])
+async def test_sequential_uses_make_one_call_per_budget(uses: int) -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    async with DataKeyCache(max_messages=10, clock=clock) as cache:
+        results = await kms.run(sequential(cache, kms, uses))
+        await kms.advance(60.0)  # whatever was fetched ahead arrives
+    full, rest = divmod(uses, 10)
+    assert uses_per_key(results) == [10] * full + ([rest] if rest else [])
+    assert math.ceil(uses / 10) <= kms.generated <= math.ceil(uses / 10) + 1
+    assert unused(kms, results) <= 1
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [3000] * 7,  # the issue's case: 9,000, 9,000 and 3,000 bytes, in that order
+        [3000] * 1000,
+        [random.Random(7).randrange(0, 10_001) for _ in range(1000)],
+    ],
+    ids=["7x3000", "1000x3000", "random"],
+)
+async def test_sequential_uses_under_a_byte_limit_spend_each_key_to_the_byte(
+    lengths: list[int],
+) -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    async with DataKeyCache(max_messages=None, max_bytes=10_000, clock=clock) as cache:
+        results = await kms.run(sequential(cache, kms, len(lengths), lengths))
+        await kms.advance(60.0)
+    served = bytes_per_key(zip(results, lengths, strict=True))
+    # Each key was retired only when the next use did not fit in what it had left.
+    firsts = [lengths[0]]
+    for answer, previous, length in zip(results[1:], results[:-1], lengths[1:], strict=True):
+        if answer["CiphertextBlob"] != previous["CiphertextBlob"]:
+            firsts.append(length)
+    assert all(spent + first > 10_000 for spent, first in zip(served, firsts[1:], strict=False))
+    assert sum(served) == sum(lengths)
+    assert len(served) <= kms.generated <= len(served) + 1
+    if lengths == [3000] * 7:
+        assert served == [9000, 9000, 3000]
+
+
+@pytest.mark.parametrize(
+    ("limits", "length", "per_key"),
+    [
+        ({"max_messages": 10}, None, 10),
+        ({"max_messages": 30}, None, 30),
+        ({"max_messages": None, "max_bytes": 10_000}, 1000, 10),
+        ({"max_messages": None, "max_bytes": 10_000}, 3000, 3),
+    ],
+    ids=["10-uses", "30-uses", "10-by-bytes", "3-by-bytes"],
+)
+async def test_bursts_make_one_call_per_budget(
+    limits: dict[str, Any], length: int | None, per_key: int
+) -> None:
+    """100 callers at once, a minute of quiet, 100 more at once."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    async with DataKeyCache(clock=clock, **limits) as cache:
+        results: list[dict[str, Any]] = []
+        for _ in range(2):
+            burst = [
+                asyncio.create_task(gdk(cache, kms, plaintext_length=length)) for _ in range(100)
+            ]
+            results += await kms.run(asyncio.gather(*burst))
+            await kms.advance(60.0)
+    served = uses_per_key(results)
+    full, rest = divmod(200, per_key)
+    assert served == [per_key] * full + ([rest] if rest else [])
+    assert kms.generated == math.ceil(200 / per_key)
+
+
+@pytest.mark.parametrize(
+    ("limits", "length", "per_key"),
+    [
+        ({"max_messages": 10}, None, 10),
+        ({"max_messages": None, "max_bytes": 10_000}, 1000, 10),
+        ({"max_messages": 8, "max_bytes": 10_000}, 1000, 8),
+    ],
+    ids=["uses", "bytes", "both"],
+)
+@pytest.mark.parametrize("latency", [0.01, 0.05])
+async def test_a_steady_stream_never_waits_and_spends_every_key(
+    limits: dict[str, Any], length: int | None, per_key: int, latency: float
+) -> None:
+    """100 calls a second, a key lasting 80-100 ms. With KMS at 10 ms, a key's last fifth
+    outlasts a KMS call, and only the first call waits; at 50 ms it does not, and from the first
+    pace window on (a second) keys are fetched as early as the pace needs: nobody waits from
+    then on. When the stream stops, at most one key is left unused."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=latency)
+    async with DataKeyCache(clock=clock, **limits) as cache:
+        calls, waited = [], []
+        for use in range(2000):
+            await kms.advance(0.01)
+            calls.append(asyncio.create_task(gdk(cache, kms, plaintext_length=length)))
+            await asyncio.sleep(0)
+            if not calls[-1].done():
+                waited.append(use)
+        results = await kms.run(asyncio.gather(*calls))
+        await kms.advance(60.0)
+    if latency == 0.01:
+        assert waited == [0]
+    else:
+        assert waited[0] == 0 and max(waited) < 200  # none after the first two seconds
+    served = uses_per_key(results)
+    full, rest = divmod(2000, per_key)
+    assert served == [per_key] * full + ([rest] if rest else [])
+    assert unused(kms, results) <= 1
+
+
+async def test_a_stream_that_stops_leaves_at_most_one_unused_key_per_entry() -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    async with DataKeyCache(max_messages=10, clock=clock) as cache:
+        answers: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+        for use in range(1234):  # two tenants in turn, stopping mid-key
+            await kms.advance(0.01)
+            tenant = "ab"[use % 2]
+            call = asyncio.create_task(gdk(cache, kms, EncryptionContext={"tenant": tenant}))
+            answers[tenant].append(await kms.run(call))
+        await kms.advance(600.0)  # long after
+    for tenant, results in answers.items():
+        made = sum(
+            1
+            for operation, params in kms.requests
+            if operation == "GenerateDataKey" and params["EncryptionContext"] == {"tenant": tenant}
+        )
+        assert made - len({r["CiphertextBlob"] for r in results}) <= 1, tenant
+
+
+@pytest.mark.parametrize(
+    ("limits", "length", "per_key"),
+    [({"max_messages": 100}, 1024, 100), ({"max_messages": None, "max_bytes": 2**20}, 4096, 256)],
+    ids=["uses", "bytes"],
+)
+async def test_workers_that_await_each_use_make_one_call_per_budget(
+    limits: dict[str, Any], length: int, per_key: int
+) -> None:
+    """Eight workers taking 10,000 uses from one queue as fast as they can (as
+    benchmarks/cache.py's calls section): they wait on KMS for every key, and must not be
+    fetched more keys ahead for that."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.005)
+    todo = iter(range(10_000))
+    results: list[dict[str, Any]] = []
+
+    async def worker() -> None:
+        for _ in todo:
+            clock.advance(HIT_COST)
+            results.append(await gdk(cache, kms, plaintext_length=length))
+
+    async with DataKeyCache(clock=clock, **limits) as cache:
+        await kms.run(asyncio.gather(*(worker() for _ in range(8))))
+        await kms.advance(60.0)
+    served = uses_per_key(results)
+    full, rest = divmod(10_000, per_key)
+    assert sorted(served, reverse=True) == [per_key] * full + ([rest] if rest else [])
+    assert math.ceil(10_000 / per_key) <= kms.generated <= math.ceil(10_000 / per_key) + 1
+
+
+# --- what the caller passed is copied when the call is made -----------------------------------
+
+
+async def test_a_context_the_caller_reuses_after_the_call_changes_nothing(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    """Request handlers often reuse one dict: the key fetched ahead for tenant a must be bound
+    to tenant a, not to what the dict says by the time the KMS call is sent."""
+    cache = make_cache(max_messages=10)
+    context = {"tenant": "a"}
+    for _ in range(9):  # the eighth use starts a refresh, which is sent on the next loop turn
+        await gdk(cache, kms, EncryptionContext=context)
+    context["tenant"] = "b"
+    for _ in range(12):
+        answer = await gdk(cache, kms, EncryptionContext={"tenant": "a"})
+        assert keys.contexts[answer["CiphertextBlob"]] == {"tenant": "a"}
+
+
+async def test_grant_tokens_the_caller_reuses_after_the_call_change_nothing(
+    kms: aiokms.KMSClient, fake: FakeKMS, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    cache = make_cache(max_messages=10)
+    tokens = ["token-1"]
+    for _ in range(9):
+        await gdk(cache, kms, GrantTokens=tokens)
+    tokens[0] = "token-2"
+    for _ in range(3):
+        await gdk(cache, kms, GrantTokens=["token-1"])
+    sent = [r.json["GrantTokens"] for r in fake.requests if r.operation == "GenerateDataKey"]
+    assert sent == [["token-1"]] * 2
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+async def test_a_ciphertext_buffer_the_caller_reuses_after_the_call_changes_nothing(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache], kind: type
+) -> None:
+    cache = make_cache()
+    first, second = [
+        await kms.generate_data_key(KeyId="alias/app", KeySpec="AES_256") for _ in range(2)
+    ]
+    buffer = bytearray(first["CiphertextBlob"])
+    blob = buffer if kind is bytearray else memoryview(buffer)
+    waiting = asyncio.create_task(cache.decrypt(kms, CiphertextBlob=blob))
+    await asyncio.sleep(0)  # the call was made: the cache started its KMS call
+    buffer[:] = second["CiphertextBlob"]  # the caller's buffer, used for something else
+    assert (await waiting)["Plaintext"] == first["Plaintext"]
+
+
+# --- event loops ------------------------------------------------------------------------------
+
+
+def test_calls_of_an_event_loop_that_no_longer_runs_are_never_joined() -> None:
+    """A cache used from a second loop (a second asyncio.run, a test framework's loop per
+    test): the first loop's KMS calls never end, so nobody may wait for them, and refreshes
+    must go on as before."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    cache = DataKeyCache(max_messages=10, clock=clock)
+    old_loop = asyncio.new_event_loop()
+
+    async def on_the_old_loop() -> None:
+        await kms.run(gdk(cache, kms))
+        for _ in range(8):  # 9 uses: a refresh is under way, and stays so
+            completes_at_once(gdk(cache, kms))
+        await turns()
+        assert kms.pending == 1 and cache.stats().in_flight == 1
+
+    async def on_a_new_loop() -> None:
+        completes_at_once(gdk(cache, kms))  # the cached key serves its tenth use
+        assert cache.stats().in_flight == 0  # the old loop's call is not counted
+        first = await asyncio.wait_for(kms.run(gdk(cache, kms)), GUARD)  # not the old call's
+        for _ in range(7):  # the new key's eighth use fetches the next one ahead
+            completes_at_once(gdk(cache, kms))
+        assert cache.stats().refreshes == 2
+        await kms.advance(1.0)
+        for _ in range(2):
+            assert completes_at_once(gdk(cache, kms)) == first
+        assert completes_at_once(gdk(cache, kms)) != first  # the refresh took over
+        await cache.close()
+
+    try:
+        old_loop.run_until_complete(on_the_old_loop())
+        asyncio.run(on_a_new_loop())
+    finally:
+        for task in asyncio.all_tasks(old_loop):
+            task.cancel()
+        old_loop.run_until_complete(asyncio.sleep(0))
+        old_loop.close()
+
+
+# --- fork -------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform has no os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_drops_the_parents_keys_wiping_them() -> None:
+    """A cache made before a fork (a pre-forking server, multiprocessing): parent and child
+    must never both hand out uses of one key's budget."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    cache = DataKeyCache(clock=clock)
+    first = asyncio.run(kms.run(gdk(cache, kms)))
+    buffers = wipes_of(cache)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports and leaves at once, running none of pytest's code
+        status = 1
+        try:
+            entries, wiped = cache.stats().entries, not any(any(b) for b in buffers)
+            again = asyncio.run(kms.run(gdk(cache, kms)))
+            seen = [entries, wiped, again["CiphertextBlob"] != first["CiphertextBlob"]]
+            os.write(write, json.dumps(seen).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as report:
+        seen = json.loads(report.read())
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert seen == [0, True, True]  # no entry, the plaintext overwritten, a key of its own
+    assert cache.stats().entries == 1 and all(buffers)  # the parent's are intact
+    assert asyncio.run(kms.run(gdk(cache, kms))) == first
+
+
+def test_the_fork_hook_keeps_no_cache_alive() -> None:
+    cache = DataKeyCache()
+    ref = weakref.ref(cache)
+    del cache
+    gc.collect()
+    assert ref() is None
+
+
+# --- entry handles ----------------------------------------------------------------------------
+
+
+async def test_an_entry_serves_hits_without_a_coroutine_and_misses_by_fetch(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    cache = make_cache(max_messages=3, refresh_ahead=None)
+    context = {"tenant": "a"}
+    entry = cache.generate_entry(
+        kms, KeyId="alias/app", KeySpec="AES_256", EncryptionContext=context
+    )
+    context["tenant"] = "b"  # copied when the entry was made
+    assert entry.take(10) is None
+    fetched = await entry.fetch(10)
+    assert keys.contexts[fetched.ciphertext_blob] == {"tenant": "a"}
+    assert bytes(fetched.plaintext) == keys.plaintexts[fetched.ciphertext_blob]
+    assert fetched.key_id == KEY_ARN
+    hits = [entry.take(10) for _ in range(2)]
+    assert [hit.ciphertext_blob for hit in hits if hit] == [fetched.ciphertext_blob] * 2
+    buffer = hits[0].plaintext if hits[0] else bytearray()
+    assert entry.take(10) is None  # three uses: spent, and its plaintext overwritten
+    assert not buffer and fetched.plaintext  # the fetched copy is the caller's own
+    # The coroutine way shares the entry.
+    answer = await gdk(cache, kms, plaintext_length=10)
+    assert (entry.take(10) or fetched).ciphertext_blob == answer["CiphertextBlob"]
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.kms_calls) == (3, 2, 2)
+
+
+async def test_an_entry_starts_refreshes_like_the_coroutine_way(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    cache = make_cache(max_messages=10)
+    entry = cache.generate_entry(
+        kms, KeyId="alias/app", KeySpec="AES_256", EncryptionContext=CONTEXT
+    )
+    first = await entry.fetch()
+    for _ in range(9):
+        assert entry.take() is not None
+    await settle(cache)
     assert cache.stats().refreshes == 1
+    second = entry.take()
+    assert second is not None and second.ciphertext_blob != first.ciphertext_blob
+    assert keys.contexts[second.ciphertext_blob] == CONTEXT
+
+
+def test_a_hit_outside_any_event_loop_starts_no_kms_call() -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    cache = DataKeyCache(max_messages=10, clock=clock)
+    entry = cache.generate_entry(kms, KeyId="alias/app", KeySpec="AES_256")
+    asyncio.run(kms.run(entry.fetch()))
+    for _ in range(9):  # past the share: a refresh is due, but there is no loop to run it
+        assert entry.take() is not None
+    assert cache.stats().refreshes == 0 and entry.take() is None
+
+
+async def test_a_decrypt_entry_serves_the_cached_answer(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    cache = make_cache(max_age=60.0)
+    blob = (await kms.generate_data_key(KeyId="alias/app", KeySpec="AES_256"))["CiphertextBlob"]
+    buffer = bytearray(blob)
+    entry = cache.decrypt_entry(kms, CiphertextBlob=buffer, EncryptionContext=CONTEXT)
+    buffer[:] = bytes(len(buffer))  # copied when the entry was made
+    assert entry.take() is None
+    fetched = await entry.fetch()
+    assert bytes(fetched.plaintext) == keys.plaintexts[blob] and fetched.ciphertext_blob is None
+    hit = entry.take()
+    assert hit is not None and hit.plaintext == fetched.plaintext
+    assert (await cache.decrypt(kms, CiphertextBlob=blob, EncryptionContext=CONTEXT))[
+        "Plaintext"
+    ] == bytes(fetched.plaintext)
+    assert keys.decrypted == 1
+
+
+async def test_entries_of_a_closed_cache_hand_out_nothing(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    cache = make_cache()
+    entry = cache.generate_entry(kms, KeyId="alias/app", KeySpec="AES_256")
+    decrypting = cache.decrypt_entry(kms, CiphertextBlob=b"blob")
+    await entry.fetch()
+    await cache.close()
+    assert entry.take() is None and decrypting.take() is None
+    for handle in (entry, decrypting):
+        with pytest.raises(RuntimeError, match="closed"):
+            await handle.fetch()
+
+
+async def test_an_entry_checks_its_arguments(
+    kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
+) -> None:
+    cache = make_cache(max_bytes=100)
+    entry = cache.generate_entry(kms, KeyId="alias/app", KeySpec="AES_256")
+    for length in (-1, 1.5, "10", True):
+        with pytest.raises(ValueError, match=r"^plaintext_length: "):
+            entry.take(length)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^plaintext_length: "):
+            await entry.fetch(length)  # type: ignore[arg-type]
+    assert entry.take(None) is None  # unknown under a byte limit: never from the cache
+    uncached = await entry.fetch(None)
+    assert cache.stats().bypasses == 1 and uncached.plaintext
+    with pytest.raises(TypeError, match="EncryptionContext"):
+        cache.generate_entry(kms, KeyId="k", EncryptionContext={"a": ["unhashable"]})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="CiphertextBlob"):
+        cache.decrypt_entry(kms, CiphertextBlob="text")  # type: ignore[arg-type]
+    assert "GrantTokens" not in repr(entry) and repr(entry) == "<GenerateEntry KeyId='alias/app'>"
 
 
 # --- keys of entries ---------------------------------------------------------------------------
@@ -827,28 +1261,6 @@ async def test_async_with_closes(kms: aiokms.KMSClient, keys: Keys) -> None:
             pass
 
 
-def test_repeated_hits_by_one_key_object_keep_the_lru_order() -> None:
-    entries = _Entries(2)
-    a, b, c = ("a",), ("b",), ("c",)
-    slots = {key: _Slot() for key in (a, b, c)}
-    entries[a], entries[b] = slots[a], slots[b]
-    assert entries[a] is entries[a] is slots[a]  # the second by the remembered entry
-    entries[c] = slots[c]  # evicts b, the least recently used
-    assert list(entries) == [a, c]
-    assert entries[a] is slots[a]
-    entries[b] = slots[b]  # evicts c: a was used after it
-    assert list(entries) == [a, b]
-    assert entries[a] is slots[a]
-    del entries[a]
-    with pytest.raises(KeyError):
-        entries[a]  # not served from memory once removed
-    assert entries[b] is slots[b]
-    entries.clear()
-    with pytest.raises(KeyError):
-        entries[b]
-    assert entries.evictions == 2
-
-
 # --- decrypt -----------------------------------------------------------------------------------
 
 
@@ -955,7 +1367,7 @@ async def test_stats_and_repr_show_live_state_and_no_secret(
     with pytest.raises(AttributeError):
         stats.hits = 0  # type: ignore[misc]
     secret = result["Plaintext"]
-    texts = [repr(cache), repr(cache._entries), repr(cache.policy), str(stats)]
+    texts = [repr(cache), repr(cache._entries), repr(cache.budget), str(stats)]
     texts += [repr(slot) for slot in cache._entries.values()]
     for text in texts:
         assert secret.hex() not in text and repr(secret) not in text and "Plaintext" not in text
@@ -989,7 +1401,7 @@ def test_bad_arguments_raise_value_errors_naming_them(kwargs: dict[str, Any], na
 
 def test_limits_may_be_left_open() -> None:
     cache = DataKeyCache(max_messages=None, max_bytes=None, refresh_ahead=None)
-    assert cache.policy.max_messages is None and cache.policy.refresh_ahead is None
+    assert cache.budget.max_messages is None and cache.budget.refresh_ahead is None
     DataKeyCache(1, 0.5, 2**32, 1, refresh_ahead=1)
 
 
@@ -999,101 +1411,3 @@ async def test_a_bad_plaintext_length_is_a_value_error(
 ) -> None:
     with pytest.raises(ValueError, match=r"^plaintext_length: "):
         await gdk(make_cache(), kms, plaintext_length=length)
-
-
-# --- the policy on its own ---------------------------------------------------------------------
-
-
-def _key(now: float, uses: int = 0, nbytes: int = 0) -> _DataKey:
-    key = _DataKey({"Plaintext": b"k" * 32, "CiphertextBlob": b"c"}, now)
-    key.uses, key.bytes = uses, nbytes
-    return key
-
-
-def test_policy_admits_within_every_limit_and_nothing_past_them() -> None:
-    policy = Policy(max_age=10.0, max_messages=3, max_bytes=100, refresh_ahead=None)
-    assert policy.admits(_key(0.0, 2, 60), 9.99, 40)
-    assert not policy.admits(_key(0.0, 2, 60), 10.0, 0)  # age
-    assert not policy.admits(_key(0.0, 3, 0), 1.0, 0)  # uses
-    assert not policy.admits(_key(0.0, 0, 60), 1.0, 41)  # bytes
-    assert policy.cacheable(100) and not policy.cacheable(101) and not policy.cacheable(None)
-    assert Policy(10.0, None, None, None).cacheable(None)
-    assert not policy.wants_refresh(_key(0.0, 3, 100), 9.9)  # refresh off
-
-
-def test_policy_refresh_thresholds() -> None:
-    policy = Policy(max_age=100.0, max_messages=10, max_bytes=1000, refresh_ahead=0.8)
-    assert not policy.wants_refresh(_key(0.0, 7, 799), 79.9)
-    assert policy.wants_refresh(_key(0.0, 8, 0), 0.0)
-    assert policy.wants_refresh(_key(0.0, 0, 800), 0.0)
-    assert policy.wants_refresh(_key(0.0, 0, 0), 80.0)
-
-
-def test_policy_latency_estimate_jumps_up_and_decays_slowly() -> None:
-    policy = Policy(100.0, None, None, 0.8)
-    policy.observe(0.5)
-    assert policy.lead == 1.0
-    policy.observe(0.0)
-    assert policy.lead == pytest.approx(0.9)
-    assert policy.wants_refresh(_key(0.0), 99.2)  # within the lead of max_age
-    assert not policy.wants_refresh(_key(0.0), 79.0)
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_policy_quiet_bounds_never_hide_a_refresh(seed: int) -> None:
-    """Within the bounds quiet_bounds gives, wants_refresh stays False: checked on random
-    policies, keys, latencies and later uses, bytes and times (the uses, bytes and times
-    that make the answer True are also met, so the check is not vacuous)."""
-    rng = random.Random(seed)
-    found_true = hidden = 0
-    for _ in range(300):
-        policy = Policy(
-            max_age=rng.choice([1.0, 60.0, 300.0]),
-            max_messages=rng.choice([None, 1, 10, 1000, 2**32]),
-            max_bytes=rng.choice([None, 100, 2**20]),
-            refresh_ahead=rng.choice([None, 0.25, 0.5, 1.0]),
-            max_ahead=rng.choice([1, 2, 8]),
-        )
-        if rng.random() < 0.8:
-            policy.observe(rng.choice([0.0001, 0.01, 0.3]))
-        born = rng.uniform(0.0, 100.0)
-        key = _key(born, rng.randrange(0, 50), rng.randrange(0, 5000))
-        key.since = born + rng.choice([0.0, 0.0, rng.uniform(0.0, 1.0)])
-        now = key.since + rng.choice([0.0, rng.uniform(0.0, 2.0)])
-        ahead = rng.randrange(0, 3)
-        if policy.wants_refresh(key, now, ahead):
-            continue
-        uses, used_bytes, until = policy.quiet_bounds(key, now, ahead)
-        for _ in range(20):
-            later = _key(born, key.uses + rng.randrange(0, 60), key.bytes + rng.randrange(0, 6000))
-            later.since = key.since
-            later_now = now + rng.choice([0.0, rng.uniform(0.0, 3.0), rng.uniform(0.0, 400.0)])
-            due = policy.wants_refresh(later, later_now, ahead)
-            found_true += due
-            if later.uses < uses and later.bytes < used_bytes and later_now < until:
-                hidden += 1
-                assert not due, (policy, key.uses, key.bytes, now, ahead, later.uses, later_now)
-    assert found_true > 100 and hidden > 100
-
-
-def test_policy_quiet_bounds_are_wide_enough_to_help() -> None:
-    policy = Policy(max_age=300.0, max_messages=10_000, max_bytes=None, refresh_ahead=0.5)
-    policy.observe(0.01)
-    key = _key(0.0, 100, 100 * 1024)
-    uses, used_bytes, until = policy.quiet_bounds(key, 1.0, 0)  # 100 uses/s, 300 s to go
-    assert uses == 5000 and used_bytes == math.inf and until == pytest.approx(150.0)
-    key.since = 1.0  # no pace yet: ask at the next use
-    assert policy.quiet_bounds(key, 1.0, 0)[:2] == (0.0, 0.0)
-    # a pace that spends the budget within the lead: the bound is close
-    policy.observe(10.0)
-    key.since = 0.0
-    uses, _, _ = policy.quiet_bounds(key, 1.0, 1)
-    assert 100 < uses < 2 * 10_000 * 1.0 / 21.0
-
-
-def test_a_wiped_key_holds_nothing() -> None:
-    key = _key(0.0)
-    buffer = key.plaintext
-    key.wipe()
-    assert buffer == bytearray() and key.plaintext is buffer
-    assert "kkkk" not in repr(key)
