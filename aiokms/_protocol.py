@@ -27,8 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ParamValidationError
-from botocore.utils import parse_to_aware_datetime
-from dateutil.parser import isoparse
+from botocore.utils import parse_timestamp, parse_to_aware_datetime
 from dateutil.tz import tzlocal
 
 __all__ = [
@@ -437,13 +436,16 @@ else:  # pragma: no cover - Python 3.10
 
 
 def _parse_timestamp(value: Any) -> datetime.datetime:
-    try:
-        if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)):  # what KMS sends
+        try:
             return datetime.datetime.fromtimestamp(value, _TZ)
-        parsed: datetime.datetime = isoparse(value)
-        return parsed
-    except (TypeError, ValueError, OverflowError, OSError):
+        except (OverflowError, OSError, ValueError):  # outside localtime()'s range
+            pass
+    try:  # text (epoch seconds or a date in any format) and the numbers above: botocore's way
+        parsed: datetime.datetime = parse_timestamp(value)
+    except (TypeError, ValueError, OverflowError, OSError, RuntimeError):
         raise ResponseParseError("invalid timestamp member") from None
+    return parsed
 
 
 # --- replies as botocore shapes them --------------------------------------------------------
@@ -469,26 +471,40 @@ def error_response(
 ) -> dict[str, Any]:
     """Parse an error reply into botocore's ``{"Error": {"Code", "Message"}, ...}`` dict.
 
+    An ``x-amzn-query-error: <code>;<type>`` header replaces the code and adds
+    ``QueryErrorCode`` and ``Type`` to ``Error``, as botocore does.
+
     ``headers`` keys must be lower case. Modeled error members (KMS's ``message``) are added
     at the top level, as botocore does; ``ResponseMetadata`` is left to the caller.
     """
     stripped = body.strip()
     if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
         return {"Error": {"Code": str(status), "Message": http.client.responses.get(status, "")}}
-    parsed: Any
-    try:
-        parsed = json.loads(body) if stripped else {}
-    except ValueError:
-        parsed = {"message": body.decode("utf-8", "replace")}
+    parsed: Any = {}
+    if body:
+        try:
+            parsed = json.loads(body.decode())
+        except ValueError:  # not JSON (or not UTF-8): the text is the message
+            parsed = {"message": body.decode("utf-8", "replace")}
     if not isinstance(parsed, dict):
         parsed = {}
-    code = str(parsed.get("__type", status))
-    code = code.split(":", 1)[0].rsplit("#", 1)[-1]
+    error: dict[str, Any] = {
+        "Message": parsed.get("message", parsed.get("Message", "")),
+        "Code": "",
+    }
+    result: dict[str, Any] = {"Error": error}
+    code = parsed.get("__type", str(status))
+    if code is None:  # a null __type: no code, as botocore reads it
+        return result
+    code = str(code).split(":", 1)[0].rsplit("#", 1)[-1]
     query_error = headers.get("x-amzn-query-error")
-    if query_error:
-        code = query_error.split(";", 1)[0]
-    message = parsed.get("message", parsed.get("Message", ""))
-    result: dict[str, Any] = {"Error": {"Message": message, "Code": code}}
+    if query_error is not None:  # "<query code>;<Sender|Receiver>" from query-compatible services
+        parts = query_error.split(";")
+        if len(parts) == 2 and parts[0]:
+            error["QueryErrorCode"] = code
+            error["Type"] = parts[1]
+            code = parts[0]
+    error["Code"] = code
     if code in modeled:
         parser = modeled[code]
         if parser is not None:
