@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 
 import botocore.session
@@ -106,5 +107,5 @@ def load() -> KMSModel:
 
 def _plain_text(html: Any) -> str:
     """The first paragraph of an operation's HTML documentation, as plain text."""
-    text = re.sub(r"<[^>]+>", "", str(html or "")).strip()
-    return " ".join(text.split("\n\n", 1)[0].split())
+    first = str(html or "").split("</p>", 1)[0]
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", first)).split())

@@ -2,10 +2,11 @@
 
 How this works: every shape of botocore's model is compiled once into a small closure. Input
 converters check a value against its shape (type, required members, lengths and ranges) and
-return its JSON form in the same pass (blobs base64, timestamps as epoch seconds); every problem
-found is appended to one list so the caller gets botocore's complete ``ParamValidationError``
-report. Output parsers keep only modeled members and turn blobs and timestamps back into
-``bytes`` and aware ``datetime``; subtrees with nothing to convert are passed through untouched.
+return its JSON form in the same pass (blobs base64, timestamps as epoch seconds, whole or to
+the microsecond as botocore sends them); every problem found is appended to one list so the
+caller gets botocore's complete ``ParamValidationError`` report. Output parsers keep only
+modeled members and turn blobs and timestamps back into ``bytes`` and aware ``datetime``;
+subtrees with nothing to convert are passed through untouched.
 
 Pure code: no I/O, no clock.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import contextlib
 import datetime
 import http.client
@@ -25,8 +27,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ParamValidationError
-from dateutil.parser import isoparse
-from dateutil.tz import tzlocal, tzutc
+from botocore.utils import parse_timestamp, parse_to_aware_datetime
+from dateutil.tz import tzlocal
 
 __all__ = [
     "CONTENT_TYPE",
@@ -51,7 +53,6 @@ OutputParser = Callable[[Any], Any]
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 # botocore returns epoch timestamps in the local zone; keep the same (equal) values.
 _TZ = tzlocal()
-_UTC = tzutc()
 _REDACTED = "<redacted>"
 
 
@@ -137,11 +138,11 @@ def _input_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
     meta = shape.metadata
     sensitive = bool(meta.get("sensitive"))
     if kind == "structure":
-        converter = _structure_converter(shape, memo)
+        converter = _structure_converter(shape, memo, _holds_secret(shape))
     elif kind == "list":
-        converter = _list_converter(shape, memo)
+        converter = _list_converter(shape, memo, _holds_secret(shape))
     elif kind == "map":
-        converter = _map_converter(shape, memo)
+        converter = _map_converter(shape, memo, _holds_secret(shape))
     elif kind == "string":
         converter = _string_converter(_sized(meta), sensitive)
     elif kind == "blob":
@@ -156,6 +157,24 @@ def _input_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
         raise NotImplementedError(f"shape type {kind!r} ({shape.name})")
     memo[shape.name] = converter
     return converter
+
+
+def _holds_secret(shape: Any, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``shape`` is sensitive or has a sensitive shape inside: then a value given for
+    it is never shown (a list where a dict of credentials belongs still holds them)."""
+    if shape.metadata.get("sensitive"):
+        return True
+    if shape.name in seen:
+        return False
+    inner = seen | {shape.name}
+    kind = shape.type_name
+    if kind == "structure":
+        return any(_holds_secret(member, inner) for member in shape.members.values())
+    if kind == "list":
+        return _holds_secret(shape.member, inner)
+    if kind == "map":
+        return _holds_secret(shape.key, inner) or _holds_secret(shape.value, inner)
+    return False
 
 
 def _sized(meta: Mapping[str, Any]) -> tuple[int, int]:
@@ -203,11 +222,16 @@ def _blob_converter(bounds: tuple[int, int], sensitive: bool) -> _Converter:
     low, high = bounds
 
     def convert(value: Any, path: str, errors: list[str]) -> Any:
-        if isinstance(value, str):
-            value = value.encode()
-        elif not isinstance(value, _BYTES_TYPES):
-            errors.append(_type_error(path, value, "bytes, bytearray, str", sensitive))
-            return None
+        if type(value) is not bytes:
+            if isinstance(value, str):
+                value = value.encode()
+            elif isinstance(value, memoryview):  # its len() counts items, maybe not bytes
+                value = value.tobytes()
+            elif not isinstance(value, _BYTES_TYPES):
+                errors.append(
+                    _type_error(path, value, "bytes, bytearray, memoryview, str", sensitive)
+                )
+                return None
         if not low <= len(value) <= high:
             errors.append(_length_error(path, len(value), low, high))
             return None
@@ -237,25 +261,26 @@ def _integer_converter(meta: Mapping[str, Any], sensitive: bool) -> _Converter:
 
 def _timestamp_converter(sensitive: bool) -> _Converter:
     def convert(value: Any, path: str, errors: list[str]) -> Any:
-        if isinstance(value, str):
-            try:
-                value = isoparse(value)
-            except ValueError:
-                errors.append(f"Invalid timestamp for parameter {path}, value: {value!r}")
-                return None
-        if isinstance(value, datetime.datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=_UTC)
-            return int(value.timestamp())
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value
-        errors.append(_type_error(path, value, "datetime, int, float, str (ISO 8601)", sensitive))
-        return None
+        # what botocore takes: a datetime (naive is UTC), epoch seconds, or text that is either
+        if not isinstance(value, (datetime.datetime, str, int, float)) or isinstance(value, bool):
+            errors.append(_type_error(path, value, "datetime, int, float, str", sensitive))
+            return None
+        try:
+            moment = parse_to_aware_datetime(value)  # botocore's own reading
+        except (ValueError, TypeError, OverflowError, OSError, RuntimeError):
+            errors.append(
+                f"Invalid timestamp for parameter {path}, value: {_show(value, sensitive)}"
+            )
+            return None
+        seconds = calendar.timegm(moment.timetuple())
+        if moment.microsecond:  # one division, so the float is rounded once
+            return (seconds * 1_000_000 + moment.microsecond) / 1_000_000
+        return seconds
 
     return convert
 
 
-def _structure_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+def _structure_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Converter:
     members: dict[str, _Converter] = {}
     required = frozenset(shape.required_members)
     choices = ", ".join(shape.members)
@@ -264,7 +289,7 @@ def _structure_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
     def members_converter(value: Any, path: str, errors: list[str]) -> Any:
         # ``type(value) is dict`` first: the ABC check costs more than the rest of a small call
         if type(value) is not dict and not isinstance(value, Mapping):
-            errors.append(_type_error(path or "input", value, "dict", False))
+            errors.append(_type_error(path or "input", value, "dict", secret))
             return None
         out = {}
         for name, item in value.items():
@@ -286,13 +311,13 @@ def _structure_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
     return members_converter
 
 
-def _list_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+def _list_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Converter:
     low, high = _sized(shape.metadata)
     item_converter = _input_converter(shape.member, memo)
 
     def convert(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, (list, tuple)):
-            errors.append(_type_error(path, value, "list, tuple", False))
+            errors.append(_type_error(path, value, "list, tuple", secret))
             return None
         if not low <= len(value) <= high:
             errors.append(_length_error(path, len(value), low, high))
@@ -301,20 +326,22 @@ def _list_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
     return convert
 
 
-def _map_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
+def _map_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Converter:
     low, high = _sized(shape.metadata)
     key_converter = _input_converter(shape.key, memo)
     value_converter = _input_converter(shape.value, memo)
+    secret_keys = _holds_secret(shape.key)
 
     def convert(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, Mapping):
-            errors.append(_type_error(path, value, "dict", False))
+            errors.append(_type_error(path, value, "dict", secret))
             return None
         if not low <= len(value) <= high:
             errors.append(_length_error(path, len(value), low, high))
         out = {}
         for key, item in value.items():
-            out[key_converter(key, f"{path} (key)", errors)] = value_converter(
+            key_path = f"{path} (key)" if secret_keys else f"{path} (key: {key})"
+            out[key_converter(key, key_path, errors)] = value_converter(
                 item, f"{path}.{key}", errors
             )
         return out
@@ -409,13 +436,16 @@ else:  # pragma: no cover - Python 3.10
 
 
 def _parse_timestamp(value: Any) -> datetime.datetime:
-    try:
-        if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)):  # what KMS sends
+        try:
             return datetime.datetime.fromtimestamp(value, _TZ)
-        parsed: datetime.datetime = isoparse(value)
-        return parsed
-    except (TypeError, ValueError, OverflowError, OSError):
+        except (OverflowError, OSError, ValueError):  # outside localtime()'s range
+            pass
+    try:  # text (epoch seconds or a date in any format) and the numbers above: botocore's way
+        parsed: datetime.datetime = parse_timestamp(value)
+    except (TypeError, ValueError, OverflowError, OSError, RuntimeError):
         raise ResponseParseError("invalid timestamp member") from None
+    return parsed
 
 
 # --- replies as botocore shapes them --------------------------------------------------------
@@ -441,26 +471,40 @@ def error_response(
 ) -> dict[str, Any]:
     """Parse an error reply into botocore's ``{"Error": {"Code", "Message"}, ...}`` dict.
 
+    An ``x-amzn-query-error: <code>;<type>`` header replaces the code and adds
+    ``QueryErrorCode`` and ``Type`` to ``Error``, as botocore does.
+
     ``headers`` keys must be lower case. Modeled error members (KMS's ``message``) are added
     at the top level, as botocore does; ``ResponseMetadata`` is left to the caller.
     """
     stripped = body.strip()
     if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
         return {"Error": {"Code": str(status), "Message": http.client.responses.get(status, "")}}
-    parsed: Any
-    try:
-        parsed = json.loads(body) if stripped else {}
-    except ValueError:
-        parsed = {"message": body.decode("utf-8", "replace")}
+    parsed: Any = {}
+    if body:
+        try:
+            parsed = json.loads(body.decode())
+        except ValueError:  # not JSON (or not UTF-8): the text is the message
+            parsed = {"message": body.decode("utf-8", "replace")}
     if not isinstance(parsed, dict):
         parsed = {}
-    code = str(parsed.get("__type", status))
-    code = code.split(":", 1)[0].rsplit("#", 1)[-1]
+    error: dict[str, Any] = {
+        "Message": parsed.get("message", parsed.get("Message", "")),
+        "Code": "",
+    }
+    result: dict[str, Any] = {"Error": error}
+    code = parsed.get("__type", str(status))
+    if code is None:  # a null __type: no code, as botocore reads it
+        return result
+    code = str(code).split(":", 1)[0].rsplit("#", 1)[-1]
     query_error = headers.get("x-amzn-query-error")
-    if query_error:
-        code = query_error.split(";", 1)[0]
-    message = parsed.get("message", parsed.get("Message", ""))
-    result: dict[str, Any] = {"Error": {"Message": message, "Code": code}}
+    if query_error is not None:  # "<query code>;<Sender|Receiver>" from query-compatible services
+        parts = query_error.split(";")
+        if len(parts) == 2 and parts[0]:
+            error["QueryErrorCode"] = code
+            error["Type"] = parts[1]
+            code = parts[0]
+    error["Code"] = code
     if code in modeled:
         parser = modeled[code]
         if parser is not None:

@@ -16,15 +16,13 @@ from typing import Any
 
 import aiohttp
 import botocore.exceptions
-import botocore.parsers
-import botocore.session
 import pytest
 from aioresponses import aioresponses
 
 import aiokms
+from tests.botocore_truth import KMS_MODEL, botocore_error
 
 URL = "https://kms.eu-west-1.amazonaws.com/"
-KMS_MODEL = botocore.session.get_session().get_service_model("kms")
 ERROR_CODES = sorted(shape.name for shape in KMS_MODEL.error_shapes)
 
 
@@ -50,18 +48,6 @@ def error_reply(replies: aioresponses, code: str, status: int = 400, **extra: An
 
 
 REQUEST_ID = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "req-1"}
-
-
-def botocore_error(status: int, body: bytes, operation: str) -> dict[str, Any]:
-    """What botocore makes of an error reply to ``operation``: its parser's generic error,
-    plus the error shape's modeled members, as its endpoint adds them."""
-    parser = botocore.parsers.JSONParser()
-    reply = {"status_code": status, "headers": {"x-amzn-requestid": "req-1"}, "body": body}
-    parsed: dict[str, Any] = parser.parse(reply, KMS_MODEL.operation_model(operation).output_shape)
-    error_shape = KMS_MODEL.shape_for_error_code(parsed["Error"]["Code"])
-    if error_shape is not None:
-        parsed.update(parser.parse(reply, error_shape))
-    return parsed
 
 
 # --- every error code of the model ----------------------------------------------------------
