@@ -9,6 +9,7 @@ from aiokms._encryptor import DataKeySource, Encryptor, KMSLike
 from aiokms._message import Algorithm
 from aiokms.errors import (
     AiokmsError,
+    ClientClosed,
     ConnectError,
     ConnectionClosed,
     ConnectTimeout,
@@ -18,6 +19,7 @@ from aiokms.errors import (
     RateLimited,
     ReadTimeout,
     TransportError,
+    WrongEventLoop,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "CredentialsProvider",
     # errors
     "AiokmsError",
+    "ClientClosed",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
@@ -50,6 +53,7 @@ __all__ = [
     "RateLimited",
     "ReadTimeout",
     "TransportError",
+    "WrongEventLoop",
     "__version__",
     # emulator (imported on first use)
     "emulator",
