@@ -267,6 +267,8 @@ class KMSClient:
         self._signer.forget()
         loop = self._loop
         if loop is not None and loop is not asyncio.get_running_loop():
+            self._credentials.forget_fetch()  # a task of that loop: not to be touched from here
+            self._credentials.close()
             raise WrongEventLoop(loop.is_closed())
         for pause in self._pauses:
             _wake(pause)

@@ -247,7 +247,7 @@ class CredentialCache:
             self._fetch.cancel()
 
     def forget_fetch(self) -> None:
-        """Drop a fetch without touching it: it belongs to another process's event loop."""
+        """Drop a fetch without touching it: it belongs to another event loop (or process)."""
         self._fetch = None
 
     def _fetched(self, fetch: asyncio.Future[FrozenCredentials]) -> None:

@@ -745,6 +745,9 @@ def test_two_asyncio_runs_the_second_is_told_the_clients_loop_has_ended() -> Non
         assert isinstance(caught.value, RuntimeError)
         with pytest.raises(aiokms.WrongEventLoop):
             asyncio.run(kms.close())
+        assert kms._credentials.fresh() is None  # closed all the same: the copy is dropped
+        with pytest.raises(aiokms.ClientClosed):
+            asyncio.run(kms.list_keys())
         assert len(server.requests) == 1
         # What the first loop left open is collected, with the warnings that mistake earns
         with warnings.catch_warnings(record=True):
