@@ -796,12 +796,6 @@ class Encryptor:
         is refused as soon as the header (or the non-framed body's length) is read, before
         any KMS call for a framed one.
 
-        Args:
-            chunks: an async iterable (or iterable) of bytes.
-            encryption_context: as for :meth:`decrypt`.
-            max_frame_length: for this stream, instead of the encryptor's (default 1 MiB).
-            max_body_length: for this stream, instead of the encryptor's (default 64 MiB).
-
         What a caller may trust before the iteration ends: each yielded chunk is authentic
         plaintext of this message at its position, written by a holder of the data key. For
         the signed suite (0x0578) that is weaker than the message promises: anyone KMS lets
@@ -810,6 +804,12 @@ class Encryptor:
         plaintext as provisional until the iteration finishes, and discard it (and undo what
         it caused) if it raises; use :meth:`decrypt`, which releases nothing before every
         check, when that is impractical. A truncated stream raises at the end too.
+
+        Args:
+            chunks: an async iterable (or iterable) of bytes.
+            encryption_context: as for :meth:`decrypt`.
+            max_frame_length: for this stream, instead of the encryptor's (default 1 MiB).
+            max_body_length: for this stream, instead of the encryptor's (default 64 MiB).
 
         Raises:
             aiokms.InvalidMessageError, botocore.exceptions.ClientError, aiokms.AiokmsError:
