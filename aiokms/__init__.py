@@ -20,6 +20,7 @@ from aiokms._encryptor import Encryptor, KMSLike
 from aiokms._message import Algorithm
 from aiokms.errors import (
     AiokmsError,
+    ClientClosed,
     ConnectError,
     ConnectionClosed,
     ConnectTimeout,
@@ -29,6 +30,7 @@ from aiokms.errors import (
     RateLimited,
     ReadTimeout,
     TransportError,
+    WrongEventLoop,
 )
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "CredentialsProvider",
     # errors
     "AiokmsError",
+    "ClientClosed",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
@@ -67,6 +70,7 @@ __all__ = [
     "RateLimited",
     "ReadTimeout",
     "TransportError",
+    "WrongEventLoop",
     "__version__",
     # emulator (imported on first use)
     "emulator",

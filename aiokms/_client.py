@@ -8,22 +8,38 @@ How one call runs (see the README's "How it works")::
     -> SigV4 (signing key cached per day)
     -> aiohttp POST (exceptions mapped at the transport boundary)
     -> parse reply or raise the ClientError subclass for its code
+
+Lifecycle. A client belongs to one event loop, the one of its first call (or ``async with``);
+a call from another loop raises ``WrongEventLoop``. ``close()`` is final: it wakes every call
+that waits (backoff, rate limiter, connection slot, credentials) with ``ClientClosed``, closes
+the pool (requests in flight lose their connection), and nothing is sent afterwards. In a
+process forked from the one that used it, a client forgets its parent's loop, connections and
+waiters (``os.register_at_fork``; clients are held weakly for it) and opens its own.
+
+Secrets and errors. An error leaves an operation method with the local variables of the
+client's frames (and aiohttp's, botocore's) cleared in its traceback and in those of its
+causes and contexts, the caller's arguments dropped from the method's own frame: error
+reporters that record frame locals find no credentials, signed headers, request body or
+plaintext there. Credentials are held as ``aiokms.Credentials``, whose repr redacts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import platform
 import random
 import ssl
 import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -37,11 +53,13 @@ from aiokms._retry import Failure, RetryQuota, backoff, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
 from aiokms._transport import Slots, Transport
 from aiokms.errors import (
+    ClientClosed,
     ClientExceptions,
     DeadlineExceeded,
     InvalidResponse,
     RateLimited,
     TransportError,
+    WrongEventLoop,
 )
 
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
@@ -99,11 +117,15 @@ class KMSClient:
         profile_name: the shared-config profile for region, endpoint, FIPS and credentials.
         use_fips_endpoint: use ``kms-fips.`` endpoints; else ``AWS_USE_FIPS_ENDPOINT``, profile.
         max_connections: the most requests in flight and connections open (default 64).
-        connect_timeout: seconds to open a connection (default 60, as botocore).
+        connect_timeout: seconds to open a connection (default 60, as botocore); also the
+            longest a call waits for its credentials to be fetched (then
+            ``botocore.exceptions.CredentialRetrievalError``).
         read_timeout: seconds an attempt may take from sending its request to the end of
             its reply (default 60, as botocore, whose limit is per socket read: KMS
             replies are small, so the two agree in practice). Checked every eighth of
             it, at most every second, so an attempt gives up within that much after.
+            On Python 3.10 it bounds each socket read instead, as botocore's does (there
+            a deadline that cancels the attempt could swallow the caller's cancellation).
         retry_mode: ``"standard"`` or ``"adaptive"`` (default; else ``AWS_RETRY_MODE``).
         max_attempts: total attempts per call including the first (default 3; else
             ``AWS_MAX_ATTEMPTS``); 1 means no retries.
@@ -113,6 +135,15 @@ class KMSClient:
         max_rate_wait: fail fast instead of queueing: when adaptive mode's limiter would hold
             a call longer than this many seconds, raise ``aiokms.RateLimited`` at once
             (``0`` never waits). ``None`` (default): always wait.
+        clock: monotonic seconds for the rate limiter, the reply deadlines and credential
+            refreshes (default ``time.monotonic``; tests inject their own).
+
+    A client belongs to the event loop of its first call (or ``async with``): using it from
+    another loop raises ``aiokms.WrongEventLoop`` (make one client per loop). After
+    ``close()`` no request is sent and every call raises ``aiokms.ClientClosed``, those
+    under way included. In a child process forked after the client was made (gunicorn
+    ``--preload``, multiprocessing, Celery prefork), the client never touches its parent's
+    connections: it starts over with a pool and an event loop of the child's own.
 
     Raises:
         botocore.exceptions.NoRegionError: no region could be found.
@@ -135,7 +166,7 @@ class KMSClient:
         ssl_context: ssl.SSLContext | None = None,
         call_timeout: float | None = None,
         max_rate_wait: float | None = None,
-        _clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         _random: Callable[[], float] = random.random,
     ) -> None:
         config = resolve(
@@ -161,13 +192,16 @@ class KMSClient:
         self.exceptions = _exceptions(model)
         self.retry_mode = config.retry_mode
         self.max_attempts = config.max_attempts
-        self._credentials = CredentialCache(credentials, profile_name=profile_name)
+        self._credentials = CredentialCache(
+            credentials, profile_name=profile_name, timeout=float(connect_timeout), clock=clock
+        )
         self._transport = Transport(
             config.endpoint_url,
             max_connections=max_connections,
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             ssl_context=ssl_context,
+            clock=clock,
             headers={
                 "Content-Type": _protocol.CONTENT_TYPE,  # signed, as the Host the transport adds
                 "User-Agent": _USER_AGENT,
@@ -181,19 +215,23 @@ class KMSClient:
         )
         self._date_second = 0
         self._signing: SigningContext | None = None
+        self._max_connections = max_connections
         self._slots = Slots(max_connections)
-        self._clock = _clock
+        self._loop: asyncio.AbstractEventLoop | None = None  # bound at the first call
+        self._pauses: set[asyncio.Future[None]] = set()  # backoff and limiter waits, for close
+        self._clock = clock
         self._random = _random
         self._call_timeout = call_timeout
         self._max_rate_wait = max_rate_wait
         self._quota = RetryQuota()
-        self._limiter = RateLimiter(_clock()) if config.retry_mode == "adaptive" else None
+        self._limiter = RateLimiter(clock()) if config.retry_mode == "adaptive" else None
         self._closed = False
         self._requests = 0
         self._retries = 0
         self._throttles = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
+        _CLIENTS.add(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"in_flight={self._in_flight}"
@@ -201,7 +239,9 @@ class KMSClient:
 
     async def __aenter__(self) -> KMSClient:
         if self._closed:
-            raise RuntimeError("this KMSClient is closed")
+            raise ClientClosed()
+        if self._loop is not asyncio.get_running_loop():
+            self._enter_loop()
         return self
 
     async def __aexit__(
@@ -213,10 +253,47 @@ class KMSClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close every pooled connection; the client cannot be used afterwards."""
+        """Close every pooled connection; the client cannot be used afterwards.
+
+        Closing is final: calls waiting to retry, for the rate limiter, for a connection slot
+        or for credentials raise ``aiokms.ClientClosed`` at once, requests in flight lose
+        their connection (their calls raise ``ClientClosed``), nothing is sent afterwards and
+        no connection is opened again. The client's copy of the credentials and the signing
+        key derived from them are dropped. Closing again does nothing.
+
+        Raises:
+            aiokms.WrongEventLoop: the client belongs to another event loop, where its
+                connections are (the client is closed all the same).
+        """
         self._closed = True
+        self._signing = None
+        self._signer.forget()
+        loop = self._loop
+        if loop is not None and loop is not asyncio.get_running_loop():
+            self._credentials.forget_fetch()  # a task of that loop: not to be touched from here
+            self._credentials.close()
+            raise WrongEventLoop(loop.is_closed())
+        for pause in self._pauses:
+            _wake(pause)
+        self._slots.fail_waiters(_closed_during_call)
         self._credentials.close()
         await self._transport.close()
+
+    def _enter_loop(self) -> None:
+        """Bind the client to the running loop at its first use; refuse any other."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            return
+        raise WrongEventLoop(self._loop.is_closed())
+
+    def _forget_parent(self) -> None:
+        """In a forked child: drop what belongs to the parent's loop and sockets, untouched."""
+        self._loop = None
+        self._transport.abandon()
+        self._slots = Slots(self._max_connections)
+        self._in_flight = 0
+        self._pauses = set()
+        self._credentials.forget_fetch()
 
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters."""
@@ -256,7 +333,7 @@ class KMSClient:
         """Send until success, a failure not worth retrying, or no attempts or quota left."""
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         limiter = self._limiter
-        spent = 0
+        last_cost = 0  # what the last retry took from the quota: a success gives it back
         attempt = 1
         retrying: Exception | None = None  # the failure the current attempt retries
         while True:
@@ -270,49 +347,70 @@ class KMSClient:
                     raise retrying from None  # a retry we would not wait for: the last failure
 
             status: int | None = None
+            error: Exception
             try:
                 if not self._slots.try_take():
                     await self._slots.take()
-            except asyncio.CancelledError:
-                if turn is not None:  # its token was never spent: the next in line gets it
+            except BaseException:  # cancelled, or closed: its token was never spent
+                if turn is not None:  # the next in line gets it
                     turn.refund(self._clock())
                 raise
             self._in_flight += 1
             try:
-                credentials = self._credentials.fresh() or await self._credentials.get()
-                headers = self._sign(spec.target, payload_hash, credentials)
+                credentials = self._credentials.fresh() or await self._fetch_credentials(turn)
                 self._requests += 1
                 sent_at = self._clock()
-                status, reply_headers, data = await self._transport.post(headers, body)
-                if status < 300:
-                    result = self._parse(spec, status, reply_headers, data, attempt - 1)
-                    if limiter is not None:
-                        limiter.on_response(False, self._clock(), sent_at)
-                    self._quota.release(spent)
-                    return result
-                error: Exception = self._error(spec, status, reply_headers, data, attempt - 1)
-                code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
-                failure = classify(status, code, None)
-                if failure is Failure.THROTTLE:
-                    self._throttles += 1
+                # signed headers passed on, never kept in this frame
+                status, reply_headers, data = await self._transport.post(
+                    self._sign(spec.target, payload_hash, credentials), body
+                )
             except TransportError as exc:
                 self._errors[type(exc).__name__] += 1
                 error, failure = exc, classify(None, None, exc)
             finally:
                 self._in_flight -= 1
                 self._slots.release()
-            if limiter is not None and status is not None:
-                limiter.on_response(failure is Failure.THROTTLE, self._clock(), sent_at)
+            if status is not None:
+                if status < 300:
+                    if limiter is not None:
+                        limiter.on_response(False, self._clock(), sent_at)
+                    # a reply that cannot be parsed raises here, never retried: the
+                    # operation has run (a CreateKey sent again would make another key)
+                    result = self._parse(spec, status, reply_headers, data, attempt - 1)
+                    self._quota.release(last_cost)
+                    return result
+                error = self._error(spec, status, reply_headers, data, attempt - 1)
+                code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
+                failure = classify(status, code, None)
+                if failure is Failure.THROTTLE:
+                    self._throttles += 1
+                if limiter is not None:
+                    limiter.on_response(failure is Failure.THROTTLE, self._clock(), sent_at)
+            elif self._closed:  # close() took the connection
+                raise ClientClosed(during_call=True)
             if failure is Failure.FATAL or attempt >= self.max_attempts:
                 raise error
+            if self._closed:
+                raise ClientClosed(during_call=True)
             cost = self._quota.acquire(failure)
             if not cost:
                 raise error
-            spent += cost
+            last_cost = cost
             self._retries += 1
             retrying = error
-            await asyncio.sleep(backoff(attempt, self._random))
+            await self._pause(backoff(attempt, self._random))
             attempt += 1
+
+    async def _fetch_credentials(self, turn: RateLimiter | None) -> FrozenCredentials:
+        """Wait for the credential cache's fetch; a call that never sends passes its limiter
+        token on. (The fetch is bounded by ``connect_timeout``, the wait by ``call_timeout``.)
+        """
+        try:
+            return await self._credentials.get()
+        except BaseException:
+            if turn is not None:
+                turn.refund(self._clock())
+            raise
 
     async def _limiter_turn(self, limiter: RateLimiter) -> None:
         """Wait for the adaptive limiter's token; pass it on if the wait is abandoned."""
@@ -324,11 +422,25 @@ class KMSClient:
         ticket = limiter.reserve(now)
         try:
             # the rate may change while asleep (either way): look again after each sleep
-            while (delay := limiter.sleep_for(ticket, self._clock())) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(delay)
-        except asyncio.CancelledError:
+            while (delay := limiter.sleep_for(ticket, self._clock())) > 0:
+                await self._pause(delay)
+        except BaseException:  # cancelled, or closed
             limiter.refund(self._clock())
             raise
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, unless :meth:`close` ends the wait: then raise ClientClosed."""
+        loop = asyncio.get_running_loop()
+        pause = loop.create_future()
+        timer = loop.call_later(seconds, _wake, pause)
+        self._pauses.add(pause)
+        try:
+            await pause
+        finally:
+            timer.cancel()
+            self._pauses.discard(pause)
+        if self._closed:
+            raise ClientClosed(during_call=True)
 
     def _sign(
         self, target: str, payload_hash: str, credentials: FrozenCredentials
@@ -365,6 +477,7 @@ class KMSClient:
             decoded = _protocol.decode_json(data) if data and not data.isspace() else {}
             result = spec.parse_output(decoded) if spec.parse_output is not None else {}
         except (ValueError, _protocol.ResponseParseError) as exc:
+            self._errors["InvalidResponse"] += 1
             raise InvalidResponse(
                 endpoint_url=self.meta.endpoint_url, error=f"{spec.name}: {exc}"
             ) from None
@@ -395,6 +508,66 @@ def _seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _wake(pause: asyncio.Future[None]) -> None:
+    if not pause.done():
+        pause.set_result(None)
+
+
+def _closed_during_call() -> ClientClosed:
+    return ClientClosed(during_call=True)
+
+
+# Every client, held weakly, so that a forked child can make each forget its parent's state.
+_CLIENTS: weakref.WeakSet[KMSClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._forget_parent()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+# The modules whose frames an error from an operation method leaves with their locals cleared:
+# the client's own call path, and the libraries below it that see the request or credentials.
+# (Not the caller's code: clearing a frame that is still suspended would close its coroutine.)
+_SCRUBBED_MODULES = frozenset(
+    {
+        "aiokms._client",
+        "aiokms._credentials",
+        "aiokms._protocol",
+        "aiokms._signing",
+        "aiokms._transport",
+    }
+)
+_SCRUBBED_PACKAGES = ("aiohttp", "aiobotocore", "botocore")
+
+
+def _forget_locals(error: BaseException) -> None:
+    """Clear the local variables of the frames an error passed through, in its causes and
+    contexts too, where they may hold credentials, signed headers or the request body."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            _clear(tb.tb_frame)
+            tb = tb.tb_next
+        pending += (exc.__cause__, exc.__context__)
+
+
+def _clear(frame: FrameType) -> None:
+    module = frame.f_globals.get("__name__", "")
+    if module in _SCRUBBED_MODULES or module.partition(".")[0] in _SCRUBBED_PACKAGES:
+        with contextlib.suppress(RuntimeError):  # still running: the method's own frame
+            frame.clear()
+
+
 _EXCEPTIONS: ClientExceptions | None = None
 
 
@@ -410,12 +583,20 @@ def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dic
     async def operation(self: KMSClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if args:
             raise TypeError(f"{spec.method_name}() only accepts keyword arguments.")
-        if self._closed:
-            raise RuntimeError("this KMSClient is closed")
-        body = spec.serialize_input(kwargs)
-        if self._call_timeout is None:
-            return await self._attempts(spec, body)
-        return await self._within_deadline(spec, body, self._call_timeout)
+        try:
+            if self._closed:
+                raise ClientClosed()
+            if self._loop is not asyncio.get_running_loop():
+                self._enter_loop()
+            if self._call_timeout is None:
+                return await self._attempts(spec, spec.serialize_input(kwargs))
+            return await self._within_deadline(
+                spec, spec.serialize_input(kwargs), self._call_timeout
+            )
+        except BaseException as error:
+            kwargs.clear()  # this call's own dict: the caller's values leave this frame
+            _forget_locals(error)
+            raise
 
     operation.__name__ = spec.method_name
     operation.__qualname__ = f"KMSClient.{spec.method_name}"

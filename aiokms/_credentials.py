@@ -7,9 +7,14 @@ resolved on first use. :class:`CredentialCache` hands out the last frozen copy a
 source again at most once per ``recheck_interval`` seconds (a static ``Credentials`` is never
 asked again). Whoever finds the copy stale starts one fetch; every concurrent caller awaits that
 same fetch, so a refresh reaches the source once however many requests are in flight.
-aiobotocore's refreshable credentials renew themselves before expiry inside that call.
+aiobotocore's refreshable credentials renew themselves before expiry inside that call. A fetch
+that takes longer than ``timeout`` (the client's ``connect_timeout``) fails every caller
+waiting for it, and is not kept: the next caller asks again.
 
-No secret appears in any ``repr`` or message here.
+Whatever the source answers is copied into a :class:`Credentials`, whose ``repr`` hides the
+secret key and the session token (botocore's ``ReadOnlyCredentials`` shows them), so that a
+frame local or a log line holding the credentials shows no secret. No secret appears in any
+``repr`` or message here.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from botocore.exceptions import NoCredentialsError
+from botocore.exceptions import CredentialRetrievalError, NoCredentialsError
+
+from aiokms.errors import ClientClosed
 
 __all__ = ["CredentialCache", "Credentials", "CredentialsProvider", "FrozenCredentials"]
 
@@ -102,12 +109,16 @@ class Credentials:
         return self
 
 
-def _check(frozen: Any) -> FrozenCredentials:
+def _check(frozen: Any) -> Credentials:
+    """A source's answer as :class:`Credentials` (whose repr redacts), or NoCredentialsError."""
+    if isinstance(frozen, Credentials):
+        return frozen
     access_key = getattr(frozen, "access_key", None)
     secret_key = getattr(frozen, "secret_key", None)
     if not access_key or not secret_key:
         raise NoCredentialsError()
-    return frozen  # type: ignore[no-any-return]
+    # the same string objects: the client's signing context recognizes them by identity
+    return Credentials(access_key, secret_key, getattr(frozen, "token", None) or None)
 
 
 async def _default_chain(profile_name: str | None) -> CredentialsProvider:
@@ -127,10 +138,22 @@ class CredentialCache:
             default chain (with ``profile_name``).
         recheck_interval: how old, in seconds, a frozen copy from a provider may get before the
             provider is asked again.
+        timeout: seconds a fetch may take (the default chain's resolution included) before it
+            fails with ``CredentialRetrievalError``; ``None``: no limit.
         clock: monotonic seconds.
     """
 
-    __slots__ = ("_clock", "_current", "_fetch", "_interval", "_profile", "_source", "_stale_at")
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_current",
+        "_fetch",
+        "_interval",
+        "_profile",
+        "_source",
+        "_stale_at",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -138,6 +161,7 @@ class CredentialCache:
         *,
         profile_name: str | None = None,
         recheck_interval: float = 1.0,
+        timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if source is not None and not callable(getattr(source, "get_frozen_credentials", None)):
@@ -147,7 +171,9 @@ class CredentialCache:
         self._source = source
         self._profile = profile_name
         self._interval = recheck_interval
+        self._timeout = timeout
         self._clock = clock
+        self._closed = False
         self._current: FrozenCredentials | None = None
         self._stale_at = 0.0
         self._fetch: asyncio.Future[FrozenCredentials] | None = None
@@ -166,10 +192,19 @@ class CredentialCache:
         return None
 
     async def get(self) -> FrozenCredentials:
-        """The current frozen credentials, fetched from the source when stale."""
+        """The current frozen credentials, fetched from the source when stale.
+
+        Raises:
+            botocore.exceptions.NoCredentialsError: the source has none.
+            botocore.exceptions.CredentialRetrievalError: the fetch took longer than
+                ``timeout``, or the source failed.
+            aiokms.ClientClosed: :meth:`close` was called, before or during the fetch.
+        """
         current = self._current
         if current is not None and self._clock() < self._stale_at:
             return current
+        if self._closed:
+            raise ClientClosed()
         fetch = self._fetch
         if fetch is None:
             fetch = self._fetch = asyncio.ensure_future(self._refresh())
@@ -178,6 +213,21 @@ class CredentialCache:
         return await asyncio.shield(fetch)
 
     async def _refresh(self) -> FrozenCredentials:
+        try:
+            if self._timeout is None:
+                return await self._ask_source()
+            return await asyncio.wait_for(self._ask_source(), self._timeout)
+        except asyncio.TimeoutError:
+            source = "the default chain" if self._source is None else type(self._source).__name__
+            raise CredentialRetrievalError(
+                provider=source, error_msg=f"no answer within {self._timeout} s"
+            ) from None
+        except asyncio.CancelledError:
+            if self._closed:  # every caller waiting for this fetch learns why it stopped
+                raise ClientClosed(during_call=True) from None
+            raise
+
+    async def _ask_source(self) -> FrozenCredentials:
         if self._source is None:
             self._source = await _default_chain(self._profile)
         answer = self._source.get_frozen_credentials()
@@ -189,11 +239,19 @@ class CredentialCache:
         return frozen
 
     def close(self) -> None:
-        """Cancel a fetch under way (the client is closing)."""
+        """Stop a fetch under way (its callers get ``ClientClosed``) and forget the copy."""
+        self._closed = True
+        self._current = None
+        self._stale_at = 0.0
         if self._fetch is not None:
             self._fetch.cancel()
 
-    def _fetched(self, fetch: asyncio.Future[FrozenCredentials]) -> None:
+    def forget_fetch(self) -> None:
+        """Drop a fetch without touching it: it belongs to another event loop (or process)."""
         self._fetch = None
+
+    def _fetched(self, fetch: asyncio.Future[FrozenCredentials]) -> None:
+        if self._fetch is fetch:
+            self._fetch = None
         if not fetch.cancelled():
             fetch.exception()  # retrieved here so a failure nobody awaited is not logged

@@ -69,7 +69,7 @@ from aiokms._message import (
     serialize_encryption_context,
 )
 from aiokms._message.header import MAX_MEMO_SECTION
-from aiokms._message.suites import MAX_FRAME_LENGTH
+from aiokms._message.suites import MAX_FRAME_LENGTH, MAX_NON_FRAMED_LENGTH
 from aiokms.errors import InvalidMessageError, InvalidResponse
 
 __all__ = ["Algorithm", "Encryptor", "KMSLike"]
@@ -79,6 +79,10 @@ _KEY_SPEC: Final = "AES_256"
 _DATA_KEY_LEN: Final = 32
 _MEMO_SIZE: Final = 512
 _DEFAULT_MAX_EDKS: Final = 10
+# What a streamed message may make its reader buffer before anything is authenticated: far
+# above the 4 KiB frames of every writer's default, far below the format's 2 GiB and 64 GiB.
+DEFAULT_MAX_FRAME_LENGTH: Final = 2**20
+DEFAULT_MAX_BODY_LENGTH: Final = 2**26
 # Signing key lifetime when the cache does not say (the ESDK's caching CMM has no default).
 _DEFAULT_SIGNER_AGE: Final = 300.0
 _DEFAULT_SIGNER_USES: Final = 10_000
@@ -205,6 +209,13 @@ async def _chunks(source: AsyncIterable[Bytes] | Iterable[Bytes]) -> AsyncIterat
             yield _check_bytes(chunk, "chunks")
 
 
+def _check_limit(value: object, name: str, maximum: int) -> int:
+    """``value`` if it is an int from 1 to ``maximum``, else a ValueError naming ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= maximum:
+        raise ValueError(f"{name}: {value!r} must be an int from 1 to {maximum}")
+    return value
+
+
 def _check_chunks(value: object) -> None:
     if isinstance(value, (bytes, bytearray, memoryview, str)) or not isinstance(
         value, (AsyncIterable, Iterable)
@@ -247,6 +258,15 @@ class Encryptor:
         max_encrypted_data_keys: messages with more encrypted data keys than this are refused
             unread, and encrypting with more key ids is an error (default 10; ``None``: no
             limit). It bounds the work one forged message can cause.
+        max_frame_length: :meth:`decrypt_stream` refuses messages whose header declares
+            frames longer than this many bytes (default 1 MiB, 2^20), before buffering any
+            of them: a reader holds one frame before its tag can be checked, and a header
+            may ask for up to 2 GiB. Keep it at least ``frame_length`` to stream this
+            encryptor's own messages.
+        max_body_length: likewise for the body of a legacy non-framed message, which a
+            reader holds whole (default 64 MiB, 2^26; the format allows 64 GiB).
+            :meth:`decrypt`, given the whole message, is bound by neither: the message is
+            in memory already.
         clock: monotonic seconds, for the signing key pairs' lifetime (injectable for tests).
 
     Raises:
@@ -267,7 +287,9 @@ class Encryptor:
         "_kms",
         "_last_context",
         "_last_entries",
+        "_max_body_length",
         "_max_edks",
+        "_max_frame_length",
         "_partition",
         "_pending",
         "_primary",
@@ -291,6 +313,8 @@ class Encryptor:
         discovery_accounts: Iterable[str] | None = None,
         discovery_partition: str = "aws",
         max_encrypted_data_keys: int | None = _DEFAULT_MAX_EDKS,
+        max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+        max_body_length: int = DEFAULT_MAX_BODY_LENGTH,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for method in ("generate_data_key", "encrypt", "decrypt"):
@@ -335,6 +359,12 @@ class Encryptor:
                     f"max_encrypted_data_keys: {max_encrypted_data_keys} is less than the "
                     f"{len(ids)} key_ids"
                 )
+        self._max_frame_length = _check_limit(
+            max_frame_length, "max_frame_length", MAX_FRAME_LENGTH
+        )
+        self._max_body_length = _check_limit(
+            max_body_length, "max_body_length", MAX_NON_FRAMED_LENGTH
+        )
         accounts: frozenset[str] = frozenset()
         if discovery:
             if discovery_accounts is None or isinstance(discovery_accounts, str):
@@ -734,13 +764,18 @@ class Encryptor:
         chunks: AsyncIterable[Bytes] | Iterable[Bytes],
         *,
         encryption_context: Mapping[str, str] | None = None,
+        max_frame_length: int | None = None,
+        max_body_length: int | None = None,
     ) -> AsyncIterator[bytes]:
         """Decrypt a message arriving in chunks, yielding plaintext frame by frame.
 
         Each frame's plaintext is yielded only after that frame's tag has been checked, and
         the stream ends without error only if the message was complete, followed by nothing,
         and (signed suite) its signature is valid. Memory: the header and one frame (a legacy
-        non-framed message is held whole, being authenticated only as a whole).
+        non-framed message is held whole, being authenticated only as a whole), bounded by
+        ``max_frame_length`` and ``max_body_length``: a message whose header declares more
+        is refused as soon as the header (or the non-framed body's length) is read, before
+        any KMS call for a framed one.
 
         What a caller may trust before the iteration ends: each yielded chunk is authentic
         plaintext of this message at its position, written by a holder of the data key. For
@@ -751,22 +786,42 @@ class Encryptor:
         it caused) if it raises; use :meth:`decrypt`, which releases nothing before every
         check, when that is impractical. A truncated stream raises at the end too.
 
+        Args:
+            chunks: an async iterable (or iterable) of bytes.
+            encryption_context: as for :meth:`decrypt`.
+            max_frame_length: for this stream, instead of the encryptor's (default 1 MiB).
+            max_body_length: for this stream, instead of the encryptor's (default 64 MiB).
+
         Raises:
             aiokms.InvalidMessageError, botocore.exceptions.ClientError, aiokms.AiokmsError:
-                as for :meth:`decrypt`, during iteration.
+                as for :meth:`decrypt`, during iteration; a message over a limit says so.
             TypeError: bad arguments, at once; a chunk that is not bytes, during iteration.
-            ValueError: as for :meth:`decrypt`, during iteration.
+            ValueError: a bad limit, at once; as for :meth:`decrypt`, during iteration.
         """
         _check_chunks(chunks)
         required = _check_context(encryption_context) if encryption_context else None
-        return self._decrypt_stream(chunks, required)
+        reader = MessageReader(
+            max_data_keys=self._max_edks,
+            memo=self._sections,
+            max_frame_length=(
+                self._max_frame_length
+                if max_frame_length is None
+                else _check_limit(max_frame_length, "max_frame_length", MAX_FRAME_LENGTH)
+            ),
+            max_body_length=(
+                self._max_body_length
+                if max_body_length is None
+                else _check_limit(max_body_length, "max_body_length", MAX_NON_FRAMED_LENGTH)
+            ),
+        )
+        return self._decrypt_stream(chunks, required, reader)
 
     async def _decrypt_stream(
         self,
         chunks: AsyncIterable[Bytes] | Iterable[Bytes],
         required: dict[str, str] | None,
+        reader: MessageReader,
     ) -> AsyncIterator[bytes]:
-        reader = MessageReader(max_data_keys=self._max_edks, memo=self._sections)
         unlocked = False
         async for chunk in _chunks(chunks):
             reader.feed(chunk)

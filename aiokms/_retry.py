@@ -3,8 +3,10 @@
 How this works: after each failed attempt the client asks :func:`classify` what kind of failure
 it was. Throttles and transient failures are retried while attempts remain and the client's
 :class:`RetryQuota` can pay for it: a retry costs 5 tokens (10 after a timeout), a success that
-needed no retry refunds 1, a success after retries refunds what they cost. The quota (500
-tokens) stops a failing endpoint from being hammered by every caller's retries at once. Between
+needed no retry refunds 1, a success after retries refunds what its last retry cost (as the AWS
+SDKs' standard mode does: botocore's ``RetryQuotaChecker``), so a call that needed two retries
+leaves the quota 5 tokens poorer and a long outage drains it. The quota (500 tokens) stops a
+failing endpoint from being hammered by every caller's retries at once. Between
 attempts the caller sleeps :func:`backoff` seconds: full jitter over an exponential ceiling
 capped at 20 s, as the AWS SDKs' standard mode does.
 
@@ -110,7 +112,8 @@ class RetryQuota:
         self.available -= cost
         return cost
 
-    def release(self, spent: int) -> None:
-        """A call succeeded after retries that cost ``spent`` (0: first try): refill."""
+    def release(self, last_cost: int) -> None:
+        """A call succeeded: refill what its last retry cost (``last_cost``), or 1 after no retry
+        (``last_cost`` 0). The earlier retries of the call stay spent."""
         if self.available < self.capacity:
-            self.available = min(self.capacity, self.available + (spent or NO_RETRY_INCREMENT))
+            self.available = min(self.capacity, self.available + (last_cost or NO_RETRY_INCREMENT))

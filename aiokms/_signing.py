@@ -4,11 +4,12 @@ How this works: a request is reduced to a *canonical request* (method, URI, quer
 headers and the SHA-256 of the body), which is hashed into a *string to sign* together with the
 time and the credential scope (``date/region/service/aws4_request``). The signature is an
 HMAC-SHA256 of that string under a *signing key* derived from the secret key by four chained
-HMACs over the scope. The derived key depends only on the secret and the scope, so it is cached
-per day; everything else is a handful of string joins and two hashes. For the one request
-shape KMS needs, :class:`JsonPostSigner` precomputes the canonical form, and a
-:class:`SigningContext` keeps, for one second and one set of credentials, the hash states of
-the parts no request changes.
+HMACs over the scope. The derived key depends only on the secret and the scope, so each
+:class:`JsonPostSigner` (one per client) keeps the day's key; everything else is a handful of
+string joins and two hashes. For the one request shape KMS needs, :class:`JsonPostSigner`
+precomputes the canonical form, and a :class:`SigningContext` keeps, for one second and one set
+of credentials, the hash states of the parts no request changes. Nothing is cached for the
+whole process: a client's secret and the keys derived from it go with the client.
 
 Nothing here reads a clock: the caller passes ``now``.
 """
@@ -16,7 +17,6 @@ Nothing here reads a clock: the caller passes ``now``.
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import hmac
 import posixpath
@@ -52,16 +52,14 @@ def signing_key(secret_key: str, datestamp: str, region: str, service: str) -> b
     return key
 
 
-@functools.lru_cache(maxsize=64)
-def _signing_hmac(
+def _key_states(
     secret_key: str, datestamp: str, region: str, service: str
 ) -> tuple[hashlib._Hash, hashlib._Hash]:
     """HMAC-SHA256 under the day's signing key, as the two hash states after the key pads.
 
-    Cached: a client signs thousands of requests a second with the same key, which changes only
-    when the date, the region or the secret does. Copying these two states (RFC 2104's inner
-    and outer hashes, key already absorbed) costs a fraction of ``hmac.digest``, which looks
-    the digest up by name and builds a fresh HMAC context for every signature.
+    Copying these two states (RFC 2104's inner and outer hashes, key already absorbed) costs a
+    fraction of ``hmac.digest``, which looks the digest up by name and builds a fresh HMAC
+    context for every signature. Not cached here: :class:`JsonPostSigner` keeps the day's.
     """
     key = signing_key(secret_key, datestamp, region, service).ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
@@ -199,10 +197,8 @@ class Signer:
         """The ``Authorization`` header value for an already canonical request."""
         datestamp = amz_date[:8]
         scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
-        inner, outer = _signing_hmac(secret_key, datestamp, self.region, self.service)
-        inner = inner.copy()
+        inner, outer = _key_states(secret_key, datestamp, self.region, self.service)
         inner.update(string_to_sign(amz_date, scope, creq).encode())
-        outer = outer.copy()
         outer.update(inner.digest())
         signature = outer.hexdigest()
         return (
@@ -219,7 +215,8 @@ class JsonPostSigner:
     Their canonical block is a fixed prefix plus three values, so building it is one f-string
     rather than the general sort-and-fold (``tests/test_signing.py`` checks they agree).
     What stays the same for one ``X-Amz-Date`` and one set of credentials is kept in a
-    :class:`SigningContext` (see :meth:`context`).
+    :class:`SigningContext` (see :meth:`context`); the signing key of the last day and secret
+    signed for is kept here, until :meth:`forget`.
 
     Args:
         signer: the region and service to sign for.
@@ -227,13 +224,15 @@ class JsonPostSigner:
         content_type: the ``Content-Type`` header value.
     """
 
-    __slots__ = ("_content_type", "_host", "_prefix", "_signer")
+    __slots__ = ("_content_type", "_day_key", "_host", "_prefix", "_signer")
 
     def __init__(self, signer: Signer, host: str, content_type: str) -> None:
         self._signer = signer
         self._host = host
         self._content_type = content_type
         self._prefix = f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n"
+        # (secret, datestamp, inner, outer): the last day's signing key, as hash states
+        self._day_key: tuple[str, str, hashlib._Hash, hashlib._Hash] | None = None
 
     def __repr__(self) -> str:
         return f"<JsonPostSigner {self._host} {self._signer!r}>"
@@ -242,7 +241,25 @@ class JsonPostSigner:
         self, amz_date: str, access_key: str, secret_key: str, token: str | None
     ) -> SigningContext:
         """What every request signed at ``amz_date`` with these credentials shares."""
-        return SigningContext(self._signer, self._prefix, amz_date, access_key, secret_key, token)
+        datestamp = amz_date[:8]
+        day_key = self._day_key
+        if day_key is None or day_key[0] != secret_key or day_key[1] != datestamp:
+            signer = self._signer
+            inner, outer = _key_states(secret_key, datestamp, signer.region, signer.service)
+            day_key = self._day_key = (secret_key, datestamp, inner, outer)
+        return SigningContext(
+            self._signer,
+            self._prefix,
+            amz_date,
+            access_key,
+            secret_key,
+            token,
+            (day_key[2], day_key[3]),
+        )
+
+    def forget(self) -> None:
+        """Drop the signing key kept (its owner is closing)."""
+        self._day_key = None
 
     def headers(
         self,
@@ -271,6 +288,9 @@ class SigningContext:
     canonical request) and each request copies them and hashes only the rest: a block or two
     instead of five. The result is the same signature, byte for byte.
 
+    ``key_states`` are the day's signing key as HMAC states (see :meth:`JsonPostSigner.context`);
+    they are copied, never consumed.
+
     Attributes:
         amz_date, access_key, secret_key, token: what the context was made for.
     """
@@ -297,6 +317,7 @@ class SigningContext:
         access_key: str,
         secret_key: str,
         token: str | None,
+        key_states: tuple[hashlib._Hash, hashlib._Hash],
     ) -> None:
         self.amz_date = amz_date
         self.access_key = access_key
@@ -304,7 +325,7 @@ class SigningContext:
         self.token = token
         datestamp = amz_date[:8]
         scope = f"{datestamp}/{signer.region}/{signer.service}/aws4_request"
-        inner, self._outer = _signing_hmac(secret_key, datestamp, signer.region, signer.service)
+        inner, self._outer = key_states
         self._sts = inner.copy()
         self._sts.update(f"{ALGORITHM}\n{amz_date}\n{scope}\n".encode())
         # A CIMultiDict, as aiohttp would otherwise make one of each request's headers.

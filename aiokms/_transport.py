@@ -1,7 +1,12 @@
 """HTTP transport: one pooled aiohttp session per client, and the exception boundary.
 
 How this works: the session and its connector are created on first use inside the running loop
-(aiohttp binds them to it) and closed by :meth:`Transport.close`. The connector's ``limit``
+(aiohttp binds them to it) and closed by :meth:`Transport.close`, after which the transport
+refuses to send (``ClientClosed``) and never opens another. In a process forked from the one
+that opened them, :meth:`Transport.abandon` leaves the parent's session and sockets untouched
+(closing them would unregister the parent's sockets from the event loop's selector, which
+parent and child share) and the next request opens a session of the child's own. The
+connector's ``limit``
 equals the client's ``max_connections``; the client takes one of as many :class:`Slots`
 *before* signing, so the connector never queues a signed request. Idle connections
 are kept about 12 s (AWS closes them near 20 s) and DNS answers are cached for a bounded time.
@@ -10,6 +15,11 @@ Timeouts: aiohttp bounds the opening of a connection (``connect_timeout``). The 
 bounded by :class:`Deadlines`, one timer for every attempt in flight: aiohttp's own read
 timeout arms and cancels a timer at the request and again at each read, which measured as
 the largest single cost of a pooled request here (about 6% of the client's CPU per call).
+:class:`Deadlines` cancels the attempt's task, and tells its own cancellation from the
+caller's with ``Task.uncancel`` (Python 3.11+). Python 3.10 has no way to tell them apart
+when both land in the same loop iteration, and the caller's cancellation would become a
+retried ``ReadTimeout``; there aiohttp's per-read timeout (``sock_read``, as botocore's
+``read_timeout``) bounds the reply instead: it fails the read, and never cancels the task.
 
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
 them, and asyncio timeouts, into :mod:`aiokms.errors` classes.
@@ -20,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -34,18 +45,24 @@ __all__ = ["Deadlines", "Slots", "Transport", "map_exceptions"]
 
 KEEPALIVE_TIMEOUT = 12.0
 DNS_CACHE_TTL = 60
+# Task.uncancel (3.11+) lets Deadlines tell its cancellations from the caller's; see above.
+_USE_DEADLINES = sys.version_info >= (3, 11)
+# What a forked child leaves alone (see Transport.abandon): kept referenced, never collected.
+_ABANDONED: list[object] = []
 
 
 class map_exceptions:  # named like a function: used as ``with map_exceptions(url):``
     """Translate aiohttp and asyncio failures into :mod:`aiokms.errors` (cancellation passes).
 
     A class rather than a generator-based context manager: it runs on every request.
+    ``read_timeout``, when given, is named in the message of a read timeout aiohttp reports.
     """
 
-    __slots__ = ("endpoint_url",)
+    __slots__ = ("endpoint_url", "read_timeout")
 
-    def __init__(self, endpoint_url: str) -> None:
+    def __init__(self, endpoint_url: str, read_timeout: float | None = None) -> None:
         self.endpoint_url = endpoint_url
+        self.read_timeout = read_timeout
 
     def __enter__(self) -> None:
         return None
@@ -58,7 +75,7 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     ) -> None:
         if exc is None or not isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
             return  # success, cancellation, or not ours to translate
-        raise _translate(exc, self.endpoint_url) from exc
+        raise _translate(exc, self.endpoint_url, self.read_timeout) from exc
 
 
 class Deadlines:
@@ -77,12 +94,12 @@ class Deadlines:
     whenever the timer runs, and :meth:`stop` runs before it awaits anything else.
     """
 
-    __slots__ = ("_clock", "_due", "_loop", "_timer", "tick", "timeout")
+    __slots__ = ("_due", "_loop", "_timer", "clock", "tick", "timeout")
 
     def __init__(self, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
         self.tick = min(timeout / 8, 1.0)
-        self._clock = clock
+        self.clock = clock
         self._due: dict[asyncio.Task[object], float | None] = {}  # None once expired
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,7 +109,7 @@ class Deadlines:
 
     def start(self, task: asyncio.Task[object]) -> None:
         """Give ``task`` ``timeout`` seconds from now to :meth:`stop`."""
-        self._due[task] = self._clock() + self.timeout
+        self._due[task] = self.clock() + self.timeout
         loop = task.get_loop()
         if self._timer is None or self._loop is not loop:
             self._arm(loop)
@@ -118,7 +135,7 @@ class Deadlines:
 
     def _check(self) -> None:
         self._timer = None
-        now = self._clock()
+        now = self.clock()
         for task, due in list(self._due.items()):
             if due is not None and due <= now:
                 self._due[task] = None
@@ -177,6 +194,13 @@ class Slots:
                 return
         self.free += 1
 
+    def fail_waiters(self, error: Callable[[], BaseException]) -> None:
+        """Make everyone waiting for a slot raise ``error()`` (its owner is closing)."""
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error())
+
 
 def _cancelled_elsewhere(task: asyncio.Task[object]) -> bool:
     """Whether ``task`` has a cancellation pending besides the one :class:`Deadlines` made."""
@@ -184,11 +208,16 @@ def _cancelled_elsewhere(task: asyncio.Task[object]) -> bool:
     return uncancel is not None and uncancel() > 0
 
 
-def _translate(exc: BaseException, url: str) -> errors.TransportError:
+def _translate(
+    exc: BaseException, url: str, read_timeout: float | None = None
+) -> errors.TransportError:
+    # Descriptions, not the exceptions: an aiohttp exception's frames hold the request.
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return errors.ConnectTimeout(endpoint_url=url, error=exc)
+        return errors.ConnectTimeout(endpoint_url=url, error=_describe(exc))
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        return errors.ReadTimeout(endpoint_url=url, error=exc)
+        # (aiohttp's own read timeout serves Python 3.10 only: it bounds each socket read)
+        detail = _describe(exc) if read_timeout is None else f"nothing read for {read_timeout} s"
+        return errors.ReadTimeout(endpoint_url=url, error=detail)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return errors.ConnectError(endpoint_url=url, error=_describe(exc))
     if isinstance(
@@ -217,12 +246,14 @@ class Transport:
         endpoint_url: ``scheme://host[:port]``.
         max_connections: the connector's connection limit.
         connect_timeout: seconds to open a connection (TCP and TLS).
-        read_timeout: seconds an attempt may wait for its whole reply (see :class:`Deadlines`).
+        read_timeout: seconds an attempt may wait for its whole reply (see :class:`Deadlines`;
+            on Python 3.10, for each read of it).
         ssl_context: TLS settings; certificates are always verified by default.
         headers: sent with every request, after a ``Host`` header of :attr:`host`.
     """
 
     __slots__ = (
+        "_closed",
         "_connector_args",
         "_deadlines",
         "_headers",
@@ -243,6 +274,7 @@ class Transport:
         read_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
         headers: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint_url = endpoint_url
         self._url = URL(endpoint_url + "/", encoded=True)
@@ -253,8 +285,14 @@ class Transport:
         # The session's default headers: aiohttp merges them into each request's in C, where
         # headers passed per request are copied one by one.
         self._headers = {"Host": self.host, **(headers or {})}
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
-        self._deadlines = Deadlines(read_timeout)
+        self._deadlines: Deadlines | None = None
+        if _USE_DEADLINES:
+            self._deadlines = Deadlines(read_timeout, clock)
+            self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
+        else:
+            self._timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=connect_timeout, sock_read=read_timeout
+            )
         self._connector_args = {
             "limit": max_connections,
             "keepalive_timeout": KEEPALIVE_TIMEOUT,
@@ -262,13 +300,16 @@ class Transport:
             "ssl": ssl_context if ssl_context is not None else True,
         }
         self._session: aiohttp.ClientSession | None = None
-        self._map_exceptions = map_exceptions(endpoint_url)
+        self._closed = False
+        self._map_exceptions = map_exceptions(endpoint_url, read_timeout)
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"
         return f"<Transport {self.endpoint_url} {state}>"
 
     def _open(self) -> aiohttp.ClientSession:
+        if self._closed:  # closing is final: no session is ever opened again
+            raise errors.ClientClosed(during_call=True)
         connector = aiohttp.TCPConnector(**self._connector_args)  # type: ignore[arg-type]
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -287,9 +328,10 @@ class Transport:
         session = self._session
         if session is None or session.closed:
             session = self._open()
-        task: asyncio.Task[object] = asyncio.current_task()  # type: ignore[assignment]
         deadlines = self._deadlines
-        deadlines.start(task)
+        if deadlines is not None:
+            task: asyncio.Task[object] = asyncio.current_task()  # type: ignore[assignment]
+            deadlines.start(task)
         try:
             with self._map_exceptions:
                 # Not ``async with``: leaving it only calls release(), through four coroutines.
@@ -305,18 +347,35 @@ class Transport:
                 )
         except (asyncio.CancelledError, errors.TransportError):
             # Ours, whatever the cancellation became on its way out of aiohttp.
-            if deadlines.expired(task) and not _cancelled_elsewhere(task):
+            if deadlines is not None and deadlines.expired(task) and not _cancelled_elsewhere(task):
                 raise errors.ReadTimeout(
                     endpoint_url=self.endpoint_url,
                     error=f"no reply within {deadlines.timeout} s",
                 ) from None
             raise
         finally:
-            deadlines.stop(task)
+            if deadlines is not None:
+                deadlines.stop(task)
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection; afterwards :meth:`post` raises ``ClientClosed``.
+
+        Requests in flight lose their connection and fail.
+        """
+        self._closed = True
         session, self._session = self._session, None
-        self._deadlines.close()
+        if self._deadlines is not None:
+            self._deadlines.close()
         if session is not None:
             await session.close()
+
+    def abandon(self) -> None:
+        """Forget the session without closing it: call in a forked child, whose event loop and
+        sockets are copies of its parent's. The next request opens a session of its own."""
+        session, self._session = self._session, None
+        deadlines = self._deadlines
+        if session is not None:
+            _ABANDONED.append(session)  # collecting it would close the parent's sockets
+        if deadlines is not None:
+            _ABANDONED.append(deadlines)  # its timer handle belongs to the parent's loop
+            self._deadlines = Deadlines(deadlines.timeout, deadlines.clock)

@@ -8,6 +8,8 @@ Service errors are what botocore raises, so code written for aiobotocore keeps w
 
     botocore.exceptions.ParamValidationError   bad arguments, raised before anything is sent
     botocore.exceptions.NoCredentialsError     no credentials anywhere in the chain
+    botocore.exceptions.CredentialRetrievalError   the credential source gave no answer within
+                                               ``connect_timeout``
     botocore.exceptions.NoRegionError          no region from arguments, environment or profile
 
 Failures below the service are translated from aiohttp and asyncio exceptions at one boundary
@@ -24,13 +26,18 @@ exception aiobotocore raises in the same situation::
      ├── RateLimited           the adaptive limiter would hold the call past ``max_rate_wait``
      ├── DeadlineExceeded      the call, retries included, outlived ``call_timeout``
      │                         (also the built-in TimeoutError)
+     ├── ClientClosed          the client was closed before or during the call
+     │                         (also the built-in RuntimeError)
+     ├── WrongEventLoop        the client is used from an event loop other than its own
+     │                         (also the built-in RuntimeError)
      ├── InvalidMessageError   a message that is malformed, tampered with, truncated, followed
      │                         by extra bytes, or not meant for this reader (opaque on purpose)
      └── ...                   (the cache errors join here)
 
 A ``TransportError`` means the request may or may not have reached KMS: the retry policy treats
-all of them as transient. Messages name the endpoint and the cause, never a credential or a
-payload.
+all of them as transient, except an ``InvalidResponse`` to a request KMS answered with success
+(HTTP 2xx), which is raised at once, as botocore does: the operation has taken place. Messages
+name the endpoint and the cause, never a credential or a payload.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from botocore.parsers import ResponseParserError as _ResponseParserError
 
 __all__ = [
     "AiokmsError",
+    "ClientClosed",
     "ClientExceptions",
     "ConnectError",
     "ConnectTimeout",
@@ -52,6 +60,7 @@ __all__ = [
     "RateLimited",
     "ReadTimeout",
     "TransportError",
+    "WrongEventLoop",
 ]
 
 THROTTLING_CODE = "ThrottlingException"
@@ -127,6 +136,41 @@ class DeadlineExceeded(AiokmsError, TimeoutError):
         self.operation = operation
 
 
+class ClientClosed(AiokmsError, RuntimeError):
+    """The ``KMSClient`` was closed: before this call, or while it was under way.
+
+    A call that was waiting (for a retry, a rate-limiter turn, a connection slot or credentials)
+    when ``close()`` ran was stopped without sending anything more; one whose request was in
+    flight lost its connection, so that request may or may not have reached KMS.
+    """
+
+    def __init__(self, during_call: bool = False) -> None:
+        super().__init__(
+            "this KMSClient was closed while the call was under way (a request already sent "
+            "may or may not have reached KMS)"
+            if during_call
+            else "this KMSClient is closed"
+        )
+
+
+class WrongEventLoop(AiokmsError, RuntimeError):
+    """The ``KMSClient`` was used from an event loop other than the one it belongs to.
+
+    A client belongs to the event loop of its first call (or of ``async with``): its pooled
+    connections live there. Make one client per event loop, such as ``async with
+    aiokms.KMSClient(...)`` inside each ``asyncio.run()``. (A forked child process is the
+    exception: there the client forgets its parent's loop and connections.)
+    """
+
+    def __init__(self, loop_closed: bool) -> None:
+        state = "has been closed" if loop_closed else "is another one"
+        super().__init__(
+            f"this KMSClient belongs to the event loop it was first used on, which {state}: "
+            "make one client per event loop (for example `async with aiokms.KMSClient(...)` "
+            "inside each asyncio.run())"
+        )
+
+
 class InvalidMessageError(AiokmsError):
     """A message could not be decrypted: it is malformed, tampered with or not for this reader.
 
@@ -135,10 +179,15 @@ class InvalidMessageError(AiokmsError):
     encrypted data key this reader may use), always with the same message and no cause
     attached, so that a caller (or an attacker probing with forged messages) learns nothing
     about which check failed. KMS errors from unwrapping a data key are raised as they are.
+
+    A message refused for a reader's limit (``max_frame_length``, ``max_body_length``), read
+    from its header before anything is authenticated, says so: that tells nothing that the
+    header itself does not.
     """
 
-    def __init__(self) -> None:
-        super().__init__("the message is not a valid, authentic message for this decryptor")
+    def __init__(self, detail: str | None = None) -> None:
+        message = "the message is not a valid, authentic message for this decryptor"
+        super().__init__(f"{message}: {detail}" if detail else message)
 
 
 class ClientExceptions:

@@ -2,21 +2,26 @@
 
 It records every request, checks its SigV4 signature with botocore's signer (an implementation
 independent of ours), and answers each operation with what the test set up: a JSON body and
-status, or an async handler of its own.
+status, or an async handler of its own. :class:`ThreadedKMS` serves from threads instead, for
+tests where event loops come and go or the process forks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiohttp import web
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+
+import aiokms
 
 ACCESS_KEY = "AKIDFAKEKMS"
 SECRET_KEY = "fake-kms-secret-never-printed"
@@ -150,3 +155,67 @@ async def slow(seconds: float, reply: Any = None) -> Handler:
         return web.json_response(reply or {})
 
     return handler
+
+
+class ThreadedKMS:
+    """A KMS answering ``{}`` to every request, served by threads, outside any event loop.
+
+    For tests where event loops come and go (two ``asyncio.run`` calls) or a process forks: it
+    keeps serving whatever loop or process the client is in. HTTP/1.1 with keep-alive; it
+    records, per request, the client's port (one per connection) and the ``X-Amz-Target``.
+    Use it as a context manager; ``url`` is set on entry.
+    """
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.requests: list[tuple[int, str]] = []  # (client port, X-Amz-Target)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ThreadedKMS:
+        recorded = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                recorded.append((self.client_address[1], self.headers.get("X-Amz-Target", "")))
+                body = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # no line per request on stderr
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def ports(self) -> list[int]:
+        """The client port of each request, in order (a new port: a new connection)."""
+        return [port for port, _ in self.requests]
+
+
+def client_of(server: FakeKMS | ThreadedKMS, **options: Any) -> aiokms.KMSClient:
+    """A KMSClient of ``server``: its URL, region and credentials and no wait between retries,
+    unless ``options`` say otherwise."""
+    options.setdefault("region_name", getattr(server, "region", "us-east-1"))
+    options.setdefault(
+        "credentials", aiokms.Credentials(ACCESS_KEY, getattr(server, "secret_key", SECRET_KEY))
+    )
+    options.setdefault("_random", lambda: 0.0)
+    options.setdefault("endpoint_url", server.url)
+    return aiokms.KMSClient(**options)

@@ -5,20 +5,34 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import gc
 import hashlib
 import inspect
 import json
+import os
+import signal
+import socket
 import time
+import traceback
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import botocore.session
 import pytest
 from aiohttp import web
-from botocore.exceptions import ClientError, OperationNotPageableError, ParamValidationError
+from botocore.credentials import ReadOnlyCredentials
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    OperationNotPageableError,
+    ParamValidationError,
+)
+from botocore.parsers import ResponseParserError
 
 import aiokms
 from aiokms._signing import Signer
-from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded
+from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded, ThreadedKMS, client_of, slow
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -495,3 +509,372 @@ async def test_meta_and_response_json_roundtrip(kms: aiokms.KMSClient, fake: Fak
     reply = await kms.generate_random(NumberOfBytes=16)
     assert reply["Plaintext"] == b"r" * 16
     json.dumps(reply["ResponseMetadata"])
+
+
+# --- no secret in the frames of a raised error ------------------------------------------------
+
+TOKEN = "session-token-that-must-not-leak"
+PLAINTEXT = b"plaintext-that-must-not-leak"
+
+
+class ReadOnlySource:
+    """A provider answering as aiobotocore's do: botocore's ReadOnlyCredentials, whose repr
+    shows the secret key and the session token."""
+
+    def __init__(self, secret_key: str) -> None:
+        self.secret_key = secret_key
+
+    async def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        return ReadOnlyCredentials(ACCESS_KEY, self.secret_key, TOKEN)
+
+
+def traceback_text(error: BaseException) -> str:
+    """The traceback as an error reporter records it: frame locals included."""
+    return "".join(
+        traceback.TracebackException(
+            type(error), error, error.__traceback__, capture_locals=True
+        ).format()
+    )
+
+
+def secrets_in(text: str, secret_key: str) -> list[str]:
+    body = json.dumps({"KeyId": "alias/app", "Plaintext": base64.b64encode(PLAINTEXT).decode()})
+    found = [
+        secret
+        for secret in (
+            secret_key,
+            TOKEN,
+            base64.b64encode(PLAINTEXT).decode(),  # in the request body
+            repr(PLAINTEXT),  # in the caller's arguments
+            repr(body.encode()),
+        )
+        if secret in text
+    ]
+    assert "KMSClient" in text  # the frames are there, with their line numbers
+    return found
+
+
+@pytest.mark.parametrize(
+    "failure", ["service error", "transport error", "unparsable reply", "deadline"]
+)
+async def test_a_raised_error_holds_no_secret_in_its_frames(fake: FakeKMS, failure: str) -> None:
+    options: dict[str, Any] = {}
+    url = fake.url
+    if failure == "service error":
+        fake.error("Encrypt", "AccessDeniedException", "no")
+    elif failure == "transport error":
+        with socket.socket() as sock:  # a port nobody listens on
+            sock.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    elif failure == "unparsable reply":
+        fake.reply("Encrypt", b"<html>surely not JSON</html>")
+    else:
+        fake.handle("Encrypt", await slow(1.0))
+        options["call_timeout"] = 0.2
+    async with client_of(
+        fake,
+        endpoint_url=url,
+        credentials=ReadOnlySource(fake.secret_key),
+        max_attempts=2,
+        **options,
+    ) as kms:
+        error = await failed_encrypt(kms)
+    expected = {
+        "service error": ClientError,
+        "transport error": aiokms.ConnectError,
+        "unparsable reply": aiokms.InvalidResponse,
+        "deadline": aiokms.DeadlineExceeded,
+    }[failure]
+    assert isinstance(error, expected)
+    assert secrets_in(traceback_text(error), fake.secret_key) == []
+
+
+async def failed_encrypt(kms: aiokms.KMSClient) -> Exception:
+    """The error of an Encrypt call, caught in a frame that holds no secret of its own."""
+    try:
+        await kms.encrypt(KeyId="alias/app", Plaintext=PLAINTEXT)
+    except Exception as error:
+        return error
+    raise AssertionError("the call succeeded")
+
+
+# --- a success that cannot be parsed ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><body>maintenance</body></html>", b'{"KeyMetadata": 5}', b"{"]
+)
+async def test_a_success_reply_that_cannot_be_parsed_is_never_sent_again(
+    fake: FakeKMS, body: bytes
+) -> None:
+    """botocore raises its ResponseParserError for such a reply and does not retry: the
+    operation has run, and CreateKey sent again would make another key."""
+    fake.reply("CreateKey", body)
+    async with client_of(fake, retry_mode="standard", max_attempts=3) as kms:
+        with pytest.raises(aiokms.InvalidResponse) as caught:
+            await kms.create_key(Description="once")
+        assert isinstance(caught.value, ResponseParserError)
+        stats = kms.stats()
+        assert (stats.requests, stats.retries, stats.errors) == (1, 0, {"InvalidResponse": 1})
+    assert fake.operations() == ["CreateKey"]
+
+
+# --- close() is final -------------------------------------------------------------------------
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (counters of the client and the server, not events)."""
+
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), 20)
+
+
+def unclosed_warnings(recorded: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in recorded if "Unclosed" in str(w.message)]
+
+
+async def test_close_stops_a_call_waiting_to_retry_and_nothing_is_sent_after(
+    fake: FakeKMS,
+) -> None:
+    calls = 0
+
+    async def failing_once(recorded: Recorded) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return web.Response(status=500)
+        return web.json_response({"Keys": [], "Truncated": False})
+
+    fake.handle("ListKeys", failing_once)
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        # a backoff of 1 s, then 2 s: close() comes first
+        kms = client_of(fake, max_attempts=3, _random=lambda: 1.0)
+        call = asyncio.ensure_future(kms.list_keys())
+        await until(lambda: call.done() or kms.stats().retries == 1)  # waiting to retry
+        await kms.close()
+        with pytest.raises(aiokms.ClientClosed, match="closed while the call was under way"):
+            await asyncio.wait_for(call, 0.5)  # at once, not after the backoff
+        await asyncio.sleep(1.5)  # past the backoff the call was waiting out
+        assert fake.operations() == ["ListKeys"]
+        assert kms._transport._session is None  # never opened again
+        with pytest.raises(aiokms.ClientClosed):
+            await kms.list_keys()
+        kms = call = None
+        gc.collect()
+    assert unclosed_warnings(recorded) == []
+    assert fake.operations() == ["ListKeys"]
+
+
+async def test_close_ends_every_call_under_way_promptly(fake: FakeKMS) -> None:
+    """A call whose request is in flight, one waiting for a connection slot, one waiting for
+    its credentials and one queued in the rate limiter all end with ClientClosed."""
+    release = asyncio.Event()
+
+    async def hanging(recorded: Recorded) -> web.StreamResponse:
+        await release.wait()
+        return web.json_response({})
+
+    fake.handle("EnableKey", hanging)
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    source = HeldSource(fake.secret_key)
+    clock = FrozenClock()
+    kms = client_of(fake, credentials=source, max_connections=1, max_attempts=1, clock=clock)
+    try:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()  # the limiter is on
+        assert kms._limiter is not None
+        kms._limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
+        clock.now += 1.0  # then the clock stands still: two calls may go, the rest queue
+        in_flight = asyncio.ensure_future(kms.enable_key(KeyId="k"))
+        await until(lambda: fake.in_flight == 1)
+        waiting_for_slot = asyncio.ensure_future(kms.enable_key(KeyId="k"))
+        queued = [asyncio.ensure_future(kms.enable_key(KeyId="k")) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert kms.stats().in_flight == 1 and len(fake.requests) == 2
+        await kms.close()
+        for call in [in_flight, waiting_for_slot, *queued]:
+            with pytest.raises(aiokms.ClientClosed):
+                await asyncio.wait_for(call, 5)
+        assert kms.stats().in_flight == 0
+    finally:
+        release.set()
+        await kms.close()
+    assert fake.operations() == ["ListKeys", "EnableKey"]
+
+
+async def test_close_ends_a_call_waiting_for_its_credentials(fake: FakeKMS) -> None:
+    source = HeldSource(fake.secret_key)
+    source.gate.clear()  # the first fetch never answers
+    kms = client_of(fake, credentials=source, max_attempts=1)
+    call = asyncio.ensure_future(kms.list_keys())
+    await asyncio.wait_for(source.asked.wait(), 5)
+    await kms.close()
+    with pytest.raises(aiokms.ClientClosed):
+        await asyncio.wait_for(call, 5)
+    assert fake.requests == []
+
+
+# --- event loops ------------------------------------------------------------------------------
+
+
+def test_a_client_used_from_a_second_event_loop_says_so() -> None:
+    with ThreadedKMS() as server:
+        kms = client_of(server, max_attempts=1)
+        first = asyncio.new_event_loop()
+        try:
+            first.run_until_complete(kms.list_keys())  # the client's loop: its connection
+            with pytest.raises(aiokms.WrongEventLoop, match="another one"):
+                asyncio.run(kms.list_keys())  # a second loop, while the first one lives
+            first.run_until_complete(kms.list_keys())  # still serves its own
+            first.run_until_complete(kms.close())
+        finally:
+            first.close()
+        assert len(server.requests) == 2
+
+
+def test_two_asyncio_runs_the_second_is_told_the_clients_loop_has_ended() -> None:
+    with ThreadedKMS() as server:
+        kms = client_of(server, max_attempts=1)
+        asyncio.run(kms.list_keys())  # not closed before its loop ended: a mistake
+        with pytest.raises(aiokms.WrongEventLoop, match="has been closed") as caught:
+            asyncio.run(kms.list_keys())
+        assert isinstance(caught.value, RuntimeError)
+        with pytest.raises(aiokms.WrongEventLoop):
+            asyncio.run(kms.close())
+        assert kms._credentials.fresh() is None  # closed all the same: the copy is dropped
+        with pytest.raises(aiokms.ClientClosed):
+            asyncio.run(kms.list_keys())
+        assert len(server.requests) == 1
+        # What the first loop left open is collected, with the warnings that mistake earns
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            del kms, caught
+            gc.collect()
+
+
+# --- fork -----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+def test_a_forked_child_never_uses_its_parents_connections() -> None:
+    with ThreadedKMS() as server:
+        kms = client_of(server, max_attempts=1)
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(kms.list_keys())
+            (parent_port,) = server.ports()
+
+            async def in_the_child() -> None:
+                async with kms:
+                    await asyncio.wait_for(kms.list_keys(), 10)
+                    await asyncio.wait_for(kms.list_keys(), 10)
+
+            pid = os.fork()
+            if pid == 0:  # the child: its exit status is its verdict
+                status = 1
+                try:
+                    asyncio.run(in_the_child())
+                    status = 0
+                finally:
+                    os._exit(status)
+            assert wait_for_exit(pid) == 0
+            child_ports = server.ports()[1:]
+            assert len(child_ports) == 2 and parent_port not in child_ports
+            assert child_ports[0] == child_ports[1]  # the child pools its own connection
+            # the parent's connection was left alone: it still serves the parent
+            loop.run_until_complete(kms.list_keys())
+            assert server.ports()[-1] == parent_port
+            loop.run_until_complete(kms.close())
+        finally:
+            loop.close()
+
+
+def wait_for_exit(pid: int) -> int:
+    """The exit code of child ``pid``; it is killed if it has not ended within BOUND."""
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child did not finish")
+
+
+# --- credentials: the limiter token and the time bounds ---------------------------------------
+
+
+class FrozenClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class HeldSource:
+    """A credentials provider that answers while ``gate`` is set, and says when it is asked."""
+
+    def __init__(self, secret_key: str) -> None:
+        self.secret_key = secret_key
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.asked = asyncio.Event()
+        self.calls = 0
+
+    async def get_frozen_credentials(self) -> aiokms.Credentials:
+        self.calls += 1
+        self.asked.set()
+        await self.gate.wait()
+        return aiokms.Credentials(ACCESS_KEY, self.secret_key)
+
+
+@pytest.mark.parametrize("end", ["cancelled", "call_timeout"])
+async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_on(
+    fake: FakeKMS, end: str
+) -> None:
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    clock = FrozenClock()
+    source = HeldSource(fake.secret_key)
+    call_timeout = 0.2 if end == "call_timeout" else None
+    async with client_of(
+        fake, credentials=source, max_attempts=1, clock=clock, call_timeout=call_timeout
+    ) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()  # the limiter is on
+        limiter = kms._limiter
+        assert limiter is not None and limiter.enabled
+        limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
+        clock.now += 1.0  # the copy of the credentials is stale; the bucket is full
+        source.gate.clear()
+        source.asked.clear()
+        calls = [asyncio.ensure_future(kms.enable_key(KeyId="k")) for _ in range(2)]
+        await asyncio.wait_for(source.asked.wait(), 5)
+        await asyncio.sleep(0)
+        assert limiter.wait_for(clock()) > 0  # both tokens are taken
+        if end == "cancelled":
+            for call in calls:
+                call.cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+        expected = asyncio.CancelledError if end == "cancelled" else aiokms.DeadlineExceeded
+        assert all(isinstance(outcome, expected) for outcome in outcomes)
+        # with the clock still stopped: nothing was sent, the tokens went back to the bucket
+        assert limiter.wait_for(clock()) == 0.0
+        assert fake.operations() == ["ListKeys"]
+        source.gate.set()
+
+
+async def test_a_credential_fetch_is_bounded_by_connect_timeout(fake: FakeKMS) -> None:
+    source = HeldSource(fake.secret_key)
+    source.gate.clear()  # never answers
+    async with client_of(fake, credentials=source, connect_timeout=0.1) as kms:
+        with pytest.raises(CredentialRetrievalError, match=r"HeldSource.*0\.1 s"):
+            await asyncio.wait_for(kms.list_keys(), 10)
+    assert fake.requests == []

@@ -16,8 +16,9 @@ import pytest
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession
 from botocore.credentials import ReadOnlyCredentials
-from botocore.exceptions import NoCredentialsError
+from botocore.exceptions import CredentialRetrievalError, NoCredentialsError
 
+import aiokms
 from aiokms._credentials import CredentialCache, Credentials, CredentialsProvider
 
 ACCESS_KEY = "AKIDEXAMPLEACCESSKEY"
@@ -433,7 +434,12 @@ async def test_botocore_read_only_credentials_are_accepted() -> None:
         async def get_frozen_credentials(self) -> ReadOnlyCredentials:
             return frozen
 
-    assert await CredentialCache(Source()).get() is frozen
+    got = await CredentialCache(Source()).get()
+    assert (got.access_key, got.secret_key, got.token) == (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
+    # held in a type whose repr redacts: botocore's shows the secret and the token
+    assert SECRET_KEY in repr(frozen) and SESSION_TOKEN in repr(frozen)
+    assert isinstance(got, Credentials)
+    assert SECRET_KEY not in repr(got) and SESSION_TOKEN not in repr(got)
 
 
 async def test_synchronous_botocore_credentials_are_accepted() -> None:
@@ -464,24 +470,45 @@ def test_source_without_get_frozen_credentials(source: Any) -> None:
         CredentialCache(source)
 
 
-async def test_close_cancels_a_pending_fetch(provider: FakeProvider) -> None:
+async def test_close_stops_a_pending_fetch_and_its_waiters_learn_why(
+    provider: FakeProvider,
+) -> None:
     provider.hold()
     cache = CredentialCache(provider)
-    waiter = asyncio.create_task(cache.get())
+    waiters = [asyncio.create_task(cache.get()) for _ in range(3)]
     await provider.started.wait()
     cache.close()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
+    for waiter in waiters:
+        with pytest.raises(aiokms.ClientClosed):
+            await waiter
     assert provider.cancelled == 1
     cache.close()  # closing again is harmless
 
 
-async def test_close_without_a_fetch_is_harmless(provider: FakeProvider) -> None:
+async def test_close_is_final_and_forgets_the_copy(provider: FakeProvider) -> None:
     cache = CredentialCache(provider)
-    cache.close()
     await cache.get()
     cache.close()
+    assert cache.fresh() is None
+    with pytest.raises(aiokms.ClientClosed):
+        await cache.get()
+    cache.close()
     assert provider.calls == 1
+
+
+async def test_a_fetch_longer_than_the_timeout_fails_every_waiter(
+    provider: FakeProvider,
+) -> None:
+    gate = provider.hold()
+    cache = CredentialCache(provider, timeout=0.05)
+    waiters = [asyncio.create_task(cache.get()) for _ in range(3)]
+    for waiter in waiters:
+        with pytest.raises(CredentialRetrievalError, match=r"FakeProvider.*0\.05 s"):
+            await asyncio.wait_for(waiter, 10)
+    assert (provider.calls, provider.cancelled) == (1, 1)
+    gate.set()  # a source that answers again is asked again: the failure was not kept
+    assert (await cache.get()).access_key == "AKIDPROVIDER"
+    assert provider.calls == 2
 
 
 def test_repr_hides_secrets() -> None:

@@ -1003,6 +1003,46 @@ async def test_decrypt_stream_releases_frames_as_they_authenticate(
         assert plaintext == data[index * 100 : (index + 1) * 100]
 
 
+async def test_decrypt_stream_refuses_frames_over_max_frame_length_unread(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    """The writer chooses the frame length, up to 2 GiB; the reader decides what it buffers."""
+    writer = Encryptor(kms, keys[0], frame_length=2**21)  # frames of 2 MiB
+    data = os.urandom(3 * 2**20)
+    message = await writer.encrypt(data)
+    reader = Encryptor(kms, keys[0])  # the default: frames up to 1 MiB
+    pulled = 0
+
+    async def source() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for chunk in pieces(message, 2**16):
+            pulled += len(chunk)
+            yield chunk
+
+    kms.calls.clear()
+    with pytest.raises(InvalidMessageError, match="max_frame_length=1048576"):
+        await collect(reader.decrypt_stream(source()))
+    assert pulled <= parse_header(message).size + 2**16  # the header, and not one frame
+    assert kms.operations() == []  # refused before any KMS call
+    # a reader that allows them streams them; decrypt, given the whole message, is not bound
+    assert await collect(reader.decrypt_stream(source(), max_frame_length=2**21)) == data
+    assert await Encryptor(kms, keys[0], max_frame_length=2**21).decrypt(message) == data
+    assert await reader.decrypt(message) == data
+
+
+@pytest.mark.parametrize("name", ["max_frame_length", "max_body_length"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "1", 2**40])
+async def test_bad_stream_limits_are_refused_at_once(
+    kms: LocalKeys, keys: list[str], name: str, value: Any
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        Encryptor(kms, keys[0], **{name: value})
+    enc = Encryptor(kms, keys[0])
+    with pytest.raises(ValueError, match=name):
+        enc.decrypt_stream([b""], **{name: value})
+    assert kms.calls == []
+
+
 async def test_decrypt_stream_failures_come_at_the_point_of_failure(
     kms: LocalKeys, keys: list[str]
 ) -> None:

@@ -69,9 +69,9 @@ def chunked(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
 
 
-def read_in_chunks(message: bytes, data_key: bytes, size: int) -> bytes:
+def read_in_chunks(message: bytes, data_key: bytes, size: int, **limits: int) -> bytes:
     """The streaming reader over ``message`` in ``size``-byte chunks (raises as it does)."""
-    reader = MessageReader()
+    reader = MessageReader(**limits)
     out = []
     unlocked = False
     for chunk in chunked(message, size):
@@ -617,6 +617,55 @@ def test_non_framed_messages_are_read() -> None:
     for end in range(len(message) - 1, parse_header(message).size, -97):
         with pytest.raises(InvalidMessageError):
             open_whole(message[:end], b"k" * 32)
+
+
+# --- what a reader may be made to buffer -------------------------------------------------------
+
+
+def test_a_reader_refuses_frames_over_its_limit_from_the_header_alone() -> None:
+    plaintext = os.urandom(5000)
+    message = seal(plaintext, frame_length=4096)
+    header_size = parse_header(message).size
+    reader = MessageReader(max_frame_length=4095)
+    reader.feed(message[:header_size])  # the header, and nothing of the first frame
+    with pytest.raises(InvalidMessageError, match=r"4096 bytes.*max_frame_length=4095"):
+        reader.parse_header()
+    # at the limit, the message reads
+    assert read_in_chunks(message, b"k" * 32, 700, max_frame_length=4096) == plaintext
+    # the limit is on frame lengths the header declares: a forged 2 GiB one is refused unread
+    forged = bytearray(message[:header_size])
+    frame_length_at = header_size - 16 - 32 - 4  # before the commit key and the header tag
+    assert struct.unpack_from(">I", forged, frame_length_at) == (4096,)
+    struct.pack_into(">I", forged, frame_length_at, 2**31 - 1)
+    reader = MessageReader(max_frame_length=2**20)
+    reader.feed(forged)
+    with pytest.raises(InvalidMessageError, match="max_frame_length=1048576"):
+        reader.parse_header()
+
+
+def test_a_reader_refuses_a_non_framed_body_over_its_limit_once_its_length_arrives() -> None:
+    plaintext = os.urandom(1000)
+    message = non_framed_message(plaintext, b"k" * 32)
+    header_size = parse_header(message).size
+    length_end = header_size + 12 + 8  # the body's IV, then its length
+    # the length came with the header: refused at once
+    reader = MessageReader(max_body_length=999)
+    reader.feed(message[:length_end])
+    with pytest.raises(InvalidMessageError, match=r"1000 bytes.*max_body_length=999"):
+        reader.parse_header()
+    # the length comes later: refused as soon as it is there, before the body is
+    reader = MessageReader(max_body_length=999)
+    reader.feed(message[:header_size])
+    assert reader.parse_header() is not None
+    reader.unlock(b"k" * 32)
+    reader.feed(message[header_size : length_end - 1])
+    assert reader.next_plaintext() is None
+    reader.feed(message[length_end - 1 : length_end])
+    with pytest.raises(InvalidMessageError, match="max_body_length=999"):
+        reader.next_plaintext()
+    # at the limit, the message reads; a frame limit does not apply to it
+    limits = {"max_body_length": 1000, "max_frame_length": 1}
+    assert read_in_chunks(message, b"k" * 32, 77, **limits) == plaintext
 
 
 # --- signatures --------------------------------------------------------------------------------

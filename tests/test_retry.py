@@ -1,9 +1,10 @@
-"""Standard retry mode's pure parts: classify, backoff and the retry quota."""
+"""Standard retry mode: classify, backoff and the retry quota, alone and as a client spends it."""
 
 from __future__ import annotations
 
 import botocore.retries.standard
 import pytest
+from aiohttp import web
 
 from aiokms import errors
 from aiokms._retry import (
@@ -18,8 +19,10 @@ from aiokms._retry import (
     backoff,
     classify,
 )
+from tests.fake_kms import FakeKMS, Recorded, client_of
 
 URL = "https://kms.us-east-1.amazonaws.com"
+THROTTLE = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
 
 # --- classify ------------------------------------------------------------------------------
 
@@ -211,12 +214,41 @@ def test_a_timeout_needs_10_where_a_throttle_needs_5() -> None:
     assert quota.available == 0
 
 
-def test_success_after_retries_refunds_what_they_cost() -> None:
+def test_success_after_retries_refunds_the_last_retrys_cost() -> None:
     quota = RetryQuota()
-    spent = quota.acquire(Failure.TIMEOUT) + quota.acquire(Failure.THROTTLE)
+    quota.acquire(Failure.TIMEOUT)
+    last = quota.acquire(Failure.THROTTLE)
     assert quota.available == 485
-    quota.release(spent)
-    assert quota.available == 500
+    quota.release(last)
+    assert quota.available == 490
+
+
+@pytest.mark.parametrize(
+    ("failures", "left"),
+    [
+        ([(400, THROTTLE), (500, b"")], 495),  # two retries of 5, the last one refunded
+        ([(500, b"")], 500),  # one retry of 5, refunded
+        ([], 500),  # no retry: 1 refunded, up to the capacity
+    ],
+)
+async def test_a_call_that_succeeds_gives_back_its_last_retrys_cost_only(
+    fake: FakeKMS, failures: list[tuple[int, bytes]], left: int
+) -> None:
+    """As botocore's standard mode (``RetryQuotaChecker.release_retry_quota``): the quota an
+    outage drains is not refilled by the first success after it."""
+    replies = list(failures)
+
+    async def handler(recorded: Recorded) -> web.StreamResponse:
+        if replies:
+            status, body = replies.pop(0)
+            return web.Response(status=status, body=body)
+        return web.json_response({"Keys": [], "Truncated": False})
+
+    fake.handle("ListKeys", handler)
+    async with client_of(fake, retry_mode="standard") as kms:
+        reply = await kms.list_keys()
+        assert reply["ResponseMetadata"]["RetryAttempts"] == len(failures)
+        assert kms._quota.available == left
 
 
 def test_success_at_first_try_refunds_one() -> None:

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import base64
 import datetime
+import gc
 import hashlib
 import json
 import random
 import re
+import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +31,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+import aiokms
+from aiokms import _signing
 from aiokms._signing import (
     ALGORITHM,
     EMPTY_SHA256,
     JsonPostSigner,
     Signer,
-    _signing_hmac,
     amz_date,
     canonical_headers,
     canonical_query,
@@ -614,7 +618,7 @@ def test_matches_botocore_on_kms_requests(case: KmsCase) -> None:
     assert "user-agent" not in authorization
 
 
-def test_same_secret_across_midnight_uses_one_key_per_day() -> None:
+def test_same_secret_across_midnight_signs_with_each_days_key() -> None:
     before = datetime.datetime(2015, 12, 31, 23, 59, 59)
     after = datetime.datetime(2016, 1, 1, 0, 0, 0)
     template = KmsCase(
@@ -629,7 +633,6 @@ def test_same_secret_across_midnight_uses_one_key_per_day() -> None:
         now=before,
         offset=OFFSETS[0],
     )
-    _signing_hmac.cache_clear()
     signatures = []
     for now in (before, after, before, after):
         case = KmsCase(**{**template.__dict__, "now": now})
@@ -638,14 +641,62 @@ def test_same_secret_across_midnight_uses_one_key_per_day() -> None:
         assert authorization == request.headers["Authorization"]
         signatures.append(signature_of(authorization))
 
-    info = _signing_hmac.cache_info()
-    assert (info.misses, info.hits) == (2, 2)
     assert signatures[0] == signatures[2]
     assert signatures[1] == signatures[3]
     assert signatures[0] != signatures[1]
     assert signing_key(SECRETS[0], "20151231", "eu-west-1", "kms") != signing_key(
         SECRETS[0], "20160101", "eu-west-1", "kms"
     )
+
+
+def test_a_json_post_signer_derives_one_key_per_day_and_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    derived: list[tuple[str, str]] = []
+    real_signing_key = _signing.signing_key
+
+    def counting(secret_key: str, datestamp: str, region: str, service: str) -> bytes:
+        derived.append((secret_key, datestamp))
+        return real_signing_key(secret_key, datestamp, region, service)
+
+    monkeypatch.setattr(_signing, "signing_key", counting)
+    signer = Signer("eu-west-1", "kms")
+    fixed = [("Content-Type", "application/x-amz-json-1.1"), ("Host", "127.0.0.1:4566")]
+    json_signer = JsonPostSigner(signer, fixed[1][1], fixed[0][1])
+    payload_hash = hashlib.sha256(b"{}").hexdigest()
+    stamps = ["20151231T235958Z", "20151231T235959Z", "20160101T000000Z", "20160101T000001Z"]
+    for secret, stamp in [(SECRETS[0], stamp) for stamp in stamps] + [(SECRETS[1], stamps[3])]:
+        headers = json_signer.context(stamp, "AKID", secret, None).headers(
+            "TrentService.Encrypt", payload_hash
+        )
+        unsigned = fixed + [(k, v) for k, v in headers.items() if k != "Authorization"]
+        derived_before = len(derived)
+        assert headers["Authorization"] == _general_authorization(
+            signer, unsigned, payload_hash, secret, stamp
+        )
+        del derived[derived_before:]  # the general signer's own derivation
+    assert derived == [
+        (SECRETS[0], "20151231"),
+        (SECRETS[0], "20160101"),
+        (SECRETS[1], "20160101"),
+    ]
+
+
+async def test_a_closed_clients_secret_is_not_kept_for_the_process() -> None:
+    """Signing keys are kept per client: once a client is gone, nothing holds its secret."""
+    secret = "".join(["never-kept-", secrets.token_hex(16)])  # made here: referenced only here
+    credentials = aiokms.Credentials("AKID", secret, "a-session-token")
+    kms = aiokms.KMSClient(
+        region_name="eu-west-1", endpoint_url="http://127.0.0.1:9", credentials=credentials
+    )
+    for _ in range(3):
+        kms._sign("TrentService.Encrypt", EMPTY_SHA256, credentials)
+    await kms.close()
+    assert kms._signing is None and kms._signer._day_key is None
+    del kms, credentials
+    gc.collect()
+    this_frame = sys._getframe()
+    assert [r for r in gc.get_referrers(secret) if r is not this_frame] == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -947,9 +998,14 @@ def test_signer_repr_holds_no_secrets() -> None:
 
 
 def _general_authorization(
-    signer: Signer, headers: list[tuple[str, str]], payload_hash: str
+    signer: Signer,
+    headers: list[tuple[str, str]],
+    payload_hash: str,
+    secret_key: str = "SECRET",
+    amz_date: str = "20261128T235959Z",
 ) -> str:
-    """What the general signer makes of a KMS POST signed with the tests' fixed credentials."""
+    """What the general signer makes of a KMS POST (by default signed with the tests' fixed
+    credentials and date)."""
     return signer.authorization(
         method="POST",
         path="/",
@@ -957,8 +1013,8 @@ def _general_authorization(
         headers=headers,
         payload_hash=payload_hash,
         access_key="AKID",
-        secret_key="SECRET",
-        amz_date="20261128T235959Z",
+        secret_key=secret_key,
+        amz_date=amz_date,
     )
 
 

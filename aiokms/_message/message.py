@@ -66,6 +66,7 @@ _PREFIX = {alg: header_prefix(alg) for alg in Algorithm}
 _SIGNED = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
 _IV_ONE = (1).to_bytes(IV_LEN, "big")
 _FIRST_FINAL_HEAD = FINAL_MARK + _U32.pack(1) + _IV_ONE  # then the length
 _FIRST_FINAL_AAD = BODY_AAD_FINAL + _U32.pack(1)  # after the message ID; then the length
@@ -362,7 +363,10 @@ class MessageReader:
     complete (footer and signature included) and that nothing follows it.
 
     Memory: the header, plus at most one frame (a non-framed body is held whole: it is
-    authenticated only as a whole).
+    authenticated only as a whole). The writer chooses those sizes, up to 2^31 - 1 bytes a
+    frame and 2^36 - 32 bytes a non-framed body; ``max_frame_length`` and ``max_body_length``
+    let the reader refuse more (``InvalidMessageError``) as soon as the header, or the
+    non-framed body's length field, is read, before anything is authenticated or buffered.
 
     For the signed suite, frames are released before the signature at the end is checked.
     A frame that passed its tag was written by someone holding the data key, that is, anyone
@@ -375,7 +379,9 @@ class MessageReader:
         "_buffer",
         "_digest",
         "_done",
+        "_max_body_length",
         "_max_data_keys",
+        "_max_frame_length",
         "_memo",
         "_opened",
         "_pos",
@@ -388,10 +394,14 @@ class MessageReader:
         *,
         max_data_keys: int | None = None,
         memo: SectionMemo | None = None,
+        max_frame_length: int | None = None,
+        max_body_length: int | None = None,
     ) -> None:
         self._buffer = bytearray()
         self._pos = 0
         self._max_data_keys = max_data_keys
+        self._max_frame_length = max_frame_length
+        self._max_body_length = max_body_length
         self._memo = memo
         self.header: Header | None = None
         """The parsed header once :meth:`parse_header` has returned it (not yet verified)."""
@@ -417,17 +427,41 @@ class MessageReader:
         """The header, once enough bytes have arrived; else None.
 
         Raises:
-            InvalidMessageError: the header is malformed.
+            InvalidMessageError: the header is malformed, or declares frames longer than
+                ``max_frame_length`` (or a non-framed body longer than ``max_body_length``,
+                if its length has arrived too).
         """
         if self.header is None:
             try:
-                self.header = parse_header(
+                header = parse_header(
                     self._buffer, max_data_keys=self._max_data_keys, memo=self._memo
                 )
             except Incomplete:
                 return None
-            self._pos = self.header.size
+            limit = self._max_frame_length
+            if header.framed and limit is not None and header.frame_length > limit:
+                raise InvalidMessageError(
+                    f"its frames of {header.frame_length} bytes are longer than "
+                    f"max_frame_length={limit}"
+                )
+            self.header = header
+            self._pos = header.size
+            self._check_body_length()
         return self.header
+
+    def _check_body_length(self) -> None:
+        """Refuse a non-framed body longer than ``max_body_length`` once its length is here."""
+        limit = self._max_body_length
+        header = self.header
+        if limit is None or header is None or header.framed:
+            return
+        at = self._pos + IV_LEN
+        if len(self._buffer) >= at + _U64.size:
+            (length,) = _U64.unpack_from(self._buffer, at)
+            if length > limit:
+                raise InvalidMessageError(
+                    f"its non-framed body of {length} bytes is longer than max_body_length={limit}"
+                )
 
     def unlock(self, data_key: bytes) -> None:
         """Verify the header with its data key; the body can be read afterwards.
@@ -474,6 +508,7 @@ class MessageReader:
                     self._seq,
                 )
             else:
+                self._check_body_length()
                 plaintext, end = open_single_block(
                     buffer, start, opened._key, opened.aead, header.message_id
                 )

@@ -206,7 +206,9 @@ class SigV4Verifier:
         creq, _ = canonical_request(method, path, query, signed, hashlib.sha256(body).hexdigest())
         sts = string_to_sign(amz_date, scope, creq)
         expected = hmac.digest(self._signing_key(identity, datestamp), sts.encode(), "sha256")
-        if not hmac.compare_digest(expected.hex(), signature):
+        # compare_digest refuses str with non-ASCII characters (TypeError): such a signature
+        # is simply not the one expected
+        if not signature.isascii() or not hmac.compare_digest(expected.hex(), signature):
             raise _invalid(_MISMATCH)
         return identity
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 from aiokms._credentials import Credentials
 from aiokms._protocol import CONTENT_TYPE, encode_json
@@ -54,6 +54,21 @@ _SLOW_CHUNKS = 8
 _ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 log = logging.getLogger("aiokms.emulator")
+
+
+class _ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's log of a connection's errors, with the client's mistakes on one line.
+
+    aiohttp logs a request it cannot parse (bad framing, a header it refuses) at ERROR with a
+    traceback; for a KMS emulator that is the client's error, answered 400: one WARNING line.
+    """
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        if isinstance(error, http_exceptions.HttpProcessingError):
+            log.warning("LocalKMS refused a request it could not parse: %s", error.message)
+            return
+        self.logger.exception(msg, *args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +274,11 @@ class LocalKMS:
         self._ensure_aliases()
         self._loop = asyncio.get_running_loop()
         self._id_prefix = secrets.token_hex(10)
-        server = web.Server(self._handle, access_log=None)
+        server = web.Server(
+            self._handle,
+            access_log=None,
+            logger=_ConnectionLog(logging.getLogger("aiohttp.server"), {}),
+        )
         runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
