@@ -493,7 +493,10 @@ class KMSClient:
         retries: int,
     ) -> Exception:
         response = _protocol.error_response(status, headers, data, self._model.error_members)
-        response["ResponseMetadata"] = _protocol.response_metadata(status, headers, retries)
+        meta = _protocol.response_metadata(status, headers, retries)
+        if _protocol.is_generic_error(status, data):
+            meta.pop("RequestId", None)  # as botocore: the request id of a proxy's page is moot
+        response["ResponseMetadata"] = meta
         code = response["Error"]["Code"]
         self._errors[code] += 1
         error: Exception = self.exceptions.from_code(code)(response, spec.name)

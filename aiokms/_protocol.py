@@ -463,6 +463,15 @@ def response_metadata(status: int, headers: dict[str, str], retry_attempts: int)
     return meta
 
 
+def is_generic_error(status: int, body: bytes) -> bool:
+    """Whether an error reply is a bare 5xx (no body, or an HTML page from a proxy or load
+    balancer): botocore then names the error after the status and gives no ``RequestId``."""
+    if status < 500:
+        return False
+    stripped = body.strip()
+    return not stripped or stripped.startswith(b"<html>")
+
+
 def error_response(
     status: int,
     headers: Mapping[str, str],
@@ -477,8 +486,7 @@ def error_response(
     ``headers`` keys must be lower case. Modeled error members (KMS's ``message``) are added
     at the top level, as botocore does; ``ResponseMetadata`` is left to the caller.
     """
-    stripped = body.strip()
-    if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
+    if is_generic_error(status, body):
         return {"Error": {"Code": str(status), "Message": http.client.responses.get(status, "")}}
     parsed: Any = {}
     if body:

@@ -211,3 +211,27 @@ async def test_a_cancelled_call_is_not_retried_or_mapped(
     with pytest.raises(asyncio.CancelledError):
         await kms.list_keys()
     assert kms.stats().requests == 1 and kms.stats().retries == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (502, b""),
+        (503, b"<html><body>Service Unavailable</body></html>"),
+        (500, b'{"__type": "KMSInternalException", "message": "internal"}'),
+        (400, b'{"__type": "NotFoundException", "message": "missing"}'),
+    ],
+    ids=["bare-502", "html-503", "json-500", "json-400"],
+)
+async def test_response_metadata_is_botocores(
+    replies: aioresponses, kms: aiokms.KMSClient, status: int, body: bytes
+) -> None:
+    """A bare or HTML 5xx has no RequestId in botocore's ResponseMetadata, even with the header."""
+    replies.post(URL, status=status, body=body, headers=REQUEST_ID, repeat=True)
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        await kms.list_keys()
+    headers = {name.lower(): value for name, value in REQUEST_ID.items()}
+    expected = botocore_error(status, body, "ListKeys", headers)["ResponseMetadata"]
+    meta = dict(caught.value.response["ResponseMetadata"])
+    assert meta.pop("RetryAttempts") == (kms.max_attempts - 1 if status >= 500 else 0)
+    assert meta == expected
