@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -48,6 +47,7 @@ from botocore.exceptions import OperationNotPageableError
 from aiokms import _model, _protocol
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
+from aiokms._frames import forget_locals
 from aiokms._ratelimit import RateLimiter
 from aiokms._retry import Failure, RetryQuota, backoff, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
@@ -532,45 +532,6 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-# The modules whose frames an error from an operation method leaves with their locals cleared:
-# the client's own call path, and the libraries below it that see the request or credentials.
-# (Not the caller's code: clearing a frame that is still suspended would close its coroutine.)
-_SCRUBBED_MODULES = frozenset(
-    {
-        "aiokms._client",
-        "aiokms._credentials",
-        "aiokms._protocol",
-        "aiokms._signing",
-        "aiokms._transport",
-    }
-)
-_SCRUBBED_PACKAGES = ("aiohttp", "aiobotocore", "botocore")
-
-
-def _forget_locals(error: BaseException) -> None:
-    """Clear the local variables of the frames an error passed through, in its causes and
-    contexts too, where they may hold credentials, signed headers or the request body."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        exc = pending.pop()
-        if exc is None or id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        tb = exc.__traceback__
-        while tb is not None:
-            _clear(tb.tb_frame)
-            tb = tb.tb_next
-        pending += (exc.__cause__, exc.__context__)
-
-
-def _clear(frame: FrameType) -> None:
-    module = frame.f_globals.get("__name__", "")
-    if module in _SCRUBBED_MODULES or module.partition(".")[0] in _SCRUBBED_PACKAGES:
-        with contextlib.suppress(RuntimeError):  # still running: the method's own frame
-            frame.clear()
-
-
 _EXCEPTIONS: ClientExceptions | None = None
 
 
@@ -598,7 +559,7 @@ def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dic
             )
         except BaseException as error:
             kwargs.clear()  # this call's own dict: the caller's values leave this frame
-            _forget_locals(error)
+            forget_locals(error)
             raise
 
     operation.__name__ = spec.method_name

@@ -51,6 +51,7 @@ from typing import Any, Final, Protocol, TypeVar
 from botocore.exceptions import ClientError
 
 from aiokms._cache import CoroutineSource, DataKey, DataKeyEntry, DataKeySource
+from aiokms._frames import forget_locals
 from aiokms._message import (
     PUBLIC_KEY_CONTEXT_KEY,
     RESERVED_CONTEXT_PREFIX,
@@ -464,25 +465,35 @@ class Encryptor:
             botocore.exceptions.ClientError: KMS refused (``kms.exceptions.<Code>``).
             aiokms.AiokmsError: the call to KMS failed (see ``aiokms.errors``).
         """
-        if type(plaintext) is not bytes:
-            plaintext = _check_bytes(plaintext, "plaintext")
-        last, context = self._last_context
-        # Callers tend to pass equal dicts message after message: one comparison finds the entry.
-        if type(encryption_context) is not dict or context is None or encryption_context != last:
-            context = self._context(encryption_context)
-        size = len(plaintext)
-        hit = self._generated_hit(context, size)
-        middle = None if hit is None else context.middles.get(hit.ciphertext_blob or b"")
-        data_key: bytes | bytearray
-        if hit is None or middle is None:
-            data_key, middle = await self._materials(context, size, hit)
-        else:  # the hot path: a cached data key whose header bytes are made, no await
-            data_key = hit.plaintext  # the cache's own: used up before the next await, not kept
-            if len(data_key) != _DATA_KEY_LEN:
-                raise self._bad_data_key()
-        return seal_message(
-            plaintext, self._algorithm, data_key, middle, self._frame_length, context.signer
-        )
+        data_key: bytes | bytearray = b""
+        try:
+            if type(plaintext) is not bytes:
+                plaintext = _check_bytes(plaintext, "plaintext")
+            last, context = self._last_context
+            # Callers tend to pass equal dicts message after message: one comparison finds
+            # the entry.
+            if (
+                type(encryption_context) is not dict
+                or context is None
+                or encryption_context != last
+            ):
+                context = self._context(encryption_context)
+            size = len(plaintext)
+            hit = self._generated_hit(context, size)
+            middle = None if hit is None else context.middles.get(hit.ciphertext_blob or b"")
+            if hit is None or middle is None:
+                data_key, middle = await self._materials(context, size, hit)
+            else:  # the hot path: a cached data key whose header bytes are made, no await
+                data_key = hit.plaintext  # the cache's own: used before the next await
+                if len(data_key) != _DATA_KEY_LEN:
+                    raise self._bad_data_key()
+            return seal_message(
+                plaintext, self._algorithm, data_key, middle, self._frame_length, context.signer
+            )
+        except BaseException as error:
+            plaintext = data_key = b""  # this frame's secrets, before it joins the traceback
+            forget_locals(error)
+            raise
 
     def encrypt_stream(
         self,
@@ -527,29 +538,39 @@ class Encryptor:
         context: _Context,
         plaintext_length: int | None,
     ) -> AsyncIterator[bytes]:
-        hit = None if plaintext_length is None else self._generated_hit(context, plaintext_length)
-        data_key, middle = await self._materials(context, plaintext_length, hit)
-        writer = MessageWriter(
-            algorithm=self._algorithm,
-            data_key=bytes(data_key),
-            middle=middle,
-            frame_length=self._frame_length,
-            signer=context.signer,
-        )
-        del data_key
-        yield writer.header
-        total = 0
-        async for chunk in _chunks(chunks):
-            total += len(chunk)
-            if plaintext_length is not None and total > plaintext_length:
-                raise ValueError(
-                    f"plaintext_length: the stream is longer than the {plaintext_length} bytes "
-                    "announced"
-                )
-            frames = writer.feed(chunk)
-            if frames:
-                yield frames
-        yield writer.finish()
+        data_key: bytes | bytearray = b""
+        chunk: Bytes = b""
+        try:
+            if plaintext_length is None:
+                hit = None
+            else:
+                hit = self._generated_hit(context, plaintext_length)
+            data_key, middle = await self._materials(context, plaintext_length, hit)
+            writer = MessageWriter(
+                algorithm=self._algorithm,
+                data_key=bytes(data_key),
+                middle=middle,
+                frame_length=self._frame_length,
+                signer=context.signer,
+            )
+            data_key = b""
+            yield writer.header
+            total = 0
+            async for chunk in _chunks(chunks):
+                total += len(chunk)
+                if plaintext_length is not None and total > plaintext_length:
+                    raise ValueError(
+                        f"plaintext_length: the stream is longer than the {plaintext_length} "
+                        "bytes announced"
+                    )
+                frames = writer.feed(chunk)
+                if frames:
+                    yield frames
+            yield writer.finish()
+        except BaseException as error:
+            data_key = chunk = b""  # this frame's secrets, before it joins the traceback
+            forget_locals(error)
+            raise
 
     def _context(self, encryption_context: Mapping[str, str] | None) -> _Context:
         """The validated form of a caller's context for this encryptor's suite.
@@ -745,19 +766,25 @@ class Encryptor:
             ValueError: no key id is a key ARN and discovery is off, so no encrypted data key
                 could ever match (before any KMS call).
         """
-        if type(message) is not bytes:
-            message = bytes(_check_bytes(message, "message"))
-        required = _check_context(encryption_context) if encryption_context else None
+        data_key: bytes | bytearray | int = b""
         try:
-            header = parse_header(message, self._max_edks, self._sections)
-        except Incomplete:
-            raise InvalidMessageError from None
-        if required:
-            _require_pairs(header, required)
-        data_key: bytes | bytearray | int = self._decrypted_hit(header)
-        if isinstance(data_key, int):
-            data_key = await self._data_key_for(header, skip=data_key)
-        return decrypt_message(message, header, data_key)
+            if type(message) is not bytes:
+                message = bytes(_check_bytes(message, "message"))
+            required = _check_context(encryption_context) if encryption_context else None
+            try:
+                header = parse_header(message, self._max_edks, self._sections)
+            except Incomplete:
+                raise InvalidMessageError from None
+            if required:
+                _require_pairs(header, required)
+            data_key = self._decrypted_hit(header)
+            if isinstance(data_key, int):
+                data_key = await self._data_key_for(header, skip=data_key)
+            return decrypt_message(message, header, data_key)
+        except BaseException as error:
+            data_key = b""  # this frame's secret, before it joins the traceback
+            forget_locals(error)
+            raise
 
     def decrypt_stream(
         self,
@@ -823,22 +850,28 @@ class Encryptor:
         reader: MessageReader,
     ) -> AsyncIterator[bytes]:
         unlocked = False
-        async for chunk in _chunks(chunks):
-            reader.feed(chunk)
+        plaintext: bytes | None = None
+        try:
+            async for chunk in _chunks(chunks):
+                reader.feed(chunk)
+                if not unlocked:
+                    header = reader.parse_header()
+                    if header is None:
+                        continue
+                    if required:
+                        _require_pairs(header, required)
+                    reader.unlock(bytes(await self._data_key_for(header)))
+                    unlocked = True
+                while (plaintext := reader.next_plaintext()) is not None:
+                    if plaintext:
+                        yield plaintext
             if not unlocked:
-                header = reader.parse_header()
-                if header is None:
-                    continue
-                if required:
-                    _require_pairs(header, required)
-                reader.unlock(bytes(await self._data_key_for(header)))
-                unlocked = True
-            while (plaintext := reader.next_plaintext()) is not None:
-                if plaintext:
-                    yield plaintext
-        if not unlocked:
-            raise InvalidMessageError
-        reader.finish()
+                raise InvalidMessageError
+            reader.finish()
+        except BaseException as error:
+            plaintext = None  # this frame's secret, before it joins the traceback
+            forget_locals(error)
+            raise
 
     def _usable_arn(self, provider_info: bytes) -> str | None:
         """The key ARN of an ``aws-kms`` entry this encryptor may try, else None."""

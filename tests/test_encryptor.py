@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import struct
+import traceback
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import SimpleNamespace
@@ -36,6 +37,7 @@ import aiokms
 from aiokms._cache import DataKey, DataKeyEntry
 from aiokms._encryptor import Encryptor
 from aiokms._message import PUBLIC_KEY_CONTEXT_KEY, Algorithm, parse_header
+from aiokms.emulator import LocalKMS
 from aiokms.errors import InvalidMessageError, InvalidResponse
 from tests.known_answers import ESDK_VECTORS, b64, esdk_vector_params, vector_plaintext
 
@@ -1280,3 +1282,92 @@ def test_interop_payloads_cover_the_required_shapes() -> None:
     assert PAYLOADS["empty"] == b"" and len(PAYLOADS["1MiB"]) == 2**20
     assert len(PAYLOADS["exact-multiple"]) % 4096 == 0  # and so of 128 and 1024
     assert len(PAYLOADS["multi-frame"]) > 3 * 1024
+
+
+# --- no secret in the frames of a raised error ------------------------------------------------
+
+SECRET_TEXT = b"the secret the message carries"
+
+
+class RecordingKMS:
+    """A KMSClient whose data keys the test sees; its other methods are the client's own."""
+
+    def __init__(self, kms: aiokms.KMSClient) -> None:
+        self.meta = kms.meta
+        self.encrypt = kms.encrypt
+        self.decrypt = kms.decrypt
+        self._generate = kms.generate_data_key
+        self.data_keys: list[bytes] = []
+
+    async def generate_data_key(self, **kwargs: Any) -> dict[str, Any]:
+        reply = await self._generate(**kwargs)
+        self.data_keys.append(reply["Plaintext"])
+        return reply
+
+
+@pytest.fixture
+async def local_kms() -> AsyncIterator[tuple[RecordingKMS, str]]:
+    """A client of a LocalKMS of the test's own, and the ARN of a key there."""
+    async with (
+        LocalKMS() as local,
+        aiokms.KMSClient(
+            endpoint_url=local.endpoint_url,
+            region_name=local.region,
+            credentials=local.credentials,
+            max_attempts=1,
+        ) as kms,
+    ):
+        arn = (await kms.create_key())["KeyMetadata"]["Arn"]
+        yield RecordingKMS(kms), arn
+
+
+def secrets_in_frames(error: BaseException, data_keys: list[bytes]) -> list[str]:
+    """Which data key or plaintext an error reporter would record from the frames' locals."""
+    text = "".join(
+        traceback.TracebackException(
+            type(error), error, error.__traceback__, capture_locals=True
+        ).format()
+    )
+    assert "_encryptor.py" in text  # the frames are there
+    forms = {
+        "data key": [form for key in data_keys for form in (repr(key), key.hex())],
+        "plaintext": [repr(SECRET_TEXT), repr(bytearray(SECRET_TEXT))],
+    }
+    forms["data key"] += [repr(bytearray(key)) for key in data_keys]
+    return [name for name, shown in forms.items() if any(form in text for form in shown)]
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+async def test_an_encrypt_error_holds_no_data_key_in_its_frames(
+    local_kms: tuple[RecordingKMS, str], cached: bool
+) -> None:
+    kms, arn = local_kms
+    missing = arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    async with aiokms.DataKeyCache() as cache:
+        enc = Encryptor(kms, [arn, missing], cache=cache if cached else None)
+        with pytest.raises(ClientError) as caught:  # wrapping under the second key fails
+            await enc.encrypt(SECRET_TEXT, encryption_context=CONTEXT)
+    found = secrets_in_frames(caught.value, kms.data_keys)  # outside assert: pytest's
+    assert found == []  # rewritten asserts keep their operands in the test's own frame
+    assert len(kms.data_keys) == 1
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+async def test_a_decrypt_error_holds_no_data_key_or_plaintext_in_its_frames(
+    local_kms: tuple[RecordingKMS, str], cached: bool
+) -> None:
+    kms, arn = local_kms
+    async with aiokms.DataKeyCache() as cache:
+        enc = Encryptor(kms, arn, cache=cache if cached else None, frame_length=16)
+        message = bytearray(await enc.encrypt(SECRET_TEXT * 3, encryption_context=CONTEXT))
+        message[-1] ^= 1  # the last frame's tag: the frames before it decrypt and check
+        with pytest.raises(InvalidMessageError) as caught:
+            await enc.decrypt(bytes(message), encryption_context=CONTEXT)
+        found = secrets_in_frames(caught.value, kms.data_keys)
+        assert found == []
+        chunks = [bytes(message[i : i + 7]) for i in range(0, len(message), 7)]
+        with pytest.raises(InvalidMessageError) as caught:
+            async for _ in enc.decrypt_stream(chunks, encryption_context=CONTEXT):
+                pass
+        found = secrets_in_frames(caught.value, kms.data_keys)
+        assert found == []
