@@ -651,6 +651,8 @@ class Encryptor:
                 KeyId=self._primary,
                 KeySpec=_KEY_SPEC,
                 EncryptionContext=context.kms_context,
+                # a signed context's key pair retires with its data key: nothing to fetch for
+                refresh_ahead=context.signer is None,
             )
         return entry
 

@@ -215,6 +215,7 @@ class EntrySource:
         KeyId: str,
         KeySpec: str | None = None,
         EncryptionContext: Mapping[str, str] | None = None,
+        refresh_ahead: bool = True,  # this source never fetches ahead
     ) -> DataKeyEntry:
         context = dict(EncryptionContext or {})
         params = {"KeyId": KeyId, "KeySpec": KeySpec, "EncryptionContext": context}
@@ -777,10 +778,22 @@ async def test_signing_keys_live_as_long_as_cached_data_keys(
     assert fourth != first[0]
     clock.now += 61
     assert await public_key() != fourth
-    # A data key per key pair (a DataKeyCache may also fetch one ahead for a pair's entry).
+    # A data key per key pair: none fetched ahead for a pair's entry, which never needs two.
     contexts = [kwargs["EncryptionContext"] for _, kwargs in kms.calls]
     assert len({context[PUBLIC_KEY_CONTEXT_KEY] for context in contexts}) == 3
-    assert kms.operations() == ["GenerateDataKey"] * (3 if source != "DataKeyCache" else 4)
+    assert kms.operations() == ["GenerateDataKey"] * 3
+
+
+async def test_the_signed_suite_makes_one_data_key_per_budget_with_the_defaults(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    async with aiokms.DataKeyCache(max_messages=10) as cache:  # refresh ahead as users get it
+        enc = Encryptor(kms, keys[0], cache=cache, algorithm=SIGNED)
+        for _ in range(95):
+            await enc.encrypt(b"x", encryption_context=CONTEXT)
+        for _ in range(20):
+            await asyncio.sleep(0)  # any key fetched ahead would have been asked for by now
+    assert kms.operations() == ["GenerateDataKey"] * 10
 
 
 # --- argument validation -----------------------------------------------------------------------

@@ -386,6 +386,7 @@ class DataKeyCache:
         EncryptionContext: Mapping[str, str] | None = None,
         GrantTokens: Sequence[str] | None = None,
         partition: str = "",
+        refresh_ahead: bool = True,
     ) -> GenerateEntry:
         """A handle on the entry of GenerateDataKey with these arguments (copied now).
 
@@ -393,6 +394,10 @@ class DataKeyCache:
         ``await fetch(plaintext_length)`` one from KMS when ``take`` found none; both count
         the use as :meth:`generate_data_key` does. Keep the handle for as long as the
         arguments repeat: making it costs more than a hit.
+
+        ``refresh_ahead=False``: this handle's uses never fetch a key ahead, for arguments
+        that will not outlive one data key's budget (the Encryptor's signed suite, whose
+        signing key pair, part of the encryption context, changes with each data key).
 
         Raises:
             TypeError: ``EncryptionContext`` or ``GrantTokens`` hold unhashable values.
@@ -410,7 +415,7 @@ class DataKeyCache:
             )
         except (TypeError, AttributeError):
             raise _unhashable() from None
-        return GenerateEntry(self, tag, kms.generate_data_key, params)
+        return GenerateEntry(self, tag, kms.generate_data_key, params, refresh_ahead)
 
     def decrypt_entry(
         self,
@@ -725,9 +730,15 @@ class DataKeyCache:
     # --- misses: the async way ------------------------------------------------------------------
 
     async def _generated_miss(
-        self, tag: Hashable, call: KMSCall, params: dict[str, Any], length: int
+        self,
+        tag: Hashable,
+        call: KMSCall,
+        params: dict[str, Any],
+        length: int,
+        ahead: bool = True,
     ) -> Response:
-        """Join the entry's oldest flight with room for ``length`` bytes, else start one."""
+        """Join the entry's oldest flight with room for ``length`` bytes, else start one;
+        with ``ahead``, fetch keys ahead too if the entry's callers keep waiting."""
         self._misses += 1
         self._running_loop()  # flights of another loop are never joined
         budget = self._budget
@@ -739,7 +750,7 @@ class DataKeyCache:
             budget.reserve(flight, length)  # a whole budget takes any cacheable use
         slot = self._entries.get(tag)
         flight.count(slot, length)
-        if slot is not None:
+        if slot is not None and ahead:
             self._fetch_ahead_while_waiting(tag, slot, call, params)
         return await self._wait(flight, length)
 
@@ -968,15 +979,21 @@ class DataKeyCache:
 class _Entry:
     """A handle on one entry of a DataKeyCache: its tag and KMS arguments, made once."""
 
-    __slots__ = ("_cache", "_call", "_params", "_tag")
+    __slots__ = ("_ahead", "_cache", "_call", "_params", "_tag")
 
     def __init__(
-        self, cache: DataKeyCache, tag: Hashable, call: KMSCall, params: dict[str, Any]
+        self,
+        cache: DataKeyCache,
+        tag: Hashable,
+        call: KMSCall,
+        params: dict[str, Any],
+        ahead: bool = True,
     ) -> None:
         self._cache = cache
         self._tag = tag
         self._call = call
         self._params = params
+        self._ahead = ahead  # whether its uses may fetch keys ahead of need
 
     def __repr__(self) -> str:
         key_id = self._params.get("KeyId")
@@ -1009,7 +1026,7 @@ class GenerateEntry(_Entry):
         if hit is None:
             return None
         data_key, refresh = hit
-        if refresh:
+        if refresh and self._ahead:
             cache._refresh(self._tag, self._call, self._params)
         return data_key
 
@@ -1032,7 +1049,9 @@ class GenerateEntry(_Entry):
         hit = self.take(length)
         if hit is not None:
             return DataKey(hit.response(), hit.born)
-        response = await cache._generated_miss(self._tag, self._call, self._params, length)
+        response = await cache._generated_miss(
+            self._tag, self._call, self._params, length, self._ahead
+        )
         return DataKey(response, cache._clock())
 
 

@@ -54,8 +54,10 @@ class DataKeySource(Protocol):
         KeyId: str,
         KeySpec: str | None = None,
         EncryptionContext: Mapping[str, str] | None = None,
+        refresh_ahead: bool = True,
     ) -> DataKeyEntry:
-        """The entry of GenerateDataKey with these arguments."""
+        """The entry of GenerateDataKey with these arguments. ``refresh_ahead=False``: its
+        uses should fetch no key ahead of need (a source that never does may ignore it)."""
         ...
 
     def decrypt_entry(
@@ -113,8 +115,10 @@ class CoroutineSource:
         NumberOfBytes: int | None = None,
         EncryptionContext: Mapping[str, str] | None = None,
         GrantTokens: Sequence[str] | None = None,
+        refresh_ahead: bool = True,
     ) -> DataKeyEntry:
-        """The entry of GenerateDataKey with these arguments (copied now)."""
+        """The entry of GenerateDataKey with these arguments (copied now); ``refresh_ahead``
+        is the wrapped object's business, so it is ignored here."""
         params = _given(
             KeyId=KeyId,
             KeySpec=KeySpec,

@@ -1004,6 +1004,24 @@ def test_a_hit_outside_any_event_loop_starts_no_kms_call() -> None:
     assert cache.stats().refreshes == 0 and entry.take() is None
 
 
+@pytest.mark.parametrize("ahead", [True, False])
+async def test_an_entry_made_not_to_refresh_ahead_fetches_only_what_its_callers_wait_for(
+    ahead: bool,
+) -> None:
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    async with DataKeyCache(max_messages=10, clock=clock) as cache:  # refresh ahead on
+        entry = cache.generate_entry(kms, KeyId="alias/app", KeySpec="AES_256", refresh_ahead=ahead)
+        await kms.run(entry.fetch())
+        for _ in range(9):
+            await kms.advance(0.5)  # slowly: a key outlasts many KMS calls
+            assert entry.take() is not None
+        await kms.advance(600.0)
+        assert kms.generated == (2 if ahead else 1)
+        assert entry.take() is (None if not ahead else entry.take())  # spent, or the next key
+        assert cache.stats().refreshes == (1 if ahead else 0)
+
+
 async def test_a_decrypt_entry_serves_the_cached_answer(
     kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
 ) -> None:
