@@ -55,8 +55,9 @@ Pure: the caller passes the time; waiting (with asyncio) is the client's job.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "RateLimiters"]
 
 MIN_RATE = 0.5
 BETA = 0.7
@@ -71,6 +72,7 @@ STARTUP_SUCCESSES = 10  # successes counted by then, at least
 RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time ...
 RECOVERY_RATE = 200.0  # ... when cut to this rate or more; below, sqrt(rate / this) times it
 LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # /s, times sqrt(cut rate * max(it, 200))
+ROUNDING = 1e-9  # seconds: a wait this short is the rounding of a float, not a wait
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
@@ -134,7 +136,8 @@ class RateLimiter:
         if not self.enabled:
             return 0.0
         self._refill(now)
-        return max(0.0, (ticket + 1.0 - self._issued) / self.rate)
+        wait = (ticket + 1.0 - self._issued) / self.rate
+        return wait if wait > ROUNDING else 0.0
 
     def sleep_for(self, ticket: float, now: float) -> float:
         """How long ``ticket``'s holder should sleep before asking again; 0: go.
@@ -250,6 +253,51 @@ class RateLimiter:
     def measured_rate(self) -> float:
         """The smoothed rate of responses, in requests/s."""
         return self._responses.smoothed
+
+
+class RateLimiters:
+    """One adaptive limiter per KMS quota (:mod:`aiokms._quotas` names them), by quota name.
+
+    KMS meters each quota on its own, so each has its own limiter: a throttle of one quota
+    changes that quota's limiter and no other. A quota's limiter is made at its first request
+    (to measure the rate its first throttle cuts from) and paces requests from that throttle
+    on. Pure: every method takes ``now`` in monotonic seconds.
+    """
+
+    __slots__ = ("_limiters", "_make")
+
+    def __init__(self, make: Callable[[float], RateLimiter] = RateLimiter) -> None:
+        """``make(now)`` makes a quota's limiter (another kind of limiter, for experiments)."""
+        self._limiters: dict[str, RateLimiter] = {}
+        self._make = make
+
+    def __repr__(self) -> str:
+        on = ", ".join(f"{name!r}: {rate:.2f}/s" for name, rate in self.rates().items())
+        return f"<RateLimiters {len(self._limiters)} quotas, on: {{{on}}}>"
+
+    def get(self, quota: str) -> RateLimiter | None:
+        """``quota``'s limiter, or ``None`` before its first request."""
+        return self._limiters.get(quota)
+
+    def turn(self, quota: str, now: float) -> RateLimiter | None:
+        """The limiter a request of ``quota`` must take a ticket from now; ``None``: go."""
+        limiter = self._limiters.get(quota)
+        if limiter is None:
+            limiter = self._limiters[quota] = self._make(now)
+        return limiter if limiter.enabled else None
+
+    def on_response(
+        self, quota: str, throttled: bool, now: float, sent_at: float | None = None
+    ) -> None:
+        """A reply to a request of ``quota``: see :meth:`RateLimiter.on_response`."""
+        limiter = self._limiters.get(quota)
+        if limiter is None:
+            limiter = self._limiters[quota] = self._make(now)
+        limiter.on_response(throttled, now, sent_at)
+
+    def rates(self) -> dict[str, float]:
+        """The rate of every limiter switched on, in requests/s, by quota name."""
+        return {name: lim.rate for name, lim in self._limiters.items() if lim.enabled}
 
 
 class _RateMeter:

@@ -2,18 +2,19 @@
 
 What it is for: tuning ``aiokms/_ratelimit.py`` before confirming a change with
 ``throttling.py``, whose every run takes real seconds and whose figures vary with the machine's
-load. The simulation drives the real :class:`aiokms._ratelimit.RateLimiter`,
-:class:`aiokms._retry.RetryQuota` and :func:`aiokms._retry.backoff` exactly as
-``KMSClient._attempts`` does (a ticket in the limiter's line, ``on_response`` with the time the
-attempt was sent, full-jitter backoff between attempts, ``max_attempts`` 3) on a virtual
-clock, against a token bucket of ``--quota`` requests/s with a burst of a tenth of it, as
-``throttling.py``'s server is. Each request spends ``--cpu`` seconds of its client's one
-core on either side of a network delay drawn between ``--latency`` bounds. With ``--cores N``
-the clients' work also queues for N cores they share, as ``throttling.py``'s fleet shares the
-machine with its server: a crowded start-up then reaches the quota unevenly, as in real runs.
-With ``--stagger S`` each client starts at a random moment within S seconds: the real fleet's
-processes, woken together, send their first requests up to some 10 ms apart, and a late one
-finds the quota's burst taken and every one of its first requests throttled.
+load. Each call is the client's own attempt loop, :class:`aiokms._retry.Attempts`, driven as
+the client drives it (its limiter turns, backoffs, retry quota and ``max_attempts`` 3, with the
+adaptive limiters of :class:`aiokms._ratelimit.RateLimiters`) but on a virtual clock, so the
+simulation cannot drift from the client. The quota is a token bucket of ``--quota`` requests/s
+holding ``--burst`` seconds of it (at least one request): a tenth of a second by default, as
+``throttling.py``'s server does; LocalKMS and KMS hold a second's worth. Each request spends
+``--cpu`` seconds of its client's one core on either side of a network delay drawn between
+``--latency`` bounds. With ``--cores N`` the clients' work also queues for N cores they share,
+as ``throttling.py``'s fleet shares the machine with its server: a crowded start-up then
+reaches the quota unevenly, as in real runs. With ``--stagger S`` each client starts at a
+random moment within S seconds: the real fleet's processes, woken together, send their first
+requests up to some 10 ms apart, and a late one finds the quota's burst taken and every one of
+its first requests throttled.
 
 Reported, over ``--runs`` runs with seeds 0, 1, ...: the goodput as a share of the quota (calls
 still under way at the end are counted when they finish), the share of requests throttled, the
@@ -40,15 +41,16 @@ import heapq
 import random
 import statistics
 import sys
-from collections.abc import Generator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiokms._ratelimit import RateLimiter
-from aiokms._retry import Failure, RetryQuota, backoff
+from aiokms._quotas import SYMMETRIC
+from aiokms._ratelimit import RateLimiter, RateLimiters
+from aiokms._retry import Failure, RetryPolicy, Step
 
 MAX_ATTEMPTS = 3
 MIN_SLEEP = 1e-6  # the virtual clock must move: a real one always does between two looks
@@ -56,10 +58,9 @@ MIN_SLEEP = 1e-6  # the virtual clock must move: a real one always does between 
 
 @dataclass
 class Client:
-    """One client process: its limiter, retry quota, one core, and what happened to it."""
+    """One client process: its attempt policy (limiters, retry quota), one core, its record."""
 
-    limiter: RateLimiter
-    quota: RetryQuota = field(default_factory=RetryQuota)
+    policy: RetryPolicy
     cpu_free_at: float = 0.0
     ok: int = 0
     failed: int = 0
@@ -78,6 +79,7 @@ class Options:
     held_rates: tuple[float, ...] = ()  # per client: a limiter held at this rate, if given
     cores: int = 0  # cores every client's work shares, besides its own; 0: no sharing
     stagger: float = 0.0  # seconds: each client starts at a random moment within this span
+    burst: float = 0.1  # seconds of the quota its bucket holds (at least one request)
 
 
 class HeldRate(RateLimiter):
@@ -101,7 +103,7 @@ Worker = Generator[tuple[str, Any], Any, None]
 def run(options: Options, seed: int) -> dict[str, Any]:
     """One simulated run; returns its goodput share, throttled share, failures and shares."""
     rng = random.Random(seed)
-    burst = options.quota / 10
+    burst = max(1.0, options.quota * options.burst)
     bucket = {"tokens": burst, "at": 0.0}
     clock = [0.0]
     events: list[tuple[float, int, Any]] = []
@@ -134,30 +136,25 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         return client.cpu_free_at
 
     def call(client: Client) -> Worker:
-        """One call, as KMSClient._attempts makes it."""
-        attempt, spent = 1, 0
+        """One call: its attempts driven as the client drives them, on the virtual clock."""
+        attempts = client.policy.attempts(SYMMETRIC)
+        step = attempts.next_step(clock[0])
         while True:
-            limiter = client.limiter
-            if limiter.enabled:
-                ticket = limiter.reserve(clock[0])
-                while (delay := limiter.sleep_for(ticket, clock[0])) > 0:
-                    yield ("sleep", max(delay, MIN_SLEEP))
-            sent_at = clock[0]
-            throttled = yield ("send", client)
-            client.requests += 1
-            limiter.on_response(throttled, clock[0], sent_at)
-            if not throttled:
-                client.quota.release(spent)
-                client.ok += 1
-                return
-            client.throttled += 1
-            cost = client.quota.acquire(Failure.THROTTLE) if attempt < MAX_ATTEMPTS else 0
-            if not cost:
+            if step is Step.WAIT:
+                yield ("sleep", max(attempts.delay, MIN_SLEEP))
+                step = attempts.next_step(clock[0])
+                continue
+            if step is Step.GIVE_UP:
                 client.failed += 1
                 return
-            spent += cost
-            yield ("sleep", backoff(attempt, rng.random))
-            attempt += 1
+            attempts.sending(clock[0])
+            throttled = yield ("send", client)
+            client.requests += 1
+            client.throttled += throttled
+            step = attempts.on_reply(Failure.THROTTLE if throttled else None, clock[0])
+            if step is Step.DONE:
+                client.ok += 1
+                return
 
     def worker(client: Client) -> Worker:
         while clock[0] < options.seconds:
@@ -175,10 +172,14 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         sent = work(client, clock[0])
         at(sent + rng.uniform(*options.latency) / 2, ("server", task, client))
 
+    def client(make: Callable[[float], RateLimiter] = RateLimiter) -> Client:
+        limiters = RateLimiters(make)
+        return Client(RetryPolicy(MAX_ATTEMPTS, limiters=limiters, random=rng.random))
+
     if options.held_rates:
-        clients = [Client(HeldRate(rate)) for rate in options.held_rates]
+        clients = [client(lambda _now, rate=rate: HeldRate(rate)) for rate in options.held_rates]
     else:
-        clients = [Client(RateLimiter(0.0)) for _ in range(options.clients)]
+        clients = [client() for _ in range(options.clients)]
     for client in clients:
         start = rng.uniform(0.0, options.stagger) if options.stagger else 0.0
         for _ in range(options.workers):

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from aiokms._ratelimit import GRACE_INTERVALS, MIN_WINDOW, RateLimiter
+from aiokms._ratelimit import GRACE_INTERVALS, MIN_WINDOW, RateLimiter, RateLimiters
 
 
 def steady(
@@ -520,6 +520,69 @@ def test_no_line_before_the_start_up_cut() -> None:
     limiter = cut_from_16()  # switched on; no start-up cut yet
     limiter.on_response(False, 2.3)
     assert limiter.rate == pytest.approx(cubic(0.3, 16.0))
+
+
+def test_a_wait_within_float_rounding_is_no_wait() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 20, 0.0, 1.0)
+    limiter.on_response(True, 1.0)
+    ticket = limiter.reserve(1.0)
+    wait = limiter.wait(ticket, 1.0)
+    assert wait > 0
+    # at 1.0 + wait the token is issued, though the sum rounds a hair short of it
+    assert limiter.wait(ticket, 1.0 + wait) == 0.0
+    assert limiter.sleep_for(ticket, 1.0 + wait) == 0.0
+
+
+# --- one limiter per quota ------------------------------------------------------------------
+
+
+def test_the_map_makes_a_quotas_limiter_at_its_first_request_and_paces_after_a_throttle() -> None:
+    limiters = RateLimiters()
+    assert limiters.get("DescribeKey") is None
+    assert limiters.turn("DescribeKey", 0.0) is None  # go: nothing throttled yet
+    made = limiters.get("DescribeKey")
+    assert made is not None and not made.enabled
+    for i in range(20):
+        limiters.on_response("DescribeKey", False, i / 20)
+    limiters.on_response("DescribeKey", True, 1.0)
+    assert limiters.turn("DescribeKey", 1.0) is made and made.enabled
+    assert limiters.rates() == {"DescribeKey": made.rate}
+
+
+def test_a_throttle_of_one_quota_leaves_every_other_alone() -> None:
+    limiters = RateLimiters()
+    for quota in ("GenerateDataKey quota", "DescribeKey"):
+        for i in range(20):
+            limiters.turn(quota, i / 20)
+            limiters.on_response(quota, False, i / 20)
+    limiters.on_response("DescribeKey", True, 1.0)
+    assert limiters.turn("GenerateDataKey quota", 1.0) is None
+    other = limiters.get("GenerateDataKey quota")
+    assert other is not None and not other.enabled
+    assert set(limiters.rates()) == {"DescribeKey"}
+
+
+def test_a_reply_makes_its_quotas_limiter_if_need_be() -> None:
+    limiters = RateLimiters()
+    limiters.on_response("CreateKey", True, 0.0)
+    limiter = limiters.get("CreateKey")
+    assert limiter is not None and limiter.enabled
+
+
+def test_the_map_makes_limiters_as_told_and_shows_them() -> None:
+    made: list[float] = []
+
+    def make(now: float) -> RateLimiter:
+        made.append(now)
+        return RateLimiter(now)
+
+    limiters = RateLimiters(make)
+    limiters.turn("CreateKey", 3.0)
+    limiters.turn("CreateKey", 4.0)
+    assert made == [3.0]
+    limiters.on_response("CreateKey", True, 4.0)
+    assert repr(limiters) == "<RateLimiters 1 quotas, on: {'CreateKey': 70.00/s}>"
 
 
 # --- benchmarks/limiter_sim.py drives this limiter; keep the two in step ------------------
