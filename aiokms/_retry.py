@@ -304,6 +304,8 @@ class Attempts:
         """
         if self._state != _IN_FLIGHT:
             raise RuntimeError(f"on_no_reply() called {self!r}")
+        if self._policy.limiters is not None:
+            self._policy.limiters.on_lost(self._quota, now)
         return self._failed(failure)
 
     def cancel(self, now: float) -> None:
@@ -311,6 +313,8 @@ class Attempts:
         if self._limiter is not None:
             self._limiter.refund(now)
             self._limiter = self._ticket = None
+        elif self._state == _IN_FLIGHT and self._policy.limiters is not None:
+            self._policy.limiters.on_lost(self._quota, now)
         self._state = _FINISHED
 
     def _failed(self, failure: Failure) -> Step:

@@ -54,6 +54,7 @@ from aiokms._retry import Failure, RetryPolicy, Step
 
 MAX_ATTEMPTS = 3
 MIN_SLEEP = 1e-6  # the virtual clock must move: a real one always does between two looks
+SETTLE = 2.0  # seconds: throttles after these are counted apart (the start-up is over)
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Client:
     failed: int = 0
     requests: int = 0
     throttled: int = 0
+    late_requests: int = 0  # after the first SETTLE seconds
+    late_throttled: int = 0
 
 
 @dataclass
@@ -151,6 +154,9 @@ def run(options: Options, seed: int) -> dict[str, Any]:
             throttled = yield ("send", client)
             client.requests += 1
             client.throttled += throttled
+            if clock[0] >= SETTLE:
+                client.late_requests += 1
+                client.late_throttled += throttled
             step = attempts.on_reply(Failure.THROTTLE if throttled else None, clock[0])
             if step is Step.DONE:
                 client.ok += 1
@@ -196,10 +202,12 @@ def run(options: Options, seed: int) -> dict[str, Any]:
             resume(*what)
 
     requests = sum(c.requests for c in clients)
+    late = sum(c.late_requests for c in clients)
     fair = options.quota / options.clients
     return {
         "goodput_share": sum(c.ok for c in clients) / options.seconds / options.quota,
         "throttled_share": sum(c.throttled for c in clients) / max(requests, 1),
+        "late_throttled_share": sum(c.late_throttled for c in clients) / max(late, 1),
         "failed": sum(c.failed for c in clients),
         "fair_share_ratios": [c.ok / options.seconds / fair for c in clients],
         "throttled_shares": [c.throttled / max(c.requests, 1) for c in clients],
@@ -213,7 +221,8 @@ def summarize(results: list[dict[str, Any]]) -> str:
     stray = [max(abs(x - 1) for x in r["fair_share_ratios"]) for r in results]
     return (
         f"goodput {min(goodput):.1%} min, {statistics.median(goodput):.1%} median; "
-        f"throttled {max(throttled):.1%} max; "
+        f"throttled {max(throttled):.1%} max, "
+        f"{max(r['late_throttled_share'] for r in results):.1%} after {SETTLE:g} s; "
         f"runs with failed calls {len(failing)}/{len(results)}; "
         f"fair share within 25% in {sum(s <= 0.25 for s in stray)}/{len(results)} "
         f"(worst {max(stray):.0%} off)"
@@ -238,22 +247,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--held-rates", type=float, nargs="+", metavar="RATE", help="one client per rate, held"
     )
+    parser.add_argument(
+        "--burst", type=float, default=0.1, help="s of quota the bucket holds (0.1; KMS: 1)"
+    )
+    parser.add_argument(
+        "--case",
+        choices=("clients", "small", "fleets"),
+        default="clients",
+        help="clients: 1 client of 64 workers, then 4 of 16, at --quota (default); "
+        "small: 1 client of 64 at 5, 10, 20 and 100/s; "
+        "fleets: 32 and 1,000 clients of 16 at 100,000/s",
+    )
     args = parser.parse_args(argv)
     if args.held_rates:
         return held(args)
-    for label, clients, workers in (("1 client of 64 workers", 1, 64), ("fleet of 4 x 16", 4, 16)):
+    if args.case == "small":
+        cases = [(f"64 workers at {q}/s", 1, 64, float(q)) for q in (5, 10, 20, 100)]
+    elif args.case == "fleets":
+        cases = [(f"fleet of {n} x 16 at 100,000/s", n, 16, 100_000.0) for n in (32, 1000)]
+    else:
+        cases = [
+            ("1 client of 64 workers", 1, 64, args.quota),
+            ("fleet of 4 x 16", 4, 16, args.quota),
+        ]
+    for label, clients, workers, quota in cases:
         options = Options(
             clients,
             workers,
-            args.quota,
+            quota,
             args.seconds,
             args.cpu,
             tuple(args.latency),
             cores=args.cores,
             stagger=args.stagger,
+            burst=args.burst,
         )
         results = [run(options, seed) for seed in range(args.runs)]
-        print(f"{label}: {summarize(results)}")
+        print(f"{label}: {summarize(results)}", flush=True)
     return 0
 
 
@@ -270,6 +300,7 @@ def held(args: argparse.Namespace) -> int:
         rates,
         cores=args.cores,
         stagger=args.stagger,
+        burst=args.burst,
     )
     results = [run(options, seed) for seed in range(args.runs)]
     print(f"quota {args.quota:.0f}/s, {len(rates)} clients of 16 workers, held rates:")

@@ -379,10 +379,27 @@ def test_adaptive_calls_go_freely_until_their_quotas_first_throttle() -> None:
 def test_a_throttle_of_one_quota_never_slows_another() -> None:
     policy = adaptive()
     assert policy.limiters is not None
-    throttled_once(policy, "DescribeKey", 1.0)
+    for i in range(300):  # the symmetric quota's slow start is over: its calls go freely
+        call = policy.attempts(SYMMETRIC)
+        send(call, i / 300)
+        assert call.on_reply(None, i / 300) is Step.DONE
+    throttled_once(policy, "DescribeKey", 2.0)
     assert set(policy.limiters.rates()) == {"DescribeKey"}
     for _ in range(100):
-        assert policy.attempts(SYMMETRIC).next_step(1.0) is Step.SEND
+        assert policy.attempts(SYMMETRIC).next_step(2.0) is Step.SEND
+    assert policy.attempts("DescribeKey").next_step(2.0) is Step.WAIT
+
+
+def test_a_quotas_first_calls_wait_for_places_in_its_slow_start() -> None:
+    policy = adaptive()
+    calls = [policy.attempts("CreateKey") for _ in range(6)]
+    assert [call.next_step(0.0) for call in calls] == [Step.SEND] * 4 + [Step.WAIT] * 2
+    for call in calls[:4]:
+        call.sending(0.0)
+    assert calls[0].on_no_reply(Failure.TRANSIENT, 0.01) is Step.WAIT  # its place is free
+    assert calls[4].next_step(0.01) is Step.SEND
+    calls[1].cancel(0.01)  # gave up in flight: its place is free too
+    assert calls[5].next_step(0.01) is Step.SEND
 
 
 def test_the_retry_of_a_throttled_call_waits_its_turn_after_the_backoff() -> None:
