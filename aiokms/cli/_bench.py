@@ -77,6 +77,7 @@ _EPILOG = """\
 examples:
   aiokms bench --emulator --operation envelope-encrypt --duration 10
   aiokms bench --emulator --rate-limit 500 --operation generate-data-key --concurrency 64
+  aiokms bench --emulator --quotas 0.004 --concurrency 64   # KMS's quotas, 400/s symmetric
   aiokms bench --emulator --operation envelope-decrypt --no-cache --rate 200 --json
   aiokms bench --endpoint-url https://kms.eu-west-1.amazonaws.com --region eu-west-1 \\
       --key-id alias/load-test --operation encrypt --requests 1000 --plot bench.png
@@ -229,6 +230,19 @@ def error_code(exc: BaseException) -> str:
 # --- the command line -------------------------------------------------------------------------
 
 
+def _quota_rate(text: str) -> tuple[str, float]:
+    """``--quota NAME=PER_SECOND``: a KMS quota name (``aiokms.emulator.QUOTAS``) and a rate."""
+    from aiokms.emulator import QUOTAS
+
+    name, sep, rate = text.rpartition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=PER_SECOND")
+    if name not in QUOTAS:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a KMS quota name")
+    return name, positive_float(rate)
+
+
 def _parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG)
     target = parser.add_argument_group("target (one of)")
@@ -247,11 +261,26 @@ def _parser(prog: str) -> Parser:
         help=f"the KMS key to use; required with --endpoint-url (--emulator: {BENCH_ALIAS})",
     )
     emulator = parser.add_argument_group("emulator knobs (with --emulator)")
-    emulator.add_argument(
+    quota = emulator.add_mutually_exclusive_group()
+    quota.add_argument(
         "--rate-limit",
         type=positive_float,
         metavar="PER_SECOND",
         help="the emulator's request quota for cryptographic operations; beyond: throttling",
+    )
+    quota.add_argument(
+        "--quotas",
+        type=positive_float,
+        metavar="FACTOR",
+        help="the emulator meters each operation against its KMS quota, at FACTOR times "
+        "KMS's default rates",
+    )
+    quota.add_argument(
+        "--quota",
+        action="append",
+        type=_quota_rate,
+        metavar="NAME=PER_SECOND",
+        help="the emulator meters this KMS quota at this rate, and no other (repeatable)",
     )
     emulator.add_argument(
         "--latency", type=non_negative_float, metavar="SECONDS", help="seconds added to replies"
@@ -363,7 +392,15 @@ def _check(args: argparse.Namespace, parser: Parser) -> None:
     if not args.emulator:
         knobs = [
             f"--{name.replace('_', '-')}"
-            for name in ("rate_limit", "latency", "jitter", "error_rate", "drop_rate")
+            for name in (
+                "rate_limit",
+                "quotas",
+                "quota",
+                "latency",
+                "jitter",
+                "error_rate",
+                "drop_rate",
+            )
             if getattr(args, name) is not None
         ]
         if knobs:
@@ -415,10 +452,12 @@ class _Emulator:
         argv = [sys.executable, "-m", "aiokms.emulator", "--json", "--alias", BENCH_ALIAS]
         if self._args.region:
             argv += ["--region", self._args.region]
-        for name in ("rate_limit", "latency", "jitter", "error_rate", "drop_rate"):
+        for name in ("rate_limit", "quotas", "latency", "jitter", "error_rate", "drop_rate"):
             value = getattr(self._args, name)
             if value is not None:
                 argv += [f"--{name.replace('_', '-')}", repr(value)]
+        for quota, rate in self._args.quota or ():
+            argv += ["--quota", f"{quota}={rate!r}"]
         self._process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
         )
