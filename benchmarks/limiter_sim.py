@@ -218,14 +218,23 @@ def summarize(results: list[dict[str, Any]]) -> str:
     goodput = [r["goodput_share"] for r in results]
     throttled = [r["throttled_share"] for r in results]
     failing = [r for r in results if r["failed"]]
-    stray = [max(abs(x - 1) for x in r["fair_share_ratios"]) for r in results]
-    return (
+    line = (
         f"goodput {min(goodput):.1%} min, {statistics.median(goodput):.1%} median; "
         f"throttled {max(throttled):.1%} max, "
         f"{max(r['late_throttled_share'] for r in results):.1%} after {SETTLE:g} s; "
-        f"runs with failed calls {len(failing)}/{len(results)}; "
-        f"fair share within 25% in {sum(s <= 0.25 for s in stray)}/{len(results)} "
-        f"(worst {max(stray):.0%} off)"
+        f"runs with failed calls {len(failing)}/{len(results)}"
+    )
+    if len(results[0]["fair_share_ratios"]) == 1:
+        return line
+    stray = [max(abs(x - 1) for x in r["fair_share_ratios"]) for r in results]
+    shares = sorted(x for r in results for x in r["fair_share_ratios"])
+    spread = ""
+    if len(shares) >= 100:  # a large fleet: where most shares lie, besides the extremes
+        low, high = shares[len(shares) // 100], shares[-1 - len(shares) // 100]
+        spread = f", 98% of shares within {low:.2f}-{high:.2f} of fair"
+    return (
+        f"{line}; fair share within 25% in {sum(s <= 0.25 for s in stray)}/{len(results)} "
+        f"(worst {max(stray):.0%} off{spread})"
     )
 
 

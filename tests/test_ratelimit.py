@@ -757,3 +757,19 @@ def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
     options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
     dense, sparse = sim.run(options, 0)["throttled_shares"]
     assert 0 < dense < sparse  # 450/s against 400/s: the sparse sender loses more
+
+
+def test_limiter_sim_buckets_hold_one_request_at_least() -> None:
+    sim = _limiter_sim()
+    options = sim.Options(1, 8, 5.0, 2.0, 1e-4, (0.001, 0.004), burst=0.1)  # 0.5 requests
+    assert sim.run(options, 0)["goodput_share"] > 0.5
+
+
+@pytest.mark.parametrize("quota", [5.0, 10.0, 20.0])
+def test_limiter_sim_64_callers_at_a_small_quota_lose_no_call(quota: float) -> None:
+    sim = _limiter_sim()
+    options = sim.Options(1, 64, quota, 10.0, 1e-4, (0.001, 0.004), burst=1.0)
+    result = sim.run(options, 0)
+    assert result["failed"] == 0
+    assert result["late_throttled_share"] <= 0.10  # after the first 2 seconds
+    assert result["throttled_share"] > result["late_throttled_share"]  # the start-up's

@@ -230,19 +230,6 @@ def error_code(exc: BaseException) -> str:
 # --- the command line -------------------------------------------------------------------------
 
 
-def _quota_rate(text: str) -> tuple[str, float]:
-    """``--quota NAME=PER_SECOND``: a KMS quota name (``aiokms.emulator.QUOTAS``) and a rate."""
-    from aiokms.emulator import QUOTAS
-
-    name, sep, rate = text.rpartition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=PER_SECOND")
-    if name not in QUOTAS:
-        raise argparse.ArgumentTypeError(f"{name!r} is not a KMS quota name")
-    return name, positive_float(rate)
-
-
 def _parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG)
     target = parser.add_argument_group("target (one of)")
@@ -260,28 +247,13 @@ def _parser(prog: str) -> Parser:
         metavar="KEY",
         help=f"the KMS key to use; required with --endpoint-url (--emulator: {BENCH_ALIAS})",
     )
+    # the emulator's own quota flags, so the two commands take the same
+    from aiokms.emulator.__main__ import add_quota_arguments
+
+    add_quota_arguments(
+        parser, "emulator quota (with --emulator; one of --rate-limit, --quotas, --quota)"
+    )
     emulator = parser.add_argument_group("emulator knobs (with --emulator)")
-    quota = emulator.add_mutually_exclusive_group()
-    quota.add_argument(
-        "--rate-limit",
-        type=positive_float,
-        metavar="PER_SECOND",
-        help="the emulator's request quota for cryptographic operations; beyond: throttling",
-    )
-    quota.add_argument(
-        "--quotas",
-        type=positive_float,
-        metavar="FACTOR",
-        help="the emulator meters each operation against its KMS quota, at FACTOR times "
-        "KMS's default rates",
-    )
-    quota.add_argument(
-        "--quota",
-        action="append",
-        type=_quota_rate,
-        metavar="NAME=PER_SECOND",
-        help="the emulator meters this KMS quota at this rate, and no other (repeatable)",
-    )
     emulator.add_argument(
         "--latency", type=non_negative_float, metavar="SECONDS", help="seconds added to replies"
     )
@@ -394,6 +366,7 @@ def _check(args: argparse.Namespace, parser: Parser) -> None:
             f"--{name.replace('_', '-')}"
             for name in (
                 "rate_limit",
+                "burst",
                 "quotas",
                 "quota",
                 "latency",
@@ -443,16 +416,11 @@ class _Emulator:
     async def __aenter__(self) -> _Emulator:
         from aiokms import Credentials
 
-        try:
-            importlib.import_module("aiokms.emulator.__main__")
-        except ImportError as exc:
-            raise CommandError(
-                f"--emulator: the emulator is not available in this build: {exc}", CONFIG
-            ) from None
         argv = [sys.executable, "-m", "aiokms.emulator", "--json", "--alias", BENCH_ALIAS]
         if self._args.region:
             argv += ["--region", self._args.region]
-        for name in ("rate_limit", "quotas", "latency", "jitter", "error_rate", "drop_rate"):
+        knobs = ("rate_limit", "burst", "quotas", "latency", "jitter", "error_rate", "drop_rate")
+        for name in knobs:
             value = getattr(self._args, name)
             if value is not None:
                 argv += [f"--{name.replace('_', '-')}", repr(value)]

@@ -115,11 +115,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--verbose", "-v", action="store_true", help="log to stderr")
 
 
-def add_quota_arguments(parser: argparse.ArgumentParser) -> None:
+def add_quota_arguments(
+    parser: argparse.ArgumentParser,
+    title: str = "quota (one of --rate-limit, --quotas, --quota; beyond it: ThrottlingException)",
+) -> None:
     """Add the request quota flags (``--rate-limit``, ``--burst``, ``--quotas``, ``--quota``)."""
-    group = parser.add_argument_group(
-        "quota (one of --rate-limit, --quotas, --quota; beyond it: ThrottlingException)"
-    )
+    group = parser.add_argument_group(title)
     which = group.add_mutually_exclusive_group()
     which.add_argument(
         "--rate-limit",
