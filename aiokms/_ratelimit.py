@@ -367,9 +367,11 @@ class RateLimiters:
     """One adaptive limiter per KMS quota (:mod:`aiokms._quotas` names them), by quota name.
 
     KMS meters each quota on its own, so each has its own limiter: a throttle of one quota
-    changes that quota's limiter and no other. A quota's limiter is made at its first request
-    (to measure the rate its first throttle cuts from) and paces requests from that throttle
-    on. Pure: every method takes ``now`` in monotonic seconds.
+    changes that quota's limiter and no other. A quota's limiter is made at its first request:
+    its slow start paces the quota's first requests, and from the quota's first throttle its
+    rate paces every request (:meth:`rates` lists those, by quota). Between the two, once slow
+    start is over without a throttle, the quota's requests go freely. Pure: every method
+    takes ``now`` in monotonic seconds.
     """
 
     __slots__ = ("_limiters", "_make")

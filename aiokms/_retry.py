@@ -158,8 +158,9 @@ class RetryPolicy:
         max_attempts: attempts per call, the first included (at least 1).
         limiters: adaptive mode's limiters, one per KMS quota; ``None`` in standard mode.
         retry_quota: the client's retry budget (a fresh :class:`RetryQuota` by default).
-        max_rate_wait: give up at once when a limiter would hold a call longer than this many
-            seconds; ``None``: always wait.
+        max_rate_wait: give up at once when a limiter that is on (after its quota's first
+            throttle) would hold a call longer than this many seconds; ``None``: always wait.
+            The waits of a quota's slow start, a round trip or so, are not refused.
         random: the source of backoff jitter, uniform in [0, 1).
     """
 
@@ -256,7 +257,7 @@ class Attempts:
                 self._state = _READY
                 return Step.SEND
             limit = self._policy.max_rate_wait
-            if limit is not None:
+            if limit is not None and limiter.enabled:  # (slow start's waits: a round trip)
                 wait = limiter.wait_for(now)
                 if wait > limit:
                     self.refused_wait = wait

@@ -450,6 +450,13 @@ def test_max_rate_wait_gives_up_before_queueing() -> None:
     assert retry.failure is Failure.THROTTLE
 
 
+def test_max_rate_wait_never_refuses_a_slow_starts_short_waits() -> None:
+    policy = adaptive(max_rate_wait=0.0)
+    calls = [policy.attempts("CreateKey") for _ in range(6)]
+    assert [call.next_step(0.0) for call in calls] == [Step.SEND] * 4 + [Step.WAIT] * 2
+    assert all(call.refused_wait is None for call in calls)
+
+
 def test_a_call_cancelled_in_line_passes_its_token_on() -> None:
     policy = adaptive()
     throttled_once(policy, SYMMETRIC, 1.0)
