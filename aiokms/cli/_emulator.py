@@ -42,7 +42,7 @@ def main(argv: Sequence[str], *, prog: str = "aiokms emulator", command: str = "
     parser = Parser(
         prog=prog,
         description="Serve a local KMS for tests and load tests: the KMS JSON protocol over "
-        "HTTP on 127.0.0.1,\nwith SigV4 checks, a request quota and fault injection. It prints "
+        "HTTP on 127.0.0.1,\nwith SigV4 checks, request quotas and fault injection. It prints "
         "its endpoint URL and\ncredentials when it is ready.",
         epilog=_EPILOG,
     )
