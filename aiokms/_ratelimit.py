@@ -1,15 +1,31 @@
-"""Adaptive mode's client-side rate limiter: a token bucket whose rate follows CUBIC.
+"""Adaptive mode's client-side rate limiters: one per KMS quota, each a token bucket whose rate
+follows CUBIC.
 
-How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
+How this works. KMS meters each quota on its own (:mod:`aiokms._quotas`), so the client keeps a
+:class:`RateLimiter` per quota in a :class:`RateLimiters` map: a throttle of one quota changes
+that quota's limiter only. A limiter goes through three phases, as a TCP connection does:
 
-* The limiter is off until the first throttle; until then requests pass freely.
-* Every response updates a measured rate: counts per half-second bucket, smoothed
-  exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
-  rate since the first response.
-* On a throttle the bucket's rate drops to 0.7x the rate in force (the measured rate, the first
-  time), remembered as ``w_max``; the CUBIC curve ``0.4 * (t - t_fail - K)^3 + w_max`` with
-  ``K = cbrt(w_max * 0.3 / 0.4)`` then lets it climb back: fast at first, flat near ``w_max``,
-  probing above it later. A rate is never set above twice the measured rate, nor below 0.5/s.
+* Slow start, from the quota's first request to its first throttle. Nothing is known of the
+  quota, which may take 5 requests/s or 100,000. Four requests may be in flight at first, and
+  each success lets one more be (the window doubles every round trip, as TCP's does), so the
+  first overload of a small quota is a handful of requests, not every caller at once. Once 256
+  requests may be in flight without a throttle the limiter is off: requests pass freely (a
+  large quota never notices it; the window is open within a few round trips). Whoever waits
+  for a place in the window looks again within a round trip.
+* The start-up, from the first throttle. The rate the quota takes is measured by overdriving
+  it a little: the limiter sends at twice the rate of the successes it has counted since the
+  throttle (over 50 ms at least), so about half its requests succeed, whatever the quota. It
+  ends at a throttle once it has counted 10 successes over 50 ms or more, at the rate of those
+  successes -- what the quota let through -- or, when a second goes by without a throttle, at
+  the rate it has reached. A limiter whose quota first pushes back after half a second or more
+  of replies has measured its rate already and skips the start-up: a plain cut.
+* Congestion avoidance. On a throttle the rate drops to 0.7x the rate in force (or the measured
+  rate of responses, if lower), remembered as ``w_max``; the CUBIC curve
+  ``C * (t - t_fail - K)^3 + w_max`` with ``K = cbrt(w_max * 0.3 / C)`` then lets it climb
+  back: fast at first, flat near ``w_max``, probing above it later. ``C`` is 0.4 (requests/s
+  per s^3) from ``w_max`` = 200/s up, in proportion to ``w_max`` below, so that the curve
+  probes a small quota as gently, in proportion, as a large one. A rate is never set above
+  twice the measured rate, nor below 0.5/s.
   Throttles of requests sent before the last cut, or within ten intervals of the new rate
   after it, do not cut again: they met a quota still drained by the old rate and report the
   same congestion, late (as TCP cuts its window once per round trip). Without this, the burst
@@ -18,17 +34,12 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   Such a throttle does stop the climb, though: the rate goes back to that of the last cut and
   the line below starts again from there, so a rate cannot climb through a quota that is
   still pushing back.
-* The start-up: the limiter switches on in an overload made at the unthrottled rate, often
-  many times the quota, and 0.7x steps down from there take many cuts while most requests
-  (and their retries) are throttled. So the first cut once the limiter has been on for 50 ms
-  and has counted 10 successes goes at once to the rate of those successes -- what the quota
-  let through since it pushed back -- where that is lower.
-* From then on the rate climbs back along the CUBIC curve or along a line from the rate of the
-  last cut, whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
+* The rate climbs back along the CUBIC curve or along a line from the rate of the last cut,
+  whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
   cut. The line regains a 0.7x cut in 0.3 s when the rate cut to is 200 requests/s or more,
-  and below that in a time that shrinks with the square root of the rate: 0.15 s at 50/s,
-  0.07 s at 10/s. Its slope is set afresh at every cut. Why the square root: processes
+  and below that in a time that shrinks with the square root of the rate: 0.21 s at 100/s,
+  0.15 s at 50/s. Its slope is set afresh at every cut. Why the square root: processes
   sharing one quota, each with its own limiter, are cut about equally often whatever their
   shares (the quota's token bucket throttles a sparse sender's requests more often than a
   dense one's). A line in proportion to the rate then leaves every share where chance put
@@ -36,18 +47,28 @@ How this works (the scheme the AWS SDKs use for ``retry_mode="adaptive"``):
   grows less than in proportion lets a smaller share climb back faster, in proportion to
   itself, than a larger one, so the shares even out (measured, in benchmarks/README.md).
   Above 200/s the line keeps to 0.3 s, so a large rate regains a cut no slower than it did
-  (with the square root there too, a cut to 1,400/s took 0.8 s). Where a rate is small, the
-  line is quick and would outrun the grace above; the restart keeps it from climbing through
-  a quota still pushing back.
+  (with the square root there too, a cut to 1,400/s took 0.8 s).
+* Below 20 requests/s -- KMS's control-plane quotas, 5 to 15/s for most operations -- the
+  square root would regain a cut within a request or two, and a client alone against such a
+  quota would see a third of its requests throttled or more (simulated). There the line
+  regains a cut in
+  ``0.3 s * (20 / rate)^4``, at most 40 intervals: 0.3 s at 20/s, 0.95 s at 15/s, 4 s at
+  10/s, 8 s at 5/s. (From about 26/s up the square root is the slower of the two: processes
+  sharing a large quota keep to rates that high, and there a small share must climb back
+  fast.)
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
   (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
   and a rate that climbs while the queue waits is not overslept (a waiter who slept its whole
   wait at the old rate would wake after its token was issued and go in a burst with every
   other late waker, and a quota throttles bursts). Waiters thus queue in order without a lock
-  or a background task; one who gives up passes its token on (:meth:`RateLimiter.refund`).
-  The bucket saves up at most 50 ms of its rate, not the SDKs' full second, so callers back
-  from a backoff do not burst into a quota that just pushed back.
+  or a background task; one who gives up passes its token on (:meth:`RateLimiter.refund`),
+  and a request that got no reply gives its place in slow start's window back
+  (:meth:`RateLimiter.on_lost`). The bucket saves up at most 50 ms of its rate, not the SDKs'
+  full second, so callers back from a backoff do not burst into a quota that just pushed back.
+* Every response updates a measured rate: counts per half-second bucket, smoothed
+  exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
+  rate since the first response.
 
 Pure: the caller passes the time; waiting (with asyncio) is the client's job.
 """
@@ -55,8 +76,9 @@ Pure: the caller passes the time; waiting (with asyncio) is the client's job.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "RateLimiters"]
 
 MIN_RATE = 0.5
 BETA = 0.7
@@ -66,11 +88,20 @@ BUCKET_SECONDS = 0.5
 MAX_RATE_FACTOR = 2.0
 BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
-STARTUP_WINDOW = 0.05  # seconds on before the success rate may set the rate
-STARTUP_SUCCESSES = 10  # successes counted by then, at least
+STARTUP_WINDOW = 0.05  # seconds: the start-up measures its success rate over this at least
+STARTUP_SUCCESSES = 10  # ... and over this many successes before it ends
 RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time ...
 RECOVERY_RATE = 200.0  # ... when cut to this rate or more; below, sqrt(rate / this) times it
-LINE_SLOPE = (1 - BETA) / (BETA * RECOVERY_SECONDS)  # /s, times sqrt(cut rate * max(it, 200))
+SMALL_RATE = 20.0  # below this, a cut is regained in SMALL_SECONDS * (this / rate)^4 ...
+SMALL_SECONDS = 0.3
+SMALL_INTERVALS = 40.0  # ... but at most in this many intervals
+ROUNDING = 1e-9  # seconds: a wait this short is the rounding of a float, not a wait
+INITIAL_WINDOW = 4  # slow start: requests in flight at first, one more per success ...
+SLOW_START_LIMIT = 256  # ... until a throttle, or this many: then off until a throttle
+FIRST_RTT = 0.005  # seconds: slow start's guess at a round trip before the first reply
+RTT_GAIN = 0.125  # weight of each round trip in the smoothed one (TCP's SRTT)
+STARTUP_GAIN = 2.0  # the start-up sends at this many times the rate that succeeds
+STARTUP_CALM = 1.0  # seconds without a throttle that end the start-up where it is
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
 
 
@@ -88,33 +119,55 @@ class RateLimiter:
         "_on_at",
         "_reserved",
         "_responses",
+        "_rtt",
+        "_scale",
+        "_slow_start",
         "_start_successes",
+        "_start_throttled_at",
         "_w_max",
+        "_window",
         "enabled",
         "rate",
     )
 
     def __init__(self, now: float) -> None:
-        self.enabled = False
+        self.enabled = False  # on: the rate paces every request
         self.rate = MIN_RATE  # tokens per second while enabled
         self._responses = _RateMeter()
-        # The start-up: when the limiter switched on, and the successes since (None after).
+        # Slow start, until the first throttle or a window of SLOW_START_LIMIT.
+        self._slow_start = True
+        self._window = INITIAL_WINDOW  # requests it lets be in flight
+        self._rtt = 0.0  # smoothed round trip, seconds (0: no reply yet)
+        # The start-up: when the limiter switched on, the successes and the last throttle
+        # since (successes None once it is over).
         self._on_at = now
-        self._start_successes: int | None = 0
-        # The rate and time of the last cut, where the line starts (once the start-up is over).
+        self._start_successes: int | None = None
+        self._start_throttled_at = now
+        # The rate and time of the last cut, where the line starts.
         self._cut_rate = MIN_RATE
         self._cut_at = now
         self._reserved = 0.0  # tokens promised to callers so far
-        self._issued = 0.0  # tokens the bucket has made available so far
+        self._issued = float(INITIAL_WINDOW)  # tokens made available so far
         self._last_refill = now
         self._w_max = MIN_RATE
+        self._scale = SCALE
         self._inflection = 0.0
         self._last_fail = now
         self._grace_until = now
 
     def __repr__(self) -> str:
-        state = f"rate={self.rate:.2f}/s" if self.enabled else "off"
+        if self.enabled:
+            state = f"rate={self.rate:.2f}/s"
+        elif self._slow_start:
+            state = f"slow start window={self._window}"
+        else:
+            state = "off"
         return f"<RateLimiter {state} measured={self.measured_rate:.2f}/s>"
+
+    @property
+    def paces(self) -> bool:
+        """Whether requests take a ticket and wait their turn (in slow start, or on)."""
+        return self.enabled or self._slow_start
 
     # --- sending ------------------------------------------------------------------------
 
@@ -129,12 +182,20 @@ class RateLimiter:
         """Seconds until ``ticket``'s token is issued at the rate now in force; 0: go.
 
         Ask again after sleeping: a cut in the meantime moves every waiting turn back, so the
-        queue drains at the new rate, not the one in force when it formed.
+        queue drains at the new rate, not the one in force when it formed. In slow start a
+        token comes with a reply, not with time: the wait is a guess, a round trip at most.
         """
-        if not self.enabled:
-            return 0.0
-        self._refill(now)
-        return max(0.0, (ticket + 1.0 - self._issued) / self.rate)
+        if self.enabled:
+            self._refill(now)
+            wait = (ticket + 1.0 - self._issued) / self.rate
+            return wait if wait > ROUNDING else 0.0
+        if self._slow_start:
+            short = ticket + 1.0 - self._issued
+            if short <= 0:
+                return 0.0
+            rtt = self._rtt or FIRST_RTT
+            return rtt * min(short / self._window, 1.0)
+        return 0.0
 
     def sleep_for(self, ticket: float, now: float) -> float:
         """How long ``ticket``'s holder should sleep before asking again; 0: go.
@@ -144,6 +205,8 @@ class RateLimiter:
         its token is issued, so a climbing rate paces the queue as smoothly as a steady one.
         """
         wait = self.wait(ticket, now)
+        if not self.enabled:
+            return wait
         least = 2.0 / self.rate
         return wait if wait <= least else max(wait / 2, least)
 
@@ -154,7 +217,15 @@ class RateLimiter:
     def refund(self, now: float) -> None:
         """A ticket holder gave up: its token goes to whoever is next."""
         self._refill(now)
-        self._issued = min(self._issued + 1.0, self._reserved + self._capacity())
+        if self.enabled:
+            self._issued = min(self._issued + 1.0, self._reserved + self._capacity())
+        elif self._slow_start:
+            self._issued += 1.0
+
+    def on_lost(self, now: float) -> None:
+        """A request sent got no reply (a transport error, or its caller gave up on it)."""
+        if self._slow_start:
+            self._issued += 1.0  # its place in the window is free again
 
     def _capacity(self) -> float:
         # A short burst only: with a second's worth (the SDKs' choice), callers that sat out
@@ -168,13 +239,13 @@ class RateLimiter:
             if self.enabled:
                 limit = self._reserved + self._capacity()
                 self._issued = min(self._issued + elapsed * self.rate, limit)
-            else:
+            elif not self._slow_start:
                 self._issued = self._reserved
 
     # --- receiving ----------------------------------------------------------------------
 
     def on_response(self, throttled: bool, now: float, sent_at: float | None = None) -> None:
-        """Update the measured rate and, by CUBIC and the line, the allowed rate.
+        """Update the measured rate and, by the start-up, CUBIC and the line, the allowed rate.
 
         Args:
             throttled: the response was a throttling error.
@@ -184,61 +255,94 @@ class RateLimiter:
                 drained by the old rate: its throttle does not cut again.
         """
         self._responses.record(now)
-        if not throttled and not self.enabled:
-            return  # the common case, kept to one count
-        measured = self._responses.rate(now)
-        if not throttled:
-            if self._start_successes is not None:
-                self._start_successes += 1
-            new_rate = self._climb(now)
-        elif self.enabled and sent_at is not None and sent_at < self._grace_until:
-            # the same congestion the last cut answered: no second cut, but no climb through
-            # it either; back to the rate of the last cut, the line anew
-            self._cut_at = now
-            new_rate = min(self.rate, self._climb(now))
+        if not self.enabled:
+            if not throttled:
+                if self._slow_start:
+                    self._slow_start_reply(now, sent_at)
+                return  # off: the common case, kept to one count
+            new_rate = self._switch_on(self._responses.rate(now), now)
         else:
-            new_rate = self._cut(measured, now)
-        self._set_rate(min(new_rate, MAX_RATE_FACTOR * measured), now)
+            if self._start_successes is not None:
+                new_rate = self._start_up(throttled, now)
+            elif not throttled:
+                new_rate = self._climb(now)
+            elif sent_at is not None and sent_at < self._grace_until:
+                # the same congestion the last cut answered: no second cut, but no climb
+                # through it either; back to the rate of the last cut, the line anew
+                self._cut_at = now
+                new_rate = min(self.rate, self._climb(now))
+            else:
+                current = min(self._responses.rate(now), self.rate)
+                new_rate = self._cut(current, current * BETA, now)
+        self._set_rate(min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now)), now)
 
-    def _cut(self, measured: float, now: float) -> float:
-        """A throttle that cuts (switching the limiter on, the first time): the new rate."""
-        current = min(measured, self.rate) if self.enabled else measured
-        new_rate = current * BETA
-        started = self._start_successes
-        if (
-            self.enabled
-            and started is not None
-            and started >= STARTUP_SUCCESSES
-            and now - self._on_at >= STARTUP_WINDOW
-        ):
-            through = started / (now - self._on_at)
-            new_rate = min(new_rate, through)
+    def _slow_start_reply(self, now: float, sent_at: float | None) -> None:
+        if sent_at is not None:
+            rtt = now - sent_at
+            self._rtt = rtt if not self._rtt else self._rtt + (rtt - self._rtt) * RTT_GAIN
+        self._issued += 2.0  # its own place in the window, and one more: the window grows
+        self._window += 1
+        if self._window >= SLOW_START_LIMIT:
+            self._slow_start = False  # the quota takes bursts this large: off until a throttle
+
+    def _switch_on(self, measured: float, now: float) -> float:
+        """The first throttle: the limiter goes on; the rate it starts at."""
+        # those waiting for a place in slow start's window keep their places in line; tickets
+        # taken while off went at once
+        self._issued = min(self._issued, self._reserved) if self._slow_start else self._reserved
+        self.enabled = True
+        self._slow_start = False
+        self._on_at = now
+        self._last_refill = now
+        if self._responses.warm:  # the rate it met the quota at is known: a plain cut
+            return self._cut(measured, measured * BETA, now)
+        self._start_successes = 0
+        self._start_throttled_at = now
+        return self._cut(measured, min(measured * BETA, self._start_up_rate(now)), now)
+
+    def _start_up(self, throttled: bool, now: float) -> float:
+        """A response in the start-up: the rate it sets, or the one the start-up ends at."""
+        successes = self._start_successes
+        assert successes is not None
+        on_for = now - self._on_at
+        if throttled:
+            self._start_throttled_at = now
+            if successes >= STARTUP_SUCCESSES and on_for >= STARTUP_WINDOW:
+                # the rate the quota let through while the start-up overdrove it
+                self._start_successes = None
+                through = min(successes / on_for, self.rate)
+                return self._cut(through, through, now)
+            return self._start_up_rate(now)
+        successes = self._start_successes = successes + 1
+        if successes >= STARTUP_SUCCESSES and now - self._start_throttled_at >= STARTUP_CALM:
+            # the quota has taken this rate for a while: no cut, the line from here
             self._start_successes = None
+            return self._cut(self.rate, self.rate, now)
+        return self._start_up_rate(now)
+
+    def _start_up_rate(self, now: float) -> float:
+        successes = self._start_successes or 0
+        return STARTUP_GAIN * (successes + 1) / max(now - self._on_at, STARTUP_WINDOW)
+
+    def _cut(self, current: float, new_rate: float, now: float) -> float:
+        """Cut from ``current`` to ``new_rate`` (never higher): the curve, line and grace."""
         new_rate = min(new_rate, current)
         self._w_max = current
-        self._inflection = (current * (1 - BETA) / SCALE) ** (1 / 3)
+        scale = self._scale = SCALE * min(1.0, max(current, MIN_RATE) / RECOVERY_RATE)
+        self._inflection = (current * (1 - BETA) / scale) ** (1 / 3)
         # start the curve where it passes new_rate (at its foot for a plain cut)
-        self._last_fail = now - (self._inflection - ((current - new_rate) / SCALE) ** (1 / 3))
+        self._last_fail = now - (self._inflection - ((current - new_rate) / scale) ** (1 / 3))
         self._grace_until = now + GRACE_INTERVALS / max(new_rate, MIN_RATE)
-        if not self.enabled:
-            self._on_at = now
-            self._start_successes = 0
-            self.enabled = True
-            self._last_refill = now
-            self._issued = self._reserved
-        self._cut_rate = min(new_rate, MAX_RATE_FACTOR * measured)
+        self._cut_rate = min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now))
         self._cut_at = now
         return new_rate
 
     def _climb(self, now: float) -> float:
         """The rate since the last cut: the CUBIC curve or the line, whichever is higher."""
-        if self._start_successes is not None:
-            line = self._cut_rate  # no line until the start-up cut
-        else:
-            rate = self._cut_rate
-            slope = LINE_SLOPE * math.sqrt(rate * max(rate, RECOVERY_RATE))
-            line = rate + slope * (now - self._cut_at)
-        curve = SCALE * (now - self._last_fail - self._inflection) ** 3 + self._w_max
+        rate = self._cut_rate
+        regain = _regain_time(rate)
+        line = rate + (1 - BETA) / BETA * rate * (now - self._cut_at) / regain
+        curve = self._scale * (now - self._last_fail - self._inflection) ** 3 + self._w_max
         return max(curve, line)
 
     def _set_rate(self, rate: float, now: float) -> None:
@@ -252,6 +356,66 @@ class RateLimiter:
         return self._responses.smoothed
 
 
+def _regain_time(rate: float) -> float:
+    """Seconds the line takes to regain a 0.7x cut to ``rate`` (see the module docstring)."""
+    regain = RECOVERY_SECONDS * math.sqrt(min(rate, RECOVERY_RATE) / RECOVERY_RATE)
+    small = min(SMALL_INTERVALS / rate, SMALL_SECONDS * (SMALL_RATE / rate) ** 4)
+    return max(regain, small)
+
+
+class RateLimiters:
+    """One adaptive limiter per KMS quota (:mod:`aiokms._quotas` names them), by quota name.
+
+    KMS meters each quota on its own, so each has its own limiter: a throttle of one quota
+    changes that quota's limiter and no other. A quota's limiter is made at its first request:
+    its slow start paces the quota's first requests, and from the quota's first throttle its
+    rate paces every request (:meth:`rates` lists those, by quota). Between the two, once slow
+    start is over without a throttle, the quota's requests go freely. Pure: every method
+    takes ``now`` in monotonic seconds.
+    """
+
+    __slots__ = ("_limiters", "_make")
+
+    def __init__(self, make: Callable[[float], RateLimiter] = RateLimiter) -> None:
+        """``make(now)`` makes a quota's limiter (another kind of limiter, for experiments)."""
+        self._limiters: dict[str, RateLimiter] = {}
+        self._make = make
+
+    def __repr__(self) -> str:
+        on = ", ".join(f"{name!r}: {rate:.2f}/s" for name, rate in self.rates().items())
+        return f"<RateLimiters {len(self._limiters)} quotas, on: {{{on}}}>"
+
+    def get(self, quota: str) -> RateLimiter | None:
+        """``quota``'s limiter, or ``None`` before its first request."""
+        return self._limiters.get(quota)
+
+    def turn(self, quota: str, now: float) -> RateLimiter | None:
+        """The limiter a request of ``quota`` must take a ticket from now; ``None``: go."""
+        limiter = self._limiters.get(quota)
+        if limiter is None:
+            limiter = self._limiters[quota] = self._make(now)
+        return limiter if limiter.paces else None
+
+    def on_response(
+        self, quota: str, throttled: bool, now: float, sent_at: float | None = None
+    ) -> None:
+        """A reply to a request of ``quota``: see :meth:`RateLimiter.on_response`."""
+        limiter = self._limiters.get(quota)
+        if limiter is None:
+            limiter = self._limiters[quota] = self._make(now)
+        limiter.on_response(throttled, now, sent_at)
+
+    def on_lost(self, quota: str, now: float) -> None:
+        """A request of ``quota`` got no reply: see :meth:`RateLimiter.on_lost`."""
+        limiter = self._limiters.get(quota)
+        if limiter is not None:
+            limiter.on_lost(now)
+
+    def rates(self) -> dict[str, float]:
+        """The rate of every limiter switched on, in requests/s, by quota name."""
+        return {name: lim.rate for name, lim in self._limiters.items() if lim.enabled}
+
+
 class _RateMeter:
     """Events per second: counts per half-second bucket, smoothed across buckets.
 
@@ -261,14 +425,14 @@ class _RateMeter:
     than from nothing (the SDKs' meter reads zero there).
     """
 
-    __slots__ = ("_count", "_roll_at", "_warm", "_window_start", "smoothed")
+    __slots__ = ("_count", "_roll_at", "_window_start", "smoothed", "warm")
 
     def __init__(self) -> None:
         self.smoothed = 0.0
         self._count = 0
         self._window_start: float | None = None
         self._roll_at = -math.inf  # when the window being counted ends
-        self._warm = False
+        self.warm = False  # a whole bucket has been counted: the rate is not a guess
 
     def record(self, now: float) -> None:
         """Count one event at ``now``."""
@@ -280,7 +444,7 @@ class _RateMeter:
         """The current estimate, in events per second."""
         if now >= self._roll_at:
             self._roll(now)
-        if self._warm:
+        if self.warm:
             return self.smoothed
         if self._window_start is None:
             return 0.0
@@ -292,10 +456,10 @@ class _RateMeter:
             self._window_start = now
         elif bucket > self._window_start:
             current = self._count / max(bucket - self._window_start, MIN_WINDOW)
-            if self._warm:
+            if self.warm:
                 self.smoothed = current * SMOOTHING + self.smoothed * (1 - SMOOTHING)
             else:
-                self.smoothed, self._warm = current, True
+                self.smoothed, self.warm = current, True
             self._count = 0
             self._window_start = bucket
         self._roll_at = bucket + BUCKET_SECONDS

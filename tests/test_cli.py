@@ -170,6 +170,12 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["bench", "--operation", "frob"], "invalid choice: 'frob'"),
         (["bench", "--endpoint-url", "http://127.0.0.1:1"], "--key-id is required"),
         (["bench", "--latency", "0.1"], "--latency only apply with --emulator"),
+        (["bench", "--quotas", "0.01"], "--quotas only apply with --emulator"),
+        (["bench", "--emulator", "--quota", "Nope=1"], "'Nope' is not a KMS quota name"),
+        (["bench", "--emulator", "--quota", "DescribeKey"], "is not NAME=PER_SECOND"),
+        (["bench", "--emulator", "--rate-limit", "9", "--quotas", "1"], "not allowed with"),
+        (["emulator", "--quotas", "1", "--quota", "DescribeKey=2"], "not allowed with"),
+        (["emulator", "--quota", "DescribeKey=0"], "must be above 0"),
         (["bench", "--emulator", "--error-rate", "2"], "must be between 0 and 1"),
         (["bench", "--emulator", "--endpoint-url", "http://x"], "not allowed with argument"),
         (
@@ -1020,6 +1026,26 @@ def test_bench_counts_throttles_and_errors_by_code(capsys: pytest.CaptureFixture
     assert kms["throttles"] == errors["ThrottlingException"]  # one attempt: each one fails
     assert kms["errors"] == errors and kms["retries"] == 0
     assert kms["requests"] == report["operations"]["total"] == 400
+
+
+def test_bench_passes_the_emulators_quotas_through(capsys: pytest.CaptureFixture[str]) -> None:
+    report = bench_json(
+        capsys,
+        "--emulator",
+        "--operation",
+        "generate-data-key",
+        "--quota",
+        "Cryptographic operations (symmetric)=50",
+        "--quota",
+        "DescribeKey=1",
+        "--max-attempts",
+        "1",
+        "--requests",
+        "300",
+        "--concurrency",
+        "16",
+    )
+    assert 0 < report["errors"]["ThrottlingException"] < 300
 
 
 def test_bench_retries_are_counted(capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,7 +55,7 @@ from aiokms.emulator import QUOTA_OPERATIONS, SUPPORTED_OPERATIONS, EmulatorStat
 from aiokms.emulator import __main__ as cli
 from aiokms.emulator._auth import Identity, SigV4Verifier
 from aiokms.emulator._crypto import HEADER_LEN, canonical_context
-from aiokms.emulator._errors import KMSError
+from aiokms.emulator._errors import THROTTLED_MESSAGE, KMSError
 from aiokms.emulator._faults import NO_FAULT, FaultInjector
 from aiokms.emulator._operations import Backend
 from aiokms.emulator._quota import TokenBucket
@@ -1240,7 +1240,7 @@ async def test_throttling_at_the_set_rate() -> None:
             try:
                 await kms.generate_data_key(KeyId=key_id, NumberOfBytes=16)
             except botocore.exceptions.ClientError as exc:
-                assert exc.response["Error"]["Message"] == "Rate exceeded"
+                assert exc.response["Error"]["Message"] == THROTTLED_MESSAGE
                 code, status = error_of(exc)
                 return f"{code} {status}"
             return "ok"
@@ -2192,6 +2192,7 @@ def test_parser_maps_every_flag() -> None:
         "session_token": None,
         "rate_limit": 100.0,
         "burst": 20.0,
+        "quotas": None,
         "latency": 0.01,
         "jitter": 0.02,
         "error_rate": 0.1,
@@ -2206,6 +2207,39 @@ def test_parser_maps_every_flag() -> None:
     for bad in (["--error-rate=2"], ["--latency=-1"], ["--port=99999"], ["--rate-limit=0"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+def test_parser_maps_the_quota_flags() -> None:
+    parser = cli.build_parser(prog="aiokms emulator")
+    scaled = cli.emulator_kwargs(parser.parse_args(["--quotas", "0.01"]))
+    assert (scaled["quotas"], scaled["rate_limit"], scaled["burst"]) == (0.01, None, None)
+    named = cli.emulator_kwargs(
+        parser.parse_args(
+            [
+                "--quota",
+                "DescribeKey=10",
+                "--quota",
+                "Cryptographic operations (symmetric) = 400",
+            ]
+        )
+    )
+    assert named["quotas"] == {"DescribeKey": 10.0, "Cryptographic operations (symmetric)": 400.0}
+    assert LocalKMS(**named).quota_rates == named["quotas"]
+    for bad in (
+        ["--quotas", "1", "--rate-limit", "5"],
+        ["--quota", "DescribeKey=10", "--quotas", "1"],
+        ["--quota", "NoSuchQuota=1"],
+        ["--quota", "=1"],
+        ["--quota", "DescribeKey=-1"],
+        ["--quotas", "0"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+
+
+def test_the_command_refuses_quotas_with_a_burst(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--quotas", "1", "--burst", "5"], prog="aiokms emulator") == 2
+    assert "quotas: give quotas, or rate_limit and burst, not both" in capsys.readouterr().err
 
 
 def test_main_reports_a_bad_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,14 @@ from types import ModuleType
 
 import pytest
 
-from aiokms._ratelimit import GRACE_INTERVALS, MIN_WINDOW, RateLimiter
+from aiokms._ratelimit import (
+    GRACE_INTERVALS,
+    INITIAL_WINDOW,
+    MIN_WINDOW,
+    SLOW_START_LIMIT,
+    RateLimiter,
+    RateLimiters,
+)
 
 
 def steady(
@@ -30,35 +37,99 @@ def steady(
         limiter.on_response(throttled, start + i / rate, sent_at)
 
 
+def scale_of(w_max: float) -> float:
+    """CUBIC's constant: 0.4 from w_max = 200/s up, in proportion to w_max below."""
+    return 0.4 * min(1.0, w_max / 200.0)
+
+
 def k_of(w_max: float) -> float:
     """CUBIC's K: how long after a plain cut the curve is back at ``w_max``."""
-    return float((w_max * 0.3 / 0.4) ** (1 / 3))
+    return float((w_max * 0.3 / scale_of(w_max)) ** (1 / 3))
 
 
 def cubic(since_cut: float, w_max: float) -> float:
     """The rate the module docstring promises ``since_cut`` seconds after a plain cut."""
-    return 0.4 * (since_cut - k_of(w_max)) ** 3 + w_max
+    return scale_of(w_max) * (since_cut - k_of(w_max)) ** 3 + w_max
+
+
+def cut_from(rate: float) -> RateLimiter:
+    """``rate`` responses/s for two seconds, then a throttle at t=2: a plain cut."""
+    limiter = RateLimiter(0.0)
+    steady(limiter, rate, 0.0, 2.0)
+    limiter.on_response(True, 2.0)
+    return limiter
 
 
 def cut_from_16() -> RateLimiter:
     """16 responses/s for two seconds (8 per half-second bucket), then a throttle at t=2."""
-    limiter = RateLimiter(0.0)
-    steady(limiter, 16, 0.0, 2.0)
-    limiter.on_response(True, 2.0)
-    return limiter
+    return cut_from(16.0)
+
+
+def regain_of(rate: float) -> float:
+    """The seconds the module docstring gives the line to regain a 0.7x cut to ``rate``."""
+    regain = 0.3 * math.sqrt(min(rate, 200.0) / 200.0)
+    return max(regain, min(40.0 / rate, 0.3 * (20.0 / rate) ** 4))
 
 
 def tickets(limiter: RateLimiter, count: int, now: float) -> list[float]:
     return [limiter.reserve(now) for _ in range(count)]
 
 
-# --- off until the first throttle ----------------------------------------------------------
+# --- slow start, then off until the first throttle -------------------------------------
+
+
+def test_slow_start_lets_four_go_then_one_more_per_success() -> None:
+    limiter = RateLimiter(0.0)
+    assert limiter.paces and not limiter.enabled
+    held = tickets(limiter, 8, 0.0)
+    assert [limiter.wait(ticket, 0.0) for ticket in held[:INITIAL_WINDOW]] == [0.0] * 4
+    assert all(limiter.wait(ticket, 0.0) > 0 for ticket in held[INITIAL_WINDOW:])
+    assert repr(limiter) == "<RateLimiter slow start window=4 measured=0.00/s>"
+    limiter.on_response(False, 0.01, 0.0)  # a success: its own place back, and one more
+    assert [limiter.wait(ticket, 0.01) for ticket in held[4:6]] == [0.0, 0.0]
+    assert limiter.wait(held[6], 0.01) > 0
+    for _ in range(2):
+        limiter.on_response(False, 0.01, 0.0)
+    assert [limiter.wait(ticket, 0.01) for ticket in held] == [0.0] * 8
+    assert repr(limiter) == "<RateLimiter slow start window=7 measured=0.00/s>"
+
+
+def test_slow_start_waiters_look_again_within_a_round_trip() -> None:
+    limiter = RateLimiter(0.0)
+    held = tickets(limiter, 40, 0.0)
+    assert limiter.sleep_for(held[-1], 0.0) == pytest.approx(0.005)  # no reply yet: a guess
+    for _ in range(4):
+        limiter.on_response(False, 0.02, 0.0)  # round trips of 20 ms
+    # 8 free places now (ticket 4 to 11); ticket 12 is 1 short of a window of 8: an eighth
+    assert limiter.wait(held[12], 0.02) == pytest.approx(0.02 / 8)
+    assert limiter.wait(held[39], 0.02) == pytest.approx(0.02)  # far back: a round trip
+
+
+def test_a_request_without_a_reply_or_a_caller_gives_its_place_back() -> None:
+    limiter = RateLimiter(0.0)
+    held = tickets(limiter, 6, 0.0)
+    assert limiter.wait(held[4], 0.0) > 0
+    limiter.on_lost(0.01)  # one of the first four: a transport error
+    assert limiter.wait(held[4], 0.01) == 0.0
+    assert limiter.wait(held[5], 0.01) > 0
+    limiter.refund(0.01)  # the fifth gave up: its place goes to the sixth
+    assert limiter.wait(held[5], 0.01) == 0.0
+
+
+def test_slow_start_ends_off_once_the_window_is_256() -> None:
+    limiter = RateLimiter(0.0)
+    for i in range(SLOW_START_LIMIT - INITIAL_WINDOW - 1):
+        limiter.on_response(False, i / 1000, i / 1000)
+    assert limiter.paces
+    limiter.on_response(False, 1.0, 1.0)
+    assert not limiter.paces and not limiter.enabled
+    assert repr(limiter).startswith("<RateLimiter off measured=")
 
 
 def test_off_until_the_first_throttle() -> None:
     limiter = RateLimiter(0.0)
     steady(limiter, 100, 0.0, 3.0)
-    assert not limiter.enabled
+    assert not limiter.enabled and not limiter.paces
     held = tickets(limiter, 1000, 3.0)
     assert [limiter.wait(ticket, 3.0) for ticket in held] == [0.0] * 1000
     assert limiter.wait_for(3.0) == 0.0
@@ -67,12 +138,22 @@ def test_off_until_the_first_throttle() -> None:
 
 def test_tickets_taken_while_off_do_not_count_once_on() -> None:
     limiter = RateLimiter(0.0)
-    steady(limiter, 16, 0.0, 2.0)
-    tickets(limiter, 500, 1.99)  # callers that went freely while the limiter was off
-    limiter.on_response(True, 2.0)
+    steady(limiter, 100, 0.0, 3.0)  # out of slow start
+    tickets(limiter, 500, 2.99)  # callers that went freely while the limiter was off
+    limiter.on_response(True, 3.0)
     assert limiter.enabled
     # the bucket starts empty, but with no queue behind the 500 that already went
-    assert limiter.wait_for(2.0) == pytest.approx(1 / limiter.rate)
+    assert limiter.wait_for(3.0) == pytest.approx(1 / limiter.rate)
+
+
+def test_a_throttle_in_slow_start_keeps_those_in_line_in_order() -> None:
+    limiter = RateLimiter(0.0)
+    held = tickets(limiter, 10, 0.0)  # 4 go, 6 wait for places in the window
+    limiter.on_response(True, 0.02, 0.0)  # the first reply is a throttle: on, the start-up
+    assert limiter.enabled and limiter.paces
+    rate = limiter.rate
+    waits = [limiter.wait(ticket, 0.02) for ticket in held[4:]]
+    assert waits == pytest.approx([(i + 1) / rate for i in range(6)])
 
 
 def test_the_first_throttle_cuts_to_07_of_the_measured_rate() -> None:
@@ -93,18 +174,21 @@ def test_successes_alone_never_switch_it_on() -> None:
 # --- the measured rate ---------------------------------------------------------------------
 
 
-def test_first_throttle_during_warm_up_cuts_from_the_rate_since_the_first_response() -> None:
+def test_first_throttle_during_warm_up_measures_from_the_first_response() -> None:
     limiter = RateLimiter(0.0)
     for now in (10.0, 10.1, 10.2):
         limiter.on_response(False, now)
     limiter.on_response(True, 10.3)  # 4 responses over 0.3 s, all in the first bucket
+    # a start-up (below), at 0.7x the rate since the first response where that is lower
     assert limiter.rate == pytest.approx(0.7 * 4 / 0.3)
 
 
 def test_a_throttle_as_the_very_first_response_is_measured_over_the_shortest_window() -> None:
     limiter = RateLimiter(0.0)
     limiter.on_response(True, 7.0)
-    assert limiter.rate == pytest.approx(0.7 / MIN_WINDOW)
+    assert limiter.measured_rate == 0.0
+    assert 0.7 / MIN_WINDOW > 40.0
+    assert limiter.rate == pytest.approx(40.0)  # the start-up's first rate is lower
 
 
 def test_a_partial_first_bucket_is_taken_as_it_is() -> None:
@@ -155,26 +239,37 @@ def test_the_curve_starts_at_the_cut_rate() -> None:
 
 
 def test_rate_reaches_w_max_at_k_and_probes_above_it_later() -> None:
-    limiter = cut_from_16()
-    k = k_of(16.0)
-    assert k**3 == pytest.approx(12.0)
-    steady(limiter, 16, 2.0625, 2.0 + k)
+    limiter = cut_from(8.0)  # at 8/s the line below takes 7 s to regain the cut: the curve leads
+    k = k_of(8.0)
+    assert k**3 == pytest.approx(150.0)
+    steady(limiter, 8, 2.125, 2.0 + k)
     limiter.on_response(False, 2.0 + k)
-    assert limiter.rate == pytest.approx(16.0)
-    steady(limiter, 16, 4.3125, 2.0 + k + 1.0)
+    assert limiter.rate == pytest.approx(8.0)
+    steady(limiter, 8, 2.0 + k + 0.125, 2.0 + k + 1.0)
     limiter.on_response(False, 2.0 + k + 1.0)
-    assert limiter.rate == pytest.approx(16.0 + 0.4)
-    assert limiter.rate == pytest.approx(cubic(k + 1.0, 16.0))
+    assert limiter.rate == pytest.approx(8.0 + 0.016)
+    assert limiter.rate == pytest.approx(cubic(k + 1.0, 8.0))
+
+
+def test_the_curve_takes_as_long_to_return_at_any_rate_up_to_200_per_s() -> None:
+    # C in proportion to w_max: K = cbrt(0.3 * 200 / 0.4), 5.3 s, below 200/s; more above
+    assert k_of(5.0) == pytest.approx(k_of(150.0)) == pytest.approx(150 ** (1 / 3))
+    assert k_of(400.0) > k_of(200.0) == pytest.approx(150 ** (1 / 3))
+    for rate in (8.0, 16.0):
+        limiter = cut_from(rate)
+        steady(limiter, rate, 2.0 + 1 / rate, 3.0)
+        limiter.on_response(False, 3.0)  # one second on, the curve leads in both
+        assert limiter.rate == pytest.approx(cubic(1.0, rate))
 
 
 def test_growth_is_fast_then_flat_near_w_max() -> None:
-    limiter = cut_from_16()
+    limiter = cut_from(8.0)
     rates = []
-    for step in range(1, 9):  # every quarter second up to t=4 (K is 2.29 s)
-        steady(limiter, 16, 2.0 + (step - 1) / 4 + 1 / 16, 2.0 + step / 4)
+    for step in range(1, 21):  # every quarter second up to t=7 (K is 5.3 s)
+        steady(limiter, 8, 2.0 + (step - 1) / 4 + 1 / 8, 2.0 + step / 4)
         limiter.on_response(False, 2.0 + step / 4)
         rates.append(limiter.rate)
-    assert rates[-1] < 16.0
+    assert rates[-1] < 8.0
     gains = [b - a for a, b in itertools.pairwise(rates)]
     assert all(gain > 0 for gain in gains)
     assert gains == sorted(gains, reverse=True)  # concave below w_max
@@ -183,8 +278,8 @@ def test_growth_is_fast_then_flat_near_w_max() -> None:
 def test_never_above_twice_the_measured_rate() -> None:
     limiter = cut_from_16()
     steady(limiter, 16, 2.0625, 2.5)
-    limiter.on_response(False, 12.0)  # long quiet: the measured rate falls, the curve soars
-    assert cubic(10.0, 16.0) > 100
+    limiter.on_response(False, 12.0)  # long quiet: the measured rate falls, the line soars
+    assert 0.7 * 16 + 10 * 0.3 * 16 / regain_of(0.7 * 16) > 20
     assert limiter.measured_rate < 16.0
     assert limiter.rate == pytest.approx(2 * limiter.measured_rate)
 
@@ -228,14 +323,14 @@ def test_waits_shrink_as_the_bucket_fills() -> None:
 
 def test_a_cut_while_waiting_re_paces_the_queue() -> None:
     limiter = cut_from_16()
-    steady(limiter, 16, 2.0625, 4.5)  # climbed back past w_max: a plateau
+    steady(limiter, 16, 2.0625, 6.0)  # climbed back past w_max by the line
     assert limiter.rate > 16.0
     before = limiter.rate
-    held = tickets(limiter, 5, 4.5)
-    waits = [limiter.wait(ticket, 4.5) for ticket in held]
-    limiter.on_response(True, 4.5, 4.5)
+    held = tickets(limiter, 5, 6.0)
+    waits = [limiter.wait(ticket, 6.0) for ticket in held]
+    limiter.on_response(True, 6.0, 6.0)
     assert limiter.rate == pytest.approx(0.7 * 16)  # min(measured, rate) x 0.7
-    after = [limiter.wait(ticket, 4.5) for ticket in held]
+    after = [limiter.wait(ticket, 6.0) for ticket in held]
     assert after[0] == waits[0] == 0.0  # the bucket's saved token
     assert after[1:] == pytest.approx([w * before / limiter.rate for w in waits[1:]])
     assert all(b > a for a, b in zip(waits[1:], after[1:], strict=True))
@@ -334,17 +429,17 @@ def paced(limiter: RateLimiter, callers: int, start: float, sleeper: Sleeper) ->
 
 
 def test_a_queue_follows_a_climbing_rate_in_order_and_without_bursts() -> None:
-    # 60 callers queue at 11.2/s just after the start-up cut; the line then climbs
-    stepped = paced(started_up_on_the_plateau(), 60, 4.5, RateLimiter.sleep_for)
-    whole = paced(started_up_on_the_plateau(), 60, 4.5, RateLimiter.wait)  # the old way:
+    # 300 callers queue at 89.6/s just after a cut from 128/s; the line then climbs
+    stepped = paced(cut_from(128.0), 300, 2.0, RateLimiter.sleep_for)
+    whole = paced(cut_from(128.0), 300, 2.0, RateLimiter.wait)  # the old way:
     # each whole wait slept at the rate of the moment
-    assert len(stepped) == len(whole) == 60
+    assert len(stepped) == len(whole) == 300
     assert stepped == sorted(stepped)  # first come, first served
     # the stepped queue keeps up with the line; the other drains at about the first rate
-    assert stepped[-1] - 4.5 < 0.6 * (whole[-1] - 4.5)
-    assert whole[-1] - 4.5 > 0.9 * 59 / 11.2
-    # and no burst: never more than the bucket's one saved token and the interval's own
-    assert max(sum(t <= u < t + 0.05 for u in stepped) for t in stepped) <= 3
+    assert stepped[-1] - 2.0 < 0.6 * (whole[-1] - 2.0)
+    assert whole[-1] - 2.0 > 0.9 * 299 / 89.6
+    # and no burst: never more than the bucket's saved tokens and the interval's own
+    assert max(sum(t <= u < t + 0.01 for u in stepped) for t in stepped) <= 4
 
 
 # --- one cut per congestion event: the grace rule -----------------------------------------
@@ -375,7 +470,7 @@ def test_a_throttle_sent_after_the_grace_cuts_again() -> None:
     limiter = overloaded()
     grace = GRACE_INTERVALS / limiter.rate
     limiter.on_response(True, 3.0, 2.0 + grace)
-    # no success since switching on, so no start-up cut yet: a plain 0.7x
+    # nothing succeeded since the cut: the measured rate is lower, the rate in force cut again
     assert limiter.rate == pytest.approx(0.7 * 0.7 * 16)
     # ... and the new cut has its own grace
     limiter.on_response(True, 3.1, 2.9)
@@ -400,126 +495,212 @@ def test_an_ignored_throttle_leaves_the_curve_alone() -> None:
         assert graced.rate == pytest.approx(plain.rate)
 
 
-# --- the start-up and the line ----------------------------------------------------------
+# --- the start-up --------------------------------------------------------------------------
 
 
-def switched_on_in_an_overload(sending: float, through: float, until: float) -> RateLimiter:
-    """Switched on at t=0.2 by a client sending ``sending``/s; then ``through`` successes/s
-    get through, among throttles of requests sent at the cut (inside its grace), until
-    ``until``."""
+def switched_on_cold(successes: int, until: float) -> RateLimiter:
+    """Eight requests at t=0; the first throttle at t=0.02 (half a second of replies has not
+    gone by: the start-up); then ``successes`` successes spread evenly until ``until``."""
     limiter = RateLimiter(0.0)
-    steady(limiter, sending, 0.0, 0.2)
-    limiter.on_response(True, 0.2)
-    assert limiter.enabled and limiter.rate > 0.5 * sending
-    steady(limiter, through, 0.2 + 1 / through, until + 1e-9)
-    steady(limiter, 100, 0.2, until, throttled=True, sent_at=0.2)
+    for _ in range(4):
+        limiter.on_response(False, 0.01, 0.0)
+    limiter.on_response(True, 0.02, 0.01)
+    assert limiter.enabled and limiter._start_successes == 0
+    for i in range(successes):
+        limiter.on_response(False, 0.02 + (i + 1) * (until - 0.02) / successes)
     return limiter
 
 
-def test_the_first_cut_after_the_start_up_goes_to_what_got_through() -> None:
-    limiter = switched_on_in_an_overload(200, through=40.0, until=0.5)  # 11 successes
-    limiter.on_response(True, 0.5, 0.45)  # sent past the grace: a cut
-    assert limiter.rate == pytest.approx(11 / 0.3)  # at once, not a 0.7x step
+def test_a_cold_first_throttle_starts_at_2_per_50_ms() -> None:
+    limiter = switched_on_cold(0, 0.02)
+    assert limiter.rate == pytest.approx(2 / 0.05)  # 0.7 x the burst's 500/s is higher
+
+
+def test_the_start_up_sends_at_twice_the_rate_of_its_successes() -> None:
+    limiter = switched_on_cold(3, 0.12)  # 3 successes in 0.1 s
+    assert limiter.rate == pytest.approx(2 * 4 / 0.1)  # twice (3 + 1) / 0.1 s
+    limiter.on_response(True, 0.22, 0.2)  # a throttle before 10 successes: 0.2 s on now
+    assert limiter.rate == pytest.approx(2 * 4 / 0.2)
+    assert limiter._start_successes == 3
+
+
+def test_the_start_up_ends_at_a_throttle_at_what_got_through() -> None:
+    limiter = switched_on_cold(10, 0.52)  # 10 successes in half a second: 20/s
+    assert limiter.rate == pytest.approx(2 * 11 / 0.5)
+    limiter.on_response(True, 0.52, 0.5)
+    assert limiter._start_successes is None
+    assert limiter.rate == pytest.approx(10 / 0.5)  # at once, not a 0.7x step
+    assert limiter._w_max == pytest.approx(10 / 0.5)
 
 
 def test_the_start_up_waits_for_50_ms_and_10_successes() -> None:
-    early = switched_on_in_an_overload(2000, through=400.0, until=0.24)  # 15 in 40 ms
-    early.on_response(True, 0.24)
-    assert early.rate > 400.0  # a 0.7x step; the start-up goes on
-    few = switched_on_in_an_overload(200, through=20.0, until=0.6)  # 7 successes in 0.4 s
-    few.on_response(True, 0.6)
-    stepped = few.rate
-    assert stepped > 2 * 20.0
-    steady(few, 20, 0.65, 0.8)  # 3 more: 10
-    few.on_response(True, 0.8)
-    assert few.rate == pytest.approx(10 / 0.6)  # now the start-up cut
-    assert few.rate < 0.7 * stepped
+    early = switched_on_cold(12, 0.06)  # 12 successes in 40 ms
+    early.on_response(True, 0.06, 0.05)
+    assert early._start_successes == 12  # the start-up goes on
+    few = switched_on_cold(9, 1.0)
+    few.on_response(True, 1.0, 0.9)
+    assert few._start_successes == 9
+    few.on_response(False, 1.05)
+    few.on_response(True, 1.06, 1.0)  # the tenth success, then a throttle: the end
+    assert few._start_successes is None
+    assert few.rate == pytest.approx(10 / 1.04)
 
 
-def test_the_start_up_cut_never_raises_the_rate() -> None:
-    limiter = cut_from_16()  # on at t=2, cut to 11.2
-    steady(limiter, 16, 2.0625, 2.75)  # 16/s get through: more than the rate after a cut
-    limiter.on_response(True, 2.75)
-    assert limiter.rate == pytest.approx(0.7 * limiter._w_max)
-    assert limiter.rate < 16.0
+def test_a_second_without_a_throttle_ends_the_start_up_where_it_is() -> None:
+    limiter = switched_on_cold(30, 1.0)  # 30/s, no throttle since the one that switched it on
+    assert limiter._start_successes == 30
+    limiter.on_response(False, 1.03)  # 1.01 s after that throttle
+    assert limiter._start_successes is None
+    assert limiter.rate == pytest.approx(2 * 31 / 0.98)  # no cut: where the start-up was
+    assert limiter._w_max == pytest.approx(limiter.rate)
 
 
-def started_up_on_the_plateau() -> RateLimiter:
-    """Cut from 16/s at t=2, back past ``w_max`` on the curve by 4.5, then the start-up cut."""
-    limiter = cut_from_16()
-    steady(limiter, 16, 2.0625, 4.5)
-    assert limiter.rate > 16.0  # past w_max
-    limiter.on_response(True, 4.5, 4.45)
-    # 16/s got through since switching on, more than 0.7 x the rate: a plain cut, no floor
+def test_a_limiter_that_measured_its_rate_skips_the_start_up() -> None:
+    limiter = cut_from_16()  # half a second of replies before the first throttle
+    assert limiter._start_successes is None
     assert limiter.rate == pytest.approx(0.7 * 16)
-    return limiter
 
 
-def started_up(rate: float) -> RateLimiter:
-    """``rate`` responses/s for 2 s and a throttle at t=2 that switches the limiter on; as many
-    get through until t=2.5, where a throttle sent past the grace makes the start-up cut."""
-    limiter = RateLimiter(0.0)
-    steady(limiter, rate, 0.0, 2.0)
-    limiter.on_response(True, 2.0)
-    steady(limiter, rate, 2.0 + 1 / rate, 2.5)
-    limiter.on_response(True, 2.5, 2.45)
-    assert limiter.rate == pytest.approx(0.7 * limiter._w_max)  # a plain 0.7x cut ...
-    assert limiter._start_successes is None  # ... that ends the start-up
-    return limiter
+# --- the line -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("rate", [50.0, 200.0, 800.0])
 def test_the_line_regains_a_cut_in_03_s_from_200_per_s_up_and_sooner_below(rate: float) -> None:
-    limiter = started_up(rate)
+    limiter = cut_from(rate)
     cut_to, w_max = limiter.rate, limiter._w_max
-    # 0.105 s from 24.5/s, 0.21 s from 98/s, 0.3 s from 392/s
+    # 0.125 s from 35/s, 0.25 s from 140/s, 0.3 s from 560/s
     regain = 0.3 * math.sqrt(min(cut_to, 200.0) / 200.0)
-    limiter.on_response(False, 2.5 + regain / 2)
+    assert regain == pytest.approx(regain_of(cut_to))
+    limiter.on_response(False, 2.0 + regain / 2)
     assert limiter.rate == pytest.approx((cut_to + w_max) / 2)  # a line: halfway at half time
-    limiter.on_response(False, 2.5 + regain)
+    limiter.on_response(False, 2.0 + regain)
     assert limiter.rate == pytest.approx(w_max)
     assert limiter.rate > cubic(regain, w_max)  # the line, not the curve
 
 
+@pytest.mark.parametrize(
+    ("rate", "regain"), [(28.0, 0.3 * (20 / 19.6) ** 4), (20.0, 1.25), (10.0, 40 / 7.0)]
+)
+def test_below_20_per_s_the_line_regains_a_cut_slowly(rate: float, regain: float) -> None:
+    limiter = cut_from(rate)
+    cut_to = limiter.rate
+    assert cut_to == pytest.approx(0.7 * rate)
+    assert regain_of(cut_to) == pytest.approx(regain, rel=1e-3)
+    assert regain > 0.3 * math.sqrt(cut_to / 200)  # slower than the square root
+    steady(limiter, rate, 2.0 + 1 / rate, 2.0 + regain)
+    limiter.on_response(False, 2.0 + regain)
+    assert limiter.rate == pytest.approx(rate, rel=1e-3)  # (the curve a hair above)
+
+
 def test_the_line_is_set_afresh_at_every_cut() -> None:
-    limiter = started_up_on_the_plateau()
-    steady(limiter, 24, 4.5625, 5.9)  # more gets through now: the measured rate climbs
+    limiter = cut_from(128.0)
+    steady(limiter, 160, 2.00625, 3.4)  # more gets through now: the measured rate climbs
     w_max = min(limiter.measured_rate, limiter.rate)
-    assert w_max > 20.0
-    limiter.on_response(True, 5.9, 5.9)  # past the grace: a plain cut
+    assert w_max > 140.0
+    limiter.on_response(True, 3.4, 3.4)  # past the grace: a plain cut
     assert limiter.rate == pytest.approx(0.7 * w_max)
-    limiter.on_response(False, 5.9 + 0.3 * math.sqrt(0.7 * w_max / 200.0))  # w_max < 200
+    limiter.on_response(False, 3.4 + regain_of(0.7 * w_max))
     assert limiter.rate == pytest.approx(w_max)  # back at the rate cut from
 
 
 def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
-    limiter = started_up(200.0)
+    limiter = cut_from(200.0)
     cut_to, w_max = limiter.rate, limiter._w_max
-    regain = 0.3 * math.sqrt(cut_to / 200.0)
-    limiter.on_response(False, 2.5 + regain / 2)
+    regain = regain_of(cut_to)
+    limiter.on_response(False, 2.0 + regain / 2)
     halfway = (cut_to + w_max) / 2
     assert limiter.rate == pytest.approx(halfway)
-    limiter.on_response(True, 2.5 + regain / 2, 2.5)  # sent at the cut: inside its grace
+    limiter.on_response(True, 2.0 + regain / 2, 2.0)  # sent at the cut: inside its grace
     # back to the rate of the cut (where the curve, barely risen, now stands): no second cut
     assert cut_to <= limiter.rate < 1.05 * cut_to
     assert limiter._w_max == w_max
-    limiter.on_response(False, 2.5 + regain)
+    limiter.on_response(False, 2.0 + regain)
     assert limiter.rate == pytest.approx(halfway)  # the line begins again from cut_to
-    limiter.on_response(False, 2.5 + 1.5 * regain)
+    limiter.on_response(False, 2.0 + 1.5 * regain)
     assert limiter.rate == pytest.approx(w_max)
 
 
 def test_a_throttle_inside_the_grace_never_raises_the_rate() -> None:
-    limiter = cut_from_16()  # on at t=2, cut to 11.2, still in the start-up: no line
+    limiter = cut_from_16()  # cut to 11.2 at t=2
     assert cubic(0.3, 16.0) > 0.7 * 16  # the curve is higher by t=2.3; no success has said so
     limiter.on_response(True, 2.3, 2.0)
     assert limiter.rate == pytest.approx(0.7 * 16)
 
 
-def test_no_line_before_the_start_up_cut() -> None:
-    limiter = cut_from_16()  # switched on; no start-up cut yet
-    limiter.on_response(False, 2.3)
-    assert limiter.rate == pytest.approx(cubic(0.3, 16.0))
+def test_a_wait_within_float_rounding_is_no_wait() -> None:
+    limiter = RateLimiter(0.0)
+    steady(limiter, 20, 0.0, 1.0)
+    limiter.on_response(True, 1.0)
+    ticket = limiter.reserve(1.0)
+    wait = limiter.wait(ticket, 1.0)
+    assert wait > 0
+    # at 1.0 + wait the token is issued, though the sum rounds a hair short of it
+    assert limiter.wait(ticket, 1.0 + wait) == 0.0
+    assert limiter.sleep_for(ticket, 1.0 + wait) == 0.0
+
+
+# --- one limiter per quota ------------------------------------------------------------------
+
+
+def test_the_map_makes_a_quotas_limiter_at_its_first_request() -> None:
+    limiters = RateLimiters()
+    assert limiters.get("DescribeKey") is None
+    made = limiters.turn("DescribeKey", 0.0)  # its slow start paces the first requests
+    assert made is not None and made is limiters.get("DescribeKey") and not made.enabled
+    assert limiters.rates() == {}
+    for i in range(300):  # out of slow start: requests go freely
+        limiters.on_response("DescribeKey", False, i / 100)
+    assert limiters.turn("DescribeKey", 3.0) is None
+    limiters.on_response("DescribeKey", True, 3.0)
+    assert limiters.turn("DescribeKey", 3.0) is made and made.enabled
+    assert limiters.rates() == {"DescribeKey": made.rate}
+
+
+def test_a_throttle_of_one_quota_leaves_every_other_alone() -> None:
+    limiters = RateLimiters()
+    for quota in ("Cryptographic operations (symmetric)", "DescribeKey"):
+        for i in range(300):
+            limiters.on_response(quota, False, i / 100)
+    before = limiters.get("Cryptographic operations (symmetric)")
+    assert before is not None
+    state = repr(before)
+    limiters.on_response("DescribeKey", True, 3.0)
+    assert limiters.turn("Cryptographic operations (symmetric)", 3.0) is None
+    assert repr(before) == state
+    assert set(limiters.rates()) == {"DescribeKey"}
+
+
+def test_a_lost_request_reaches_its_quotas_limiter() -> None:
+    limiters = RateLimiters()
+    limiter = limiters.turn("CreateKey", 0.0)
+    assert limiter is not None
+    held = tickets(limiter, 5, 0.0)
+    limiters.on_lost("CreateKey", 0.01)
+    limiters.on_lost("ListKeys", 0.01)  # no request of it yet: nothing to do
+    assert limiter.wait(held[4], 0.01) == 0.0
+
+
+def test_a_reply_makes_its_quotas_limiter_if_need_be() -> None:
+    limiters = RateLimiters()
+    limiters.on_response("CreateKey", True, 0.0)
+    limiter = limiters.get("CreateKey")
+    assert limiter is not None and limiter.enabled
+
+
+def test_the_map_makes_limiters_as_told_and_shows_them() -> None:
+    made: list[float] = []
+
+    def make(now: float) -> RateLimiter:
+        made.append(now)
+        return RateLimiter(now)
+
+    limiters = RateLimiters(make)
+    limiters.turn("CreateKey", 3.0)
+    limiters.turn("CreateKey", 4.0)
+    assert made == [3.0]
+    assert repr(limiters) == "<RateLimiters 1 quotas, on: {}>"
+    limiters.on_response("CreateKey", True, 4.0)
+    assert repr(limiters) == "<RateLimiters 1 quotas, on: {'CreateKey': 40.00/s}>"
 
 
 # --- benchmarks/limiter_sim.py drives this limiter; keep the two in step ------------------
@@ -576,3 +757,19 @@ def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
     options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
     dense, sparse = sim.run(options, 0)["throttled_shares"]
     assert 0 < dense < sparse  # 450/s against 400/s: the sparse sender loses more
+
+
+def test_limiter_sim_buckets_hold_one_request_at_least() -> None:
+    sim = _limiter_sim()
+    options = sim.Options(1, 8, 5.0, 2.0, 1e-4, (0.001, 0.004), burst=0.1)  # 0.5 requests
+    assert sim.run(options, 0)["goodput_share"] > 0.5
+
+
+@pytest.mark.parametrize("quota", [5.0, 10.0, 20.0])
+def test_limiter_sim_64_callers_at_a_small_quota_lose_no_call(quota: float) -> None:
+    sim = _limiter_sim()
+    options = sim.Options(1, 64, quota, 10.0, 1e-4, (0.001, 0.004), burst=1.0)
+    result = sim.run(options, 0)
+    assert result["failed"] == 0
+    assert result["late_throttled_share"] <= 0.10  # after the first 2 seconds
+    assert result["throttled_share"] > result["late_throttled_share"]  # the start-up's

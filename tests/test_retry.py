@@ -1,4 +1,5 @@
-"""Standard retry mode: classify, backoff and the retry quota, alone and as a client spends it."""
+"""The attempt loop: classify, backoff, the retry quota (alone and as a client spends it) and
+the Attempts machine."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 from aiohttp import web
 
 from aiokms import errors
+from aiokms._quotas import SYMMETRIC
+from aiokms._ratelimit import RateLimiters
 from aiokms._retry import (
     MAX_BACKOFF,
     QUOTA_CAPACITY,
@@ -14,8 +17,11 @@ from aiokms._retry import (
     THROTTLING_CODES,
     TIMEOUT_RETRY_COST,
     TRANSIENT_CODES,
+    Attempts,
     Failure,
+    RetryPolicy,
     RetryQuota,
+    Step,
     backoff,
     classify,
 )
@@ -278,3 +284,243 @@ def test_an_exhausted_quota_recovers_through_successes() -> None:
     assert quota.acquire(Failure.THROTTLE) == 0
     quota.release(0)
     assert quota.acquire(Failure.THROTTLE) == 5
+
+
+# --- the Attempts machine ---------------------------------------------------------------------
+
+
+def half() -> float:
+    return 0.5
+
+
+def standard(max_attempts: int = 3, retry_quota: RetryQuota | None = None) -> RetryPolicy:
+    return RetryPolicy(max_attempts, retry_quota=retry_quota, random=half)
+
+
+def adaptive(**kwargs: object) -> RetryPolicy:
+    return RetryPolicy(3, limiters=RateLimiters(), random=half, **kwargs)  # type: ignore[arg-type]
+
+
+def send(attempts: Attempts, now: float) -> None:
+    assert attempts.next_step(now) is Step.SEND
+    attempts.sending(now)
+
+
+def test_a_first_try_success_is_sent_at_once_and_done() -> None:
+    quota = RetryQuota()
+    quota.available = 100
+    attempts = standard(retry_quota=quota).attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_reply(None, 0.01) is Step.DONE
+    assert attempts.attempt == 1 and attempts.failure is None
+    assert quota.available == 101  # a success at the first try refunds one token
+
+
+def test_a_throttle_backs_off_then_sends_again() -> None:
+    quota = RetryQuota()
+    attempts = standard(retry_quota=quota).attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_reply(Failure.THROTTLE, 0.01) is Step.WAIT
+    assert attempts.delay == backoff(1, half) == 0.5
+    assert (attempts.attempt, attempts.failure) == (2, Failure.THROTTLE)
+    assert quota.available == QUOTA_CAPACITY - RETRY_COST
+    send(attempts, 0.51)
+    assert attempts.on_reply(Failure.THROTTLE, 0.52) is Step.WAIT
+    assert attempts.delay == backoff(2, half) == 1.0
+    send(attempts, 1.52)
+    assert attempts.on_reply(None, 1.53) is Step.DONE
+    assert attempts.attempt == 3 and attempts.failure is None
+    # the success refunds what its last retry cost; the first retry's cost stays spent
+    assert quota.available == QUOTA_CAPACITY - RETRY_COST
+
+
+def test_it_gives_up_after_max_attempts() -> None:
+    quota = RetryQuota()
+    attempts = standard(max_attempts=2, retry_quota=quota).attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_reply(Failure.TRANSIENT, 0.0) is Step.WAIT
+    send(attempts, 1.0)
+    assert attempts.on_reply(Failure.TRANSIENT, 1.0) is Step.GIVE_UP
+    assert (attempts.attempt, attempts.failure) == (2, Failure.TRANSIENT)
+    assert quota.available == QUOTA_CAPACITY - RETRY_COST  # no charge for a retry not made
+
+
+def test_a_fatal_failure_is_never_retried() -> None:
+    quota = RetryQuota()
+    attempts = standard(retry_quota=quota).attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_reply(Failure.FATAL, 0.0) is Step.GIVE_UP
+    assert quota.available == QUOTA_CAPACITY
+
+
+def test_it_gives_up_when_the_retry_quota_cannot_pay() -> None:
+    attempts = standard(retry_quota=RetryQuota(capacity=RETRY_COST - 1)).attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_reply(Failure.THROTTLE, 0.0) is Step.GIVE_UP
+
+
+def test_an_attempt_without_a_reply_is_retried_at_its_cost() -> None:
+    quota = RetryQuota()
+    attempts = standard(retry_quota=quota).attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_no_reply(Failure.TIMEOUT, 60.0) is Step.WAIT
+    assert quota.available == QUOTA_CAPACITY - TIMEOUT_RETRY_COST
+    send(attempts, 61.0)
+    assert attempts.on_no_reply(Failure.FATAL, 61.0) is Step.GIVE_UP
+
+
+def test_steps_out_of_order_are_refused() -> None:
+    attempts = standard().attempts(SYMMETRIC)
+    with pytest.raises(RuntimeError):
+        attempts.on_reply(None, 0.0)  # nothing was sent
+    send(attempts, 0.0)
+    with pytest.raises(RuntimeError):
+        attempts.next_step(0.0)  # in flight: the reply comes first
+    with pytest.raises(RuntimeError):
+        attempts.sending(0.0)
+    assert attempts.on_reply(None, 0.0) is Step.DONE
+    with pytest.raises(RuntimeError):
+        attempts.on_no_reply(Failure.TRANSIENT, 0.0)
+
+
+def throttled_once(policy: RetryPolicy, quota: str, now: float) -> Attempts:
+    """A call of ``quota`` whose first attempt was throttled at ``now`` (after 20 successes)."""
+    for i in range(20):
+        call = policy.attempts(quota)
+        send(call, now - 1 + i / 20)
+        assert call.on_reply(None, now - 1 + i / 20) is Step.DONE
+    attempts = policy.attempts(quota)
+    send(attempts, now)
+    assert attempts.on_reply(Failure.THROTTLE, now) is Step.WAIT
+    return attempts
+
+
+def test_adaptive_calls_go_freely_until_their_quotas_first_throttle() -> None:
+    policy = adaptive()
+    assert policy.limiters is not None
+    throttled_once(policy, SYMMETRIC, 1.0)
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None and limiter.enabled
+    assert policy.limiters.rates() == {SYMMETRIC: limiter.rate}
+    # a call of another quota still goes at once; one of the throttled quota takes its turn
+    other = policy.attempts("DescribeKey")
+    assert other.next_step(1.0) is Step.SEND
+    queued = [policy.attempts(SYMMETRIC) for _ in range(3)]
+    steps = [attempts.next_step(1.0) for attempts in queued]
+    assert steps[-1] is Step.WAIT and queued[-1].delay > 0
+
+
+def test_a_throttle_of_one_quota_never_slows_another() -> None:
+    policy = adaptive()
+    assert policy.limiters is not None
+    for i in range(300):  # the symmetric quota's slow start is over: its calls go freely
+        call = policy.attempts(SYMMETRIC)
+        send(call, i / 300)
+        assert call.on_reply(None, i / 300) is Step.DONE
+    throttled_once(policy, "DescribeKey", 2.0)
+    assert set(policy.limiters.rates()) == {"DescribeKey"}
+    for _ in range(100):
+        assert policy.attempts(SYMMETRIC).next_step(2.0) is Step.SEND
+    assert policy.attempts("DescribeKey").next_step(2.0) is Step.WAIT
+
+
+def test_a_quotas_first_calls_wait_for_places_in_its_slow_start() -> None:
+    policy = adaptive()
+    calls = [policy.attempts("CreateKey") for _ in range(6)]
+    assert [call.next_step(0.0) for call in calls] == [Step.SEND] * 4 + [Step.WAIT] * 2
+    for call in calls[:4]:
+        call.sending(0.0)
+    assert calls[0].on_no_reply(Failure.TRANSIENT, 0.01) is Step.WAIT  # its place is free
+    assert calls[4].next_step(0.01) is Step.SEND
+    calls[1].cancel(0.01)  # gave up in flight: its place is free too
+    assert calls[5].next_step(0.01) is Step.SEND
+
+
+def test_the_retry_of_a_throttled_call_waits_its_turn_after_the_backoff() -> None:
+    policy = adaptive()
+    attempts = throttled_once(policy, SYMMETRIC, 1.0)
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    for _ in range(50):  # a queue ahead of it
+        limiter.reserve(1.0)
+    assert attempts.next_step(1.0 + attempts.delay) is Step.WAIT
+    assert attempts.delay > 0
+
+
+def test_replies_reach_the_limiter_with_their_send_time() -> None:
+    policy = adaptive()
+    first, second = policy.attempts(SYMMETRIC), policy.attempts(SYMMETRIC)
+    for i in range(40):  # 20 successes/s for two seconds
+        call = policy.attempts(SYMMETRIC)
+        send(call, i / 20)
+        call.on_reply(None, i / 20)
+    send(first, 2.0)
+    send(second, 2.0)
+    first.on_reply(Failure.THROTTLE, 2.01)
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    cut = limiter.rate
+    second.on_reply(Failure.THROTTLE, 2.02)  # sent before the cut: the same overload, no cut
+    assert limiter.rate == cut
+
+
+def test_max_rate_wait_gives_up_before_queueing() -> None:
+    policy = adaptive(max_rate_wait=0.5)
+    retry = throttled_once(policy, SYMMETRIC, 1.0)
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    now = 1.0 + retry.delay
+    for _ in range(round(limiter.rate)):  # a second's worth of callers in line ahead
+        limiter.reserve(now)
+    attempts = policy.attempts(SYMMETRIC)
+    assert attempts.next_step(now) is Step.GIVE_UP
+    assert attempts.failure is None  # a first attempt refused its turn: RateLimited
+    assert attempts.refused_wait is not None and attempts.refused_wait > 0.5
+    # a retry refused its turn gives up with the failure it retries
+    assert retry.next_step(now) is Step.GIVE_UP
+    assert retry.failure is Failure.THROTTLE
+
+
+def test_max_rate_wait_never_refuses_a_slow_starts_short_waits() -> None:
+    policy = adaptive(max_rate_wait=0.0)
+    calls = [policy.attempts("CreateKey") for _ in range(6)]
+    assert [call.next_step(0.0) for call in calls] == [Step.SEND] * 4 + [Step.WAIT] * 2
+    assert all(call.refused_wait is None for call in calls)
+
+
+def test_a_call_cancelled_in_line_passes_its_token_on() -> None:
+    policy = adaptive()
+    throttled_once(policy, SYMMETRIC, 1.0)
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    first, second = policy.attempts(SYMMETRIC), policy.attempts(SYMMETRIC)
+    first.next_step(1.0)
+    assert second.next_step(1.0) is Step.WAIT
+    waited = second.delay
+    first.cancel(1.0)
+    assert second.next_step(1.0) is Step.SEND or second.delay < waited
+
+
+def test_a_call_cancelled_after_its_turn_but_before_sending_passes_its_token_on() -> None:
+    policy = adaptive()
+    throttled_once(policy, SYMMETRIC, 1.0)
+    first, now = policy.attempts(SYMMETRIC), 1.0
+    while first.next_step(now) is Step.WAIT:  # its turn comes
+        now += first.delay
+    second = policy.attempts(SYMMETRIC)
+    assert second.next_step(now) is Step.WAIT
+    waited = second.delay
+    first.cancel(now)  # it had the token (waiting for a connection, say), and never sent
+    assert second.next_step(now) is Step.SEND or second.delay < waited
+
+
+def test_repr_shows_the_state() -> None:
+    attempts = standard().attempts(SYMMETRIC)
+    assert repr(attempts) == f"<Attempts {SYMMETRIC!r} attempt=1 turn>"
+    send(attempts, 0.0)
+    assert repr(attempts) == f"<Attempts {SYMMETRIC!r} attempt=1 in flight>"
+    assert repr(standard()) == "<RetryPolicy standard max_attempts=3 <RetryQuota 500/500>>"

@@ -77,6 +77,7 @@ _EPILOG = """\
 examples:
   aiokms bench --emulator --operation envelope-encrypt --duration 10
   aiokms bench --emulator --rate-limit 500 --operation generate-data-key --concurrency 64
+  aiokms bench --emulator --quotas 0.004 --concurrency 64   # KMS's quotas, 400/s symmetric
   aiokms bench --emulator --operation envelope-decrypt --no-cache --rate 200 --json
   aiokms bench --endpoint-url https://kms.eu-west-1.amazonaws.com --region eu-west-1 \\
       --key-id alias/load-test --operation encrypt --requests 1000 --plot bench.png
@@ -246,13 +247,13 @@ def _parser(prog: str) -> Parser:
         metavar="KEY",
         help=f"the KMS key to use; required with --endpoint-url (--emulator: {BENCH_ALIAS})",
     )
-    emulator = parser.add_argument_group("emulator knobs (with --emulator)")
-    emulator.add_argument(
-        "--rate-limit",
-        type=positive_float,
-        metavar="PER_SECOND",
-        help="the emulator's request quota for cryptographic operations; beyond: throttling",
+    # the emulator's own quota flags, so the two commands take the same
+    from aiokms.emulator.__main__ import add_quota_arguments
+
+    add_quota_arguments(
+        parser, "emulator quota (with --emulator; one of --rate-limit, --quotas, --quota)"
     )
+    emulator = parser.add_argument_group("emulator knobs (with --emulator)")
     emulator.add_argument(
         "--latency", type=non_negative_float, metavar="SECONDS", help="seconds added to replies"
     )
@@ -363,7 +364,16 @@ def _check(args: argparse.Namespace, parser: Parser) -> None:
     if not args.emulator:
         knobs = [
             f"--{name.replace('_', '-')}"
-            for name in ("rate_limit", "latency", "jitter", "error_rate", "drop_rate")
+            for name in (
+                "rate_limit",
+                "burst",
+                "quotas",
+                "quota",
+                "latency",
+                "jitter",
+                "error_rate",
+                "drop_rate",
+            )
             if getattr(args, name) is not None
         ]
         if knobs:
@@ -406,19 +416,16 @@ class _Emulator:
     async def __aenter__(self) -> _Emulator:
         from aiokms import Credentials
 
-        try:
-            importlib.import_module("aiokms.emulator.__main__")
-        except ImportError as exc:
-            raise CommandError(
-                f"--emulator: the emulator is not available in this build: {exc}", CONFIG
-            ) from None
         argv = [sys.executable, "-m", "aiokms.emulator", "--json", "--alias", BENCH_ALIAS]
         if self._args.region:
             argv += ["--region", self._args.region]
-        for name in ("rate_limit", "latency", "jitter", "error_rate", "drop_rate"):
+        knobs = ("rate_limit", "burst", "quotas", "latency", "jitter", "error_rate", "drop_rate")
+        for name in knobs:
             value = getattr(self._args, name)
             if value is not None:
                 argv += [f"--{name.replace('_', '-')}", repr(value)]
+        for quota, rate in self._args.quota or ():
+            argv += ["--quota", f"{quota}={rate!r}"]
         self._process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
         )

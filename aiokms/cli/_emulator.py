@@ -18,6 +18,8 @@ _EPILOG = """\
 examples:
   aiokms emulator --port 4599 --alias alias/app         # prints export lines, then serves
   aiokms emulator --rate-limit 100 --latency 0.005 --error-rate 0.01 --json
+  aiokms emulator --quotas 0.01                   # KMS's quotas per operation, a hundredth
+  aiokms emulator --quota DescribeKey=10 --quota 'Cryptographic operations (symmetric)=400'
 
 Point any AWS SDK or CLI at it with the printed AWS_ENDPOINT_URL_KMS and credentials.
 Ctrl-C (or SIGTERM) stops it."""
@@ -40,7 +42,7 @@ def main(argv: Sequence[str], *, prog: str = "aiokms emulator", command: str = "
     parser = Parser(
         prog=prog,
         description="Serve a local KMS for tests and load tests: the KMS JSON protocol over "
-        "HTTP on 127.0.0.1,\nwith SigV4 checks, a request quota and fault injection. It prints "
+        "HTTP on 127.0.0.1,\nwith SigV4 checks, request quotas and fault injection. It prints "
         "its endpoint URL and\ncredentials when it is ready.",
         epilog=_EPILOG,
     )

@@ -3,8 +3,9 @@
 ``LocalKMS`` serves the KMS JSON protocol over HTTP with keep-alive, checks every request's
 SigV4 signature against its own credentials, keeps keys in memory (optionally in a state file),
 answers with KMS's error codes, statuses and body shape, and can throttle
-(``ThrottlingException`` beyond a shared request rate) and inject faults (latency, jitter,
-``KMSInternalException`` 500s, dropped connections, slow bodies)::
+(``ThrottlingException`` beyond a shared request rate, ``rate_limit=``, or beyond each
+operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInternalException``
+500s, dropped connections, slow bodies)::
 
     async with aiokms.emulator.LocalKMS(rate_limit=1000) as local:
         async with aiokms.KMSClient(endpoint_url=local.endpoint_url, region_name=local.region,
@@ -12,18 +13,20 @@ answers with KMS's error codes, statuses and body shape, and can throttle
             key = await kms.create_key()
 
 The layers, from the outside in: ``_server`` (the aiohttp shell, clocks, the state file),
-``_auth`` (SigV4 verification), ``_quota`` (token bucket), ``_faults`` (fault draws),
+``_auth`` (SigV4 verification), ``_quota`` (token buckets, KMS's quotas), ``_faults`` (fault draws),
 ``_validate`` (request validation from botocore's model), ``_operations`` (the KMS operations),
 ``_keys`` (the key store) and ``_crypto`` (the ciphertext envelope and key material); all but
 the first are pure. ``python -m aiokms.emulator`` serves it from the command line.
 """
 
+from aiokms._quotas import QUOTAS
 from aiokms.emulator._operations import QUOTA_OPERATIONS, SUPPORTED_OPERATIONS
 from aiokms.emulator._server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, EmulatorStats, LocalKMS
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_REGION",
+    "QUOTAS",
     "QUOTA_OPERATIONS",
     "SUPPORTED_OPERATIONS",
     "EmulatorStats",

@@ -20,10 +20,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from aiokms._quotas import QUOTAS
 from aiokms.cli._common import non_negative_float, positive_float, share
 from aiokms.emulator._server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, LocalKMS
 
-__all__ = ["add_arguments", "build_parser", "emulator_kwargs", "main", "serve"]
+__all__ = [
+    "add_arguments",
+    "add_quota_arguments",
+    "build_parser",
+    "emulator_kwargs",
+    "main",
+    "quota_kwargs",
+    "quota_rate",
+    "serve",
+]
 
 
 def _port(text: str) -> int:
@@ -58,18 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     creds.add_argument("--access-key", help="access key id requests must be signed with")
     creds.add_argument("--secret-key", help="its secret access key")
     creds.add_argument("--session-token", help="session token requests must carry")
-    quota = parser.add_argument_group("quota")
-    quota.add_argument(
-        "--rate-limit",
-        type=positive_float,
-        metavar="PER_SECOND",
-        help="requests/s shared by the cryptographic operations; beyond: ThrottlingException",
-    )
-    quota.add_argument(
-        "--burst",
-        type=positive_float,
-        help="requests the quota admits at once (default: 1 s worth)",
-    )
+    add_quota_arguments(parser)
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
         "--latency", type=non_negative_float, default=0.0, help="seconds added to replies"
@@ -116,12 +115,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--verbose", "-v", action="store_true", help="log to stderr")
 
 
+def add_quota_arguments(
+    parser: argparse.ArgumentParser,
+    title: str = "quota (one of --rate-limit, --quotas, --quota; beyond it: ThrottlingException)",
+) -> None:
+    """Add the request quota flags (``--rate-limit``, ``--burst``, ``--quotas``, ``--quota``)."""
+    group = parser.add_argument_group(title)
+    which = group.add_mutually_exclusive_group()
+    which.add_argument(
+        "--rate-limit",
+        type=positive_float,
+        metavar="PER_SECOND",
+        help="requests/s shared by the cryptographic operations",
+    )
+    group.add_argument(
+        "--burst",
+        type=positive_float,
+        help="requests --rate-limit admits at once (default: 1 s worth)",
+    )
+    which.add_argument(
+        "--quotas",
+        type=positive_float,
+        metavar="FACTOR",
+        help="meter each operation against its KMS quota, at FACTOR times KMS's default "
+        "rates in --region (1: KMS's own)",
+    )
+    which.add_argument(
+        "--quota",
+        dest="quota",
+        action="append",
+        type=quota_rate,
+        metavar="NAME=PER_SECOND",
+        help="meter this KMS quota at this rate, and no other quota (repeatable; names as "
+        "in the README, such as 'DescribeKey=10' or "
+        "'Cryptographic operations (symmetric)=400')",
+    )
+
+
+def quota_rate(text: str) -> tuple[str, float]:
+    """``NAME=PER_SECOND`` for ``--quota``: a KMS quota name and a positive rate."""
+    name, sep, rate = text.rpartition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=PER_SECOND")
+    if name not in QUOTAS:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a KMS quota name")
+    return name, positive_float(rate)
+
+
+def quota_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """LocalKMS's quota keyword arguments (``rate_limit``, ``burst``, ``quotas``) from flags."""
+    quotas: float | dict[str, float] | None = args.quotas
+    if args.quota:
+        quotas = dict(args.quota)
+    return {"rate_limit": args.rate_limit, "burst": args.burst, "quotas": quotas}
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The emulator command's parser."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve a local KMS (LocalKMS) for tests and load tests: the KMS JSON "
-        "protocol over HTTP, with SigV4 checks, a request quota and fault injection.",
+        "protocol over HTTP, with SigV4 checks, request quotas and fault injection.",
     )
     add_arguments(parser)
     return parser
@@ -137,8 +192,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "access_key": args.access_key,
         "secret_key": args.secret_key,
         "session_token": args.session_token,
-        "rate_limit": args.rate_limit,
-        "burst": args.burst,
+        **quota_kwargs(args),
         "latency": args.latency,
         "jitter": args.jitter,
         "error_rate": args.error_rate,

@@ -9,7 +9,7 @@ code from ``__type``.
 
 from __future__ import annotations
 
-__all__ = ["KMSError", "internal_error", "throttled", "unsupported_operation"]
+__all__ = ["THROTTLED_MESSAGE", "KMSError", "internal_error", "throttled", "unsupported_operation"]
 
 
 class KMSError(Exception):
@@ -30,9 +30,15 @@ class KMSError(Exception):
         return f"{self.code}: {self.message}" if self.message else self.code
 
 
+THROTTLED_MESSAGE = (
+    "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+)
+
+
 def throttled() -> KMSError:
-    """What KMS answers when a request is over the account's request quota."""
-    return KMSError("ThrottlingException", "Rate exceeded")
+    """What KMS answers when a request is over a request quota (Developer Guide, "Throttling
+    AWS KMS requests": HTTP 400, this message)."""
+    return KMSError("ThrottlingException", THROTTLED_MESSAGE)
 
 
 def internal_error() -> KMSError:

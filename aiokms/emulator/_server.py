@@ -7,7 +7,9 @@ How one request is served::
     -> drop? close the connection, no reply     (drop_rate)
     -> SigV4 check                              (_auth: signature, scope, clock skew)
     -> X-Amz-Target -> operation                (_operations: unknown / unsupported errors)
-    -> quota token if cryptographic             (_quota: ThrottlingException, HTTP 400)
+    -> quota token                              (_quota: ThrottlingException, HTTP 400;
+                                                 rate_limit: the cryptographic operations,
+                                                 quotas: each operation's KMS quota)
     -> injected KMSInternalException?           (error_rate, HTTP 500)
     -> validate params, run the operation       (_validate, _operations, _keys, _crypto)
        (RSA key generation in a worker thread)
@@ -41,7 +43,7 @@ from aiokms.emulator._errors import KMSError, internal_error, throttled
 from aiokms.emulator._faults import FaultInjector
 from aiokms.emulator._keys import KeyStore
 from aiokms.emulator._operations import Backend, Operation
-from aiokms.emulator._quota import TokenBucket
+from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "EmulatorStats", "LocalKMS"]
@@ -80,7 +82,8 @@ class EmulatorStats:
         operations: successful replies by operation name.
         errors: error replies by error code (``ThrottlingException``,
             ``InvalidSignatureException``, ``NotFoundException``, ...).
-        throttled: requests refused by the quota.
+        throttled: requests refused by a quota (``rate_limit`` or ``quotas``).
+        quota_throttles: requests refused by ``quotas``, by quota name.
         injected_errors: ``KMSInternalException`` replies injected by ``error_rate``.
         dropped: connections closed without a reply by ``drop_rate``.
         slow_replies: replies whose body was trickled by ``slow_body``.
@@ -91,6 +94,7 @@ class EmulatorStats:
     operations: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     errors: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     throttled: int = 0
+    quota_throttles: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     injected_errors: int = 0
     dropped: int = 0
     slow_replies: int = 0
@@ -119,9 +123,14 @@ class LocalKMS:
         access_key: the access key id clients must sign with; generated when not given.
         secret_key: its secret; generated when not given.
         session_token: when set, requests must also carry it (``X-Amz-Security-Token``).
-        rate_limit: requests per second shared by the cryptographic operations, as KMS's
-            account quota is; beyond it, ``ThrottlingException``. ``None``: unlimited.
-        burst: requests the quota admits at once (default: one second's worth).
+        rate_limit: requests per second shared by the cryptographic operations; beyond it,
+            ``ThrottlingException``. ``None``: unlimited.
+        burst: requests ``rate_limit`` admits at once (default: one second's worth).
+        quotas: meter every request against its KMS quota, as KMS does (each operation's own
+            quota, the cryptographic ones by key type; the table in ``aiokms._quotas``), each
+            admitting a second's worth at once. A number: KMS's default quotas in ``region``
+            times that number (``1``: KMS's own; ``0.01`` for a load test on one machine). A
+            mapping of quota names to requests/s: those quotas only. Not with ``rate_limit``.
         latency: seconds added to every reply.
         jitter: up to this many more seconds, uniformly random, added to every reply.
         error_rate: share (0 to 1) of requests answered ``KMSInternalException`` (HTTP 500)
@@ -153,8 +162,10 @@ class LocalKMS:
         "_identity",
         "_initial_aliases",
         "_loop",
+        "_meter",
         "_monotonic",
         "_operations",
+        "_quota_throttles",
         "_request_count",
         "_runner",
         "_saved_changes",
@@ -179,6 +190,7 @@ class LocalKMS:
         session_token: str | None = None,
         rate_limit: float | None = None,
         burst: float | None = None,
+        quotas: float | Mapping[str, float] | None = None,
         latency: float = 0.0,
         jitter: float = 0.0,
         error_rate: float = 0.0,
@@ -212,8 +224,13 @@ class LocalKMS:
             slow_body_rate=slow_body_rate,
             seed=seed,
         )
+        if quotas is not None and (rate_limit is not None or burst is not None):
+            raise ValueError("quotas: give quotas, or rate_limit and burst, not both")
         self._bucket = (
             None if rate_limit is None else TokenBucket(rate_limit, burst, clock=monotonic)
+        )
+        self._meter = (
+            None if quotas is None else QuotaMeter(quota_rates(quotas, region), clock=monotonic)
         )
         self._state_file = Path(state_file) if state_file is not None else None
         self._identity: Identity | None = (
@@ -238,6 +255,7 @@ class LocalKMS:
         self._operations: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._counters = {"throttled": 0, "injected_errors": 0, "dropped": 0, "slow_replies": 0}
+        self._quota_throttles: Counter[str] = Counter()
         self._id_prefix = ""
 
     def __repr__(self) -> str:
@@ -313,6 +331,11 @@ class LocalKMS:
         return f"http://{host}:{self.port}"
 
     @property
+    def quota_rates(self) -> Mapping[str, float]:
+        """The rate, requests/s, of each quota ``quotas=`` meters, by name (empty without)."""
+        return self._meter.rates if self._meter is not None else MappingProxyType({})
+
+    @property
     def credentials(self) -> Credentials:
         """The credentials requests must be signed with."""
         if self._identity is None:
@@ -327,6 +350,7 @@ class LocalKMS:
             requests=self._request_count,
             operations=MappingProxyType(dict(self._operations)),
             errors=MappingProxyType(dict(self._errors)),
+            quota_throttles=MappingProxyType(dict(self._quota_throttles)),
             keys=len(self._store),
             **self._counters,
         )
@@ -383,6 +407,12 @@ class LocalKMS:
         if op.quota and self._bucket is not None and not self._bucket.acquire():
             self._counters["throttled"] += 1
             raise throttled()
+        if self._meter is not None:
+            refused = self._meter.admit(op.name, body)
+            if refused is not None:
+                self._counters["throttled"] += 1
+                self._quota_throttles[refused] += 1
+                raise throttled()
         return op
 
     async def _run(self, op: Operation, body: bytes) -> dict[str, Any]:
