@@ -1,6 +1,11 @@
-"""LocalKMS's SigV4 checks (``aiokms.emulator._auth``) against what no SDK sends.
+"""LocalKMS's SigV4 checks (``aiokms.emulator._auth``).
 
-Requests are written byte by byte on a socket to 127.0.0.1, so that a header may hold what
+Requests signed by botocore's own signer are accepted; a wrong secret, an unknown access key, a
+tampered header or body, a skewed clock, a wrong scope, a missing or malformed
+``Authorization`` and a missing session token are rejected with the error AWS gives; every
+signed request of the AWS SigV4 test suite passes the verifier.
+
+Then what no SDK sends: requests are written byte by byte on a socket to 127.0.0.1, so that a header may hold what
 aiohttp's client would refuse to send: non-ASCII signatures, odd access keys, any body. The
 property test throws random headers, targets and bodies at LocalKMS, signed or not, and
 checks that it answers every one with a KMS error or a success, never with a 5xx, and never
@@ -10,26 +15,49 @@ logs a traceback.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import hashlib
 import json
 import logging
+import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import botocore.exceptions
+import botocore.session
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from aiokms._signing import JsonPostSigner, Signer, amz_date
 from aiokms.emulator import SUPPORTED_OPERATIONS, LocalKMS
-
-AMZ_JSON = "application/x-amz-json-1.1"
-TARGET_PREFIX = "TrentService."
-MISMATCH = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your AWS Secret Access Key and signing method. "
-    "Consult the service documentation for details."
+from aiokms.emulator._auth import Identity, SigV4Verifier
+from aiokms.emulator._errors import KMSError
+from tests.emulator.helpers import (
+    AMZ_JSON,
+    MISMATCH,
+    REGION,
+    TARGET,
+    boto_client,
+    botocore_headers,
+    client_of,
+    error_of,
+    send,
+    signed_call,
+)
+from tests.known_answers import (
+    CLASSIC_ACCESS_KEY,
+    CLASSIC_REGION,
+    CLASSIC_SECRET_KEY,
+    CLASSIC_SERVICE,
+    CLASSIC_SREQ_DEFECTS,
+    classic_cases,
+    parse_http_request,
 )
 
 
@@ -108,7 +136,7 @@ async def test_a_non_ascii_signature_is_an_invalid_signature(
     local: LocalKMS, tracebacks: Tracebacks, signature: str
 ) -> None:
     body = b"{}"
-    headers = signed_headers(local, TARGET_PREFIX + "ListKeys", body)
+    headers = signed_headers(local, TARGET + "ListKeys", body)
     good = headers["Authorization"].rpartition("Signature=")[2]
     headers["Authorization"] = headers["Authorization"].replace(good, signature)
     status, payload = await raw_post(local.endpoint_url, headers, body)
@@ -118,7 +146,7 @@ async def test_a_non_ascii_signature_is_an_invalid_signature(
     )
     assert tracebacks.records == []
     # and the same request, correctly signed, is served
-    headers = signed_headers(local, TARGET_PREFIX + "ListKeys", body)
+    headers = signed_headers(local, TARGET + "ListKeys", body)
     status, payload = await raw_post(local.endpoint_url, headers, body)
     assert status == 200, payload
 
@@ -172,9 +200,7 @@ bodies = (
     | st.binary(max_size=300)
     | st.sampled_from([b"", b"{}", b"[]", b"null", b"{", b'"x"', b"1e999", b'{"KeyId": 1e999}'])
 )
-targets = st.sampled_from(sorted(SUPPORTED_OPERATIONS)).map(lambda op: TARGET_PREFIX + op) | (
-    header_text
-)
+targets = st.sampled_from(sorted(SUPPORTED_OPERATIONS)).map(lambda op: TARGET + op) | (header_text)
 header_names = st.sampled_from(
     [
         "Authorization",
@@ -258,3 +284,210 @@ async def test_anything_sent_gets_a_kms_answer_and_no_traceback(
         event(f"{status} {reply.get('__type', '')}")
     else:
         event(f"{status} (not from LocalKMS)")
+
+
+# --- requests signed by botocore, and the AWS test suite ------------------------------------
+
+
+async def test_botocore_signed_requests_are_accepted(local: LocalKMS) -> None:
+    status, body = await signed_call(local, "CreateKey", {"Description": "signed ✓"})
+    assert status == 200, body
+    key_id = body["KeyMetadata"]["KeyId"]
+    status, body = await signed_call(
+        local, "GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}
+    )
+    assert status == 200
+    assert len(base64.b64decode(body["Plaintext"])) == 32
+    assert body["KeyId"] == f"arn:aws:kms:{REGION}:{local.account_id}:key/{key_id}"
+
+
+async def test_wrong_secret_is_rejected(local: LocalKMS) -> None:
+    wrong = local.credentials.secret_key + "x"
+    assert await signed_call(local, "ListKeys", {}, secret_key=wrong) == (
+        400,
+        {"__type": "InvalidSignatureException", "message": MISMATCH},
+    )
+
+
+async def test_unknown_access_key_is_rejected(local: LocalKMS) -> None:
+    status, body = await signed_call(local, "ListKeys", {}, access_key="AKIAUNKNOWNUNKNOWN00")
+    assert (status, body["__type"]) == (400, "UnrecognizedClientException")
+    assert body["message"] == "The security token included in the request is invalid."
+
+
+@pytest.mark.parametrize("tamper", ["body", "signed header", "signed header added"])
+async def test_tampered_requests_are_rejected(local: LocalKMS, tamper: str) -> None:
+    creds = local.credentials
+    body = json.dumps({"NumberOfBytes": 16}).encode()
+    headers = botocore_headers(
+        local.endpoint_url, "GenerateRandom", body, creds.access_key, creds.secret_key
+    )
+    if tamper == "body":
+        body = json.dumps({"NumberOfBytes": 17}).encode()
+    elif tamper == "signed header":
+        headers["X-Amz-Target"] = TARGET + "ListKeys"
+    else:  # claim a header was signed that the signature did not cover
+        headers["X-Extra"] = "1"
+        headers["Authorization"] = headers["Authorization"].replace(
+            "SignedHeaders=", "SignedHeaders=x-extra;"
+        )
+    assert await send(local.endpoint_url, body, headers) == (
+        400,
+        {"__type": "InvalidSignatureException", "message": MISMATCH},
+    )
+
+
+async def test_unsigned_headers_may_change(local: LocalKMS) -> None:
+    creds = local.credentials
+    body = json.dumps({"NumberOfBytes": 16}).encode()
+    headers = botocore_headers(
+        local.endpoint_url, "GenerateRandom", body, creds.access_key, creds.secret_key
+    )
+    headers["User-Agent"] = "changed after signing"
+    status, reply = await send(local.endpoint_url, body, headers)
+    assert status == 200 and len(base64.b64decode(reply["Plaintext"])) == 16
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "message"),
+    [
+        (
+            {"region": "us-west-2"},
+            "InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'us-west-2'. ",
+        ),
+        (
+            {"service": "s3"},
+            "InvalidSignatureException",
+            "Credential should be scoped to correct service: 'kms'. ",
+        ),
+        (
+            {"token": "a-session-token"},
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+    ],
+)
+async def test_wrong_scope_or_token_is_rejected(
+    local: LocalKMS, overrides: dict[str, str], code: str, message: str
+) -> None:
+    status, body = await signed_call(local, "ListKeys", {}, **overrides)
+    assert (status, body) == (400, {"__type": code, "message": message})
+
+
+async def test_missing_or_malformed_authorization(local: LocalKMS) -> None:
+    body = b"{}"
+    headers = {"Content-Type": AMZ_JSON, "X-Amz-Target": TARGET + "ListKeys"}
+    assert await send(local.endpoint_url, body, headers) == (
+        400,
+        {
+            "__type": "MissingAuthenticationTokenException",
+            "message": "Request is missing Authentication Token",
+        },
+    )
+    creds = local.credentials
+    signed = botocore_headers(
+        local.endpoint_url, "ListKeys", body, creds.access_key, creds.secret_key
+    )
+    auth = signed["Authorization"]
+    signed["Authorization"] = auth.split(", Signature=")[0]
+    status, reply = await send(local.endpoint_url, body, signed)
+    assert (status, reply["__type"]) == (400, "IncompleteSignatureException")
+    assert reply["message"].startswith("Authorization header requires 'Signature' parameter.")
+    signed["Authorization"] = auth.replace("Credential=", "Credential")
+    status, reply = await send(local.endpoint_url, body, signed)
+    assert (status, reply["__type"]) == (400, "IncompleteSignatureException")
+    assert "not a valid key=value pair (missing equal-sign)" in reply["message"]
+
+
+@pytest.mark.parametrize(
+    ("offset", "pattern"),
+    [
+        (
+            +600,
+            r"Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z "
+            r"\(\d{8}T\d{6}Z - 5 min\.\)",
+        ),
+        (
+            -600,
+            r"Signature not yet current: \d{8}T\d{6}Z is still later than \d{8}T\d{6}Z "
+            r"\(\d{8}T\d{6}Z \+ 5 min\.\)",
+        ),
+        (+240, None),
+        (-240, None),
+    ],
+)
+async def test_clock_skew(offset: float, pattern: str | None) -> None:
+    """The emulator's clock is moved instead of the client's: botocore signs at real time."""
+    async with LocalKMS(clock=lambda: time.time() + offset) as skewed, client_of(skewed) as kms:
+        if pattern is None:
+            await kms.list_keys()
+            return
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.list_keys()
+    assert error_of(caught.value) == ("InvalidSignatureException", 400)
+    assert re.fullmatch(pattern, caught.value.response["Error"]["Message"])
+
+
+def test_skew_limit_is_five_minutes() -> None:
+    verifier = SigV4Verifier([Identity("AKID", "secret")], region=REGION)
+    body = b"{}"
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    stamp = when.strftime("%Y%m%dT%H%M%SZ")
+    request = AWSRequest(
+        method="POST", url="http://127.0.0.1:1/", data=body, headers={"X-Amz-Date": stamp}
+    )
+    request.context["timestamp"] = stamp
+    auth = SigV4Auth(BotoCredentials("AKID", "secret"), "kms", REGION)
+    request.headers["Host"] = "127.0.0.1:1"
+    signature = auth.signature(
+        auth.string_to_sign(request, auth.canonical_request(request)), request
+    )
+    scope = f"AKID/{stamp[:8]}/{REGION}/kms/aws4_request"
+    headers = [
+        ("Host", "127.0.0.1:1"),
+        ("X-Amz-Date", stamp),
+        (
+            "Authorization",
+            f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-amz-date, "
+            f"Signature={signature}",
+        ),
+    ]
+    epoch = when.timestamp()
+    for now in (epoch - 300, epoch, epoch + 300):
+        verifier.verify(method="POST", path="/", query="", headers=headers, body=body, now=now)
+    for now in (epoch - 301, epoch + 301):
+        with pytest.raises(KMSError) as caught:
+            verifier.verify(method="POST", path="/", query="", headers=headers, body=body, now=now)
+        assert caught.value.code == "InvalidSignatureException"
+
+
+async def test_session_token_is_required_when_set() -> None:
+    async with LocalKMS(session_token="the-token") as local:
+        assert local.credentials.token == "the-token"
+        async with client_of(local) as kms:
+            await kms.list_keys()
+        creds = local.credentials
+        for token in (None, "another-token"):
+            async with boto_client(
+                local.endpoint_url, creds.access_key, creds.secret_key, token
+            ) as kms:
+                with pytest.raises(botocore.exceptions.ClientError) as caught:
+                    await kms.list_keys()
+            assert error_of(caught.value) == ("UnrecognizedClientException", 400)
+
+
+def test_sigv4_suite_requests_are_accepted() -> None:
+    """Every classic case's signed request passes; with its date tampered with, it fails."""
+    now = datetime.datetime(2015, 8, 30, 12, 36, tzinfo=datetime.timezone.utc).timestamp()
+    cases = [case for case in classic_cases() if case.name not in CLASSIC_SREQ_DEFECTS]
+    for case in cases:
+        signed = parse_http_request((case / f"{case.name}.sreq").read_bytes())
+        token = signed.header("X-Amz-Security-Token")
+        identity = Identity(CLASSIC_ACCESS_KEY, CLASSIC_SECRET_KEY, token)
+        verifier = SigV4Verifier([identity], region=CLASSIC_REGION, service=CLASSIC_SERVICE)
+        request = {"method": signed.method, "path": signed.path, "query": signed.query}
+        verifier.verify(**request, headers=signed.headers, body=signed.body, now=now)
+        tampered = [(k, v + "!" if k.lower() == "x-amz-date" else v) for k, v in signed.headers]
+        with pytest.raises(KMSError):
+            verifier.verify(**request, headers=tampered, body=signed.body, now=now)

@@ -3,7 +3,8 @@
 Every request counts against the quota KMS meters it against (``aiokms._quotas``): each
 control-plane operation its own, the cryptographic ones by the type of key their algorithm
 names, data key pairs by spec. A monotonic clock that only moves when told keeps the token
-buckets exact. Each client makes one attempt per call, so every throttle is seen.
+buckets exact. Each client makes one attempt per call, so every throttle is seen. And the
+single quota of the cryptographic operations that ``rate_limit`` and ``burst`` set.
 """
 
 from __future__ import annotations
@@ -14,25 +15,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import botocore.exceptions
+import botocore.session
 import pytest
 
 import aiokms
 from aiokms._quotas import ECC, RSA, SYMMETRIC, default_rates
-from aiokms.emulator import QUOTAS, LocalKMS
+from aiokms.emulator import QUOTA_OPERATIONS, QUOTAS, LocalKMS
 from aiokms.emulator._errors import THROTTLED_MESSAGE
-from aiokms.emulator._quota import QuotaMeter, quota_rates
+from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
+from tests.emulator.helpers import (
+    FakeClock,
+    aiokms_client,
+    client_of,
+    error_of,
+)
 
 THROTTLED = "ThrottlingException 400"
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @asynccontextmanager
@@ -216,3 +214,75 @@ def test_quota_rates_from_a_factor_or_a_mapping() -> None:
     assert quota_rates(1, "us-east-1") == defaults
     assert quota_rates(0.5, "us-east-1")["DescribeKey"] == defaults["DescribeKey"] / 2
     assert quota_rates({"DescribeKey": 7}, "us-east-1") == {"DescribeKey": 7.0}
+
+
+# --- the quota of the cryptographic operations (rate_limit, burst) ---------------------------
+
+
+def test_token_bucket() -> None:
+    clock = FakeClock(100.0)
+    bucket = TokenBucket(10, 5, clock=clock)
+    assert [bucket.acquire() for _ in range(6)] == [True] * 5 + [False]
+    assert bucket.wait_time() == pytest.approx(0.1)
+    clock.now += 0.25  # 2.5 tokens
+    assert [bucket.acquire() for _ in range(3)] == [True, True, False]
+    clock.now += 3600
+    assert bucket.tokens == 5  # never more than the burst
+    assert TokenBucket(2.5, clock=clock).burst == 3  # default: one second's worth
+    for rate, burst in [(0, None), (-1, None), (float("inf"), None), (1, 0.5)]:
+        with pytest.raises(ValueError):
+            TokenBucket(rate, burst)
+
+
+def test_quota_operations_are_the_cryptographic_ones() -> None:
+    assert {
+        "Decrypt",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GenerateRandom",
+        "ReEncrypt",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    } == QUOTA_OPERATIONS
+
+
+async def test_throttling_at_the_set_rate() -> None:
+    clock = FakeClock(0.0)
+    async with LocalKMS(rate_limit=10, burst=3, monotonic=clock) as local, client_of(local) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+
+        async def attempt() -> str:
+            try:
+                await kms.generate_data_key(KeyId=key_id, NumberOfBytes=16)
+            except botocore.exceptions.ClientError as exc:
+                assert exc.response["Error"]["Message"] == THROTTLED_MESSAGE
+                code, status = error_of(exc)
+                return f"{code} {status}"
+            return "ok"
+
+        assert [await attempt() for _ in range(4)] == ["ok"] * 3 + ["ThrottlingException 400"]
+        await kms.describe_key(KeyId=key_id)  # management operations are not metered
+        clock.now += 0.2  # two tokens at 10/s
+        assert [await attempt() for _ in range(3)] == ["ok", "ok", "ThrottlingException 400"]
+        clock.now += 10  # refilled to the burst, no more
+        assert [await attempt() for _ in range(4)] == ["ok"] * 3 + ["ThrottlingException 400"]
+        stats = local.stats()
+        assert stats.throttled == 3 and stats.errors["ThrottlingException"] == 3
+        assert stats.operations["GenerateDataKey"] == 8
+
+
+async def test_aiokms_sees_throttling_as_its_class() -> None:
+    clock = FakeClock(0.0)
+    async with (
+        LocalKMS(rate_limit=1, burst=1, monotonic=clock) as local,
+        aiokms_client(local) as kms,
+    ):
+        await kms.generate_random(NumberOfBytes=8)
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.generate_random(NumberOfBytes=8)

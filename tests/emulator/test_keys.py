@@ -1,0 +1,118 @@
+"""The key store (``aiokms.emulator._keys``) on an injected clock: rotation, deletion after the
+waiting period, key identifiers."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from aiokms.emulator._operations import Backend
+from tests.emulator.helpers import (
+    DAY,
+    MISSING_KEY_ID,
+    REGION,
+    FakeClock,
+    fails,
+    invoke,
+    key_store,
+)
+
+
+def test_rotation() -> None:
+    clock = FakeClock(1.7e9)
+    backend = Backend(key_store(clock))
+    key = invoke(backend, "CreateKey")["KeyMetadata"]
+    key_id, first = key["KeyId"], key["CurrentKeyMaterialId"]
+    old = invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
+    invoke(backend, "RotateKeyOnDemand", KeyId=key_id)
+    second = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert second != first
+    assert (
+        invoke(backend, "GenerateDataKey", KeyId=key_id, NumberOfBytes=8)["KeyMaterialId"] == second
+    )
+    dec = invoke(backend, "Decrypt", CiphertextBlob=base64.b64decode(old))
+    assert (base64.b64decode(dec["Plaintext"]), dec["KeyMaterialId"]) == (b"old", first)
+
+    invoke(backend, "EnableKeyRotation", KeyId=key_id, RotationPeriodInDays=90)
+    status = invoke(backend, "GetKeyRotationStatus", KeyId=key_id)
+    assert status["RotationPeriodInDays"] == 90
+    assert status["NextRotationDate"] == pytest.approx(clock.now + 90 * DAY)
+    clock.now += 91 * DAY  # automatic rotation happens when the key is next used
+    third = invoke(backend, "GenerateDataKey", KeyId=key_id, NumberOfBytes=8)["KeyMaterialId"]
+    assert third not in (first, second)
+    rotations = invoke(backend, "ListKeyRotations", KeyId=key_id)["Rotations"]
+    assert [(r["RotationType"], r["KeyMaterialState"]) for r in rotations] == [
+        ("ON_DEMAND", "NON_CURRENT"),
+        ("AUTOMATIC", "CURRENT"),
+    ]
+    everything = invoke(
+        backend, "ListKeyRotations", KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL"
+    )
+    assert [r["KeyMaterialId"] for r in everything["Rotations"]] == [first, second, third]
+    assert "RotationDate" not in everything["Rotations"][0]
+    page = invoke(backend, "ListKeyRotations", KeyId=key_id, Limit=1)
+    assert page["Truncated"] and len(page["Rotations"]) == 1
+    rest = invoke(backend, "ListKeyRotations", KeyId=key_id, Marker=page["NextMarker"])
+    assert not rest["Truncated"] and len(rest["Rotations"]) == 1
+
+    mac_key = invoke(backend, "CreateKey", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    mac_id = mac_key["KeyMetadata"]["KeyId"]
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "ListKeyRotations"):
+        assert fails(backend, operation, KeyId=mac_id)[0] == "UnsupportedOperationException"
+    assert invoke(backend, "GetKeyRotationStatus", KeyId=mac_id)["KeyRotationEnabled"] is False
+    for _ in range(24):  # 25 on-demand rotations per key, one done above
+        invoke(backend, "RotateKeyOnDemand", KeyId=key_id)
+    assert fails(backend, "RotateKeyOnDemand", KeyId=key_id)[0] == "LimitExceededException"
+
+
+def test_deletion_after_the_waiting_period() -> None:
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    backend = Backend(store)
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    invoke(backend, "CreateAlias", AliasName="alias/doomed", TargetKeyId=key_id)
+    blob = base64.b64decode(
+        invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    )
+    assert fails(backend, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=6)[0] == (
+        "ValidationException"
+    )
+    scheduled = invoke(backend, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    assert scheduled["DeletionDate"] == pytest.approx(clock.now + 7 * DAY)
+    assert fails(backend, "Decrypt", CiphertextBlob=blob)[0] == "KMSInvalidStateException"
+    assert fails(backend, "EnableKey", KeyId=key_id)[0] == "KMSInvalidStateException"
+    clock.now += 7 * DAY + 1
+    assert invoke(backend, "ListKeys")["Keys"] == [] and not store.aliases
+    assert fails(backend, "DescribeKey", KeyId=key_id)[0] == "NotFoundException"
+    assert fails(backend, "DescribeKey", KeyId="alias/doomed")[0] == "NotFoundException"
+    assert fails(backend, "Decrypt", CiphertextBlob=blob)[0] == "InvalidCiphertextException"
+
+
+def test_key_identifiers() -> None:
+    backend = Backend(key_store())
+    meta = invoke(backend, "CreateKey")["KeyMetadata"]
+    key_id, arn = meta["KeyId"], meta["Arn"]
+    invoke(backend, "CreateAlias", AliasName="alias/app", TargetKeyId=key_id)
+    alias_arn = arn.rsplit(":", 1)[0] + ":alias/app"
+    for ident in (key_id, arn, "alias/app", alias_arn):
+        assert invoke(backend, "DescribeKey", KeyId=ident)["KeyMetadata"]["KeyId"] == key_id
+    assert fails(backend, "DescribeKey", KeyId="nope") == (
+        "NotFoundException",
+        "Invalid keyId 'nope'",
+    )
+    assert fails(backend, "DescribeKey", KeyId=MISSING_KEY_ID) == (
+        "NotFoundException",
+        f"Key '{arn.rsplit('/', 1)[0]}/{MISSING_KEY_ID}' does not exist",
+    )
+    assert fails(backend, "DescribeKey", KeyId="alias/none") == (
+        "NotFoundException",
+        f"Alias {alias_arn.replace('app', 'none')} is not found.",
+    )
+    other_region = arn.replace(REGION, "eu-west-1")
+    assert fails(backend, "DescribeKey", KeyId=other_region)[0] == "NotFoundException"
+    mrk = invoke(backend, "CreateKey", MultiRegion=True)["KeyMetadata"]
+    assert mrk["KeyId"].startswith("mrk-") and len(mrk["KeyId"]) == 36
+    assert mrk["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    blob = invoke(backend, "Encrypt", KeyId=mrk["KeyId"], Plaintext=b"m")["CiphertextBlob"]
+    assert invoke(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob))["KeyId"] == mrk["Arn"]

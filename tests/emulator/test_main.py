@@ -1,0 +1,166 @@
+"""The ``aiokms emulator`` command (``aiokms.emulator.__main__``): flags, announcement, serving
+until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import aiokms
+from aiokms.emulator import LocalKMS
+from aiokms.emulator import __main__ as cli
+from tests.emulator.helpers import (
+    PROJECT_ROOT,
+)
+
+
+def test_parser_maps_every_flag() -> None:
+    parser = cli.build_parser(prog="aiokms emulator")
+    args = parser.parse_args(
+        [
+            "--port=4599",
+            "--region=eu-west-1",
+            "--account-id=123456789012",
+            "--access-key=AKID",
+            "--secret-key=secret",
+            "--rate-limit=100",
+            "--burst=20",
+            "--latency=0.01",
+            "--jitter=0.02",
+            "--error-rate=0.1",
+            "--drop-rate=0.05",
+            "--slow-body=0.5",
+            "--slow-body-rate=0.25",
+            "--seed=42",
+            "--state-file=/tmp/x.json",
+            "--alias=alias/a",
+            "--alias=alias/b",
+        ]
+    )
+    kwargs = cli.emulator_kwargs(args)
+    assert kwargs == {
+        "host": "127.0.0.1",
+        "port": 4599,
+        "region": "eu-west-1",
+        "account_id": "123456789012",
+        "access_key": "AKID",
+        "secret_key": "secret",
+        "session_token": None,
+        "rate_limit": 100.0,
+        "burst": 20.0,
+        "quotas": None,
+        "latency": 0.01,
+        "jitter": 0.02,
+        "error_rate": 0.1,
+        "drop_rate": 0.05,
+        "slow_body": 0.5,
+        "slow_body_rate": 0.25,
+        "seed": 42,
+        "state_file": "/tmp/x.json",
+        "aliases": ["alias/a", "alias/b"],
+    }
+    LocalKMS(**kwargs)  # every flag is an argument
+    for bad in (["--error-rate=2"], ["--latency=-1"], ["--port=99999"], ["--rate-limit=0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+
+
+def test_parser_maps_the_quota_flags() -> None:
+    parser = cli.build_parser(prog="aiokms emulator")
+    scaled = cli.emulator_kwargs(parser.parse_args(["--quotas", "0.01"]))
+    assert (scaled["quotas"], scaled["rate_limit"], scaled["burst"]) == (0.01, None, None)
+    named = cli.emulator_kwargs(
+        parser.parse_args(
+            [
+                "--quota",
+                "DescribeKey=10",
+                "--quota",
+                "Cryptographic operations (symmetric) = 400",
+            ]
+        )
+    )
+    assert named["quotas"] == {"DescribeKey": 10.0, "Cryptographic operations (symmetric)": 400.0}
+    assert LocalKMS(**named).quota_rates == named["quotas"]
+    for bad in (
+        ["--quotas", "1", "--rate-limit", "5"],
+        ["--quota", "DescribeKey=10", "--quotas", "1"],
+        ["--quota", "NoSuchQuota=1"],
+        ["--quota", "=1"],
+        ["--quota", "DescribeKey=-1"],
+        ["--quotas", "0"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+
+
+def test_the_command_refuses_quotas_with_a_burst(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--quotas", "1", "--burst", "5"], prog="aiokms emulator") == 2
+    assert "quotas: give quotas, or rate_limit and burst, not both" in capsys.readouterr().err
+
+
+def test_main_reports_a_bad_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("garbage")
+    assert cli.main(["--state-file", str(path)], prog="aiokms emulator") == 2
+    assert "not a LocalKMS state file" in capsys.readouterr().err
+
+
+async def test_announcement_formats() -> None:
+
+    async with LocalKMS(
+        access_key="AKIDOUT", secret_key="out-secret", session_token="tok"
+    ) as local:
+        text = io.StringIO()
+        cli._announce(local, False, text)
+        lines = text.getvalue().splitlines()
+        assert lines[0].startswith(f"# LocalKMS ready at {local.endpoint_url}")
+        assert lines[1:] == [
+            f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}",
+            "export AWS_REGION=us-east-1",
+            "export AWS_ACCESS_KEY_ID=AKIDOUT",
+            "export AWS_SECRET_ACCESS_KEY=out-secret",
+            "export AWS_SESSION_TOKEN=tok",
+        ]
+        doc = io.StringIO()
+        cli._announce(local, True, doc)
+        assert json.loads(doc.getvalue())["endpoint_url"] == local.endpoint_url
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_command_serves_until_signalled(tmp_path: Path, sig: signal.Signals) -> None:
+    state = tmp_path / "state.json"
+    command = [sys.executable, "-m", "aiokms.emulator", "--json", "--alias", "alias/cli"]
+    command += ["--rate-limit", "1000", "--state-file", str(state)]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        ready = json.loads(line)
+        assert ready["endpoint_url"].startswith("http://127.0.0.1:")
+        creds = aiokms.Credentials(ready["access_key"], ready["secret_key"])
+        async with aiokms.KMSClient(
+            region_name=ready["region"], endpoint_url=ready["endpoint_url"], credentials=creds
+        ) as kms:
+            dk = await kms.generate_data_key(KeyId="alias/cli", KeySpec="AES_256")
+            assert len(dk["Plaintext"]) == 32
+        proc.send_signal(sig)  # this child only, by its PID
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert (await proc.stderr.read()) == b""
+        assert json.loads(state.read_text())["credentials"]["access_key"] == creds.access_key
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
