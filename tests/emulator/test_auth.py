@@ -5,11 +5,11 @@ tampered header or body, a skewed clock, a wrong scope, a missing or malformed
 ``Authorization`` and a missing session token are rejected with the error AWS gives; every
 signed request of the AWS SigV4 test suite passes the verifier.
 
-Then what no SDK sends: requests are written byte by byte on a socket to 127.0.0.1, so that a header may hold what
-aiohttp's client would refuse to send: non-ASCII signatures, odd access keys, any body. The
-property test throws random headers, targets and bodies at LocalKMS, signed or not, and
-checks that it answers every one with a KMS error or a success, never with a 5xx, and never
-logs a traceback.
+Then what no SDK sends: requests are written byte by byte on a socket to 127.0.0.1, so that
+a header may hold what aiohttp's client would refuse to send: non-ASCII signatures, odd access
+keys, any body. The property test throws random headers, targets and bodies at LocalKMS,
+signed or not, and checks that it answers every one with a KMS error or a success, never with
+a 5xx, and never logs a traceback.
 """
 
 from __future__ import annotations
