@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import struct
 import traceback
@@ -1270,13 +1271,19 @@ async def test_aiokms_messages_decrypt_with_esdk(
         assert esdk_second_key_only.decrypt(streamed)[0] == plaintext
 
 
+# The ESDK's stream decryptor, abandoned mid-message, raises again from its finalizer ("Footer
+# not read"), which Python 3.13 reports as unraisable; and it logs the failure with its
+# traceback, which pytest's log capture would keep (and the decryptor with it) until a later
+# test. So its log is not captured here, and its finalizer's report is let go.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_esdk_refuses_a_tampered_aiokms_message(
-    moto_kms: tuple[aiokms.KMSClient, list[str]],
+    moto_kms: tuple[aiokms.KMSClient, list[str]], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, arns = moto_kms
     message = bytearray(await Encryptor(client, arns[0]).encrypt(b"payload"))
     message[-20] ^= 1
     esdk = Esdk(arns[:1])
+    caplog.set_level(logging.CRITICAL, logger="aws_encryption_sdk")
     with pytest.raises((InvalidTag, esdk.module.exceptions.AWSEncryptionSDKClientError)):
         esdk.decrypt(bytes(message))
 
