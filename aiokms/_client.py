@@ -29,12 +29,10 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import platform
 import random
 import ssl
 import time
-import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from botocore.exceptions import OperationNotPageableError
 
-from aiokms import _model, _protocol
+from aiokms import _fork, _model, _protocol
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
@@ -231,7 +229,7 @@ class KMSClient:
         self._throttles = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
-        _CLIENTS.add(self)
+        _fork.register(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"in_flight={self._in_flight}"
@@ -286,7 +284,7 @@ class KMSClient:
             return
         raise WrongEventLoop(self._loop.is_closed())
 
-    def _forget_parent(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a forked child: drop what belongs to the parent's loop and sockets, untouched."""
         self._loop = None
         self._transport.abandon()
@@ -519,18 +517,6 @@ def _wake(pause: asyncio.Future[None]) -> None:
 def _closed_during_call() -> ClientClosed:
     return ClientClosed(during_call=True)
 
-
-# Every client, held weakly, so that a forked child can make each forget its parent's state.
-_CLIENTS: weakref.WeakSet[KMSClient] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for client in list(_CLIENTS):
-        client._forget_parent()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _EXCEPTIONS: ClientExceptions | None = None
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
@@ -53,6 +52,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
+from aiokms import _fork
 from aiokms._cache.core import (
     MAX_MESSAGES_LIMIT,
     DataKey,
@@ -189,19 +189,6 @@ class _Flight(Usage):
             slot.spent_bytes -= self.counted_bytes
 
 
-# Every cache, held weakly, for the fork hook below.
-_CACHES: weakref.WeakSet[DataKeyCache] = weakref.WeakSet()
-
-
-def _forget_in_child() -> None:
-    for cache in list(_CACHES):
-        cache._forget_after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
-    os.register_at_fork(after_in_child=_forget_in_child)
-
-
 class DataKeyCache:
     """Reuses KMS data keys within bounds, with one KMS call per miss and refresh ahead.
 
@@ -306,7 +293,7 @@ class DataKeyCache:
         self._bypasses = 0
         self._bypassing = 0
         self._errors = 0
-        _CACHES.add(self)
+        _fork.register(self)
 
     # --- public surface ---------------------------------------------------------------------
 
@@ -836,7 +823,7 @@ class DataKeyCache:
         self._tasks = set()
         self._bypassing = 0
 
-    def _forget_after_fork(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a child process: drop every key the parent holds too, and the parent's calls."""
         self._entries.clear()
         self._forget_flights()
