@@ -501,14 +501,8 @@ async def _prepare(args: argparse.Namespace, kms: Any, key_id: str) -> tuple[Ope
             )
 
         return decrypt, None
-    try:
-        from aiokms._cache import DataKeyCache
-        from aiokms._encryptor import Encryptor
-    except ImportError as exc:
-        raise CommandError(
-            f"--operation {op}: envelope encryption is not available in this build: {exc}",
-            CONFIG,
-        ) from None
+    from aiokms import DataKeyCache, Encryptor
+
     cache = DataKeyCache() if args.cache else None
     arn = (await kms.describe_key(KeyId=key_id))["KeyMetadata"]["Arn"]
     encryptor = Encryptor(kms, arn, cache=cache)
@@ -652,13 +646,7 @@ class _Progress:
         self._seen = 0
 
     def enabled(self) -> bool:
-        if self.args.json or self.args.no_progress or not sys.stderr.isatty():
-            return False
-        try:
-            import rich.progress  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        return not (self.args.json or self.args.no_progress) and sys.stderr.isatty()
 
     async def __aenter__(self) -> _Progress:
         if not self.enabled():
@@ -840,15 +828,11 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def print_table(report: dict[str, Any], out: IO[str]) -> None:
-    """Print the report as a table (rich's, when it is installed)."""
+    """Print the report as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
     rows = _rows(report)
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        width = max(len(name) for name, _ in rows)
-        out.write("".join(f"{name:<{width}}  {value}\n" for name, value in rows))
-        return
     table = Table(title="aiokms bench", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()

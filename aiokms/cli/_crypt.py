@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from aiokms.cli._common import (
-    CONFIG,
     OK,
     USAGE,
     CommandError,
@@ -58,10 +57,8 @@ Key ids that are not key ARNs (aliases, key ids) are resolved to their key ARN f
 
 
 def _algorithm_names() -> list[str]:
-    try:
-        from aiokms._message import Algorithm
-    except ImportError:
-        return []
+    from aiokms import Algorithm
+
     return [member.name for member in Algorithm]
 
 
@@ -126,7 +123,7 @@ def _parser(prog: str, command: str) -> Parser:
         names = _algorithm_names()
         parser.add_argument(
             "--algorithm",
-            default=names[0] if names else None,
+            default=names[0],
             metavar="SUITE",
             help=f"the algorithm suite, by name or id: {' or '.join(names)} (0x0478, 0x0578; "
             "default: the first, unsigned)"
@@ -265,14 +262,10 @@ class _Output:
 
 
 def _load() -> tuple[Any, Any]:
-    """The Encryptor class and the key-ARN test, or a clear error if this build lacks them."""
-    try:
-        from aiokms._encryptor import Encryptor, _is_key_arn
-    except ImportError as exc:
-        raise CommandError(
-            f"envelope encryption (aiokms.Encryptor) is not available in this build: {exc}",
-            CONFIG,
-        ) from None
+    """The Encryptor class and the key-ARN test (imported when a command needs them)."""
+    from aiokms import Encryptor
+    from aiokms._encryptor import _is_key_arn
+
     return Encryptor, _is_key_arn
 
 

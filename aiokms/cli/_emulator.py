@@ -7,10 +7,9 @@ other subcommand, then hands the arguments to the emulator's ``main``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
-from aiokms.cli._common import CONFIG, USAGE, Parser
+from aiokms.cli._common import USAGE, Parser
 
 __all__ = ["main"]
 
@@ -27,18 +26,10 @@ Ctrl-C (or SIGTERM) stops it."""
 
 def main(argv: Sequence[str], *, prog: str = "aiokms emulator", command: str = "emulator") -> int:
     """Run ``aiokms emulator`` with ``argv``; returns the exit code."""
-    try:
-        from aiokms.emulator import __main__ as emulator_cli
+    from aiokms.emulator import __main__ as emulator_cli
 
-        add_arguments = emulator_cli.add_arguments
-        emulator_main = emulator_cli.main
-    except (ImportError, AttributeError) as exc:
-        print(
-            f"{prog}: error: the emulator's command line (aiokms.emulator.__main__ with "
-            f"add_arguments and main) is not available in this build: {exc}",
-            file=sys.stderr,
-        )
-        return CONFIG
+    add_arguments = emulator_cli.add_arguments
+    emulator_main = emulator_cli.main
     parser = Parser(
         prog=prog,
         description="Serve a local KMS for tests and load tests: the KMS JSON protocol over "
