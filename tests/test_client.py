@@ -31,6 +31,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 import aiokms
+from aiokms._ratelimit import RateLimiter
 from aiokms._signing import Signer
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded, ThreadedKMS, client_of, slow
 
@@ -678,16 +679,16 @@ async def test_close_ends_every_call_under_way_promptly(fake: FakeKMS) -> None:
         await release.wait()
         return web.json_response({})
 
-    fake.handle("EnableKey", hanging)
-    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    fake.error("EnableKey", "ThrottlingException", "Rate exceeded")
     source = HeldSource(fake.secret_key)
     clock = FrozenClock()
     kms = client_of(fake, credentials=source, max_connections=1, max_attempts=1, clock=clock)
     try:
         with pytest.raises(kms.exceptions.ThrottlingException):
-            await kms.list_keys()  # the limiter is on
-        assert kms._limiter is not None
-        kms._limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
+            await kms.enable_key(KeyId="k")  # EnableKey's limiter is on
+        fake.handle("EnableKey", hanging)
+        limiter = quota_limiter(kms, "EnableKey")
+        limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
         clock.now += 1.0  # then the clock stands still: two calls may go, the rest queue
         in_flight = asyncio.ensure_future(kms.enable_key(KeyId="k"))
         await until(lambda: fake.in_flight == 1)
@@ -703,7 +704,7 @@ async def test_close_ends_every_call_under_way_promptly(fake: FakeKMS) -> None:
     finally:
         release.set()
         await kms.close()
-    assert fake.operations() == ["ListKeys", "EnableKey"]
+    assert fake.operations() == ["EnableKey", "EnableKey"]
 
 
 async def test_close_ends_a_call_waiting_for_its_credentials(fake: FakeKMS) -> None:
@@ -809,6 +810,14 @@ def wait_for_exit(pid: int) -> int:
 # --- credentials: the limiter token and the time bounds ---------------------------------------
 
 
+def quota_limiter(kms: aiokms.KMSClient, quota: str) -> RateLimiter:
+    """The client's adaptive limiter of ``quota`` (made at the quota's first request)."""
+    limiters = kms._policy.limiters
+    limiter = None if limiters is None else limiters.get(quota)
+    assert limiter is not None
+    return limiter
+
+
 class FrozenClock:
     """A monotonic clock that moves only when told to."""
 
@@ -840,7 +849,7 @@ class HeldSource:
 async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_on(
     fake: FakeKMS, end: str
 ) -> None:
-    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    fake.error("EnableKey", "ThrottlingException", "Rate exceeded")
     clock = FrozenClock()
     source = HeldSource(fake.secret_key)
     call_timeout = 0.2 if end == "call_timeout" else None
@@ -848,9 +857,10 @@ async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_o
         fake, credentials=source, max_attempts=1, clock=clock, call_timeout=call_timeout
     ) as kms:
         with pytest.raises(kms.exceptions.ThrottlingException):
-            await kms.list_keys()  # the limiter is on
-        limiter = kms._limiter
-        assert limiter is not None and limiter.enabled
+            await kms.enable_key(KeyId="k")  # EnableKey's limiter is on
+        fake.reply("EnableKey", {})
+        limiter = quota_limiter(kms, "EnableKey")
+        assert limiter.enabled
         limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
         clock.now += 1.0  # the copy of the credentials is stale; the bucket is full
         source.gate.clear()
@@ -867,7 +877,7 @@ async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_o
         assert all(isinstance(outcome, expected) for outcome in outcomes)
         # with the clock still stopped: nothing was sent, the tokens went back to the bucket
         assert limiter.wait_for(clock()) == 0.0
-        assert fake.operations() == ["ListKeys"]
+        assert fake.operations() == ["EnableKey"]
         source.gate.set()
 
 

@@ -164,8 +164,10 @@ def fake_client(fake: FakeKMS, **options: Any) -> aiokms.KMSClient:
     return client(fake.url, fake.secret_key, **options)
 
 
-def limiter_of(kms: aiokms.KMSClient) -> RateLimiter:
-    limiter = kms._limiter
+def limiter_of(kms: aiokms.KMSClient, quota: str = "ListKeys") -> RateLimiter:
+    """The client's limiter of ``quota`` (ListKeys, which these tests call, has its own)."""
+    limiters = kms._policy.limiters
+    limiter = None if limiters is None else limiters.get(quota)
     assert limiter is not None
     return limiter
 
@@ -251,7 +253,7 @@ async def test_429_is_retried_as_a_throttle_and_switches_the_limiter_on(fake: Fa
             await asyncio.wait_for(kms.list_keys(), BOUND)
         assert caught.value.response["Error"]["Code"] == "429"
         assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 2
-        assert kms.stats().limiter_rate is not None
+        assert set(kms.stats().limiter_rates) == {"ListKeys"}
     assert len(fake.requests) == 3
 
 
@@ -318,7 +320,7 @@ async def test_other_4xx_errors_are_not_retried(fake: FakeKMS, code: str, mode: 
         assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
         stats = kms.stats()
         assert (stats.requests, stats.retries, stats.throttles) == (1, 0, 0)
-        assert stats.limiter_rate is None  # LimitExceededException is no throttle
+        assert stats.limiter_rates == {}  # LimitExceededException is no throttle
     assert len(fake.requests) == 1
 
 
@@ -350,7 +352,7 @@ async def test_transport_failure_is_tried_max_attempts_times(
         stats = kms.stats()
         assert (stats.requests, stats.retries) == (3, 2)
         assert stats.errors == {type(caught.value).__name__: 3}
-        assert stats.limiter_rate is None  # only throttles switch the limiter on
+        assert stats.limiter_rates == {}  # only throttles switch a limiter on
         assert_idle(kms)
     assert faults.actions == [action] * 3
 
@@ -432,8 +434,8 @@ async def test_standard_mode_never_enables_the_limiter(fake: FakeKMS) -> None:
             with pytest.raises(kms.exceptions.ThrottlingException):
                 await kms.list_keys()
         assert kms.stats().throttles == 50
-        assert kms.stats().limiter_rate is None
-        assert kms._limiter is None
+        assert (kms.stats().limiter_rate, kms.stats().limiter_rates) == (None, {})
+        assert kms._policy.limiters is None
 
 
 async def test_adaptive_is_the_default_and_a_throttle_switches_the_limiter_on(
@@ -446,14 +448,14 @@ async def test_adaptive_is_the_default_and_a_throttle_switches_the_limiter_on(
         fake.error("Encrypt", "LimitExceededException", "too many grants")
         with pytest.raises(kms.exceptions.LimitExceededException):
             await kms.encrypt(KeyId="k", Plaintext=b"p")
-        assert kms.stats().limiter_rate is None
+        assert kms.stats().limiter_rates == {}
         fake.handle("ListKeys", failing_twice(400, b'{"__type": "ThrottlingException"}'))
         reply = await asyncio.wait_for(kms.list_keys(), BOUND)
         assert reply["ResponseMetadata"]["RetryAttempts"] == 2
         stats = kms.stats()
-        assert isinstance(stats.limiter_rate, float)
-        assert stats.limiter_rate >= 0.5
-        assert stats.limiter_rate == limiter_of(kms).rate
+        assert stats.limiter_rates == {"ListKeys": limiter_of(kms).rate}
+        assert stats.limiter_rates["ListKeys"] >= 0.5
+        assert stats.limiter_rate is None  # the symmetric quota's: not throttled
         assert stats.throttles == 2
         assert stats.errors == {"LimitExceededException": 1, "ThrottlingException": 2}
 
@@ -574,7 +576,7 @@ async def test_stats_count_retries_throttles_and_errors(faults: FaultServer) -> 
         "InvalidResponse": 1,
     }
     assert stats.in_flight == 0
-    assert stats.limiter_rate is None
+    assert (stats.limiter_rate, stats.limiter_rates) == (None, {})
 
 
 # --- many calls at once --------------------------------------------------------------------
@@ -612,7 +614,7 @@ async def test_500_concurrent_calls_with_random_faults_all_complete(
         assert stats.requests == faults.requests
         assert stats.retries == faults.requests - 500
         assert stats.throttles == faults.actions.count("throttle")
-        assert (stats.limiter_rate is not None) is (mode == "adaptive")
+        assert set(stats.limiter_rates) == ({"ListKeys"} if mode == "adaptive" else set())
         assert_idle(kms)
         faults.policy = lambda: "ok"
         await asyncio.wait_for(kms.list_keys(), BOUND)

@@ -254,7 +254,7 @@ async def test_a_call_that_succeeds_gives_back_its_last_retrys_cost_only(
     async with client_of(fake, retry_mode="standard") as kms:
         reply = await kms.list_keys()
         assert reply["ResponseMetadata"]["RetryAttempts"] == len(failures)
-        assert kms._quota.available == left
+        assert kms._policy.retry_quota.available == left
 
 
 def test_success_at_first_try_refunds_one() -> None:
