@@ -317,6 +317,10 @@ class KMSClient:
         self._in_flight = 0
         self._pauses = set()
         self._credentials.forget_fetch()
+        if self._policy.limiters is not None:
+            # the parent's requests in flight and callers in line are not this process's: they
+            # would hold places in a limiter's line, or its window, for good
+            self._policy.limiters = RateLimiters()
 
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters."""

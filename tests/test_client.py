@@ -794,6 +794,40 @@ def test_a_forked_child_never_uses_its_parents_connections() -> None:
             loop.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+def test_a_forked_child_starts_its_limiters_afresh() -> None:
+    """The parent's requests in flight at the fork never reply in the child, nor are its
+    callers waiting there: in the child they hold no place in a quota's limiter."""
+    with ThreadedKMS() as server:
+        server.held = 4
+        kms = client_of(server, max_attempts=1)
+        loop = asyncio.new_event_loop()
+        try:
+            # a quota's first requests go four at a time: four in flight, two wait their turn
+            calls = [loop.create_task(kms.list_keys()) for _ in range(6)]
+            loop.run_until_complete(until(lambda: len(server.requests) == 4))
+
+            async def in_the_child() -> None:
+                async with kms:
+                    await asyncio.wait_for(kms.list_keys(), 5)
+
+            pid = os.fork()
+            if pid == 0:  # the child: its exit status is its verdict
+                status = 1
+                try:
+                    asyncio.run(in_the_child())
+                    status = 0
+                finally:
+                    os._exit(status)
+            assert wait_for_exit(pid) == 0
+            server.release.set()
+            loop.run_until_complete(asyncio.wait_for(asyncio.gather(*calls), 10))
+            assert len(server.requests) == 4 + 1 + 2
+            loop.run_until_complete(kms.close())
+        finally:
+            loop.close()
+
+
 def wait_for_exit(pid: int) -> int:
     """The exit code of child ``pid``; it is killed if it has not ended within BOUND."""
     deadline = time.monotonic() + 30.0
