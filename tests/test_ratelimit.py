@@ -555,6 +555,42 @@ def test_a_second_without_a_throttle_ends_the_start_up_where_it_is() -> None:
     assert limiter._w_max == pytest.approx(limiter.rate)
 
 
+def test_the_start_up_counts_only_replies_to_its_own_requests() -> None:
+    """Requests sent before the switch (slow start's overshoot) met the quota's burst: their
+    late successes say nothing of its rate."""
+    limiter = switched_on_cold(0, 0.02)  # switched on at t=0.02
+    rate = limiter.rate
+    for i in range(30):
+        limiter.on_response(False, 0.021 + i * 0.0001, 0.015)  # sent before the switch
+    assert limiter._start_successes == 0
+    assert limiter.rate == rate
+    limiter.on_response(True, 0.03, 0.015)  # nor do their throttles end it, or move it
+    assert limiter._start_successes == 0 and limiter.rate == rate
+    limiter.on_response(False, 0.07, 0.05)  # one of its own, 50 ms after the switch
+    assert limiter._start_successes == 1
+    assert limiter.rate == pytest.approx(2 * 2 / 0.05)
+
+
+def test_a_start_up_with_10_successes_in_the_last_50_ms_goes_by_their_rate() -> None:
+    """Against a large quota the start-up doubles its rate every window, as slow start's
+    window doubles every round trip, rather than every time its time on doubles."""
+    limiter = RateLimiter(0.0)
+    for i in range(200):  # slow start met a large burst: 200 successes in 20 ms
+        limiter.on_response(False, i * 0.0001, 0.0)
+    limiter.on_response(True, 0.02, 0.019)
+    assert limiter.enabled and limiter._start_successes == 0
+    for i in range(10):  # then its own successes: 25/s for 0.4 s
+        limiter.on_response(False, 0.06 + i * 0.04, 0.05 + i * 0.04)
+    by_average = 2 * 11 / (0.42 - 0.02)
+    assert limiter.rate == pytest.approx(by_average)
+    for i in range(20):  # then 20 successes in 25 ms: 800/s
+        now = 0.43 + i * 0.00125
+        limiter.on_response(False, now, now - 0.003)
+    assert limiter._start_successes == 30
+    # twice 20 successes in at most the last 50 ms: ten times the average since the switch
+    assert limiter.rate >= 2 * 20 / 0.05 > 10 * by_average
+
+
 def test_a_limiter_that_measured_its_rate_skips_the_start_up() -> None:
     limiter = cut_from_16()  # half a second of replies before the first throttle
     assert limiter._start_successes is None
@@ -603,7 +639,7 @@ def test_the_line_is_set_afresh_at_every_cut() -> None:
     assert limiter.rate == pytest.approx(w_max)  # back at the rate cut from
 
 
-def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
+def test_a_throttle_inside_the_grace_leaves_the_line_going() -> None:
     limiter = cut_from(200.0)
     cut_to, w_max = limiter.rate, limiter._w_max
     regain = regain_of(cut_to)
@@ -611,13 +647,32 @@ def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
     halfway = (cut_to + w_max) / 2
     assert limiter.rate == pytest.approx(halfway)
     limiter.on_response(True, 2.0 + regain / 2, 2.0)  # sent at the cut: inside its grace
-    # back to the rate of the cut (where the curve, barely risen, now stands): no second cut
-    assert cut_to <= limiter.rate < 1.05 * cut_to
+    # an echo of the congestion the cut answered: no second cut, and the line goes on
+    assert limiter.rate == pytest.approx(halfway)
     assert limiter._w_max == w_max
     limiter.on_response(False, 2.0 + regain)
-    assert limiter.rate == pytest.approx(halfway)  # the line begins again from cut_to
-    limiter.on_response(False, 2.0 + 1.5 * regain)
     assert limiter.rate == pytest.approx(w_max)
+
+
+@pytest.mark.parametrize("rate", [20.0, 50.0])
+def test_the_grace_ends_halfway_through_the_lines_regain_where_that_is_sooner(
+    rate: float,
+) -> None:
+    """From about 13 to 96/s half the line's climb back is shorter than ten intervals: a
+    throttle after that is the quota pushing back again, not an echo of the last cut."""
+    limiter = cut_from(rate)
+    cut_to = limiter.rate
+    half_regain = regain_of(cut_to) / 2
+    assert half_regain < GRACE_INTERVALS / cut_to
+    end = 2.0 + half_regain
+    steady(limiter, cut_to, 2.0 + 1 / cut_to, end)
+    climbed = limiter.rate
+    assert climbed > cut_to
+    limiter.on_response(True, end, end - 0.01 * half_regain)  # sent inside the grace: no cut
+    assert limiter.rate == climbed
+    limiter.on_response(True, end + 0.001, end)  # sent after it
+    assert limiter.rate < climbed  # cut again
+    assert limiter._cut_at == end + 0.001
 
 
 def test_a_throttle_inside_the_grace_never_raises_the_rate() -> None:
