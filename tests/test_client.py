@@ -31,6 +31,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 import aiokms
+from aiokms._quotas import ECC, RSA, SYMMETRIC
 from aiokms._ratelimit import RateLimiter
 from aiokms._signing import Signer
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded, ThreadedKMS, client_of, slow
@@ -510,6 +511,87 @@ async def test_meta_and_response_json_roundtrip(kms: aiokms.KMSClient, fake: Fak
     reply = await kms.generate_random(NumberOfBytes=16)
     assert reply["Plaintext"] == b"r" * 16
     json.dumps(reply["ResponseMetadata"])
+
+
+# --- adaptive mode: a limiter per KMS quota, driven by the client -------------------------
+
+THROTTLE = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+
+
+async def test_each_call_is_metered_against_the_quota_its_parameters_name(fake: FakeKMS) -> None:
+    for operation in ("DescribeKey", "GenerateDataKey", "Sign", "GenerateDataKeyPair"):
+        fake.reply(operation, THROTTLE, 400)
+    async with client_of(fake, max_attempts=1) as kms:
+        calls = [
+            kms.describe_key(KeyId="k"),
+            kms.generate_data_key(KeyId="k", KeySpec="AES_256"),
+            kms.sign(KeyId="k", Message=b"m", SigningAlgorithm="ECDSA_SHA_256"),
+            kms.sign(KeyId="k", Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256"),
+            kms.generate_data_key_pair(KeyId="k", KeyPairSpec="RSA_4096"),
+        ]
+        for call in calls:
+            with pytest.raises(kms.exceptions.ThrottlingException):
+                await call
+        stats = kms.stats()
+        quotas = {"DescribeKey", SYMMETRIC, ECC, RSA, "GenerateDataKeyPair (RSA_4096)"}
+        assert set(stats.limiter_rates) == quotas
+        for quota, rate in stats.limiter_rates.items():
+            assert rate == quota_limiter(kms, quota).rate
+        assert stats.limiter_rate == stats.limiter_rates[SYMMETRIC]
+        stats.limiter_rates.clear()  # a copy
+        assert set(kms.stats().limiter_rates) == quotas
+        # a quota never throttled has no rate, though its calls were paced at first
+        await kms.list_keys()
+        assert "ListKeys" not in kms.stats().limiter_rates
+
+
+async def test_standard_mode_has_no_limiters(fake: FakeKMS) -> None:
+    fake.reply("GenerateDataKey", THROTTLE, 400)
+    async with client_of(fake, retry_mode="standard", max_attempts=1) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.generate_data_key(KeyId="k", KeySpec="AES_256")
+        stats = kms.stats()
+    assert (stats.limiter_rate, stats.limiter_rates) == (None, {})
+    assert kms._policy.limiters is None
+
+
+async def test_a_quotas_first_calls_go_four_at_a_time(fake: FakeKMS) -> None:
+    """Nothing is known of a quota before its first replies: four of its calls may be in
+    flight, one more per success, so 64 callers meet a small quota with a handful of requests.
+    Those waiting for their turn hold no connection slot."""
+    release = asyncio.Event()
+
+    async def held(recorded: Recorded) -> web.StreamResponse:
+        await release.wait()
+        return web.json_response({"Keys": [], "Truncated": False})
+
+    fake.handle("ListKeys", held)
+    async with client_of(fake) as kms:
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(6)]
+        await until(lambda: fake.in_flight == 4)
+        await asyncio.sleep(0.05)  # far longer than the round trip the others wait for
+        assert (fake.in_flight, len(fake.requests), kms.stats().in_flight) == (4, 4, 4)
+        release.set()
+        replies = await asyncio.wait_for(asyncio.gather(*calls), 10)
+    assert [reply["ResponseMetadata"]["RetryAttempts"] for reply in replies] == [0] * 6
+    assert len(fake.requests) == 6
+
+
+async def test_a_retry_its_limiter_would_hold_past_max_rate_wait_raises_what_it_retries(
+    fake: FakeKMS,
+) -> None:
+    fake.reply("ListKeys", THROTTLE, 400)
+    clock = FrozenClock()  # the limiter's bucket never refills: any turn would wait
+    async with client_of(fake, max_rate_wait=0.001, max_attempts=3, clock=clock) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException) as caught:
+            await kms.list_keys()  # throttled; its retry would wait for a turn: not sent
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+        assert kms.stats().requests == 1
+        with pytest.raises(aiokms.RateLimited):
+            await kms.list_keys()  # a first attempt refused its turn: nothing was sent
+        assert kms.stats().requests == 1
+        limiter = quota_limiter(kms, "ListKeys")
+        assert limiter.wait_for(clock()) == pytest.approx(1 / limiter.rate)  # nobody in line
 
 
 # --- no secret in the frames of a raised error ------------------------------------------------

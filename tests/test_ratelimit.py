@@ -1,18 +1,25 @@
-"""Adaptive mode's rate limiter, driven by explicit times: no clock, no sleeping."""
+"""Adaptive mode's rate limiters: driven by explicit times (no clock, no sleeping), and a
+client's, one per KMS quota, against LocalKMS's quotas on virtual time."""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import importlib.util
 import itertools
 import math
+import random
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+import aiokms
+from aiokms._quotas import SYMMETRIC
 from aiokms._ratelimit import (
     GRACE_INTERVALS,
     INITIAL_WINDOW,
@@ -21,6 +28,9 @@ from aiokms._ratelimit import (
     RateLimiter,
     RateLimiters,
 )
+from aiokms.emulator import LocalKMS
+from tests import virtual_time
+from tests.virtual_time import Load, load, stats_at
 
 
 def steady(
@@ -756,6 +766,90 @@ def test_the_map_makes_limiters_as_told_and_shows_them() -> None:
     assert repr(limiters) == "<RateLimiters 1 quotas, on: {}>"
     limiters.on_response("CreateKey", True, 4.0)
     assert repr(limiters) == "<RateLimiters 1 quotas, on: {'CreateKey': 40.00/s}>"
+
+
+# --- a client's limiters against LocalKMS's quotas, on virtual time ------------------------
+
+
+def local_kms(quotas: dict[str, float], seed: int) -> LocalKMS:
+    """LocalKMS metering ``quotas`` on the running loop's clock, 1-4 ms round trips."""
+    loop = asyncio.get_running_loop()
+    return LocalKMS(quotas=quotas, monotonic=loop.time, latency=0.001, jitter=0.003, seed=seed)
+
+
+def client_of_local(local: LocalKMS, seed: int, **options: Any) -> aiokms.KMSClient:
+    """A client of ``local`` with the defaults (adaptive, 3 attempts) on the loop's clock."""
+    return aiokms.KMSClient(
+        region_name=local.region,
+        endpoint_url=local.endpoint_url,
+        credentials=local.credentials,
+        clock=asyncio.get_running_loop().time,
+        _random=random.Random(seed).random,
+        **options,
+    )
+
+
+async def mixed(seed: int, describers: int) -> tuple[Load, Load, aiokms.ClientStats]:
+    """64 callers of GenerateDataKey against a 400/s quota, and ``describers`` callers of
+    DescribeKey against its own quota of 10/s, for 5 s."""
+    quotas = {SYMMETRIC: 400.0, "DescribeKey": 10.0}
+    async with local_kms(quotas, seed) as local, client_of_local(local, seed) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+
+        def generate() -> Awaitable[object]:
+            return kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+
+        def describe() -> Awaitable[object]:
+            return kms.describe_key(KeyId=key_id)
+
+        generated, described = await asyncio.gather(
+            load(generate, 64, 5.0), load(describe, describers, 5.0)
+        )
+        return generated, described, kms.stats()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_throttled_describe_key_never_slows_generate_data_key(seed: int) -> None:
+    """Each quota has a limiter of its own: DescribeKey's throttles (its quota is 10/s) leave
+    GenerateDataKey at its quota's 400/s, as if DescribeKey were not called at all. (With one
+    limiter for every quota, GenerateDataKey got 42-46% of its quota here.)"""
+    generated, described, stats = virtual_time.run(mixed(seed, describers=8))
+    alone, _, _ = virtual_time.run(mixed(seed, describers=0))
+    assert generated.failed == described.failed == Counter()
+    assert stats.throttles > 0 and set(stats.limiter_rates) == {SYMMETRIC, "DescribeKey"}
+    assert stats.limiter_rates["DescribeKey"] < 20.0  # held near its own quota
+    assert generated.ok_late >= 0.9 * 400 * 3  # over the last 3 s, 90% of the quota or more
+    assert generated.ok_late >= 0.95 * alone.ok_late
+    assert described.ok_late <= 10 * 3 + 10  # DescribeKey's quota: 10/s and a second's burst
+
+
+@pytest.mark.parametrize("quota", [5.0, 10.0, 20.0, 100.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_64_callers_against_a_small_quota_lose_no_call_with_the_defaults(
+    quota: float, seed: int
+) -> None:
+    """The limiter finds a small quota and holds callers in line for their turns: no call
+    spends all its attempts on throttles, and once the first 2 s are over (the first burst
+    against an unknown quota) at most 10% of requests are throttled."""
+
+    async def run() -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
+        async with (
+            local_kms({"DescribeKey": quota}, seed) as local,
+            client_of_local(local, seed) as kms,
+        ):
+            key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+            result, settled = await asyncio.gather(
+                load(lambda: kms.describe_key(KeyId=key_id), 64, 10.0),
+                stats_at(kms, 2.0),
+            )
+            return result, settled, kms.stats()
+
+    result, settled, end = virtual_time.run(run())
+    assert result.failed == Counter()
+    assert result.ok_late >= 0.9 * quota * 8
+    late_throttles = end.throttles - settled.throttles
+    assert late_throttles <= 0.10 * (end.requests - settled.requests)
+    assert set(end.limiter_rates) == {"DescribeKey"}
 
 
 # --- benchmarks/limiter_sim.py drives this limiter; keep the two in step ------------------
