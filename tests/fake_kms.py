@@ -157,6 +157,20 @@ async def slow(seconds: float, reply: Any = None) -> Handler:
     return handler
 
 
+def failing_twice(status: int, body: bytes) -> Handler:
+    """A handler answering ``status`` with ``body`` twice, then a ListKeys reply."""
+    calls = 0
+
+    async def handler(recorded: Recorded) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            return web.Response(status=status, body=body)
+        return web.json_response({"Keys": [{"KeyId": "k", "KeyArn": "arn"}], "Truncated": False})
+
+    return handler
+
+
 class ThreadedKMS:
     """A KMS answering ``{}`` to every request, served by threads, outside any event loop.
 

@@ -17,10 +17,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 import aiokms
 from aiokms._quotas import SYMMETRIC
 from aiokms._ratelimit import (
+    BURST_SECONDS,
     GRACE_INTERVALS,
     INITIAL_WINDOW,
     MIN_WINDOW,
@@ -30,6 +32,9 @@ from aiokms._ratelimit import (
 )
 from aiokms.emulator import LocalKMS
 from tests import virtual_time
+from tests.fake_kms import FakeKMS, client_of, failing_twice
+from tests.fault_server import FaultServer, fault_client
+from tests.helpers import BOUND, FrozenClock, assert_idle, limiter_of, until
 from tests.virtual_time import Load, load, stats_at
 
 
@@ -922,3 +927,145 @@ def test_limiter_sim_64_callers_at_a_small_quota_lose_no_call(quota: float) -> N
     assert result["failed"] == 0
     assert result["late_throttled_share"] <= 0.10  # after the first 2 seconds
     assert result["throttled_share"] > result["late_throttled_share"]  # the start-up's
+
+
+# --- a client's limiters end to end: modes, max_rate_wait, cancelled turns -----------------
+
+
+async def test_standard_mode_never_enables_the_limiter(fake: FakeKMS) -> None:
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, retry_mode="standard", max_attempts=10) as kms:
+        assert kms.retry_mode == "standard"
+        for _ in range(5):
+            with pytest.raises(kms.exceptions.ThrottlingException):
+                await kms.list_keys()
+        assert kms.stats().throttles == 50
+        assert (kms.stats().limiter_rate, kms.stats().limiter_rates) == (None, {})
+        assert kms._policy.limiters is None
+
+
+async def test_adaptive_is_the_default_and_a_throttle_switches_the_limiter_on(
+    fake: FakeKMS,
+) -> None:
+    async with client_of(fake) as kms:
+        assert kms.retry_mode == "adaptive"
+        for _ in range(3):
+            await kms.list_keys()
+        fake.error("Encrypt", "LimitExceededException", "too many grants")
+        with pytest.raises(kms.exceptions.LimitExceededException):
+            await kms.encrypt(KeyId="k", Plaintext=b"p")
+        assert kms.stats().limiter_rates == {}
+        fake.handle("ListKeys", failing_twice(400, b'{"__type": "ThrottlingException"}'))
+        reply = await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert reply["ResponseMetadata"]["RetryAttempts"] == 2
+        stats = kms.stats()
+        assert stats.limiter_rates == {"ListKeys": limiter_of(kms, "ListKeys").rate}
+        assert stats.limiter_rates["ListKeys"] >= 0.5
+        assert stats.limiter_rate is None  # the symmetric quota's: not throttled
+        assert stats.throttles == 2
+        assert stats.errors == {"LimitExceededException": 1, "ThrottlingException": 2}
+
+
+async def test_max_rate_wait_zero_raises_rate_limited_without_sending(fake: FakeKMS) -> None:
+    clock = FrozenClock()
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, max_rate_wait=0, max_attempts=1, clock=clock) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        rate = limiter_of(kms, "ListKeys").rate
+        fake.reply("ListKeys", {"Keys": []})
+        with pytest.raises(aiokms.RateLimited) as caught:
+            await kms.list_keys()  # the bucket starts empty when the limiter switches on
+        assert isinstance(caught.value, aiokms.AiokmsError)
+        assert not isinstance(caught.value, (ClientError, aiokms.TransportError))
+        assert caught.value.wait == pytest.approx(1 / rate)
+        assert len(fake.requests) == 1
+        clock.advance(1.5 / rate)  # one and a half tokens
+        await kms.list_keys()
+        with pytest.raises(aiokms.RateLimited):
+            await kms.list_keys()
+        assert len(fake.requests) == 2
+        assert_idle(kms)
+
+
+async def test_max_rate_wait_sheds_calls_beyond_the_queue_it_allows(fake: FakeKMS) -> None:
+    clock = FrozenClock()
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, max_attempts=1, clock=clock, max_rate_wait=1.0) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        fake.reply("ListKeys", {"Keys": []})
+        limiter = limiter_of(kms, "ListKeys")
+        limiter.rate = 5.0  # pin it: turns 0.2 s apart, five within max_rate_wait
+        queued = [asyncio.ensure_future(kms.list_keys()) for _ in range(5)]
+        await asyncio.sleep(0)
+        assert limiter.wait_for(clock()) == pytest.approx(6 / 5.0)
+        with pytest.raises(aiokms.RateLimited) as caught:
+            await kms.list_keys()
+        assert caught.value.wait == pytest.approx(6 / 5.0)
+        assert len(fake.requests) == 1 and not any(call.done() for call in queued)
+        clock.advance(10.0)
+        replies = await asyncio.wait_for(asyncio.gather(*queued), BOUND)
+        assert [reply["Keys"] for reply in replies] == [[]] * 5
+        assert len(fake.requests) == 6
+
+
+@pytest.mark.parametrize("max_connections", [64, 1])
+async def test_cancelling_calls_queued_in_the_limiter_passes_their_tokens_on(
+    faults: FaultServer, max_connections: int
+) -> None:
+    clock = FrozenClock()  # frozen between the steps below: who may go is decided by the test
+    faults.script.append("throttle")
+    faults.policy = lambda: "hang"
+    async with fault_client(
+        faults.url, max_attempts=1, clock=clock, max_connections=max_connections
+    ) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        limiter = limiter_of(kms, "ListKeys")
+        clock.advance(1.0)  # the bucket fills up to its burst: a few calls may go at once
+        burst = math.floor(limiter.rate * BURST_SECONDS)
+        assert burst >= 2  # the start-up's first rate: 40/s, a burst of 2
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(200)]
+        await until(lambda: kms.stats().in_flight == min(max_connections, burst))
+        await asyncio.sleep(0.05)
+        sent = faults.requests - 1
+        assert 1 <= sent <= 3
+        for call in calls:
+            call.cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), BOUND)
+        assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+        assert_idle(kms, max_connections)
+        # the calls that never sent gave their tokens back: nobody is queued ahead of a new call
+        assert limiter.wait_for(clock()) <= 1 / limiter.rate
+        await until(lambda: faults.open_connections == 0)
+        assert faults.requests == 1 + sent
+        faults.policy = lambda: "ok"
+        clock.advance(1.0)
+        await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert_idle(kms, max_connections)
+
+
+async def test_cancelled_calls_holding_a_token_but_no_slot_pass_it_on(faults: FaultServer) -> None:
+    clock = FrozenClock()
+    faults.script.append("throttle")
+    faults.policy = lambda: "hang"
+    async with fault_client(faults.url, max_attempts=1, clock=clock, max_connections=1) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        limiter = limiter_of(kms, "ListKeys")
+        limiter.rate = 40.0  # pinned: the burst is two whole tokens (50 ms of 40/s)
+        clock.advance(1.0)
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(3)]
+        await until(lambda: faults.requests == 2)
+        await asyncio.sleep(0.05)
+        # one call sends and hangs; one has its token and waits for the slot; one is queued
+        assert faults.requests == 2 and kms.stats().in_flight == 1
+        for call in calls:
+            call.cancel()
+        await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), BOUND)
+        assert_idle(kms, 1)
+        # with the clock still stopped: the unsent token lets the next call go at once
+        assert limiter.wait_for(clock()) == 0.0
+        faults.policy = lambda: "ok"
+        await asyncio.wait_for(kms.list_keys(), BOUND)
