@@ -32,15 +32,15 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   probes a small quota as gently, in proportion, as a large one. A rate is never set above
   twice the measured rate, nor below 0.5/s.
   Throttles of requests sent before the last cut, or after it within its grace -- ten
-  intervals of the new rate, but no longer than half the time the line below takes to regain
-  the cut -- do not cut again, nor change anything else: they met a quota still drained by
-  the old rate and report the same congestion, late (as TCP cuts its window once per round
-  trip). Without this, the burst of throttles one overload produces would cut the rate many
-  times over, and a quota that refills only a little faster than the new rate needs a few
-  intervals to stop throttling. Where the line is quick for its rate (from about 13 to
-  96/s, half its climb back is shorter than ten intervals), a throttle once it is halfway
-  back is the quota pushing back again, and cuts: the rate cannot climb through a quota
-  that still throttles.
+  intervals of the new rate, but no longer than 0.7 of the time the line below takes to
+  regain the cut -- do not cut again, nor change anything else: they met a quota still
+  drained by the old rate and report the same congestion, late (as TCP cuts its window once
+  per round trip). Without this, the burst of throttles one overload produces would cut the
+  rate many times over, and a quota that refills only a little faster than the new rate
+  needs a few intervals to stop throttling. Where the line is quick for its rate (from about
+  15 to 77/s, 0.7 of its climb back is shorter than ten intervals), a throttle once it is
+  most of the way back is the quota pushing back again, and cuts: the rate cannot climb
+  through a quota that still throttles.
 * The rate climbs back along the CUBIC curve or along a line from the rate of the last cut,
   whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
@@ -73,6 +73,14 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   and a request that got no reply gives its place in slow start's window back
   (:meth:`RateLimiter.on_lost`). The bucket saves up at most 50 ms of its rate, not the SDKs'
   full second, so callers back from a backoff do not burst into a quota that just pushed back.
+* Probing costs throttles, and no call should pay for them with its last attempt. A caller
+  whose call fails if its request is throttled (its last attempt, after a throttle) holds the
+  limiter's probes while it waits its turn (:meth:`RateLimiter.hold_probes`): the rate stays
+  at or below 0.8x the rate of the last cut, or the rate cut to if that is higher
+  (:meth:`RateLimiter.safe_rate`), where the quota has taken what was sent; once it has gone,
+  the curve and the line go on. Most throttles after the start-up meet probes above the rate
+  of the last cut, and the callers a small quota throttled in its first burst, two attempts
+  left, would otherwise lose some calls to them (measured, in benchmarks/README.md).
 * Every response updates a measured rate: counts per half-second bucket, smoothed
   exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
   rate since the first response.
@@ -110,7 +118,8 @@ RTT_GAIN = 0.125  # weight of each round trip in the smoothed one (TCP's SRTT)
 STARTUP_GAIN = 2.0  # the start-up sends at this many times the rate that succeeds
 STARTUP_CALM = 1.0  # seconds without a throttle that end the start-up where it is
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut ...
-GRACE_REGAIN = 0.5  # ... nor longer than this share of the time the line takes to regain it
+GRACE_REGAIN = 0.7  # ... nor longer than this share of the time the line takes to regain it
+SAFE_SHARE = 0.8  # while a call's last attempt waits, the rate stays at or below this x w_max
 
 
 class RateLimiter:
@@ -120,6 +129,7 @@ class RateLimiter:
         "_cut_at",
         "_cut_rate",
         "_grace_until",
+        "_holds",
         "_inflection",
         "_issued",
         "_last_fail",
@@ -159,6 +169,7 @@ class RateLimiter:
         # The rate and time of the last cut, where the line starts.
         self._cut_rate = MIN_RATE
         self._cut_at = now
+        self._holds = 0  # callers in line whose call fails if their request is throttled
         self._reserved = 0.0  # tokens promised to callers so far
         self._issued = float(INITIAL_WINDOW)  # tokens made available so far
         self._last_refill = now
@@ -227,6 +238,23 @@ class RateLimiter:
         """The wait a request reserving now would face (for callers who would not wait)."""
         return self.wait(self._reserved, now)
 
+    def hold_probes(self, now: float) -> None:
+        """A caller whose call fails if this request is throttled (its last attempt, after a
+        throttle) has taken its place in line: until it has gone (:meth:`release_probes`), the
+        rate stays at :meth:`safe_rate` or below, where the quota took what was sent."""
+        self._holds += 1
+        if self.enabled and self._start_successes is None:
+            self._set_rate(min(self.rate, self.safe_rate()), now)
+
+    def release_probes(self, now: float) -> None:
+        """A caller :meth:`hold_probes` counted has sent its request, or given up."""
+        self._holds -= 1
+
+    def safe_rate(self) -> float:
+        """The rate probes may not pass while a caller holds them: 0.8x the rate of the last
+        cut, or the rate cut to, whichever is higher."""
+        return max(self._cut_rate, SAFE_SHARE * self._w_max)
+
     def refund(self, now: float) -> None:
         """A ticket holder gave up: its token goes to whoever is next."""
         self._refill(now)
@@ -287,6 +315,8 @@ class RateLimiter:
             else:
                 current = min(self._responses.rate(now), self.rate)
                 new_rate = self._cut(current, current * BETA, now)
+        if self._holds and self._start_successes is None:
+            new_rate = min(new_rate, self.safe_rate())
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now)), now)
 
     def _slow_start_reply(self, now: float, sent_at: float | None) -> None:

@@ -527,6 +527,56 @@ def test_a_call_cancelled_after_its_turn_but_before_sending_passes_its_token_on(
     assert second.next_step(now) is Step.SEND or second.delay < waited
 
 
+def test_a_retry_on_its_last_attempt_after_a_throttle_holds_its_limiters_probes() -> None:
+    policy = adaptive()
+    attempts = throttled_once(policy, SYMMETRIC, 1.0)
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None and limiter.enabled
+    now = 1.0 + attempts.delay
+    while attempts.next_step(now) is Step.WAIT:  # attempt 2 of 3 waits its turn
+        assert limiter._holds == 0
+        now += attempts.delay
+    attempts.sending(now)
+    assert attempts.on_reply(Failure.THROTTLE, now) is Step.WAIT
+    now += attempts.delay
+    assert attempts.attempt == 3  # the last: one more throttle and the call fails
+    attempts.next_step(now)
+    assert limiter._holds == 1
+    while attempts.next_step(now) is Step.WAIT:
+        now += attempts.delay
+    attempts.sending(now)
+    assert limiter._holds == 0  # gone
+
+
+@pytest.mark.parametrize("failure", [Failure.TRANSIENT, Failure.TIMEOUT])
+def test_a_last_attempt_after_another_failure_holds_nothing(failure: Failure) -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
+    throttled_once(policy, SYMMETRIC, 1.0)  # the limiter is on
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    attempts, now = policy.attempts(SYMMETRIC), 1.0
+    while attempts.next_step(now) is Step.WAIT:
+        now += attempts.delay
+    attempts.sending(now)
+    assert attempts.on_no_reply(failure, now) is Step.WAIT
+    attempts.next_step(now + attempts.delay)
+    assert limiter._holds == 0
+
+
+def test_a_holding_call_cancelled_in_line_releases_the_probes() -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
+    attempts = throttled_once(policy, SYMMETRIC, 1.0)  # its retry is its last attempt
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    attempts.next_step(1.0 + attempts.delay)
+    assert limiter._holds == 1
+    attempts.cancel(1.0 + attempts.delay)
+    assert limiter._holds == 0
+
+
 def test_repr_shows_the_state() -> None:
     attempts = standard().attempts(SYMMETRIC)
     assert repr(attempts) == f"<Attempts {SYMMETRIC!r} attempt=1 turn>"
