@@ -18,6 +18,7 @@ import socket
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import botocore.session
@@ -852,15 +853,7 @@ def test_a_forked_child_never_uses_its_parents_connections() -> None:
                     await asyncio.wait_for(kms.list_keys(), 10)
                     await asyncio.wait_for(kms.list_keys(), 10)
 
-            pid = os.fork()
-            if pid == 0:  # the child: its exit status is its verdict
-                status = 1
-                try:
-                    asyncio.run(in_the_child())
-                    status = 0
-                finally:
-                    os._exit(status)
-            assert wait_for_exit(pid) == 0
+            assert in_a_forked_child(in_the_child) == 0
             child_ports = server.ports()[1:]
             assert len(child_ports) == 2 and parent_port not in child_ports
             assert child_ports[0] == child_ports[1]  # the child pools its own connection
@@ -889,21 +882,27 @@ def test_a_forked_child_starts_its_limiters_afresh() -> None:
                 async with kms:
                     await asyncio.wait_for(kms.list_keys(), 5)
 
-            pid = os.fork()
-            if pid == 0:  # the child: its exit status is its verdict
-                status = 1
-                try:
-                    asyncio.run(in_the_child())
-                    status = 0
-                finally:
-                    os._exit(status)
-            assert wait_for_exit(pid) == 0
+            assert in_a_forked_child(in_the_child) == 0
             server.release.set()
             loop.run_until_complete(asyncio.wait_for(asyncio.gather(*calls), 10))
             assert len(server.requests) == 4 + 1 + 2
             loop.run_until_complete(kms.close())
         finally:
             loop.close()
+
+
+def in_a_forked_child(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """Fork: the child runs ``main()`` on an event loop of its own and exits 0 if it returns,
+    1 if it raises; the parent gets that exit code."""
+    pid = os.fork()
+    if pid == 0:  # the child: its exit status is its verdict
+        status = 1
+        try:
+            asyncio.run(main())
+            status = 0
+        finally:
+            os._exit(status)
+    return wait_for_exit(pid)
 
 
 def wait_for_exit(pid: int) -> int:
