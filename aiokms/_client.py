@@ -2,19 +2,27 @@
 
 How one call runs (see the README's "How it works")::
 
-    validate + serialize (per-operation converter, compiled once)
-    -> concurrency slot (taken before signing, so a signature never ages in a queue)
-    -> credentials (cached; single-flight refresh)
-    -> SigV4 (signing key cached per day)
-    -> aiohttp POST (exceptions mapped at the transport boundary)
+    validate + serialize (per-operation converter, compiled once); the KMS quota it counts
+    against (aiokms._quotas)
+    -> its attempts (aiokms._retry.Attempts), driven here; per attempt:
+       turn in its quota's limiter (adaptive mode; waits are asyncio sleeps)
+       -> concurrency slot (taken before signing, so a signature never ages in a queue)
+       -> credentials (cached; single-flight refresh)
+       -> SigV4 (signing key cached per day)
+       -> aiohttp POST (exceptions mapped at the transport boundary)
+       -> the reply to the machine: done, retry after a backoff, or give up
     -> parse reply or raise the ClientError subclass for its code
+
+The retry decisions, the retry quota and the limiters are the pure state machine's: this
+module sleeps, sends and reads the clock for it. A call abandoned anywhere (cancelled, timed
+out, closed) tells the machine, which passes an unspent limiter token on.
 
 Lifecycle. A client belongs to one event loop, the one of its first call (or ``async with``);
 a call from another loop raises ``WrongEventLoop``. ``close()`` is final: it wakes every call
 that waits (backoff, rate limiter, connection slot, credentials) with ``ClientClosed``, closes
 the pool (requests in flight lose their connection), and nothing is sent afterwards. In a
 process forked from the one that used it, a client forgets its parent's loop, connections and
-waiters (``os.register_at_fork``; clients are held weakly for it) and opens its own.
+waiters (``aiokms._fork``; clients are held weakly for it) and opens its own.
 
 Secrets and errors. An error leaves an operation method with the local variables of the
 client's frames (and aiohttp's, botocore's) cleared in its traceback and in those of its
@@ -42,12 +50,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from botocore.exceptions import OperationNotPageableError
 
-from aiokms import _fork, _model, _protocol
+from aiokms import _fork, _model, _protocol, _quotas
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
-from aiokms._ratelimit import RateLimiter
-from aiokms._retry import Failure, RetryQuota, backoff, classify
+from aiokms._ratelimit import RateLimiters
+from aiokms._retry import Failure, RetryPolicy, Step, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
 from aiokms._transport import Slots, Transport
 from aiokms.errors import (
@@ -79,7 +87,13 @@ class ClientStats:
         errors: service and transport errors by code, such as ``{"NotFoundException": 2}``
             (a copy: changing it changes nothing in the client).
         in_flight: calls holding a connection slot now.
-        limiter_rate: the adaptive limiter's rate in requests/s, or ``None`` while it is off.
+        limiter_rate: the rate of the limiter of the symmetric cryptographic operations'
+            quota (``Encrypt``, ``Decrypt``, ``GenerateDataKey``, ...) in requests/s, or
+            ``None`` while it is off (before that quota's first throttle; always in standard
+            mode).
+        limiter_rates: the rate of every adaptive limiter that is on, in requests/s, by the
+            name of its KMS quota (``"Cryptographic operations (symmetric)"``,
+            ``"DescribeKey"``, ...; a copy). A quota's limiter is on from its first throttle.
     """
 
     requests: int = 0
@@ -88,6 +102,7 @@ class ClientStats:
     errors: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     limiter_rate: float | None = None
+    limiter_rates: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +140,21 @@ class KMSClient:
             On Python 3.10 it bounds each socket read instead, as botocore's does (there
             a deadline that cancels the attempt could swallow the caller's cancellation).
         retry_mode: ``"standard"`` or ``"adaptive"`` (default; else ``AWS_RETRY_MODE``).
+            Adaptive mode paces the requests of each KMS request quota with a limiter of
+            its own (``aiokms._quotas`` maps operations to quotas): a quota's first requests
+            go out a few at a time, and from its first throttle its requests wait their
+            turn at the rate the quota takes. A throttle of one quota never slows another.
         max_attempts: total attempts per call including the first (default 3; else
             ``AWS_MAX_ATTEMPTS``); 1 means no retries.
         ssl_context: TLS settings for the connections (verification is on by default).
         call_timeout: seconds a whole call may take, retries and waits included; then
             ``aiokms.DeadlineExceeded``. ``None`` (default): only the per-attempt timeouts.
-        max_rate_wait: fail fast instead of queueing: when adaptive mode's limiter would hold
-            a call longer than this many seconds, raise ``aiokms.RateLimited`` at once
-            (``0`` never waits). ``None`` (default): always wait.
-        clock: monotonic seconds for the rate limiter, the reply deadlines and credential
+        max_rate_wait: fail fast instead of queueing: when the limiter of a call's quota,
+            once on, would hold the call longer than this many seconds, raise
+            ``aiokms.RateLimited`` at once (``0`` never waits). The short waits of a
+            quota's first requests (about a round trip) are not refused. ``None``
+            (default): always wait.
+        clock: monotonic seconds for the rate limiters, the reply deadlines and credential
             refreshes (default ``time.monotonic``; tests inject their own).
 
     A client belongs to the event loop of its first call (or ``async with``): using it from
@@ -218,11 +239,13 @@ class KMSClient:
         self._loop: asyncio.AbstractEventLoop | None = None  # bound at the first call
         self._pauses: set[asyncio.Future[None]] = set()  # backoff and limiter waits, for close
         self._clock = clock
-        self._random = _random
         self._call_timeout = call_timeout
-        self._max_rate_wait = max_rate_wait
-        self._quota = RetryQuota()
-        self._limiter = RateLimiter(clock()) if config.retry_mode == "adaptive" else None
+        self._policy = RetryPolicy(
+            config.max_attempts,
+            limiters=RateLimiters() if config.retry_mode == "adaptive" else None,
+            max_rate_wait=max_rate_wait,
+            random=_random,
+        )
         self._closed = False
         self._requests = 0
         self._retries = 0
@@ -292,18 +315,23 @@ class KMSClient:
         self._in_flight = 0
         self._pauses = set()
         self._credentials.forget_fetch()
+        if self._policy.limiters is not None:
+            # the parent's requests in flight and callers in line are not this process's: they
+            # would hold places in a limiter's line, or its window, for good
+            self._policy.limiters = RateLimiters()
 
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters."""
+        limiters = self._policy.limiters
+        rates = limiters.rates() if limiters is not None else {}
         return ClientStats(
             requests=self._requests,
             retries=self._retries,
             throttles=self._throttles,
             errors=dict(self._errors),
             in_flight=self._in_flight,
-            limiter_rate=(
-                self._limiter.rate if self._limiter is not None and self._limiter.enabled else None
-            ),
+            limiter_rate=rates.get(_quotas.SYMMETRIC),
+            limiter_rates=rates,
         )
 
     def can_paginate(self, operation_name: str) -> bool:
@@ -320,110 +348,78 @@ class KMSClient:
     # --- the call pipeline --------------------------------------------------------------
 
     async def _within_deadline(
-        self, spec: _model.OperationSpec, body: bytes, seconds: float
+        self, spec: _model.OperationSpec, quota: str, body: bytes, seconds: float
     ) -> dict[str, Any]:
         try:
-            return await asyncio.wait_for(self._attempts(spec, body), seconds)
+            return await asyncio.wait_for(self._attempts(spec, quota, body), seconds)
         except asyncio.TimeoutError:
             raise DeadlineExceeded(spec.name, seconds) from None
 
-    async def _attempts(self, spec: _model.OperationSpec, body: bytes) -> dict[str, Any]:
-        """Send until success, a failure not worth retrying, or no attempts or quota left."""
+    async def _attempts(
+        self, spec: _model.OperationSpec, quota: str, body: bytes
+    ) -> dict[str, Any]:
+        """Drive the call's :class:`~aiokms._retry.Attempts`: send until success, a failure
+        not worth retrying, or no attempts or retry quota left."""
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-        limiter = self._limiter
-        last_cost = 0  # what the last retry took from the quota: a success gives it back
-        attempt = 1
-        retrying: Exception | None = None  # the failure the current attempt retries
-        while True:
-            turn = limiter if limiter is not None and limiter.enabled else None
-            if turn is not None:
-                try:
-                    await self._limiter_turn(turn)
-                except RateLimited:
-                    if retrying is None:
-                        raise
-                    raise retrying from None  # a retry we would not wait for: the last failure
+        clock = self._clock
+        attempts = self._policy.attempts(quota)
+        error: Exception | None = None  # the last attempt's failure
+        try:
+            step = attempts.next_step(clock())
+            while True:
+                if step is Step.WAIT:  # a turn in the limiter, or a backoff
+                    await self._pause(attempts.delay)
+                    step = attempts.next_step(clock())
+                    continue
+                if step is Step.GIVE_UP:  # the limiter's wait is over max_rate_wait
+                    if error is None:
+                        assert attempts.refused_wait is not None
+                        assert self._policy.max_rate_wait is not None
+                        raise RateLimited(attempts.refused_wait, self._policy.max_rate_wait)
+                    raise error from None  # a retry we would not wait for: the last failure
 
-            status: int | None = None
-            error: Exception
-            try:
+                status: int | None = None
                 if not self._slots.try_take():
                     await self._slots.take()
-            except BaseException:  # cancelled, or closed: its token was never spent
-                if turn is not None:  # the next in line gets it
-                    turn.refund(self._clock())
-                raise
-            self._in_flight += 1
-            try:
-                credentials = self._credentials.fresh() or await self._fetch_credentials(turn)
-                self._requests += 1
-                sent_at = self._clock()
-                # signed headers passed on, never kept in this frame
-                status, reply_headers, data = await self._transport.post(
-                    self._sign(spec.target, payload_hash, credentials), body
-                )
-            except TransportError as exc:
-                self._errors[type(exc).__name__] += 1
-                error, failure = exc, classify(None, None, exc)
-            finally:
-                self._in_flight -= 1
-                self._slots.release()
-            if status is not None:
-                if status < 300:
-                    if limiter is not None:
-                        limiter.on_response(False, self._clock(), sent_at)
+                self._in_flight += 1
+                try:
+                    credentials = self._credentials.fresh() or await self._credentials.get()
+                    self._requests += 1
+                    attempts.sending(clock())
+                    # signed headers passed on, never kept in this frame
+                    status, reply_headers, data = await self._transport.post(
+                        self._sign(spec.target, payload_hash, credentials), body
+                    )
+                except TransportError as exc:
+                    self._errors[type(exc).__name__] += 1
+                    error = exc
+                finally:
+                    self._in_flight -= 1
+                    self._slots.release()
+                if status is None:
+                    if self._closed:  # close() took the connection
+                        raise ClientClosed(during_call=True)
+                    assert error is not None
+                    step = attempts.on_no_reply(classify(None, None, error), clock())
+                elif status < 300:
+                    attempts.on_reply(None, clock())  # done
                     # a reply that cannot be parsed raises here, never retried: the
                     # operation has run (a CreateKey sent again would make another key)
-                    result = self._parse(spec, status, reply_headers, data, attempt - 1)
-                    self._quota.release(last_cost)
-                    return result
-                error = self._error(spec, status, reply_headers, data, attempt - 1)
-                code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
-                failure = classify(status, code, None)
-                if failure is Failure.THROTTLE:
-                    self._throttles += 1
-                if limiter is not None:
-                    limiter.on_response(failure is Failure.THROTTLE, self._clock(), sent_at)
-            elif self._closed:  # close() took the connection
-                raise ClientClosed(during_call=True)
-            if failure is Failure.FATAL or attempt >= self.max_attempts:
-                raise error
-            if self._closed:
-                raise ClientClosed(during_call=True)
-            cost = self._quota.acquire(failure)
-            if not cost:
-                raise error
-            last_cost = cost
-            self._retries += 1
-            retrying = error
-            await self._pause(backoff(attempt, self._random))
-            attempt += 1
-
-    async def _fetch_credentials(self, turn: RateLimiter | None) -> FrozenCredentials:
-        """Wait for the credential cache's fetch; a call that never sends passes its limiter
-        token on. (The fetch is bounded by ``connect_timeout``, the wait by ``call_timeout``.)
-        """
-        try:
-            return await self._credentials.get()
-        except BaseException:
-            if turn is not None:
-                turn.refund(self._clock())
-            raise
-
-    async def _limiter_turn(self, limiter: RateLimiter) -> None:
-        """Wait for the adaptive limiter's token; pass it on if the wait is abandoned."""
-        now = self._clock()
-        if self._max_rate_wait is not None:
-            wait = limiter.wait_for(now)
-            if wait > self._max_rate_wait:
-                raise RateLimited(wait, self._max_rate_wait)
-        ticket = limiter.reserve(now)
-        try:
-            # the rate may change while asleep (either way): look again after each sleep
-            while (delay := limiter.sleep_for(ticket, self._clock())) > 0:
-                await self._pause(delay)
-        except BaseException:  # cancelled, or closed
-            limiter.refund(self._clock())
+                    return self._parse(spec, status, reply_headers, data, attempts.attempt - 1)
+                else:
+                    error = self._error(spec, status, reply_headers, data, attempts.attempt - 1)
+                    code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
+                    failure = classify(status, code, None)
+                    if failure is Failure.THROTTLE:
+                        self._throttles += 1
+                    step = attempts.on_reply(failure, clock())
+                if step is Step.GIVE_UP:
+                    raise error
+                if self._closed:
+                    raise ClientClosed(during_call=True)
+                self._retries += 1  # WAIT: a backoff, then the next attempt's turn
+        except BaseException:  # cancelled, timed out, closed or failed: an unspent token goes on
+            attempts.cancel(clock())
             raise
 
     async def _pause(self, seconds: float) -> None:
@@ -530,6 +526,10 @@ def _exceptions(model: _model.KMSModel) -> ClientExceptions:
 
 
 def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dict[str, Any]]]:
+    rule = _quotas.RULES.get(spec.name)
+    # the quota, when the request's parameters cannot change it (most operations)
+    fixed_quota = None if rule is not None and rule.parameters else _quotas.quota_for(spec.name, {})
+
     async def operation(self: KMSClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if args:
             raise TypeError(f"{spec.method_name}() only accepts keyword arguments.")
@@ -538,10 +538,12 @@ def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dic
                 raise ClientClosed()
             if self._loop is not asyncio.get_running_loop():
                 self._enter_loop()
+            quota = fixed_quota or _quotas.quota_for(spec.name, kwargs)
+            # the body is passed on, never kept in this frame (it is not cleared)
             if self._call_timeout is None:
-                return await self._attempts(spec, spec.serialize_input(kwargs))
+                return await self._attempts(spec, quota, spec.serialize_input(kwargs))
             return await self._within_deadline(
-                spec, spec.serialize_input(kwargs), self._call_timeout
+                spec, quota, spec.serialize_input(kwargs), self._call_timeout
             )
         except BaseException as error:
             kwargs.clear()  # this call's own dict: the caller's values leave this frame

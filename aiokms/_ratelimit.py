@@ -14,11 +14,16 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   for a place in the window looks again within a round trip.
 * The start-up, from the first throttle. The rate the quota takes is measured by overdriving
   it a little: the limiter sends at twice the rate of the successes it has counted since the
-  throttle (over 50 ms at least), so about half its requests succeed, whatever the quota. It
-  ends at a throttle once it has counted 10 successes over 50 ms or more, at the rate of those
-  successes -- what the quota let through -- or, when a second goes by without a throttle, at
-  the rate it has reached. A limiter whose quota first pushes back after half a second or more
-  of replies has measured its rate already and skips the start-up: a plain cut.
+  throttle (over 50 ms at least), or of those of the last 50 ms once there are 10 of them
+  (so that against a large quota the rate doubles every 50 ms, as slow start's window
+  doubles every round trip), and about half its requests succeed, whatever the quota. Only
+  the replies to its own requests count: those sent in slow start's overshoot, still coming
+  back, met the quota's burst, not its rate (counted, they made a quota of 100/s look like
+  1,000/s). It ends at a throttle once it has counted 10 successes over 50 ms or more, at the
+  rate of those successes -- what the quota let through -- or, when a second goes by
+  without a throttle, at the rate it has reached. A limiter whose quota first pushes back
+  after half a second or more of replies has measured its rate already and skips the
+  start-up: a plain cut.
 * Congestion avoidance. On a throttle the rate drops to 0.7x the rate in force (or the measured
   rate of responses, if lower), remembered as ``w_max``; the CUBIC curve
   ``C * (t - t_fail - K)^3 + w_max`` with ``K = cbrt(w_max * 0.3 / C)`` then lets it climb
@@ -26,14 +31,16 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   per s^3) from ``w_max`` = 200/s up, in proportion to ``w_max`` below, so that the curve
   probes a small quota as gently, in proportion, as a large one. A rate is never set above
   twice the measured rate, nor below 0.5/s.
-  Throttles of requests sent before the last cut, or within ten intervals of the new rate
-  after it, do not cut again: they met a quota still drained by the old rate and report the
-  same congestion, late (as TCP cuts its window once per round trip). Without this, the burst
-  of throttles one overload produces would cut the rate many times over, and a quota that
-  refills only a little faster than the new rate needs a few intervals to stop throttling.
-  Such a throttle does stop the climb, though: the rate goes back to that of the last cut and
-  the line below starts again from there, so a rate cannot climb through a quota that is
-  still pushing back.
+  Throttles of requests sent before the last cut, or after it within its grace -- ten
+  intervals of the new rate, but no longer than 0.7 of the time the line below takes to
+  regain the cut -- do not cut again, nor change anything else: they met a quota still
+  drained by the old rate and report the same congestion, late (as TCP cuts its window once
+  per round trip). Without this, the burst of throttles one overload produces would cut the
+  rate many times over, and a quota that refills only a little faster than the new rate
+  needs a few intervals to stop throttling. Where the line is quick for its rate (from about
+  15 to 77/s, 0.7 of its climb back is shorter than ten intervals), a throttle once it is
+  most of the way back is the quota pushing back again, and cuts: the rate cannot climb
+  through a quota that still throttles.
 * The rate climbs back along the CUBIC curve or along a line from the rate of the last cut,
   whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
@@ -66,6 +73,14 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   and a request that got no reply gives its place in slow start's window back
   (:meth:`RateLimiter.on_lost`). The bucket saves up at most 50 ms of its rate, not the SDKs'
   full second, so callers back from a backoff do not burst into a quota that just pushed back.
+* Probing costs throttles, and no call should pay for them with its last attempt. A caller
+  whose call fails if its request is throttled (its last attempt, after a throttle) holds the
+  limiter's probes while it waits its turn (:meth:`RateLimiter.hold_probes`): the rate stays
+  at or below 0.8x the rate of the last cut, or the rate cut to if that is higher
+  (:meth:`RateLimiter.safe_rate`), where the quota has taken what was sent; once it has gone,
+  the curve and the line go on. Most throttles after the start-up meet probes above the rate
+  of the last cut, and the callers a small quota throttled in its first burst, two attempts
+  left, would otherwise lose some calls to them (measured, in benchmarks/README.md).
 * Every response updates a measured rate: counts per half-second bucket, smoothed
   exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
   rate since the first response.
@@ -102,7 +117,9 @@ FIRST_RTT = 0.005  # seconds: slow start's guess at a round trip before the firs
 RTT_GAIN = 0.125  # weight of each round trip in the smoothed one (TCP's SRTT)
 STARTUP_GAIN = 2.0  # the start-up sends at this many times the rate that succeeds
 STARTUP_CALM = 1.0  # seconds without a throttle that end the start-up where it is
-GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut
+GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut ...
+GRACE_REGAIN = 0.7  # ... nor longer than this share of the time the line takes to regain it
+SAFE_SHARE = 0.8  # while a call's last attempt waits, the rate stays at or below this x w_max
 
 
 class RateLimiter:
@@ -112,6 +129,7 @@ class RateLimiter:
         "_cut_at",
         "_cut_rate",
         "_grace_until",
+        "_holds",
         "_inflection",
         "_issued",
         "_last_fail",
@@ -122,6 +140,8 @@ class RateLimiter:
         "_rtt",
         "_scale",
         "_slow_start",
+        "_start_half_at",
+        "_start_recent",
         "_start_successes",
         "_start_throttled_at",
         "_w_max",
@@ -139,13 +159,17 @@ class RateLimiter:
         self._window = INITIAL_WINDOW  # requests it lets be in flight
         self._rtt = 0.0  # smoothed round trip, seconds (0: no reply yet)
         # The start-up: when the limiter switched on, the successes and the last throttle
-        # since (successes None once it is over).
+        # since (successes None once it is over); the successes of the last two half windows
+        # (STARTUP_WINDOW / 2 each), the current one begun at _start_half_at.
         self._on_at = now
         self._start_successes: int | None = None
         self._start_throttled_at = now
+        self._start_recent = (0, 0)
+        self._start_half_at = now
         # The rate and time of the last cut, where the line starts.
         self._cut_rate = MIN_RATE
         self._cut_at = now
+        self._holds = 0  # callers in line whose call fails if their request is throttled
         self._reserved = 0.0  # tokens promised to callers so far
         self._issued = float(INITIAL_WINDOW)  # tokens made available so far
         self._last_refill = now
@@ -214,6 +238,23 @@ class RateLimiter:
         """The wait a request reserving now would face (for callers who would not wait)."""
         return self.wait(self._reserved, now)
 
+    def hold_probes(self, now: float) -> None:
+        """A caller whose call fails if this request is throttled (its last attempt, after a
+        throttle) has taken its place in line: until it has gone (:meth:`release_probes`), the
+        rate stays at :meth:`safe_rate` or below, where the quota took what was sent."""
+        self._holds += 1
+        if self.enabled and self._start_successes is None:
+            self._set_rate(min(self.rate, self.safe_rate()), now)
+
+    def release_probes(self, now: float) -> None:
+        """A caller :meth:`hold_probes` counted has sent its request, or given up."""
+        self._holds -= 1
+
+    def safe_rate(self) -> float:
+        """The rate probes may not pass while a caller holds them: 0.8x the rate of the last
+        cut, or the rate cut to, whichever is higher."""
+        return max(self._cut_rate, SAFE_SHARE * self._w_max)
+
     def refund(self, now: float) -> None:
         """A ticket holder gave up: its token goes to whoever is next."""
         self._refill(now)
@@ -250,9 +291,10 @@ class RateLimiter:
         Args:
             throttled: the response was a throttling error.
             now: when the response arrived.
-            sent_at: when its request was sent. One sent before the last cut, or within
-                ``GRACE_INTERVALS`` intervals of the new rate after it, met a quota still
-                drained by the old rate: its throttle does not cut again.
+            sent_at: when its request was sent. One sent before the last cut, or after it
+                but within its grace, met a quota still drained by the old rate: its
+                throttle does not cut again. One sent before the limiter switched on does not
+                count in the start-up.
         """
         self._responses.record(now)
         if not self.enabled:
@@ -263,17 +305,18 @@ class RateLimiter:
             new_rate = self._switch_on(self._responses.rate(now), now)
         else:
             if self._start_successes is not None:
+                if sent_at is not None and sent_at < self._on_at:
+                    return  # sent in slow start's overshoot: it measures nothing of the quota
                 new_rate = self._start_up(throttled, now)
             elif not throttled:
                 new_rate = self._climb(now)
             elif sent_at is not None and sent_at < self._grace_until:
-                # the same congestion the last cut answered: no second cut, but no climb
-                # through it either; back to the rate of the last cut, the line anew
-                self._cut_at = now
-                new_rate = min(self.rate, self._climb(now))
+                return  # the same congestion the last cut answered, reported late: no second cut
             else:
                 current = min(self._responses.rate(now), self.rate)
                 new_rate = self._cut(current, current * BETA, now)
+        if self._holds and self._start_successes is None:
+            new_rate = min(new_rate, self.safe_rate())
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now)), now)
 
     def _slow_start_reply(self, now: float, sent_at: float | None) -> None:
@@ -298,6 +341,8 @@ class RateLimiter:
             return self._cut(measured, measured * BETA, now)
         self._start_successes = 0
         self._start_throttled_at = now
+        self._start_recent = (0, 0)
+        self._start_half_at = now
         return self._cut(measured, min(measured * BETA, self._start_up_rate(now)), now)
 
     def _start_up(self, throttled: bool, now: float) -> float:
@@ -314,6 +359,9 @@ class RateLimiter:
                 return self._cut(through, through, now)
             return self._start_up_rate(now)
         successes = self._start_successes = successes + 1
+        self._start_window(now)
+        recent, current = self._start_recent
+        self._start_recent = (recent, current + 1)
         if successes >= STARTUP_SUCCESSES and now - self._start_throttled_at >= STARTUP_CALM:
             # the quota has taken this rate for a while: no cut, the line from here
             self._start_successes = None
@@ -322,7 +370,23 @@ class RateLimiter:
 
     def _start_up_rate(self, now: float) -> float:
         successes = self._start_successes or 0
-        return STARTUP_GAIN * (successes + 1) / max(now - self._on_at, STARTUP_WINDOW)
+        since_on = (successes + 1) / max(now - self._on_at, STARTUP_WINDOW)
+        return STARTUP_GAIN * max(since_on, self._start_window(now))
+
+    def _start_window(self, now: float) -> float:
+        """The start-up's successes/s over the last STARTUP_WINDOW (0 with fewer than
+        STARTUP_SUCCESSES there, too few to go by): where the quota is large, the start-up
+        doubles its rate every window, not only every time its time since the switch
+        doubles."""
+        half = STARTUP_WINDOW / 2
+        elapsed = now - self._start_half_at
+        if elapsed >= half:
+            current = self._start_recent[1]
+            self._start_recent = (current, 0) if elapsed < 2 * half else (0, 0)
+            self._start_half_at = now if elapsed >= 2 * half else self._start_half_at + half
+            elapsed = now - self._start_half_at
+        count = sum(self._start_recent)
+        return count / (half + elapsed) if count >= STARTUP_SUCCESSES else 0.0
 
     def _cut(self, current: float, new_rate: float, now: float) -> float:
         """Cut from ``current`` to ``new_rate`` (never higher): the curve, line and grace."""
@@ -332,8 +396,13 @@ class RateLimiter:
         self._inflection = (current * (1 - BETA) / scale) ** (1 / 3)
         # start the curve where it passes new_rate (at its foot for a plain cut)
         self._last_fail = now - (self._inflection - ((current - new_rate) / scale) ** (1 / 3))
-        self._grace_until = now + GRACE_INTERVALS / max(new_rate, MIN_RATE)
-        self._cut_rate = min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now))
+        cut_rate = self._cut_rate = min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now))
+        # no longer than the line takes to regain the cut: a throttle after that is no echo
+        # of this congestion, but the line meeting the quota again
+        grace = min(
+            GRACE_INTERVALS / max(new_rate, MIN_RATE), GRACE_REGAIN * _regain_time(cut_rate)
+        )
+        self._grace_until = now + grace
         self._cut_at = now
         return new_rate
 

@@ -15,7 +15,10 @@ client, or ``benchmarks/limiter_sim.py`` on a virtual clock) runs like this::
 
 The machine keeps the count of attempts and what the call's last retry cost, takes its turn in
 its quota's adaptive limiter (:class:`~aiokms._ratelimit.RateLimiters`, adaptive mode only) and
-reports every reply to it; it neither sleeps, sends nor reads a clock.
+reports every reply to it; it neither sleeps, sends nor reads a clock. A retry that is the
+call's last attempt after a throttle holds its limiter's probes while it waits its turn (one
+more throttle and the call fails): the rate does not climb past where the quota took what was
+sent until it has gone.
 
 After each failed attempt the driver asks :func:`classify` what kind of failure it was.
 Throttles and transient failures are retried while attempts remain and the client's
@@ -213,6 +216,7 @@ class Attempts:
     """
 
     __slots__ = (
+        "_holding",
         "_last_cost",
         "_limiter",
         "_policy",
@@ -232,6 +236,7 @@ class Attempts:
         self._state = _TURN
         self._limiter: RateLimiter | None = None  # whose ticket this attempt holds
         self._ticket: float | None = None
+        self._holding = False  # its turn holds the limiter's probes
         self._sent_at = 0.0
         self._last_cost = 0  # retry tokens this call's last retry took from the retry quota
         self.attempt = 1
@@ -267,6 +272,13 @@ class Attempts:
                     self._state = _FINISHED
                     return Step.GIVE_UP
             self._limiter, self._ticket = limiter, limiter.reserve(now)
+            if (
+                limiter.enabled
+                and self.failure is Failure.THROTTLE
+                and self.attempt >= self._policy.max_attempts
+            ):  # throttled again, the call fails: no probing until this request has gone
+                limiter.hold_probes(now)
+                self._holding = True
         assert self._ticket is not None
         delay = limiter.sleep_for(self._ticket, now)
         if delay > 0:
@@ -281,6 +293,10 @@ class Attempts:
             raise RuntimeError(f"sending() called {self!r}")
         self._state = _IN_FLIGHT
         self._sent_at = now
+        if self._holding:
+            assert self._limiter is not None
+            self._limiter.release_probes(now)
+            self._holding = False
         self._limiter = self._ticket = None  # its token is spent
 
     def on_reply(self, failure: Failure | None, now: float) -> Step:
@@ -315,6 +331,9 @@ class Attempts:
     def cancel(self, now: float) -> None:
         """The call is abandoned (cancelled) wherever it is: an unspent token is passed on."""
         if self._limiter is not None:
+            if self._holding:
+                self._limiter.release_probes(now)
+                self._holding = False
             self._limiter.refund(now)
             self._limiter = self._ticket = None
         elif self._state == _IN_FLIGHT and self._policy.limiters is not None:

@@ -23,7 +23,8 @@ exception aiobotocore raises in the same situation::
      │    ├── ReadTimeout      the reply timed out     (botocore ReadTimeoutError)
      │    ├── ConnectionClosed closed mid-exchange     (botocore ConnectionClosedError)
      │    └── InvalidResponse  a reply we cannot parse (botocore.parsers.ResponseParserError)
-     ├── RateLimited           the adaptive limiter would hold the call past ``max_rate_wait``
+     ├── RateLimited           its quota's adaptive limiter would hold the call past
+     │                         ``max_rate_wait``
      ├── DeadlineExceeded      the call, retries included, outlived ``call_timeout``
      │                         (also the built-in TimeoutError)
      ├── ClientClosed          the client was closed before or during the call
@@ -113,7 +114,7 @@ class InvalidResponse(TransportError, _ResponseParserError):
 
 
 class RateLimited(AiokmsError):
-    """The adaptive rate limiter would make this call wait longer than ``max_rate_wait``.
+    """The adaptive limiter of the call's KMS quota would hold it longer than ``max_rate_wait``.
 
     Nothing was sent. Raised only when the client was made with ``max_rate_wait``, for callers
     that would rather shed load than queue behind a throttled KMS. (A retry that would wait

@@ -7,7 +7,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 import aiokms
+from tests import moto_scenario
 from tests.fake_kms import ACCESS_KEY, FakeKMS, start
+from tests.fault_server import FaultServer
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +56,17 @@ async def fake() -> AsyncIterator[FakeKMS]:
 
 
 @pytest.fixture
+async def faults() -> AsyncIterator[FaultServer]:
+    """A raw HTTP/1.1 server on 127.0.0.1 that misbehaves on cue (``tests/fault_server.py``)."""
+    server = FaultServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
 async def kms(fake: FakeKMS) -> AsyncIterator[aiokms.KMSClient]:
     """A client of ``fake`` with its credentials."""
     async with aiokms.KMSClient(
@@ -79,3 +92,11 @@ def moto_url() -> Iterator[str]:
     finally:
         server.stop()
         access_log.setLevel(level)
+
+
+@pytest.fixture(params=["aiobotocore", "aiokms"])
+def client_factory(request: pytest.FixtureRequest) -> moto_scenario.ClientFactory:
+    """Opens a KMS client of the kind under test: ``factory(url[, access_key, secret_key])``."""
+    if request.param == "aiobotocore":
+        return moto_scenario.aiobotocore_client
+    return moto_scenario.aiokms_client

@@ -157,23 +157,41 @@ async def slow(seconds: float, reply: Any = None) -> Handler:
     return handler
 
 
+def failing_twice(status: int, body: bytes) -> Handler:
+    """A handler answering ``status`` with ``body`` twice, then a ListKeys reply."""
+    calls = 0
+
+    async def handler(recorded: Recorded) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            return web.Response(status=status, body=body)
+        return web.json_response({"Keys": [{"KeyId": "k", "KeyArn": "arn"}], "Truncated": False})
+
+    return handler
+
+
 class ThreadedKMS:
     """A KMS answering ``{}`` to every request, served by threads, outside any event loop.
 
     For tests where event loops come and go (two ``asyncio.run`` calls) or a process forks: it
     keeps serving whatever loop or process the client is in. HTTP/1.1 with keep-alive; it
     records, per request, the client's port (one per connection) and the ``X-Amz-Target``.
+    With ``held`` set, the first that many requests wait for ``release`` before their reply.
     Use it as a context manager; ``url`` is set on entry.
     """
 
     def __init__(self) -> None:
         self.url = ""
         self.requests: list[tuple[int, str]] = []  # (client port, X-Amz-Target)
+        self.held = 0  # the first this many requests are answered once ``release`` is set
+        self.release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> ThreadedKMS:
         recorded = self.requests
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive
@@ -181,6 +199,8 @@ class ThreadedKMS:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 recorded.append((self.client_address[1], self.headers.get("X-Amz-Target", "")))
+                if len(recorded) <= server.held:
+                    server.release.wait(30)
                 body = b"{}"
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -200,6 +220,7 @@ class ThreadedKMS:
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._server is not None and self._thread is not None
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()

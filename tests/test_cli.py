@@ -1046,6 +1046,10 @@ def test_bench_passes_the_emulators_quotas_through(capsys: pytest.CaptureFixture
         "16",
     )
     assert 0 < report["errors"]["ThrottlingException"] < 300
+    # the client's limiter of the quota that throttled is on, and no other
+    rates = report["kms"]["limiter_rates"]
+    assert list(rates) == ["Cryptographic operations (symmetric)"]
+    assert report["kms"]["limiter_rate"] == rates["Cryptographic operations (symmetric)"]
 
 
 def test_bench_retries_are_counted(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,7 @@
-"""KMSClient against an in-process KMS: protocol, errors, validation, pooling and signing."""
+"""KMSClient against servers on 127.0.0.1: protocol, errors, validation, pooling and signing,
+the client's limiters per quota, deadlines, cancellation, stats and lifecycle (an in-process
+KMS, and :class:`~tests.fault_server.FaultServer` for what no well-behaved server does); and
+against moto's KMS beside aiobotocore, whose transcripts of one scenario must match."""
 
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ import socket
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import botocore.session
 import pytest
 from aiohttp import web
+from botocore import xform_name
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import (
     ClientError,
@@ -29,10 +33,15 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 from botocore.parsers import ResponseParserError
+from moto.kms.responses import KmsResponse
 
 import aiokms
+from aiokms._quotas import ECC, RSA, SYMMETRIC
 from aiokms._signing import Signer
+from tests import moto_scenario as moto
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded, ThreadedKMS, client_of, slow
+from tests.fault_server import FaultServer, fault_client
+from tests.helpers import BOUND, FrozenClock, assert_idle, limiter_of, until
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -511,6 +520,87 @@ async def test_meta_and_response_json_roundtrip(kms: aiokms.KMSClient, fake: Fak
     json.dumps(reply["ResponseMetadata"])
 
 
+# --- adaptive mode: a limiter per KMS quota, driven by the client -------------------------
+
+THROTTLE = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+
+
+async def test_each_call_is_metered_against_the_quota_its_parameters_name(fake: FakeKMS) -> None:
+    for operation in ("DescribeKey", "GenerateDataKey", "Sign", "GenerateDataKeyPair"):
+        fake.reply(operation, THROTTLE, 400)
+    async with client_of(fake, max_attempts=1) as kms:
+        calls = [
+            kms.describe_key(KeyId="k"),
+            kms.generate_data_key(KeyId="k", KeySpec="AES_256"),
+            kms.sign(KeyId="k", Message=b"m", SigningAlgorithm="ECDSA_SHA_256"),
+            kms.sign(KeyId="k", Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256"),
+            kms.generate_data_key_pair(KeyId="k", KeyPairSpec="RSA_4096"),
+        ]
+        for call in calls:
+            with pytest.raises(kms.exceptions.ThrottlingException):
+                await call
+        stats = kms.stats()
+        quotas = {"DescribeKey", SYMMETRIC, ECC, RSA, "GenerateDataKeyPair (RSA_4096)"}
+        assert set(stats.limiter_rates) == quotas
+        for quota, rate in stats.limiter_rates.items():
+            assert rate == limiter_of(kms, quota).rate
+        assert stats.limiter_rate == stats.limiter_rates[SYMMETRIC]
+        stats.limiter_rates.clear()  # a copy
+        assert set(kms.stats().limiter_rates) == quotas
+        # a quota never throttled has no rate, though its calls were paced at first
+        await kms.list_keys()
+        assert "ListKeys" not in kms.stats().limiter_rates
+
+
+async def test_standard_mode_has_no_limiters(fake: FakeKMS) -> None:
+    fake.reply("GenerateDataKey", THROTTLE, 400)
+    async with client_of(fake, retry_mode="standard", max_attempts=1) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.generate_data_key(KeyId="k", KeySpec="AES_256")
+        stats = kms.stats()
+    assert (stats.limiter_rate, stats.limiter_rates) == (None, {})
+    assert kms._policy.limiters is None
+
+
+async def test_a_quotas_first_calls_go_four_at_a_time(fake: FakeKMS) -> None:
+    """Nothing is known of a quota before its first replies: four of its calls may be in
+    flight, one more per success, so 64 callers meet a small quota with a handful of requests.
+    Those waiting for their turn hold no connection slot."""
+    release = asyncio.Event()
+
+    async def held(recorded: Recorded) -> web.StreamResponse:
+        await release.wait()
+        return web.json_response({"Keys": [], "Truncated": False})
+
+    fake.handle("ListKeys", held)
+    async with client_of(fake) as kms:
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(6)]
+        await until(lambda: fake.in_flight == 4)
+        await asyncio.sleep(0.05)  # far longer than the round trip the others wait for
+        assert (fake.in_flight, len(fake.requests), kms.stats().in_flight) == (4, 4, 4)
+        release.set()
+        replies = await asyncio.wait_for(asyncio.gather(*calls), 10)
+    assert [reply["ResponseMetadata"]["RetryAttempts"] for reply in replies] == [0] * 6
+    assert len(fake.requests) == 6
+
+
+async def test_a_retry_its_limiter_would_hold_past_max_rate_wait_raises_what_it_retries(
+    fake: FakeKMS,
+) -> None:
+    fake.reply("ListKeys", THROTTLE, 400)
+    clock = FrozenClock()  # the limiter's bucket never refills: any turn would wait
+    async with client_of(fake, max_rate_wait=0.001, max_attempts=3, clock=clock) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException) as caught:
+            await kms.list_keys()  # throttled; its retry would wait for a turn: not sent
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+        assert kms.stats().requests == 1
+        with pytest.raises(aiokms.RateLimited):
+            await kms.list_keys()  # a first attempt refused its turn: nothing was sent
+        assert kms.stats().requests == 1
+        limiter = limiter_of(kms, "ListKeys")
+        assert limiter.wait_for(clock()) == pytest.approx(1 / limiter.rate)  # nobody in line
+
+
 # --- no secret in the frames of a raised error ------------------------------------------------
 
 TOKEN = "session-token-that-must-not-leak"
@@ -622,16 +712,6 @@ async def test_a_success_reply_that_cannot_be_parsed_is_never_sent_again(
 # --- close() is final -------------------------------------------------------------------------
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait until ``condition()`` holds (counters of the client and the server, not events)."""
-
-    async def poll() -> None:
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), 20)
-
-
 def unclosed_warnings(recorded: list[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in recorded if "Unclosed" in str(w.message)]
 
@@ -678,16 +758,16 @@ async def test_close_ends_every_call_under_way_promptly(fake: FakeKMS) -> None:
         await release.wait()
         return web.json_response({})
 
-    fake.handle("EnableKey", hanging)
-    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    fake.error("EnableKey", "ThrottlingException", "Rate exceeded")
     source = HeldSource(fake.secret_key)
     clock = FrozenClock()
     kms = client_of(fake, credentials=source, max_connections=1, max_attempts=1, clock=clock)
     try:
         with pytest.raises(kms.exceptions.ThrottlingException):
-            await kms.list_keys()  # the limiter is on
-        assert kms._limiter is not None
-        kms._limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
+            await kms.enable_key(KeyId="k")  # EnableKey's limiter is on
+        fake.handle("EnableKey", hanging)
+        limiter = limiter_of(kms, "EnableKey")
+        limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
         clock.now += 1.0  # then the clock stands still: two calls may go, the rest queue
         in_flight = asyncio.ensure_future(kms.enable_key(KeyId="k"))
         await until(lambda: fake.in_flight == 1)
@@ -703,7 +783,7 @@ async def test_close_ends_every_call_under_way_promptly(fake: FakeKMS) -> None:
     finally:
         release.set()
         await kms.close()
-    assert fake.operations() == ["ListKeys", "EnableKey"]
+    assert fake.operations() == ["EnableKey", "EnableKey"]
 
 
 async def test_close_ends_a_call_waiting_for_its_credentials(fake: FakeKMS) -> None:
@@ -773,15 +853,7 @@ def test_a_forked_child_never_uses_its_parents_connections() -> None:
                     await asyncio.wait_for(kms.list_keys(), 10)
                     await asyncio.wait_for(kms.list_keys(), 10)
 
-            pid = os.fork()
-            if pid == 0:  # the child: its exit status is its verdict
-                status = 1
-                try:
-                    asyncio.run(in_the_child())
-                    status = 0
-                finally:
-                    os._exit(status)
-            assert wait_for_exit(pid) == 0
+            assert in_a_forked_child(in_the_child) == 0
             child_ports = server.ports()[1:]
             assert len(child_ports) == 2 and parent_port not in child_ports
             assert child_ports[0] == child_ports[1]  # the child pools its own connection
@@ -791,6 +863,46 @@ def test_a_forked_child_never_uses_its_parents_connections() -> None:
             loop.run_until_complete(kms.close())
         finally:
             loop.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+def test_a_forked_child_starts_its_limiters_afresh() -> None:
+    """The parent's requests in flight at the fork never reply in the child, nor are its
+    callers waiting there: in the child they hold no place in a quota's limiter."""
+    with ThreadedKMS() as server:
+        server.held = 4
+        kms = client_of(server, max_attempts=1)
+        loop = asyncio.new_event_loop()
+        try:
+            # a quota's first requests go four at a time: four in flight, two wait their turn
+            calls = [loop.create_task(kms.list_keys()) for _ in range(6)]
+            loop.run_until_complete(until(lambda: len(server.requests) == 4))
+
+            async def in_the_child() -> None:
+                async with kms:
+                    await asyncio.wait_for(kms.list_keys(), 5)
+
+            assert in_a_forked_child(in_the_child) == 0
+            server.release.set()
+            loop.run_until_complete(asyncio.wait_for(asyncio.gather(*calls), 10))
+            assert len(server.requests) == 4 + 1 + 2
+            loop.run_until_complete(kms.close())
+        finally:
+            loop.close()
+
+
+def in_a_forked_child(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """Fork: the child runs ``main()`` on an event loop of its own and exits 0 if it returns,
+    1 if it raises; the parent gets that exit code."""
+    pid = os.fork()
+    if pid == 0:  # the child: its exit status is its verdict
+        status = 1
+        try:
+            asyncio.run(main())
+            status = 0
+        finally:
+            os._exit(status)
+    return wait_for_exit(pid)
 
 
 def wait_for_exit(pid: int) -> int:
@@ -807,16 +919,6 @@ def wait_for_exit(pid: int) -> int:
 
 
 # --- credentials: the limiter token and the time bounds ---------------------------------------
-
-
-class FrozenClock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class HeldSource:
@@ -840,7 +942,7 @@ class HeldSource:
 async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_on(
     fake: FakeKMS, end: str
 ) -> None:
-    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    fake.error("EnableKey", "ThrottlingException", "Rate exceeded")
     clock = FrozenClock()
     source = HeldSource(fake.secret_key)
     call_timeout = 0.2 if end == "call_timeout" else None
@@ -848,9 +950,10 @@ async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_o
         fake, credentials=source, max_attempts=1, clock=clock, call_timeout=call_timeout
     ) as kms:
         with pytest.raises(kms.exceptions.ThrottlingException):
-            await kms.list_keys()  # the limiter is on
-        limiter = kms._limiter
-        assert limiter is not None and limiter.enabled
+            await kms.enable_key(KeyId="k")  # EnableKey's limiter is on
+        fake.reply("EnableKey", {})
+        limiter = limiter_of(kms, "EnableKey")
+        assert limiter.enabled
         limiter.rate = 40.0  # pinned: a burst of two whole tokens (50 ms of 40/s)
         clock.now += 1.0  # the copy of the credentials is stale; the bucket is full
         source.gate.clear()
@@ -867,7 +970,7 @@ async def test_a_call_that_ends_while_credentials_are_fetched_passes_its_token_o
         assert all(isinstance(outcome, expected) for outcome in outcomes)
         # with the clock still stopped: nothing was sent, the tokens went back to the bucket
         assert limiter.wait_for(clock()) == 0.0
-        assert fake.operations() == ["ListKeys"]
+        assert fake.operations() == ["EnableKey"]
         source.gate.set()
 
 
@@ -878,3 +981,163 @@ async def test_a_credential_fetch_is_bounded_by_connect_timeout(fake: FakeKMS) -
         with pytest.raises(CredentialRetrievalError, match=r"HeldSource.*0\.1 s"):
             await asyncio.wait_for(kms.list_keys(), 10)
     assert fake.requests == []
+
+
+# --- deadlines ---------------------------------------------------------------------------
+
+
+async def test_call_timeout_on_a_silent_server(faults: FaultServer) -> None:
+    faults.policy = lambda: "hang"
+    async with fault_client(faults.url, call_timeout=0.2) as kms:
+        with pytest.raises(aiokms.DeadlineExceeded) as caught:
+            await asyncio.wait_for(kms.describe_key(KeyId="k"), BOUND)
+        assert isinstance(caught.value, TimeoutError)
+        assert isinstance(caught.value, aiokms.AiokmsError)
+        assert caught.value.operation == "DescribeKey"
+        assert "call_timeout=0.2" in str(caught.value)
+        assert_idle(kms)
+        await until(lambda: faults.open_connections == 0)
+        faults.policy = lambda: "ok"
+        await kms.list_keys()
+    assert faults.actions == ["hang", "ok"]
+
+
+async def test_call_timeout_covers_backoff_sleeps(fake: FakeKMS) -> None:
+    fake.error("ListKeys", "KMSInternalException", "down", 500)
+    # full draws: 1 s of backoff after the first attempt, far past the deadline
+    async with client_of(fake, call_timeout=0.3, _random=lambda: 1.0) as kms:
+        with pytest.raises(aiokms.DeadlineExceeded):
+            await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert kms.stats().retries == 1
+        assert_idle(kms)
+    assert len(fake.requests) == 1
+
+
+async def test_call_timeout_while_queued_passes_the_token_on(fake: FakeKMS) -> None:
+    clock = FrozenClock()  # frozen: a queued call never gets its turn
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, max_attempts=1, call_timeout=0.2, clock=clock) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        limiter = limiter_of(kms, "ListKeys")
+        ahead = limiter.wait_for(clock())
+        for _ in range(3):
+            with pytest.raises(aiokms.DeadlineExceeded):
+                await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert limiter.wait_for(clock()) == pytest.approx(ahead)  # no ghosts in the queue
+        assert len(fake.requests) == 1
+
+
+# --- stats and cancellation ----------------------------------------------------------------
+
+
+async def test_stats_count_retries_throttles_and_errors(faults: FaultServer) -> None:
+    faults.script.extend(["throttle", "500", "reset", "throttle", "ok", "garbage", "ok"])
+    async with fault_client(faults.url, retry_mode="standard") as kms:
+        with pytest.raises(aiokms.ConnectionClosed):
+            await kms.list_keys()  # throttle, 500, reset: out of attempts
+        first = await kms.list_keys()  # throttle, ok
+        with pytest.raises(aiokms.InvalidResponse):
+            await kms.list_keys()  # garbage: a success that cannot be parsed is not retried
+        second = await kms.list_keys()  # ok
+        stats = kms.stats()
+    assert (
+        first["ResponseMetadata"]["RetryAttempts"],
+        second["ResponseMetadata"]["RetryAttempts"],
+    ) == (1, 0)
+    assert stats.requests == 7
+    assert stats.retries == 3
+    assert stats.throttles == 2
+    assert stats.errors == {
+        "ThrottlingException": 2,
+        "500": 1,
+        "ConnectionClosed": 1,
+        "InvalidResponse": 1,
+    }
+    assert stats.in_flight == 0
+    assert (stats.limiter_rate, stats.limiter_rates) == (None, {})
+
+
+async def test_cancelling_200_in_flight_calls_leaves_the_client_working(
+    faults: FaultServer,
+) -> None:
+    faults.policy = lambda: "hang"
+    async with fault_client(faults.url, retry_mode="standard") as kms:
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(200)]
+        await until(lambda: faults.requests == 64)
+        assert kms.stats().in_flight == 64  # the rest wait for a slot, unsigned
+        for call in calls:
+            call.cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), BOUND)
+        assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+        assert_idle(kms)
+        await until(lambda: faults.open_connections == 0)  # nothing left half-read
+        assert faults.requests == 64
+        faults.policy = lambda: "ok"
+        reply = await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert reply["ResponseMetadata"]["RetryAttempts"] == 0
+        assert kms.stats().errors == {}
+
+
+# --- against moto's KMS, beside aiobotocore -----------------------------------------------------
+# (the scenario: tests/moto_scenario.py; aiobotocore's run checks the scenario itself, the
+# reference being deterministic)
+
+
+def test_moto_serves_the_scenario() -> None:
+    assert set(moto.KMS_OPERATIONS) >= moto.SCENARIO_OPERATIONS
+    served = {name for name in moto.KMS_OPERATIONS if hasattr(KmsResponse, xform_name(name))}
+    assert served >= moto.SCENARIO_OPERATIONS, moto.SCENARIO_OPERATIONS - served
+
+
+async def test_scenario_transcripts_match(
+    client_factory: moto.ClientFactory, moto_url: str
+) -> None:
+    expected, covered = await moto.run_scenario(moto.aiobotocore_client, moto_url)
+    assert not [step for step in expected if step[:2] == ("check", "diverged at")], expected[-2:]
+    assert covered == moto.SCENARIO_OPERATIONS
+
+    actual, _ = await moto.run_scenario(client_factory, moto_url)
+    assert actual == expected
+
+
+async def test_maximum_is_checked_before_sending(moto_url: str) -> None:
+    """A documented difference: aiokms refuses values above the model's maximum before sending,
+    where aiobotocore sends them and gets the service's ValidationException."""
+    async with moto.aiobotocore_client(moto_url) as ref:
+        with pytest.raises(botocore.exceptions.ClientError) as served:
+            await ref.generate_random(NumberOfBytes=1025)
+    assert served.value.response["Error"]["Code"] == "ValidationException"
+    async with moto.aiokms_client(moto_url) as kms:
+        with pytest.raises(botocore.exceptions.ParamValidationError, match="max value: 1024"):
+            await kms.generate_random(NumberOfBytes=1025)
+        assert kms.stats().requests == 0
+
+
+async def test_cross_decryption(client_factory: moto.ClientFactory, moto_url: str) -> None:
+    async with moto.aiobotocore_client(moto_url) as ref, client_factory(moto_url) as cand:
+        key_id = (await ref.create_key(Description="cross-decryption"))["KeyMetadata"]["KeyId"]
+
+        async def encrypt_with(client: Any) -> bytes:
+            response = await client.encrypt(
+                KeyId=key_id, Plaintext=moto.PLAINTEXT, EncryptionContext=moto.CONTEXT
+            )
+            return response["CiphertextBlob"]  # type: ignore[no-any-return]
+
+        async def decrypt_with(client: Any, blob: bytes) -> bytes:
+            response = await client.decrypt(CiphertextBlob=blob, EncryptionContext=moto.CONTEXT)
+            return response["Plaintext"]  # type: ignore[no-any-return]
+
+        for maker, opener in [(cand, ref), (ref, cand)]:
+            assert await decrypt_with(opener, await encrypt_with(maker)) == moto.PLAINTEXT
+
+            dk = await maker.generate_data_key(
+                KeyId=key_id, KeySpec="AES_256", EncryptionContext=moto.CONTEXT
+            )
+            assert len(dk["Plaintext"]) == 32
+            assert await decrypt_with(opener, dk["CiphertextBlob"]) == dk["Plaintext"]
+
+            dk = await maker.generate_data_key_without_plaintext(
+                KeyId=key_id, NumberOfBytes=24, EncryptionContext=moto.CONTEXT
+            )
+            assert len(await decrypt_with(opener, dk["CiphertextBlob"])) == 24

@@ -4,7 +4,7 @@ No socket: ``aioresponses`` answers the client's POSTs in-process, so every KMS 
 botocore's model runs in milliseconds. botocore's own JSON parser is the truth for what an
 error reply becomes (the ``ClientError``'s ``response``); the retry decisions follow the AWS
 SDKs' standard mode. Real servers on 127.0.0.1 test the same paths end to end elsewhere
-(``test_client``, ``test_transport``, ``test_resilience``).
+(``test_client``, ``test_retry``, ``test_transport``).
 """
 
 from __future__ import annotations

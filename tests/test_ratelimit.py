@@ -1,26 +1,42 @@
-"""Adaptive mode's rate limiter, driven by explicit times: no clock, no sleeping."""
+"""Adaptive mode's rate limiters: driven by explicit times (no clock, no sleeping), and a
+client's, one per KMS quota, against LocalKMS's quotas on virtual time."""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import importlib.util
 import itertools
 import math
+import random
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+import aiokms
+from aiokms._quotas import SYMMETRIC
 from aiokms._ratelimit import (
+    BURST_SECONDS,
     GRACE_INTERVALS,
     INITIAL_WINDOW,
     MIN_WINDOW,
+    SAFE_SHARE,
     SLOW_START_LIMIT,
     RateLimiter,
     RateLimiters,
 )
+from aiokms.emulator import LocalKMS
+from tests import virtual_time
+from tests.fake_kms import FakeKMS, client_of, failing_twice
+from tests.fault_server import FaultServer, fault_client
+from tests.helpers import BOUND, FrozenClock, assert_idle, limiter_of, until
+from tests.virtual_time import Load, load, stats_at
 
 
 def steady(
@@ -555,6 +571,42 @@ def test_a_second_without_a_throttle_ends_the_start_up_where_it_is() -> None:
     assert limiter._w_max == pytest.approx(limiter.rate)
 
 
+def test_the_start_up_counts_only_replies_to_its_own_requests() -> None:
+    """Requests sent before the switch (slow start's overshoot) met the quota's burst: their
+    late successes say nothing of its rate."""
+    limiter = switched_on_cold(0, 0.02)  # switched on at t=0.02
+    rate = limiter.rate
+    for i in range(30):
+        limiter.on_response(False, 0.021 + i * 0.0001, 0.015)  # sent before the switch
+    assert limiter._start_successes == 0
+    assert limiter.rate == rate
+    limiter.on_response(True, 0.03, 0.015)  # nor do their throttles end it, or move it
+    assert limiter._start_successes == 0 and limiter.rate == rate
+    limiter.on_response(False, 0.07, 0.05)  # one of its own, 50 ms after the switch
+    assert limiter._start_successes == 1
+    assert limiter.rate == pytest.approx(2 * 2 / 0.05)
+
+
+def test_a_start_up_with_10_successes_in_the_last_50_ms_goes_by_their_rate() -> None:
+    """Against a large quota the start-up doubles its rate every window, as slow start's
+    window doubles every round trip, rather than every time its time on doubles."""
+    limiter = RateLimiter(0.0)
+    for i in range(200):  # slow start met a large burst: 200 successes in 20 ms
+        limiter.on_response(False, i * 0.0001, 0.0)
+    limiter.on_response(True, 0.02, 0.019)
+    assert limiter.enabled and limiter._start_successes == 0
+    for i in range(10):  # then its own successes: 25/s for 0.4 s
+        limiter.on_response(False, 0.06 + i * 0.04, 0.05 + i * 0.04)
+    by_average = 2 * 11 / (0.42 - 0.02)
+    assert limiter.rate == pytest.approx(by_average)
+    for i in range(20):  # then 20 successes in 25 ms: 800/s
+        now = 0.43 + i * 0.00125
+        limiter.on_response(False, now, now - 0.003)
+    assert limiter._start_successes == 30
+    # twice 20 successes in at most the last 50 ms: ten times the average since the switch
+    assert limiter.rate >= 2 * 20 / 0.05 > 10 * by_average
+
+
 def test_a_limiter_that_measured_its_rate_skips_the_start_up() -> None:
     limiter = cut_from_16()  # half a second of replies before the first throttle
     assert limiter._start_successes is None
@@ -603,7 +655,7 @@ def test_the_line_is_set_afresh_at_every_cut() -> None:
     assert limiter.rate == pytest.approx(w_max)  # back at the rate cut from
 
 
-def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
+def test_a_throttle_inside_the_grace_leaves_the_line_going() -> None:
     limiter = cut_from(200.0)
     cut_to, w_max = limiter.rate, limiter._w_max
     regain = regain_of(cut_to)
@@ -611,13 +663,30 @@ def test_a_throttle_inside_the_grace_restarts_the_line_without_a_cut() -> None:
     halfway = (cut_to + w_max) / 2
     assert limiter.rate == pytest.approx(halfway)
     limiter.on_response(True, 2.0 + regain / 2, 2.0)  # sent at the cut: inside its grace
-    # back to the rate of the cut (where the curve, barely risen, now stands): no second cut
-    assert cut_to <= limiter.rate < 1.05 * cut_to
+    # an echo of the congestion the cut answered: no second cut, and the line goes on
+    assert limiter.rate == pytest.approx(halfway)
     assert limiter._w_max == w_max
     limiter.on_response(False, 2.0 + regain)
-    assert limiter.rate == pytest.approx(halfway)  # the line begins again from cut_to
-    limiter.on_response(False, 2.0 + 1.5 * regain)
     assert limiter.rate == pytest.approx(w_max)
+
+
+@pytest.mark.parametrize("rate", [25.0, 50.0])
+def test_the_grace_ends_at_07_of_the_lines_regain_where_that_is_sooner(rate: float) -> None:
+    """From about 15 to 77/s, 0.7 of the line's climb back is shorter than ten intervals: a
+    throttle after that is the quota pushing back again, not an echo of the last cut."""
+    limiter = cut_from(rate)
+    cut_to = limiter.rate
+    grace = 0.7 * regain_of(cut_to)
+    assert grace < GRACE_INTERVALS / cut_to
+    end = 2.0 + grace
+    steady(limiter, cut_to, 2.0 + 1 / cut_to, end)
+    climbed = limiter.rate
+    assert climbed > cut_to
+    limiter.on_response(True, end, end - 0.01 * grace)  # sent inside the grace: no cut
+    assert limiter.rate == climbed
+    limiter.on_response(True, end + 0.001, end)  # sent after it
+    assert limiter.rate < climbed  # cut again
+    assert limiter._cut_at == end + 0.001
 
 
 def test_a_throttle_inside_the_grace_never_raises_the_rate() -> None:
@@ -625,6 +694,30 @@ def test_a_throttle_inside_the_grace_never_raises_the_rate() -> None:
     assert cubic(0.3, 16.0) > 0.7 * 16  # the curve is higher by t=2.3; no success has said so
     limiter.on_response(True, 2.3, 2.0)
     assert limiter.rate == pytest.approx(0.7 * 16)
+
+
+def test_a_caller_on_its_last_attempt_holds_the_probes_until_it_has_gone() -> None:
+    limiter = cut_from(100.0)  # cut to 70 at t=2; the rate cut from, w_max: 100
+    steady(limiter, 100, 2.01, 2.5)
+    assert limiter.rate > limiter._w_max  # the line has regained the cut: probing above it
+    climbing = limiter.rate
+    limiter.hold_probes(2.5)
+    assert limiter.safe_rate() == pytest.approx(max(0.7 * 100, SAFE_SHARE * 100))
+    assert limiter.rate == pytest.approx(limiter.safe_rate())
+    steady(limiter, 80, 2.5, 3.0)  # successes while it waits: no climb
+    assert limiter.rate == pytest.approx(limiter.safe_rate())
+    limiter.release_probes(3.0)
+    limiter.on_response(False, 3.0)
+    assert limiter.rate > climbing  # the line and the curve go on where they were
+
+
+def test_probes_are_not_held_in_the_start_up() -> None:
+    limiter = switched_on_cold(3, 0.12)
+    rate = limiter.rate
+    limiter.hold_probes(0.12)
+    limiter.on_response(False, 0.13, 0.125)
+    assert limiter.rate > rate  # the start-up measures; it does not probe
+    limiter.release_probes(0.13)
 
 
 def test_a_wait_within_float_rounding_is_no_wait() -> None:
@@ -703,6 +796,90 @@ def test_the_map_makes_limiters_as_told_and_shows_them() -> None:
     assert repr(limiters) == "<RateLimiters 1 quotas, on: {'CreateKey': 40.00/s}>"
 
 
+# --- a client's limiters against LocalKMS's quotas, on virtual time ------------------------
+
+
+def local_kms(quotas: dict[str, float], seed: int) -> LocalKMS:
+    """LocalKMS metering ``quotas`` on the running loop's clock, 1-4 ms round trips."""
+    loop = asyncio.get_running_loop()
+    return LocalKMS(quotas=quotas, monotonic=loop.time, latency=0.001, jitter=0.003, seed=seed)
+
+
+def client_of_local(local: LocalKMS, seed: int, **options: Any) -> aiokms.KMSClient:
+    """A client of ``local`` with the defaults (adaptive, 3 attempts) on the loop's clock."""
+    return aiokms.KMSClient(
+        region_name=local.region,
+        endpoint_url=local.endpoint_url,
+        credentials=local.credentials,
+        clock=asyncio.get_running_loop().time,
+        _random=random.Random(seed).random,
+        **options,
+    )
+
+
+async def mixed(seed: int, describers: int) -> tuple[Load, Load, aiokms.ClientStats]:
+    """64 callers of GenerateDataKey against a 400/s quota, and ``describers`` callers of
+    DescribeKey against its own quota of 10/s, for 5 s."""
+    quotas = {SYMMETRIC: 400.0, "DescribeKey": 10.0}
+    async with local_kms(quotas, seed) as local, client_of_local(local, seed) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+
+        def generate() -> Awaitable[object]:
+            return kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+
+        def describe() -> Awaitable[object]:
+            return kms.describe_key(KeyId=key_id)
+
+        generated, described = await asyncio.gather(
+            load(generate, 64, 5.0), load(describe, describers, 5.0)
+        )
+        return generated, described, kms.stats()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_throttled_describe_key_never_slows_generate_data_key(seed: int) -> None:
+    """Each quota has a limiter of its own: DescribeKey's throttles (its quota is 10/s) leave
+    GenerateDataKey at its quota's 400/s, as if DescribeKey were not called at all. (With one
+    limiter for every quota, GenerateDataKey got 42-46% of its quota here.)"""
+    generated, described, stats = virtual_time.run(mixed(seed, describers=8))
+    alone, _, _ = virtual_time.run(mixed(seed, describers=0))
+    assert generated.failed == described.failed == Counter()
+    assert stats.throttles > 0 and set(stats.limiter_rates) == {SYMMETRIC, "DescribeKey"}
+    assert stats.limiter_rates["DescribeKey"] < 20.0  # held near its own quota
+    assert generated.ok_late >= 0.9 * 400 * 3  # over the last 3 s, 90% of the quota or more
+    assert generated.ok_late >= 0.95 * alone.ok_late
+    assert described.ok_late <= 10 * 3 + 10  # DescribeKey's quota: 10/s and a second's burst
+
+
+@pytest.mark.parametrize("quota", [5.0, 10.0, 20.0, 100.0])
+@pytest.mark.parametrize("seed", range(5))
+def test_64_callers_against_a_small_quota_lose_no_call_with_the_defaults(
+    quota: float, seed: int
+) -> None:
+    """The limiter finds a small quota and holds callers in line for their turns: no call
+    spends all its attempts on throttles, and once the first 2 s are over (the first burst
+    against an unknown quota) at most 10% of requests are throttled."""
+
+    async def run() -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
+        async with (
+            local_kms({"DescribeKey": quota}, seed) as local,
+            client_of_local(local, seed) as kms,
+        ):
+            key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+            result, settled = await asyncio.gather(
+                load(lambda: kms.describe_key(KeyId=key_id), 64, 10.0),
+                stats_at(kms, 2.0),
+            )
+            return result, settled, kms.stats()
+
+    result, settled, end = virtual_time.run(run())
+    assert result.failed == Counter()
+    assert result.ok_late >= 0.9 * quota * 8
+    late_throttles = end.throttles - settled.throttles
+    assert late_throttles <= 0.10 * (end.requests - settled.requests)
+    assert set(end.limiter_rates) == {"DescribeKey"}
+
+
 # --- benchmarks/limiter_sim.py drives this limiter; keep the two in step ------------------
 
 
@@ -773,3 +950,145 @@ def test_limiter_sim_64_callers_at_a_small_quota_lose_no_call(quota: float) -> N
     assert result["failed"] == 0
     assert result["late_throttled_share"] <= 0.10  # after the first 2 seconds
     assert result["throttled_share"] > result["late_throttled_share"]  # the start-up's
+
+
+# --- a client's limiters end to end: modes, max_rate_wait, cancelled turns -----------------
+
+
+async def test_standard_mode_never_enables_the_limiter(fake: FakeKMS) -> None:
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, retry_mode="standard", max_attempts=10) as kms:
+        assert kms.retry_mode == "standard"
+        for _ in range(5):
+            with pytest.raises(kms.exceptions.ThrottlingException):
+                await kms.list_keys()
+        assert kms.stats().throttles == 50
+        assert (kms.stats().limiter_rate, kms.stats().limiter_rates) == (None, {})
+        assert kms._policy.limiters is None
+
+
+async def test_adaptive_is_the_default_and_a_throttle_switches_the_limiter_on(
+    fake: FakeKMS,
+) -> None:
+    async with client_of(fake) as kms:
+        assert kms.retry_mode == "adaptive"
+        for _ in range(3):
+            await kms.list_keys()
+        fake.error("Encrypt", "LimitExceededException", "too many grants")
+        with pytest.raises(kms.exceptions.LimitExceededException):
+            await kms.encrypt(KeyId="k", Plaintext=b"p")
+        assert kms.stats().limiter_rates == {}
+        fake.handle("ListKeys", failing_twice(400, b'{"__type": "ThrottlingException"}'))
+        reply = await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert reply["ResponseMetadata"]["RetryAttempts"] == 2
+        stats = kms.stats()
+        assert stats.limiter_rates == {"ListKeys": limiter_of(kms, "ListKeys").rate}
+        assert stats.limiter_rates["ListKeys"] >= 0.5
+        assert stats.limiter_rate is None  # the symmetric quota's: not throttled
+        assert stats.throttles == 2
+        assert stats.errors == {"LimitExceededException": 1, "ThrottlingException": 2}
+
+
+async def test_max_rate_wait_zero_raises_rate_limited_without_sending(fake: FakeKMS) -> None:
+    clock = FrozenClock()
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, max_rate_wait=0, max_attempts=1, clock=clock) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        rate = limiter_of(kms, "ListKeys").rate
+        fake.reply("ListKeys", {"Keys": []})
+        with pytest.raises(aiokms.RateLimited) as caught:
+            await kms.list_keys()  # the bucket starts empty when the limiter switches on
+        assert isinstance(caught.value, aiokms.AiokmsError)
+        assert not isinstance(caught.value, (ClientError, aiokms.TransportError))
+        assert caught.value.wait == pytest.approx(1 / rate)
+        assert len(fake.requests) == 1
+        clock.advance(1.5 / rate)  # one and a half tokens
+        await kms.list_keys()
+        with pytest.raises(aiokms.RateLimited):
+            await kms.list_keys()
+        assert len(fake.requests) == 2
+        assert_idle(kms)
+
+
+async def test_max_rate_wait_sheds_calls_beyond_the_queue_it_allows(fake: FakeKMS) -> None:
+    clock = FrozenClock()
+    fake.error("ListKeys", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, max_attempts=1, clock=clock, max_rate_wait=1.0) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        fake.reply("ListKeys", {"Keys": []})
+        limiter = limiter_of(kms, "ListKeys")
+        limiter.rate = 5.0  # pin it: turns 0.2 s apart, five within max_rate_wait
+        queued = [asyncio.ensure_future(kms.list_keys()) for _ in range(5)]
+        await asyncio.sleep(0)
+        assert limiter.wait_for(clock()) == pytest.approx(6 / 5.0)
+        with pytest.raises(aiokms.RateLimited) as caught:
+            await kms.list_keys()
+        assert caught.value.wait == pytest.approx(6 / 5.0)
+        assert len(fake.requests) == 1 and not any(call.done() for call in queued)
+        clock.advance(10.0)
+        replies = await asyncio.wait_for(asyncio.gather(*queued), BOUND)
+        assert [reply["Keys"] for reply in replies] == [[]] * 5
+        assert len(fake.requests) == 6
+
+
+@pytest.mark.parametrize("max_connections", [64, 1])
+async def test_cancelling_calls_queued_in_the_limiter_passes_their_tokens_on(
+    faults: FaultServer, max_connections: int
+) -> None:
+    clock = FrozenClock()  # frozen between the steps below: who may go is decided by the test
+    faults.script.append("throttle")
+    faults.policy = lambda: "hang"
+    async with fault_client(
+        faults.url, max_attempts=1, clock=clock, max_connections=max_connections
+    ) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        limiter = limiter_of(kms, "ListKeys")
+        clock.advance(1.0)  # the bucket fills up to its burst: a few calls may go at once
+        burst = math.floor(limiter.rate * BURST_SECONDS)
+        assert burst >= 2  # the start-up's first rate: 40/s, a burst of 2
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(200)]
+        await until(lambda: kms.stats().in_flight == min(max_connections, burst))
+        await asyncio.sleep(0.05)
+        sent = faults.requests - 1
+        assert 1 <= sent <= 3
+        for call in calls:
+            call.cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), BOUND)
+        assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+        assert_idle(kms, max_connections)
+        # the calls that never sent gave their tokens back: nobody is queued ahead of a new call
+        assert limiter.wait_for(clock()) <= 1 / limiter.rate
+        await until(lambda: faults.open_connections == 0)
+        assert faults.requests == 1 + sent
+        faults.policy = lambda: "ok"
+        clock.advance(1.0)
+        await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert_idle(kms, max_connections)
+
+
+async def test_cancelled_calls_holding_a_token_but_no_slot_pass_it_on(faults: FaultServer) -> None:
+    clock = FrozenClock()
+    faults.script.append("throttle")
+    faults.policy = lambda: "hang"
+    async with fault_client(faults.url, max_attempts=1, clock=clock, max_connections=1) as kms:
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.list_keys()
+        limiter = limiter_of(kms, "ListKeys")
+        limiter.rate = 40.0  # pinned: the burst is two whole tokens (50 ms of 40/s)
+        clock.advance(1.0)
+        calls = [asyncio.ensure_future(kms.list_keys()) for _ in range(3)]
+        await until(lambda: faults.requests == 2)
+        await asyncio.sleep(0.05)
+        # one call sends and hangs; one has its token and waits for the slot; one is queued
+        assert faults.requests == 2 and kms.stats().in_flight == 1
+        for call in calls:
+            call.cancel()
+        await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), BOUND)
+        assert_idle(kms, 1)
+        # with the clock still stopped: the unsent token lets the next call go at once
+        assert limiter.wait_for(clock()) == 0.0
+        faults.policy = lambda: "ok"
+        await asyncio.wait_for(kms.list_keys(), BOUND)

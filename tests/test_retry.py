@@ -1,12 +1,19 @@
-"""The attempt loop: classify, backoff, the retry quota (alone and as a client spends it) and
-the Attempts machine."""
+"""The attempt loop: classify, backoff, the retry quota (alone and as a client spends it), the
+Attempts machine, and a client's retries end to end against servers on 127.0.0.1 (backoff
+draws injected as 0, so retries do not sleep)."""
 
 from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
 
 import botocore.retries.standard
 import pytest
 from aiohttp import web
+from botocore.exceptions import ClientError
 
+import aiokms
 from aiokms import errors
 from aiokms._quotas import SYMMETRIC
 from aiokms._ratelimit import RateLimiters
@@ -25,7 +32,9 @@ from aiokms._retry import (
     backoff,
     classify,
 )
-from tests.fake_kms import FakeKMS, Recorded, client_of
+from tests.fake_kms import FakeKMS, Recorded, client_of, failing_twice
+from tests.fault_server import THROTTLE_BODY, FaultServer, fault_client
+from tests.helpers import BOUND, assert_idle
 
 URL = "https://kms.us-east-1.amazonaws.com"
 THROTTLE = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
@@ -254,7 +263,7 @@ async def test_a_call_that_succeeds_gives_back_its_last_retrys_cost_only(
     async with client_of(fake, retry_mode="standard") as kms:
         reply = await kms.list_keys()
         assert reply["ResponseMetadata"]["RetryAttempts"] == len(failures)
-        assert kms._quota.available == left
+        assert kms._policy.retry_quota.available == left
 
 
 def test_success_at_first_try_refunds_one() -> None:
@@ -518,9 +527,269 @@ def test_a_call_cancelled_after_its_turn_but_before_sending_passes_its_token_on(
     assert second.next_step(now) is Step.SEND or second.delay < waited
 
 
+def test_a_retry_on_its_last_attempt_after_a_throttle_holds_its_limiters_probes() -> None:
+    policy = adaptive()
+    attempts = throttled_once(policy, SYMMETRIC, 1.0)
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None and limiter.enabled
+    now = 1.0 + attempts.delay
+    while attempts.next_step(now) is Step.WAIT:  # attempt 2 of 3 waits its turn
+        assert limiter._holds == 0
+        now += attempts.delay
+    attempts.sending(now)
+    assert attempts.on_reply(Failure.THROTTLE, now) is Step.WAIT
+    now += attempts.delay
+    assert attempts.attempt == 3  # the last: one more throttle and the call fails
+    attempts.next_step(now)
+    assert limiter._holds == 1
+    while attempts.next_step(now) is Step.WAIT:
+        now += attempts.delay
+    attempts.sending(now)
+    assert limiter._holds == 0  # gone
+
+
+@pytest.mark.parametrize("failure", [Failure.TRANSIENT, Failure.TIMEOUT])
+def test_a_last_attempt_after_another_failure_holds_nothing(failure: Failure) -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
+    throttled_once(policy, SYMMETRIC, 1.0)  # the limiter is on
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    attempts, now = policy.attempts(SYMMETRIC), 1.0
+    while attempts.next_step(now) is Step.WAIT:
+        now += attempts.delay
+    attempts.sending(now)
+    assert attempts.on_no_reply(failure, now) is Step.WAIT
+    attempts.next_step(now + attempts.delay)
+    assert limiter._holds == 0
+
+
+def test_a_holding_call_cancelled_in_line_releases_the_probes() -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
+    attempts = throttled_once(policy, SYMMETRIC, 1.0)  # its retry is its last attempt
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None
+    attempts.next_step(1.0 + attempts.delay)
+    assert limiter._holds == 1
+    attempts.cancel(1.0 + attempts.delay)
+    assert limiter._holds == 0
+
+
 def test_repr_shows_the_state() -> None:
     attempts = standard().attempts(SYMMETRIC)
     assert repr(attempts) == f"<Attempts {SYMMETRIC!r} attempt=1 turn>"
     send(attempts, 0.0)
     assert repr(attempts) == f"<Attempts {SYMMETRIC!r} attempt=1 in flight>"
     assert repr(standard()) == "<RetryPolicy standard max_attempts=3 <RetryQuota 500/500>>"
+
+
+# --- end to end: a client against the fake KMS -------------------------------------------
+
+
+# service errors that are retried
+
+RETRIED = [
+    (500, b"", "500"),
+    (500, b"an unexpected text body", "500"),
+    (502, b"", "502"),
+    (502, b"<html><body>bad gateway</body></html>", "502"),
+    (503, b"", "503"),
+    (503, b'{"__type": "ServiceUnavailable", "message": "later"}', "ServiceUnavailable"),
+    (504, b"", "504"),
+    (504, b"<html>gateway timeout</html>", "504"),
+    (400, THROTTLE_BODY, "ThrottlingException"),
+    (500, b'{"__type": "KMSInternalException", "message": "x"}', "KMSInternalException"),
+    (
+        503,
+        b'{"__type": "DependencyTimeoutException", "message": "x"}',
+        "DependencyTimeoutException",
+    ),
+    (500, b'{"__type": "KeyUnavailableException", "message": "x"}', "KeyUnavailableException"),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    RETRIED,
+    ids=[f"{s}-{c}-{'body' if b else 'empty'}" for s, b, c in RETRIED],
+)
+async def test_retryable_service_error_is_tried_max_attempts_times(
+    fake: FakeKMS, status: int, body: bytes, code: str
+) -> None:
+    fake.reply("GenerateDataKey", body, status)
+    async with client_of(fake, retry_mode="standard") as kms:
+        with pytest.raises(ClientError) as caught:
+            await kms.generate_data_key(KeyId="alias/k", KeySpec="AES_256")
+        assert caught.value.response["Error"]["Code"] == code
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+        stats = kms.stats()
+        assert (stats.requests, stats.retries) == (3, 2)
+        assert stats.errors == {code: 3}
+        assert stats.throttles == (3 if code == "ThrottlingException" else 0)
+        assert_idle(kms)
+    assert fake.operations() == ["GenerateDataKey"] * 3
+    assert all(recorded.signature_ok for recorded in fake.requests)
+    assert len({recorded.body for recorded in fake.requests}) == 1  # the same request, resent
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 5])
+async def test_max_attempts_counts_the_first_try(fake: FakeKMS, max_attempts: int) -> None:
+    fake.error("ListKeys", "KMSInternalException", "boom", 500)
+    async with client_of(fake, max_attempts=max_attempts) as kms:
+        with pytest.raises(kms.exceptions.KMSInternalException) as caught:
+            await kms.list_keys()
+        assert kms.stats().retries == max_attempts - 1
+    assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == max_attempts - 1
+    assert len(fake.requests) == max_attempts
+
+
+async def test_429_is_retried_as_a_throttle_and_switches_the_limiter_on(fake: FakeKMS) -> None:
+    fake.reply("ListKeys", b"", 429)
+    async with client_of(fake) as kms:
+        with pytest.raises(ClientError) as caught:
+            await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert caught.value.response["Error"]["Code"] == "429"
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+        assert set(kms.stats().limiter_rates) == {"ListKeys"}
+    assert len(fake.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, THROTTLE_BODY),
+        (500, b""),
+        (503, b'{"__type": "DependencyTimeoutException", "message": "x"}'),
+    ],
+    ids=["throttle", "500", "dependency-timeout"],
+)
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+async def test_success_after_two_failures_reports_two_retries(
+    fake: FakeKMS, status: int, body: bytes, mode: str
+) -> None:
+    fake.handle("ListKeys", failing_twice(status, body))
+    async with client_of(fake, retry_mode=mode) as kms:
+        reply = await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert reply["Keys"] == [{"KeyId": "k", "KeyArn": "arn"}]
+        assert reply["ResponseMetadata"]["RetryAttempts"] == 2
+        assert reply["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert (kms.stats().requests, kms.stats().retries) == (3, 2)
+        assert_idle(kms)
+    assert len(fake.requests) == 3
+    assert all(recorded.signature_ok for recorded in fake.requests)
+
+
+# service errors that are not
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "NotFoundException",
+        "LimitExceededException",
+        "AccessDeniedException",
+        "ValidationException",
+        "DisabledException",
+        "InvalidCiphertextException",
+    ],
+)
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+async def test_other_4xx_errors_are_not_retried(fake: FakeKMS, code: str, mode: str) -> None:
+    fake.error("Encrypt", code, "no", 400)
+    async with client_of(fake, retry_mode=mode, max_attempts=5) as kms:
+        with pytest.raises(ClientError) as caught:
+            await kms.encrypt(KeyId="k", Plaintext=b"p")
+        assert type(caught.value) is getattr(kms.exceptions, code, ClientError)
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+        stats = kms.stats()
+        assert (stats.requests, stats.retries, stats.throttles) == (1, 0, 0)
+        assert stats.limiter_rates == {}  # LimitExceededException is no throttle
+    assert len(fake.requests) == 1
+
+
+# every attempt signed afresh, holding its slot
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+async def test_every_attempt_is_signed_afresh_while_holding_its_slot(
+    fake: FakeKMS, mode: str
+) -> None:
+    fake.error("Sign", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, retry_mode=mode, max_connections=4) as kms:
+        sign = kms._sign
+        seen: list[tuple[int, int]] = []
+
+        def spy(target: str, payload_hash: str, credentials: Any) -> dict[str, str]:
+            seen.append((kms.stats().in_flight, kms._slots.free))
+            return sign(target, payload_hash, credentials)
+
+        kms._sign = spy  # type: ignore[method-assign]
+        with pytest.raises(kms.exceptions.ThrottlingException):
+            await kms.sign(KeyId="k", Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    assert seen == [(1, 3)] * 3
+    assert len(fake.requests) == 3
+    assert all(recorded.signature_ok for recorded in fake.requests)
+
+
+# the retry quota
+
+
+async def test_an_exhausted_retry_quota_stops_retrying(fake: FakeKMS) -> None:
+    fake.error("ListKeys", "KMSInternalException", "down", 500)
+    async with client_of(fake, retry_mode="standard") as kms:
+        for _ in range(60):  # each call's two retries cost 10 of the 500 tokens
+            with pytest.raises(kms.exceptions.KMSInternalException):
+                await kms.list_keys()
+        assert kms.stats().retries == 100
+        assert kms.stats().requests == 50 * 3 + 10 * 1
+        fake.reply("ListKeys", {"Keys": []})
+        for _ in range(5):  # successes at first try refund one token each
+            await kms.list_keys()
+        fake.error("ListKeys", "KMSInternalException", "down", 500)
+        with pytest.raises(kms.exceptions.KMSInternalException) as caught:
+            await kms.list_keys()
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 1
+
+
+# many calls at once, with random faults
+
+FAULTS = ["500", "throttle", "reset", "garbage", "slow"]
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+async def test_500_concurrent_calls_with_random_faults_all_complete(
+    faults: FaultServer, mode: str
+) -> None:
+    chooser = random.Random(20240603)
+    faults.policy = lambda: chooser.choice(FAULTS) if chooser.random() < 0.2 else "ok"
+    jitter = random.Random(7)
+    async with fault_client(
+        faults.url, retry_mode=mode, read_timeout=5.0, _random=lambda: jitter.random() * 0.01
+    ) as kms:
+        calls = [kms.list_keys() for _ in range(500)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 60)
+        unexpected = [
+            outcome
+            for outcome in outcomes
+            if not isinstance(outcome, (dict, ClientError, aiokms.TransportError))
+        ]
+        assert unexpected == []
+        succeeded = sum(isinstance(outcome, dict) for outcome in outcomes)
+        assert succeeded >= 450  # a call fails only if all three attempts do
+        assert all(
+            outcome["ResponseMetadata"]["RetryAttempts"] in (0, 1, 2)
+            for outcome in outcomes
+            if isinstance(outcome, dict)
+        )
+        assert set(faults.actions) == {"ok", *FAULTS}
+        stats = kms.stats()
+        assert stats.requests == faults.requests
+        assert stats.retries == faults.requests - 500
+        assert stats.throttles == faults.actions.count("throttle")
+        assert set(stats.limiter_rates) == ({"ListKeys"} if mode == "adaptive" else set())
+        assert_idle(kms)
+        faults.policy = lambda: "ok"
+        await asyncio.wait_for(kms.list_keys(), BOUND)

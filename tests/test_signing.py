@@ -6,7 +6,10 @@ Three sources of truth are used:
   original ``.req``/``.creq``/``.sts``/``.authz``/``.sreq`` files, and ``v4/``, the
   ``context.json`` + ``header-*.txt`` layout), in ``tests/data/sigv4``;
 * botocore's own ``SigV4Auth``, compared with on many generated KMS requests;
-* documented values and hand-worked edge cases for the individual helpers.
+* documented values and hand-worked edge cases for the individual helpers;
+* moto's server with IAM authentication on, which recomputes every request's signature with
+  the secret of an access key it issued: a correctly signed request succeeds, a wrongly
+  signed one is rejected, as aiobotocore's are.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ import datetime
 import gc
 import hashlib
 import json
+import os
 import random
 import re
 import secrets
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
+import aiobotocore.session
+import botocore.exceptions
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -46,6 +55,7 @@ from aiokms._signing import (
     signing_key,
     string_to_sign,
 )
+from tests import moto_scenario as moto
 from tests.known_answers import (
     CLASSIC_ACCESS_KEY,
     CLASSIC_AMZ_DATE,
@@ -1050,3 +1060,143 @@ def test_a_signing_context_signs_many_requests_as_the_general_signer(token: str 
         headers = context.headers(target, payload_hash)
         unsigned = fixed + [(k, v) for k, v in headers.items() if k != "Authorization"]
         assert headers["Authorization"] == _general_authorization(signer, unsigned, payload_hash)
+
+
+# --- checked by moto: IAM authentication on, every signature recomputed ---------------------
+
+
+# A moto server whose requests must be signed. ``INITIAL_NO_AUTH_ACTION_COUNT`` is read from the
+# environment once, when ``moto.settings`` is imported, into a process-wide float that
+# ``ActionAuthenticatorMixin._authenticate_and_authorize_action`` compares, on every request,
+# with a process-wide request counter: the first N requests pass unchecked, every later one must
+# carry a valid SigV4 signature of an access key known to moto's IAM and be allowed by that
+# user's policies. Being process-wide, it lives in a subprocess of its own, so the in-process
+# server above (and any other moto use in this test session) is unaffected.
+_AUTH_SERVER_SCRIPT = """
+import sys
+from moto.server import ThreadedMotoServer
+
+import aiokms
+
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()  # until the test process closes the pipe (or terminates us)
+server.stop()
+"""
+
+
+# CreateUser, CreateAccessKey, PutUserPolicy: the requests allowed before auth is enforced.
+IAM_SETUP_REQUESTS = 3
+
+
+@pytest.fixture
+def auth_moto_url(tmp_path: Path) -> Iterator[str]:
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_REQUESTS)}
+    log_path = tmp_path / "moto-auth-server.log"
+    with (
+        log_path.open("wb") as log,
+        subprocess.Popen(
+            [sys.executable, "-c", _AUTH_SERVER_SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+        ) as proc,
+    ):
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # EOF (b"") if the child dies before listening
+            if not line.strip().isdigit():
+                proc.wait(timeout=10)
+                pytest.fail(
+                    f"the moto server subprocess did not start:\n{log_path.read_text()[-2000:]}"
+                )
+            yield f"http://127.0.0.1:{int(line)}"
+        finally:
+            proc.terminate()  # this child only, by its PID
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def create_iam_user_with_kms_access(url: str) -> tuple[str, str]:
+    """Create a moto IAM user allowed ``kms:*``, with the unauthenticated requests allowance."""
+    session = aiobotocore.session.get_session()
+    async with session.create_client(
+        "iam",
+        region_name=moto.REGION,
+        endpoint_url=url,
+        aws_access_key_id=moto.TEST_KEY[0],
+        aws_secret_access_key=moto.TEST_KEY[1],
+    ) as iam:
+        await iam.create_user(UserName="aiokms-signer")
+        key = (await iam.create_access_key(UserName="aiokms-signer"))["AccessKey"]
+        await iam.put_user_policy(
+            UserName="aiokms-signer", PolicyName="kms-all", PolicyDocument=moto.KMS_ALLOW_ALL
+        )
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def auth_error(err: botocore.exceptions.ClientError) -> tuple[str, str, int, str]:
+    """(class, code, HTTP status, moto's real error code) of an authentication failure.
+
+    moto answers auth failures of JSON-protocol services with an XML body; botocore's JSON
+    parser then falls back to the HTTP status as the code and the raw body as the message.
+    """
+    message = err.response["Error"]["Message"]
+    moto_code = message.partition("<Code>")[2].partition("</Code>")[0]
+    return (
+        type(err).__name__,
+        err.response["Error"]["Code"],
+        err.response["ResponseMetadata"]["HTTPStatusCode"],
+        moto_code,
+    )
+
+
+async def _attempt(client: AbstractAsyncContextManager[Any]) -> tuple[str, str, int, str]:
+    async with client as kms:
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            await kms.create_key(Description="must be rejected")
+    return auth_error(excinfo.value)
+
+
+async def _signed_roundtrip(client: AbstractAsyncContextManager[Any], alias: str) -> None:
+    async with client as kms:
+        key_id = (await kms.create_key(Description="signed ✓"))["KeyMetadata"]["KeyId"]
+        await kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        enc = await kms.encrypt(
+            KeyId=alias, Plaintext=moto.PLAINTEXT, EncryptionContext=moto.CONTEXT
+        )
+        dec = await kms.decrypt(
+            CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=moto.CONTEXT
+        )
+        assert dec["Plaintext"] == moto.PLAINTEXT
+        pages = [p async for p in kms.get_paginator("list_keys").paginate()]
+        assert key_id in {k["KeyId"] for p in pages for k in p["Keys"]}
+
+
+async def test_sigv4_checked_by_moto(
+    client_factory: moto.ClientFactory, auth_moto_url: str
+) -> None:
+    url = auth_moto_url
+    access_key, secret_key = await create_iam_user_with_kms_access(url)
+    wrong_secret = secret_key[:-4] + ("AAAA" if not secret_key.endswith("AAAA") else "BBBB")
+    unknown_key = "AKIA" + "Z" * 16
+
+    # moto really checks signatures now: the reference client proves it. What moto checks:
+    # it rebuilds the canonical request from the method, path, body and the headers named in
+    # SignedHeaders, and signs it with botocore's SigV4Auth for the region and service of the
+    # request's own credential scope, at its own X-Amz-Date. It does not check the clock skew,
+    # nor that the scope's region or service fit the endpoint.
+    await _signed_roundtrip(moto.aiobotocore_client(url, access_key, secret_key), "alias/reference")
+    expected_bad_signature = await _attempt(moto.aiobotocore_client(url, access_key, wrong_secret))
+    assert expected_bad_signature == ("ClientError", "403", 403, "SignatureDoesNotMatch")
+    expected_unknown_key = await _attempt(moto.aiobotocore_client(url, unknown_key, secret_key))
+    assert expected_unknown_key == ("ClientError", "403", 403, "InvalidClientTokenId")
+
+    await _signed_roundtrip(client_factory(url, access_key, secret_key), "alias/under-test")
+    assert await _attempt(client_factory(url, access_key, wrong_secret)) == expected_bad_signature
+    assert await _attempt(client_factory(url, unknown_key, secret_key)) == expected_unknown_key

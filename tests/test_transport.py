@@ -1,4 +1,5 @@
-"""Failures below the service become aiokms.errors classes (also botocore's), never hangs."""
+"""Failures below the service become aiokms.errors classes (also botocore's), never hangs, and
+are retried as transient failures."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+from botocore.exceptions import ClientError
 
 import aiokms
 from aiokms._transport import Deadlines, Slots, _cancelled_elsewhere
+from tests.fault_server import FaultServer, fault_client
+from tests.helpers import BOUND, FrozenClock, assert_idle
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -158,18 +162,8 @@ async def watched(deadlines: Deadlines, work: Awaitable[object]) -> object:
         deadlines.stop(task)
 
 
-class Clock:
-    """A clock that moves only when a test moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_a_deadline_expires_at_the_first_check_once_it_has_passed() -> None:
-    clock = Clock()
+    clock = FrozenClock()
     deadlines = Deadlines(0.25, clock=clock)
     attempt = asyncio.ensure_future(watched(deadlines, asyncio.Event().wait()))
     await asyncio.sleep(0)  # registered, waiting for its reply
@@ -184,7 +178,7 @@ async def test_a_deadline_expires_at_the_first_check_once_it_has_passed() -> Non
 
 
 async def test_deadlines_cancel_only_the_late_attempts() -> None:
-    clock = Clock()
+    clock = FrozenClock()
     deadlines = Deadlines(0.5, clock=clock)  # times in binary fractions: sums are exact
     replies = {name: asyncio.Event() for name in ("quick", "late", "in time")}
 
@@ -351,3 +345,58 @@ async def test_cancelled_call_frees_its_slot(
         await asyncio.gather(*calls, return_exceptions=True)
         assert kms.stats().in_flight == 0
         assert kms._slots.free == 2
+
+
+# --- transport failures end to end: retried as transient ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "error", "options"),
+    [
+        ("reset", aiokms.ConnectionClosed, {}),
+        ("close", aiokms.ConnectionClosed, {}),
+        ("hang", aiokms.ReadTimeout, {"read_timeout": 0.1}),
+        ("nonsense", aiokms.TransportError, {}),
+    ],
+)
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+async def test_transport_failure_is_tried_max_attempts_times(
+    faults: FaultServer,
+    action: str,
+    error: type[aiokms.TransportError],
+    options: dict[str, Any],
+    mode: str,
+) -> None:
+    faults.policy = lambda: action
+    async with fault_client(faults.url, retry_mode=mode, **options) as kms:
+        with pytest.raises(error) as caught:
+            await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert not isinstance(caught.value, ClientError)
+        stats = kms.stats()
+        assert (stats.requests, stats.retries) == (3, 2)
+        assert stats.errors == {type(caught.value).__name__: 3}
+        assert stats.limiter_rates == {}  # only throttles switch a limiter on
+        assert_idle(kms)
+    assert faults.actions == [action] * 3
+
+
+@pytest.mark.parametrize("action", ["reset", "close", "hang", "nonsense", "502"])
+async def test_success_after_two_transport_failures(faults: FaultServer, action: str) -> None:
+    faults.script.extend([action, action])
+    async with fault_client(faults.url, read_timeout=0.1) as kms:
+        reply = await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert reply["ResponseMetadata"]["RetryAttempts"] == 2
+        assert_idle(kms)
+    assert faults.actions == [action, action, "ok"]
+
+
+async def test_refused_connections_are_retried(faults: FaultServer) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        async with fault_client(f"http://127.0.0.1:{port}", max_attempts=4) as kms:
+            with pytest.raises(aiokms.ConnectError):
+                await asyncio.wait_for(kms.list_keys(), BOUND)
+            assert kms.stats().errors == {"ConnectError": 4}
+            assert kms.stats().retries == 3
+            assert_idle(kms)

@@ -708,6 +708,7 @@ def _counters(before: Any, after: Any) -> dict[str, Any]:
         "throttles": after.throttles - before.throttles,
         "errors": {k: v for k, v in sorted(errors.items()) if v},
         "limiter_rate": None if after.limiter_rate is None else round(after.limiter_rate, 1),
+        "limiter_rates": {quota: round(rate, 1) for quota, rate in after.limiter_rates.items()},
     }
 
 

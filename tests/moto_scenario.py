@@ -1,35 +1,19 @@
-"""aiokms against moto's KMS server, with aiobotocore as the reference client.
+"""A scenario touching every KMS operation moto serves, recorded as a transcript.
 
-moto (in server mode, listening on 127.0.0.1 only) is the third party here: both clients talk
-to the same server, and everything they see must match.
-
-* ``test_moto_serves_the_scenario``: moto serves every operation the scenario calls.
-* ``test_scenario_transcripts_match`` runs one scenario touching every operation moto serves
-  (plus paginators, client-side parameter validation and modelled errors) once with aiobotocore
-  and once with the client under test, and compares the transcripts: for every step the
-  operation and either the response's structure (keys and leaf types; of ``ResponseMetadata``
-  only the HTTP status) or the error code and exception class.
-* ``test_cross_decryption`` decrypts each client's ciphertexts with the other client.
-* ``test_sigv4_checked_by_moto`` runs a second moto server, in a subprocess, with IAM
-  authentication on: moto then recomputes every request's SigV4 signature with the secret of an
-  IAM access key it issued, so a correctly signed request succeeds and a wrongly signed one is
-  rejected.
-
-Every test is parametrized over the client under test: ``aiobotocore`` (which checks the
-scenario itself, the reference being deterministic) and ``aiokms``.
-``test_maximum_is_checked_before_sending`` pins the one documented difference: aiokms checks the
-model's maximum lengths and ranges before sending, botocore only the minimum.
+moto (in server mode, listening on 127.0.0.1 only) is the third party: aiokms and aiobotocore
+(the reference client) talk to the same server, and what they see must match. The scenario
+also calls paginators, checks parameters client-side and meets modelled errors; its transcript
+holds, for every step, the operation and either the response's structure (keys and leaf
+types; of ``ResponseMetadata`` only the HTTP status) or the error code and exception class.
+The tests are in ``test_client.py`` (transcripts, cross-decryption) and ``test_signing.py``
+(signatures checked by moto with IAM authentication on).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
-import pathlib
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -37,11 +21,9 @@ import aiobotocore.session
 import aiohttp
 import botocore.exceptions
 import botocore.session
-import pytest
 from botocore import xform_name
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from moto.kms.responses import KmsResponse
 
 import aiokms
 
@@ -52,7 +34,8 @@ TEST_KEY = ("testing", "testing")
 # The KMS operations the scenario calls: all those moto serves as of 5.2. moto answers the others
 # (custom key stores, key import, DeriveSharedSecret, GenerateDataKeyPair, ...) with a bare HTTP
 # 500, which botocore then retries, so the scenario leaves them out. A moto release that serves
-# more needs no change here; one that served fewer would fail test_moto_serves_the_scenario.
+# more needs no change here; one that served fewer would fail test_moto_serves_the_scenario
+# (test_client.py).
 SCENARIO_OPERATIONS = frozenset(
     {
         "CancelKeyDeletion",
@@ -148,7 +131,7 @@ async def reset_moto(url: str) -> None:
         assert resp.status == 200, await resp.text()
 
 
-def _aiobotocore_client(
+def aiobotocore_client(
     url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
 ) -> AbstractAsyncContextManager[Any]:
     return aiobotocore.session.get_session().create_client(  # type: ignore[no-any-return]
@@ -160,7 +143,7 @@ def _aiobotocore_client(
     )
 
 
-def _aiokms_client(
+def aiokms_client(
     url: str, access_key: str = TEST_KEY[0], secret_key: str = TEST_KEY[1]
 ) -> AbstractAsyncContextManager[Any]:
     return aiokms.KMSClient(
@@ -168,86 +151,6 @@ def _aiokms_client(
         endpoint_url=url,
         credentials=aiokms.Credentials(access_key, secret_key),
     )
-
-
-@pytest.fixture(params=["aiobotocore", "aiokms"])
-def client_factory(request: pytest.FixtureRequest) -> ClientFactory:
-    """Opens a KMS client of the kind under test: ``factory(url[, access_key, secret_key])``."""
-    return _aiobotocore_client if request.param == "aiobotocore" else _aiokms_client
-
-
-# A moto server whose requests must be signed. ``INITIAL_NO_AUTH_ACTION_COUNT`` is read from the
-# environment once, when ``moto.settings`` is imported, into a process-wide float that
-# ``ActionAuthenticatorMixin._authenticate_and_authorize_action`` compares, on every request,
-# with a process-wide request counter: the first N requests pass unchecked, every later one must
-# carry a valid SigV4 signature of an access key known to moto's IAM and be allowed by that
-# user's policies. Being process-wide, it lives in a subprocess of its own, so the in-process
-# server above (and any other moto use in this test session) is unaffected.
-_AUTH_SERVER_SCRIPT = """
-import sys
-from moto.server import ThreadedMotoServer
-
-import aiokms
-
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()  # until the test process closes the pipe (or terminates us)
-server.stop()
-"""
-
-# CreateUser, CreateAccessKey, PutUserPolicy: the requests allowed before auth is enforced.
-IAM_SETUP_REQUESTS = 3
-
-
-@pytest.fixture
-def auth_moto_url(tmp_path: pathlib.Path) -> Iterator[str]:
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_REQUESTS)}
-    log_path = tmp_path / "moto-auth-server.log"
-    with (
-        log_path.open("wb") as log,
-        subprocess.Popen(
-            [sys.executable, "-c", _AUTH_SERVER_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
-        ) as proc,
-    ):
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()  # EOF (b"") if the child dies before listening
-            if not line.strip().isdigit():
-                proc.wait(timeout=10)
-                pytest.fail(
-                    f"the moto server subprocess did not start:\n{log_path.read_text()[-2000:]}"
-                )
-            yield f"http://127.0.0.1:{int(line)}"
-        finally:
-            proc.terminate()  # this child only, by its PID
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-async def create_iam_user_with_kms_access(url: str) -> tuple[str, str]:
-    """Create a moto IAM user allowed ``kms:*``, with the unauthenticated requests allowance."""
-    session = aiobotocore.session.get_session()
-    async with session.create_client(
-        "iam",
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id=TEST_KEY[0],
-        aws_secret_access_key=TEST_KEY[1],
-    ) as iam:
-        await iam.create_user(UserName="aiokms-signer")
-        key = (await iam.create_access_key(UserName="aiokms-signer"))["AccessKey"]
-        await iam.put_user_policy(
-            UserName="aiokms-signer", PolicyName="kms-all", PolicyDocument=KMS_ALLOW_ALL
-        )
-    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,125 +595,8 @@ async def _scenario(rec: Recorder) -> None:
     await rec.fails("encrypt", KeyId=ALIAS_2, Plaintext=PLAINTEXT)
 
 
-# --------------------------------------------------------------------------------------------
-# Tests
-# --------------------------------------------------------------------------------------------
-
-
-def test_moto_serves_the_scenario() -> None:
-    assert set(KMS_OPERATIONS) >= SCENARIO_OPERATIONS
-    served = {name for name in KMS_OPERATIONS if hasattr(KmsResponse, xform_name(name))}
-    assert served >= SCENARIO_OPERATIONS, SCENARIO_OPERATIONS - served
-
-
-async def _run_scenario(factory: ClientFactory, url: str) -> tuple[list[tuple[Any, ...]], set[str]]:
+async def run_scenario(factory: ClientFactory, url: str) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """Run the scenario on a fresh moto with a client of ``factory``."""
     await reset_moto(url)
     async with factory(url) as kms:
         return await kms_scenario(kms)
-
-
-async def test_scenario_transcripts_match(client_factory: ClientFactory, moto_url: str) -> None:
-    expected, covered = await _run_scenario(_aiobotocore_client, moto_url)
-    assert not [step for step in expected if step[:2] == ("check", "diverged at")], expected[-2:]
-    assert covered == SCENARIO_OPERATIONS
-
-    actual, _ = await _run_scenario(client_factory, moto_url)
-    assert actual == expected
-
-
-async def test_maximum_is_checked_before_sending(moto_url: str) -> None:
-    """A documented difference: aiokms refuses values above the model's maximum before sending,
-    where aiobotocore sends them and gets the service's ValidationException."""
-    async with _aiobotocore_client(moto_url) as ref:
-        with pytest.raises(botocore.exceptions.ClientError) as served:
-            await ref.generate_random(NumberOfBytes=1025)
-    assert served.value.response["Error"]["Code"] == "ValidationException"
-    async with _aiokms_client(moto_url) as kms:
-        with pytest.raises(botocore.exceptions.ParamValidationError, match="max value: 1024"):
-            await kms.generate_random(NumberOfBytes=1025)
-        assert kms.stats().requests == 0
-
-
-async def test_cross_decryption(client_factory: ClientFactory, moto_url: str) -> None:
-    async with _aiobotocore_client(moto_url) as ref, client_factory(moto_url) as cand:
-        key_id = (await ref.create_key(Description="cross-decryption"))["KeyMetadata"]["KeyId"]
-
-        async def encrypt_with(client: Any) -> bytes:
-            response = await client.encrypt(
-                KeyId=key_id, Plaintext=PLAINTEXT, EncryptionContext=CONTEXT
-            )
-            return response["CiphertextBlob"]  # type: ignore[no-any-return]
-
-        async def decrypt_with(client: Any, blob: bytes) -> bytes:
-            response = await client.decrypt(CiphertextBlob=blob, EncryptionContext=CONTEXT)
-            return response["Plaintext"]  # type: ignore[no-any-return]
-
-        for maker, opener in [(cand, ref), (ref, cand)]:
-            assert await decrypt_with(opener, await encrypt_with(maker)) == PLAINTEXT
-
-            dk = await maker.generate_data_key(
-                KeyId=key_id, KeySpec="AES_256", EncryptionContext=CONTEXT
-            )
-            assert len(dk["Plaintext"]) == 32
-            assert await decrypt_with(opener, dk["CiphertextBlob"]) == dk["Plaintext"]
-
-            dk = await maker.generate_data_key_without_plaintext(
-                KeyId=key_id, NumberOfBytes=24, EncryptionContext=CONTEXT
-            )
-            assert len(await decrypt_with(opener, dk["CiphertextBlob"])) == 24
-
-
-def auth_error(err: botocore.exceptions.ClientError) -> tuple[str, str, int, str]:
-    """(class, code, HTTP status, moto's real error code) of an authentication failure.
-
-    moto answers auth failures of JSON-protocol services with an XML body; botocore's JSON
-    parser then falls back to the HTTP status as the code and the raw body as the message.
-    """
-    message = err.response["Error"]["Message"]
-    moto_code = message.partition("<Code>")[2].partition("</Code>")[0]
-    return (
-        type(err).__name__,
-        err.response["Error"]["Code"],
-        err.response["ResponseMetadata"]["HTTPStatusCode"],
-        moto_code,
-    )
-
-
-async def _attempt(client: AbstractAsyncContextManager[Any]) -> tuple[str, str, int, str]:
-    async with client as kms:
-        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-            await kms.create_key(Description="must be rejected")
-    return auth_error(excinfo.value)
-
-
-async def _signed_roundtrip(client: AbstractAsyncContextManager[Any], alias: str) -> None:
-    async with client as kms:
-        key_id = (await kms.create_key(Description="signed ✓"))["KeyMetadata"]["KeyId"]
-        await kms.create_alias(AliasName=alias, TargetKeyId=key_id)
-        enc = await kms.encrypt(KeyId=alias, Plaintext=PLAINTEXT, EncryptionContext=CONTEXT)
-        dec = await kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=CONTEXT)
-        assert dec["Plaintext"] == PLAINTEXT
-        pages = [p async for p in kms.get_paginator("list_keys").paginate()]
-        assert key_id in {k["KeyId"] for p in pages for k in p["Keys"]}
-
-
-async def test_sigv4_checked_by_moto(client_factory: ClientFactory, auth_moto_url: str) -> None:
-    url = auth_moto_url
-    access_key, secret_key = await create_iam_user_with_kms_access(url)
-    wrong_secret = secret_key[:-4] + ("AAAA" if not secret_key.endswith("AAAA") else "BBBB")
-    unknown_key = "AKIA" + "Z" * 16
-
-    # moto really checks signatures now: the reference client proves it. What moto checks:
-    # it rebuilds the canonical request from the method, path, body and the headers named in
-    # SignedHeaders, and signs it with botocore's SigV4Auth for the region and service of the
-    # request's own credential scope, at its own X-Amz-Date. It does not check the clock skew,
-    # nor that the scope's region or service fit the endpoint.
-    await _signed_roundtrip(_aiobotocore_client(url, access_key, secret_key), "alias/reference")
-    expected_bad_signature = await _attempt(_aiobotocore_client(url, access_key, wrong_secret))
-    assert expected_bad_signature == ("ClientError", "403", 403, "SignatureDoesNotMatch")
-    expected_unknown_key = await _attempt(_aiobotocore_client(url, unknown_key, secret_key))
-    assert expected_unknown_key == ("ClientError", "403", 403, "InvalidClientTokenId")
-
-    await _signed_roundtrip(client_factory(url, access_key, secret_key), "alias/under-test")
-    assert await _attempt(client_factory(url, access_key, wrong_secret)) == expected_bad_signature
-    assert await _attempt(client_factory(url, unknown_key, secret_key)) == expected_unknown_key
