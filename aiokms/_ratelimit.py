@@ -76,9 +76,10 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
 * Probing costs throttles, and no call should pay for them with its last attempt. A caller
   whose call fails if its request is throttled (its last attempt, after a throttle) holds the
   limiter's probes while it waits its turn (:meth:`RateLimiter.hold_probes`): the rate stays
-  at or below 0.8x the rate of the last cut, or the rate cut to if that is higher
-  (:meth:`RateLimiter.safe_rate`), where the quota has taken what was sent; once it has gone,
-  the curve and the line go on. Most throttles after the start-up meet probes above the rate
+  at or below 0.8x the rate of the last cut, or the rate cut to if that is higher, and in the
+  start-up at the rate its requests succeed at, not twice it (:meth:`RateLimiter.safe_rate`):
+  where the quota has taken what was sent. Once it has gone, the curve, the line or the
+  start-up go on. Most throttles after the start-up meet probes above the rate
   of the last cut, and the callers a small quota throttled in its first burst, two attempts
   left, would otherwise lose some calls to them (measured, in benchmarks/README.md).
 * Every response updates a measured rate: counts per half-second bucket, smoothed
@@ -243,16 +244,20 @@ class RateLimiter:
         throttle) has taken its place in line: until it has gone (:meth:`release_probes`), the
         rate stays at :meth:`safe_rate` or below, where the quota took what was sent."""
         self._holds += 1
-        if self.enabled and self._start_successes is None:
-            self._set_rate(min(self.rate, self.safe_rate()), now)
+        if self.enabled:
+            self._set_rate(min(self.rate, self.safe_rate(now)), now)
 
     def release_probes(self, now: float) -> None:
         """A caller :meth:`hold_probes` counted has sent its request, or given up."""
         self._holds -= 1
 
-    def safe_rate(self) -> float:
+    def safe_rate(self, now: float) -> float:
         """The rate probes may not pass while a caller holds them: 0.8x the rate of the last
-        cut, or the rate cut to, whichever is higher."""
+        cut, or the rate cut to, whichever is higher; in the start-up, the rate its requests
+        succeed at (not twice it)."""
+        if self._start_successes is not None:  # what got through so far, not twice it
+            through = max(self._start_successes, 1) / max(now - self._on_at, STARTUP_WINDOW)
+            return max(through, self._start_window(now))
         return max(self._cut_rate, SAFE_SHARE * self._w_max)
 
     def refund(self, now: float) -> None:
@@ -315,8 +320,8 @@ class RateLimiter:
             else:
                 current = min(self._responses.rate(now), self.rate)
                 new_rate = self._cut(current, current * BETA, now)
-        if self._holds and self._start_successes is None:
-            new_rate = min(new_rate, self.safe_rate())
+        if self._holds:
+            new_rate = min(new_rate, self.safe_rate(now))
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now)), now)
 
     def _slow_start_reply(self, now: float, sent_at: float | None) -> None:

@@ -702,22 +702,27 @@ def test_a_caller_on_its_last_attempt_holds_the_probes_until_it_has_gone() -> No
     assert limiter.rate > limiter._w_max  # the line has regained the cut: probing above it
     climbing = limiter.rate
     limiter.hold_probes(2.5)
-    assert limiter.safe_rate() == pytest.approx(max(0.7 * 100, SAFE_SHARE * 100))
-    assert limiter.rate == pytest.approx(limiter.safe_rate())
+    safe = limiter.safe_rate(2.5)
+    assert safe == pytest.approx(max(0.7 * 100, SAFE_SHARE * 100))
+    assert limiter.rate == pytest.approx(safe)
     steady(limiter, 80, 2.5, 3.0)  # successes while it waits: no climb
-    assert limiter.rate == pytest.approx(limiter.safe_rate())
+    assert limiter.rate == pytest.approx(safe)
     limiter.release_probes(3.0)
     limiter.on_response(False, 3.0)
     assert limiter.rate > climbing  # the line and the curve go on where they were
 
 
-def test_probes_are_not_held_in_the_start_up() -> None:
-    limiter = switched_on_cold(3, 0.12)
-    rate = limiter.rate
+def test_in_the_start_up_a_hold_keeps_the_rate_at_what_gets_through() -> None:
+    limiter = switched_on_cold(3, 0.12)  # 3 successes in the 0.1 s since the switch
+    assert limiter.rate == pytest.approx(2 * 4 / 0.1)
     limiter.hold_probes(0.12)
+    assert limiter.safe_rate(0.12) == pytest.approx(3 / 0.1)
+    assert limiter.rate == pytest.approx(3 / 0.1)  # not twice it
     limiter.on_response(False, 0.13, 0.125)
-    assert limiter.rate > rate  # the start-up measures; it does not probe
+    assert limiter.rate == pytest.approx(4 / 0.11)
     limiter.release_probes(0.13)
+    limiter.on_response(False, 0.14, 0.135)
+    assert limiter.rate == pytest.approx(2 * 6 / 0.12)  # the start-up overdrives again
 
 
 def test_a_wait_within_float_rounding_is_no_wait() -> None:
@@ -836,7 +841,7 @@ async def mixed(seed: int, describers: int) -> tuple[Load, Load, aiokms.ClientSt
         return generated, described, kms.stats()
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", range(3))
 def test_a_throttled_describe_key_never_slows_generate_data_key(seed: int) -> None:
     """Each quota has a limiter of its own: DescribeKey's throttles (its quota is 10/s) leave
     GenerateDataKey at its quota's 400/s, as if DescribeKey were not called at all. (With one
