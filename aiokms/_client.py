@@ -37,6 +37,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import platform
 import random
 import ssl
@@ -57,6 +58,7 @@ from aiokms._frames import forget_locals
 from aiokms._ratelimit import RateLimiters
 from aiokms._retry import Failure, RetryPolicy, Step, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
+from aiokms._telemetry import error_code
 from aiokms._transport import Slots, Transport
 from aiokms.errors import (
     ClientClosed,
@@ -69,6 +71,8 @@ from aiokms.errors import (
 )
 
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
+
+_log = logging.getLogger("aiokms.client")
 
 __version__ = "0.1.0"
 _USER_AGENT = (
@@ -414,10 +418,14 @@ class KMSClient:
                         self._throttles += 1
                     step = attempts.on_reply(failure, clock())
                 if step is Step.GIVE_UP:
+                    if attempts.out_of_retry_quota and _log.isEnabledFor(logging.WARNING):
+                        _log_failure(spec.name, attempts.attempt, error, None)
                     raise error
                 if self._closed:
                     raise ClientClosed(during_call=True)
                 self._retries += 1  # WAIT: a backoff, then the next attempt's turn
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log_failure(spec.name, attempts.attempt - 1, error, attempts.delay)
         except BaseException:  # cancelled, timed out, closed or failed: an unspent token goes on
             attempts.cancel(clock())
             raise
@@ -499,6 +507,28 @@ class KMSClient:
     if TYPE_CHECKING:
         # Operation methods are generated from botocore's model below.
         def __getattr__(self, name: str) -> Callable[..., Awaitable[dict[str, Any]]]: ...
+
+
+def _log_failure(operation: str, attempt: int, error: Exception, backoff: float | None) -> None:
+    """Log failed attempt number ``attempt``: its operation and error code (or exception class)
+    with the HTTP status; DEBUG with the ``backoff`` before it is retried, WARNING when
+    ``backoff`` is None: not retried for want of retry quota. Nothing of the request, nor the
+    reply's message."""
+    cause = error_code(error)
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):  # a ClientError: and the HTTP status
+        cause += f", HTTP {response.get('ResponseMetadata', {}).get('HTTPStatusCode')}"
+    if backoff is None:
+        _log.warning(
+            "%s attempt %d failed (%s); not retried: the client's retry quota is spent",
+            operation,
+            attempt,
+            cause,
+        )
+    else:
+        _log.debug(
+            "%s attempt %d failed (%s); retrying in %.3f s", operation, attempt, cause, backoff
+        )
 
 
 def _seconds(value: object) -> bool:

@@ -44,6 +44,7 @@ calls and counts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import weakref
@@ -62,6 +63,7 @@ from aiokms._cache.core import (
     Usage,
 )
 from aiokms._cache.source import copy_argument
+from aiokms._telemetry import error_code
 
 __all__ = ["CacheStats", "DataKeyCache", "DataKeyClient"]
 
@@ -76,6 +78,8 @@ REFRESH_RETRY_SECONDS = 1.0
 
 Response = dict[str, Any]
 KMSCall = Callable[..., Awaitable[Response]]
+
+_log = logging.getLogger("aiokms.cache")
 
 
 class DataKeyClient(Protocol):
@@ -878,6 +882,12 @@ class DataKeyCache:
                 self._errors += 1
                 if flight.operation == _GENERATE and flight.generation == self._generation:
                     self._generate_failed(flight)
+                if flight.refresh and not flight.uses:  # nobody waits: nobody else hears of it
+                    _log.info(
+                        "a data key fetched ahead was not made (%s); callers who find the "
+                        "current key spent call KMS themselves",
+                        error_code(exc),
+                    )
             raise
         self._ended(flight)
         if flight.generation != self._generation:
