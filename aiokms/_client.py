@@ -51,14 +51,13 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from botocore.exceptions import OperationNotPageableError
 
-from aiokms import _fork, _model, _protocol, _quotas
+from aiokms import _fork, _model, _protocol, _quotas, _telemetry
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
 from aiokms._ratelimit import RateLimiters
 from aiokms._retry import Failure, RetryPolicy, Step, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
-from aiokms._telemetry import error_code
 from aiokms._transport import Slots, Transport
 from aiokms.errors import (
     ClientClosed,
@@ -69,6 +68,9 @@ from aiokms.errors import (
     TransportError,
     WrongEventLoop,
 )
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
 
@@ -160,6 +162,10 @@ class KMSClient:
             (default): always wait.
         clock: monotonic seconds for the rate limiters, the reply deadlines and credential
             refreshes (default ``time.monotonic``; tests inject their own).
+        tracer_provider: the OpenTelemetry ``TracerProvider`` for the spans of this client's
+            calls (one ``KMS.<Operation>`` span each); by default the global one, once set.
+            Needs ``opentelemetry-api`` (``pip install 'aiokms[otel]'``); without it, and
+            while no provider is set, calls make no span.
 
     A client belongs to the event loop of its first call (or ``async with``): using it from
     another loop raises ``aiokms.WrongEventLoop`` (make one client per loop). After
@@ -190,6 +196,7 @@ class KMSClient:
         call_timeout: float | None = None,
         max_rate_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tracer_provider: TracerProvider | None = None,
         _random: Callable[[], float] = random.random,
     ) -> None:
         config = resolve(
@@ -256,6 +263,9 @@ class KMSClient:
         self._throttles = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
+        self._telemetry = _telemetry.telemetry(
+            tracer_provider, config.region, config.endpoint_url, clock, __version__
+        )
         _fork.register(self)
 
     def __repr__(self) -> str:
@@ -360,10 +370,19 @@ class KMSClient:
             raise DeadlineExceeded(spec.name, seconds) from None
 
     async def _attempts(
-        self, spec: _model.OperationSpec, quota: str, body: bytes
+        self,
+        spec: _model.OperationSpec,
+        quota: str,
+        body: bytes,
+        call: _telemetry.Call | None = None,
     ) -> dict[str, Any]:
         """Drive the call's :class:`~aiokms._retry.Attempts`: send until success, a failure
-        not worth retrying, or no attempts or retry quota left."""
+        not worth retrying, or no attempts or retry quota left. With a tracer provider on,
+        within the call's span (``call``: the :class:`~aiokms._telemetry.Call` told of it)."""
+        if call is None and self._telemetry is not None:
+            call = self._telemetry.call(spec.name)
+            if call is not None:
+                return await call.run(self._attempts(spec, quota, body, call))
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         clock = self._clock
         attempts = self._policy.attempts(quota)
@@ -424,6 +443,8 @@ class KMSClient:
                 if self._closed:
                     raise ClientClosed(during_call=True)
                 self._retries += 1  # WAIT: a backoff, then the next attempt's turn
+                if call is not None:
+                    call.retrying()
                 if _log.isEnabledFor(logging.DEBUG):
                     _log_failure(spec.name, attempts.attempt - 1, error, attempts.delay)
         except BaseException:  # cancelled, timed out, closed or failed: an unspent token goes on
@@ -514,7 +535,7 @@ def _log_failure(operation: str, attempt: int, error: Exception, backoff: float 
     with the HTTP status; DEBUG with the ``backoff`` before it is retried, WARNING when
     ``backoff`` is None: not retried for want of retry quota. Nothing of the request, nor the
     reply's message."""
-    cause = error_code(error)
+    cause = _telemetry.error_code(error)
     response = getattr(error, "response", None)
     if isinstance(response, dict):  # a ClientError: and the HTTP status
         cause += f", HTTP {response.get('ResponseMetadata', {}).get('HTTPStatusCode')}"

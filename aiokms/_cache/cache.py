@@ -63,7 +63,7 @@ from aiokms._cache.core import (
     Usage,
 )
 from aiokms._cache.source import copy_argument
-from aiokms._telemetry import error_code
+from aiokms._telemetry import error_code, note_cache
 
 __all__ = ["CacheStats", "DataKeyCache", "DataKeyClient"]
 
@@ -653,6 +653,7 @@ class DataKeyCache:
         if data_key is None:
             return None  # spent: the entry stays, empty, for the keys coming
         self._hits += 1
+        note_cache(True)
         uses, used_bytes, until, epoch = data_key.quiet
         if (
             data_key.uses < uses
@@ -676,6 +677,7 @@ class DataKeyCache:
         current = slot.current
         if current is not None and self._budget.fresh(current, self._clock()):
             self._hits += 1
+            note_cache(True)
             return current
         slot.wipe()
         del entries[tag]
@@ -731,6 +733,7 @@ class DataKeyCache:
         """Join the entry's oldest flight with room for ``length`` bytes, else start one;
         with ``ahead``, fetch keys ahead too if the entry's callers keep waiting."""
         self._misses += 1
+        note_cache(False)
         self._running_loop()  # flights of another loop are never joined
         budget = self._budget
         for flight in self._flights.get(tag, ()):
@@ -768,6 +771,7 @@ class DataKeyCache:
     ) -> Response:
         """Join the entry's flight, else start one."""
         self._misses += 1
+        note_cache(False)
         self._running_loop()
         flights = self._flights.get(tag)
         flight = flights[0] if flights else self._launch(_DECRYPT, tag, call, params, refresh=False)
