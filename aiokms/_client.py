@@ -164,8 +164,9 @@ class KMSClient:
             refreshes (default ``time.monotonic``; tests inject their own).
         tracer_provider: the OpenTelemetry ``TracerProvider`` for the spans of this client's
             calls (one ``KMS.<Operation>`` span each); by default the global one, once set.
-            Needs ``opentelemetry-api`` (``pip install 'aiokms[otel]'``); without it, and
-            while no provider is set, calls make no span.
+            Metrics go to the global ``MeterProvider``, once set. Needs ``opentelemetry-api``
+            (``pip install 'aiokms[otel]'``); without it, and while no provider is set, calls
+            make no span and record nothing (see the README's "Observability").
 
     A client belongs to the event loop of its first call (or ``async with``): using it from
     another loop raises ``aiokms.WrongEventLoop`` (make one client per loop). After
@@ -264,7 +265,7 @@ class KMSClient:
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
         self._telemetry = _telemetry.telemetry(
-            tracer_provider, config.region, config.endpoint_url, clock, __version__
+            tracer_provider, config.region, config.endpoint_url, clock, self
         )
         _fork.register(self)
 
@@ -435,6 +436,8 @@ class KMSClient:
                     failure = classify(status, code, None)
                     if failure is Failure.THROTTLE:
                         self._throttles += 1
+                        if call is not None:
+                            call.throttled()
                     step = attempts.on_reply(failure, clock())
                 if step is Step.GIVE_UP:
                     if attempts.out_of_retry_quota and _log.isEnabledFor(logging.WARNING):
@@ -444,7 +447,7 @@ class KMSClient:
                     raise ClientClosed(during_call=True)
                 self._retries += 1  # WAIT: a backoff, then the next attempt's turn
                 if call is not None:
-                    call.retrying()
+                    call.retrying(error)
                 if _log.isEnabledFor(logging.DEBUG):
                     _log_failure(spec.name, attempts.attempt - 1, error, attempts.delay)
         except BaseException:  # cancelled, timed out, closed or failed: an unspent token goes on

@@ -7,13 +7,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from botocore.exceptions import ClientError
+from opentelemetry import metrics
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,8 +27,9 @@ from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 
 import aiokms
 from aiokms._telemetry import error_code
-from tests.fake_kms import FakeKMS, client_of
-from tests.fault_server import FaultServer, fault_client
+from tests.fake_kms import FakeKMS, Recorded, client_of, failing_twice
+from tests.fault_server import THROTTLE_BODY, FaultServer, fault_client
+from tests.helpers import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -77,7 +84,6 @@ async def test_a_call_is_one_client_span_with_the_aws_sdk_attributes(
         "aws.request_id": "req-1",
         "retry_attempts": 0,
         "http.response.status_code": 200,
-        "http.status_code": 200,
     }
     assert span.instrumentation_scope is not None
     assert span.instrumentation_scope.name == "aiokms"
@@ -136,7 +142,8 @@ async def test_a_provider_that_is_off_makes_no_span(fake: FakeKMS) -> None:
     fake.reply("Encrypt", ENCRYPTED)
     async with client_of(fake, tracer_provider=NoOpTracerProvider()) as kms:
         await kms.encrypt(KeyId=KEY_ARN, Plaintext=b"x")
-        assert kms._telemetry is not None and kms._telemetry.call("Encrypt") is None
+        assert kms._telemetry is not None
+        assert repr(kms._telemetry).startswith("<Telemetry tracing=off ")
 
 
 async def test_a_tracer_provider_of_another_kind_is_refused(fake: FakeKMS) -> None:
@@ -188,6 +195,121 @@ def test_error_code_is_the_code_else_the_class() -> None:
     error = ClientError({"Error": {"Code": "NotFoundException", "Message": "m"}}, "Encrypt")
     assert error_code(error) == "NotFoundException"
     assert error_code(aiokms.ConnectTimeout(endpoint_url="http://x")) == "ConnectTimeout"
+
+
+# --- metrics: the process's global meter provider, set once for this module's tests -------
+
+READER = InMemoryMetricReader()
+
+
+@pytest.fixture(scope="module")
+def reader() -> InMemoryMetricReader:
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
+        metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
+    return READER
+
+
+def points(reader: InMemoryMetricReader, name: str) -> dict[frozenset[Any], Any]:
+    """The data points of metric ``name`` by their attributes (cumulative)."""
+    found: dict[frozenset[Any], Any] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        found[frozenset((point.attributes or {}).items())] = point
+    return found
+
+
+def counts(reader: InMemoryMetricReader, name: str) -> Counter[frozenset[Any]]:
+    return Counter({k: p.value for k, p in points(reader, name).items()})
+
+
+def call_attributes(region: str, method: str, **more: str) -> frozenset[Any]:
+    return frozenset(
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "KMS",
+            "cloud.region": region,
+            "rpc.method": method,
+            **more,
+        }.items()
+    )
+
+
+async def test_call_durations_by_operation_and_outcome(
+    fake: FakeKMS, reader: InMemoryMetricReader
+) -> None:
+    clock = FrozenClock()
+
+    async def quarter_second(recorded: Recorded) -> web.StreamResponse:
+        clock.advance(0.25)
+        return web.json_response(ENCRYPTED)
+
+    fake.handle("Encrypt", quarter_second)
+    fake.error("DescribeKey", "NotFoundException", "no such key")
+    async with client_of(fake, region_name="eu-duration-1", clock=clock) as kms:
+        for _ in range(2):
+            await kms.encrypt(KeyId=KEY_ARN, Plaintext=b"x")
+        with pytest.raises(ClientError):
+            await kms.describe_key(KeyId=KEY_ARN)
+    durations = points(reader, "aiokms.client.call.duration")
+    ok = durations[call_attributes("eu-duration-1", "Encrypt")]
+    failed = durations[
+        call_attributes("eu-duration-1", "DescribeKey", **{"error.type": "NotFoundException"})
+    ]
+    assert (ok.count, ok.sum, failed.count, failed.sum) == (2, 0.5, 1, 0.0)
+    assert list(ok.explicit_bounds)[:3] == [0.001, 0.0025, 0.005]  # seconds, not ms
+
+
+async def test_retries_and_throttles_are_counted_by_operation(
+    fake: FakeKMS, reader: InMemoryMetricReader
+) -> None:
+    fake.handle("ListKeys", failing_twice(400, THROTTLE_BODY))
+    async with client_of(fake, region_name="eu-retries-1", max_attempts=3) as kms:
+        await kms.list_keys()
+    throttled = {"error.type": "ThrottlingException"}
+    assert (
+        counts(reader, "aiokms.client.retries")[
+            call_attributes("eu-retries-1", "ListKeys", **throttled)
+        ]
+        == 2
+    )
+    assert (
+        counts(reader, "aiokms.client.throttles")[call_attributes("eu-retries-1", "ListKeys")] == 2
+    )
+
+
+async def test_limiter_rates_are_observed_by_quota(
+    fake: FakeKMS, reader: InMemoryMetricReader
+) -> None:
+    fake.error("DescribeKey", "ThrottlingException", "Rate exceeded")
+    async with client_of(fake, region_name="eu-limiter-1", max_attempts=1) as kms:
+        with pytest.raises(ClientError):
+            await kms.describe_key(KeyId=KEY_ARN)
+        rates = kms.stats().limiter_rates
+        observed = points(reader, "aiokms.client.limiter.rate")
+    key = frozenset({"cloud.region": "eu-limiter-1", "aiokms.quota": "DescribeKey"}.items())
+    assert set(rates) == {"DescribeKey"}
+    assert observed[key].value == rates["DescribeKey"]
+
+
+async def test_cache_hits_misses_and_kms_calls_are_counted(
+    fake: FakeKMS, reader: InMemoryMetricReader
+) -> None:
+    fake.reply("GenerateDataKey", GENERATED)
+    generate = frozenset({"rpc.method": "GenerateDataKey"}.items())
+    names = ("aiokms.cache.hits", "aiokms.cache.misses", "aiokms.cache.kms_calls")
+    before = [counts(reader, name)[generate] for name in names]
+    async with client_of(fake) as kms, aiokms.DataKeyCache() as cache:
+        for _ in range(3):
+            await cache.generate_data_key(kms, KeyId=KEY_ARN, KeySpec="AES_256", plaintext_length=1)
+        await cache.generate_data_key(kms, KeyId=KEY_ARN, KeySpec="AES_256", Recipient={})
+        stats = cache.stats()
+    after = [counts(reader, name)[generate] for name in names]
+    assert (stats.hits, stats.misses, stats.kms_calls) == (2, 1, 2)
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 2]
 
 
 # --- the global provider, and no OpenTelemetry at all: each in a process of its own --------
