@@ -19,8 +19,9 @@ opentelemetry-instrumentation-botocore does for botocore's calls); with meters, 
 by operation and outcome. The client tells the call of each retry and throttle.
 
 The instruments (:class:`Meters`) are the process's, made once on the global meter provider:
-a provider can be set only once. The cache counts on them only once they exist (one KMS call
-of the cache looks for them), so a hit costs a module attribute read while metrics are off.
+a provider can be set only once. The cache marks a hit's span and counts it only once a tracer
+(or a recording span) or the instruments have been found, by a client or by a miss of the
+cache, which looks: a hit costs two module attribute reads while both are off.
 The limiters' rates are observed when the reader collects, from every live client.
 """
 
@@ -161,11 +162,13 @@ class Telemetry:
         return Call(tracer, meters, operation, self._attributes, self._clock)
 
     def _find_tracer(self) -> Tracer | None:
+        global _SPANS
         provider = self._provider
         if provider is None:
             provider = otel_trace.get_tracer_provider()
         if isinstance(provider, _OFF_PROVIDERS):
             return None
+        _SPANS = True
         return provider.get_tracer(INSTRUMENTATION, _version())
 
 
@@ -261,6 +264,7 @@ class Call:
 # every client made with opentelemetry-api installed, and its region: for the limiter rates
 _CLIENTS: weakref.WeakKeyDictionary[Stats, str] = weakref.WeakKeyDictionary()
 _METERS: Meters | None = None  # the process's instruments, once a meter provider is set
+_SPANS = False  # whether the cache marks its hits' spans: a tracer or a recording span was found
 
 
 def find_meters() -> Meters | None:
@@ -333,10 +337,17 @@ def _metric_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _limiter_rates(options: CallbackOptions) -> Iterable[Observation]:
-    rates: dict[tuple[str, str], float] = {}
-    for client, region in list(_CLIENTS.items()):
-        for quota, rate in client.stats().limiter_rates.items():
-            rates[region, quota] = rates.get((region, quota), 0.0) + rate
+    # a periodic reader calls from its own thread while the event loop's may add a client
+    # or a limiter: a dict that changed size while read is read again
+    for _ in range(3):
+        rates: dict[tuple[str, str], float] = {}
+        try:
+            for client, region in list(_CLIENTS.items()):
+                for quota, rate in client.stats().limiter_rates.items():
+                    rates[region, quota] = rates.get((region, quota), 0.0) + rate
+            break
+        except RuntimeError:
+            continue
     return [
         otel_metrics.Observation(rate, {"cloud.region": region, "aiokms.quota": quota})
         for (region, quota), rate in rates.items()
@@ -352,15 +363,25 @@ def _version() -> str:
 
 def note_cache(hit: bool, operation: str) -> None:
     """A DataKeyCache call of ``operation`` was a hit (or a miss): mark the caller's current
-    span, if one records, and count it once metrics are on."""
-    if otel_trace is not None:
+    span, if one records, and count it once metrics are on. While neither spans nor metrics
+    have been found a hit costs two reads; a miss (it waits) looks for both."""
+    global _SPANS
+    if hit:
+        if not _SPANS and _METERS is None:
+            return
+        meters = _METERS
+    elif otel_trace is None:
+        return
+    else:
+        meters = find_meters()
+    if _SPANS or not hit:
         span = otel_trace.get_current_span()
         if span.is_recording():
+            _SPANS = True
             span.set_attribute("aiokms.cache.hit", hit)
-        meters = _METERS if hit else find_meters()  # (a miss waits: it may look)
-        if meters is not None:
-            counter = meters.cache_hits if hit else meters.cache_misses
-            counter.add(1, {"rpc.method": operation})
+    if meters is not None:
+        counter = meters.cache_hits if hit else meters.cache_misses
+        counter.add(1, {"rpc.method": operation})
 
 
 def note_cache_call(operation: str) -> None:
