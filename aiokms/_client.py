@@ -363,10 +363,19 @@ class KMSClient:
     # --- the call pipeline --------------------------------------------------------------
 
     async def _within_deadline(
-        self, spec: _model.OperationSpec, quota: str, body: bytes, seconds: float
+        self,
+        spec: _model.OperationSpec,
+        quota: str,
+        body: bytes,
+        seconds: float,
+        call: _telemetry.Call | None = None,
     ) -> dict[str, Any]:
+        if call is None and self._telemetry is not None:  # the span: the deadline's too
+            call = self._telemetry.call(spec.name)
+            if call is not None:
+                return await call.run(self._within_deadline(spec, quota, body, seconds, call))
         try:
-            return await asyncio.wait_for(self._attempts(spec, quota, body), seconds)
+            return await asyncio.wait_for(self._attempts(spec, quota, body, call), seconds)
         except asyncio.TimeoutError:
             raise DeadlineExceeded(spec.name, seconds) from None
 

@@ -122,6 +122,22 @@ async def test_a_call_without_a_reply_counts_its_attempts_and_names_the_error(
     assert span.status.status_code is StatusCode.ERROR
 
 
+async def test_a_call_past_its_deadline_ends_its_span_so(
+    faults: FaultServer, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    faults.policy = lambda: "hang"
+    async with fault_client(faults.url, call_timeout=0.2, tracer_provider=provider) as kms:
+        with pytest.raises(aiokms.DeadlineExceeded):
+            await kms.list_keys()
+    (span,) = spans(exporter)
+    attributes = dict(span.attributes or {})
+    assert (attributes["error.type"], span.status.status_code) == (
+        "DeadlineExceeded",
+        StatusCode.ERROR,
+    )
+    assert attributes["retry_attempts"] == 0
+
+
 async def test_the_span_nests_under_the_callers_and_calls_stay_apart(
     fake: FakeKMS, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
