@@ -37,6 +37,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import platform
 import random
 import ssl
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from botocore.exceptions import OperationNotPageableError
 
-from aiokms import _fork, _model, _protocol, _quotas
+from aiokms import _fork, _model, _protocol, _quotas, _telemetry
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
@@ -68,7 +69,12 @@ from aiokms.errors import (
     WrongEventLoop,
 )
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
+
+_log = logging.getLogger("aiokms.client")
 
 __version__ = "0.1.0"
 _USER_AGENT = (
@@ -156,6 +162,11 @@ class KMSClient:
             (default): always wait.
         clock: monotonic seconds for the rate limiters, the reply deadlines and credential
             refreshes (default ``time.monotonic``; tests inject their own).
+        tracer_provider: the OpenTelemetry ``TracerProvider`` for the spans of this client's
+            calls (one ``KMS.<Operation>`` span each); by default the global one, once set.
+            Metrics go to the global ``MeterProvider``, once set. Needs ``opentelemetry-api``
+            (``pip install 'aiokms[otel]'``); without it, and while no provider is set, calls
+            make no span and record nothing (see the README's "Observability").
 
     A client belongs to the event loop of its first call (or ``async with``): using it from
     another loop raises ``aiokms.WrongEventLoop`` (make one client per loop). After
@@ -186,6 +197,7 @@ class KMSClient:
         call_timeout: float | None = None,
         max_rate_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tracer_provider: TracerProvider | None = None,
         _random: Callable[[], float] = random.random,
     ) -> None:
         config = resolve(
@@ -252,6 +264,9 @@ class KMSClient:
         self._throttles = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
+        self._telemetry = _telemetry.telemetry(
+            tracer_provider, config.region, config.endpoint_url, clock, self
+        )
         _fork.register(self)
 
     def __repr__(self) -> str:
@@ -348,18 +363,36 @@ class KMSClient:
     # --- the call pipeline --------------------------------------------------------------
 
     async def _within_deadline(
-        self, spec: _model.OperationSpec, quota: str, body: bytes, seconds: float
+        self,
+        spec: _model.OperationSpec,
+        quota: str,
+        body: bytes,
+        seconds: float,
+        call: _telemetry.Call | None = None,
     ) -> dict[str, Any]:
+        if call is None and self._telemetry is not None:  # the span: the deadline's too
+            call = self._telemetry.call(spec.name)
+            if call is not None:
+                return await call.run(self._within_deadline(spec, quota, body, seconds, call))
         try:
-            return await asyncio.wait_for(self._attempts(spec, quota, body), seconds)
+            return await asyncio.wait_for(self._attempts(spec, quota, body, call), seconds)
         except asyncio.TimeoutError:
             raise DeadlineExceeded(spec.name, seconds) from None
 
     async def _attempts(
-        self, spec: _model.OperationSpec, quota: str, body: bytes
+        self,
+        spec: _model.OperationSpec,
+        quota: str,
+        body: bytes,
+        call: _telemetry.Call | None = None,
     ) -> dict[str, Any]:
         """Drive the call's :class:`~aiokms._retry.Attempts`: send until success, a failure
-        not worth retrying, or no attempts or retry quota left."""
+        not worth retrying, or no attempts or retry quota left. With a tracer provider on,
+        within the call's span (``call``: the :class:`~aiokms._telemetry.Call` told of it)."""
+        if call is None and self._telemetry is not None:
+            call = self._telemetry.call(spec.name)
+            if call is not None:
+                return await call.run(self._attempts(spec, quota, body, call))
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         clock = self._clock
         attempts = self._policy.attempts(quota)
@@ -412,12 +445,20 @@ class KMSClient:
                     failure = classify(status, code, None)
                     if failure is Failure.THROTTLE:
                         self._throttles += 1
+                        if call is not None:
+                            call.throttled()
                     step = attempts.on_reply(failure, clock())
                 if step is Step.GIVE_UP:
+                    if attempts.out_of_retry_quota and _log.isEnabledFor(logging.WARNING):
+                        _log_failure(spec.name, attempts.attempt, error, None)
                     raise error
                 if self._closed:
                     raise ClientClosed(during_call=True)
                 self._retries += 1  # WAIT: a backoff, then the next attempt's turn
+                if call is not None:
+                    call.retrying(error)
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log_failure(spec.name, attempts.attempt - 1, error, attempts.delay)
         except BaseException:  # cancelled, timed out, closed or failed: an unspent token goes on
             attempts.cancel(clock())
             raise
@@ -499,6 +540,28 @@ class KMSClient:
     if TYPE_CHECKING:
         # Operation methods are generated from botocore's model below.
         def __getattr__(self, name: str) -> Callable[..., Awaitable[dict[str, Any]]]: ...
+
+
+def _log_failure(operation: str, attempt: int, error: Exception, backoff: float | None) -> None:
+    """Log failed attempt number ``attempt``: its operation and error code (or exception class)
+    with the HTTP status; DEBUG with the ``backoff`` before it is retried, WARNING when
+    ``backoff`` is None: not retried for want of retry quota. Nothing of the request, nor the
+    reply's message."""
+    cause = _telemetry.error_code(error)
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):  # a ClientError: and the HTTP status
+        cause += f", HTTP {response.get('ResponseMetadata', {}).get('HTTPStatusCode')}"
+    if backoff is None:
+        _log.warning(
+            "%s attempt %d failed (%s); not retried: the client's retry quota is spent",
+            operation,
+            attempt,
+            cause,
+        )
+    else:
+        _log.debug(
+            "%s attempt %d failed (%s); retrying in %.3f s", operation, attempt, cause, backoff
+        )
 
 
 def _seconds(value: object) -> bool:

@@ -86,11 +86,14 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
   rate since the first response.
 
-Pure: the caller passes the time; waiting (with asyncio) is the client's job.
+Pure: the caller passes the time; waiting (with asyncio) is the client's job. A limiter that
+switches on (its quota's first throttle) or off (slow start over without one) says so at INFO
+on the ``aiokms.ratelimit`` logger, naming its quota.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -122,6 +125,8 @@ GRACE_INTERVALS = 10  # no second cut for requests sent within this many interva
 GRACE_REGAIN = 0.7  # ... nor longer than this share of the time the line takes to regain it
 SAFE_SHARE = 0.8  # while a call's last attempt waits, the rate stays at or below this x w_max
 
+_log = logging.getLogger("aiokms.ratelimit")
+
 
 class RateLimiter:
     """CUBIC-governed token bucket; every method takes ``now`` in monotonic seconds."""
@@ -148,10 +153,12 @@ class RateLimiter:
         "_w_max",
         "_window",
         "enabled",
+        "quota",
         "rate",
     )
 
     def __init__(self, now: float) -> None:
+        self.quota = ""  # the name of its KMS quota, for the log (RateLimiters sets it)
         self.enabled = False  # on: the rate paces every request
         self.rate = MIN_RATE  # tokens per second while enabled
         self._responses = _RateMeter()
@@ -308,7 +315,9 @@ class RateLimiter:
                     self._slow_start_reply(now, sent_at)
                 return  # off: the common case, kept to one count
             new_rate = self._switch_on(self._responses.rate(now), now)
+            switched_on = True
         else:
+            switched_on = False
             if self._start_successes is not None:
                 if sent_at is not None and sent_at < self._on_at:
                     return  # sent in slow start's overshoot: it measures nothing of the quota
@@ -323,6 +332,12 @@ class RateLimiter:
         if self._holds:
             new_rate = min(new_rate, self.safe_rate(now))
         self._set_rate(min(new_rate, MAX_RATE_FACTOR * self._responses.rate(now)), now)
+        if switched_on:
+            _log.info(
+                "adaptive limiter of quota %r on after its first throttle: %.1f requests/s",
+                self.quota,
+                self.rate,
+            )
 
     def _slow_start_reply(self, now: float, sent_at: float | None) -> None:
         if sent_at is not None:
@@ -332,6 +347,11 @@ class RateLimiter:
         self._window += 1
         if self._window >= SLOW_START_LIMIT:
             self._slow_start = False  # the quota takes bursts this large: off until a throttle
+            _log.info(
+                "adaptive limiter of quota %r off: %d requests in flight without a throttle",
+                self.quota,
+                SLOW_START_LIMIT,
+            )
 
     def _switch_on(self, measured: float, now: float) -> float:
         """The first throttle: the limiter goes on; the rate it starts at."""
@@ -467,7 +487,7 @@ class RateLimiters:
         """The limiter a request of ``quota`` must take a ticket from now; ``None``: go."""
         limiter = self._limiters.get(quota)
         if limiter is None:
-            limiter = self._limiters[quota] = self._make(now)
+            limiter = self._new(quota, now)
         return limiter if limiter.paces else None
 
     def on_response(
@@ -476,8 +496,13 @@ class RateLimiters:
         """A reply to a request of ``quota``: see :meth:`RateLimiter.on_response`."""
         limiter = self._limiters.get(quota)
         if limiter is None:
-            limiter = self._limiters[quota] = self._make(now)
+            limiter = self._new(quota, now)
         limiter.on_response(throttled, now, sent_at)
+
+    def _new(self, quota: str, now: float) -> RateLimiter:
+        limiter = self._limiters[quota] = self._make(now)
+        limiter.quota = quota
+        return limiter
 
     def on_lost(self, quota: str, now: float) -> None:
         """A request of ``quota`` got no reply: see :meth:`RateLimiter.on_lost`."""

@@ -213,6 +213,8 @@ class Attempts:
         failure: the last attempt's failure, or ``None`` if it had none.
         refused_wait: after a ``GIVE_UP`` from :meth:`next_step`, the wait the limiter asked
             for that was over ``max_rate_wait``.
+        out_of_retry_quota: after a ``GIVE_UP`` from a reply, whether the failure would have
+            been retried but the retry quota could not pay for it.
     """
 
     __slots__ = (
@@ -227,6 +229,7 @@ class Attempts:
         "attempt",
         "delay",
         "failure",
+        "out_of_retry_quota",
         "refused_wait",
     )
 
@@ -243,6 +246,7 @@ class Attempts:
         self.delay = 0.0
         self.failure: Failure | None = None
         self.refused_wait: float | None = None
+        self.out_of_retry_quota = False
 
     def __repr__(self) -> str:
         state = ("turn", "ready", "in flight", "backoff", "finished")[self._state]
@@ -349,6 +353,7 @@ class Attempts:
         cost = policy.retry_quota.acquire(failure)
         if not cost:
             self._state = _FINISHED
+            self.out_of_retry_quota = True
             return Step.GIVE_UP
         self._last_cost = cost
         self.delay = backoff(self.attempt, policy.random)

@@ -29,6 +29,15 @@ Run it from the repository root::
 The ``aiokms`` client is skipped, with a message, if ``import aiokms`` does not provide
 ``KMSClient`` and ``Credentials``. The checkout this file lives in is importable without
 installing it.
+
+Tracing's cost (not run by default): ``aiokms-traced`` is the aiokms client with an
+OpenTelemetry SDK ``TracerProvider`` (a ``BatchSpanProcessor`` into an exporter that drops
+the spans: the spans are made, ended and queued, and the processor's thread runs, but nothing
+is serialized), ``aiobotocore-traced`` is aiobotocore instrumented by
+opentelemetry-instrumentation-botocore with such a provider (instrumented for its rounds only)::
+
+    python benchmarks/client_overhead.py \
+        --clients aiokms,aiokms-traced,aiobotocore,aiobotocore-traced
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import functools
 import gc
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -62,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _child import start_child, stop_child
 
 CLIENTS = ("aiokms", "aiobotocore", "bare")
+TRACED = ("aiokms-traced", "aiobotocore-traced")  # on demand: --clients
 REGION = "us-east-1"
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "secret"
@@ -240,10 +251,58 @@ async def bare_client(url: str, concurrency: int) -> AsyncIterator[Call]:
         yield call
 
 
+def span_dropping_provider() -> Any:
+    """An SDK TracerProvider whose batch processor exports into nothing."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    return provider
+
+
+@contextlib.asynccontextmanager
+async def aiokms_traced_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+    aiokms = load_aiokms()
+    provider = span_dropping_provider()
+    try:
+        async with aiokms.KMSClient(
+            region_name=REGION,
+            endpoint_url=url,
+            credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
+            max_connections=concurrency,
+            tracer_provider=provider,
+        ) as kms:
+            yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
+    finally:
+        provider.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def aiobotocore_traced_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+    from opentelemetry.instrumentation.botocore import AiobotocoreInstrumentor
+
+    provider = span_dropping_provider()
+    instrumentor = AiobotocoreInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        async with aiobotocore_client(url, concurrency) as call:
+            yield call
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
 FACTORIES: dict[str, ClientFactory] = {
     "aiokms": aiokms_client,
     "aiobotocore": aiobotocore_client,
     "bare": bare_client,
+    "aiokms-traced": aiokms_traced_client,
+    "aiobotocore-traced": aiobotocore_traced_client,
 }
 
 
@@ -356,6 +415,9 @@ def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
         out["aiobotocore_over_aiokms"] = cpu["aiobotocore"] / cpu["aiokms"]
     if "aiokms" in cpu and "bare" in cpu:
         out["aiokms_over_bare"] = cpu["aiokms"] / cpu["bare"]
+    for name in ("aiokms", "aiobotocore"):
+        if name in cpu and f"{name}-traced" in cpu:
+            out[f"{name}_traced_over_untraced"] = cpu[f"{name}-traced"] / cpu[name]
     return out
 
 
@@ -381,6 +443,13 @@ def print_summary(summary: dict[str, dict[str, Any]], rat: dict[str, float], out
         print(f"\nCPU per call: aiobotocore / aiokms = {ratio:.1f}x", file=out)
     if "aiokms_over_bare" in rat:
         print(f"CPU per call: aiokms / bare = {rat['aiokms_over_bare']:.2f}x", file=out)
+    for name in ("aiokms", "aiobotocore"):
+        if f"{name}_traced_over_untraced" in rat:
+            ratio = rat[f"{name}_traced_over_untraced"]
+            extra = summary[f"{name}-traced"]["cpu_us_per_call"] - summary[name]["cpu_us_per_call"]
+            print(
+                f"CPU per call: {name}-traced / {name} = {ratio:.2f}x ({extra:+,.0f} us)", file=out
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,9 +471,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    unknown = sorted(set(args.clients) - set(CLIENTS))
+    unknown = sorted(set(args.clients) - set(CLIENTS + TRACED))
     if unknown or not args.clients:
-        p.error(f"--clients: unknown {unknown}; choose from {','.join(CLIENTS)}")
+        p.error(f"--clients: unknown {unknown}; choose from {','.join(CLIENTS + TRACED)}")
     for opt in ("calls", "concurrency", "rounds"):
         if getattr(args, opt) < 1:
             p.error(f"--{opt} must be at least 1")
@@ -421,6 +490,13 @@ def available_clients(wanted: Sequence[str], log: TextIO) -> list[str]:
         except (ImportError, AttributeError) as exc:
             print(f"skipping aiokms: not usable yet ({type(exc).__name__}: {exc})", file=log)
             clients.remove("aiokms")
+    for name, module in (
+        ("aiokms-traced", "opentelemetry.sdk.trace"),
+        ("aiobotocore-traced", "opentelemetry.instrumentation.botocore"),
+    ):
+        if name in clients and importlib.util.find_spec(module.split(".")[0]) is None:
+            print(f"skipping {name}: {module} is not installed", file=log)
+            clients.remove(name)
     return clients
 
 

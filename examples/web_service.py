@@ -18,6 +18,11 @@ Serve until Ctrl-C instead (still on the local KMS), and try it with curl::
 
 With ``--key-id arn:aws:kms:...`` it uses AWS KMS instead, with the region and credentials the
 AWS CLI would use.
+
+Tracing is on when the OpenTelemetry SDK is installed (``pip install 'aiokms[otel]'
+opentelemetry-sdk``): each request is a server span; the KMS calls it causes are
+``KMS.<Operation>`` spans under it, and the cache marks it ``aiokms.cache.hit``. The demo
+prints a summary of the spans; ``--serve`` prints every span to stdout as it ends.
 """
 
 from __future__ import annotations
@@ -27,12 +32,26 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import ClientSession, web
 
 import aiokms
 import aiokms.emulator
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SimpleSpanProcessor,
+    )
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+except ImportError:  # tracing off
+    trace = None  # type: ignore[assignment]
 
 KMS = web.AppKey("kms", aiokms.KMSClient)
 CACHE = web.AppKey("cache", aiokms.DataKeyCache)
@@ -76,9 +95,59 @@ async def stats(request: web.Request) -> web.Response:
     )
 
 
+def start_tracing(serve: bool) -> Any:
+    """Set the global tracer provider: spans printed as they end (``serve``), else kept for
+    the demo's summary (the in-memory exporter, returned). ``None`` without the SDK."""
+    if trace is None:
+        return None
+    provider = TracerProvider()
+    if serve:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        exporter = None
+    else:
+        exporter = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # KMSClient picks it up (or pass tracer_provider=)
+    return exporter
+
+
+@web.middleware
+async def traced(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Each request a server span, current while it is handled: the KMS spans nest under it."""
+    if trace is None:
+        return await handler(request)  # type: ignore[no-any-return]
+    tracer = trace.get_tracer("web_service")
+    name = f"{request.method} {request.path}"
+    with tracer.start_as_current_span(name, kind=trace.SpanKind.SERVER):
+        return await handler(request)  # type: ignore[no-any-return]
+
+
+def print_spans(exporter: Any) -> None:
+    """What the demo's traces hold: spans by name, cache hits, one request's trace."""
+    spans = exporter.get_finished_spans()
+    names = Counter(span.name for span in spans)
+    requests = [span for span in spans if span.kind is trace.SpanKind.SERVER]
+    marks = Counter((span.attributes or {}).get("aiokms.cache.hit") for span in requests)
+    print("spans: " + ", ".join(f"{name} {count}" for name, count in sorted(names.items())))
+    print(
+        f"request spans marked aiokms.cache.hit: true {marks[True]}, false {marks[False]} "
+        "(a miss waits for a KMS call under way, or starts one)"
+    )
+    for span in spans:
+        if span.name.startswith("KMS.") and span.parent is not None:
+            parent = next(p for p in spans if p.context.span_id == span.parent.span_id)
+            attributes = span.attributes or {}
+            print(
+                f"e.g. {parent.name} > {span.name} (rpc.method={attributes.get('rpc.method')}, "
+                f"retry_attempts={attributes.get('retry_attempts')}, "
+                f"http.response.status_code={attributes.get('http.response.status_code')})"
+            )
+            break
+
+
 def make_app(connect: Callable[[], aiokms.KMSClient], key_arn: str) -> web.Application:
     """The aiohttp application; the client, cache and encryptor live as long as it does."""
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[traced])
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with (
@@ -132,6 +201,7 @@ async def demo(base_url: str, requests: int, tenants: int) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     """Start the local KMS (unless --key-id), serve, then demo or wait for Ctrl-C."""
+    exporter = start_tracing(args.serve)
     async with contextlib.AsyncExitStack() as stack:
         if args.key_id:
             connect = aiokms.KMSClient  # region and credentials as the AWS CLI finds them
@@ -163,6 +233,8 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.Event().wait()
         else:
             await demo(base_url, args.requests, args.tenants)
+            if exporter is not None:
+                print_spans(exporter)
 
 
 if __name__ == "__main__":

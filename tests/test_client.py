@@ -12,6 +12,7 @@ import gc
 import hashlib
 import inspect
 import json
+import logging
 import os
 import signal
 import socket
@@ -1141,3 +1142,122 @@ async def test_cross_decryption(client_factory: moto.ClientFactory, moto_url: st
                 KeyId=key_id, NumberOfBytes=24, EncryptionContext=moto.CONTEXT
             )
             assert len(await decrypt_with(opener, dk["CiphertextBlob"])) == 24
+
+
+# --- logging -------------------------------------------------------------------------------
+
+
+def logged(caplog: pytest.LogCaptureFixture, name: str) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == name]
+
+
+async def test_each_retried_attempt_is_logged_at_debug(
+    faults: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults.script.extend(["throttle", "500", "reset", "throttle", "ok"])
+    caplog.set_level(logging.DEBUG, logger="aiokms")
+    async with fault_client(faults.url, retry_mode="standard", _random=lambda: 0.5) as kms:
+        with pytest.raises(aiokms.ConnectionClosed):
+            await kms.list_keys()  # throttle, 500, reset: out of attempts
+        await kms.describe_key(KeyId="alias/k")  # throttle, ok
+    assert logged(caplog, "aiokms.client") == [
+        (
+            logging.DEBUG,
+            "ListKeys attempt 1 failed (ThrottlingException, HTTP 400); retrying in 0.500 s",
+        ),
+        (logging.DEBUG, "ListKeys attempt 2 failed (500, HTTP 500); retrying in 1.000 s"),
+        (
+            logging.DEBUG,
+            "DescribeKey attempt 1 failed (ThrottlingException, HTTP 400); retrying in 0.500 s",
+        ),
+    ]  # the last attempt, not retried, is the error the caller gets: not logged
+
+
+async def test_a_transport_error_retried_is_logged_by_its_class(
+    faults: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults.script.extend(["reset", "ok"])
+    caplog.set_level(logging.DEBUG, logger="aiokms.client")
+    async with fault_client(faults.url, retry_mode="standard") as kms:
+        await kms.list_keys()
+    assert logged(caplog, "aiokms.client") == [
+        (logging.DEBUG, "ListKeys attempt 1 failed (ConnectionClosed); retrying in 0.000 s")
+    ]
+
+
+async def test_a_call_that_fails_for_want_of_retry_quota_is_a_warning(
+    faults: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults.script.extend(["throttle", "500", "500"])
+    caplog.set_level(logging.DEBUG, logger="aiokms")
+    async with fault_client(faults.url, retry_mode="standard") as kms:
+        kms._policy.retry_quota.available = 5  # one retry left
+        with pytest.raises(ClientError):
+            await kms.list_keys()
+    assert logged(caplog, "aiokms.client") == [
+        (
+            logging.DEBUG,
+            "ListKeys attempt 1 failed (ThrottlingException, HTTP 400); retrying in 0.000 s",
+        ),
+        (
+            logging.WARNING,
+            "ListKeys attempt 2 failed (500, HTTP 500); not retried: "
+            "the client's retry quota is spent",
+        ),
+    ]
+    assert faults.requests == 2  # a third attempt was allowed, but not paid for
+
+
+async def test_a_call_out_of_attempts_or_fatal_logs_no_warning(
+    faults: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults.script.extend(["throttle", "throttle", "throttle", "400"])
+    caplog.set_level(logging.DEBUG, logger="aiokms")
+    async with fault_client(faults.url, retry_mode="standard") as kms:
+        for _ in range(2):
+            with pytest.raises(ClientError):
+                await kms.list_keys()
+    assert [level for level, _ in logged(caplog, "aiokms.client")] == [logging.DEBUG] * 2
+
+
+async def test_logs_hold_no_credential_plaintext_or_data_key(
+    fake: FakeKMS, caplog: pytest.LogCaptureFixture
+) -> None:
+    plaintext = b"plaintext-never-logged"
+    data_key = b"data-key-never-logged-0123456789"
+    token = "session-token-never-logged"
+    calls = 0
+
+    async def throttled_once(recorded: Recorded) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls % 2:
+            return web.json_response(
+                {"__type": "ThrottlingException", "message": f"slow down {recorded.body!r}"},
+                status=400,
+            )
+        return web.json_response(
+            {
+                "KeyId": KEY_ARN,
+                "CiphertextBlob": base64.b64encode(b"blob").decode(),
+                "Plaintext": base64.b64encode(data_key).decode(),
+            }
+        )
+
+    fake.handle("Encrypt", throttled_once)
+    fake.handle("GenerateDataKey", throttled_once)
+    caplog.set_level(logging.DEBUG)
+    credentials = aiokms.Credentials(ACCESS_KEY, fake.secret_key, token)
+    async with client_of(fake, credentials=credentials, max_attempts=2) as kms:
+        await kms.encrypt(KeyId=KEY_ARN, Plaintext=plaintext)
+        await kms.generate_data_key(KeyId=KEY_ARN, KeySpec="AES_256")
+        kms._policy.retry_quota.available = 0
+        with pytest.raises(ClientError):
+            await kms.encrypt(KeyId=KEY_ARN, Plaintext=plaintext)
+    assert len(logged(caplog, "aiokms.client")) == 3
+    text = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    secrets = [fake.secret_key, token, ACCESS_KEY, plaintext, data_key]
+    for secret in secrets:
+        raw = secret if isinstance(secret, str) else secret.decode()
+        for form in (raw, base64.b64encode(raw.encode()).decode()):
+            assert form not in text

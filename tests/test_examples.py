@@ -45,6 +45,12 @@ def test_web_service_demo() -> None:
     calls = int(re.search(r"KMS calls: (\d+)", out).group(1))  # type: ignore[union-attr]
     assert 0 < calls < 60  # the cache shares data keys between requests
     assert "a message made for tenant a does not decrypt for tenant b: ok" in out
+    # tracing on (the SDK is a dev dependency): the requests' spans hold the KMS calls' spans
+    line = out.split("spans: ")[1].splitlines()[0]
+    spans = {name: int(n) for name, n in (item.rsplit(" ", 1) for item in line.split(", "))}
+    assert spans["POST /encrypt"] == spans["POST /decrypt"] == 61
+    assert spans["KMS.GenerateDataKey"] + spans["KMS.Decrypt"] == calls
+    assert re.search(r"e\.g\. POST /\w+ > KMS\.(GenerateDataKey|Decrypt) \(rpc\.method=", out)
 
 
 def test_web_service_serves_until_interrupted() -> None:

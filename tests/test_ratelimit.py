@@ -7,6 +7,7 @@ import asyncio
 import heapq
 import importlib.util
 import itertools
+import logging
 import math
 import random
 import sys
@@ -752,6 +753,38 @@ def test_the_map_makes_a_quotas_limiter_at_its_first_request() -> None:
     limiters.on_response("DescribeKey", True, 3.0)
     assert limiters.turn("DescribeKey", 3.0) is made and made.enabled
     assert limiters.rates() == {"DescribeKey": made.rate}
+
+
+def test_a_limiter_switching_off_and_on_says_so_naming_its_quota(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiokms.ratelimit")
+    limiters = RateLimiters()
+    limiters.turn("DescribeKey", 0.0)
+    for i in range(300):  # slow start's window reaches its limit at the 252nd success
+        limiters.on_response("DescribeKey", False, i / 100)
+    limiters.on_response("DescribeKey", True, 3.0)
+    rates = limiters.rates()
+    limiters.on_response("DescribeKey", True, 3.1)  # on already: said once
+    limiters.on_response(SYMMETRIC, True, 3.2)  # a quota's first reply, a throttle
+    rates[SYMMETRIC] = limiters.rates()[SYMMETRIC]
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.INFO,
+            "adaptive limiter of quota 'DescribeKey' off: 256 requests in flight without a "
+            "throttle",
+        ),
+        (
+            logging.INFO,
+            "adaptive limiter of quota 'DescribeKey' on after its first throttle: "
+            f"{rates['DescribeKey']:.1f} requests/s",
+        ),
+        (
+            logging.INFO,
+            f"adaptive limiter of quota {SYMMETRIC!r} on after its first throttle: "
+            f"{rates[SYMMETRIC]:.1f} requests/s",
+        ),
+    ]
 
 
 def test_a_throttle_of_one_quota_leaves_every_other_alone() -> None:

@@ -44,6 +44,7 @@ calls and counts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import weakref
@@ -62,6 +63,7 @@ from aiokms._cache.core import (
     Usage,
 )
 from aiokms._cache.source import copy_argument
+from aiokms._telemetry import error_code, note_cache, note_cache_call
 
 __all__ = ["CacheStats", "DataKeyCache", "DataKeyClient"]
 
@@ -76,6 +78,8 @@ REFRESH_RETRY_SECONDS = 1.0
 
 Response = dict[str, Any]
 KMSCall = Callable[..., Awaitable[Response]]
+
+_log = logging.getLogger("aiokms.cache")
 
 
 class DataKeyClient(Protocol):
@@ -487,7 +491,7 @@ class DataKeyCache:
         if kwargs or not self._budget.cacheable(plaintext_length):
             params = _generate_params(KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens)
             params.update(kwargs)
-            return await self._bypass(kms.generate_data_key, params)
+            return await self._bypass(_GENERATE, kms.generate_data_key, params)
         try:
             tag = self._generate_tag(
                 kms, partition, KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens
@@ -495,7 +499,7 @@ class DataKeyCache:
             hit = self._take_generated(tag, length)
         except (TypeError, AttributeError):  # leave odd arguments to the client's validation
             params = _generate_params(KeyId, KeySpec, NumberOfBytes, EncryptionContext, GrantTokens)
-            return await self._bypass(kms.generate_data_key, params)
+            return await self._bypass(_GENERATE, kms.generate_data_key, params)
         if hit is not None:
             data_key, refresh = hit
             if refresh:
@@ -550,7 +554,7 @@ class DataKeyCache:
                 CiphertextBlob, EncryptionContext, GrantTokens, KeyId, EncryptionAlgorithm
             )
             params.update(kwargs)
-            return await self._bypass(kms.decrypt, params)
+            return await self._bypass(_DECRYPT, kms.decrypt, params)
         blob = CiphertextBlob if type(CiphertextBlob) is bytes else bytes(CiphertextBlob)
         try:
             tag = self._decrypt_tag(
@@ -561,7 +565,7 @@ class DataKeyCache:
             params = _decrypt_params(
                 blob, EncryptionContext, GrantTokens, KeyId, EncryptionAlgorithm
             )
-            return await self._bypass(kms.decrypt, params)
+            return await self._bypass(_DECRYPT, kms.decrypt, params)
         if hit is not None:
             return hit.response()
         params = _decrypt_params(blob, EncryptionContext, GrantTokens, KeyId, EncryptionAlgorithm)
@@ -649,6 +653,7 @@ class DataKeyCache:
         if data_key is None:
             return None  # spent: the entry stays, empty, for the keys coming
         self._hits += 1
+        note_cache(True, _GENERATE)
         uses, used_bytes, until, epoch = data_key.quiet
         if (
             data_key.uses < uses
@@ -672,6 +677,7 @@ class DataKeyCache:
         current = slot.current
         if current is not None and self._budget.fresh(current, self._clock()):
             self._hits += 1
+            note_cache(True, _DECRYPT)
             return current
         slot.wipe()
         del entries[tag]
@@ -727,6 +733,7 @@ class DataKeyCache:
         """Join the entry's oldest flight with room for ``length`` bytes, else start one;
         with ``ahead``, fetch keys ahead too if the entry's callers keep waiting."""
         self._misses += 1
+        note_cache(False, _GENERATE)
         self._running_loop()  # flights of another loop are never joined
         budget = self._budget
         for flight in self._flights.get(tag, ()):
@@ -764,6 +771,7 @@ class DataKeyCache:
     ) -> Response:
         """Join the entry's flight, else start one."""
         self._misses += 1
+        note_cache(False, _DECRYPT)
         self._running_loop()
         flights = self._flights.get(tag)
         flight = flights[0] if flights else self._launch(_DECRYPT, tag, call, params, refresh=False)
@@ -784,9 +792,10 @@ class DataKeyCache:
             raise RuntimeError("the DataKeyCache was closed while this call waited for KMS")
         return task.result()
 
-    async def _bypass(self, call: KMSCall, params: dict[str, Any]) -> Response:
+    async def _bypass(self, operation: str, call: KMSCall, params: dict[str, Any]) -> Response:
         self._bypasses += 1
         self._kms_calls += 1
+        note_cache_call(operation)
         self._bypassing += 1
         era = self._era
         try:
@@ -858,6 +867,7 @@ class DataKeyCache:
         self._tasks.add(task)
         self._flights.setdefault(tag, []).append(flight)
         self._kms_calls += 1
+        note_cache_call(operation)
         if refresh:
             self._refreshes += 1
         return flight
@@ -878,6 +888,12 @@ class DataKeyCache:
                 self._errors += 1
                 if flight.operation == _GENERATE and flight.generation == self._generation:
                     self._generate_failed(flight)
+                if flight.refresh and not flight.uses:  # nobody waits: nobody else hears of it
+                    _log.info(
+                        "a data key fetched ahead was not made (%s); callers who find the "
+                        "current key spent call KMS themselves",
+                        error_code(exc),
+                    )
             raise
         self._ended(flight)
         if flight.generation != self._generation:
@@ -1032,7 +1048,7 @@ class GenerateEntry(_Entry):
             raise RuntimeError(_CLOSED)
         length = _length(plaintext_length)
         if not cache._budget.cacheable(plaintext_length):
-            return DataKey(await cache._bypass(self._call, dict(self._params)))
+            return DataKey(await cache._bypass(_GENERATE, self._call, dict(self._params)))
         hit = self.take(length)
         if hit is not None:
             return DataKey(hit.response(), hit.born)

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import gc
 import json
+import logging
 import math
 import os
 import random
@@ -593,6 +594,32 @@ async def test_a_failed_refresh_is_retried_only_after_a_pause(
     completes_at_once(gdk(cache, kms))
     await settle(cache)
     assert cache.stats().refreshes == 2 and keys.generated == 3
+
+
+async def test_a_failed_refresh_nobody_waited_for_is_logged_by_its_code(
+    kms: aiokms.KMSClient,
+    keys: Keys,
+    make_cache: Callable[..., DataKeyCache],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiokms")
+    cache = make_cache(max_messages=10, refresh_ahead=0.5)
+    first = await gdk(cache, kms)
+    keys.fail_with = "ThrottlingException"
+    for _ in range(4):
+        completes_at_once(gdk(cache, kms))
+    await settle(cache)
+    assert cache.stats().errors == 1
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "aiokms.cache"]
+    assert records == [
+        (
+            logging.INFO,
+            "a data key fetched ahead was not made (ThrottlingException); callers who find "
+            "the current key spent call KMS themselves",
+        )
+    ]
+    text = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    assert first["Plaintext"].hex() not in text and repr(first["Plaintext"]) not in text
 
 
 async def test_a_burst_that_spends_most_of_a_new_key_refreshes_it_at_once(
