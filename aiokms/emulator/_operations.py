@@ -207,12 +207,16 @@ def _symmetric_only(key: Key, operation: str) -> None:
         )
 
 
-def _dry_run(params: Params) -> None:
+def _dry_run(params: Params, status: int = 412) -> None:
+    """A request that would have succeeded, with ``DryRun``: ``DryRunOperationException``.
+
+    The API reference gives it HTTP 412; KMS answers GenerateDataKeyPair's with 400.
+    """
     if params.get("DryRun"):
         raise KMSError(
             "DryRunOperationException",
             "The request would have succeeded, but the DryRun option is set.",
-            412,
+            status,
         )
 
 
@@ -675,11 +679,13 @@ def _rotate_if_due(key: Key, store: KeyStore) -> None:
 
 
 def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
+    # the key state first, then the key type (Developer Guide, "Key states of AWS KMS keys":
+    # a disabled key answers DisabledException whatever its type)
     key = _key(store, params, aliases=False)
-    _symmetric_only(key, operation)
     if key.state == DISABLED:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
     _not_pending(key)
+    _symmetric_only(key, operation)
     return key
 
 
@@ -787,6 +793,13 @@ def _invalid_ciphertext() -> KMSError:
     return KMSError("InvalidCiphertextException", "")
 
 
+def _incorrect_key() -> KMSError:
+    return KMSError(
+        "IncorrectKeyException",
+        "The key ID in the request does not identify a CMK that can perform this operation.",
+    )
+
+
 def _decrypt(
     store: KeyStore,
     blob: bytes,
@@ -798,6 +811,14 @@ def _decrypt(
 ) -> tuple[Key, bytes, str, _crypto.SymmetricMaterial | None]:
     """``(key, plaintext, algorithm, material)`` of a ciphertext blob."""
     named = store.resolve(key_param) if key_param is not None else None
+    parsed = _crypto.parse_envelope(blob)
+    if named is not None and parsed is not None and algorithm in (None, SYMMETRIC_DEFAULT):
+        # A symmetric ciphertext names its key: a KeyId naming any other key, of whatever
+        # type or state, is the wrong key (Decrypt reference, KeyId: "If you identify a
+        # different KMS key, the Decrypt operation throws an IncorrectKeyException").
+        owner = store.by_raw_id(parsed[0])
+        if owner is not None and owner is not named:
+            raise _incorrect_key()
     if named is not None:
         _check_state(named, store)
         _check_usage(named, "ENCRYPT_DECRYPT", op)
@@ -817,18 +838,12 @@ def _decrypt(
                 f"KeyId is required to decrypt with the {algorithm} encryption algorithm."
             )
         raise _incompatible(algorithm, named)
-    parsed = _crypto.parse_envelope(blob)
     if parsed is None:
         raise _invalid_ciphertext()
     raw_id, material_id = parsed
     owner = store.by_raw_id(raw_id)
     if owner is None:
         raise _invalid_ciphertext()
-    if named is not None and owner is not named:
-        raise KMSError(
-            "IncorrectKeyException",
-            "The key ID in the request does not identify a CMK that can perform this operation.",
-        )
     _check_state(owner, store)
     material = owner.materials.get(material_id)
     if material is None:
@@ -975,7 +990,7 @@ def _key_pair(store: KeyStore, params: Params, prepared: Any, operation: str) ->
     assert material is not None
     context = _crypto.canonical_context(params.get("EncryptionContext"))
     blob = _crypto.seal(material, private_der, context)
-    _dry_run(params)
+    _dry_run(params, 400 if operation == "GenerateDataKeyPair" else 412)
     return {
         "PrivateKeyCiphertextBlob": _b64(blob),
         "PrivateKeyPlaintext": _b64(private_der),

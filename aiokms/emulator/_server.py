@@ -428,6 +428,8 @@ class LocalKMS:
 
     def _error_body(self, exc: KMSError) -> bytes:
         self._errors[exc.code] += 1
+        if not exc.message:  # KMS sends no message member for these (InvalidCiphertextException)
+            return encode_json({"__type": exc.code})
         return encode_json({"__type": exc.code, "message": exc.message})
 
     def _request_id(self, n: int) -> str:

@@ -11,6 +11,7 @@ unsupported operations, pagination, GenerateRandom and DryRun, where aliases are
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
 import json
@@ -905,3 +906,108 @@ async def test_list_pagination(local: LocalKMS) -> None:
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             await kms.tag_resource(KeyId=ids[0], Tags=[{"TagKey": "aws:x", "TagValue": "y"}])
         assert error_of(caught.value) == ("TagException", 400)
+
+
+def test_decrypt_with_another_key_is_incorrect_key() -> None:
+    """Decrypt reference, KeyId: "If you identify a different KMS key, the Decrypt operation
+    throws an IncorrectKeyException"; ReEncrypt's SourceKeyId likewise (IncorrectKeyException:
+    "The KeyId in a Decrypt request and the SourceKeyId in a ReEncrypt request must identify
+    the same KMS key that was used to encrypt the ciphertext"). Whatever the other key's type.
+    """
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    blob = base64.b64decode(
+        invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    )
+    others = [
+        invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"],
+        invoke(backend, "CreateKey", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"),
+        invoke(backend, "CreateKey", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"),
+        invoke(backend, "CreateKey", KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT"),
+    ]
+    other_ids = [o if isinstance(o, str) else o["KeyMetadata"]["KeyId"] for o in others]
+    invoke(backend, "DisableKey", KeyId=other_ids[0])
+    for other in other_ids:
+        code, _ = fails(backend, "Decrypt", CiphertextBlob=blob, KeyId=other)
+        assert code == "IncorrectKeyException", other
+        code, _ = fails(
+            backend,
+            "ReEncrypt",
+            CiphertextBlob=blob,
+            SourceKeyId=other,
+            DestinationKeyId=key_id,
+        )
+        assert code == "IncorrectKeyException", other
+    assert invoke(backend, "Decrypt", CiphertextBlob=blob, KeyId=key_id)["Plaintext"]
+
+
+def test_rotation_checks_the_key_state_before_the_key_type() -> None:
+    """Developer Guide, "Key states of AWS KMS keys": a disabled key answers DisabledException
+    and a key pending deletion KMSInvalidStateException, before RotateKeyOnDemand's
+    UnsupportedOperationException for a key that is not a symmetric encryption key."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
+        "KeyMetadata"
+    ]["KeyId"]
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation"):
+        assert fails(backend, operation, KeyId=key_id)[0] == "UnsupportedOperationException"
+    invoke(backend, "DisableKey", KeyId=key_id)
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation"):
+        assert fails(backend, operation, KeyId=key_id)[0] == "DisabledException", operation
+    invoke(backend, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation"):
+        assert fails(backend, operation, KeyId=key_id)[0] == "KMSInvalidStateException"
+
+
+async def test_dry_run_statuses(local: LocalKMS) -> None:
+    """DryRunOperationException: HTTP 412 in the API reference, and 400 as KMS answers
+    GenerateDataKeyPair's."""
+    async with client_of(local) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_P256", DryRun=True)
+        assert error_of(caught.value) == ("DryRunOperationException", 400)
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.encrypt(KeyId=key_id, Plaintext=b"x", DryRun=True)
+        assert error_of(caught.value) == ("DryRunOperationException", 412)
+
+
+async def test_errors_kms_sends_without_a_message(local: LocalKMS) -> None:
+    """KMS leaves the message out of InvalidCiphertextException, KMSInvalidMacException and
+    KMSInvalidSignatureException: botocore's parsed error then has no ``message`` member
+    beside ``Error`` and ``ResponseMetadata``."""
+    async with client_of(local) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+        mac_key = (await kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"))[
+            "KeyMetadata"
+        ]["KeyId"]
+        sign_key = (await kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"))[
+            "KeyMetadata"
+        ]["KeyId"]
+        calls = [
+            kms.decrypt(CiphertextBlob=b"\x01" * 64, KeyId=key_id),
+            kms.verify_mac(
+                KeyId=mac_key, Message=b"m", Mac=b"\0" * 32, MacAlgorithm="HMAC_SHA_256"
+            ),
+            kms.verify(
+                KeyId=sign_key,
+                Message=b"m",
+                Signature=b"\0" * 70,
+                SigningAlgorithm="ECDSA_SHA_256",
+            ),
+        ]
+        codes = []
+        for call in calls:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await call
+            assert set(caught.value.response) == {"Error", "ResponseMetadata"}
+            assert caught.value.response["Error"]["Message"] == ""
+            codes.append(caught.value.response["Error"]["Code"])
+        assert codes == [
+            "InvalidCiphertextException",
+            "KMSInvalidMacException",
+            "KMSInvalidSignatureException",
+        ]
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.describe_key(KeyId=MISSING_KEY_ID)
+        assert caught.value.response["message"] == caught.value.response["Error"]["Message"]
