@@ -367,7 +367,24 @@ def _prepare_create_key(params: Params) -> Callable[[], Any] | None:
     return None
 
 
+# Resource quotas (Developer Guide, "Resource quotas"); beyond one, LimitExceededException.
+MAX_KEYS = 100_000  # customer managed keys per account and Region
+MAX_ALIASES_PER_KEY = 50
+MAX_POLICY_BYTES = 32_768  # key policy document size
+MAX_ON_DEMAND_ROTATIONS = 25  # the one quota that cannot be raised
+MAX_TAGS = 50  # per key ("Tagging AWS resources": 50 user-created tags per resource)
+
+
+def _limit_exceeded(message: str) -> KMSError:
+    return KMSError("LimitExceededException", message)
+
+
 def _check_policy(policy: str) -> None:
+    if len(policy.encode()) > MAX_POLICY_BYTES:
+        raise _limit_exceeded(
+            f"The key policy is larger than the key policy document size quota of "
+            f"{MAX_POLICY_BYTES} bytes."
+        )
     try:
         parsed = json.loads(policy)
     except ValueError:
@@ -378,12 +395,20 @@ def _check_policy(policy: str) -> None:
         raise KMSError("MalformedPolicyDocumentException", "The policy must be a JSON object.")
 
 
-def _tags(params: Params) -> dict[str, str]:
-    tags: dict[str, str] = {}
+def _tags(params: Params, existing: dict[str, str] | None = None) -> dict[str, str]:
+    """The tags of a request, checked as KMS checks them, added to ``existing`` (a copy)."""
+    tags = dict(existing or {})
+    given: set[str] = set()
     for tag in params.get("Tags") or ():
-        if tag["TagKey"].lower().startswith("aws:"):
+        name = tag["TagKey"]
+        if name.lower().startswith("aws:"):
             raise KMSError("TagException", "Tags beginning with aws: are reserved.")
-        tags[tag["TagKey"]] = tag["TagValue"]
+        if name in given:
+            raise KMSError("TagException", f"Duplicate tag keys are not allowed: {name}.")
+        given.add(name)
+        tags[name] = tag["TagValue"]
+    if len(tags) > MAX_TAGS:
+        raise KMSError("TagException", f"A KMS key can have at most {MAX_TAGS} tags.")
     return tags
 
 
@@ -403,6 +428,8 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     if policy is not None:
         _check_policy(policy)
     tags = _tags(params)
+    if len(store) >= MAX_KEYS:
+        raise _limit_exceeded(f"The account already has {MAX_KEYS} customer managed keys.")
     multi_region = bool(params.get("MultiRegion"))
     key_id = store.new_key_id(multi_region)
     now = store.now()
@@ -520,6 +547,11 @@ def _alias_target(store: KeyStore, params: Params) -> Key:
     return key
 
 
+def _alias_room(store: KeyStore, key: Key) -> None:
+    if len(store.aliases_of(key.key_id)) >= MAX_ALIASES_PER_KEY:
+        raise _limit_exceeded(f"{key.arn} already has {MAX_ALIASES_PER_KEY} aliases.")
+
+
 def _key_kind(key: Key) -> str:
     if key.symmetric:
         return "symmetric"
@@ -539,6 +571,7 @@ def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
             "AlreadyExistsException",
             f"An alias with the name {store.alias_arn(name)} already exists",
         )
+    _alias_room(store, key)
     now = store.now()
     store.aliases[name] = Alias(name, key.key_id, now, now)
     store.touch()
@@ -559,6 +592,8 @@ def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
             f"its new target must be a key of the same type and key usage, not a "
             f"{_key_kind(key)} {key.usage} key."
         )
+    if alias.target != key.key_id:
+        _alias_room(store, key)
     alias.target = key.key_id
     alias.updated = store.now()
     store.touch()
@@ -605,7 +640,7 @@ def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
     _not_pending(key)
     _required(params, "Tags")
-    key.tags.update(_tags(params))
+    key.tags = _tags(params, key.tags)
     store.touch()
     return {}
 
@@ -658,8 +693,6 @@ def _list_key_policies(store: KeyStore, params: Params, prepared: Any) -> Reply:
 
 
 # --- rotation ---------------------------------------------------------------------------------
-
-_MAX_ON_DEMAND_ROTATIONS = 25
 
 
 def _rotate(store: KeyStore, key: Key, rotation_type: str, now: float) -> None:
@@ -727,10 +760,10 @@ def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> 
 def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _rotatable(store, params, "RotateKeyOnDemand")
     done = sum(m.rotation_type == "ON_DEMAND" for m in key.materials.values())
-    if done >= _MAX_ON_DEMAND_ROTATIONS:
+    if done >= MAX_ON_DEMAND_ROTATIONS:
         raise KMSError(
             "LimitExceededException",
-            f"{key.arn} has reached the limit of {_MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
+            f"{key.arn} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
         )
     _rotate(store, key, "ON_DEMAND", store.now())
     return {"KeyId": key.arn}

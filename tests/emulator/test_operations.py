@@ -1011,3 +1011,104 @@ async def test_errors_kms_sends_without_a_message(local: LocalKMS) -> None:
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             await kms.describe_key(KeyId=MISSING_KEY_ID)
         assert caught.value.response["message"] == caught.value.response["Error"]["Message"]
+
+
+# --- resource quotas (Developer Guide, "Resource quotas") ------------------------------------
+
+
+def _tag_list(names: list[str]) -> list[dict[str, str]]:
+    return [{"TagKey": name, "TagValue": "v"} for name in names]
+
+
+def test_tags_duplicate_keys_and_more_than_fifty() -> None:
+    """TagResource reference: TagException for tags that are not valid; "Tagging AWS
+    resources" (General Reference): each tag key unique, at most 50 user-created tags."""
+    backend = Backend(key_store())
+    code, _ = fails(backend, "CreateKey", Tags=_tag_list(["a", "b", "a"]))
+    assert code == "TagException"
+    code, _ = fails(backend, "CreateKey", Tags=_tag_list([f"t{i}" for i in range(51)]))
+    assert code == "TagException"
+    key_id = invoke(backend, "CreateKey", Tags=_tag_list([f"t{i}" for i in range(50)]))[
+        "KeyMetadata"
+    ]["KeyId"]
+    assert fails(backend, "TagResource", KeyId=key_id, Tags=_tag_list(["new"]))[0] == (
+        "TagException"
+    )
+    # an existing key's tag is replaced, not added
+    invoke(backend, "TagResource", KeyId=key_id, Tags=[{"TagKey": "t0", "TagValue": "w"}])
+    assert fails(backend, "TagResource", KeyId=key_id, Tags=_tag_list(["x", "x"]))[0] == (
+        "TagException"
+    )
+    tags = invoke(backend, "ListResourceTags", KeyId=key_id)["Tags"]
+    assert len(tags) == 50 and {"TagKey": "t0", "TagValue": "w"} in tags
+
+
+def test_on_demand_rotations_per_key() -> None:
+    """Developer Guide, "Resource quotas" and "Perform on-demand key rotation": at most 25
+    on-demand rotations per KMS key, a quota that cannot be raised; beyond it,
+    LimitExceededException."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    for _ in range(25):
+        invoke(backend, "RotateKeyOnDemand", KeyId=key_id)
+    assert fails(backend, "RotateKeyOnDemand", KeyId=key_id)[0] == "LimitExceededException"
+    rotations = invoke(backend, "ListKeyRotations", KeyId=key_id)["Rotations"]
+    assert len(rotations) == 25
+
+
+def test_aliases_per_key() -> None:
+    """Developer Guide, "Resource quotas": up to 50 aliases per KMS key; a 51st, created or
+    moved onto the key, is LimitExceededException."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    other = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    for i in range(50):
+        invoke(backend, "CreateAlias", AliasName=f"alias/a{i}", TargetKeyId=key_id)
+    code, _ = fails(backend, "CreateAlias", AliasName="alias/a50", TargetKeyId=key_id)
+    assert code == "LimitExceededException"
+    invoke(backend, "CreateAlias", AliasName="alias/other", TargetKeyId=other)
+    code, _ = fails(backend, "UpdateAlias", AliasName="alias/other", TargetKeyId=key_id)
+    assert code == "LimitExceededException"
+    invoke(backend, "UpdateAlias", AliasName="alias/a0", TargetKeyId=key_id)  # no move
+    invoke(backend, "UpdateAlias", AliasName="alias/a0", TargetKeyId=other)
+    invoke(backend, "UpdateAlias", AliasName="alias/other", TargetKeyId=key_id)
+
+
+def test_key_policy_size() -> None:
+    """Developer Guide, "Resource quotas": key policy document size 32 KB (32,768 bytes),
+    counted in UTF-8; a larger one is LimitExceededException from CreateKey and PutKeyPolicy."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    statement = json.loads(POLICY)
+
+    def sized(size: int, filler: str = "x") -> str:
+        policy = {**statement, "Id": ""}
+        room = size - len(json.dumps(policy).encode())
+        policy["Id"] = filler * (room // len(filler.encode()))
+        text = json.dumps(policy, ensure_ascii=False)
+        assert size - len(filler.encode()) < len(text.encode()) <= size
+        return text
+
+    invoke(backend, "PutKeyPolicy", KeyId=key_id, Policy=sized(32_768))
+    assert fails(backend, "PutKeyPolicy", KeyId=key_id, Policy=sized(32_769))[0] == (
+        "LimitExceededException"
+    )
+    assert fails(backend, "CreateKey", Policy=sized(32_769))[0] == "LimitExceededException"
+    wide = sized(32_770, "é")  # two bytes a character in UTF-8: fewer characters than bytes
+    assert len(wide) < 32_768 < len(wide.encode())
+    assert fails(backend, "PutKeyPolicy", KeyId=key_id, Policy=wide)[0] == (
+        "LimitExceededException"
+    )
+
+
+def test_keys_per_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Developer Guide, "Resource quotas": 100,000 customer managed keys per account and
+    Region, whatever their state; CreateKey beyond is LimitExceededException."""
+    from aiokms.emulator import _operations
+
+    assert _operations.MAX_KEYS == 100_000
+    monkeypatch.setattr(_operations, "MAX_KEYS", 3)
+    backend = Backend(key_store())
+    ids = [invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"] for _ in range(3)]
+    invoke(backend, "ScheduleKeyDeletion", KeyId=ids[0], PendingWindowInDays=7)
+    assert fails(backend, "CreateKey")[0] == "LimitExceededException"
