@@ -64,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="alias/NAME",
         help="have a symmetric key ready under this alias (repeatable)",
     )
+    server.add_argument(
+        "--reset-endpoint",
+        action="store_true",
+        help="serve POST /_localkms/reset (unsigned): forget every key and alias",
+    )
     creds = parser.add_argument_group("credentials (generated when not given)")
     creds.add_argument("--access-key", help="access key id requests must be signed with")
     creds.add_argument("--secret-key", help="its secret access key")
@@ -202,6 +207,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "state_file": args.state_file,
         "aliases": args.aliases,
+        "reset_endpoint": args.reset_endpoint,
     }
 
 

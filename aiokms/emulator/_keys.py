@@ -9,6 +9,12 @@ two dictionary lookups. Identifiers are resolved as KMS does: key id, key ARN, a
 alias ARN, with KMS's ``NotFoundException`` messages, and operations that take only key ids or
 key ARNs refuse aliases.
 
+AWS managed keys: the predefined aliases ``alias/aws/<service>`` of :data:`AWS_SERVICES` exist
+from the start with no key behind them; the first time one is resolved, the store creates the
+AWS managed key (``KeyManager`` ``AWS``, the AWS managed key policy, yearly rotation) and points
+the alias at it (DescribeKey reference: "If you call the DescribeKey operation on a predefined
+AWS alias ... KMS creates an AWS managed key").
+
 Time comes from the injected wall clock (epoch seconds): creation dates, rotation dates, and
 deletion dates; a key past its deletion date is removed, with its aliases, the next time it is
 looked up. :meth:`KeyStore.snapshot` and :meth:`KeyStore.restore` turn the whole store into a
@@ -34,7 +40,7 @@ from aiokms.emulator import _crypto
 from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
 from aiokms.emulator._errors import KMSError
 
-__all__ = ["DISABLED", "ENABLED", "PENDING_DELETION", "Alias", "Key", "KeyStore"]
+__all__ = ["AWS_SERVICES", "DISABLED", "ENABLED", "PENDING_DELETION", "Alias", "Key", "KeyStore"]
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -42,6 +48,69 @@ PENDING_DELETION = "PendingDeletion"
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 DAY = 86400.0
 _SNAPSHOT_VERSION = 1
+
+
+AWS_SERVICES = (
+    "acm",
+    "dynamodb",
+    "ebs",
+    "elasticfilesystem",
+    "es",
+    "glue",
+    "kinesisvideo",
+    "lambda",
+    "rds",
+    "redshift",
+    "s3",
+    "secretsmanager",
+    "ssm",
+    "xray",
+)
+"""Services whose predefined alias, ``alias/aws/<service>``, every account lists."""
+_AWS_ALIAS_PREFIX = "alias/aws/"
+_PREDEFINED = frozenset(_AWS_ALIAS_PREFIX + service for service in AWS_SERVICES)
+
+
+def aws_managed_policy(account_id: str, region: str, service: str) -> str:
+    """The key policy of an AWS managed key: use through ``service`` by the account's
+    principals, and read access to the key's metadata for the account."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": f"auto-{service}-1",
+            "Statement": [
+                {
+                    "Sid": f"Allow access through {service} for all principals in the account "
+                    f"that are authorized to use {service}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:CreateGrant",
+                        "kms:DescribeKey",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:CallerAccount": account_id,
+                            "kms:ViaService": f"{service}.{region}.amazonaws.com",
+                        }
+                    },
+                },
+                {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                    "Resource": "*",
+                },
+            ],
+        },
+        indent=2,
+    )
 
 
 def default_policy(account_id: str) -> str:
@@ -79,6 +148,7 @@ class Key:
         "description",
         "hmac_secret",
         "key_id",
+        "manager",
         "materials",
         "multi_region",
         "next_rotation",
@@ -115,6 +185,7 @@ class Key:
         self.description = description
         self.policy = policy
         self.multi_region = multi_region
+        self.manager = "CUSTOMER"
         self.tags: dict[str, str] = {}
         self.state = ENABLED
         self.deletion_date: float | None = None
@@ -256,11 +327,50 @@ class KeyStore:
         raise KMSError("NotFoundException", f"Key '{self.key_arn(ident)}' does not exist")
 
     def alias_target(self, name: str) -> Key:
-        """The key an alias points to (``NotFoundException`` if there is no such alias)."""
+        """The key an alias points to (``NotFoundException`` if there is no such alias); the
+        AWS managed key of a predefined alias, created now if it does not exist yet."""
         alias = self.aliases.get(name)
         if alias is None:
-            raise KMSError("NotFoundException", f"Alias {self.alias_arn(name)} is not found.")
+            if name not in self.predefined_aliases():
+                raise KMSError("NotFoundException", f"Alias {self.alias_arn(name)} is not found.")
+            return self._create_aws_managed_key(name)
         return self.resolve(alias.target, aliases=False)
+
+    @staticmethod
+    def predefined_aliases() -> frozenset[str]:
+        """The names of the predefined AWS aliases."""
+        return _PREDEFINED
+
+    def unassociated_aliases(self) -> list[str]:
+        """The predefined aliases with no AWS managed key yet, by name."""
+        return [name for name in sorted(_PREDEFINED) if name not in self.aliases]
+
+    def _create_aws_managed_key(self, alias: str) -> Key:
+        service = alias[len(_AWS_ALIAS_PREFIX) :]
+        key_id = self.new_key_id(False)
+        now = self.now()
+        key = Key(
+            key_id=key_id,
+            arn=self.key_arn(key_id),
+            spec=SYMMETRIC_DEFAULT,
+            usage="ENCRYPT_DECRYPT",
+            created=now,
+            description=f"Default key that protects my {service} data when no other key is defined",
+            policy=aws_managed_policy(self.account_id, self.region, service),
+            multi_region=False,
+        )
+        key.manager = "AWS"
+        key.rotation_period = 365  # AWS managed keys rotate every year (Developer Guide)
+        key.next_rotation = now + 365 * DAY
+        key.add_material(SymmetricMaterial.new(key.raw_id, now))
+        self.add(key)
+        self.aliases[alias] = Alias(alias, key_id, now, now)
+        return key
+
+    @property
+    def customer_keys(self) -> int:
+        """How many customer managed keys the store holds (the resource quota counts these)."""
+        return len(self.keys) - sum(name in self.aliases for name in _PREDEFINED)
 
     def by_raw_id(self, raw: bytes) -> Key | None:
         """The key whose raw id a ciphertext names, if it still exists."""
@@ -305,6 +415,14 @@ class KeyStore:
         self._by_raw.pop(key.raw_id, None)
         for name in [a.name for a in self.aliases.values() if a.target == key.key_id]:
             del self.aliases[name]
+        self.touch()
+
+    def clear(self) -> None:
+        """Delete every key and alias: the store as a new account's."""
+        self.keys.clear()
+        self.aliases.clear()
+        self._by_arn.clear()
+        self._by_raw.clear()
         self.touch()
 
     def aliases_of(self, key_id: str) -> list[Alias]:
@@ -364,6 +482,7 @@ class KeyStore:
             policy=r["Policy"],
             multi_region=bool(r["MultiRegion"]),
         )
+        key.manager = r.get("KeyManager", "CUSTOMER")
         key.tags = dict(r["Tags"])
         key.state = r["KeyState"]
         key.deletion_date = r.get("DeletionDate")
@@ -404,6 +523,7 @@ def _key_record(key: Key) -> dict[str, Any]:
         "Description": key.description,
         "Policy": key.policy,
         "MultiRegion": key.multi_region,
+        "KeyManager": key.manager,
         "Tags": key.tags,
         "KeyState": key.state,
         "DeletionDate": key.deletion_date,

@@ -309,7 +309,7 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         "KeyUsage": key.usage,
         "KeyState": key.state,
         "Origin": "AWS_KMS",
-        "KeyManager": "CUSTOMER",
+        "KeyManager": key.manager,
         "CustomerMasterKeySpec": key.spec,
         "KeySpec": key.spec,
         _ALGORITHMS_BY_USAGE[key.usage]: _algorithms(key),
@@ -428,7 +428,7 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     if policy is not None:
         _check_policy(policy)
     tags = _tags(params)
-    if len(store) >= MAX_KEYS:
+    if store.customer_keys >= MAX_KEYS:
         raise _limit_exceeded(f"The account already has {MAX_KEYS} customer managed keys.")
     multi_region = bool(params.get("MultiRegion"))
     key_id = store.new_key_id(multi_region)
@@ -558,11 +558,16 @@ def _key_kind(key: Key) -> str:
     return "HMAC" if key.spec in _crypto.HMAC_SPECS else "asymmetric"
 
 
-@_operation("CreateAlias")
-def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+def _customer_alias(params: Params) -> str:
     name = _alias_name(params)
     if name.startswith("alias/aws/"):
         raise KMSError("NotAuthorizedException", "The alias/aws/ prefix is reserved for AWS.")
+    return name
+
+
+@_operation("CreateAlias")
+def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    name = _customer_alias(params)
     if ":" in name:
         raise _validation(f"{name} contains invalid characters for an alias")
     key = _alias_target(store, params)
@@ -580,7 +585,7 @@ def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
 
 @_operation("UpdateAlias")
 def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    name = _alias_name(params)
+    name = _customer_alias(params)
     alias = store.aliases.get(name)
     if alias is None:
         raise KMSError("NotFoundException", f"Alias {store.alias_arn(name)} is not found.")
@@ -602,7 +607,7 @@ def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
 
 @_operation("DeleteAlias")
 def _delete_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    name = _alias_name(params)
+    name = _customer_alias(params)
     if store.aliases.pop(name, None) is None:
         raise KMSError("NotFoundException", f"Alias {store.alias_arn(name)} is not found.")
     store.touch()
@@ -612,13 +617,19 @@ def _delete_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("ListAliases")
 def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
     store.purge()
-    aliases = list(store.aliases.values())
+    aliases: list[Alias | str] = list(store.aliases.values())
     if params.get("KeyId") is not None:
         key = _key(store, params, aliases=False)
-        aliases = [a for a in aliases if a.target == key.key_id]
+        aliases = list(store.aliases_of(key.key_id))
+    else:  # the predefined AWS aliases with no key yet: a name and an ARN only
+        aliases.extend(store.unassociated_aliases())
     page, extra = _page(aliases, params, default=50, maximum=100)
-    return {
-        "Aliases": [
+    entries: list[Reply] = []
+    for a in page:
+        if isinstance(a, str):
+            entries.append({"AliasName": a, "AliasArn": store.alias_arn(a)})
+            continue
+        entries.append(
             {
                 "AliasName": a.name,
                 "AliasArn": store.alias_arn(a.name),
@@ -626,10 +637,8 @@ def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
                 "CreationDate": a.created,
                 "LastUpdatedDate": a.updated,
             }
-            for a in page
-        ],
-        **extra,
-    }
+        )
+    return {"Aliases": entries, **extra}
 
 
 # --- tags and policies ------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from aiokms.emulator._operations import Backend, Operation
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
 
-__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "EmulatorStats", "LocalKMS"]
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "RESET_PATH", "EmulatorStats", "LocalKMS"]
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "111122223333"
@@ -54,6 +54,7 @@ _SAVE_DELAY = 0.1  # seconds: changes made together are written together
 _SHUTDOWN_TIMEOUT = 1.0  # seconds to let in-flight replies finish on close
 _SLOW_CHUNKS = 8
 _ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+RESET_PATH = "/_localkms/reset"
 
 log = logging.getLogger("aiokms.emulator")
 
@@ -142,7 +143,10 @@ class LocalKMS:
         state_file: keep keys, aliases and (unless given) credentials in this JSON file across
             restarts. It holds key material and the secret key in the clear: tests only.
         aliases: symmetric encryption keys to have ready, by alias name (``"alias/app"``);
-            each is created at start unless the alias exists.
+            each is created at start (and by :meth:`reset`) unless the alias exists.
+        reset_endpoint: also serve ``POST /_localkms/reset``, which does what :meth:`reset`
+            does, unsigned, for an emulator run in another process (the command's
+            ``--reset-endpoint``).
         clock: wall-clock epoch seconds (signature times and key dates).
         monotonic: monotonic seconds (the quota).
 
@@ -167,6 +171,7 @@ class LocalKMS:
         "_operations",
         "_quota_throttles",
         "_request_count",
+        "_reset_endpoint",
         "_runner",
         "_saved_changes",
         "_state_file",
@@ -200,6 +205,7 @@ class LocalKMS:
         seed: int | None = None,
         state_file: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
+        reset_endpoint: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -244,6 +250,7 @@ class LocalKMS:
             if not name.startswith("alias/") or name.startswith("alias/aws/"):
                 raise ValueError(f"not a customer alias name: {name!r}")
         self._initial_aliases = tuple(aliases)
+        self._reset_endpoint = reset_endpoint
         self._store = KeyStore(region=region, account_id=account_id, clock=clock)
         self._backend: Backend | None = None
         self._verifier: SigV4Verifier | None = None
@@ -320,6 +327,18 @@ class LocalKMS:
             self._flush = None
         self._save_if_changed()
 
+    def reset(self) -> None:
+        """Forget every key and alias: an empty KMS again, at the same endpoint with the same
+        credentials, settings and counters; the keys of ``aliases=`` are created afresh.
+
+        The state file, if any, is rewritten as the empty store.
+        """
+        self._store.clear()
+        if self._backend is not None:
+            self._ensure_aliases()
+        if self._runner is not None:
+            self._schedule_save()
+
     # --- what clients need ------------------------------------------------------------------
 
     @property
@@ -359,6 +378,9 @@ class LocalKMS:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read()
+        if self._reset_endpoint and request.path == RESET_PATH and request.method == "POST":
+            self.reset()
+            return web.Response(body=b"{}", headers={"Content-Type": CONTENT_TYPE})
         self._request_count += 1
         number = self._request_count
         fault = self._faults.draw()

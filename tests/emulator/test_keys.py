@@ -1,5 +1,5 @@
 """The key store (``aiokms.emulator._keys``) on an injected clock: rotation, deletion after the
-waiting period, key identifiers."""
+waiting period, key identifiers, AWS managed keys."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 
 import pytest
 
+from aiokms.emulator._keys import AWS_SERVICES
 from aiokms.emulator._operations import Backend
 from tests.emulator.helpers import (
     DAY,
@@ -116,3 +117,41 @@ def test_key_identifiers() -> None:
     assert mrk["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     blob = invoke(backend, "Encrypt", KeyId=mrk["KeyId"], Plaintext=b"m")["CiphertextBlob"]
     assert invoke(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob))["KeyId"] == mrk["Arn"]
+
+
+def test_aws_managed_keys() -> None:
+    """ListAliases reference: predefined aliases are listed with no TargetKeyId; DescribeKey
+    reference: on a predefined AWS alias "KMS creates an AWS managed key. Then, it associates
+    the alias with the new KMS key". Aliases beginning with alias/aws/ are AWS's."""
+    store = key_store()
+    backend = Backend(store)
+    listed = invoke(backend, "ListAliases")["Aliases"]
+    assert [a["AliasName"] for a in listed] == sorted(f"alias/aws/{s}" for s in AWS_SERVICES)
+    assert all(set(a) == {"AliasName", "AliasArn"} for a in listed)
+    assert len(store) == 0
+    meta = invoke(backend, "DescribeKey", KeyId="alias/aws/s3")["KeyMetadata"]
+    assert (meta["KeyManager"], meta["KeyState"], meta["KeySpec"]) == (
+        "AWS",
+        "Enabled",
+        "SYMMETRIC_DEFAULT",
+    )
+    again = invoke(backend, "DescribeKey", KeyId="arn:aws:kms:us-east-1:111122223333:alias/aws/s3")
+    assert again["KeyMetadata"]["KeyId"] == meta["KeyId"]
+    s3 = [a for a in invoke(backend, "ListAliases")["Aliases"] if a["AliasName"] == "alias/aws/s3"]
+    assert s3[0]["TargetKeyId"] == meta["KeyId"]
+    assert invoke(backend, "GetKeyRotationStatus", KeyId=meta["KeyId"])["KeyRotationEnabled"]
+    policy = invoke(backend, "GetKeyPolicy", KeyId=meta["KeyId"])["Policy"]
+    assert '"kms:ViaService": "s3.us-east-1.amazonaws.com"' in policy
+    assert fails(backend, "DescribeKey", KeyId="alias/aws/no-such-service")[0] == (
+        "NotFoundException"
+    )
+    for operation, params in [
+        ("CreateAlias", {"AliasName": "alias/aws/mine", "TargetKeyId": meta["KeyId"]}),
+        ("UpdateAlias", {"AliasName": "alias/aws/s3", "TargetKeyId": meta["KeyId"]}),
+        ("DeleteAlias", {"AliasName": "alias/aws/s3"}),
+    ]:
+        assert fails(backend, operation, **params)[0] == "NotAuthorizedException", operation
+    assert store.customer_keys == 0  # not counted against the customer managed key quota
+    restored = key_store()
+    restored.restore(store.snapshot())
+    assert Backend(restored).store.keys[meta["KeyId"]].manager == "AWS"

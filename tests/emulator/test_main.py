@@ -43,6 +43,7 @@ def test_parser_maps_every_flag() -> None:
             "--state-file=/tmp/x.json",
             "--alias=alias/a",
             "--alias=alias/b",
+            "--reset-endpoint",
         ]
     )
     kwargs = cli.emulator_kwargs(args)
@@ -66,6 +67,7 @@ def test_parser_maps_every_flag() -> None:
         "seed": 42,
         "state_file": "/tmp/x.json",
         "aliases": ["alias/a", "alias/b"],
+        "reset_endpoint": True,
     }
     LocalKMS(**kwargs)  # every flag is an argument
     for bad in (["--error-rate=2"], ["--latency=-1"], ["--port=99999"], ["--rate-limit=0"]):

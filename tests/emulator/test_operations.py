@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from aiokms.emulator import SUPPORTED_OPERATIONS, LocalKMS
 from aiokms.emulator._errors import KMSError
+from aiokms.emulator._keys import AWS_SERVICES
 from aiokms.emulator._operations import Backend
 from tests.emulator.helpers import (
     ALIAS,
@@ -887,10 +888,11 @@ async def test_list_pagination(local: LocalKMS) -> None:
         await kms.tag_resource(
             KeyId=ids[0], Tags=[{"TagKey": f"t{i}", "TagValue": str(i)} for i in range(5)]
         )
-        for method, kwargs, member in [
-            ("list_keys", {}, "Keys"),
-            ("list_aliases", {}, "Aliases"),
-            ("list_resource_tags", {"KeyId": ids[0]}, "Tags"),
+        predefined = len(AWS_SERVICES)  # alias/aws/<service>, listed with no key yet
+        for method, kwargs, member, count in [
+            ("list_keys", {}, "Keys", 5),
+            ("list_aliases", {}, "Aliases", 5 + predefined),
+            ("list_resource_tags", {"KeyId": ids[0]}, "Tags", 5),
         ]:
             pages = [
                 page
@@ -898,8 +900,9 @@ async def test_list_pagination(local: LocalKMS) -> None:
                     PaginationConfig={"PageSize": 2}, **kwargs
                 )
             ]
-            assert [len(p[member]) for p in pages] == [2, 2, 1], method
-            assert [p["Truncated"] for p in pages] == [True, True, False]
+            sizes = [2] * (count // 2) + [1] * (count % 2)
+            assert [len(p[member]) for p in pages] == sizes, method
+            assert [p["Truncated"] for p in pages] == [True] * (len(sizes) - 1) + [False]
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             await kms.list_keys(Marker="not-a-marker")
         assert error_of(caught.value) == ("InvalidMarkerException", 400)
