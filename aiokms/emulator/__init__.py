@@ -14,7 +14,8 @@ operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInt
 
 The layers, from the outside in: ``_server`` (the aiohttp shell, clocks, the state file),
 ``_auth`` (SigV4 verification), ``_quota`` (token buckets, KMS's quotas), ``_faults`` (fault draws),
-``_validate`` (request validation from botocore's model), ``_operations`` (the KMS operations),
+``_validate`` (request validation from botocore's model), ``_access`` and ``_policy`` (each
+request authorized by key policies), ``_operations`` (the KMS operations),
 ``_keys`` (the key store) and ``_crypto`` (the ciphertext envelope and key material); all but
 the first are pure. ``python -m aiokms.emulator`` serves it from the command line.
 """

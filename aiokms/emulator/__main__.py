@@ -43,6 +43,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _identity(text: str) -> tuple[str, tuple[str, str]]:
+    """``ACCESS_KEY:SECRET:ARN`` for ``--identity``."""
+    access_key, _, rest = text.partition(":")
+    secret, _, arn = rest.partition(":")
+    if not (access_key and secret and arn.startswith("arn:")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not ACCESS_KEY:SECRET:ARN")
+    return access_key, (secret, arn)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's flags (one per LocalKMS argument) to ``parser``."""
     server = parser.add_argument_group("server")
@@ -73,6 +82,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     creds.add_argument("--access-key", help="access key id requests must be signed with")
     creds.add_argument("--secret-key", help="its secret access key")
     creds.add_argument("--session-token", help="session token requests must carry")
+    creds.add_argument(
+        "--identity",
+        dest="identities",
+        action="append",
+        type=_identity,
+        default=[],
+        metavar="ACCESS_KEY:SECRET:ARN",
+        help="another principal that may sign requests, such as "
+        "AKIDALICE:secret:arn:aws:iam::111122223333:user/alice (repeatable)",
+    )
+    creds.add_argument(
+        "--no-authorize",
+        dest="authorize",
+        action="store_false",
+        help="serve every correctly signed request: no key policy is enforced (load tests)",
+    )
     add_quota_arguments(parser)
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
@@ -208,6 +233,8 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "state_file": args.state_file,
         "aliases": args.aliases,
         "reset_endpoint": args.reset_endpoint,
+        "identities": dict(args.identities),
+        "authorize": args.authorize,
     }
 
 

@@ -19,7 +19,6 @@ import base64
 import binascii
 import functools
 import hmac
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from aiokms.emulator import _crypto
+from aiokms.emulator._access import authorize, check_lockout
 from aiokms.emulator._errors import KMSError, unsupported_operation
 from aiokms.emulator._keys import (
     DAY,
@@ -43,6 +43,7 @@ from aiokms.emulator._keys import (
     KeyStore,
     default_policy,
 )
+from aiokms.emulator._policy import Caller, compile_policy
 from aiokms.emulator._validate import RequestParser, compile_request
 
 __all__ = [
@@ -97,12 +98,16 @@ class Backend:
 
     Args:
         store: the keys and aliases to serve.
+        authorize: authorize every request by the key policies of the keys it uses
+            (:mod:`._access`); ``False`` serves every signed request.
     """
 
-    __slots__ = ("_known", "operations", "store")
+    __slots__ = ("_known", "authorize", "operations", "root", "store")
 
-    def __init__(self, store: KeyStore) -> None:
+    def __init__(self, store: KeyStore, *, authorize: bool = True) -> None:
         self.store = store
+        self.authorize = authorize
+        self.root = Caller.root(store.account_id)
         self.operations, self._known = _operations()
 
     def __repr__(self) -> str:
@@ -123,9 +128,29 @@ class Backend:
             raise unsupported_operation(name)
         raise KMSError("UnknownOperationException", "")
 
-    def call(self, op: Operation, params: Params, prepared: Any = None) -> Reply:
-        """Run ``op`` on validated ``params`` (and the result of its prepare step, if any)."""
+    def call(
+        self, op: Operation, params: Params, prepared: Any = None, caller: Caller | None = None
+    ) -> Reply:
+        """Run ``op`` on validated ``params`` (and the result of its prepare step, if any) for
+        ``caller`` (default: the account's root user).
+
+        Raises:
+            KMSError: what KMS answers, ``AccessDeniedException`` included.
+        """
+        caller = caller or self.root
+        policy = params.get("Policy") if op.name in _POLICY_SETTERS else None
+        if policy is not None:  # a malformed policy is refused before anything else
+            _check_policy(policy)
+        if self.authorize:
+            authorize(self.store, op.name, params, caller)
+            if policy is not None:
+                check_lockout(policy, caller, self._policy_resource(op, params), params)
         return op.handler(self.store, params, prepared)
+
+    def _policy_resource(self, op: Operation, params: Params) -> str:
+        if op.name == "PutKeyPolicy":
+            return self.store.resolve(params["KeyId"], aliases=False).arn
+        return self.store.key_arn("*")  # the key CreateKey is about to create
 
 
 @functools.cache
@@ -379,20 +404,16 @@ def _limit_exceeded(message: str) -> KMSError:
     return KMSError("LimitExceededException", message)
 
 
+_POLICY_SETTERS = frozenset({"CreateKey", "PutKeyPolicy"})
+
+
 def _check_policy(policy: str) -> None:
     if len(policy.encode()) > MAX_POLICY_BYTES:
         raise _limit_exceeded(
             f"The key policy is larger than the key policy document size quota of "
             f"{MAX_POLICY_BYTES} bytes."
         )
-    try:
-        parsed = json.loads(policy)
-    except ValueError:
-        raise KMSError(
-            "MalformedPolicyDocumentException", "The policy is not valid JSON."
-        ) from None
-    if not isinstance(parsed, dict):
-        raise KMSError("MalformedPolicyDocumentException", "The policy must be a JSON object.")
+    compile_policy(policy)  # MalformedPolicyDocumentException saying what is wrong
 
 
 def _tags(params: Params, existing: dict[str, str] | None = None) -> dict[str, str]:
@@ -424,9 +445,7 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     _no_custom_key_store(params)
     if params.get("XksKeyId") is not None:
         raise KMSError("XksKeyNotFoundException", "LocalKMS has no external key stores.")
-    policy = params.get("Policy")
-    if policy is not None:
-        _check_policy(policy)
+    policy = params.get("Policy")  # checked by Backend.call
     tags = _tags(params)
     if store.customer_keys >= MAX_KEYS:
         raise _limit_exceeded(f"The account already has {MAX_KEYS} customer managed keys.")
@@ -688,9 +707,7 @@ def _get_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
 def _put_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
     _policy_name(params)
-    policy = _required(params, "Policy")
-    _check_policy(policy)
-    key.policy = policy
+    key.policy = _required(params, "Policy")  # checked by Backend.call
     store.touch()
     return {}
 

@@ -11,7 +11,8 @@ How one request is served::
                                                  rate_limit: the cryptographic operations,
                                                  quotas: each operation's KMS quota)
     -> injected KMSInternalException?           (error_rate, HTTP 500)
-    -> validate params, run the operation       (_validate, _operations, _keys, _crypto)
+    -> validate params, authorize, run it       (_validate; _access and _policy: the key
+                                                 policies; _operations, _keys, _crypto)
        (RSA key generation in a worker thread)
     -> wait latency + jitter, send              (slow bodies trickle after the headers)
 
@@ -43,6 +44,7 @@ from aiokms.emulator._errors import KMSError, internal_error, throttled
 from aiokms.emulator._faults import FaultInjector
 from aiokms.emulator._keys import KeyStore
 from aiokms.emulator._operations import Backend, Operation
+from aiokms.emulator._policy import Caller
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
 
@@ -144,6 +146,13 @@ class LocalKMS:
             restarts. It holds key material and the secret key in the clear: tests only.
         aliases: symmetric encryption keys to have ready, by alias name (``"alias/app"``);
             each is created at start (and by :meth:`reset`) unless the alias exists.
+        identities: more principals that may sign requests, by access key: ``(secret key,
+            principal ARN)``, the ARN an IAM user, role or assumed-role session of any account
+            (``arn:aws:iam::111122223333:user/alice``). The ``access_key`` credentials are the
+            account's root user.
+        authorize: authorize every request by the key policies of the keys it uses, as KMS
+            does (``AccessDeniedException``; with the lockout safety check on CreateKey and
+            PutKeyPolicy). ``False`` serves every correctly signed request, for load tests.
         reset_endpoint: also serve ``POST /_localkms/reset``, which does what :meth:`reset`
             does, unsigned, for an emulator run in another process (the command's
             ``--reset-endpoint``).
@@ -155,8 +164,10 @@ class LocalKMS:
     """
 
     __slots__ = (
+        "_authorize_requests",
         "_backend",
         "_bucket",
+        "_callers",
         "_clock",
         "_counters",
         "_errors",
@@ -205,6 +216,8 @@ class LocalKMS:
         seed: int | None = None,
         state_file: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
+        identities: Mapping[str, tuple[str, str]] | None = None,
+        authorize: bool = True,
         reset_endpoint: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -250,6 +263,16 @@ class LocalKMS:
             if not name.startswith("alias/") or name.startswith("alias/aws/"):
                 raise ValueError(f"not a customer alias name: {name!r}")
         self._initial_aliases = tuple(aliases)
+        self._authorize_requests = authorize
+        self._callers: dict[str, tuple[Identity, Caller]] = {}
+        for key_id, (secret, arn) in (identities or {}).items():
+            try:
+                caller = Caller.of(arn)
+            except ValueError as exc:
+                raise ValueError(f"identities[{key_id!r}]: {exc}") from None
+            self._callers[key_id] = (Identity(key_id, secret), caller)
+        if access_key is not None and access_key in self._callers:
+            raise ValueError(f"identities: {access_key!r} is also access_key")
         self._reset_endpoint = reset_endpoint
         self._store = KeyStore(region=region, account_id=account_id, clock=clock)
         self._backend: Backend | None = None
@@ -294,8 +317,11 @@ class LocalKMS:
             return
         self._load()
         assert self._identity is not None
-        self._verifier = SigV4Verifier([self._identity], region=self.region)
-        self._backend = Backend(self._store)
+        if self._identity.access_key in self._callers:
+            raise ValueError(f"identities: {self._identity.access_key!r} is also access_key")
+        accepted = [self._identity, *(identity for identity, _ in self._callers.values())]
+        self._verifier = SigV4Verifier(accepted, region=self.region)
+        self._backend = Backend(self._store, authorize=self._authorize_requests)
         self._ensure_aliases()
         self._loop = asyncio.get_running_loop()
         self._id_prefix = secrets.token_hex(10)
@@ -391,11 +417,11 @@ class LocalKMS:
             return web.Response(status=500)  # never sent: the connection is gone
         status = 200
         try:
-            op = self._authorize(request, body)
+            op, caller = self._admit(request, body)
             if fault.error:
                 self._counters["injected_errors"] += 1
                 raise internal_error()
-            payload = encode_json(await self._run(op, body))
+            payload = encode_json(await self._run(op, body, caller))
             self._operations[op.name] += 1
         except KMSError as exc:
             status, payload = exc.status, self._error_body(exc)
@@ -414,10 +440,11 @@ class LocalKMS:
             return await self._trickle(request, status, headers, payload, fault.slow_body)
         return web.Response(status=status, body=payload, headers=headers)
 
-    def _authorize(self, request: web.BaseRequest, body: bytes) -> Operation:
+    def _admit(self, request: web.BaseRequest, body: bytes) -> tuple[Operation, Caller | None]:
+        """The operation and the caller of a correctly signed request within its quota."""
         assert self._verifier is not None and self._backend is not None
         url = request.rel_url
-        self._verifier.verify(
+        identity = self._verifier.verify(
             method=request.method,
             path=url.raw_path,
             query=url.raw_query_string,
@@ -435,9 +462,10 @@ class LocalKMS:
                 self._counters["throttled"] += 1
                 self._quota_throttles[refused] += 1
                 raise throttled()
-        return op
+        known = self._callers.get(identity.access_key)
+        return op, known[1] if known is not None else None
 
-    async def _run(self, op: Operation, body: bytes) -> dict[str, Any]:
+    async def _run(self, op: Operation, body: bytes, caller: Caller | None) -> dict[str, Any]:
         assert self._backend is not None
         params = op.parse(body)
         prepared = None
@@ -446,7 +474,7 @@ class LocalKMS:
             if job is not None:  # slow key generation: keep serving other requests meanwhile
                 loop = asyncio.get_running_loop()
                 prepared = await loop.run_in_executor(None, job)
-        return self._backend.call(op, params, prepared)
+        return self._backend.call(op, params, prepared, caller)
 
     def _error_body(self, exc: KMSError) -> bytes:
         self._errors[exc.code] += 1

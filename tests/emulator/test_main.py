@@ -44,6 +44,8 @@ def test_parser_maps_every_flag() -> None:
             "--alias=alias/a",
             "--alias=alias/b",
             "--reset-endpoint",
+            "--identity=AKIDALICE:alice-secret:arn:aws:iam::123456789012:user/alice",
+            "--no-authorize",
         ]
     )
     kwargs = cli.emulator_kwargs(args)
@@ -68,9 +70,17 @@ def test_parser_maps_every_flag() -> None:
         "state_file": "/tmp/x.json",
         "aliases": ["alias/a", "alias/b"],
         "reset_endpoint": True,
+        "identities": {"AKIDALICE": ("alice-secret", "arn:aws:iam::123456789012:user/alice")},
+        "authorize": False,
     }
     LocalKMS(**kwargs)  # every flag is an argument
-    for bad in (["--error-rate=2"], ["--latency=-1"], ["--port=99999"], ["--rate-limit=0"]):
+    for bad in (
+        ["--error-rate=2"],
+        ["--latency=-1"],
+        ["--port=99999"],
+        ["--rate-limit=0"],
+        ["--identity=AKID:secret"],
+    ):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
 
