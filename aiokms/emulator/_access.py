@@ -1,5 +1,6 @@
 """Authorization of each request: which key an operation uses, for which action, and the
-request's condition keys; then the key policy's decision.
+request's condition keys; then the key policy's decision, and the key's grants where the
+policy does not deny.
 
 How this works: :func:`authorize` runs before an operation's handler. From the operation's
 name it knows where its key is named (``KeyId``, ``SourceKeyId`` and ``DestinationKeyId`` for
@@ -14,6 +15,12 @@ A caller from another account may use a key only with the operations the Develop
 "Allowing users in other accounts to use a KMS key" lists, naming it by key ARN or alias ARN;
 a key id or alias name is looked up in the caller's own account, where LocalKMS has no keys.
 
+Grants (Developer Guide, "Grants in AWS KMS"): where the key policy has no statement that
+allows or denies the request, a grant on the key whose grantee is the caller and whose
+operations include the action allows it, if its encryption context constraint holds for the
+request. Grants take effect at once, so a grant token adds nothing but must be one LocalKMS
+issued (``InvalidGrantTokenException``). RetireGrant is authorized by the grant itself.
+
 CreateKey and PutKeyPolicy apply KMS's lockout safety check: unless
 ``BypassPolicyLockoutSafetyCheck`` is set, the new policy must allow the caller
 ``kms:PutKeyPolicy`` (PutKeyPolicy reference), else ``MalformedPolicyDocumentException``.
@@ -24,6 +31,7 @@ Pure code: time comes from the store's clock.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +90,22 @@ _IAM_ONLY = frozenset(
         "DescribeCustomKeyStores",
         "DisconnectCustomKeyStore",
         "UpdateCustomKeyStore",
+    }
+)
+
+_ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
+
+# the grant operations whose grants' encryption context constraints apply
+_CONTEXT_OPERATIONS = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
     }
 )
 
@@ -180,8 +204,62 @@ def _check(
 ) -> None:
     context = RequestContext(action, caller, key.arn, _lookup(store, key, params, action, alias))
     decision = compile_policy(key.policy).decide(context)
-    if decision != ALLOW:
-        raise access_denied(caller, action, key.arn, explicit=decision == DENY)
+    if decision == ALLOW:
+        return
+    if decision != DENY and _granted(key, caller, action, params):
+        return  # a grant allows what the key policy does not deny
+    raise access_denied(caller, action, key.arn, explicit=decision == DENY)
+
+
+def _is_grantee(principal: str, caller: Caller) -> bool:
+    """Whether a grant's grantee or retiring principal is ``caller`` (an account's root ARN
+    names every principal of the account, as in a key policy)."""
+    root = _ROOT.fullmatch(principal)
+    if root is not None:
+        return caller.account == root[1]
+    return principal == caller.arn or principal == caller.role_arn
+
+
+def _granted(key: Key, caller: Caller, action: str, params: Params) -> bool:
+    """Whether a grant on ``key`` allows ``caller`` the action, its constraints met
+    (Developer Guide, "Grant constraints": they apply to the operations that take an
+    encryption context)."""
+    operation = action[len("kms:") :]
+    for grant in key.grants.values():
+        if operation not in grant.operations or not _is_grantee(grant.grantee, caller):
+            continue
+        if grant.constraints and operation in _CONTEXT_OPERATIONS:
+            context = params.get(_CONTEXT_MEMBER.get(action, "EncryptionContext")) or {}
+            equals = grant.constraints.get("EncryptionContextEquals")
+            subset = grant.constraints.get("EncryptionContextSubset")
+            if equals is not None and context != equals:
+                continue
+            if subset is not None and any(context.get(k) != v for k, v in subset.items()):
+                continue
+        return True
+    return False
+
+
+def _authorize_retire(store: KeyStore, params: Params, caller: Caller) -> None:
+    """RetireGrant: the grant's retiring principal, its grantee if the grant allows
+    RetireGrant, or the root user of the account that issued it ("Retiring and revoking
+    grants"). A grant that cannot be found is left to the handler to report."""
+    try:
+        token = params.get("GrantToken")
+        if token is not None:
+            key, grant = store.grant_of_token(token)
+        else:
+            key = store.resolve(params["KeyId"], aliases=False)
+            grant = key.grants[params["GrantId"]]
+    except (KMSError, KeyError, TypeError):
+        return
+    if grant.retiring is not None and _is_grantee(grant.retiring, caller):
+        return
+    if "RetireGrant" in grant.operations and _is_grantee(grant.grantee, caller):
+        return
+    if caller.arn == grant.issuing_account:
+        return
+    raise access_denied(caller, "kms:RetireGrant", key.arn, explicit=False)
 
 
 def _named(
@@ -228,6 +306,15 @@ def authorize(store: KeyStore, operation: str, params: Params, caller: Caller) -
             f"User: {caller.arn} is not authorized to perform: kms:{operation} on a key of "
             f"another account",
         )
+    for token in params.get("GrantTokens") or ():
+        try:
+            store.grant_of_token(token)
+        except KMSError as exc:
+            if exc.code == "InvalidGrantTokenException":
+                raise
+    if operation == "RetireGrant":
+        _authorize_retire(store, params, caller)
+        return
     if operation == "ReEncrypt":
         source = _source_key(store, params, "SourceKeyId", caller, foreign)
         destination = _named(store, params.get("DestinationKeyId"), caller, foreign)

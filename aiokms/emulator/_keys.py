@@ -40,7 +40,16 @@ from aiokms.emulator import _crypto
 from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
 from aiokms.emulator._errors import KMSError
 
-__all__ = ["AWS_SERVICES", "DISABLED", "ENABLED", "PENDING_DELETION", "Alias", "Key", "KeyStore"]
+__all__ = [
+    "AWS_SERVICES",
+    "DISABLED",
+    "ENABLED",
+    "PENDING_DELETION",
+    "Alias",
+    "Grant",
+    "Key",
+    "KeyStore",
+]
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -146,6 +155,7 @@ class Key:
         "current",
         "deletion_date",
         "description",
+        "grants",
         "hmac_secret",
         "key_id",
         "manager",
@@ -187,6 +197,7 @@ class Key:
         self.multi_region = multi_region
         self.manager = "CUSTOMER"
         self.tags: dict[str, str] = {}
+        self.grants: dict[str, Grant] = {}
         self.state = ENABLED
         self.deletion_date: float | None = None
         self.pending_window: int | None = None
@@ -215,6 +226,58 @@ class Key:
         """The RSA private key (the caller has checked the spec)."""
         assert isinstance(self.private_key, rsa.RSAPrivateKey)
         return self.private_key
+
+
+@dataclass(slots=True)
+class Grant:
+    """A grant on a key: who may use it for which operations, under which constraints.
+
+    ``constraints`` holds ``EncryptionContextSubset`` or ``EncryptionContextEquals`` (a
+    mapping each) as CreateGrant takes them; ``token`` is the grant token CreateGrant
+    returned.
+    """
+
+    grant_id: str
+    key_id: str
+    name: str | None
+    created: float
+    grantee: str
+    retiring: str | None
+    operations: tuple[str, ...]
+    constraints: dict[str, dict[str, str]] | None
+    issuing_account: str
+    token: str
+
+    def record(self) -> dict[str, Any]:
+        """The grant as JSON-ready data (the snapshot's form)."""
+        return {
+            "GrantId": self.grant_id,
+            "KeyId": self.key_id,
+            "Name": self.name,
+            "CreationDate": self.created,
+            "GranteePrincipal": self.grantee,
+            "RetiringPrincipal": self.retiring,
+            "Operations": list(self.operations),
+            "Constraints": self.constraints,
+            "IssuingAccount": self.issuing_account,
+            "GrantToken": self.token,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> Grant:
+        """The inverse of :meth:`record`."""
+        return cls(
+            r["GrantId"],
+            r["KeyId"],
+            r.get("Name"),
+            float(r["CreationDate"]),
+            r["GranteePrincipal"],
+            r.get("RetiringPrincipal"),
+            tuple(r["Operations"]),
+            r.get("Constraints"),
+            r["IssuingAccount"],
+            r["GrantToken"],
+        )
 
 
 @dataclass(slots=True)
@@ -417,6 +480,31 @@ class KeyStore:
             del self.aliases[name]
         self.touch()
 
+    def grant_token(self, key_id: str, grant_id: str) -> str:
+        """A new grant token for a grant: opaque to clients, it names the key and grant."""
+        raw = f"localkms-grant:{key_id}:{grant_id}:{uuid.uuid4().hex}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def grant_of_token(self, token: str) -> tuple[Key, Grant]:
+        """The key and grant a grant token names.
+
+        Raises:
+            KMSError: ``InvalidGrantTokenException`` for a token LocalKMS did not issue,
+                ``NotFoundException`` for a grant that is no more.
+        """
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            prefix, key_id, grant_id, _ = text.split(":")
+        except ValueError:
+            raise KMSError("InvalidGrantTokenException", "Invalid grant token.") from None
+        if prefix != "localkms-grant":
+            raise KMSError("InvalidGrantTokenException", "Invalid grant token.")
+        key = self.keys.get(key_id)
+        grant = key.grants.get(grant_id) if key is not None else None
+        if key is None or grant is None or grant.token != token:
+            raise KMSError("NotFoundException", "Grant not found.")
+        return key, grant
+
     def clear(self) -> None:
         """Delete every key and alias: the store as a new account's."""
         self.keys.clear()
@@ -484,6 +572,9 @@ class KeyStore:
         )
         key.manager = r.get("KeyManager", "CUSTOMER")
         key.tags = dict(r["Tags"])
+        for g in r.get("Grants", ()):
+            grant = Grant.from_record(g)
+            key.grants[grant.grant_id] = grant
         key.state = r["KeyState"]
         key.deletion_date = r.get("DeletionDate")
         key.pending_window = r.get("PendingWindowInDays")
@@ -525,6 +616,7 @@ def _key_record(key: Key) -> dict[str, Any]:
         "MultiRegion": key.multi_region,
         "KeyManager": key.manager,
         "Tags": key.tags,
+        "Grants": [grant.record() for grant in key.grants.values()],
         "KeyState": key.state,
         "DeletionDate": key.deletion_date,
         "PendingWindowInDays": key.pending_window,

@@ -20,6 +20,7 @@ import binascii
 import functools
 import hmac
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ from aiokms.emulator._keys import (
     PENDING_DELETION,
     SYMMETRIC_DEFAULT,
     Alias,
+    Grant,
     Key,
     KeyStore,
     default_policy,
@@ -716,6 +718,175 @@ def _put_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
 def _list_key_policies(store: KeyStore, params: Params, prepared: Any) -> Reply:
     _key(store, params, aliases=False)
     return {"PolicyNames": ["default"], "Truncated": False}
+
+
+# --- grants -----------------------------------------------------------------------------------
+
+MAX_GRANTS_PER_KEY = 50_000  # Developer Guide, "Resource quotas"
+
+# the grant operations each kind of key supports (Developer Guide, "Grant operations")
+_GRANT_COMMON = frozenset({"DescribeKey", "CreateGrant", "RetireGrant"})
+_GRANT_OPERATIONS = {
+    "symmetric": _GRANT_COMMON
+    | {
+        "Encrypt",
+        "Decrypt",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+    },
+    "ENCRYPT_DECRYPT": _GRANT_COMMON
+    | {"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"},
+    "SIGN_VERIFY": _GRANT_COMMON | {"Sign", "Verify", "GetPublicKey"},
+    "GENERATE_VERIFY_MAC": _GRANT_COMMON | {"GenerateMac", "VerifyMac"},
+    "KEY_AGREEMENT": _GRANT_COMMON | {"DeriveSharedSecret", "GetPublicKey"},
+}
+_GRANTEE = re.compile(r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:.+|[a-z0-9.-]+\.amazonaws\.com")
+
+
+def _grant_entry(store: KeyStore, grant: Grant) -> Reply:
+    entry: Reply = {
+        "KeyId": store.key_arn(grant.key_id),
+        "GrantId": grant.grant_id,
+        "CreationDate": grant.created,
+        "GranteePrincipal": grant.grantee,
+        "IssuingAccount": grant.issuing_account,
+        "Operations": list(grant.operations),
+    }
+    if grant.name is not None:
+        entry["Name"] = grant.name
+    if grant.retiring is not None:
+        entry["RetiringPrincipal"] = grant.retiring
+    if grant.constraints:
+        entry["Constraints"] = grant.constraints
+    return entry
+
+
+def _principal(params: Params, member: str) -> str | None:
+    value = params.get(member)
+    if value is not None and not _GRANTEE.fullmatch(value):
+        raise _validation(f"{member} {value} is not a valid principal.")
+    return value
+
+
+@_operation("CreateGrant")
+def _create_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    grantee = _principal(params, "GranteePrincipal")
+    operations = _required(params, "Operations")
+    retiring = _principal(params, "RetiringPrincipal")
+    if key.state == DISABLED:
+        raise KMSError("DisabledException", f"{key.arn} is disabled.")
+    _not_pending(key)
+    kind = "symmetric" if key.symmetric else key.usage
+    unsupported = sorted(set(operations) - _GRANT_OPERATIONS[kind])
+    if unsupported:
+        raise _validation(
+            f"Grant operations {', '.join(unsupported)} are not valid for {key.arn}, a "
+            f"{key.spec} {key.usage} key."
+        )
+    constraints = params.get("Constraints") or None
+    if constraints and not key.symmetric:
+        raise _validation(
+            "Grant constraints are supported only for grants on symmetric encryption KMS keys."
+        )
+    if constraints and len(constraints) > 1:
+        raise _validation(
+            "Specify only one of EncryptionContextSubset and EncryptionContextEquals."
+        )
+    name = params.get("Name")
+    for grant in key.grants.values():  # CreateGrant is idempotent for the same grant
+        same = (grant.name, grant.grantee, grant.retiring, set(grant.operations)) == (
+            name,
+            grantee,
+            retiring,
+            set(operations),
+        )
+        if name is not None and same and grant.constraints == constraints:
+            _dry_run(params)
+            return {"GrantToken": grant.token, "GrantId": grant.grant_id}
+    if len(key.grants) >= MAX_GRANTS_PER_KEY:
+        raise _limit_exceeded(f"{key.arn} already has {MAX_GRANTS_PER_KEY} grants.")
+    _dry_run(params)
+    grant_id = os.urandom(32).hex()
+    assert grantee is not None
+    grant = Grant(
+        grant_id=grant_id,
+        key_id=key.key_id,
+        name=name,
+        created=store.now(),
+        grantee=grantee,
+        retiring=retiring,
+        operations=tuple(dict.fromkeys(operations)),
+        constraints=constraints,
+        issuing_account=f"arn:aws:iam::{store.account_id}:root",
+        token=store.grant_token(key.key_id, grant_id),
+    )
+    key.grants[grant_id] = grant
+    store.touch()
+    return {"GrantToken": grant.token, "GrantId": grant_id}
+
+
+@_operation("ListGrants")
+def _list_grants(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params)
+    grants = list(key.grants.values())
+    if params.get("GrantId") is not None:
+        grants = [g for g in grants if g.grant_id == params["GrantId"]]
+    if params.get("GranteePrincipal") is not None:
+        grants = [g for g in grants if g.grantee == params["GranteePrincipal"]]
+    page, extra = _page(grants, params, default=50, maximum=100)
+    return {"Grants": [_grant_entry(store, g) for g in page], **extra}
+
+
+@_operation("ListRetirableGrants")
+def _list_retirable_grants(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    retiring = _required(params, "RetiringPrincipal")
+    grants = [g for key in store for g in key.grants.values() if g.retiring == retiring]
+    page, extra = _page(grants, params, default=50, maximum=100)
+    return {"Grants": [_grant_entry(store, g) for g in page], **extra}
+
+
+def _grant_by_id(store: KeyStore, params: Params) -> tuple[Key, Grant]:
+    key = _key(store, params, aliases=False)
+    grant_id = _required(params, "GrantId")
+    grant = key.grants.get(grant_id)
+    if grant is None:
+        if not re.fullmatch(r"[0-9a-f]{64}", grant_id):
+            raise KMSError("InvalidGrantIdException", f"Invalid grant ID {grant_id}.")
+        raise KMSError("NotFoundException", f"Grant ID {grant_id} not found.")
+    return key, grant
+
+
+def retiring_grant(store: KeyStore, params: Params) -> tuple[Key, Grant]:
+    """The key and grant a RetireGrant request names: by token, or by key and grant id."""
+    token = params.get("GrantToken")
+    if token is not None:
+        return store.grant_of_token(token)
+    if params.get("KeyId") is None or params.get("GrantId") is None:
+        raise _validation("Specify either GrantToken, or both KeyId and GrantId.")
+    return _grant_by_id(store, params)
+
+
+@_operation("RetireGrant")
+def _retire_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, grant = retiring_grant(store, params)
+    _dry_run(params)
+    del key.grants[grant.grant_id]
+    store.touch()
+    return {}
+
+
+@_operation("RevokeGrant")
+def _revoke_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key, grant = _grant_by_id(store, params)
+    _dry_run(params)
+    del key.grants[grant.grant_id]
+    store.touch()
+    return {}
 
 
 # --- rotation ---------------------------------------------------------------------------------

@@ -270,3 +270,142 @@ def test_identities_are_checked() -> None:
         LocalKMS(identities={"AKID": ("secret", "alice")})
     with pytest.raises(ValueError, match="also access_key"):
         LocalKMS(access_key="AKID", secret_key="s", identities={"AKID": ("t", ALICE.arn)})
+
+
+# --- grants ------------------------------------------------------------------------------------
+
+
+def test_a_grant_allows_what_the_key_policy_does_not() -> None:
+    """Developer Guide, "Grants in AWS KMS": a grant gives its grantee the grant operations on
+    the key; RevokeGrant and RetireGrant take it back; an explicit deny in the key policy
+    still wins."""
+    backend = Backend(key_store())
+    # the default policy would allow bob through IAM: this one allows administration only
+    admin_only = policy({**ADMIN, "Action": ["kms:Put*", "kms:CreateGrant", "kms:RevokeGrant"]})
+    key_id = call(backend, None, "CreateKey", Policy=admin_only)["KeyMetadata"]["KeyId"]
+    assert refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    grant = call(
+        backend,
+        ROOT,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=BOB.arn,
+        Operations=["Encrypt", "DescribeKey"],
+    )
+    call(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    call(backend, BOB, "DescribeKey", KeyId=key_id)
+    assert refused(backend, BOB, "GenerateDataKey", KeyId=key_id, NumberOfBytes=8).code == (
+        "AccessDeniedException"
+    )
+    assert refused(backend, ALICE, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    call(backend, ROOT, "RevokeGrant", KeyId=key_id, GrantId=grant["GrantId"])
+    assert refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    call(
+        backend, ROOT, "CreateGrant", KeyId=key_id, GranteePrincipal=BOB.arn, Operations=["Encrypt"]
+    )
+    deny_bob = {"Effect": "Deny", "Principal": {"AWS": BOB.arn}, "Action": "kms:Encrypt"}
+    call(
+        backend,
+        ROOT,
+        "PutKeyPolicy",
+        KeyId=key_id,
+        Policy=policy(json.loads(admin_only)["Statement"][0], deny_bob),
+    )
+    error = refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    assert error.message.endswith("with an explicit deny in a resource-based policy")
+
+
+def test_grant_constraints() -> None:
+    """CreateGrant reference, Constraints: EncryptionContextEquals needs exactly that context,
+    EncryptionContextSubset at least those pairs; DescribeKey is not constrained."""
+    backend = Backend(key_store())
+    admin_only = policy({**ADMIN, "Action": ["kms:Put*", "kms:CreateGrant"]})
+    key_id = call(backend, None, "CreateKey", Policy=admin_only)["KeyMetadata"]["KeyId"]
+    for constraint, good, bad in [
+        ("EncryptionContextEquals", {"app": "a"}, {"app": "a", "more": "b"}),
+        ("EncryptionContextSubset", {"app": "a", "more": "b"}, {"more": "b"}),
+    ]:
+        grantee = Caller.of(f"arn:aws:iam::{ACCOUNT}:role/{constraint}")
+        call(
+            backend,
+            ROOT,
+            "CreateGrant",
+            KeyId=key_id,
+            GranteePrincipal=grantee.arn,
+            Operations=["Encrypt", "DescribeKey"],
+            Constraints={constraint: {"app": "a"}},
+        )
+        call(backend, grantee, "Encrypt", KeyId=key_id, Plaintext=b"x", EncryptionContext=good)
+        call(backend, grantee, "DescribeKey", KeyId=key_id)
+        for context in (bad, {}):
+            error = refused(
+                backend, grantee, "Encrypt", KeyId=key_id, Plaintext=b"x", EncryptionContext=context
+            )
+            assert error.code == "AccessDeniedException", (constraint, context)
+
+
+def test_retire_grant_permissions_and_grant_tokens() -> None:
+    """ "Retiring and revoking grants": the retiring principal, the grantee of a grant with
+    RetireGrant, or the issuing account's root user may retire it; others may not. A grant
+    token LocalKMS did not issue is InvalidGrantTokenException wherever GrantTokens go."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+
+    def grant(**extra: Any) -> Any:
+        return call(backend, ROOT, "CreateGrant", KeyId=key_id, GranteePrincipal=BOB.arn, **extra)
+
+    by_retiring = grant(Operations=["Decrypt"], RetiringPrincipal=ALICE.arn)
+    assert refused(backend, BOB, "RetireGrant", GrantToken=by_retiring["GrantToken"]).code == (
+        "AccessDeniedException"
+    )
+    call(backend, ALICE, "RetireGrant", GrantToken=by_retiring["GrantToken"])
+    by_grantee = grant(Operations=["Decrypt", "RetireGrant"])
+    call(backend, BOB, "RetireGrant", KeyId=key_id, GrantId=by_grantee["GrantId"])
+    by_root = grant(Operations=["Decrypt"])
+    call(backend, ROOT, "RetireGrant", GrantToken=by_root["GrantToken"])
+    assert refused(backend, ROOT, "RetireGrant", GrantToken=by_root["GrantToken"]).code == (
+        "NotFoundException"
+    )
+    bad = refused(backend, ROOT, "Encrypt", KeyId=key_id, Plaintext=b"x", GrantTokens=["nope"])
+    assert bad.code == "InvalidGrantTokenException"
+    token = grant(Operations=["Encrypt"])["GrantToken"]
+    call(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x", GrantTokens=[token])
+
+
+async def test_grants_over_http_and_across_restarts(tmp_path: Any) -> None:
+    """The grant operations with aiobotocore as the client, the grantee signing as itself;
+    grants are kept in the state file."""
+    identities = {"AKIDBOB": ("bob-secret", BOB.arn)}
+    path = tmp_path / "state.json"
+    admin_only = policy({**ADMIN, "Action": ["kms:Put*", "kms:*Grant*", "kms:ListGrants"]})
+    async with LocalKMS(identities=identities, state_file=path) as local:
+        async with client_of(local) as root:
+            key_id = (await root.create_key(Policy=admin_only))["KeyMetadata"]["KeyId"]
+            grant = await root.create_grant(
+                KeyId=key_id, GranteePrincipal=BOB.arn, Operations=["GenerateDataKey"]
+            )
+        credentials = local.credentials
+    async with LocalKMS(
+        identities=identities,
+        state_file=path,
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+    ) as local:
+        async with boto_client(local.endpoint_url, "AKIDBOB", "bob-secret") as bob:
+            await bob.generate_data_key(
+                KeyId=key_id, KeySpec="AES_256", GrantTokens=[grant["GrantToken"]]
+            )
+        async with client_of(local) as root:
+            listed = (await root.list_grants(KeyId=key_id))["Grants"]
+            assert [g["GrantId"] for g in listed] == [grant["GrantId"]]
+            await root.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
+        async with boto_client(local.endpoint_url, "AKIDBOB", "bob-secret") as bob:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await bob.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+            assert error_of(caught.value) == ("AccessDeniedException", 400)

@@ -871,10 +871,8 @@ async def test_unsupported_operation_over_http(local: LocalKMS) -> None:
     async with client_of(local) as kms:
         key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
         with pytest.raises(kms.exceptions.UnsupportedOperationException):
-            await kms.create_grant(
-                KeyId=key_id,
-                GranteePrincipal="arn:aws:iam::111122223333:root",
-                Operations=["Decrypt"],
+            await kms.get_parameters_for_import(
+                KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
             )
     status, body = await signed_call(local, "NoSuchOperation", {})
     assert (status, body["__type"]) == (400, "UnknownOperationException")
@@ -1115,3 +1113,120 @@ def test_keys_per_account(monkeypatch: pytest.MonkeyPatch) -> None:
     ids = [invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"] for _ in range(3)]
     invoke(backend, "ScheduleKeyDeletion", KeyId=ids[0], PendingWindowInDays=7)
     assert fails(backend, "CreateKey")[0] == "LimitExceededException"
+
+
+# --- grants (CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant) ----------
+
+
+def test_grant_operations() -> None:
+    """The five grant operations' replies and errors (API reference of each)."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    arn = f"arn:aws:kms:{REGION}:111122223333:key/{key_id}"
+    alice = "arn:aws:iam::111122223333:user/alice"
+    created = invoke(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=alice,
+        RetiringPrincipal="arn:aws:iam::111122223333:role/ops",
+        Operations=["Encrypt", "Decrypt"],
+        Constraints={"EncryptionContextSubset": {"app": "a"}},
+        Name="app-grant",
+    )
+    assert len(created["GrantId"]) == 64 and created["GrantToken"]
+    again = invoke(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=alice,
+        RetiringPrincipal="arn:aws:iam::111122223333:role/ops",
+        Operations=["Decrypt", "Encrypt"],
+        Constraints={"EncryptionContextSubset": {"app": "a"}},
+        Name="app-grant",
+    )
+    assert again["GrantId"] == created["GrantId"]  # the same named grant: idempotent
+    listed = invoke(backend, "ListGrants", KeyId=key_id)
+    assert listed["Truncated"] is False
+    (entry,) = listed["Grants"]
+    assert entry == {
+        "KeyId": arn,
+        "GrantId": created["GrantId"],
+        "Name": "app-grant",
+        "CreationDate": entry["CreationDate"],
+        "GranteePrincipal": alice,
+        "RetiringPrincipal": "arn:aws:iam::111122223333:role/ops",
+        "IssuingAccount": "arn:aws:iam::111122223333:root",
+        "Operations": ["Encrypt", "Decrypt"],
+        "Constraints": {"EncryptionContextSubset": {"app": "a"}},
+    }
+    retirable = invoke(
+        backend, "ListRetirableGrants", RetiringPrincipal="arn:aws:iam::111122223333:role/ops"
+    )
+    assert [g["GrantId"] for g in retirable["Grants"]] == [created["GrantId"]]
+    assert invoke(backend, "ListGrants", KeyId=key_id, GranteePrincipal="x")["Grants"] == []
+    code, _ = fails(backend, "RevokeGrant", KeyId=key_id, GrantId="0" * 64)
+    assert code == "NotFoundException"
+    assert fails(backend, "RevokeGrant", KeyId=key_id, GrantId="bad")[0] == (
+        "InvalidGrantIdException"
+    )
+    invoke(backend, "RevokeGrant", KeyId=key_id, GrantId=created["GrantId"])
+    assert invoke(backend, "ListGrants", KeyId=key_id)["Grants"] == []
+    assert fails(backend, "RetireGrant", GrantToken="not-a-token")[0] == (
+        "InvalidGrantTokenException"
+    )
+    assert fails(backend, "RetireGrant", KeyId=key_id)[0] == "ValidationException"
+
+
+def test_create_grant_checks() -> None:
+    """CreateGrant: the operations must suit the key type ("Grant operations"), constraints
+    only on symmetric encryption keys, KMS's key state errors, DryRun, and at most 50,000
+    grants per key ("Resource quotas")."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    signing = invoke(backend, "CreateKey", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
+        "KeyMetadata"
+    ]["KeyId"]
+    bob = "arn:aws:iam::111122223333:user/bob"
+    assert fails(
+        backend, "CreateGrant", KeyId=signing, GranteePrincipal=bob, Operations=["Encrypt"]
+    )[0] == ("ValidationException")
+    invoke(backend, "CreateGrant", KeyId=signing, GranteePrincipal=bob, Operations=["Sign"])
+    assert fails(
+        backend,
+        "CreateGrant",
+        KeyId=signing,
+        GranteePrincipal=bob,
+        Operations=["Sign"],
+        Constraints={"EncryptionContextEquals": {"a": "b"}},
+    )[0] == ("ValidationException")
+    assert fails(
+        backend, "CreateGrant", KeyId=key_id, GranteePrincipal="bob", Operations=["Encrypt"]
+    )[0] == ("ValidationException")
+    assert fails(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=bob,
+        Operations=["Encrypt"],
+        DryRun=True,
+    )[0] == ("DryRunOperationException")
+    assert invoke(backend, "ListGrants", KeyId=key_id)["Grants"] == []
+    invoke(backend, "DisableKey", KeyId=key_id)
+    assert fails(
+        backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
+    )[0] == ("DisabledException")
+    from aiokms.emulator import _operations
+
+    assert _operations.MAX_GRANTS_PER_KEY == 50_000
+    invoke(backend, "EnableKey", KeyId=key_id)
+    limited = pytest.MonkeyPatch()
+    with limited.context() as patch:
+        patch.setattr(_operations, "MAX_GRANTS_PER_KEY", 2)
+        for _ in range(2):
+            invoke(
+                backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
+            )
+        assert fails(
+            backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
+        )[0] == ("LimitExceededException")
