@@ -47,7 +47,7 @@ from aiokms.emulator._policy import (
     compile_policy,
 )
 
-__all__ = ["CROSS_ACCOUNT_OPERATIONS", "authorize", "check_lockout"]
+__all__ = ["CONTEXT_GRANT_OPERATIONS", "CROSS_ACCOUNT_OPERATIONS", "authorize", "check_lockout"]
 
 Params = dict[str, Any]
 
@@ -95,8 +95,7 @@ _IAM_ONLY = frozenset(
 
 _ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
 
-# the grant operations whose grants' encryption context constraints apply
-_CONTEXT_OPERATIONS = frozenset(
+CONTEXT_GRANT_OPERATIONS = frozenset(
     {
         "Encrypt",
         "Decrypt",
@@ -108,6 +107,7 @@ _CONTEXT_OPERATIONS = frozenset(
         "GenerateDataKeyPairWithoutPlaintext",
     }
 )
+"""The grant operations that take an encryption context, which grant constraints apply to."""
 
 # where the context of each operation's encryption context is, for kms:EncryptionContext:
 _CONTEXT_MEMBER = {
@@ -228,7 +228,7 @@ def _granted(key: Key, caller: Caller, action: str, params: Params) -> bool:
     for grant in key.grants.values():
         if operation not in grant.operations or not _is_grantee(grant.grantee, caller):
             continue
-        if grant.constraints and operation in _CONTEXT_OPERATIONS:
+        if grant.constraints and operation in CONTEXT_GRANT_OPERATIONS:
             context = params.get(_CONTEXT_MEMBER.get(action, "EncryptionContext")) or {}
             equals = grant.constraints.get("EncryptionContextEquals")
             subset = grant.constraints.get("EncryptionContextSubset")

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from aiokms.emulator import _crypto
-from aiokms.emulator._access import authorize, check_lockout
+from aiokms.emulator._access import CONTEXT_GRANT_OPERATIONS, authorize, check_lockout
 from aiokms.emulator._errors import KMSError, unsupported_operation
 from aiokms.emulator._keys import (
     DAY,
@@ -489,31 +489,30 @@ def _list_keys(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys], **extra}
 
 
-@_operation("UpdateKeyDescription")
-def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
+def _change_key(store: KeyStore, params: Params, change: Callable[[Key], None]) -> Reply:
+    """What EnableKey, DisableKey and UpdateKeyDescription share: a key named by key id or
+    ARN, not pending deletion, changed."""
     key = _key(store, params, aliases=False)
     _not_pending(key)
-    key.description = _required(params, "Description")
+    change(key)
     store.touch()
     return {}
+
+
+@_operation("UpdateKeyDescription")
+def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    description = _required(params, "Description")
+    return _change_key(store, params, lambda key: setattr(key, "description", description))
 
 
 @_operation("EnableKey")
 def _enable_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key = _key(store, params, aliases=False)
-    _not_pending(key)
-    key.state = ENABLED
-    store.touch()
-    return {}
+    return _change_key(store, params, lambda key: setattr(key, "state", ENABLED))
 
 
 @_operation("DisableKey")
 def _disable_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key = _key(store, params, aliases=False)
-    _not_pending(key)
-    key.state = DISABLED
-    store.touch()
-    return {}
+    return _change_key(store, params, lambda key: setattr(key, "state", DISABLED))
 
 
 @_operation("ScheduleKeyDeletion")
@@ -727,17 +726,7 @@ MAX_GRANTS_PER_KEY = 50_000  # Developer Guide, "Resource quotas"
 # the grant operations each kind of key supports (Developer Guide, "Grant operations")
 _GRANT_COMMON = frozenset({"DescribeKey", "CreateGrant", "RetireGrant"})
 _GRANT_OPERATIONS = {
-    "symmetric": _GRANT_COMMON
-    | {
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-    },
+    "symmetric": _GRANT_COMMON | CONTEXT_GRANT_OPERATIONS,
     "ENCRYPT_DECRYPT": _GRANT_COMMON
     | {"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"},
     "SIGN_VERIFY": _GRANT_COMMON | {"Sign", "Verify", "GetPublicKey"},
@@ -871,22 +860,22 @@ def retiring_grant(store: KeyStore, params: Params) -> tuple[Key, Grant]:
     return _grant_by_id(store, params)
 
 
-@_operation("RetireGrant")
-def _retire_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key, grant = retiring_grant(store, params)
+def _drop_grant(store: KeyStore, params: Params, found: tuple[Key, Grant]) -> Reply:
+    key, grant = found
     _dry_run(params)
     del key.grants[grant.grant_id]
     store.touch()
     return {}
+
+
+@_operation("RetireGrant")
+def _retire_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    return _drop_grant(store, params, retiring_grant(store, params))
 
 
 @_operation("RevokeGrant")
 def _revoke_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key, grant = _grant_by_id(store, params)
-    _dry_run(params)
-    del key.grants[grant.grant_id]
-    store.touch()
-    return {}
+    return _drop_grant(store, params, _grant_by_id(store, params))
 
 
 # --- rotation ---------------------------------------------------------------------------------
