@@ -158,6 +158,7 @@ class Key:
         "grants",
         "hmac_secret",
         "key_id",
+        "last_used",
         "manager",
         "materials",
         "multi_region",
@@ -198,6 +199,7 @@ class Key:
         self.manager = "CUSTOMER"
         self.tags: dict[str, str] = {}
         self.grants: dict[str, Grant] = {}
+        self.last_used: tuple[str, float, str] | None = None  # operation, time, request id
         self.state = ENABLED
         self.deletion_date: float | None = None
         self.pending_window: int | None = None
@@ -435,6 +437,10 @@ class KeyStore:
         """How many customer managed keys the store holds (the resource quota counts these)."""
         return len(self.keys) - sum(name in self.aliases for name in _PREDEFINED)
 
+    def by_arn(self, arn: Any) -> Key | None:
+        """The key with this key ARN, if there is one (no deletion check: just used)."""
+        return self._by_arn.get(arn)
+
     def by_raw_id(self, raw: bytes) -> Key | None:
         """The key whose raw id a ciphertext names, if it still exists."""
         key = self._by_raw.get(raw)
@@ -572,6 +578,8 @@ class KeyStore:
         )
         key.manager = r.get("KeyManager", "CUSTOMER")
         key.tags = dict(r["Tags"])
+        used = r.get("LastUsage")
+        key.last_used = (used[0], float(used[1]), used[2]) if used else None
         for g in r.get("Grants", ()):
             grant = Grant.from_record(g)
             key.grants[grant.grant_id] = grant
@@ -617,6 +625,7 @@ def _key_record(key: Key) -> dict[str, Any]:
         "KeyManager": key.manager,
         "Tags": key.tags,
         "Grants": [grant.record() for grant in key.grants.values()],
+        "LastUsage": list(key.last_used) if key.last_used is not None else None,
         "KeyState": key.state,
         "DeletionDate": key.deletion_date,
         "PendingWindowInDays": key.pending_window,

@@ -21,6 +21,7 @@ import functools
 import hmac
 import os
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -131,10 +132,16 @@ class Backend:
         raise KMSError("UnknownOperationException", "")
 
     def call(
-        self, op: Operation, params: Params, prepared: Any = None, caller: Caller | None = None
+        self,
+        op: Operation,
+        params: Params,
+        prepared: Any = None,
+        caller: Caller | None = None,
+        request_id: str | None = None,
     ) -> Reply:
         """Run ``op`` on validated ``params`` (and the result of its prepare step, if any) for
-        ``caller`` (default: the account's root user).
+        ``caller`` (default: the account's root user); a successful cryptographic operation
+        is recorded as its keys' last use, with ``request_id`` (GetKeyLastUsage).
 
         Raises:
             KMSError: what KMS answers, ``AccessDeniedException`` included.
@@ -147,7 +154,17 @@ class Backend:
             authorize(self.store, op.name, params, caller)
             if policy is not None:
                 check_lockout(policy, caller, self._policy_resource(op, params), params)
-        return op.handler(self.store, params, prepared)
+        reply = op.handler(self.store, params, prepared)
+        if op.quota and "KeyId" in reply:
+            self._record_use(op.name, reply, request_id)
+        return reply
+
+    def _record_use(self, operation: str, reply: Reply, request_id: str | None) -> None:
+        usage = (operation, self.store.now(), request_id or str(uuid.uuid4()))
+        for member in ("KeyId", "SourceKeyId"):  # ReEncrypt uses two keys
+            key = self.store.by_arn(reply.get(member))
+            if key is not None:
+                key.last_used = usage
 
     def _policy_resource(self, op: Operation, params: Params) -> str:
         if op.name == "PutKeyPolicy":
@@ -876,6 +893,33 @@ def _retire_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("RevokeGrant")
 def _revoke_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return _drop_grant(store, params, _grant_by_id(store, params))
+
+
+# --- last use ---------------------------------------------------------------------------------
+
+_EVENT_IDS = uuid.UUID("6c6f6361-6c6b-4d73-a000-6576656e7473")  # event ids from request ids
+
+
+@_operation("GetKeyLastUsage")
+def _get_key_last_usage(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """GetKeyLastUsage reference: the last successful cryptographic operation with the key,
+    tracked from the key's creation. LocalKMS has no CloudTrail: the event id is derived from
+    the request id."""
+    key = _key(store, params, aliases=False)
+    reply: Reply = {
+        "KeyId": key.arn,
+        "TrackingStartDate": key.created,
+        "KeyCreationDate": key.created,
+    }
+    if key.last_used is not None:
+        operation, moment, request_id = key.last_used
+        reply["KeyLastUsage"] = {
+            "Operation": operation,
+            "Timestamp": moment,
+            "CloudTrailEventId": str(uuid.uuid5(_EVENT_IDS, request_id)),
+            "KmsRequestId": request_id,
+        }
+    return reply
 
 
 # --- rotation ---------------------------------------------------------------------------------

@@ -408,7 +408,7 @@ class LocalKMS:
             self.reset()
             return web.Response(body=b"{}", headers={"Content-Type": CONTENT_TYPE})
         self._request_count += 1
-        number = self._request_count
+        request_id = self._request_id(self._request_count)
         fault = self._faults.draw()
         if fault.drop:
             self._counters["dropped"] += 1
@@ -421,7 +421,7 @@ class LocalKMS:
             if fault.error:
                 self._counters["injected_errors"] += 1
                 raise internal_error()
-            payload = encode_json(await self._run(op, body, caller))
+            payload = encode_json(await self._run(op, body, caller, request_id))
             self._operations[op.name] += 1
         except KMSError as exc:
             status, payload = exc.status, self._error_body(exc)
@@ -434,7 +434,7 @@ class LocalKMS:
             self._schedule_save()
         if fault.delay:
             await asyncio.sleep(fault.delay)
-        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": self._request_id(number)}
+        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}
         if fault.slow_body:
             self._counters["slow_replies"] += 1
             return await self._trickle(request, status, headers, payload, fault.slow_body)
@@ -465,7 +465,9 @@ class LocalKMS:
         known = self._callers.get(identity.access_key)
         return op, known[1] if known is not None else None
 
-    async def _run(self, op: Operation, body: bytes, caller: Caller | None) -> dict[str, Any]:
+    async def _run(
+        self, op: Operation, body: bytes, caller: Caller | None, request_id: str
+    ) -> dict[str, Any]:
         assert self._backend is not None
         params = op.parse(body)
         prepared = None
@@ -474,7 +476,7 @@ class LocalKMS:
             if job is not None:  # slow key generation: keep serving other requests meanwhile
                 loop = asyncio.get_running_loop()
                 prepared = await loop.run_in_executor(None, job)
-        return self._backend.call(op, params, prepared, caller)
+        return self._backend.call(op, params, prepared, caller, request_id)
 
     def _error_body(self, exc: KMSError) -> bytes:
         self._errors[exc.code] += 1

@@ -155,3 +155,25 @@ def test_aws_managed_keys() -> None:
     restored = key_store()
     restored.restore(store.snapshot())
     assert Backend(restored).store.keys[meta["KeyId"]].manager == "AWS"
+
+
+def test_snapshot_keeps_grants_and_last_use() -> None:
+    store = key_store()
+    backend = Backend(store)
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    grant = invoke(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal="arn:aws:iam::111122223333:user/bob",
+        Operations=["Decrypt"],
+    )
+    restored = key_store()
+    restored.restore(store.snapshot())
+    again = Backend(restored)
+    assert invoke(again, "GetKeyLastUsage", KeyId=key_id) == invoke(
+        backend, "GetKeyLastUsage", KeyId=key_id
+    )
+    assert invoke(again, "ListGrants", KeyId=key_id) == invoke(backend, "ListGrants", KeyId=key_id)
+    invoke(again, "RetireGrant", GrantToken=grant["GrantToken"])

@@ -1230,3 +1230,33 @@ def test_create_grant_checks() -> None:
         assert fails(
             backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
         )[0] == ("LimitExceededException")
+
+
+async def test_get_key_last_usage(local: LocalKMS) -> None:
+    """GetKeyLastUsage reference: the last successful cryptographic operation, its time and
+    KMS request id, tracked from the key's creation; ReEncrypt records both of its keys, and
+    a failed or DryRun request nothing."""
+    async with client_of(local) as kms:
+        first = (await kms.create_key())["KeyMetadata"]
+        second = (await kms.create_key())["KeyMetadata"]
+        fresh = await kms.get_key_last_usage(KeyId=first["KeyId"])
+        assert "KeyLastUsage" not in fresh
+        assert fresh["KeyId"] == first["Arn"]
+        assert fresh["TrackingStartDate"] == fresh["KeyCreationDate"] == first["CreationDate"]
+        encrypted = await kms.encrypt(KeyId=first["KeyId"], Plaintext=b"x")
+        used = (await kms.get_key_last_usage(KeyId=first["KeyId"]))["KeyLastUsage"]
+        assert used["Operation"] == "Encrypt"
+        assert used["KmsRequestId"] == encrypted["ResponseMetadata"]["RequestId"]
+        assert len(used["CloudTrailEventId"]) == 36
+        with pytest.raises(botocore.exceptions.ClientError):
+            await kms.decrypt(CiphertextBlob=b"\x01" * 64, KeyId=first["KeyId"])
+        with pytest.raises(botocore.exceptions.ClientError):
+            await kms.encrypt(KeyId=first["KeyId"], Plaintext=b"x", DryRun=True)
+        again = (await kms.get_key_last_usage(KeyId=first["KeyId"]))["KeyLastUsage"]
+        assert again == used
+        await kms.re_encrypt(
+            CiphertextBlob=encrypted["CiphertextBlob"], DestinationKeyId=second["KeyId"]
+        )
+        for key in (first, second):
+            last = (await kms.get_key_last_usage(KeyId=key["KeyId"]))["KeyLastUsage"]
+            assert last["Operation"] == "ReEncrypt"
