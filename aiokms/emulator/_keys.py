@@ -45,6 +45,7 @@ __all__ = [
     "DISABLED",
     "ENABLED",
     "PENDING_DELETION",
+    "PENDING_IMPORT",
     "Alias",
     "Grant",
     "Key",
@@ -54,6 +55,7 @@ __all__ = [
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
+PENDING_IMPORT = "PendingImport"  # imported key material: none yet, deleted or expired
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 DAY = 86400.0
 _SNAPSHOT_VERSION = 1
@@ -155,14 +157,18 @@ class Key:
         "current",
         "deletion_date",
         "description",
+        "expiration_model",
         "grants",
         "hmac_secret",
+        "import_params",
+        "imported_digest",
         "key_id",
         "last_used",
         "manager",
         "materials",
         "multi_region",
         "next_rotation",
+        "origin",
         "pending_window",
         "policy",
         "private_key",
@@ -173,6 +179,7 @@ class Key:
         "state",
         "tags",
         "usage",
+        "valid_to",
     )
 
     def __init__(
@@ -197,6 +204,14 @@ class Key:
         self.policy = policy
         self.multi_region = multi_region
         self.manager = "CUSTOMER"
+        self.origin = "AWS_KMS"
+        # imported key material (origin EXTERNAL): when it expires, the SHA-256 of what was
+        # imported (a later import must bring the same), and the wrapping keys handed out by
+        # GetParametersForImport, by import token (not kept across restarts)
+        self.expiration_model: str | None = None
+        self.valid_to: float | None = None
+        self.imported_digest: str | None = None
+        self.import_params: dict[bytes, tuple[rsa.RSAPrivateKey, str, float]] = {}
         self.tags: dict[str, str] = {}
         self.grants: dict[str, Grant] = {}
         self.last_used: tuple[str, float, str] | None = None  # operation, time, request id
@@ -223,6 +238,14 @@ class Key:
         """Make ``material`` current; older materials keep decrypting."""
         self.materials[material.material_id] = material
         self.current = material
+
+    def drop_imported_material(self) -> None:
+        """Delete imported key material: the key is pending import until it comes again."""
+        self.materials.clear()
+        self.current = None
+        self.hmac_secret = None
+        self.valid_to = self.expiration_model = None
+        self.state = PENDING_IMPORT
 
     def rsa_key(self) -> rsa.RSAPrivateKey:
         """The RSA private key (the caller has checked the spec)."""
@@ -368,7 +391,16 @@ class KeyStore:
             key = self._resolve_slow(ident, aliases)
         if key.state == PENDING_DELETION and self._expired(key):
             return self.resolve(ident, aliases=aliases)  # now raises NotFoundException
+        if key.valid_to is not None:
+            self._material_expiry(key)
         return key
+
+    def _material_expiry(self, key: Key) -> None:
+        """Imported key material past its ValidTo is deleted (ImportKeyMaterial reference)."""
+        assert key.valid_to is not None
+        if self._clock() >= key.valid_to:
+            key.drop_imported_material()
+            self.touch()
 
     def _resolve_slow(self, ident: str, aliases: bool) -> Key:
         if ident.startswith("arn:"):
@@ -446,6 +478,8 @@ class KeyStore:
         key = self._by_raw.get(raw)
         if key is not None and key.state == PENDING_DELETION and self._expired(key):
             return None
+        if key is not None and key.valid_to is not None:
+            self._material_expiry(key)
         return key
 
     def purge(self) -> None:
@@ -577,6 +611,10 @@ class KeyStore:
             multi_region=bool(r["MultiRegion"]),
         )
         key.manager = r.get("KeyManager", "CUSTOMER")
+        key.origin = r.get("Origin", "AWS_KMS")
+        key.expiration_model = r.get("ExpirationModel")
+        key.valid_to = r.get("ValidTo")
+        key.imported_digest = r.get("ImportedDigest")
         key.tags = dict(r["Tags"])
         used = r.get("LastUsage")
         key.last_used = (used[0], float(used[1]), used[2]) if used else None
@@ -598,7 +636,7 @@ class KeyStore:
                     secret=base64.b64decode(m["Secret"], validate=True),
                 )
             )
-        if key.symmetric and key.current is None:
+        if key.symmetric and key.current is None and key.state != PENDING_IMPORT:
             raise ValueError(f"key {key.key_id} has no key material")
         current = r.get("CurrentKeyMaterialId")
         if current is not None:
@@ -623,6 +661,10 @@ def _key_record(key: Key) -> dict[str, Any]:
         "Policy": key.policy,
         "MultiRegion": key.multi_region,
         "KeyManager": key.manager,
+        "Origin": key.origin,
+        "ExpirationModel": key.expiration_model,
+        "ValidTo": key.valid_to,
+        "ImportedDigest": key.imported_digest,
         "Tags": key.tags,
         "Grants": [grant.record() for grant in key.grants.values()],
         "LastUsage": list(key.last_used) if key.last_used is not None else None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import hmac
 import os
 import re
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 import botocore.session
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from aiokms.emulator import _crypto
 from aiokms.emulator._access import CONTEXT_GRANT_OPERATIONS, authorize, check_lockout
@@ -39,6 +40,7 @@ from aiokms.emulator._keys import (
     DISABLED,
     ENABLED,
     PENDING_DELETION,
+    PENDING_IMPORT,
     SYMMETRIC_DEFAULT,
     Alias,
     Grant,
@@ -218,14 +220,25 @@ def _check_state(key: Key, store: KeyStore) -> None:
     if key.state != ENABLED:
         if key.state == DISABLED:
             raise KMSError("DisabledException", f"{key.arn} is disabled.")
-        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+        _not_pending(key)
     if key.next_rotation is not None:
         _rotate_if_due(key, store)
 
 
-def _not_pending(key: Key) -> None:
+def _not_pending(key: Key, *, imports: bool = True) -> None:
+    """KMSInvalidStateException for a key pending deletion or (with ``imports``) pending
+    import, worded as the key state table's notes are."""
     if key.state == PENDING_DELETION:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    if imports and key.state == PENDING_IMPORT:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending import.")
+
+
+def _origin_not_valid(key: Key) -> KMSError:
+    return KMSError(
+        "UnsupportedOperationException",
+        f"{key.arn} origin is {key.origin} which is not valid for this operation.",
+    )
 
 
 def _check_usage(key: Key, usage: str, operation: str) -> None:
@@ -352,7 +365,7 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         "Description": key.description,
         "KeyUsage": key.usage,
         "KeyState": key.state,
-        "Origin": "AWS_KMS",
+        "Origin": key.origin,
         "KeyManager": key.manager,
         "CustomerMasterKeySpec": key.spec,
         "KeySpec": key.spec,
@@ -369,6 +382,10 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         meta["DeletionDate"] = key.deletion_date
     if key.current is not None:
         meta["CurrentKeyMaterialId"] = key.current.hex_id
+    if key.expiration_model is not None:
+        meta["ExpirationModel"] = key.expiration_model
+    if key.valid_to is not None:
+        meta["ValidTo"] = key.valid_to
     return meta
 
 
@@ -456,10 +473,15 @@ def _tags(params: Params, existing: dict[str, str] | None = None) -> dict[str, s
 def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     spec, usage = _create_key_spec(params)
     origin = params.get("Origin", "AWS_KMS")
-    if origin != "AWS_KMS":
+    if origin not in ("AWS_KMS", "EXTERNAL"):
         raise KMSError(
             "UnsupportedOperationException",
-            f"LocalKMS creates keys of origin AWS_KMS only, not {origin}.",
+            f"LocalKMS creates keys of origin AWS_KMS and EXTERNAL only, not {origin}.",
+        )
+    if origin == "EXTERNAL" and spec != SYMMETRIC_DEFAULT and spec not in _crypto.HMAC_SPECS:
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS imports key material into symmetric encryption and HMAC keys only.",
         )
     _no_custom_key_store(params)
     if params.get("XksKeyId") is not None:
@@ -482,7 +504,10 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         multi_region=multi_region,
     )
     key.tags = tags
-    if spec == SYMMETRIC_DEFAULT:
+    if origin == "EXTERNAL":  # no key material until ImportKeyMaterial
+        key.origin = origin
+        key.state = PENDING_IMPORT
+    elif spec == SYMMETRIC_DEFAULT:
         key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now))
     elif spec in _crypto.HMAC_SPECS:
         key.hmac_secret = os.urandom(_crypto.HMAC_SPECS[spec][1])
@@ -506,11 +531,13 @@ def _list_keys(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys], **extra}
 
 
-def _change_key(store: KeyStore, params: Params, change: Callable[[Key], None]) -> Reply:
+def _change_key(
+    store: KeyStore, params: Params, change: Callable[[Key], None], *, imports: bool = True
+) -> Reply:
     """What EnableKey, DisableKey and UpdateKeyDescription share: a key named by key id or
-    ARN, not pending deletion, changed."""
+    ARN, not pending deletion (nor, with ``imports``, pending import), changed."""
     key = _key(store, params, aliases=False)
-    _not_pending(key)
+    _not_pending(key, imports=imports)
     change(key)
     store.touch()
     return {}
@@ -519,7 +546,9 @@ def _change_key(store: KeyStore, params: Params, change: Callable[[Key], None]) 
 @_operation("UpdateKeyDescription")
 def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
     description = _required(params, "Description")
-    return _change_key(store, params, lambda key: setattr(key, "description", description))
+    return _change_key(
+        store, params, lambda key: setattr(key, "description", description), imports=False
+    )
 
 
 @_operation("EnableKey")
@@ -538,7 +567,7 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
     days = params.get("PendingWindowInDays", 30)
     if not 7 <= days <= 30:
         raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
-    _not_pending(key)
+    _not_pending(key, imports=False)
     key.state = PENDING_DELETION
     key.pending_window = days
     key.deletion_date = store.now() + days * DAY
@@ -580,7 +609,7 @@ def _alias_target(store: KeyStore, params: Params) -> Key:
     if target.startswith("alias/") or (target.startswith("arn:") and ":alias/" in target):
         raise _validation("Aliases must refer to keys. Not aliases")
     key = store.resolve(target, aliases=False)
-    _not_pending(key)
+    _not_pending(key, imports=False)
     return key
 
 
@@ -684,7 +713,7 @@ def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("TagResource")
 def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    _not_pending(key)
+    _not_pending(key, imports=False)
     _required(params, "Tags")
     key.tags = _tags(params, key.tags)
     store.touch()
@@ -694,7 +723,7 @@ def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("UntagResource")
 def _untag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    _not_pending(key)
+    _not_pending(key, imports=False)
     for name in _required(params, "TagKeys"):
         key.tags.pop(name, None)
     store.touch()
@@ -895,6 +924,147 @@ def _revoke_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return _drop_grant(store, params, _grant_by_id(store, params))
 
 
+# --- imported key material --------------------------------------------------------------------
+
+_IMPORT_PARAMETERS_LIFETIME = DAY  # GetParametersForImport reference: valid for 24 hours
+# HMAC key material lengths KMS imports, bytes (Developer Guide, "Importing key material")
+_HMAC_IMPORT_SIZES = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128)}
+_HMAC_IMPORT_SIZES["HMAC_512"] = (64, 128)
+_IMPORT_ID = b"localkms-import"
+
+
+def _external(store: KeyStore, params: Params) -> Key:
+    key = _key(store, params, aliases=False)
+    if key.origin != "EXTERNAL":
+        raise _origin_not_valid(key)
+    _not_pending(key, imports=False)
+    return key
+
+
+def _prepare_import_parameters(params: Params) -> Callable[[], Any] | None:
+    spec = params.get("WrappingKeySpec")
+    if spec in _crypto.RSA_SPECS:
+        return functools.partial(_crypto.generate_private_key, spec)
+    return None
+
+
+@_operation("GetParametersForImport", prepare=_prepare_import_parameters)
+def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _external(store, params)
+    algorithm = _required(params, "WrappingAlgorithm")
+    spec = _required(params, "WrappingKeySpec")
+    if algorithm not in _crypto.WRAPPING_ALGORITHMS or spec not in _crypto.RSA_SPECS:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"LocalKMS does not support the {algorithm} wrapping algorithm with {spec} "
+            "wrapping keys (SM2 is for China Regions).",
+        )
+    private = prepared if prepared is not None else _crypto.generate_private_key(spec)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    token = os.urandom(64)
+    now = store.now()
+    valid_to = now + _IMPORT_PARAMETERS_LIFETIME
+    for old in [t for t, (_, _, until) in key.import_params.items() if until <= now]:
+        del key.import_params[old]
+    key.import_params[token] = (private, algorithm, valid_to)
+    return {
+        "KeyId": key.arn,
+        "ImportToken": _b64(token),
+        "PublicKey": _b64(_crypto.public_key_der(private)),
+        "ParametersValidTo": valid_to,
+    }
+
+
+def _imported_material(key: Key, material: bytes) -> None:
+    """Check the unwrapped material for the key: its length, and the same as before."""
+    if key.symmetric:
+        if len(material) != 32:
+            raise KMSError(
+                "IncorrectKeyMaterialException",
+                "Symmetric encryption key material must be 256 bits (32 bytes).",
+            )
+    else:
+        low, high = _HMAC_IMPORT_SIZES[key.spec]
+        if not low <= len(material) <= high:
+            raise KMSError(
+                "IncorrectKeyMaterialException",
+                f"{key.spec} key material must be {low} to {high} bytes.",
+            )
+    digest = hashlib.sha256(material).hexdigest()
+    if key.imported_digest is not None and key.imported_digest != digest:
+        raise KMSError(
+            "IncorrectKeyMaterialException",
+            f"The key material is not the key material previously imported into {key.arn}.",
+        )
+    key.imported_digest = digest
+
+
+@_operation("ImportKeyMaterial")
+def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _external(store, params)
+    token = _required(params, "ImportToken")
+    wrapped = _required(params, "EncryptedKeyMaterial")
+    found = key.import_params.get(token)
+    if found is None:
+        raise KMSError(
+            "InvalidImportTokenException", f"The import token is not valid for {key.arn}."
+        )
+    private, algorithm, until = found
+    now = store.now()
+    if now >= until:
+        raise KMSError("ExpiredImportTokenException", "The import token has expired.")
+    valid_to = params.get("ValidTo")
+    model = params.get("ExpirationModel") or (
+        "KEY_MATERIAL_EXPIRES" if valid_to is not None else "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    )
+    if (model == "KEY_MATERIAL_EXPIRES") != (valid_to is not None):
+        raise _validation(
+            "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES, and not "
+            "allowed when it is KEY_MATERIAL_DOES_NOT_EXPIRE."
+        )
+    if valid_to is not None and valid_to <= now:
+        raise _validation("ValidTo must be in the future.")
+    if params.get("ImportType") == "NEW_KEY_MATERIAL" and key.imported_digest is not None:
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not rotate imported key material: import the same material again.",
+        )
+    try:
+        material = _crypto.unwrap_key_material(private, algorithm, wrapped)
+    except ValueError:
+        raise KMSError("InvalidCiphertextException", "") from None
+    _imported_material(key, material)
+    material_id = hashlib.sha256(_IMPORT_ID + key.raw_id + material).digest()
+    if params.get("KeyMaterialId") not in (None, material_id.hex()):
+        raise KMSError(
+            "IncorrectKeyMaterialException", "KeyMaterialId does not name this key material."
+        )
+    if key.symmetric:
+        key.add_material(
+            _crypto.SymmetricMaterial.new(key.raw_id, now, material_id=material_id, secret=material)
+        )
+    else:
+        key.hmac_secret = material
+    key.expiration_model = model
+    key.valid_to = valid_to
+    if key.state == PENDING_IMPORT:
+        key.state = ENABLED
+    store.touch()
+    return {"KeyId": key.arn, "KeyMaterialId": material_id.hex()}
+
+
+@_operation("DeleteImportedKeyMaterial")
+def _delete_imported_key_material(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _external(store, params)
+    reply: Reply = {"KeyId": key.arn}
+    if key.current is not None:
+        reply["KeyMaterialId"] = key.current.hex_id
+    if key.state != PENDING_IMPORT:  # no effect on a key pending import (key state table)
+        key.drop_imported_material()
+        store.touch()
+    return reply
+
+
 # --- last use ---------------------------------------------------------------------------------
 
 _EVENT_IDS = uuid.UUID("6c6f6361-6c6b-4d73-a000-6576656e7473")  # event ids from request ids
@@ -947,7 +1117,9 @@ def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
     key = _key(store, params, aliases=False)
     if key.state == DISABLED:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
-    _not_pending(key)
+    _not_pending(key, imports=False)
+    if key.origin != "AWS_KMS":
+        raise _origin_not_valid(key)
     _symmetric_only(key, operation)
     return key
 
@@ -974,6 +1146,8 @@ def _disable_key_rotation(store: KeyStore, params: Params, prepared: Any) -> Rep
 @_operation("GetKeyRotationStatus")
 def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
+    if key.origin != "AWS_KMS":
+        raise _origin_not_valid(key)
     if not key.symmetric:  # automatic rotation exists only for symmetric encryption keys
         return {"KeyRotationEnabled": False, "KeyId": key.arn}
     if key.state == ENABLED:

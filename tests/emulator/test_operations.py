@@ -46,6 +46,7 @@ from tests.emulator.helpers import (
     invoke,
     key_store,
     signed_call,
+    wrap_key_material,
 )
 
 
@@ -1260,3 +1261,27 @@ async def test_get_key_last_usage(local: LocalKMS) -> None:
         for key in (first, second):
             last = (await kms.get_key_last_usage(KeyId=key["KeyId"]))["KeyLastUsage"]
             assert last["Operation"] == "ReEncrypt"
+
+
+async def test_imported_key_material_over_http(local: LocalKMS) -> None:
+    """The import workflow of the Developer Guide ("Importing key material") with
+    aiobotocore: a key of origin EXTERNAL, its wrapping key and import token, the wrapped
+    material imported, then the key in use."""
+    async with client_of(local) as kms:
+        key_id = (await kms.create_key(Origin="EXTERNAL"))["KeyMetadata"]["KeyId"]
+        parameters = await kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256", WrappingKeySpec="RSA_3072"
+        )
+        await kms.import_key_material(
+            KeyId=key_id,
+            ImportToken=parameters["ImportToken"],
+            EncryptedKeyMaterial=wrap_key_material(
+                parameters["PublicKey"], "RSA_AES_KEY_WRAP_SHA_256", bytes(range(32))
+            ),
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )
+        blob = (await kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+        assert (await kms.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+        await kms.delete_imported_key_material(KeyId=key_id)
+        with pytest.raises(kms.exceptions.KMSInvalidStateException):
+            await kms.decrypt(CiphertextBlob=blob)
