@@ -46,7 +46,9 @@ __all__ = [
     "ENABLED",
     "PENDING_DELETION",
     "PENDING_IMPORT",
+    "UNAVAILABLE",
     "Alias",
+    "CustomKeyStore",
     "Grant",
     "Key",
     "KeyStore",
@@ -56,6 +58,7 @@ ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
 PENDING_IMPORT = "PendingImport"  # imported key material: none yet, deleted or expired
+UNAVAILABLE = "Unavailable"  # a key whose custom key store is disconnected
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 DAY = 86400.0
 _SNAPSHOT_VERSION = 1
@@ -155,6 +158,7 @@ class Key:
         "arn",
         "created",
         "current",
+        "custom_key_store",
         "deletion_date",
         "description",
         "expiration_model",
@@ -168,6 +172,7 @@ class Key:
         "materials",
         "multi_region",
         "next_rotation",
+        "offline_state",
         "origin",
         "pending_window",
         "policy",
@@ -180,6 +185,7 @@ class Key:
         "tags",
         "usage",
         "valid_to",
+        "xks_key_id",
     )
 
     def __init__(
@@ -205,6 +211,11 @@ class Key:
         self.multi_region = multi_region
         self.manager = "CUSTOMER"
         self.origin = "AWS_KMS"
+        # a key in a custom key store: its id, its external key's id (external key stores),
+        # and its own state while the store is disconnected and it is Unavailable
+        self.custom_key_store: str | None = None
+        self.xks_key_id: str | None = None
+        self.offline_state: str | None = None
         # imported key material (origin EXTERNAL): when it expires, the SHA-256 of what was
         # imported (a later import must bring the same), and the wrapping keys handed out by
         # GetParametersForImport, by import token (not kept across restarts)
@@ -306,6 +317,51 @@ class Grant:
 
 
 @dataclass(slots=True)
+class CustomKeyStore:
+    """A custom key store, simulated: its configuration and connection state.
+
+    ``xks`` holds an external key store's proxy configuration as DescribeCustomKeyStores
+    shows it (no secret: the proxy's secret access key is not kept).
+    """
+
+    store_id: str
+    name: str
+    store_type: str
+    created: float
+    state: str = "DISCONNECTED"
+    cluster_id: str | None = None
+    trust_anchor: str | None = None
+    xks: dict[str, str] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The store as JSON-ready data (the snapshot's form)."""
+        return {
+            "CustomKeyStoreId": self.store_id,
+            "CustomKeyStoreName": self.name,
+            "CustomKeyStoreType": self.store_type,
+            "CreationDate": self.created,
+            "ConnectionState": self.state,
+            "CloudHsmClusterId": self.cluster_id,
+            "TrustAnchorCertificate": self.trust_anchor,
+            "XksProxyConfiguration": self.xks,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> CustomKeyStore:
+        """The inverse of :meth:`record`."""
+        return cls(
+            r["CustomKeyStoreId"],
+            r["CustomKeyStoreName"],
+            r["CustomKeyStoreType"],
+            float(r["CreationDate"]),
+            r["ConnectionState"],
+            r.get("CloudHsmClusterId"),
+            r.get("TrustAnchorCertificate"),
+            r.get("XksProxyConfiguration"),
+        )
+
+
+@dataclass(slots=True)
 class Alias:
     """An alias: its name (``alias/...``), target key id and dates (epoch seconds)."""
 
@@ -331,6 +387,7 @@ class KeyStore:
         "account_id",
         "aliases",
         "changes",
+        "custom_key_stores",
         "keys",
         "region",
     )
@@ -347,6 +404,7 @@ class KeyStore:
         self._clock = clock
         self.keys: dict[str, Key] = {}
         self.aliases: dict[str, Alias] = {}
+        self.custom_key_stores: dict[str, CustomKeyStore] = {}
         self._by_arn: dict[str, Key] = {}
         self._by_raw: dict[bytes, Key] = {}
         self.changes = 0
@@ -549,6 +607,7 @@ class KeyStore:
         """Delete every key and alias: the store as a new account's."""
         self.keys.clear()
         self.aliases.clear()
+        self.custom_key_stores.clear()
         self._by_arn.clear()
         self._by_raw.clear()
         self.touch()
@@ -575,6 +634,7 @@ class KeyStore:
                 }
                 for a in self.aliases.values()
             ],
+            "custom_key_stores": [cks.record() for cks in self.custom_key_stores.values()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -588,6 +648,9 @@ class KeyStore:
         try:
             for record in data["keys"]:
                 self._restore_key(record)
+            for record in data.get("custom_key_stores", ()):
+                cks = CustomKeyStore.from_record(record)
+                self.custom_key_stores[cks.store_id] = cks
             for record in data["aliases"]:
                 name = record["AliasName"]
                 self.aliases[name] = Alias(
@@ -612,6 +675,9 @@ class KeyStore:
         )
         key.manager = r.get("KeyManager", "CUSTOMER")
         key.origin = r.get("Origin", "AWS_KMS")
+        key.custom_key_store = r.get("CustomKeyStoreId")
+        key.xks_key_id = r.get("XksKeyId")
+        key.offline_state = r.get("OfflineState")
         key.expiration_model = r.get("ExpirationModel")
         key.valid_to = r.get("ValidTo")
         key.imported_digest = r.get("ImportedDigest")
@@ -662,6 +728,9 @@ def _key_record(key: Key) -> dict[str, Any]:
         "MultiRegion": key.multi_region,
         "KeyManager": key.manager,
         "Origin": key.origin,
+        "CustomKeyStoreId": key.custom_key_store,
+        "XksKeyId": key.xks_key_id,
+        "OfflineState": key.offline_state,
         "ExpirationModel": key.expiration_model,
         "ValidTo": key.valid_to,
         "ImportedDigest": key.imported_digest,

@@ -42,7 +42,9 @@ from aiokms.emulator._keys import (
     PENDING_DELETION,
     PENDING_IMPORT,
     SYMMETRIC_DEFAULT,
+    UNAVAILABLE,
     Alias,
+    CustomKeyStore,
     Grant,
     Key,
     KeyStore,
@@ -225,13 +227,16 @@ def _check_state(key: Key, store: KeyStore) -> None:
         _rotate_if_due(key, store)
 
 
-def _not_pending(key: Key, *, imports: bool = True) -> None:
-    """KMSInvalidStateException for a key pending deletion or (with ``imports``) pending
-    import, worded as the key state table's notes are."""
+def _not_pending(key: Key, *, usable: bool = True) -> None:
+    """KMSInvalidStateException for a key pending deletion or, with ``usable``, pending
+    import or unavailable (its custom key store disconnected), worded as the key state
+    table's notes are."""
     if key.state == PENDING_DELETION:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
-    if imports and key.state == PENDING_IMPORT:
+    if usable and key.state == PENDING_IMPORT:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending import.")
+    if usable and key.state == UNAVAILABLE:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is unavailable.")
 
 
 def _origin_not_valid(key: Key) -> KMSError:
@@ -285,13 +290,27 @@ def _no_recipient(params: Params) -> None:
         )
 
 
-def _no_custom_key_store(params: Params) -> None:
-    store_id = params.get("CustomKeyStoreId")
-    if store_id is not None:
+def _custom_key_store(store: KeyStore, store_id: str) -> CustomKeyStore:
+    cks = store.custom_key_stores.get(store_id)
+    if cks is None:
         raise KMSError(
-            "CustomKeyStoreNotFoundException",
-            f"LocalKMS has no custom key stores; {store_id} does not exist.",
+            "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist."
         )
+    return cks
+
+
+def _connected_store(store: KeyStore, params: Params) -> CustomKeyStore | None:
+    """The custom key store a request names, which must be connected; ``None`` if none."""
+    store_id = params.get("CustomKeyStoreId")
+    if store_id is None:
+        return None
+    cks = _custom_key_store(store, store_id)
+    if cks.state != "CONNECTED":
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {store_id} is {cks.state}, not CONNECTED.",
+        )
+    return cks
 
 
 def _page(items: list[T], params: Params, *, default: int, maximum: int) -> tuple[list[T], Reply]:
@@ -382,6 +401,13 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         meta["DeletionDate"] = key.deletion_date
     if key.current is not None:
         meta["CurrentKeyMaterialId"] = key.current.hex_id
+    if key.custom_key_store is not None:
+        meta["CustomKeyStoreId"] = key.custom_key_store
+        cks = store.custom_key_stores.get(key.custom_key_store)
+        if cks is not None and cks.cluster_id is not None:
+            meta["CloudHsmClusterId"] = cks.cluster_id
+        if key.xks_key_id is not None:
+            meta["XksKeyConfiguration"] = {"Id": key.xks_key_id}
     if key.expiration_model is not None:
         meta["ExpirationModel"] = key.expiration_model
     if key.valid_to is not None:
@@ -469,23 +495,51 @@ def _tags(params: Params, existing: dict[str, str] | None = None) -> dict[str, s
     return tags
 
 
+_STORE_ORIGINS = frozenset({"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
+
+
+def _store_for_key(
+    store: KeyStore, params: Params, origin: str, spec: str
+) -> CustomKeyStore | None:
+    """The custom key store a CreateKey request puts its key in (CreateKey reference:
+    ``Origin`` AWS_CLOUDHSM or EXTERNAL_KEY_STORE with ``CustomKeyStoreId``, symmetric
+    encryption keys only, the store connected; ``XksKeyId`` for an external key store)."""
+    if origin not in _STORE_ORIGINS:
+        if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
+            raise _validation(
+                "CustomKeyStoreId and XksKeyId need Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE."
+            )
+        return None
+    if params.get("CustomKeyStoreId") is None:
+        raise _validation(f"Origin {origin} needs a CustomKeyStoreId.")
+    cks = _custom_key_store(store, params["CustomKeyStoreId"])
+    if cks.store_type != origin:
+        raise _validation(
+            f"Origin {origin} does not match custom key store {cks.store_id} of type "
+            f"{cks.store_type}."
+        )
+    if spec != SYMMETRIC_DEFAULT or params.get("MultiRegion"):
+        raise KMSError(
+            "UnsupportedOperationException",
+            "A custom key store holds single-Region symmetric encryption keys only.",
+        )
+    if origin == "EXTERNAL_KEY_STORE" and not params.get("XksKeyId"):
+        raise _validation("Origin EXTERNAL_KEY_STORE needs an XksKeyId.")
+    if origin == "AWS_CLOUDHSM" and params.get("XksKeyId") is not None:
+        raise _validation("XksKeyId is for keys in an external key store.")
+    return _connected_store(store, params)
+
+
 @_operation("CreateKey", prepare=_prepare_create_key)
 def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     spec, usage = _create_key_spec(params)
     origin = params.get("Origin", "AWS_KMS")
-    if origin not in ("AWS_KMS", "EXTERNAL"):
-        raise KMSError(
-            "UnsupportedOperationException",
-            f"LocalKMS creates keys of origin AWS_KMS and EXTERNAL only, not {origin}.",
-        )
     if origin == "EXTERNAL" and spec != SYMMETRIC_DEFAULT and spec not in _crypto.HMAC_SPECS:
         raise KMSError(
             "UnsupportedOperationException",
             "LocalKMS imports key material into symmetric encryption and HMAC keys only.",
         )
-    _no_custom_key_store(params)
-    if params.get("XksKeyId") is not None:
-        raise KMSError("XksKeyNotFoundException", "LocalKMS has no external key stores.")
+    cks = _store_for_key(store, params, origin, spec)
     policy = params.get("Policy")  # checked by Backend.call
     tags = _tags(params)
     if store.customer_keys >= MAX_KEYS:
@@ -504,7 +558,12 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         multi_region=multi_region,
     )
     key.tags = tags
-    if origin == "EXTERNAL":  # no key material until ImportKeyMaterial
+    if cks is not None:  # its material simulated here, as if in the HSMs or the external key
+        key.origin = origin
+        key.custom_key_store = cks.store_id
+        key.xks_key_id = params.get("XksKeyId")
+        key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now))
+    elif origin == "EXTERNAL":  # no key material until ImportKeyMaterial
         key.origin = origin
         key.state = PENDING_IMPORT
     elif spec == SYMMETRIC_DEFAULT:
@@ -532,12 +591,13 @@ def _list_keys(store: KeyStore, params: Params, prepared: Any) -> Reply:
 
 
 def _change_key(
-    store: KeyStore, params: Params, change: Callable[[Key], None], *, imports: bool = True
+    store: KeyStore, params: Params, change: Callable[[Key], None], *, usable: bool = True
 ) -> Reply:
     """What EnableKey, DisableKey and UpdateKeyDescription share: a key named by key id or
-    ARN, not pending deletion (nor, with ``imports``, pending import), changed."""
+    ARN, not pending deletion (nor, with ``usable``, pending import or unavailable),
+    changed."""
     key = _key(store, params, aliases=False)
-    _not_pending(key, imports=imports)
+    _not_pending(key, usable=usable)
     change(key)
     store.touch()
     return {}
@@ -547,7 +607,7 @@ def _change_key(
 def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
     description = _required(params, "Description")
     return _change_key(
-        store, params, lambda key: setattr(key, "description", description), imports=False
+        store, params, lambda key: setattr(key, "description", description), usable=False
     )
 
 
@@ -567,7 +627,7 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
     days = params.get("PendingWindowInDays", 30)
     if not 7 <= days <= 30:
         raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
-    _not_pending(key, imports=False)
+    _not_pending(key, usable=False)
     key.state = PENDING_DELETION
     key.pending_window = days
     key.deletion_date = store.now() + days * DAY
@@ -609,7 +669,7 @@ def _alias_target(store: KeyStore, params: Params) -> Key:
     if target.startswith("alias/") or (target.startswith("arn:") and ":alias/" in target):
         raise _validation("Aliases must refer to keys. Not aliases")
     key = store.resolve(target, aliases=False)
-    _not_pending(key, imports=False)
+    _not_pending(key, usable=False)
     return key
 
 
@@ -713,7 +773,7 @@ def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("TagResource")
 def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    _not_pending(key, imports=False)
+    _not_pending(key, usable=False)
     _required(params, "Tags")
     key.tags = _tags(params, key.tags)
     store.touch()
@@ -723,7 +783,7 @@ def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("UntagResource")
 def _untag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    _not_pending(key, imports=False)
+    _not_pending(key, usable=False)
     for name in _required(params, "TagKeys"):
         key.tags.pop(name, None)
     store.touch()
@@ -937,7 +997,7 @@ def _external(store: KeyStore, params: Params) -> Key:
     key = _key(store, params, aliases=False)
     if key.origin != "EXTERNAL":
         raise _origin_not_valid(key)
-    _not_pending(key, imports=False)
+    _not_pending(key, usable=False)
     return key
 
 
@@ -1065,6 +1125,198 @@ def _delete_imported_key_material(store: KeyStore, params: Params, prepared: Any
     return reply
 
 
+# --- custom key stores (simulated) -------------------------------------------------------------
+
+MAX_CUSTOM_KEY_STORES = 10  # Developer Guide, "Resource quotas"
+_XKS_MEMBERS = {  # request member -> XksProxyConfiguration member
+    "XksProxyConnectivity": "Connectivity",
+    "XksProxyUriEndpoint": "UriEndpoint",
+    "XksProxyUriPath": "UriPath",
+    "XksProxyVpcEndpointServiceName": "VpcEndpointServiceName",
+    "XksProxyVpcEndpointServiceOwner": "VpcEndpointServiceOwner",
+}
+
+
+def _xks_configuration(params: Params, current: dict[str, str] | None) -> dict[str, str]:
+    config = dict(current or {})
+    for member, name in _XKS_MEMBERS.items():
+        if params.get(member) is not None:
+            config[name] = params[member]
+    credential = params.get("XksProxyAuthenticationCredential")
+    if credential is not None:  # the secret access key is checked by the proxy, not kept
+        config["AccessKeyId"] = credential["AccessKeyId"]
+    return config
+
+
+def _check_store_name(store: KeyStore, name: str, store_id: str | None = None) -> None:
+    for cks in store.custom_key_stores.values():
+        if cks.name == name and cks.store_id != store_id:
+            raise KMSError(
+                "CustomKeyStoreNameInUseException",
+                f"A custom key store named {name} already exists in this account and Region.",
+            )
+
+
+@_operation("CreateCustomKeyStore")
+def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """CreateCustomKeyStore reference, simulated: the cluster or proxy named is taken to exist
+    and to answer; the store is created DISCONNECTED."""
+    name = _required(params, "CustomKeyStoreName")
+    store_type = params.get("CustomKeyStoreType", "AWS_CLOUDHSM")
+    _check_store_name(store, name)
+    if store_type == "AWS_CLOUDHSM":
+        for member in ("CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword"):
+            _required(params, member)
+        cluster = params["CloudHsmClusterId"]
+        if any(c.cluster_id == cluster for c in store.custom_key_stores.values()):
+            raise KMSError(
+                "CloudHsmClusterInUseException",
+                f"CloudHSM cluster {cluster} is associated with another custom key store.",
+            )
+        xks = None
+    else:
+        for member in (
+            "XksProxyUriEndpoint",
+            "XksProxyUriPath",
+            "XksProxyAuthenticationCredential",
+            "XksProxyConnectivity",
+        ):
+            _required(params, member)
+        xks = _xks_configuration(params, None)
+        if any(
+            c.xks is not None
+            and (c.xks["UriEndpoint"], c.xks["UriPath"]) == (xks["UriEndpoint"], xks["UriPath"])
+            for c in store.custom_key_stores.values()
+        ):
+            raise KMSError(
+                "XksProxyUriInUseException",
+                "The proxy endpoint and path are used by another external key store.",
+            )
+    if len(store.custom_key_stores) >= MAX_CUSTOM_KEY_STORES:
+        raise _limit_exceeded(
+            f"The account already has {MAX_CUSTOM_KEY_STORES} custom key stores in this Region."
+        )
+    store_id = "cks-" + os.urandom(9).hex()[:17]
+    store.custom_key_stores[store_id] = CustomKeyStore(
+        store_id,
+        name,
+        store_type,
+        store.now(),
+        cluster_id=params.get("CloudHsmClusterId"),
+        trust_anchor=params.get("TrustAnchorCertificate"),
+        xks=xks,
+    )
+    store.touch()
+    return {"CustomKeyStoreId": store_id}
+
+
+@_operation("DescribeCustomKeyStores")
+def _describe_custom_key_stores(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    stores = list(store.custom_key_stores.values())
+    if params.get("CustomKeyStoreId") is not None:
+        stores = [_custom_key_store(store, params["CustomKeyStoreId"])]
+    if params.get("CustomKeyStoreName") is not None:
+        stores = [c for c in stores if c.name == params["CustomKeyStoreName"]]
+        if not stores:
+            raise KMSError(
+                "CustomKeyStoreNotFoundException",
+                f"Custom key store {params['CustomKeyStoreName']} does not exist.",
+            )
+    page, extra = _page(stores, params, default=100, maximum=1000)
+    entries = []
+    for cks in page:
+        entry: Reply = {
+            "CustomKeyStoreId": cks.store_id,
+            "CustomKeyStoreName": cks.name,
+            "CustomKeyStoreType": cks.store_type,
+            "ConnectionState": cks.state,
+            "CreationDate": cks.created,
+        }
+        if cks.cluster_id is not None:
+            entry["CloudHsmClusterId"] = cks.cluster_id
+            entry["TrustAnchorCertificate"] = cks.trust_anchor
+        if cks.xks is not None:
+            entry["XksProxyConfiguration"] = dict(cks.xks)
+        entries.append(entry)
+    return {"CustomKeyStores": entries, **extra}
+
+
+def _keys_in(store: KeyStore, store_id: str) -> list[Key]:
+    return [key for key in store if key.custom_key_store == store_id]
+
+
+@_operation("ConnectCustomKeyStore")
+def _connect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """Simulated: the connection succeeds at once; the store's keys are usable again."""
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    if cks.state != "CONNECTED":
+        cks.state = "CONNECTED"
+        for key in _keys_in(store, cks.store_id):
+            if key.offline_state is not None:
+                key.state, key.offline_state = key.offline_state, None
+        store.touch()
+    return {}
+
+
+@_operation("DisconnectCustomKeyStore")
+def _disconnect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """The store's keys become Unavailable (key state table) until it is connected again."""
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    if cks.state == "DISCONNECTED":
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {cks.store_id} is already DISCONNECTED.",
+        )
+    cks.state = "DISCONNECTED"
+    for key in _keys_in(store, cks.store_id):
+        if key.state in (ENABLED, DISABLED):
+            key.offline_state, key.state = key.state, UNAVAILABLE
+    store.touch()
+    return {}
+
+
+def _disconnected(cks: CustomKeyStore, operation: str) -> None:
+    if cks.state != "DISCONNECTED":
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {cks.store_id} is {cks.state}: disconnect it before {operation}.",
+        )
+
+
+@_operation("UpdateCustomKeyStore")
+def _update_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """A new name at any time; any other setting only while the store is disconnected."""
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    settings = [m for m in params if m not in ("CustomKeyStoreId", "NewCustomKeyStoreName")]
+    if settings:
+        _disconnected(cks, "UpdateCustomKeyStore")
+    if settings and cks.store_type == "AWS_CLOUDHSM" and any(m in _XKS_MEMBERS for m in settings):
+        raise _validation("The XksProxy settings are for external key stores.")
+    if params.get("NewCustomKeyStoreName") is not None:
+        _check_store_name(store, params["NewCustomKeyStoreName"], cks.store_id)
+        cks.name = params["NewCustomKeyStoreName"]
+    if params.get("CloudHsmClusterId") is not None:
+        cks.cluster_id = params["CloudHsmClusterId"]
+    if cks.xks is not None:
+        cks.xks = _xks_configuration(params, cks.xks)
+    store.touch()
+    return {}
+
+
+@_operation("DeleteCustomKeyStore")
+def _delete_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    _disconnected(cks, "DeleteCustomKeyStore")
+    if _keys_in(store, cks.store_id):
+        raise KMSError(
+            "CustomKeyStoreHasCMKsException",
+            f"Custom key store {cks.store_id} still has KMS keys: delete them first.",
+        )
+    del store.custom_key_stores[cks.store_id]
+    store.touch()
+    return {}
+
+
 # --- last use ---------------------------------------------------------------------------------
 
 _EVENT_IDS = uuid.UUID("6c6f6361-6c6b-4d73-a000-6576656e7473")  # event ids from request ids
@@ -1117,7 +1369,7 @@ def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
     key = _key(store, params, aliases=False)
     if key.state == DISABLED:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
-    _not_pending(key, imports=False)
+    _not_pending(key, usable=False)
     if key.origin != "AWS_KMS":
         raise _origin_not_valid(key)
     _symmetric_only(key, operation)
@@ -1457,7 +1709,12 @@ def _generate_random(store: KeyStore, params: Params, prepared: Any) -> Reply:
     count = params.get("NumberOfBytes")
     if count is None:
         raise _validation("NumberOfBytes is required.")
-    _no_custom_key_store(params)
+    cks = _connected_store(store, params)
+    if cks is not None and cks.store_type != "AWS_CLOUDHSM":
+        raise KMSError(
+            "UnsupportedOperationException",
+            "GenerateRandom takes random bytes from a CloudHSM key store's cluster only.",
+        )
     _no_recipient(params)
     return {"Plaintext": _b64(os.urandom(count))}
 

@@ -134,7 +134,6 @@ async def test_every_key_spec(local: LocalKMS) -> None:
             assert error_of(caught.value) == ("ValidationException", 400)
         for kwargs in (
             {"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"},
-            {"Origin": "AWS_CLOUDHSM"},
             {"Origin": "EXTERNAL", "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
         ):
             with pytest.raises(botocore.exceptions.ClientError) as caught:

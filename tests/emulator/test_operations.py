@@ -871,10 +871,9 @@ def test_every_other_operation_is_unsupported() -> None:
 async def test_unsupported_operation_over_http(local: LocalKMS) -> None:
     async with client_of(local) as kms:
         key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-        with pytest.raises(kms.exceptions.UnsupportedOperationException):
-            await kms.get_parameters_for_import(
-                KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
-            )
+        with pytest.raises(kms.exceptions.UnsupportedOperationException) as caught:
+            await kms.update_primary_region(KeyId=key_id, PrimaryRegion="us-west-2")
+        assert "LocalKMS does not implement" in caught.value.response["Error"]["Message"]
     status, body = await signed_call(local, "NoSuchOperation", {})
     assert (status, body["__type"]) == (400, "UnknownOperationException")
 
@@ -1285,3 +1284,144 @@ async def test_imported_key_material_over_http(local: LocalKMS) -> None:
         await kms.delete_imported_key_material(KeyId=key_id)
         with pytest.raises(kms.exceptions.KMSInvalidStateException):
             await kms.decrypt(CiphertextBlob=blob)
+
+
+# --- custom key stores (simulated) -----------------------------------------------------------
+
+_CLOUDHSM = {
+    "CustomKeyStoreName": "hsm-store",
+    "CloudHsmClusterId": "cluster-234abcdefgh",
+    "TrustAnchorCertificate": "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----",
+    "KeyStorePassword": "kmsuser-password",
+}
+_XKS = {
+    "CustomKeyStoreName": "xks-store",
+    "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
+    "XksProxyUriEndpoint": "https://xks.example.com",
+    "XksProxyUriPath": "/example/kms/xks/v1",
+    "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+    "XksProxyAuthenticationCredential": {
+        "AccessKeyId": "ABCDE23456723EXAMPLE",
+        "RawSecretAccessKey": "DXjSUawnel2fr6SKC7G25CNxTyWKE5PF9XX6H/u9pSo=",
+    },
+}
+
+
+def test_custom_key_store_lifecycle() -> None:
+    """The custom key store operations' API reference pages, simulated: a store is created
+    DISCONNECTED, connects at once, holds symmetric keys (origin AWS_CLOUDHSM or
+    EXTERNAL_KEY_STORE) that are Unavailable while it is disconnected (key state table), and
+    is deleted only disconnected and empty."""
+    backend = Backend(key_store())
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+    xks = invoke(backend, "CreateCustomKeyStore", **_XKS)["CustomKeyStoreId"]
+    assert hsm.startswith("cks-") and len(hsm) == 21
+    described = invoke(backend, "DescribeCustomKeyStores")["CustomKeyStores"]
+    assert [(d["CustomKeyStoreType"], d["ConnectionState"]) for d in described] == [
+        ("AWS_CLOUDHSM", "DISCONNECTED"),
+        ("EXTERNAL_KEY_STORE", "DISCONNECTED"),
+    ]
+    assert described[1]["XksProxyConfiguration"] == {
+        "Connectivity": "PUBLIC_ENDPOINT",
+        "UriEndpoint": "https://xks.example.com",
+        "UriPath": "/example/kms/xks/v1",
+        "AccessKeyId": "ABCDE23456723EXAMPLE",
+    }
+    assert "RawSecretAccessKey" not in str(described) and "kmsuser-password" not in str(described)
+    code, _ = fails(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)
+    assert code == "CustomKeyStoreInvalidStateException"
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=xks)
+    in_hsm = invoke(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)[
+        "KeyMetadata"
+    ]
+    assert (in_hsm["Origin"], in_hsm["CustomKeyStoreId"], in_hsm["CloudHsmClusterId"]) == (
+        "AWS_CLOUDHSM",
+        hsm,
+        "cluster-234abcdefgh",
+    )
+    in_xks = invoke(
+        backend,
+        "CreateKey",
+        Origin="EXTERNAL_KEY_STORE",
+        CustomKeyStoreId=xks,
+        XksKeyId="external-key-1",
+    )["KeyMetadata"]
+    assert in_xks["XksKeyConfiguration"] == {"Id": "external-key-1"}
+    blob = invoke(backend, "Encrypt", KeyId=in_hsm["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    assert fails(backend, "EnableKeyRotation", KeyId=in_hsm["KeyId"])[0] == (
+        "UnsupportedOperationException"
+    )
+    invoke(backend, "GenerateRandom", NumberOfBytes=8, CustomKeyStoreId=hsm)
+    assert fails(backend, "DeleteCustomKeyStore", CustomKeyStoreId=hsm)[0] == (
+        "CustomKeyStoreInvalidStateException"
+    )
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)
+    meta = invoke(backend, "DescribeKey", KeyId=in_hsm["KeyId"])["KeyMetadata"]
+    assert (meta["KeyState"], meta["Enabled"]) == ("Unavailable", False)
+    assert fails(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob)) == (
+        "KMSInvalidStateException",
+        f"{in_hsm['Arn']} is unavailable.",
+    )
+    assert fails(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)[0] == (
+        "CustomKeyStoreInvalidStateException"
+    )
+    assert fails(backend, "DeleteCustomKeyStore", CustomKeyStoreId=hsm)[0] == (
+        "CustomKeyStoreHasCMKsException"
+    )
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert invoke(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob))["Plaintext"]
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=xks)
+    invoke(backend, "UpdateCustomKeyStore", CustomKeyStoreId=xks, XksProxyUriPath="/kms/xks/v2")
+    store = backend.store
+    del store.keys[in_xks["KeyId"]]  # as if its deletion's waiting period had passed
+    invoke(backend, "DeleteCustomKeyStore", CustomKeyStoreId=xks)
+    assert fails(backend, "DescribeCustomKeyStores", CustomKeyStoreId=xks)[0] == (
+        "CustomKeyStoreNotFoundException"
+    )
+
+
+def test_custom_key_store_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = Backend(key_store())
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+    assert fails(backend, "CreateCustomKeyStore", **_CLOUDHSM)[0] == (
+        "CustomKeyStoreNameInUseException"
+    )
+    assert fails(backend, "CreateCustomKeyStore", **{**_CLOUDHSM, "CustomKeyStoreName": "b"})[
+        0
+    ] == ("CloudHsmClusterInUseException")
+    assert fails(backend, "CreateCustomKeyStore", CustomKeyStoreName="c")[0] == (
+        "ValidationException"
+    )
+    invoke(backend, "UpdateCustomKeyStore", CustomKeyStoreId=hsm, NewCustomKeyStoreName="new")
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert fails(
+        backend, "UpdateCustomKeyStore", CustomKeyStoreId=hsm, KeyStorePassword="other-password"
+    )[0] == ("CustomKeyStoreInvalidStateException")
+    for params in (
+        {"Origin": "AWS_CLOUDHSM"},
+        {"CustomKeyStoreId": hsm},
+        {"Origin": "EXTERNAL_KEY_STORE", "CustomKeyStoreId": hsm},
+    ):
+        assert fails(backend, "CreateKey", **params)[0] == "ValidationException", params
+    assert fails(
+        backend,
+        "CreateKey",
+        Origin="AWS_CLOUDHSM",
+        CustomKeyStoreId=hsm,
+        KeySpec="HMAC_256",
+        KeyUsage="GENERATE_VERIFY_MAC",
+    )[0] == ("UnsupportedOperationException")
+    assert fails(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId="cks-none")[0] == (
+        "CustomKeyStoreNotFoundException"
+    )
+    from aiokms.emulator import _operations
+
+    assert _operations.MAX_CUSTOM_KEY_STORES == 10
+    monkeypatch.setattr(_operations, "MAX_CUSTOM_KEY_STORES", 1)
+    assert fails(backend, "CreateCustomKeyStore", **_XKS)[0] == "LimitExceededException"
+    restored = key_store()
+    restored.restore(backend.store.snapshot())
+    assert invoke(Backend(restored), "DescribeCustomKeyStores") == invoke(
+        backend, "DescribeCustomKeyStores"
+    )
