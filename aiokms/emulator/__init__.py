@@ -1,8 +1,9 @@
 """LocalKMS: a fast local KMS emulator for tests and load tests.
 
-``LocalKMS`` serves the KMS JSON protocol over HTTP with keep-alive, checks every request's
-SigV4 signature against its own credentials, keeps keys in memory (optionally in a state file),
-answers with KMS's error codes, statuses and body shape, and can throttle
+``LocalKMS`` serves the 54 operations of the KMS JSON protocol over HTTP with keep-alive,
+checks every request's SigV4 signature against its credentials and authorizes it by key
+policies and grants, keeps keys in memory (optionally in a state file), answers with KMS's
+error codes, statuses and body shape, and can throttle
 (``ThrottlingException`` beyond a shared request rate, ``rate_limit=``, or beyond each
 operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInternalException``
 500s, dropped connections, slow bodies)::

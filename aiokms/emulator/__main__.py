@@ -74,6 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="have a symmetric key ready under this alias (repeatable)",
     )
     server.add_argument(
+        "--also-region",
+        dest="regions",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="also serve this Region at the same endpoint, with its own keys (repeatable)",
+    )
+    server.add_argument(
         "--reset-endpoint",
         action="store_true",
         help="serve POST /_localkms/reset (unsigned): forget every key and alias",
@@ -233,6 +241,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "state_file": args.state_file,
         "aliases": args.aliases,
         "reset_endpoint": args.reset_endpoint,
+        "regions": args.regions,
         "identities": dict(args.identities),
         "authorize": args.authorize,
     }

@@ -176,9 +176,11 @@ class Key:
         "origin",
         "pending_window",
         "policy",
+        "primary_region",
         "private_key",
         "public_der",
         "raw_id",
+        "replica_regions",
         "rotation_period",
         "spec",
         "state",
@@ -216,6 +218,10 @@ class Key:
         self.custom_key_store: str | None = None
         self.xks_key_id: str | None = None
         self.offline_state: str | None = None
+        # a multi-Region key: the Region of its primary key, and (on the primary) the
+        # Regions of its replicas, which share its key material objects
+        self.primary_region: str | None = None
+        self.replica_regions: list[str] = []
         # imported key material (origin EXTERNAL): when it expires, the SHA-256 of what was
         # imported (a later import must bring the same), and the wrapping keys handed out by
         # GetParametersForImport, by import token (not kept across restarts)
@@ -389,6 +395,7 @@ class KeyStore:
         "changes",
         "custom_key_stores",
         "keys",
+        "peers",
         "region",
     )
 
@@ -405,6 +412,8 @@ class KeyStore:
         self.keys: dict[str, Key] = {}
         self.aliases: dict[str, Alias] = {}
         self.custom_key_stores: dict[str, CustomKeyStore] = {}
+        # the stores of every Region the emulator serves, this one included, by Region
+        self.peers: dict[str, KeyStore] = {region: self}
         self._by_arn: dict[str, Key] = {}
         self._by_raw: dict[bytes, Key] = {}
         self.changes = 0
@@ -569,8 +578,16 @@ class KeyStore:
         self.touch()
         return key
 
+    def peer_key(self, region: str | None, key_id: str) -> Key | None:
+        """The key with ``key_id`` in another Region's store (multi-Region keys)."""
+        peer = self.peers.get(region) if region is not None else None
+        return peer.keys.get(key_id) if peer is not None else None
+
     def remove(self, key: Key) -> None:
-        """Delete a key, its material and its aliases."""
+        """Delete a key, its material and its aliases (and a replica from its primary)."""
+        primary = self.peer_key(key.primary_region, key.key_id)
+        if primary is not None and self.region in primary.replica_regions:
+            primary.replica_regions.remove(self.region)
         self.keys.pop(key.key_id, None)
         self._by_arn.pop(key.arn, None)
         self._by_raw.pop(key.raw_id, None)
@@ -602,6 +619,15 @@ class KeyStore:
         if key is None or grant is None or grant.token != token:
             raise KMSError("NotFoundException", "Grant not found.")
         return key, grant
+
+    def link_replicas(self) -> None:
+        """After every Region's store is restored: replicas share their primary's material."""
+        for key in self.keys.values():
+            primary = None
+            if key.primary_region not in (None, self.region):
+                primary = self.peer_key(key.primary_region, key.key_id)
+            if primary is not None:
+                key.materials, key.current = primary.materials, primary.current
 
     def clear(self) -> None:
         """Delete every key and alias: the store as a new account's."""
@@ -676,6 +702,8 @@ class KeyStore:
         key.manager = r.get("KeyManager", "CUSTOMER")
         key.origin = r.get("Origin", "AWS_KMS")
         key.custom_key_store = r.get("CustomKeyStoreId")
+        key.primary_region = r.get("PrimaryRegion")
+        key.replica_regions = list(r.get("ReplicaRegions", ()))
         key.xks_key_id = r.get("XksKeyId")
         key.offline_state = r.get("OfflineState")
         key.expiration_model = r.get("ExpirationModel")
@@ -729,6 +757,8 @@ def _key_record(key: Key) -> dict[str, Any]:
         "KeyManager": key.manager,
         "Origin": key.origin,
         "CustomKeyStoreId": key.custom_key_store,
+        "PrimaryRegion": key.primary_region,
+        "ReplicaRegions": key.replica_regions,
         "XksKeyId": key.xks_key_id,
         "OfflineState": key.offline_state,
         "ExpirationModel": key.expiration_model,

@@ -173,6 +173,9 @@ class Backend:
     def _policy_resource(self, op: Operation, params: Params) -> str:
         if op.name == "PutKeyPolicy":
             return self.store.resolve(params["KeyId"], aliases=False).arn
+        if op.name == "ReplicateKey":
+            key = self.store.resolve(params["KeyId"], aliases=False)
+            return f"arn:aws:kms:{params['ReplicaRegion']}:{self.store.account_id}:key/{key.key_id}"
         return self.store.key_arn("*")  # the key CreateKey is about to create
 
 
@@ -362,6 +365,22 @@ _ALGORITHMS_BY_USAGE = {
 }
 
 
+def _multi_region(store: KeyStore, key: Key) -> Reply:
+    """A multi-Region key's MultiRegionConfiguration: its primary and replicas by Region."""
+    primary_region = key.primary_region or store.region
+    primary = store.peer_key(primary_region, key.key_id)
+    replicas = primary.replica_regions if primary is not None else []
+
+    def arn(region: str) -> str:
+        return f"arn:aws:kms:{region}:{store.account_id}:key/{key.key_id}"
+
+    return {
+        "MultiRegionKeyType": "PRIMARY" if primary_region == store.region else "REPLICA",
+        "PrimaryKey": {"Arn": arn(primary_region), "Region": primary_region},
+        "ReplicaKeys": [{"Arn": arn(region), "Region": region} for region in replicas],
+    }
+
+
 def _algorithms(key: Key) -> list[str]:
     if key.usage == "ENCRYPT_DECRYPT":
         return [SYMMETRIC_DEFAULT] if key.symmetric else list(_crypto.RSA_ENCRYPTION_ALGORITHMS)
@@ -392,11 +411,7 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         "MultiRegion": key.multi_region,
     }
     if key.multi_region:
-        meta["MultiRegionConfiguration"] = {
-            "MultiRegionKeyType": "PRIMARY",
-            "PrimaryKey": {"Arn": key.arn, "Region": store.region},
-            "ReplicaKeys": [],
-        }
+        meta["MultiRegionConfiguration"] = _multi_region(store, key)
     if key.state == PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
     if key.current is not None:
@@ -466,7 +481,7 @@ def _limit_exceeded(message: str) -> KMSError:
     return KMSError("LimitExceededException", message)
 
 
-_POLICY_SETTERS = frozenset({"CreateKey", "PutKeyPolicy"})
+_POLICY_SETTERS = frozenset({"CreateKey", "PutKeyPolicy", "ReplicateKey"})
 
 
 def _check_policy(policy: str) -> None:
@@ -545,6 +560,11 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     if store.customer_keys >= MAX_KEYS:
         raise _limit_exceeded(f"The account already has {MAX_KEYS} customer managed keys.")
     multi_region = bool(params.get("MultiRegion"))
+    if multi_region and origin == "EXTERNAL":
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not make multi-Region keys with imported key material.",
+        )
     key_id = store.new_key_id(multi_region)
     now = store.now()
     key = Key(
@@ -558,6 +578,8 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         multi_region=multi_region,
     )
     key.tags = tags
+    if multi_region:
+        key.primary_region = store.region
     if cks is not None:  # its material simulated here, as if in the HSMs or the external key
         key.origin = origin
         key.custom_key_store = cks.store_id
@@ -1317,6 +1339,95 @@ def _delete_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
     return {}
 
 
+# --- multi-Region keys ---------------------------------------------------------------------------
+
+
+def _primary(store: KeyStore, params: Params, operation: str) -> Key:
+    key = _key(store, params, aliases=False)
+    if not key.multi_region or key.primary_region != store.region:
+        kind = "multi-Region replica" if key.multi_region else "single-Region"
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} is a {kind} key: {operation} takes a multi-Region primary key.",
+        )
+    return key
+
+
+@_operation("ReplicateKey")
+def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """ReplicateKey reference: a replica of a multi-Region primary key in another Region,
+    with the same key id and key material, its own policy, description and tags. LocalKMS
+    serves the Regions given to it (``regions=``); the replica is used through them."""
+    key = _primary(store, params, "ReplicateKey")
+    region = _required(params, "ReplicaRegion")
+    _not_pending(key, usable=False)
+    if key.state == DISABLED:
+        raise KMSError("DisabledException", f"{key.arn} is disabled.")
+    if region == store.region:
+        raise _validation(f"ReplicaRegion {region} is the Region of the primary key.")
+    target = store.peers.get(region)
+    if target is None:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"LocalKMS does not serve Region {region}: give it to LocalKMS in regions=.",
+        )
+    if key.key_id in target.keys:
+        raise KMSError("AlreadyExistsException", f"{target.key_arn(key.key_id)} already exists.")
+    tags = _tags(params)
+    policy = params.get("Policy")
+    replica = Key(
+        key_id=key.key_id,
+        arn=target.key_arn(key.key_id),
+        spec=key.spec,
+        usage=key.usage,
+        created=store.now(),
+        description=params.get("Description", ""),
+        policy=policy if policy is not None else default_policy(store.account_id),
+        multi_region=True,
+    )
+    replica.tags = tags
+    replica.primary_region = store.region
+    replica.materials, replica.current = key.materials, key.current
+    replica.hmac_secret, replica.private_key = key.hmac_secret, key.private_key
+    replica.public_der = key.public_der
+    target.add(replica)
+    key.replica_regions.append(region)
+    store.touch()
+    return {
+        "ReplicaKeyMetadata": _metadata(target, replica),
+        "ReplicaPolicy": replica.policy,
+        "ReplicaTags": [{"TagKey": k, "TagValue": v} for k, v in tags.items()],
+    }
+
+
+@_operation("UpdatePrimaryRegion")
+def _update_primary_region(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """UpdatePrimaryRegion reference: the replica in ``PrimaryRegion`` becomes the primary key
+    and this one a replica; automatic rotation follows the primary."""
+    key = _primary(store, params, "UpdatePrimaryRegion")
+    region = _required(params, "PrimaryRegion")
+    _not_pending(key, usable=False)
+    new = store.peer_key(region, key.key_id)
+    if new is None or region not in key.replica_regions:
+        raise KMSError(
+            "NotFoundException",
+            f"{key.arn} has no replica key in {region}.",
+        )
+    new.replica_regions = [store.region, *(r for r in key.replica_regions if r != region)]
+    key.replica_regions = []
+    for each in new.replica_regions:
+        replica = store.peer_key(each, key.key_id)
+        if replica is not None:
+            replica.primary_region = region
+            store.peers[each].touch()
+    new.primary_region = region
+    new.rotation_period, new.next_rotation = key.rotation_period, key.next_rotation
+    key.rotation_period = key.next_rotation = None
+    store.peers[region].touch()
+    store.touch()
+    return {}
+
+
 # --- last use ---------------------------------------------------------------------------------
 
 _EVENT_IDS = uuid.UUID("6c6f6361-6c6b-4d73-a000-6576656e7473")  # event ids from request ids
@@ -1349,6 +1460,11 @@ def _get_key_last_usage(store: KeyStore, params: Params, prepared: Any) -> Reply
 
 def _rotate(store: KeyStore, key: Key, rotation_type: str, now: float) -> None:
     key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now, rotation_type))
+    for region in key.replica_regions:  # the replicas share the materials: the current too
+        replica = store.peer_key(region, key.key_id)
+        if replica is not None:
+            replica.current = key.current
+            store.peers[region].touch()
     store.touch()
 
 
@@ -1373,6 +1489,12 @@ def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
     if key.origin != "AWS_KMS":
         raise _origin_not_valid(key)
     _symmetric_only(key, operation)
+    if key.primary_region not in (None, store.region):
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} is a multi-Region replica key: call {operation} on its primary key "
+            f"in {key.primary_region}.",
+        )
     return key
 
 

@@ -71,14 +71,20 @@ class FakeClock:
 
 
 def boto_client(
-    url: str, access_key: str, secret_key: str, token: str | None = None, **config: Any
+    url: str,
+    access_key: str,
+    secret_key: str,
+    token: str | None = None,
+    *,
+    region: str = REGION,
+    **config: Any,
 ) -> AbstractAsyncContextManager[Any]:
     """aiobotocore's KMS client, without retries (each attempt is visible)."""
     from aiobotocore.config import AioConfig
 
     return aiobotocore.session.get_session().create_client(  # type: ignore[no-any-return]
         "kms",
-        region_name=REGION,
+        region_name=region,
         endpoint_url=url,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
@@ -88,6 +94,7 @@ def boto_client(
 
 
 def client_of(local: LocalKMS, **config: Any) -> AbstractAsyncContextManager[Any]:
+    """aiobotocore's client of a LocalKMS (``region=``: another Region it serves)."""
     creds = local.credentials
     return boto_client(
         local.endpoint_url, creds.access_key, creds.secret_key, creds.token, **config

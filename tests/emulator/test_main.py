@@ -44,6 +44,7 @@ def test_parser_maps_every_flag() -> None:
             "--alias=alias/a",
             "--alias=alias/b",
             "--reset-endpoint",
+            "--also-region=us-west-2",
             "--identity=AKIDALICE:alice-secret:arn:aws:iam::123456789012:user/alice",
             "--no-authorize",
         ]
@@ -70,6 +71,7 @@ def test_parser_maps_every_flag() -> None:
         "state_file": "/tmp/x.json",
         "aliases": ["alias/a", "alias/b"],
         "reset_endpoint": True,
+        "regions": ["us-west-2"],
         "identities": {"AKIDALICE": ("alice-secret", "arn:aws:iam::123456789012:user/alice")},
         "authorize": False,
     }

@@ -850,32 +850,29 @@ def test_alias_identifiers_only_where_the_reference_allows_them() -> None:
     }
 
 
-def test_every_other_operation_is_unsupported() -> None:
+def test_every_operation_is_served() -> None:
+    """All the operations of botocore's KMS model; an operation a newer model adds that
+    LocalKMS does not serve answers UnsupportedOperationException, naming it."""
     backend = Backend(key_store())
     names = _kms_model().operation_names
-    assert set(names) > SUPPORTED_OPERATIONS
+    assert set(names) == SUPPORTED_OPERATIONS and len(names) == 54
     for name in names:
-        if name in SUPPORTED_OPERATIONS:
-            assert backend.operation(TARGET + name).name == name
-            continue
-        with pytest.raises(KMSError) as caught:
-            backend.operation(TARGET + name)
-        assert (caught.value.code, caught.value.status) == ("UnsupportedOperationException", 400)
-        assert name in caught.value.message
+        assert backend.operation(TARGET + name).name == name
+    backend.operations = dict(backend.operations)
+    del backend.operations[TARGET + "ReplicateKey"]  # as if the model were newer
+    with pytest.raises(KMSError) as caught:
+        backend.operation(TARGET + "ReplicateKey")
+    assert (caught.value.code, caught.value.status) == ("UnsupportedOperationException", 400)
+    assert "ReplicateKey" in caught.value.message
     for target in (None, "", "TrentService.Nope", "DynamoDB_20120810.GetItem"):
         with pytest.raises(KMSError) as caught:
             backend.operation(target)
         assert caught.value.code == "UnknownOperationException"
 
 
-async def test_unsupported_operation_over_http(local: LocalKMS) -> None:
-    async with client_of(local) as kms:
-        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-        with pytest.raises(kms.exceptions.UnsupportedOperationException) as caught:
-            await kms.update_primary_region(KeyId=key_id, PrimaryRegion="us-west-2")
-        assert "LocalKMS does not implement" in caught.value.response["Error"]["Message"]
+async def test_unknown_operation_over_http(local: LocalKMS) -> None:
     status, body = await signed_call(local, "NoSuchOperation", {})
-    assert (status, body["__type"]) == (400, "UnknownOperationException")
+    assert (status, body) == (400, {"__type": "UnknownOperationException"})
 
 
 async def test_list_pagination(local: LocalKMS) -> None:
@@ -1425,3 +1422,94 @@ def test_custom_key_store_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert invoke(Backend(restored), "DescribeCustomKeyStores") == invoke(
         backend, "DescribeCustomKeyStores"
     )
+
+
+# --- multi-Region keys -------------------------------------------------------------------------
+
+
+async def test_multi_region_keys(tmp_path: Any) -> None:
+    """ReplicateKey and UpdatePrimaryRegion (API reference), the replica served in its own
+    Region by the same LocalKMS: same key id and material, its own policy and tags; a
+    ciphertext of one Region decrypts in the other; rotation is the primary's."""
+    path = tmp_path / "state.json"
+    async with LocalKMS(regions=["us-west-2"], state_file=path) as local:
+        async with client_of(local) as east, client_of(local, region="us-west-2") as west:
+            primary = (await east.create_key(MultiRegion=True))["KeyMetadata"]
+            key_id = primary["KeyId"]
+            assert key_id.startswith("mrk-")
+            replicated = await east.replicate_key(
+                KeyId=key_id,
+                ReplicaRegion="us-west-2",
+                Description="west",
+                Tags=[{"TagKey": "team", "TagValue": "a"}],
+            )
+            replica = replicated["ReplicaKeyMetadata"]
+            west_arn = f"arn:aws:kms:us-west-2:111122223333:key/{key_id}"
+            assert (replica["KeyId"], replica["Arn"], replica["Description"]) == (
+                key_id,
+                west_arn,
+                "west",
+            )
+            assert replica["MultiRegionConfiguration"] == {
+                "MultiRegionKeyType": "REPLICA",
+                "PrimaryKey": {"Arn": primary["Arn"], "Region": "us-east-1"},
+                "ReplicaKeys": [{"Arn": west_arn, "Region": "us-west-2"}],
+            }
+            assert replicated["ReplicaTags"] == [{"TagKey": "team", "TagValue": "a"}]
+            east_meta = (await east.describe_key(KeyId=key_id))["KeyMetadata"]
+            assert east_meta["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+            assert (await west.list_keys())["Keys"] == [{"KeyId": key_id, "KeyArn": west_arn}]
+            blob = (await east.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+            assert (await west.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.replicate_key(KeyId=key_id, ReplicaRegion="us-west-2")
+            assert error_of(caught.value) == ("AlreadyExistsException", 400)
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await west.rotate_key_on_demand(KeyId=key_id)
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+            await east.rotate_key_on_demand(KeyId=key_id)
+            rotated = (await west.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+            assert (await east.decrypt(CiphertextBlob=rotated))["Plaintext"] == PLAINTEXT
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.replicate_key(KeyId=key_id, ReplicaRegion="eu-west-1")
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+            single = (await east.create_key())["KeyMetadata"]["KeyId"]
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.replicate_key(KeyId=single, ReplicaRegion="us-west-2")
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+            await east.update_primary_region(KeyId=key_id, PrimaryRegion="us-west-2")
+            config = (await west.describe_key(KeyId=key_id))["KeyMetadata"][
+                "MultiRegionConfiguration"
+            ]
+            assert config["MultiRegionKeyType"] == "PRIMARY"
+            assert config["ReplicaKeys"] == [{"Arn": primary["Arn"], "Region": "us-east-1"}]
+            await west.rotate_key_on_demand(KeyId=key_id)
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.rotate_key_on_demand(KeyId=key_id)
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+        assert local.stats().keys == 3
+    async with (
+        LocalKMS(regions=["us-west-2"], state_file=path) as again,
+        client_of(again) as east,
+        client_of(again, region="us-west-2") as west,
+    ):
+        await west.rotate_key_on_demand(KeyId=key_id)  # the replica shares it again
+        blob = (await east.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+        assert (await west.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+        rotations = (await east.list_key_rotations(KeyId=key_id))["Rotations"]
+        assert len(rotations) == 3
+
+
+async def test_requests_go_to_the_region_they_are_signed_for() -> None:
+    async with LocalKMS(regions=["eu-west-1"]) as local:
+        async with client_of(local) as east, client_of(local, region="eu-west-1") as europe:
+            key_id = (await east.create_key())["KeyMetadata"]["KeyId"]
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await europe.describe_key(KeyId=key_id)
+            assert error_of(caught.value) == ("NotFoundException", 400)
+        async with client_of(local, region="ap-south-1") as elsewhere:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await elsewhere.list_keys()
+            assert error_of(caught.value) == ("InvalidSignatureException", 400)
+    with pytest.raises(ValueError, match="regions"):
+        LocalKMS(regions=["us-east-1"])
