@@ -312,40 +312,22 @@ def test_import_checks_and_hmac() -> None:
     )
     token = base64.b64decode(parameters["ImportToken"])
     wrapped = wrap_key_material(parameters["PublicKey"], "RSAES_OAEP_SHA_256", bytes(32))
-    for extra, code in [
-        ({"ExpirationModel": "KEY_MATERIAL_EXPIRES"}, "ValidationException"),
-        ({"ValidTo": clock.now - 1}, "ValidationException"),
-    ]:
-        got = fails(
+
+    def import_fails(material: bytes, **extra: Any) -> str:
+        return fails(
             backend,
             "ImportKeyMaterial",
             KeyId=symmetric,
             ImportToken=token,
-            EncryptedKeyMaterial=wrapped,
+            EncryptedKeyMaterial=material,
             **extra,
         )[0]
-        assert got == code, extra
-    assert (
-        fails(
-            backend,
-            "ImportKeyMaterial",
-            KeyId=symmetric,
-            ImportToken=token,
-            EncryptedKeyMaterial=b"\0" * 256,
-        )[0]
-        == "InvalidCiphertextException"
-    )
+
+    assert import_fails(wrapped, ExpirationModel="KEY_MATERIAL_EXPIRES") == "ValidationException"
+    assert import_fails(wrapped, ValidTo=clock.now - 1) == "ValidationException"
+    assert import_fails(b"\0" * 256) == "InvalidCiphertextException"
     clock.now += DAY  # the import parameters are valid for 24 hours
-    assert (
-        fails(
-            backend,
-            "ImportKeyMaterial",
-            KeyId=symmetric,
-            ImportToken=token,
-            EncryptedKeyMaterial=wrapped,
-        )[0]
-        == "ExpiredImportTokenException"
-    )
+    assert import_fails(wrapped) == "ExpiredImportTokenException"
     restored = key_store(clock)
     restored.restore(store.snapshot())
     assert invoke(Backend(restored), "DescribeKey", KeyId=symmetric)["KeyMetadata"]["KeyState"] == (

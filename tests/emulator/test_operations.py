@@ -1187,27 +1187,22 @@ def test_grant_operations() -> None:
     key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
     arn = f"arn:aws:kms:{REGION}:111122223333:key/{key_id}"
     alice = "arn:aws:iam::111122223333:user/alice"
-    created = invoke(
-        backend,
-        "CreateGrant",
-        KeyId=key_id,
-        GranteePrincipal=alice,
-        RetiringPrincipal="arn:aws:iam::111122223333:role/ops",
-        Operations=["Encrypt", "Decrypt"],
-        Constraints={"EncryptionContextSubset": {"app": "a"}},
-        Name="app-grant",
-    )
+
+    def create(operations: list[str]) -> dict[str, Any]:
+        return invoke(
+            backend,
+            "CreateGrant",
+            KeyId=key_id,
+            GranteePrincipal=alice,
+            RetiringPrincipal="arn:aws:iam::111122223333:role/ops",
+            Operations=operations,
+            Constraints={"EncryptionContextSubset": {"app": "a"}},
+            Name="app-grant",
+        )
+
+    created = create(["Encrypt", "Decrypt"])
     assert len(created["GrantId"]) == 64 and created["GrantToken"]
-    again = invoke(
-        backend,
-        "CreateGrant",
-        KeyId=key_id,
-        GranteePrincipal=alice,
-        RetiringPrincipal="arn:aws:iam::111122223333:role/ops",
-        Operations=["Decrypt", "Encrypt"],
-        Constraints={"EncryptionContextSubset": {"app": "a"}},
-        Name="app-grant",
-    )
+    again = create(["Decrypt", "Encrypt"])
     assert again["GrantId"] == created["GrantId"]  # the same named grant: idempotent
     listed = invoke(backend, "ListGrants", KeyId=key_id)
     assert listed["Truncated"] is False
