@@ -202,8 +202,11 @@ def _lookup(
 def _check(
     store: KeyStore, key: Key, caller: Caller, action: str, params: Params, alias: str | None
 ) -> None:
-    context = RequestContext(action, caller, key.arn, _lookup(store, key, params, action, alias))
-    decision = compile_policy(key.policy).decide(context)
+    policy = compile_policy(key.policy)
+    decision = policy.remembered(caller, action, key.arn)
+    if decision is None:
+        lookup = _lookup(store, key, params, action, alias)
+        decision = policy.decide(RequestContext(action, caller, key.arn, lookup))
     if decision == ALLOW:
         return
     if decision != DENY and _granted(key, caller, action, params):

@@ -431,6 +431,12 @@ class Policy:
         if not any(statement.conditions for statement in self.statements):
             self._decisions = {}
 
+    def remembered(self, caller: Caller, action: str, resource: str) -> str | None:
+        """The decision already made for this caller, action and key, if the policy has no
+        conditions and made it before (then no context needs building)."""
+        memo = self._decisions
+        return memo.get((caller.arn, action, resource)) if memo is not None else None
+
     def decide(self, context: RequestContext) -> str:
         """:data:`DENY` (an explicit deny), :data:`ALLOW`, or :data:`IMPLICIT_DENY`."""
         memo = self._decisions
