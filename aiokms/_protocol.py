@@ -1,6 +1,9 @@
 """The AWS JSON 1.1 protocol as KMS speaks it: validate + serialize requests, parse replies.
 
-How this works: every shape of botocore's model is compiled once into a small closure. Input
+How this works: every shape of botocore's model is compiled once into a small closure by
+:func:`walk_shape`, the one walker over the model (LocalKMS's request validation uses it too):
+it dispatches on the shape's type to a builder, memoizes by shape name and lets recursive
+structures refer to themselves while they are built. Input
 converters check a value against its shape (type, required members, lengths and ranges) and
 return its JSON form in the same pass (blobs base64, timestamps as epoch seconds, whole or to
 the microsecond as botocore sends them); every problem found is appended to one list so the
@@ -39,6 +42,8 @@ __all__ = [
     "compile_output",
     "error_response",
     "response_metadata",
+    "ShapeBuilder",
+    "walk_shape",
 ]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -60,6 +65,39 @@ class ResponseParseError(ValueError):
     """A reply body that is not the JSON the model describes."""
 
 
+# --- the model walker -----------------------------------------------------------------------
+
+# (shape, compile a child shape) -> what the shape compiles to
+ShapeBuilder = Callable[[Any, Callable[[Any], Any]], Any]
+
+
+def walk_shape(shape: Any, builders: Mapping[str, ShapeBuilder], memo: dict[str, Any]) -> Any:
+    """Compile a botocore shape with the builder for its type (``long`` uses ``integer``'s).
+
+    Each shape is compiled once per ``memo``; while a structure is being built, a shape that
+    refers back to it gets a forwarder that calls the finished result.
+
+    Raises:
+        NotImplementedError: a shape type ``builders`` has no builder for.
+    """
+    name = shape.name
+    if name in memo:
+        return memo[name]
+    kind = "integer" if shape.type_name == "long" else shape.type_name
+    builder = builders.get(kind)
+    if builder is None:
+        raise NotImplementedError(f"shape type {shape.type_name!r} ({name})")
+    if kind == "structure":  # a recursion guard: call what the structure compiles to
+        cell: list[Any] = []
+        memo[name] = lambda *args: cell[0](*args)
+        built = builder(shape, lambda child: walk_shape(child, builders, memo))
+        cell.append(built)
+    else:
+        built = builder(shape, lambda child: walk_shape(child, builders, memo))
+    memo[name] = built
+    return built
+
+
 # --- input: validate and serialize ----------------------------------------------------------
 
 
@@ -68,7 +106,7 @@ def compile_input(shape: Any) -> InputConverter:
 
     The converter raises ``botocore.exceptions.ParamValidationError`` listing every problem.
     """
-    convert = _input_converter(shape, {}) if shape is not None else _empty_structure
+    convert = walk_shape(shape, _INPUT, {}) if shape is not None else _empty_structure
 
     def serialize(params: Mapping[str, Any]) -> bytes:
         errors: list[str] = []
@@ -130,33 +168,8 @@ def _empty_structure(value: Any, path: str, errors: list[str]) -> Any:
     return {}
 
 
-def _input_converter(shape: Any, memo: dict[str, _Converter]) -> _Converter:
-    cached = memo.get(shape.name)
-    if cached is not None:
-        return cached
-    kind = shape.type_name
-    meta = shape.metadata
-    sensitive = bool(meta.get("sensitive"))
-    if kind == "structure":
-        converter = _structure_converter(shape, memo, _holds_secret(shape))
-    elif kind == "list":
-        converter = _list_converter(shape, memo, _holds_secret(shape))
-    elif kind == "map":
-        converter = _map_converter(shape, memo, _holds_secret(shape))
-    elif kind == "string":
-        converter = _string_converter(_sized(meta), sensitive)
-    elif kind == "blob":
-        converter = _blob_converter(_sized(meta), sensitive)
-    elif kind in ("integer", "long"):
-        converter = _integer_converter(meta, sensitive)
-    elif kind == "boolean":
-        converter = _boolean_converter
-    elif kind == "timestamp":
-        converter = _timestamp_converter(sensitive)
-    else:  # pragma: no cover - KMS uses only the kinds above
-        raise NotImplementedError(f"shape type {kind!r} ({shape.name})")
-    memo[shape.name] = converter
-    return converter
+def _sensitive(shape: Any) -> bool:
+    return bool(shape.metadata.get("sensitive"))
 
 
 def _holds_secret(shape: Any, seen: frozenset[str] = frozenset()) -> bool:
@@ -280,11 +293,11 @@ def _timestamp_converter(sensitive: bool) -> _Converter:
     return convert
 
 
-def _structure_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Converter:
+def _structure_converter(shape: Any, child: Callable[[Any], _Converter]) -> _Converter:
     members: dict[str, _Converter] = {}
     required = frozenset(shape.required_members)
     choices = ", ".join(shape.members)
-    memo[shape.name] = lambda v, p, e: members_converter(v, p, e)  # recursion guard
+    secret = _holds_secret(shape)
 
     def members_converter(value: Any, path: str, errors: list[str]) -> Any:
         # ``type(value) is dict`` first: the ABC check costs more than the rest of a small call
@@ -307,13 +320,14 @@ def _structure_converter(shape: Any, memo: dict[str, _Converter], secret: bool) 
         return out
 
     for name, member in shape.members.items():
-        members[name] = _input_converter(member, memo)
+        members[name] = child(member)
     return members_converter
 
 
-def _list_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Converter:
+def _list_converter(shape: Any, child: Callable[[Any], _Converter]) -> _Converter:
     low, high = _sized(shape.metadata)
-    item_converter = _input_converter(shape.member, memo)
+    item_converter = child(shape.member)
+    secret = _holds_secret(shape)
 
     def convert(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, (list, tuple)):
@@ -326,10 +340,11 @@ def _list_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _C
     return convert
 
 
-def _map_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Converter:
+def _map_converter(shape: Any, child: Callable[[Any], _Converter]) -> _Converter:
     low, high = _sized(shape.metadata)
-    key_converter = _input_converter(shape.key, memo)
-    value_converter = _input_converter(shape.value, memo)
+    key_converter = child(shape.key)
+    value_converter = child(shape.value)
+    secret = _holds_secret(shape)
     secret_keys = _holds_secret(shape.key)
 
     def convert(value: Any, path: str, errors: list[str]) -> Any:
@@ -349,6 +364,18 @@ def _map_converter(shape: Any, memo: dict[str, _Converter], secret: bool) -> _Co
     return convert
 
 
+_INPUT: dict[str, ShapeBuilder] = {
+    "structure": _structure_converter,
+    "list": _list_converter,
+    "map": _map_converter,
+    "string": lambda shape, _: _string_converter(_sized(shape.metadata), _sensitive(shape)),
+    "blob": lambda shape, _: _blob_converter(_sized(shape.metadata), _sensitive(shape)),
+    "integer": lambda shape, _: _integer_converter(shape.metadata, _sensitive(shape)),
+    "boolean": lambda shape, _: _boolean_converter,
+    "timestamp": lambda shape, _: _timestamp_converter(_sensitive(shape)),
+}
+
+
 # --- output: parse replies ------------------------------------------------------------------
 
 
@@ -356,37 +383,14 @@ def compile_output(shape: Any) -> OutputParser | None:
     """Compile an output (or error) shape into a parser of decoded JSON; ``None`` if absent."""
     if shape is None:
         return None
-    return _output_parser(shape, {})
-
-
-def _output_parser(shape: Any, memo: dict[str, OutputParser | None]) -> OutputParser | None:
-    if shape.name in memo:
-        return memo[shape.name]
-    kind = shape.type_name
-    parser: OutputParser | None
-    if kind == "structure":
-        parser = _structure_parser(shape, memo)
-    elif kind == "list":
-        item = _output_parser(shape.member, memo)
-        parser = None if item is None else _list_parser(item)
-    elif kind == "map":
-        value = _output_parser(shape.value, memo)
-        parser = None if value is None else _map_parser(value)
-    elif kind == "blob":
-        parser = _b64decode
-    elif kind == "timestamp":
-        parser = _parse_timestamp
-    else:
-        parser = None
-    memo[shape.name] = parser
+    parser: OutputParser | None = walk_shape(shape, _OUTPUT, {})
     return parser
 
 
-def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> OutputParser:
+def _structure_parser(shape: Any, child: Callable[[Any], OutputParser | None]) -> OutputParser:
     # Members the model does not have are dropped, as botocore drops them.
     plain: set[str] = set()  # members passed through as decoded
     parsers: dict[str, OutputParser] = {}  # members that need converting
-    memo[shape.name] = lambda value: parse(value)  # recursion guard
 
     def parse(value: Any) -> Any:
         if not isinstance(value, dict):
@@ -402,7 +406,7 @@ def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> Outpu
         return out
 
     for name, member in shape.members.items():
-        parser = _output_parser(member, memo)
+        parser = child(member)
         if parser is None:
             plain.add(name)
         else:
@@ -410,11 +414,17 @@ def _structure_parser(shape: Any, memo: dict[str, OutputParser | None]) -> Outpu
     return parse
 
 
-def _list_parser(item: OutputParser) -> OutputParser:
+def _list_parser(shape: Any, child: Callable[[Any], OutputParser | None]) -> OutputParser | None:
+    item = child(shape.member)
+    if item is None:  # nothing to convert: the decoded list as it is
+        return None
     return lambda value: [None if x is None else item(x) for x in value]
 
 
-def _map_parser(item: OutputParser) -> OutputParser:
+def _map_parser(shape: Any, child: Callable[[Any], OutputParser | None]) -> OutputParser | None:
+    item = child(shape.value)
+    if item is None:
+        return None
     return lambda value: {k: item(v) for k, v in value.items()}
 
 
@@ -449,6 +459,16 @@ def _parse_timestamp(value: Any) -> datetime.datetime:
 
 
 # --- replies as botocore shapes them --------------------------------------------------------
+
+
+_OUTPUT: dict[str, ShapeBuilder] = {
+    "structure": _structure_parser,
+    "list": _list_parser,
+    "map": _map_parser,
+    "blob": lambda shape, _: _b64decode,
+    "timestamp": lambda shape, _: _parse_timestamp,
+    **{kind: lambda shape, _: None for kind in ("string", "integer", "boolean")},
+}
 
 
 def response_metadata(status: int, headers: dict[str, str], retry_attempts: int) -> dict[str, Any]:

@@ -908,3 +908,48 @@ def test_response_metadata_is_botocores(status: int, headers: dict[str, str], re
         "HTTPHeaders",
         "RetryAttempts",
     ]
+
+
+def test_walk_shape_compiles_each_shape_once_and_guards_recursion() -> None:
+    """The one model walker the client and LocalKMS's validation share."""
+    from botocore.model import ShapeResolver
+
+    resolver = ShapeResolver(
+        {
+            "Node": {
+                "type": "structure",
+                "members": {
+                    "Name": {"shape": "Text"},
+                    "Children": {"shape": "Nodes"},
+                    "Alias": {"shape": "Text"},
+                },
+            },
+            "Nodes": {"type": "list", "member": {"shape": "Node"}},
+            "Text": {"type": "string"},
+            "Count": {"type": "long"},
+        }
+    )
+    built: list[str] = []
+
+    def structure(shape: Any, child: Any) -> Any:
+        built.append(shape.name)
+        members = {name: child(member) for name, member in shape.members.items()}
+        return lambda value: {k: members[k](v) for k, v in value.items()}
+
+    def listing(shape: Any, child: Any) -> Any:
+        built.append(shape.name)
+        item = child(shape.member)
+        return lambda value: [item(v) for v in value]
+
+    def text(shape: Any, child: Any) -> Any:
+        built.append(shape.name)
+        return str.upper
+
+    builders = {"structure": structure, "list": listing, "string": text, "integer": text}
+    parse = _protocol.walk_shape(resolver.get_shape_by_name("Node"), builders, {})
+    tree = {"Name": "a", "Children": [{"Name": "b", "Children": []}], "Alias": "c"}
+    assert parse(tree) == {"Name": "A", "Children": [{"Name": "B", "Children": []}], "Alias": "C"}
+    assert sorted(built) == ["Node", "Nodes", "Text"]  # once each, the recursion included
+    assert _protocol.walk_shape(resolver.get_shape_by_name("Count"), builders, {}) is str.upper
+    with pytest.raises(NotImplementedError, match="'string'"):
+        _protocol.walk_shape(resolver.get_shape_by_name("Text"), {}, {})

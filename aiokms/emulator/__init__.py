@@ -1,8 +1,9 @@
 """LocalKMS: a fast local KMS emulator for tests and load tests.
 
-``LocalKMS`` serves the KMS JSON protocol over HTTP with keep-alive, checks every request's
-SigV4 signature against its own credentials, keeps keys in memory (optionally in a state file),
-answers with KMS's error codes, statuses and body shape, and can throttle
+``LocalKMS`` serves the 54 operations of the KMS JSON protocol over HTTP with keep-alive,
+checks every request's SigV4 signature against its credentials and authorizes it by key
+policies and grants, keeps keys in memory (optionally in a state file), answers with KMS's
+error codes, statuses and body shape, and can throttle
 (``ThrottlingException`` beyond a shared request rate, ``rate_limit=``, or beyond each
 operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInternalException``
 500s, dropped connections, slow bodies)::
@@ -14,7 +15,8 @@ operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInt
 
 The layers, from the outside in: ``_server`` (the aiohttp shell, clocks, the state file),
 ``_auth`` (SigV4 verification), ``_quota`` (token buckets, KMS's quotas), ``_faults`` (fault draws),
-``_validate`` (request validation from botocore's model), ``_operations`` (the KMS operations),
+``_validate`` (request validation from botocore's model), ``_access`` and ``_policy`` (each
+request authorized by key policies), ``_operations`` (the KMS operations),
 ``_keys`` (the key store) and ``_crypto`` (the ciphertext envelope and key material); all but
 the first are pure. ``python -m aiokms.emulator`` serves it from the command line.
 """

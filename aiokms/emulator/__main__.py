@@ -43,6 +43,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _identity(text: str) -> tuple[str, tuple[str, str]]:
+    """``ACCESS_KEY:SECRET:ARN`` for ``--identity``."""
+    access_key, _, rest = text.partition(":")
+    secret, _, arn = rest.partition(":")
+    if not (access_key and secret and arn.startswith("arn:")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not ACCESS_KEY:SECRET:ARN")
+    return access_key, (secret, arn)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's flags (one per LocalKMS argument) to ``parser``."""
     server = parser.add_argument_group("server")
@@ -64,10 +73,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="alias/NAME",
         help="have a symmetric key ready under this alias (repeatable)",
     )
+    server.add_argument(
+        "--also-region",
+        dest="regions",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="also serve this Region at the same endpoint, with its own keys (repeatable)",
+    )
+    server.add_argument(
+        "--reset-endpoint",
+        action="store_true",
+        help="serve POST /_localkms/reset (unsigned): forget every key and alias",
+    )
     creds = parser.add_argument_group("credentials (generated when not given)")
     creds.add_argument("--access-key", help="access key id requests must be signed with")
     creds.add_argument("--secret-key", help="its secret access key")
     creds.add_argument("--session-token", help="session token requests must carry")
+    creds.add_argument(
+        "--identity",
+        dest="identities",
+        action="append",
+        type=_identity,
+        default=[],
+        metavar="ACCESS_KEY:SECRET:ARN",
+        help="another principal that may sign requests, such as "
+        "AKIDALICE:secret:arn:aws:iam::111122223333:user/alice (repeatable)",
+    )
+    creds.add_argument(
+        "--no-authorize",
+        dest="authorize",
+        action="store_false",
+        help="serve every correctly signed request: no key policy is enforced (load tests)",
+    )
     add_quota_arguments(parser)
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
@@ -202,6 +240,10 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "state_file": args.state_file,
         "aliases": args.aliases,
+        "reset_endpoint": args.reset_endpoint,
+        "regions": args.regions,
+        "identities": dict(args.identities),
+        "authorize": args.authorize,
     }
 
 

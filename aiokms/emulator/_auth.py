@@ -99,16 +99,17 @@ def _epoch(amz_date: str) -> int | None:
 
 
 class SigV4Verifier:
-    """Checks SigV4 ``Authorization`` headers for one region and service.
+    """Checks SigV4 ``Authorization`` headers for a service in one region (or a few).
 
     Args:
         identities: the accepted credentials.
         region: the region the credential scope must name.
         service: the service the credential scope must name (``kms``).
         max_skew: seconds the request time may differ from ``now``.
+        regions: other regions the credential scope may name.
     """
 
-    __slots__ = ("_identities", "_keys", "max_skew", "region", "service")
+    __slots__ = ("_identities", "_keys", "_regions", "max_skew", "region", "service")
 
     def __init__(
         self,
@@ -117,12 +118,14 @@ class SigV4Verifier:
         region: str,
         service: str = "kms",
         max_skew: float = MAX_SKEW,
+        regions: Iterable[str] = (),
     ) -> None:
         self._identities = {identity.access_key: identity for identity in identities}
         self.region = region
+        self._regions = frozenset({region, *regions})
         self.service = service
         self.max_skew = max_skew
-        self._keys: dict[tuple[str, str], bytes] = {}
+        self._keys: dict[tuple[str, str, str], bytes] = {}
 
     def __repr__(self) -> str:
         return (
@@ -141,6 +144,25 @@ class SigV4Verifier:
         now: float,
     ) -> Identity:
         """Return the identity that signed the request, or raise the AWS error.
+
+        Arguments and errors as :meth:`verify_scoped`'s.
+        """
+        return self.verify_scoped(
+            method=method, path=path, query=query, headers=headers, body=body, now=now
+        )[0]
+
+    def verify_scoped(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        now: float,
+    ) -> tuple[Identity, str]:
+        """Return the identity that signed the request and the region its scope names, or
+        raise the AWS error.
 
         Args:
             method: the HTTP method.
@@ -186,7 +208,7 @@ class SigV4Verifier:
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
                 f"date from HTTP: '{datestamp}' != '{amz_date[:8]}', from '{date_header}'."
             )
-        if region != self.region:
+        if region not in self._regions:
             raise _invalid(f"Credential should be scoped to a valid region, not '{region}'. ")
         if service != self.service:
             raise _invalid(f"Credential should be scoped to correct service: '{self.service}'. ")
@@ -205,12 +227,13 @@ class SigV4Verifier:
         signed = [(name, value) for name in names for value in values.get(name, ("",))]
         creq, _ = canonical_request(method, path, query, signed, hashlib.sha256(body).hexdigest())
         sts = string_to_sign(amz_date, scope, creq)
-        expected = hmac.digest(self._signing_key(identity, datestamp), sts.encode(), "sha256")
+        key = self._signing_key(identity, datestamp, region)
+        expected = hmac.digest(key, sts.encode(), "sha256")
         # compare_digest refuses str with non-ASCII characters (TypeError): such a signature
         # is simply not the one expected
         if not signature.isascii() or not hmac.compare_digest(expected.hex(), signature):
             raise _invalid(_MISMATCH)
-        return identity
+        return identity, region
 
     def _parse(self, auth: str, values: dict[str, list[str]]) -> tuple[str, str, str]:
         algorithm, _, rest = auth.strip().partition(" ")
@@ -277,12 +300,12 @@ class SigV4Verifier:
             f"{_format(server + skew)} ({_format(server)} + {minutes})"
         )
 
-    def _signing_key(self, identity: Identity, datestamp: str) -> bytes:
-        cache_key = (identity.access_key, datestamp)
+    def _signing_key(self, identity: Identity, datestamp: str, region: str) -> bytes:
+        cache_key = (identity.access_key, datestamp, region)
         key = self._keys.get(cache_key)
         if key is None:
             if len(self._keys) > 16:  # a few days' worth per identity is plenty
                 self._keys.clear()
-            key = signing_key(identity.secret_key, datestamp, self.region, self.service)
+            key = signing_key(identity.secret_key, datestamp, region, self.service)
             self._keys[cache_key] = key
         return key

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -46,6 +46,7 @@ __all__ = [
     "ECC_SPECS",
     "HEADER_LEN",
     "HMAC_SPECS",
+    "WRAPPING_ALGORITHMS",
     "RSA_ENCRYPTION_ALGORITHMS",
     "RSA_SIGNING_ALGORITHMS",
     "RSA_SPECS",
@@ -63,6 +64,7 @@ __all__ = [
     "public_key_der",
     "raw_key_id",
     "rsa_decrypt",
+    "unwrap_key_material",
     "rsa_encrypt",
     "rsa_max_plaintext",
     "seal",
@@ -280,6 +282,36 @@ def rsa_encrypt(key: rsa.RSAPrivateKey, algorithm: str, plaintext: bytes) -> byt
 def rsa_decrypt(key: rsa.RSAPrivateKey, algorithm: str, ciphertext: bytes) -> bytes:
     """RSAES-OAEP decryption; raises ``ValueError`` for a ciphertext that does not decrypt."""
     return key.decrypt(ciphertext, _oaep(algorithm))
+
+
+WRAPPING_ALGORITHMS = (
+    "RSAES_PKCS1_V1_5",
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "RSA_AES_KEY_WRAP_SHA_1",
+    "RSA_AES_KEY_WRAP_SHA_256",
+)
+
+
+def unwrap_key_material(key: rsa.RSAPrivateKey, algorithm: str, wrapped: bytes) -> bytes:
+    """Key material wrapped for import (Developer Guide, "Encrypt key material"): RSAES
+    PKCS #1 v1.5 or OAEP with the wrapping key, or, for ``RSA_AES_KEY_WRAP_SHA_*``, an
+    RSAES-OAEP-wrapped AES key followed by the material under AES key wrap with padding
+    (RFC 5649). Raises ``ValueError`` for anything that does not unwrap."""
+    hash_name = "SHA_" + algorithm.rsplit("_", 1)[1] if "SHA" in algorithm else ""
+    if algorithm == "RSAES_PKCS1_V1_5":
+        return key.decrypt(wrapped, padding.PKCS1v15())
+    oaep = padding.OAEP(
+        mgf=padding.MGF1(_HASHES[hash_name]()), algorithm=_HASHES[hash_name](), label=None
+    )
+    if algorithm.startswith("RSAES_OAEP"):
+        return key.decrypt(wrapped, oaep)
+    split = key.key_size // 8
+    aes_key = key.decrypt(wrapped[:split], oaep)
+    try:
+        return keywrap.aes_key_unwrap_with_padding(aes_key, wrapped[split:])
+    except keywrap.InvalidUnwrap:
+        raise ValueError("the key material does not unwrap") from None
 
 
 def _hash_of(algorithm: str) -> hashes.HashAlgorithm:

@@ -4,7 +4,9 @@ Every failure the emulator reports, from a bad signature to a wrong encryption c
 :class:`KMSError` carrying what goes on the wire: the ``__type`` code, the message and the HTTP
 status. The server shell turns it into ``{"__type": code, "message": message}`` with that
 status, which is the body shape KMS uses for its JSON protocol; botocore (and aiokms) read the
-code from ``__type``.
+code from ``__type``. An empty message leaves the ``message`` member out, as KMS does for the
+errors it words with no message (``InvalidCiphertextException``, ``KMSInvalidMacException``,
+``KMSInvalidSignatureException``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ two dictionary lookups. Identifiers are resolved as KMS does: key id, key ARN, a
 alias ARN, with KMS's ``NotFoundException`` messages, and operations that take only key ids or
 key ARNs refuse aliases.
 
+AWS managed keys: the predefined aliases ``alias/aws/<service>`` of :data:`AWS_SERVICES` exist
+from the start with no key behind them; the first time one is resolved, the store creates the
+AWS managed key (``KeyManager`` ``AWS``, the AWS managed key policy, yearly rotation) and points
+the alias at it (DescribeKey reference: "If you call the DescribeKey operation on a predefined
+AWS alias ... KMS creates an AWS managed key").
+
 Time comes from the injected wall clock (epoch seconds): creation dates, rotation dates, and
 deletion dates; a key past its deletion date is removed, with its aliases, the next time it is
 looked up. :meth:`KeyStore.snapshot` and :meth:`KeyStore.restore` turn the whole store into a
@@ -34,14 +40,91 @@ from aiokms.emulator import _crypto
 from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
 from aiokms.emulator._errors import KMSError
 
-__all__ = ["DISABLED", "ENABLED", "PENDING_DELETION", "Alias", "Key", "KeyStore"]
+__all__ = [
+    "AWS_SERVICES",
+    "DISABLED",
+    "ENABLED",
+    "PENDING_DELETION",
+    "PENDING_IMPORT",
+    "UNAVAILABLE",
+    "Alias",
+    "CustomKeyStore",
+    "Grant",
+    "Key",
+    "KeyStore",
+]
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
+PENDING_IMPORT = "PendingImport"  # imported key material: none yet, deleted or expired
+UNAVAILABLE = "Unavailable"  # a key whose custom key store is disconnected
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 DAY = 86400.0
 _SNAPSHOT_VERSION = 1
+
+
+AWS_SERVICES = (
+    "acm",
+    "dynamodb",
+    "ebs",
+    "elasticfilesystem",
+    "es",
+    "glue",
+    "kinesisvideo",
+    "lambda",
+    "rds",
+    "redshift",
+    "s3",
+    "secretsmanager",
+    "ssm",
+    "xray",
+)
+"""Services whose predefined alias, ``alias/aws/<service>``, every account lists."""
+_AWS_ALIAS_PREFIX = "alias/aws/"
+_PREDEFINED = frozenset(_AWS_ALIAS_PREFIX + service for service in AWS_SERVICES)
+
+
+def aws_managed_policy(account_id: str, region: str, service: str) -> str:
+    """The key policy of an AWS managed key: use through ``service`` by the account's
+    principals, and read access to the key's metadata for the account."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": f"auto-{service}-1",
+            "Statement": [
+                {
+                    "Sid": f"Allow access through {service} for all principals in the account "
+                    f"that are authorized to use {service}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:CreateGrant",
+                        "kms:DescribeKey",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:CallerAccount": account_id,
+                            "kms:ViaService": f"{service}.{region}.amazonaws.com",
+                        }
+                    },
+                },
+                {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                    "Resource": "*",
+                },
+            ],
+        },
+        indent=2,
+    )
 
 
 def default_policy(account_id: str) -> str:
@@ -75,23 +158,36 @@ class Key:
         "arn",
         "created",
         "current",
+        "custom_key_store",
         "deletion_date",
         "description",
+        "expiration_model",
+        "grants",
         "hmac_secret",
+        "import_params",
+        "imported_digest",
         "key_id",
+        "last_used",
+        "manager",
         "materials",
         "multi_region",
         "next_rotation",
+        "offline_state",
+        "origin",
         "pending_window",
         "policy",
+        "primary_region",
         "private_key",
         "public_der",
         "raw_id",
+        "replica_regions",
         "rotation_period",
         "spec",
         "state",
         "tags",
         "usage",
+        "valid_to",
+        "xks_key_id",
     )
 
     def __init__(
@@ -115,7 +211,27 @@ class Key:
         self.description = description
         self.policy = policy
         self.multi_region = multi_region
+        self.manager = "CUSTOMER"
+        self.origin = "AWS_KMS"
+        # a key in a custom key store: its id, its external key's id (external key stores),
+        # and its own state while the store is disconnected and it is Unavailable
+        self.custom_key_store: str | None = None
+        self.xks_key_id: str | None = None
+        self.offline_state: str | None = None
+        # a multi-Region key: the Region of its primary key, and (on the primary) the
+        # Regions of its replicas, which share its key material objects
+        self.primary_region: str | None = None
+        self.replica_regions: list[str] = []
+        # imported key material (origin EXTERNAL): when it expires, the SHA-256 of what was
+        # imported (a later import must bring the same), and the wrapping keys handed out by
+        # GetParametersForImport, by import token (not kept across restarts)
+        self.expiration_model: str | None = None
+        self.valid_to: float | None = None
+        self.imported_digest: str | None = None
+        self.import_params: dict[bytes, tuple[rsa.RSAPrivateKey, str, float]] = {}
         self.tags: dict[str, str] = {}
+        self.grants: dict[str, Grant] = {}
+        self.last_used: tuple[str, float, str] | None = None  # operation, time, request id
         self.state = ENABLED
         self.deletion_date: float | None = None
         self.pending_window: int | None = None
@@ -140,10 +256,115 @@ class Key:
         self.materials[material.material_id] = material
         self.current = material
 
+    def drop_imported_material(self) -> None:
+        """Delete imported key material: the key is pending import until it comes again."""
+        self.materials.clear()
+        self.current = None
+        self.hmac_secret = None
+        self.valid_to = self.expiration_model = None
+        self.state = PENDING_IMPORT
+
     def rsa_key(self) -> rsa.RSAPrivateKey:
         """The RSA private key (the caller has checked the spec)."""
         assert isinstance(self.private_key, rsa.RSAPrivateKey)
         return self.private_key
+
+
+@dataclass(slots=True)
+class Grant:
+    """A grant on a key: who may use it for which operations, under which constraints.
+
+    ``constraints`` holds ``EncryptionContextSubset`` or ``EncryptionContextEquals`` (a
+    mapping each) as CreateGrant takes them; ``token`` is the grant token CreateGrant
+    returned.
+    """
+
+    grant_id: str
+    key_id: str
+    name: str | None
+    created: float
+    grantee: str
+    retiring: str | None
+    operations: tuple[str, ...]
+    constraints: dict[str, dict[str, str]] | None
+    issuing_account: str
+    token: str
+
+    def record(self) -> dict[str, Any]:
+        """The grant as JSON-ready data (the snapshot's form)."""
+        return {
+            "GrantId": self.grant_id,
+            "KeyId": self.key_id,
+            "Name": self.name,
+            "CreationDate": self.created,
+            "GranteePrincipal": self.grantee,
+            "RetiringPrincipal": self.retiring,
+            "Operations": list(self.operations),
+            "Constraints": self.constraints,
+            "IssuingAccount": self.issuing_account,
+            "GrantToken": self.token,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> Grant:
+        """The inverse of :meth:`record`."""
+        return cls(
+            r["GrantId"],
+            r["KeyId"],
+            r.get("Name"),
+            float(r["CreationDate"]),
+            r["GranteePrincipal"],
+            r.get("RetiringPrincipal"),
+            tuple(r["Operations"]),
+            r.get("Constraints"),
+            r["IssuingAccount"],
+            r["GrantToken"],
+        )
+
+
+@dataclass(slots=True)
+class CustomKeyStore:
+    """A custom key store, simulated: its configuration and connection state.
+
+    ``xks`` holds an external key store's proxy configuration as DescribeCustomKeyStores
+    shows it (no secret: the proxy's secret access key is not kept).
+    """
+
+    store_id: str
+    name: str
+    store_type: str
+    created: float
+    state: str = "DISCONNECTED"
+    cluster_id: str | None = None
+    trust_anchor: str | None = None
+    xks: dict[str, str] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The store as JSON-ready data (the snapshot's form)."""
+        return {
+            "CustomKeyStoreId": self.store_id,
+            "CustomKeyStoreName": self.name,
+            "CustomKeyStoreType": self.store_type,
+            "CreationDate": self.created,
+            "ConnectionState": self.state,
+            "CloudHsmClusterId": self.cluster_id,
+            "TrustAnchorCertificate": self.trust_anchor,
+            "XksProxyConfiguration": self.xks,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> CustomKeyStore:
+        """The inverse of :meth:`record`."""
+        return cls(
+            r["CustomKeyStoreId"],
+            r["CustomKeyStoreName"],
+            r["CustomKeyStoreType"],
+            float(r["CreationDate"]),
+            r["ConnectionState"],
+            r.get("CloudHsmClusterId"),
+            r.get("TrustAnchorCertificate"),
+            r.get("XksProxyConfiguration"),
+        )
 
 
 @dataclass(slots=True)
@@ -172,7 +393,9 @@ class KeyStore:
         "account_id",
         "aliases",
         "changes",
+        "custom_key_stores",
         "keys",
+        "peers",
         "region",
     )
 
@@ -188,6 +411,9 @@ class KeyStore:
         self._clock = clock
         self.keys: dict[str, Key] = {}
         self.aliases: dict[str, Alias] = {}
+        self.custom_key_stores: dict[str, CustomKeyStore] = {}
+        # the stores of every Region the emulator serves, this one included, by Region
+        self.peers: dict[str, KeyStore] = {region: self}
         self._by_arn: dict[str, Key] = {}
         self._by_raw: dict[bytes, Key] = {}
         self.changes = 0
@@ -232,7 +458,16 @@ class KeyStore:
             key = self._resolve_slow(ident, aliases)
         if key.state == PENDING_DELETION and self._expired(key):
             return self.resolve(ident, aliases=aliases)  # now raises NotFoundException
+        if key.valid_to is not None:
+            self._material_expiry(key)
         return key
+
+    def _material_expiry(self, key: Key) -> None:
+        """Imported key material past its ValidTo is deleted (ImportKeyMaterial reference)."""
+        assert key.valid_to is not None
+        if self._clock() >= key.valid_to:
+            key.drop_imported_material()
+            self.touch()
 
     def _resolve_slow(self, ident: str, aliases: bool) -> Key:
         if ident.startswith("arn:"):
@@ -256,17 +491,62 @@ class KeyStore:
         raise KMSError("NotFoundException", f"Key '{self.key_arn(ident)}' does not exist")
 
     def alias_target(self, name: str) -> Key:
-        """The key an alias points to (``NotFoundException`` if there is no such alias)."""
+        """The key an alias points to (``NotFoundException`` if there is no such alias); the
+        AWS managed key of a predefined alias, created now if it does not exist yet."""
         alias = self.aliases.get(name)
         if alias is None:
-            raise KMSError("NotFoundException", f"Alias {self.alias_arn(name)} is not found.")
+            if name not in self.predefined_aliases():
+                raise KMSError("NotFoundException", f"Alias {self.alias_arn(name)} is not found.")
+            return self._create_aws_managed_key(name)
         return self.resolve(alias.target, aliases=False)
+
+    @staticmethod
+    def predefined_aliases() -> frozenset[str]:
+        """The names of the predefined AWS aliases."""
+        return _PREDEFINED
+
+    def unassociated_aliases(self) -> list[str]:
+        """The predefined aliases with no AWS managed key yet, by name."""
+        return [name for name in sorted(_PREDEFINED) if name not in self.aliases]
+
+    def _create_aws_managed_key(self, alias: str) -> Key:
+        service = alias[len(_AWS_ALIAS_PREFIX) :]
+        key_id = self.new_key_id(False)
+        now = self.now()
+        key = Key(
+            key_id=key_id,
+            arn=self.key_arn(key_id),
+            spec=SYMMETRIC_DEFAULT,
+            usage="ENCRYPT_DECRYPT",
+            created=now,
+            description=f"Default key that protects my {service} data when no other key is defined",
+            policy=aws_managed_policy(self.account_id, self.region, service),
+            multi_region=False,
+        )
+        key.manager = "AWS"
+        key.rotation_period = 365  # AWS managed keys rotate every year (Developer Guide)
+        key.next_rotation = now + 365 * DAY
+        key.add_material(SymmetricMaterial.new(key.raw_id, now))
+        self.add(key)
+        self.aliases[alias] = Alias(alias, key_id, now, now)
+        return key
+
+    @property
+    def customer_keys(self) -> int:
+        """How many customer managed keys the store holds (the resource quota counts these)."""
+        return len(self.keys) - sum(name in self.aliases for name in _PREDEFINED)
+
+    def by_arn(self, arn: Any) -> Key | None:
+        """The key with this key ARN, if there is one (no deletion check: just used)."""
+        return self._by_arn.get(arn)
 
     def by_raw_id(self, raw: bytes) -> Key | None:
         """The key whose raw id a ciphertext names, if it still exists."""
         key = self._by_raw.get(raw)
         if key is not None and key.state == PENDING_DELETION and self._expired(key):
             return None
+        if key is not None and key.valid_to is not None:
+            self._material_expiry(key)
         return key
 
     def purge(self) -> None:
@@ -298,13 +578,64 @@ class KeyStore:
         self.touch()
         return key
 
+    def peer_key(self, region: str | None, key_id: str) -> Key | None:
+        """The key with ``key_id`` in another Region's store (multi-Region keys)."""
+        peer = self.peers.get(region) if region is not None else None
+        return peer.keys.get(key_id) if peer is not None else None
+
     def remove(self, key: Key) -> None:
-        """Delete a key, its material and its aliases."""
+        """Delete a key, its material and its aliases (and a replica from its primary)."""
+        primary = self.peer_key(key.primary_region, key.key_id)
+        if primary is not None and self.region in primary.replica_regions:
+            primary.replica_regions.remove(self.region)
         self.keys.pop(key.key_id, None)
         self._by_arn.pop(key.arn, None)
         self._by_raw.pop(key.raw_id, None)
         for name in [a.name for a in self.aliases.values() if a.target == key.key_id]:
             del self.aliases[name]
+        self.touch()
+
+    def grant_token(self, key_id: str, grant_id: str) -> str:
+        """A new grant token for a grant: opaque to clients, it names the key and grant."""
+        raw = f"localkms-grant:{key_id}:{grant_id}:{uuid.uuid4().hex}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def grant_of_token(self, token: str) -> tuple[Key, Grant]:
+        """The key and grant a grant token names.
+
+        Raises:
+            KMSError: ``InvalidGrantTokenException`` for a token LocalKMS did not issue,
+                ``NotFoundException`` for a grant that is no more.
+        """
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            prefix, key_id, grant_id, _ = text.split(":")
+        except ValueError:
+            raise KMSError("InvalidGrantTokenException", "Invalid grant token.") from None
+        if prefix != "localkms-grant":
+            raise KMSError("InvalidGrantTokenException", "Invalid grant token.")
+        key = self.keys.get(key_id)
+        grant = key.grants.get(grant_id) if key is not None else None
+        if key is None or grant is None or grant.token != token:
+            raise KMSError("NotFoundException", "Grant not found.")
+        return key, grant
+
+    def link_replicas(self) -> None:
+        """After every Region's store is restored: replicas share their primary's material."""
+        for key in self.keys.values():
+            primary = None
+            if key.primary_region not in (None, self.region):
+                primary = self.peer_key(key.primary_region, key.key_id)
+            if primary is not None:
+                key.materials, key.current = primary.materials, primary.current
+
+    def clear(self) -> None:
+        """Delete every key and alias: the store as a new account's."""
+        self.keys.clear()
+        self.aliases.clear()
+        self.custom_key_stores.clear()
+        self._by_arn.clear()
+        self._by_raw.clear()
         self.touch()
 
     def aliases_of(self, key_id: str) -> list[Alias]:
@@ -329,6 +660,7 @@ class KeyStore:
                 }
                 for a in self.aliases.values()
             ],
+            "custom_key_stores": [cks.record() for cks in self.custom_key_stores.values()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -342,6 +674,9 @@ class KeyStore:
         try:
             for record in data["keys"]:
                 self._restore_key(record)
+            for record in data.get("custom_key_stores", ()):
+                cks = CustomKeyStore.from_record(record)
+                self.custom_key_stores[cks.store_id] = cks
             for record in data["aliases"]:
                 name = record["AliasName"]
                 self.aliases[name] = Alias(
@@ -364,7 +699,22 @@ class KeyStore:
             policy=r["Policy"],
             multi_region=bool(r["MultiRegion"]),
         )
+        key.manager = r.get("KeyManager", "CUSTOMER")
+        key.origin = r.get("Origin", "AWS_KMS")
+        key.custom_key_store = r.get("CustomKeyStoreId")
+        key.primary_region = r.get("PrimaryRegion")
+        key.replica_regions = list(r.get("ReplicaRegions", ()))
+        key.xks_key_id = r.get("XksKeyId")
+        key.offline_state = r.get("OfflineState")
+        key.expiration_model = r.get("ExpirationModel")
+        key.valid_to = r.get("ValidTo")
+        key.imported_digest = r.get("ImportedDigest")
         key.tags = dict(r["Tags"])
+        used = r.get("LastUsage")
+        key.last_used = (used[0], float(used[1]), used[2]) if used else None
+        for g in r.get("Grants", ()):
+            grant = Grant.from_record(g)
+            key.grants[grant.grant_id] = grant
         key.state = r["KeyState"]
         key.deletion_date = r.get("DeletionDate")
         key.pending_window = r.get("PendingWindowInDays")
@@ -380,7 +730,7 @@ class KeyStore:
                     secret=base64.b64decode(m["Secret"], validate=True),
                 )
             )
-        if key.symmetric and key.current is None:
+        if key.symmetric and key.current is None and key.state != PENDING_IMPORT:
             raise ValueError(f"key {key.key_id} has no key material")
         current = r.get("CurrentKeyMaterialId")
         if current is not None:
@@ -404,7 +754,19 @@ def _key_record(key: Key) -> dict[str, Any]:
         "Description": key.description,
         "Policy": key.policy,
         "MultiRegion": key.multi_region,
+        "KeyManager": key.manager,
+        "Origin": key.origin,
+        "CustomKeyStoreId": key.custom_key_store,
+        "PrimaryRegion": key.primary_region,
+        "ReplicaRegions": key.replica_regions,
+        "XksKeyId": key.xks_key_id,
+        "OfflineState": key.offline_state,
+        "ExpirationModel": key.expiration_model,
+        "ValidTo": key.valid_to,
+        "ImportedDigest": key.imported_digest,
         "Tags": key.tags,
+        "Grants": [grant.record() for grant in key.grants.values()],
+        "LastUsage": list(key.last_used) if key.last_used is not None else None,
         "KeyState": key.state,
         "DeletionDate": key.deletion_date,
         "PendingWindowInDays": key.pending_window,

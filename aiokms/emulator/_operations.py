@@ -18,9 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import hmac
-import json
 import os
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,21 +30,27 @@ from typing import Any, TypeVar
 import botocore.session
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from aiokms.emulator import _crypto
+from aiokms.emulator._access import CONTEXT_GRANT_OPERATIONS, authorize, check_lockout
 from aiokms.emulator._errors import KMSError, unsupported_operation
 from aiokms.emulator._keys import (
     DAY,
     DISABLED,
     ENABLED,
     PENDING_DELETION,
+    PENDING_IMPORT,
     SYMMETRIC_DEFAULT,
+    UNAVAILABLE,
     Alias,
+    CustomKeyStore,
+    Grant,
     Key,
     KeyStore,
     default_policy,
 )
+from aiokms.emulator._policy import Caller, compile_policy
 from aiokms.emulator._validate import RequestParser, compile_request
 
 __all__ = [
@@ -97,12 +105,16 @@ class Backend:
 
     Args:
         store: the keys and aliases to serve.
+        authorize: authorize every request by the key policies of the keys it uses
+            (:mod:`._access`); ``False`` serves every signed request.
     """
 
-    __slots__ = ("_known", "operations", "store")
+    __slots__ = ("_known", "authorize", "operations", "root", "store")
 
-    def __init__(self, store: KeyStore) -> None:
+    def __init__(self, store: KeyStore, *, authorize: bool = True) -> None:
         self.store = store
+        self.authorize = authorize
+        self.root = Caller.root(store.account_id)
         self.operations, self._known = _operations()
 
     def __repr__(self) -> str:
@@ -123,9 +135,48 @@ class Backend:
             raise unsupported_operation(name)
         raise KMSError("UnknownOperationException", "")
 
-    def call(self, op: Operation, params: Params, prepared: Any = None) -> Reply:
-        """Run ``op`` on validated ``params`` (and the result of its prepare step, if any)."""
-        return op.handler(self.store, params, prepared)
+    def call(
+        self,
+        op: Operation,
+        params: Params,
+        prepared: Any = None,
+        caller: Caller | None = None,
+        request_id: str | None = None,
+    ) -> Reply:
+        """Run ``op`` on validated ``params`` (and the result of its prepare step, if any) for
+        ``caller`` (default: the account's root user); a successful cryptographic operation
+        is recorded as its keys' last use, with ``request_id`` (GetKeyLastUsage).
+
+        Raises:
+            KMSError: what KMS answers, ``AccessDeniedException`` included.
+        """
+        caller = caller or self.root
+        policy = params.get("Policy") if op.name in _POLICY_SETTERS else None
+        if policy is not None:  # a malformed policy is refused before anything else
+            _check_policy(policy)
+        if self.authorize:
+            authorize(self.store, op.name, params, caller)
+            if policy is not None:
+                check_lockout(policy, caller, self._policy_resource(op, params), params)
+        reply = op.handler(self.store, params, prepared)
+        if op.quota and "KeyId" in reply:
+            self._record_use(op.name, reply, request_id)
+        return reply
+
+    def _record_use(self, operation: str, reply: Reply, request_id: str | None) -> None:
+        usage = (operation, self.store.now(), request_id or str(uuid.uuid4()))
+        for member in ("KeyId", "SourceKeyId"):  # ReEncrypt uses two keys
+            key = self.store.by_arn(reply.get(member))
+            if key is not None:
+                key.last_used = usage
+
+    def _policy_resource(self, op: Operation, params: Params) -> str:
+        if op.name == "PutKeyPolicy":
+            return self.store.resolve(params["KeyId"], aliases=False).arn
+        if op.name == "ReplicateKey":
+            key = self.store.resolve(params["KeyId"], aliases=False)
+            return f"arn:aws:kms:{params['ReplicaRegion']}:{self.store.account_id}:key/{key.key_id}"
+        return self.store.key_arn("*")  # the key CreateKey is about to create
 
 
 @functools.cache
@@ -174,14 +225,28 @@ def _check_state(key: Key, store: KeyStore) -> None:
     if key.state != ENABLED:
         if key.state == DISABLED:
             raise KMSError("DisabledException", f"{key.arn} is disabled.")
-        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+        _not_pending(key)
     if key.next_rotation is not None:
         _rotate_if_due(key, store)
 
 
-def _not_pending(key: Key) -> None:
+def _not_pending(key: Key, *, usable: bool = True) -> None:
+    """KMSInvalidStateException for a key pending deletion or, with ``usable``, pending
+    import or unavailable (its custom key store disconnected), worded as the key state
+    table's notes are."""
     if key.state == PENDING_DELETION:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    if usable and key.state == PENDING_IMPORT:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending import.")
+    if usable and key.state == UNAVAILABLE:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is unavailable.")
+
+
+def _origin_not_valid(key: Key) -> KMSError:
+    return KMSError(
+        "UnsupportedOperationException",
+        f"{key.arn} origin is {key.origin} which is not valid for this operation.",
+    )
 
 
 def _check_usage(key: Key, usage: str, operation: str) -> None:
@@ -207,12 +272,16 @@ def _symmetric_only(key: Key, operation: str) -> None:
         )
 
 
-def _dry_run(params: Params) -> None:
+def _dry_run(params: Params, status: int = 412) -> None:
+    """A request that would have succeeded, with ``DryRun``: ``DryRunOperationException``.
+
+    The API reference gives it HTTP 412; KMS answers GenerateDataKeyPair's with 400.
+    """
     if params.get("DryRun"):
         raise KMSError(
             "DryRunOperationException",
             "The request would have succeeded, but the DryRun option is set.",
-            412,
+            status,
         )
 
 
@@ -224,13 +293,27 @@ def _no_recipient(params: Params) -> None:
         )
 
 
-def _no_custom_key_store(params: Params) -> None:
-    store_id = params.get("CustomKeyStoreId")
-    if store_id is not None:
+def _custom_key_store(store: KeyStore, store_id: str) -> CustomKeyStore:
+    cks = store.custom_key_stores.get(store_id)
+    if cks is None:
         raise KMSError(
-            "CustomKeyStoreNotFoundException",
-            f"LocalKMS has no custom key stores; {store_id} does not exist.",
+            "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist."
         )
+    return cks
+
+
+def _connected_store(store: KeyStore, params: Params) -> CustomKeyStore | None:
+    """The custom key store a request names, which must be connected; ``None`` if none."""
+    store_id = params.get("CustomKeyStoreId")
+    if store_id is None:
+        return None
+    cks = _custom_key_store(store, store_id)
+    if cks.state != "CONNECTED":
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {store_id} is {cks.state}, not CONNECTED.",
+        )
+    return cks
 
 
 def _page(items: list[T], params: Params, *, default: int, maximum: int) -> tuple[list[T], Reply]:
@@ -282,6 +365,22 @@ _ALGORITHMS_BY_USAGE = {
 }
 
 
+def _multi_region(store: KeyStore, key: Key) -> Reply:
+    """A multi-Region key's MultiRegionConfiguration: its primary and replicas by Region."""
+    primary_region = key.primary_region or store.region
+    primary = store.peer_key(primary_region, key.key_id)
+    replicas = primary.replica_regions if primary is not None else []
+
+    def arn(region: str) -> str:
+        return f"arn:aws:kms:{region}:{store.account_id}:key/{key.key_id}"
+
+    return {
+        "MultiRegionKeyType": "PRIMARY" if primary_region == store.region else "REPLICA",
+        "PrimaryKey": {"Arn": arn(primary_region), "Region": primary_region},
+        "ReplicaKeys": [{"Arn": arn(region), "Region": region} for region in replicas],
+    }
+
+
 def _algorithms(key: Key) -> list[str]:
     if key.usage == "ENCRYPT_DECRYPT":
         return [SYMMETRIC_DEFAULT] if key.symmetric else list(_crypto.RSA_ENCRYPTION_ALGORITHMS)
@@ -304,23 +403,30 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         "Description": key.description,
         "KeyUsage": key.usage,
         "KeyState": key.state,
-        "Origin": "AWS_KMS",
-        "KeyManager": "CUSTOMER",
+        "Origin": key.origin,
+        "KeyManager": key.manager,
         "CustomerMasterKeySpec": key.spec,
         "KeySpec": key.spec,
         _ALGORITHMS_BY_USAGE[key.usage]: _algorithms(key),
         "MultiRegion": key.multi_region,
     }
     if key.multi_region:
-        meta["MultiRegionConfiguration"] = {
-            "MultiRegionKeyType": "PRIMARY",
-            "PrimaryKey": {"Arn": key.arn, "Region": store.region},
-            "ReplicaKeys": [],
-        }
+        meta["MultiRegionConfiguration"] = _multi_region(store, key)
     if key.state == PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
     if key.current is not None:
         meta["CurrentKeyMaterialId"] = key.current.hex_id
+    if key.custom_key_store is not None:
+        meta["CustomKeyStoreId"] = key.custom_key_store
+        cks = store.custom_key_stores.get(key.custom_key_store)
+        if cks is not None and cks.cluster_id is not None:
+            meta["CloudHsmClusterId"] = cks.cluster_id
+        if key.xks_key_id is not None:
+            meta["XksKeyConfiguration"] = {"Id": key.xks_key_id}
+    if key.expiration_model is not None:
+        meta["ExpirationModel"] = key.expiration_model
+    if key.valid_to is not None:
+        meta["ValidTo"] = key.valid_to
     return meta
 
 
@@ -363,43 +469,102 @@ def _prepare_create_key(params: Params) -> Callable[[], Any] | None:
     return None
 
 
+# Resource quotas (Developer Guide, "Resource quotas"); beyond one, LimitExceededException.
+MAX_KEYS = 100_000  # customer managed keys per account and Region
+MAX_ALIASES_PER_KEY = 50
+MAX_POLICY_BYTES = 32_768  # key policy document size
+MAX_ON_DEMAND_ROTATIONS = 25  # the one quota that cannot be raised
+MAX_TAGS = 50  # per key ("Tagging AWS resources": 50 user-created tags per resource)
+
+
+def _limit_exceeded(message: str) -> KMSError:
+    return KMSError("LimitExceededException", message)
+
+
+_POLICY_SETTERS = frozenset({"CreateKey", "PutKeyPolicy", "ReplicateKey"})
+
+
 def _check_policy(policy: str) -> None:
-    try:
-        parsed = json.loads(policy)
-    except ValueError:
-        raise KMSError(
-            "MalformedPolicyDocumentException", "The policy is not valid JSON."
-        ) from None
-    if not isinstance(parsed, dict):
-        raise KMSError("MalformedPolicyDocumentException", "The policy must be a JSON object.")
+    if len(policy.encode()) > MAX_POLICY_BYTES:
+        raise _limit_exceeded(
+            f"The key policy is larger than the key policy document size quota of "
+            f"{MAX_POLICY_BYTES} bytes."
+        )
+    compile_policy(policy)  # MalformedPolicyDocumentException saying what is wrong
 
 
-def _tags(params: Params) -> dict[str, str]:
-    tags: dict[str, str] = {}
+def _tags(params: Params, existing: dict[str, str] | None = None) -> dict[str, str]:
+    """The tags of a request, checked as KMS checks them, added to ``existing`` (a copy)."""
+    tags = dict(existing or {})
+    given: set[str] = set()
     for tag in params.get("Tags") or ():
-        if tag["TagKey"].lower().startswith("aws:"):
+        name = tag["TagKey"]
+        if name.lower().startswith("aws:"):
             raise KMSError("TagException", "Tags beginning with aws: are reserved.")
-        tags[tag["TagKey"]] = tag["TagValue"]
+        if name in given:
+            raise KMSError("TagException", f"Duplicate tag keys are not allowed: {name}.")
+        given.add(name)
+        tags[name] = tag["TagValue"]
+    if len(tags) > MAX_TAGS:
+        raise KMSError("TagException", f"A KMS key can have at most {MAX_TAGS} tags.")
     return tags
+
+
+_STORE_ORIGINS = frozenset({"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
+
+
+def _store_for_key(
+    store: KeyStore, params: Params, origin: str, spec: str
+) -> CustomKeyStore | None:
+    """The custom key store a CreateKey request puts its key in (CreateKey reference:
+    ``Origin`` AWS_CLOUDHSM or EXTERNAL_KEY_STORE with ``CustomKeyStoreId``, symmetric
+    encryption keys only, the store connected; ``XksKeyId`` for an external key store)."""
+    if origin not in _STORE_ORIGINS:
+        if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
+            raise _validation(
+                "CustomKeyStoreId and XksKeyId need Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE."
+            )
+        return None
+    if params.get("CustomKeyStoreId") is None:
+        raise _validation(f"Origin {origin} needs a CustomKeyStoreId.")
+    cks = _custom_key_store(store, params["CustomKeyStoreId"])
+    if cks.store_type != origin:
+        raise _validation(
+            f"Origin {origin} does not match custom key store {cks.store_id} of type "
+            f"{cks.store_type}."
+        )
+    if spec != SYMMETRIC_DEFAULT or params.get("MultiRegion"):
+        raise KMSError(
+            "UnsupportedOperationException",
+            "A custom key store holds single-Region symmetric encryption keys only.",
+        )
+    if origin == "EXTERNAL_KEY_STORE" and not params.get("XksKeyId"):
+        raise _validation("Origin EXTERNAL_KEY_STORE needs an XksKeyId.")
+    if origin == "AWS_CLOUDHSM" and params.get("XksKeyId") is not None:
+        raise _validation("XksKeyId is for keys in an external key store.")
+    return _connected_store(store, params)
 
 
 @_operation("CreateKey", prepare=_prepare_create_key)
 def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     spec, usage = _create_key_spec(params)
     origin = params.get("Origin", "AWS_KMS")
-    if origin != "AWS_KMS":
+    if origin == "EXTERNAL" and spec != SYMMETRIC_DEFAULT and spec not in _crypto.HMAC_SPECS:
         raise KMSError(
             "UnsupportedOperationException",
-            f"LocalKMS creates keys of origin AWS_KMS only, not {origin}.",
+            "LocalKMS imports key material into symmetric encryption and HMAC keys only.",
         )
-    _no_custom_key_store(params)
-    if params.get("XksKeyId") is not None:
-        raise KMSError("XksKeyNotFoundException", "LocalKMS has no external key stores.")
-    policy = params.get("Policy")
-    if policy is not None:
-        _check_policy(policy)
+    cks = _store_for_key(store, params, origin, spec)
+    policy = params.get("Policy")  # checked by Backend.call
     tags = _tags(params)
+    if store.customer_keys >= MAX_KEYS:
+        raise _limit_exceeded(f"The account already has {MAX_KEYS} customer managed keys.")
     multi_region = bool(params.get("MultiRegion"))
+    if multi_region and origin == "EXTERNAL":
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not make multi-Region keys with imported key material.",
+        )
     key_id = store.new_key_id(multi_region)
     now = store.now()
     key = Key(
@@ -413,7 +578,17 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         multi_region=multi_region,
     )
     key.tags = tags
-    if spec == SYMMETRIC_DEFAULT:
+    if multi_region:
+        key.primary_region = store.region
+    if cks is not None:  # its material simulated here, as if in the HSMs or the external key
+        key.origin = origin
+        key.custom_key_store = cks.store_id
+        key.xks_key_id = params.get("XksKeyId")
+        key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now))
+    elif origin == "EXTERNAL":  # no key material until ImportKeyMaterial
+        key.origin = origin
+        key.state = PENDING_IMPORT
+    elif spec == SYMMETRIC_DEFAULT:
         key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now))
     elif spec in _crypto.HMAC_SPECS:
         key.hmac_secret = os.urandom(_crypto.HMAC_SPECS[spec][1])
@@ -437,31 +612,35 @@ def _list_keys(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys], **extra}
 
 
-@_operation("UpdateKeyDescription")
-def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
+def _change_key(
+    store: KeyStore, params: Params, change: Callable[[Key], None], *, usable: bool = True
+) -> Reply:
+    """What EnableKey, DisableKey and UpdateKeyDescription share: a key named by key id or
+    ARN, not pending deletion (nor, with ``usable``, pending import or unavailable),
+    changed."""
     key = _key(store, params, aliases=False)
-    _not_pending(key)
-    key.description = _required(params, "Description")
+    _not_pending(key, usable=usable)
+    change(key)
     store.touch()
     return {}
+
+
+@_operation("UpdateKeyDescription")
+def _update_key_description(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    description = _required(params, "Description")
+    return _change_key(
+        store, params, lambda key: setattr(key, "description", description), usable=False
+    )
 
 
 @_operation("EnableKey")
 def _enable_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key = _key(store, params, aliases=False)
-    _not_pending(key)
-    key.state = ENABLED
-    store.touch()
-    return {}
+    return _change_key(store, params, lambda key: setattr(key, "state", ENABLED))
 
 
 @_operation("DisableKey")
 def _disable_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key = _key(store, params, aliases=False)
-    _not_pending(key)
-    key.state = DISABLED
-    store.touch()
-    return {}
+    return _change_key(store, params, lambda key: setattr(key, "state", DISABLED))
 
 
 @_operation("ScheduleKeyDeletion")
@@ -470,7 +649,7 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
     days = params.get("PendingWindowInDays", 30)
     if not 7 <= days <= 30:
         raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
-    _not_pending(key)
+    _not_pending(key, usable=False)
     key.state = PENDING_DELETION
     key.pending_window = days
     key.deletion_date = store.now() + days * DAY
@@ -512,8 +691,13 @@ def _alias_target(store: KeyStore, params: Params) -> Key:
     if target.startswith("alias/") or (target.startswith("arn:") and ":alias/" in target):
         raise _validation("Aliases must refer to keys. Not aliases")
     key = store.resolve(target, aliases=False)
-    _not_pending(key)
+    _not_pending(key, usable=False)
     return key
+
+
+def _alias_room(store: KeyStore, key: Key) -> None:
+    if len(store.aliases_of(key.key_id)) >= MAX_ALIASES_PER_KEY:
+        raise _limit_exceeded(f"{key.arn} already has {MAX_ALIASES_PER_KEY} aliases.")
 
 
 def _key_kind(key: Key) -> str:
@@ -522,11 +706,16 @@ def _key_kind(key: Key) -> str:
     return "HMAC" if key.spec in _crypto.HMAC_SPECS else "asymmetric"
 
 
-@_operation("CreateAlias")
-def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+def _customer_alias(params: Params) -> str:
     name = _alias_name(params)
     if name.startswith("alias/aws/"):
         raise KMSError("NotAuthorizedException", "The alias/aws/ prefix is reserved for AWS.")
+    return name
+
+
+@_operation("CreateAlias")
+def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    name = _customer_alias(params)
     if ":" in name:
         raise _validation(f"{name} contains invalid characters for an alias")
     key = _alias_target(store, params)
@@ -535,6 +724,7 @@ def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
             "AlreadyExistsException",
             f"An alias with the name {store.alias_arn(name)} already exists",
         )
+    _alias_room(store, key)
     now = store.now()
     store.aliases[name] = Alias(name, key.key_id, now, now)
     store.touch()
@@ -543,7 +733,7 @@ def _create_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
 
 @_operation("UpdateAlias")
 def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    name = _alias_name(params)
+    name = _customer_alias(params)
     alias = store.aliases.get(name)
     if alias is None:
         raise KMSError("NotFoundException", f"Alias {store.alias_arn(name)} is not found.")
@@ -555,6 +745,8 @@ def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
             f"its new target must be a key of the same type and key usage, not a "
             f"{_key_kind(key)} {key.usage} key."
         )
+    if alias.target != key.key_id:
+        _alias_room(store, key)
     alias.target = key.key_id
     alias.updated = store.now()
     store.touch()
@@ -563,7 +755,7 @@ def _update_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
 
 @_operation("DeleteAlias")
 def _delete_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    name = _alias_name(params)
+    name = _customer_alias(params)
     if store.aliases.pop(name, None) is None:
         raise KMSError("NotFoundException", f"Alias {store.alias_arn(name)} is not found.")
     store.touch()
@@ -573,13 +765,19 @@ def _delete_alias(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("ListAliases")
 def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
     store.purge()
-    aliases = list(store.aliases.values())
+    aliases: list[Alias | str] = list(store.aliases.values())
     if params.get("KeyId") is not None:
         key = _key(store, params, aliases=False)
-        aliases = [a for a in aliases if a.target == key.key_id]
+        aliases = list(store.aliases_of(key.key_id))
+    else:  # the predefined AWS aliases with no key yet: a name and an ARN only
+        aliases.extend(store.unassociated_aliases())
     page, extra = _page(aliases, params, default=50, maximum=100)
-    return {
-        "Aliases": [
+    entries: list[Reply] = []
+    for a in page:
+        if isinstance(a, str):
+            entries.append({"AliasName": a, "AliasArn": store.alias_arn(a)})
+            continue
+        entries.append(
             {
                 "AliasName": a.name,
                 "AliasArn": store.alias_arn(a.name),
@@ -587,10 +785,8 @@ def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
                 "CreationDate": a.created,
                 "LastUpdatedDate": a.updated,
             }
-            for a in page
-        ],
-        **extra,
-    }
+        )
+    return {"Aliases": entries, **extra}
 
 
 # --- tags and policies ------------------------------------------------------------------------
@@ -599,9 +795,9 @@ def _list_aliases(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("TagResource")
 def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    _not_pending(key)
+    _not_pending(key, usable=False)
     _required(params, "Tags")
-    key.tags.update(_tags(params))
+    key.tags = _tags(params, key.tags)
     store.touch()
     return {}
 
@@ -609,7 +805,7 @@ def _tag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("UntagResource")
 def _untag_resource(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    _not_pending(key)
+    _not_pending(key, usable=False)
     for name in _required(params, "TagKeys"):
         key.tags.pop(name, None)
     store.touch()
@@ -640,9 +836,7 @@ def _get_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
 def _put_key_policy(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
     _policy_name(params)
-    policy = _required(params, "Policy")
-    _check_policy(policy)
-    key.policy = policy
+    key.policy = _required(params, "Policy")  # checked by Backend.call
     store.touch()
     return {}
 
@@ -653,13 +847,624 @@ def _list_key_policies(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return {"PolicyNames": ["default"], "Truncated": False}
 
 
-# --- rotation ---------------------------------------------------------------------------------
+# --- grants -----------------------------------------------------------------------------------
 
-_MAX_ON_DEMAND_ROTATIONS = 25
+MAX_GRANTS_PER_KEY = 50_000  # Developer Guide, "Resource quotas"
+
+# the grant operations each kind of key supports (Developer Guide, "Grant operations")
+_GRANT_COMMON = frozenset({"DescribeKey", "CreateGrant", "RetireGrant"})
+_GRANT_OPERATIONS = {
+    "symmetric": _GRANT_COMMON | CONTEXT_GRANT_OPERATIONS,
+    "ENCRYPT_DECRYPT": _GRANT_COMMON
+    | {"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"},
+    "SIGN_VERIFY": _GRANT_COMMON | {"Sign", "Verify", "GetPublicKey"},
+    "GENERATE_VERIFY_MAC": _GRANT_COMMON | {"GenerateMac", "VerifyMac"},
+    "KEY_AGREEMENT": _GRANT_COMMON | {"DeriveSharedSecret", "GetPublicKey"},
+}
+_GRANTEE = re.compile(r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:.+|[a-z0-9.-]+\.amazonaws\.com")
+
+
+def _grant_entry(store: KeyStore, grant: Grant) -> Reply:
+    entry: Reply = {
+        "KeyId": store.key_arn(grant.key_id),
+        "GrantId": grant.grant_id,
+        "CreationDate": grant.created,
+        "GranteePrincipal": grant.grantee,
+        "IssuingAccount": grant.issuing_account,
+        "Operations": list(grant.operations),
+    }
+    if grant.name is not None:
+        entry["Name"] = grant.name
+    if grant.retiring is not None:
+        entry["RetiringPrincipal"] = grant.retiring
+    if grant.constraints:
+        entry["Constraints"] = grant.constraints
+    return entry
+
+
+def _principal(params: Params, member: str) -> str | None:
+    value = params.get(member)
+    if value is not None and not _GRANTEE.fullmatch(value):
+        raise _validation(f"{member} {value} is not a valid principal.")
+    return value
+
+
+@_operation("CreateGrant")
+def _create_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params, aliases=False)
+    grantee = _principal(params, "GranteePrincipal")
+    operations = _required(params, "Operations")
+    retiring = _principal(params, "RetiringPrincipal")
+    if key.state == DISABLED:
+        raise KMSError("DisabledException", f"{key.arn} is disabled.")
+    _not_pending(key)
+    kind = "symmetric" if key.symmetric else key.usage
+    unsupported = sorted(set(operations) - _GRANT_OPERATIONS[kind])
+    if unsupported:
+        raise _validation(
+            f"Grant operations {', '.join(unsupported)} are not valid for {key.arn}, a "
+            f"{key.spec} {key.usage} key."
+        )
+    constraints = params.get("Constraints") or None
+    if constraints and not key.symmetric:
+        raise _validation(
+            "Grant constraints are supported only for grants on symmetric encryption KMS keys."
+        )
+    if constraints and len(constraints) > 1:
+        raise _validation(
+            "Specify only one of EncryptionContextSubset and EncryptionContextEquals."
+        )
+    name = params.get("Name")
+    for grant in key.grants.values():  # CreateGrant is idempotent for the same grant
+        same = (grant.name, grant.grantee, grant.retiring, set(grant.operations)) == (
+            name,
+            grantee,
+            retiring,
+            set(operations),
+        )
+        if name is not None and same and grant.constraints == constraints:
+            _dry_run(params)
+            return {"GrantToken": grant.token, "GrantId": grant.grant_id}
+    if len(key.grants) >= MAX_GRANTS_PER_KEY:
+        raise _limit_exceeded(f"{key.arn} already has {MAX_GRANTS_PER_KEY} grants.")
+    _dry_run(params)
+    grant_id = os.urandom(32).hex()
+    assert grantee is not None
+    grant = Grant(
+        grant_id=grant_id,
+        key_id=key.key_id,
+        name=name,
+        created=store.now(),
+        grantee=grantee,
+        retiring=retiring,
+        operations=tuple(dict.fromkeys(operations)),
+        constraints=constraints,
+        issuing_account=f"arn:aws:iam::{store.account_id}:root",
+        token=store.grant_token(key.key_id, grant_id),
+    )
+    key.grants[grant_id] = grant
+    store.touch()
+    return {"GrantToken": grant.token, "GrantId": grant_id}
+
+
+@_operation("ListGrants")
+def _list_grants(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _key(store, params)
+    grants = list(key.grants.values())
+    if params.get("GrantId") is not None:
+        grants = [g for g in grants if g.grant_id == params["GrantId"]]
+    if params.get("GranteePrincipal") is not None:
+        grants = [g for g in grants if g.grantee == params["GranteePrincipal"]]
+    page, extra = _page(grants, params, default=50, maximum=100)
+    return {"Grants": [_grant_entry(store, g) for g in page], **extra}
+
+
+@_operation("ListRetirableGrants")
+def _list_retirable_grants(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    retiring = _required(params, "RetiringPrincipal")
+    grants = [g for key in store for g in key.grants.values() if g.retiring == retiring]
+    page, extra = _page(grants, params, default=50, maximum=100)
+    return {"Grants": [_grant_entry(store, g) for g in page], **extra}
+
+
+def _grant_by_id(store: KeyStore, params: Params) -> tuple[Key, Grant]:
+    key = _key(store, params, aliases=False)
+    grant_id = _required(params, "GrantId")
+    grant = key.grants.get(grant_id)
+    if grant is None:
+        if not re.fullmatch(r"[0-9a-f]{64}", grant_id):
+            raise KMSError("InvalidGrantIdException", f"Invalid grant ID {grant_id}.")
+        raise KMSError("NotFoundException", f"Grant ID {grant_id} not found.")
+    return key, grant
+
+
+def retiring_grant(store: KeyStore, params: Params) -> tuple[Key, Grant]:
+    """The key and grant a RetireGrant request names: by token, or by key and grant id."""
+    token = params.get("GrantToken")
+    if token is not None:
+        return store.grant_of_token(token)
+    if params.get("KeyId") is None or params.get("GrantId") is None:
+        raise _validation("Specify either GrantToken, or both KeyId and GrantId.")
+    return _grant_by_id(store, params)
+
+
+def _drop_grant(store: KeyStore, params: Params, found: tuple[Key, Grant]) -> Reply:
+    key, grant = found
+    _dry_run(params)
+    del key.grants[grant.grant_id]
+    store.touch()
+    return {}
+
+
+@_operation("RetireGrant")
+def _retire_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    return _drop_grant(store, params, retiring_grant(store, params))
+
+
+@_operation("RevokeGrant")
+def _revoke_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    return _drop_grant(store, params, _grant_by_id(store, params))
+
+
+# --- imported key material --------------------------------------------------------------------
+
+_IMPORT_PARAMETERS_LIFETIME = DAY  # GetParametersForImport reference: valid for 24 hours
+# HMAC key material lengths KMS imports, bytes (Developer Guide, "Importing key material")
+_HMAC_IMPORT_SIZES = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128)}
+_HMAC_IMPORT_SIZES["HMAC_512"] = (64, 128)
+_IMPORT_ID = b"localkms-import"
+
+
+def _external(store: KeyStore, params: Params) -> Key:
+    key = _key(store, params, aliases=False)
+    if key.origin != "EXTERNAL":
+        raise _origin_not_valid(key)
+    _not_pending(key, usable=False)
+    return key
+
+
+def _prepare_import_parameters(params: Params) -> Callable[[], Any] | None:
+    spec = params.get("WrappingKeySpec")
+    if spec in _crypto.RSA_SPECS:
+        return functools.partial(_crypto.generate_private_key, spec)
+    return None
+
+
+@_operation("GetParametersForImport", prepare=_prepare_import_parameters)
+def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _external(store, params)
+    algorithm = _required(params, "WrappingAlgorithm")
+    spec = _required(params, "WrappingKeySpec")
+    if algorithm not in _crypto.WRAPPING_ALGORITHMS or spec not in _crypto.RSA_SPECS:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"LocalKMS does not support the {algorithm} wrapping algorithm with {spec} "
+            "wrapping keys (SM2 is for China Regions).",
+        )
+    private = prepared if prepared is not None else _crypto.generate_private_key(spec)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    token = os.urandom(64)
+    now = store.now()
+    valid_to = now + _IMPORT_PARAMETERS_LIFETIME
+    for old in [t for t, (_, _, until) in key.import_params.items() if until <= now]:
+        del key.import_params[old]
+    key.import_params[token] = (private, algorithm, valid_to)
+    return {
+        "KeyId": key.arn,
+        "ImportToken": _b64(token),
+        "PublicKey": _b64(_crypto.public_key_der(private)),
+        "ParametersValidTo": valid_to,
+    }
+
+
+def _imported_material(key: Key, material: bytes) -> None:
+    """Check the unwrapped material for the key: its length, and the same as before."""
+    if key.symmetric:
+        if len(material) != 32:
+            raise KMSError(
+                "IncorrectKeyMaterialException",
+                "Symmetric encryption key material must be 256 bits (32 bytes).",
+            )
+    else:
+        low, high = _HMAC_IMPORT_SIZES[key.spec]
+        if not low <= len(material) <= high:
+            raise KMSError(
+                "IncorrectKeyMaterialException",
+                f"{key.spec} key material must be {low} to {high} bytes.",
+            )
+    digest = hashlib.sha256(material).hexdigest()
+    if key.imported_digest is not None and key.imported_digest != digest:
+        raise KMSError(
+            "IncorrectKeyMaterialException",
+            f"The key material is not the key material previously imported into {key.arn}.",
+        )
+    key.imported_digest = digest
+
+
+@_operation("ImportKeyMaterial")
+def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _external(store, params)
+    token = _required(params, "ImportToken")
+    wrapped = _required(params, "EncryptedKeyMaterial")
+    found = key.import_params.get(token)
+    if found is None:
+        raise KMSError(
+            "InvalidImportTokenException", f"The import token is not valid for {key.arn}."
+        )
+    private, algorithm, until = found
+    now = store.now()
+    if now >= until:
+        raise KMSError("ExpiredImportTokenException", "The import token has expired.")
+    valid_to = params.get("ValidTo")
+    model = params.get("ExpirationModel") or (
+        "KEY_MATERIAL_EXPIRES" if valid_to is not None else "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    )
+    if (model == "KEY_MATERIAL_EXPIRES") != (valid_to is not None):
+        raise _validation(
+            "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES, and not "
+            "allowed when it is KEY_MATERIAL_DOES_NOT_EXPIRE."
+        )
+    if valid_to is not None and valid_to <= now:
+        raise _validation("ValidTo must be in the future.")
+    if params.get("ImportType") == "NEW_KEY_MATERIAL" and key.imported_digest is not None:
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not rotate imported key material: import the same material again.",
+        )
+    try:
+        material = _crypto.unwrap_key_material(private, algorithm, wrapped)
+    except ValueError:
+        raise KMSError("InvalidCiphertextException", "") from None
+    _imported_material(key, material)
+    material_id = hashlib.sha256(_IMPORT_ID + key.raw_id + material).digest()
+    if params.get("KeyMaterialId") not in (None, material_id.hex()):
+        raise KMSError(
+            "IncorrectKeyMaterialException", "KeyMaterialId does not name this key material."
+        )
+    if key.symmetric:
+        key.add_material(
+            _crypto.SymmetricMaterial.new(key.raw_id, now, material_id=material_id, secret=material)
+        )
+    else:
+        key.hmac_secret = material
+    key.expiration_model = model
+    key.valid_to = valid_to
+    if key.state == PENDING_IMPORT:
+        key.state = ENABLED
+    store.touch()
+    return {"KeyId": key.arn, "KeyMaterialId": material_id.hex()}
+
+
+@_operation("DeleteImportedKeyMaterial")
+def _delete_imported_key_material(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    key = _external(store, params)
+    reply: Reply = {"KeyId": key.arn}
+    if key.current is not None:
+        reply["KeyMaterialId"] = key.current.hex_id
+    if key.state != PENDING_IMPORT:  # no effect on a key pending import (key state table)
+        key.drop_imported_material()
+        store.touch()
+    return reply
+
+
+# --- custom key stores (simulated) -------------------------------------------------------------
+
+MAX_CUSTOM_KEY_STORES = 10  # Developer Guide, "Resource quotas"
+_XKS_MEMBERS = {  # request member -> XksProxyConfiguration member
+    "XksProxyConnectivity": "Connectivity",
+    "XksProxyUriEndpoint": "UriEndpoint",
+    "XksProxyUriPath": "UriPath",
+    "XksProxyVpcEndpointServiceName": "VpcEndpointServiceName",
+    "XksProxyVpcEndpointServiceOwner": "VpcEndpointServiceOwner",
+}
+
+
+def _xks_configuration(params: Params, current: dict[str, str] | None) -> dict[str, str]:
+    config = dict(current or {})
+    for member, name in _XKS_MEMBERS.items():
+        if params.get(member) is not None:
+            config[name] = params[member]
+    credential = params.get("XksProxyAuthenticationCredential")
+    if credential is not None:  # the secret access key is checked by the proxy, not kept
+        config["AccessKeyId"] = credential["AccessKeyId"]
+    return config
+
+
+def _check_store_name(store: KeyStore, name: str, store_id: str | None = None) -> None:
+    for cks in store.custom_key_stores.values():
+        if cks.name == name and cks.store_id != store_id:
+            raise KMSError(
+                "CustomKeyStoreNameInUseException",
+                f"A custom key store named {name} already exists in this account and Region.",
+            )
+
+
+@_operation("CreateCustomKeyStore")
+def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """CreateCustomKeyStore reference, simulated: the cluster or proxy named is taken to exist
+    and to answer; the store is created DISCONNECTED."""
+    name = _required(params, "CustomKeyStoreName")
+    store_type = params.get("CustomKeyStoreType", "AWS_CLOUDHSM")
+    _check_store_name(store, name)
+    if store_type == "AWS_CLOUDHSM":
+        for member in ("CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword"):
+            _required(params, member)
+        cluster = params["CloudHsmClusterId"]
+        if any(c.cluster_id == cluster for c in store.custom_key_stores.values()):
+            raise KMSError(
+                "CloudHsmClusterInUseException",
+                f"CloudHSM cluster {cluster} is associated with another custom key store.",
+            )
+        xks = None
+    else:
+        for member in (
+            "XksProxyUriEndpoint",
+            "XksProxyUriPath",
+            "XksProxyAuthenticationCredential",
+            "XksProxyConnectivity",
+        ):
+            _required(params, member)
+        xks = _xks_configuration(params, None)
+        if any(
+            c.xks is not None
+            and (c.xks["UriEndpoint"], c.xks["UriPath"]) == (xks["UriEndpoint"], xks["UriPath"])
+            for c in store.custom_key_stores.values()
+        ):
+            raise KMSError(
+                "XksProxyUriInUseException",
+                "The proxy endpoint and path are used by another external key store.",
+            )
+    if len(store.custom_key_stores) >= MAX_CUSTOM_KEY_STORES:
+        raise _limit_exceeded(
+            f"The account already has {MAX_CUSTOM_KEY_STORES} custom key stores in this Region."
+        )
+    store_id = "cks-" + os.urandom(9).hex()[:17]
+    store.custom_key_stores[store_id] = CustomKeyStore(
+        store_id,
+        name,
+        store_type,
+        store.now(),
+        cluster_id=params.get("CloudHsmClusterId"),
+        trust_anchor=params.get("TrustAnchorCertificate"),
+        xks=xks,
+    )
+    store.touch()
+    return {"CustomKeyStoreId": store_id}
+
+
+@_operation("DescribeCustomKeyStores")
+def _describe_custom_key_stores(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    stores = list(store.custom_key_stores.values())
+    if params.get("CustomKeyStoreId") is not None:
+        stores = [_custom_key_store(store, params["CustomKeyStoreId"])]
+    if params.get("CustomKeyStoreName") is not None:
+        stores = [c for c in stores if c.name == params["CustomKeyStoreName"]]
+        if not stores:
+            raise KMSError(
+                "CustomKeyStoreNotFoundException",
+                f"Custom key store {params['CustomKeyStoreName']} does not exist.",
+            )
+    page, extra = _page(stores, params, default=100, maximum=1000)
+    entries = []
+    for cks in page:
+        entry: Reply = {
+            "CustomKeyStoreId": cks.store_id,
+            "CustomKeyStoreName": cks.name,
+            "CustomKeyStoreType": cks.store_type,
+            "ConnectionState": cks.state,
+            "CreationDate": cks.created,
+        }
+        if cks.cluster_id is not None:
+            entry["CloudHsmClusterId"] = cks.cluster_id
+            entry["TrustAnchorCertificate"] = cks.trust_anchor
+        if cks.xks is not None:
+            entry["XksProxyConfiguration"] = dict(cks.xks)
+        entries.append(entry)
+    return {"CustomKeyStores": entries, **extra}
+
+
+def _keys_in(store: KeyStore, store_id: str) -> list[Key]:
+    return [key for key in store if key.custom_key_store == store_id]
+
+
+@_operation("ConnectCustomKeyStore")
+def _connect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """Simulated: the connection succeeds at once; the store's keys are usable again."""
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    if cks.state != "CONNECTED":
+        cks.state = "CONNECTED"
+        for key in _keys_in(store, cks.store_id):
+            if key.offline_state is not None:
+                key.state, key.offline_state = key.offline_state, None
+        store.touch()
+    return {}
+
+
+@_operation("DisconnectCustomKeyStore")
+def _disconnect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """The store's keys become Unavailable (key state table) until it is connected again."""
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    if cks.state == "DISCONNECTED":
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {cks.store_id} is already DISCONNECTED.",
+        )
+    cks.state = "DISCONNECTED"
+    for key in _keys_in(store, cks.store_id):
+        if key.state in (ENABLED, DISABLED):
+            key.offline_state, key.state = key.state, UNAVAILABLE
+    store.touch()
+    return {}
+
+
+def _disconnected(cks: CustomKeyStore, operation: str) -> None:
+    if cks.state != "DISCONNECTED":
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {cks.store_id} is {cks.state}: disconnect it before {operation}.",
+        )
+
+
+@_operation("UpdateCustomKeyStore")
+def _update_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """A new name at any time; any other setting only while the store is disconnected."""
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    settings = [m for m in params if m not in ("CustomKeyStoreId", "NewCustomKeyStoreName")]
+    if settings:
+        _disconnected(cks, "UpdateCustomKeyStore")
+    if settings and cks.store_type == "AWS_CLOUDHSM" and any(m in _XKS_MEMBERS for m in settings):
+        raise _validation("The XksProxy settings are for external key stores.")
+    if params.get("NewCustomKeyStoreName") is not None:
+        _check_store_name(store, params["NewCustomKeyStoreName"], cks.store_id)
+        cks.name = params["NewCustomKeyStoreName"]
+    if params.get("CloudHsmClusterId") is not None:
+        cks.cluster_id = params["CloudHsmClusterId"]
+    if cks.xks is not None:
+        cks.xks = _xks_configuration(params, cks.xks)
+    store.touch()
+    return {}
+
+
+@_operation("DeleteCustomKeyStore")
+def _delete_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
+    _disconnected(cks, "DeleteCustomKeyStore")
+    if _keys_in(store, cks.store_id):
+        raise KMSError(
+            "CustomKeyStoreHasCMKsException",
+            f"Custom key store {cks.store_id} still has KMS keys: delete them first.",
+        )
+    del store.custom_key_stores[cks.store_id]
+    store.touch()
+    return {}
+
+
+# --- multi-Region keys ---------------------------------------------------------------------------
+
+
+def _primary(store: KeyStore, params: Params, operation: str) -> Key:
+    key = _key(store, params, aliases=False)
+    if not key.multi_region or key.primary_region != store.region:
+        kind = "multi-Region replica" if key.multi_region else "single-Region"
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} is a {kind} key: {operation} takes a multi-Region primary key.",
+        )
+    return key
+
+
+@_operation("ReplicateKey")
+def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """ReplicateKey reference: a replica of a multi-Region primary key in another Region,
+    with the same key id and key material, its own policy, description and tags. LocalKMS
+    serves the Regions given to it (``regions=``); the replica is used through them."""
+    key = _primary(store, params, "ReplicateKey")
+    region = _required(params, "ReplicaRegion")
+    _not_pending(key, usable=False)
+    if key.state == DISABLED:
+        raise KMSError("DisabledException", f"{key.arn} is disabled.")
+    if region == store.region:
+        raise _validation(f"ReplicaRegion {region} is the Region of the primary key.")
+    target = store.peers.get(region)
+    if target is None:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"LocalKMS does not serve Region {region}: give it to LocalKMS in regions=.",
+        )
+    if key.key_id in target.keys:
+        raise KMSError("AlreadyExistsException", f"{target.key_arn(key.key_id)} already exists.")
+    tags = _tags(params)
+    policy = params.get("Policy")
+    replica = Key(
+        key_id=key.key_id,
+        arn=target.key_arn(key.key_id),
+        spec=key.spec,
+        usage=key.usage,
+        created=store.now(),
+        description=params.get("Description", ""),
+        policy=policy if policy is not None else default_policy(store.account_id),
+        multi_region=True,
+    )
+    replica.tags = tags
+    replica.primary_region = store.region
+    replica.materials, replica.current = key.materials, key.current
+    replica.hmac_secret, replica.private_key = key.hmac_secret, key.private_key
+    replica.public_der = key.public_der
+    target.add(replica)
+    key.replica_regions.append(region)
+    store.touch()
+    return {
+        "ReplicaKeyMetadata": _metadata(target, replica),
+        "ReplicaPolicy": replica.policy,
+        "ReplicaTags": [{"TagKey": k, "TagValue": v} for k, v in tags.items()],
+    }
+
+
+@_operation("UpdatePrimaryRegion")
+def _update_primary_region(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """UpdatePrimaryRegion reference: the replica in ``PrimaryRegion`` becomes the primary key
+    and this one a replica; automatic rotation follows the primary."""
+    key = _primary(store, params, "UpdatePrimaryRegion")
+    region = _required(params, "PrimaryRegion")
+    _not_pending(key, usable=False)
+    new = store.peer_key(region, key.key_id)
+    if new is None or region not in key.replica_regions:
+        raise KMSError(
+            "NotFoundException",
+            f"{key.arn} has no replica key in {region}.",
+        )
+    new.replica_regions = [store.region, *(r for r in key.replica_regions if r != region)]
+    key.replica_regions = []
+    for each in new.replica_regions:
+        replica = store.peer_key(each, key.key_id)
+        if replica is not None:
+            replica.primary_region = region
+            store.peers[each].touch()
+    new.primary_region = region
+    new.rotation_period, new.next_rotation = key.rotation_period, key.next_rotation
+    key.rotation_period = key.next_rotation = None
+    store.peers[region].touch()
+    store.touch()
+    return {}
+
+
+# --- last use ---------------------------------------------------------------------------------
+
+_EVENT_IDS = uuid.UUID("6c6f6361-6c6b-4d73-a000-6576656e7473")  # event ids from request ids
+
+
+@_operation("GetKeyLastUsage")
+def _get_key_last_usage(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """GetKeyLastUsage reference: the last successful cryptographic operation with the key,
+    tracked from the key's creation. LocalKMS has no CloudTrail: the event id is derived from
+    the request id."""
+    key = _key(store, params, aliases=False)
+    reply: Reply = {
+        "KeyId": key.arn,
+        "TrackingStartDate": key.created,
+        "KeyCreationDate": key.created,
+    }
+    if key.last_used is not None:
+        operation, moment, request_id = key.last_used
+        reply["KeyLastUsage"] = {
+            "Operation": operation,
+            "Timestamp": moment,
+            "CloudTrailEventId": str(uuid.uuid5(_EVENT_IDS, request_id)),
+            "KmsRequestId": request_id,
+        }
+    return reply
+
+
+# --- rotation ---------------------------------------------------------------------------------
 
 
 def _rotate(store: KeyStore, key: Key, rotation_type: str, now: float) -> None:
     key.add_material(_crypto.SymmetricMaterial.new(key.raw_id, now, rotation_type))
+    for region in key.replica_regions:  # the replicas share the materials: the current too
+        replica = store.peer_key(region, key.key_id)
+        if replica is not None:
+            replica.current = key.current
+            store.peers[region].touch()
     store.touch()
 
 
@@ -675,11 +1480,21 @@ def _rotate_if_due(key: Key, store: KeyStore) -> None:
 
 
 def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
+    # the key state first, then the key type (Developer Guide, "Key states of AWS KMS keys":
+    # a disabled key answers DisabledException whatever its type)
     key = _key(store, params, aliases=False)
-    _symmetric_only(key, operation)
     if key.state == DISABLED:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
-    _not_pending(key)
+    _not_pending(key, usable=False)
+    if key.origin != "AWS_KMS":
+        raise _origin_not_valid(key)
+    _symmetric_only(key, operation)
+    if key.primary_region not in (None, store.region):
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} is a multi-Region replica key: call {operation} on its primary key "
+            f"in {key.primary_region}.",
+        )
     return key
 
 
@@ -705,6 +1520,8 @@ def _disable_key_rotation(store: KeyStore, params: Params, prepared: Any) -> Rep
 @_operation("GetKeyRotationStatus")
 def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
+    if key.origin != "AWS_KMS":
+        raise _origin_not_valid(key)
     if not key.symmetric:  # automatic rotation exists only for symmetric encryption keys
         return {"KeyRotationEnabled": False, "KeyId": key.arn}
     if key.state == ENABLED:
@@ -721,10 +1538,10 @@ def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> 
 def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _rotatable(store, params, "RotateKeyOnDemand")
     done = sum(m.rotation_type == "ON_DEMAND" for m in key.materials.values())
-    if done >= _MAX_ON_DEMAND_ROTATIONS:
+    if done >= MAX_ON_DEMAND_ROTATIONS:
         raise KMSError(
             "LimitExceededException",
-            f"{key.arn} has reached the limit of {_MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
+            f"{key.arn} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
         )
     _rotate(store, key, "ON_DEMAND", store.now())
     return {"KeyId": key.arn}
@@ -787,6 +1604,13 @@ def _invalid_ciphertext() -> KMSError:
     return KMSError("InvalidCiphertextException", "")
 
 
+def _incorrect_key() -> KMSError:
+    return KMSError(
+        "IncorrectKeyException",
+        "The key ID in the request does not identify a CMK that can perform this operation.",
+    )
+
+
 def _decrypt(
     store: KeyStore,
     blob: bytes,
@@ -798,6 +1622,14 @@ def _decrypt(
 ) -> tuple[Key, bytes, str, _crypto.SymmetricMaterial | None]:
     """``(key, plaintext, algorithm, material)`` of a ciphertext blob."""
     named = store.resolve(key_param) if key_param is not None else None
+    parsed = _crypto.parse_envelope(blob)
+    if named is not None and parsed is not None and algorithm in (None, SYMMETRIC_DEFAULT):
+        # A symmetric ciphertext names its key: a KeyId naming any other key, of whatever
+        # type or state, is the wrong key (Decrypt reference, KeyId: "If you identify a
+        # different KMS key, the Decrypt operation throws an IncorrectKeyException").
+        owner = store.by_raw_id(parsed[0])
+        if owner is not None and owner is not named:
+            raise _incorrect_key()
     if named is not None:
         _check_state(named, store)
         _check_usage(named, "ENCRYPT_DECRYPT", op)
@@ -817,18 +1649,12 @@ def _decrypt(
                 f"KeyId is required to decrypt with the {algorithm} encryption algorithm."
             )
         raise _incompatible(algorithm, named)
-    parsed = _crypto.parse_envelope(blob)
     if parsed is None:
         raise _invalid_ciphertext()
     raw_id, material_id = parsed
     owner = store.by_raw_id(raw_id)
     if owner is None:
         raise _invalid_ciphertext()
-    if named is not None and owner is not named:
-        raise KMSError(
-            "IncorrectKeyException",
-            "The key ID in the request does not identify a CMK that can perform this operation.",
-        )
     _check_state(owner, store)
     material = owner.materials.get(material_id)
     if material is None:
@@ -975,7 +1801,7 @@ def _key_pair(store: KeyStore, params: Params, prepared: Any, operation: str) ->
     assert material is not None
     context = _crypto.canonical_context(params.get("EncryptionContext"))
     blob = _crypto.seal(material, private_der, context)
-    _dry_run(params)
+    _dry_run(params, 400 if operation == "GenerateDataKeyPair" else 412)
     return {
         "PrivateKeyCiphertextBlob": _b64(blob),
         "PrivateKeyPlaintext": _b64(private_der),
@@ -1005,7 +1831,12 @@ def _generate_random(store: KeyStore, params: Params, prepared: Any) -> Reply:
     count = params.get("NumberOfBytes")
     if count is None:
         raise _validation("NumberOfBytes is required.")
-    _no_custom_key_store(params)
+    cks = _connected_store(store, params)
+    if cks is not None and cks.store_type != "AWS_CLOUDHSM":
+        raise KMSError(
+            "UnsupportedOperationException",
+            "GenerateRandom takes random bytes from a CloudHSM key store's cluster only.",
+        )
     _no_recipient(params)
     return {"Plaintext": _b64(os.urandom(count))}
 

@@ -11,7 +11,8 @@ How one request is served::
                                                  rate_limit: the cryptographic operations,
                                                  quotas: each operation's KMS quota)
     -> injected KMSInternalException?           (error_rate, HTTP 500)
-    -> validate params, run the operation       (_validate, _operations, _keys, _crypto)
+    -> validate params, authorize, run it       (_validate; _access and _policy: the key
+                                                 policies; _operations, _keys, _crypto)
        (RSA key generation in a worker thread)
     -> wait latency + jitter, send              (slow bodies trickle after the headers)
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import secrets
 import time
 from collections import Counter
@@ -43,10 +45,11 @@ from aiokms.emulator._errors import KMSError, internal_error, throttled
 from aiokms.emulator._faults import FaultInjector
 from aiokms.emulator._keys import KeyStore
 from aiokms.emulator._operations import Backend, Operation
+from aiokms.emulator._policy import Caller
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
 
-__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "EmulatorStats", "LocalKMS"]
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "RESET_PATH", "EmulatorStats", "LocalKMS"]
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "111122223333"
@@ -54,6 +57,8 @@ _SAVE_DELAY = 0.1  # seconds: changes made together are written together
 _SHUTDOWN_TIMEOUT = 1.0  # seconds to let in-flight replies finish on close
 _SLOW_CHUNKS = 8
 _ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+RESET_PATH = "/_localkms/reset"
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 log = logging.getLogger("aiokms.emulator")
 
@@ -142,7 +147,21 @@ class LocalKMS:
         state_file: keep keys, aliases and (unless given) credentials in this JSON file across
             restarts. It holds key material and the secret key in the clear: tests only.
         aliases: symmetric encryption keys to have ready, by alias name (``"alias/app"``);
-            each is created at start unless the alias exists.
+            each is created at start (and by :meth:`reset`) unless the alias exists.
+        identities: more principals that may sign requests, by access key: ``(secret key,
+            principal ARN)``, the ARN an IAM user, role or assumed-role session of any account
+            (``arn:aws:iam::111122223333:user/alice``). The ``access_key`` credentials are the
+            account's root user.
+        authorize: authorize every request by the key policies of the keys it uses, as KMS
+            does (``AccessDeniedException``; with the lockout safety check on CreateKey and
+            PutKeyPolicy). ``False`` serves every correctly signed request, for load tests.
+        regions: more Regions served at the same endpoint, each with its own keys: a request
+            goes to the Region its signature is scoped to. Multi-Region keys replicate into
+            them (ReplicateKey, UpdatePrimaryRegion). ``quotas=`` and ``rate_limit`` meter the
+            requests of every Region together.
+        reset_endpoint: also serve ``POST /_localkms/reset``, which does what :meth:`reset`
+            does, unsigned, for an emulator run in another process (the command's
+            ``--reset-endpoint``).
         clock: wall-clock epoch seconds (signature times and key dates).
         monotonic: monotonic seconds (the quota).
 
@@ -151,8 +170,11 @@ class LocalKMS:
     """
 
     __slots__ = (
+        "_authorize_requests",
         "_backend",
+        "_backends",
         "_bucket",
+        "_callers",
         "_clock",
         "_counters",
         "_errors",
@@ -167,10 +189,12 @@ class LocalKMS:
         "_operations",
         "_quota_throttles",
         "_request_count",
+        "_reset_endpoint",
         "_runner",
         "_saved_changes",
         "_state_file",
         "_store",
+        "_stores",
         "_verifier",
         "account_id",
         "host",
@@ -200,6 +224,10 @@ class LocalKMS:
         seed: int | None = None,
         state_file: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
+        identities: Mapping[str, tuple[str, str]] | None = None,
+        authorize: bool = True,
+        regions: Iterable[str] = (),
+        reset_endpoint: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -244,8 +272,27 @@ class LocalKMS:
             if not name.startswith("alias/") or name.startswith("alias/aws/"):
                 raise ValueError(f"not a customer alias name: {name!r}")
         self._initial_aliases = tuple(aliases)
+        self._authorize_requests = authorize
+        self._callers: dict[str, tuple[Identity, Caller]] = {}
+        for key_id, (secret, arn) in (identities or {}).items():
+            try:
+                caller = Caller.of(arn)
+            except ValueError as exc:
+                raise ValueError(f"identities[{key_id!r}]: {exc}") from None
+            self._callers[key_id] = (Identity(key_id, secret), caller)
+        if access_key is not None and access_key in self._callers:
+            raise ValueError(f"identities: {access_key!r} is also access_key")
+        self._reset_endpoint = reset_endpoint
         self._store = KeyStore(region=region, account_id=account_id, clock=clock)
+        self._stores = {region: self._store}
+        for other in regions:
+            if not _REGION.fullmatch(other) or other in self._stores:
+                raise ValueError(f"regions: {other!r} is not another AWS Region name")
+            self._stores[other] = KeyStore(region=other, account_id=account_id, clock=clock)
+        for store in self._stores.values():
+            store.peers = self._stores  # one registry: multi-Region keys find their peers
         self._backend: Backend | None = None
+        self._backends: dict[str, Backend] = {}
         self._verifier: SigV4Verifier | None = None
         self._runner: web.ServerRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -287,8 +334,15 @@ class LocalKMS:
             return
         self._load()
         assert self._identity is not None
-        self._verifier = SigV4Verifier([self._identity], region=self.region)
-        self._backend = Backend(self._store)
+        if self._identity.access_key in self._callers:
+            raise ValueError(f"identities: {self._identity.access_key!r} is also access_key")
+        accepted = [self._identity, *(identity for identity, _ in self._callers.values())]
+        self._verifier = SigV4Verifier(accepted, region=self.region, regions=self._stores)
+        self._backends = {
+            region: Backend(store, authorize=self._authorize_requests)
+            for region, store in self._stores.items()
+        }
+        self._backend = self._backends[self.region]
         self._ensure_aliases()
         self._loop = asyncio.get_running_loop()
         self._id_prefix = secrets.token_hex(10)
@@ -319,6 +373,19 @@ class LocalKMS:
             self._flush.cancel()
             self._flush = None
         self._save_if_changed()
+
+    def reset(self) -> None:
+        """Forget every key and alias: an empty KMS again, at the same endpoint with the same
+        credentials, settings and counters; the keys of ``aliases=`` are created afresh.
+
+        The state file, if any, is rewritten as the empty store.
+        """
+        for store in self._stores.values():
+            store.clear()
+        if self._backend is not None:
+            self._ensure_aliases()
+        if self._runner is not None:
+            self._schedule_save()
 
     # --- what clients need ------------------------------------------------------------------
 
@@ -351,7 +418,7 @@ class LocalKMS:
             operations=MappingProxyType(dict(self._operations)),
             errors=MappingProxyType(dict(self._errors)),
             quota_throttles=MappingProxyType(dict(self._quota_throttles)),
-            keys=len(self._store),
+            keys=sum(len(store) for store in self._stores.values()),
             **self._counters,
         )
 
@@ -359,8 +426,11 @@ class LocalKMS:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read()
+        if self._reset_endpoint and request.path == RESET_PATH and request.method == "POST":
+            self.reset()
+            return web.Response(body=b"{}", headers={"Content-Type": CONTENT_TYPE})
         self._request_count += 1
-        number = self._request_count
+        request_id = self._request_id(self._request_count)
         fault = self._faults.draw()
         if fault.drop:
             self._counters["dropped"] += 1
@@ -369,11 +439,11 @@ class LocalKMS:
             return web.Response(status=500)  # never sent: the connection is gone
         status = 200
         try:
-            op = self._authorize(request, body)
+            op, caller, backend = self._admit(request, body)
             if fault.error:
                 self._counters["injected_errors"] += 1
                 raise internal_error()
-            payload = encode_json(await self._run(op, body))
+            payload = encode_json(await self._run(op, body, caller, request_id, backend))
             self._operations[op.name] += 1
         except KMSError as exc:
             status, payload = exc.status, self._error_body(exc)
@@ -382,20 +452,24 @@ class LocalKMS:
                 "LocalKMS failed to serve a %s request", request.headers.get("X-Amz-Target")
             )
             status, payload = 500, self._error_body(internal_error())
-        if self._store.changes != self._saved_changes:
+        if self._state_file is not None and self._changes() != self._saved_changes:
             self._schedule_save()
         if fault.delay:
             await asyncio.sleep(fault.delay)
-        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": self._request_id(number)}
+        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}
         if fault.slow_body:
             self._counters["slow_replies"] += 1
             return await self._trickle(request, status, headers, payload, fault.slow_body)
         return web.Response(status=status, body=payload, headers=headers)
 
-    def _authorize(self, request: web.BaseRequest, body: bytes) -> Operation:
-        assert self._verifier is not None and self._backend is not None
+    def _admit(
+        self, request: web.BaseRequest, body: bytes
+    ) -> tuple[Operation, Caller | None, Backend]:
+        """The operation, the caller and the Region's backend of a correctly signed request
+        within its quota."""
+        assert self._verifier is not None
         url = request.rel_url
-        self._verifier.verify(
+        identity, region = self._verifier.verify_scoped(
             method=request.method,
             path=url.raw_path,
             query=url.raw_query_string,
@@ -403,7 +477,8 @@ class LocalKMS:
             body=body,
             now=self._clock(),
         )
-        op = self._backend.operation(request.headers.get("X-Amz-Target"))
+        backend = self._backends[region]
+        op = backend.operation(request.headers.get("X-Amz-Target"))
         if op.quota and self._bucket is not None and not self._bucket.acquire():
             self._counters["throttled"] += 1
             raise throttled()
@@ -413,10 +488,12 @@ class LocalKMS:
                 self._counters["throttled"] += 1
                 self._quota_throttles[refused] += 1
                 raise throttled()
-        return op
+        known = self._callers.get(identity.access_key)
+        return op, known[1] if known is not None else None, backend
 
-    async def _run(self, op: Operation, body: bytes) -> dict[str, Any]:
-        assert self._backend is not None
+    async def _run(
+        self, op: Operation, body: bytes, caller: Caller | None, request_id: str, backend: Backend
+    ) -> dict[str, Any]:
         params = op.parse(body)
         prepared = None
         if op.prepare is not None:
@@ -424,10 +501,12 @@ class LocalKMS:
             if job is not None:  # slow key generation: keep serving other requests meanwhile
                 loop = asyncio.get_running_loop()
                 prepared = await loop.run_in_executor(None, job)
-        return self._backend.call(op, params, prepared)
+        return backend.call(op, params, prepared, caller, request_id)
 
     def _error_body(self, exc: KMSError) -> bytes:
         self._errors[exc.code] += 1
+        if not exc.message:  # KMS sends no message member for these (InvalidCiphertextException)
+            return encode_json({"__type": exc.code})
         return encode_json({"__type": exc.code, "message": exc.message})
 
     def _request_id(self, n: int) -> str:
@@ -467,7 +546,12 @@ class LocalKMS:
         data = load_state(self._state_file)
         if data is not None and not len(self._store):
             self._store.restore(data["store"])
-            self._saved_changes = self._store.changes
+            for region, snapshot in (data.get("regions") or {}).items():
+                if region in self._stores:  # a Region no longer served is left out
+                    self._stores[region].restore(snapshot)
+            for store in self._stores.values():
+                store.link_replicas()
+            self._saved_changes = self._changes()
         if self._identity is None:
             saved = (data or {}).get("credentials") or {}
             if saved.get("access_key") and saved.get("secret_key"):
@@ -492,6 +576,9 @@ class LocalKMS:
             target = key["KeyMetadata"]["KeyId"]
             self._backend.call(create_alias, {"AliasName": name, "TargetKeyId": target})
 
+    def _changes(self) -> int:
+        return sum(store.changes for store in self._stores.values())
+
     def _schedule_save(self) -> None:
         if self._state_file is None or self._flush is not None or self._loop is None:
             return
@@ -507,12 +594,16 @@ class LocalKMS:
     def _save_if_changed(self) -> None:
         if self._state_file is None or self._identity is None:
             return
-        if self._store.changes == self._saved_changes:
+        changes = self._changes()
+        if changes == self._saved_changes:
             return
         identity = self._identity
         credentials = {"access_key": identity.access_key, "secret_key": identity.secret_key}
         if identity.token:
             credentials["token"] = identity.token
-        changes = self._store.changes
-        save_state(self._state_file, {"credentials": credentials, "store": self._store.snapshot()})
+        regions = {r: store.snapshot() for r, store in self._stores.items() if r != self.region}
+        save_state(
+            self._state_file,
+            {"credentials": credentials, "store": self._store.snapshot(), "regions": regions},
+        )
         self._saved_changes = changes

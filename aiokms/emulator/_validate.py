@@ -1,6 +1,7 @@
 """Request validation the way KMS's front end does it, compiled from botocore's model.
 
-How this works: each operation's input shape becomes a tree of small closures, built once. A
+How this works: each operation's input shape becomes a tree of small closures, built once by
+the client's model walker (:func:`aiokms._protocol.walk_shape`) with the builders here. A
 request body is parsed as JSON and walked against it: members the model does not know are
 ignored (as AWS's JSON services ignore them), a value of the wrong JSON type stops the walk
 with ``SerializationException``, blobs are base64-decoded, and every constraint the model
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from aiokms._protocol import decode_json
+from aiokms._protocol import ShapeBuilder, decode_json, walk_shape
 from aiokms.emulator._errors import KMSError
 
 __all__ = ["RequestParser", "compile_request"]
@@ -45,7 +46,7 @@ def compile_request(shape: Any) -> RequestParser:
     Raises (from the returned function):
         KMSError: ``SerializationException`` or ``ValidationException``.
     """
-    check = _compile(shape, {}) if shape is not None else None
+    check = walk_shape(shape, _BUILDERS, {}) if shape is not None else None
 
     def parse(body: bytes) -> dict[str, Any]:
         try:
@@ -78,38 +79,8 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _compile(shape: Any, memo: dict[str, _Check]) -> _Check:
-    cached = memo.get(shape.name)
-    if cached is not None:
-        return cached
-    kind = shape.type_name
-    meta = shape.metadata
-    check: _Check
-    if kind == "structure":
-        memo[shape.name] = lambda v, p, e: check(v, p, e)  # recursion guard
-        check = _structure(shape, memo)
-    elif kind == "list":
-        check = _list(shape, memo)
-    elif kind == "map":
-        check = _map(shape, memo)
-    elif kind == "string":
-        check = _string(meta)
-    elif kind == "blob":
-        check = _blob(meta)
-    elif kind in ("integer", "long"):
-        check = _integer(meta)
-    elif kind == "boolean":
-        check = _boolean
-    elif kind == "timestamp":
-        check = _timestamp
-    else:  # pragma: no cover - KMS uses only the kinds above
-        raise NotImplementedError(f"shape type {kind!r}")
-    memo[shape.name] = check
-    return check
-
-
-def _structure(shape: Any, memo: dict[str, _Check]) -> _Check:
-    members = {name: (_camel(name), _compile(m, memo)) for name, m in shape.members.items()}
+def _structure(shape: Any, child: Callable[[Any], _Check]) -> _Check:
+    members = {name: (_camel(name), child(m)) for name, m in shape.members.items()}
     required = [(name, _camel(name)) for name in shape.required_members]
 
     def check(value: Any, path: str, problems: list[str]) -> Any:
@@ -148,8 +119,8 @@ def _length_problems(
         )
 
 
-def _list(shape: Any, memo: dict[str, _Check]) -> _Check:
-    item_check = _compile(shape.member, memo)
+def _list(shape: Any, child: Callable[[Any], _Check]) -> _Check:
+    item_check = child(shape.member)
     meta = shape.metadata
 
     def check(value: Any, path: str, problems: list[str]) -> Any:
@@ -161,9 +132,9 @@ def _list(shape: Any, memo: dict[str, _Check]) -> _Check:
     return check
 
 
-def _map(shape: Any, memo: dict[str, _Check]) -> _Check:
-    key_check = _compile(shape.key, memo)
-    value_check = _compile(shape.value, memo)
+def _map(shape: Any, child: Callable[[Any], _Check]) -> _Check:
+    key_check = child(shape.key)
+    value_check = child(shape.value)
     meta = shape.metadata
 
     def check(value: Any, path: str, problems: list[str]) -> Any:
@@ -263,6 +234,18 @@ def _timestamp(value: Any, path: str, problems: list[str]) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _serialization(f"{_json_kind(value)} can not be converted to a Timestamp")
     return float(value)
+
+
+_BUILDERS: dict[str, ShapeBuilder] = {
+    "structure": _structure,
+    "list": _list,
+    "map": _map,
+    "string": lambda shape, _: _string(shape.metadata),
+    "blob": lambda shape, _: _blob(shape.metadata),
+    "integer": lambda shape, _: _integer(shape.metadata),
+    "boolean": lambda shape, _: _boolean,
+    "timestamp": lambda shape, _: _timestamp,
+}
 
 
 def _json_kind(value: Any) -> str:

@@ -19,6 +19,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from cryptography.hazmat.primitives import hashes, keywrap, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import aiokms
 from aiokms.emulator import LocalKMS
@@ -69,14 +71,20 @@ class FakeClock:
 
 
 def boto_client(
-    url: str, access_key: str, secret_key: str, token: str | None = None, **config: Any
+    url: str,
+    access_key: str,
+    secret_key: str,
+    token: str | None = None,
+    *,
+    region: str = REGION,
+    **config: Any,
 ) -> AbstractAsyncContextManager[Any]:
     """aiobotocore's KMS client, without retries (each attempt is visible)."""
     from aiobotocore.config import AioConfig
 
     return aiobotocore.session.get_session().create_client(  # type: ignore[no-any-return]
         "kms",
-        region_name=REGION,
+        region_name=region,
         endpoint_url=url,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
@@ -86,6 +94,7 @@ def boto_client(
 
 
 def client_of(local: LocalKMS, **config: Any) -> AbstractAsyncContextManager[Any]:
+    """aiobotocore's client of a LocalKMS (``region=``: another Region it serves)."""
     creds = local.credentials
     return boto_client(
         local.endpoint_url, creds.access_key, creds.secret_key, creds.token, **config
@@ -175,3 +184,17 @@ def fails(backend: Backend, operation: str, **params: Any) -> tuple[str, str]:
 
 
 DAY = 86400.0
+
+
+def wrap_key_material(public_der: str | bytes, algorithm: str, material: bytes) -> bytes:
+    """Key material wrapped as the Developer Guide's "Encrypt key material" describes."""
+    public = serialization.load_der_public_key(
+        base64.b64decode(public_der) if isinstance(public_der, str) else public_der
+    )
+    assert isinstance(public, rsa.RSAPublicKey)
+    sha = hashes.SHA256() if algorithm.endswith("SHA_256") else hashes.SHA1()
+    oaep = padding.OAEP(mgf=padding.MGF1(sha), algorithm=sha, label=None)
+    if algorithm.startswith("RSAES_OAEP"):
+        return public.encrypt(material, oaep)
+    aes_key = bytes(range(32))
+    return public.encrypt(aes_key, oaep) + keywrap.aes_key_wrap_with_padding(aes_key, material)

@@ -280,7 +280,7 @@ async def test_anything_sent_gets_a_kms_answer_and_no_traceback(
     assert [r.getMessage() for r in tracebacks.records] == []
     if payload.startswith(b"{"):
         reply: dict[str, Any] = json.loads(payload)
-        assert status == 200 or set(reply) == {"__type", "message"}
+        assert status == 200 or set(reply) in ({"__type", "message"}, {"__type"})
         event(f"{status} {reply.get('__type', '')}")
     else:
         event(f"{status} (not from LocalKMS)")

@@ -132,7 +132,10 @@ async def test_every_key_spec(local: LocalKMS) -> None:
             with pytest.raises(botocore.exceptions.ClientError) as caught:
                 await kms.create_key(**kwargs)
             assert error_of(caught.value) == ("ValidationException", 400)
-        for kwargs in ({"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}, {"Origin": "EXTERNAL"}):
+        for kwargs in (
+            {"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"},
+            {"Origin": "EXTERNAL", "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+        ):
             with pytest.raises(botocore.exceptions.ClientError) as caught:
                 await kms.create_key(**kwargs)
             assert error_of(caught.value) == ("UnsupportedOperationException", 400)

@@ -1,12 +1,17 @@
 """The key store (``aiokms.emulator._keys``) on an injected clock: rotation, deletion after the
-waiting period, key identifiers."""
+waiting period, key identifiers, AWS managed keys, imported key material."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+from typing import Any
 
 import pytest
 
+from aiokms.emulator._errors import KMSError
+from aiokms.emulator._keys import AWS_SERVICES
 from aiokms.emulator._operations import Backend
 from tests.emulator.helpers import (
     DAY,
@@ -16,6 +21,7 @@ from tests.emulator.helpers import (
     fails,
     invoke,
     key_store,
+    wrap_key_material,
 )
 
 
@@ -116,3 +122,220 @@ def test_key_identifiers() -> None:
     assert mrk["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     blob = invoke(backend, "Encrypt", KeyId=mrk["KeyId"], Plaintext=b"m")["CiphertextBlob"]
     assert invoke(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob))["KeyId"] == mrk["Arn"]
+
+
+def test_aws_managed_keys() -> None:
+    """ListAliases reference: predefined aliases are listed with no TargetKeyId; DescribeKey
+    reference: on a predefined AWS alias "KMS creates an AWS managed key. Then, it associates
+    the alias with the new KMS key". Aliases beginning with alias/aws/ are AWS's."""
+    store = key_store()
+    backend = Backend(store)
+    listed = invoke(backend, "ListAliases")["Aliases"]
+    assert [a["AliasName"] for a in listed] == sorted(f"alias/aws/{s}" for s in AWS_SERVICES)
+    assert all(set(a) == {"AliasName", "AliasArn"} for a in listed)
+    assert len(store) == 0
+    meta = invoke(backend, "DescribeKey", KeyId="alias/aws/s3")["KeyMetadata"]
+    assert (meta["KeyManager"], meta["KeyState"], meta["KeySpec"]) == (
+        "AWS",
+        "Enabled",
+        "SYMMETRIC_DEFAULT",
+    )
+    again = invoke(backend, "DescribeKey", KeyId="arn:aws:kms:us-east-1:111122223333:alias/aws/s3")
+    assert again["KeyMetadata"]["KeyId"] == meta["KeyId"]
+    s3 = [a for a in invoke(backend, "ListAliases")["Aliases"] if a["AliasName"] == "alias/aws/s3"]
+    assert s3[0]["TargetKeyId"] == meta["KeyId"]
+    assert invoke(backend, "GetKeyRotationStatus", KeyId=meta["KeyId"])["KeyRotationEnabled"]
+    policy = invoke(backend, "GetKeyPolicy", KeyId=meta["KeyId"])["Policy"]
+    assert '"kms:ViaService": "s3.us-east-1.amazonaws.com"' in policy
+    assert fails(backend, "DescribeKey", KeyId="alias/aws/no-such-service")[0] == (
+        "NotFoundException"
+    )
+    for operation, params in [
+        ("CreateAlias", {"AliasName": "alias/aws/mine", "TargetKeyId": meta["KeyId"]}),
+        ("UpdateAlias", {"AliasName": "alias/aws/s3", "TargetKeyId": meta["KeyId"]}),
+        ("DeleteAlias", {"AliasName": "alias/aws/s3"}),
+    ]:
+        assert fails(backend, operation, **params)[0] == "NotAuthorizedException", operation
+    assert store.customer_keys == 0  # not counted against the customer managed key quota
+    restored = key_store()
+    restored.restore(store.snapshot())
+    assert Backend(restored).store.keys[meta["KeyId"]].manager == "AWS"
+
+
+def test_snapshot_keeps_grants_and_last_use() -> None:
+    store = key_store()
+    backend = Backend(store)
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    grant = invoke(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal="arn:aws:iam::111122223333:user/bob",
+        Operations=["Decrypt"],
+    )
+    restored = key_store()
+    restored.restore(store.snapshot())
+    again = Backend(restored)
+    assert invoke(again, "GetKeyLastUsage", KeyId=key_id) == invoke(
+        backend, "GetKeyLastUsage", KeyId=key_id
+    )
+    assert invoke(again, "ListGrants", KeyId=key_id) == invoke(backend, "ListGrants", KeyId=key_id)
+    invoke(again, "RetireGrant", GrantToken=grant["GrantToken"])
+
+
+# --- imported key material ---------------------------------------------------------------------
+
+
+def _import(
+    backend: Backend, key_id: str, material: bytes, algorithm: str, **extra: Any
+) -> dict[str, Any]:
+    parameters = invoke(
+        backend,
+        "GetParametersForImport",
+        KeyId=key_id,
+        WrappingAlgorithm=algorithm,
+        WrappingKeySpec="RSA_2048",
+    )
+    return invoke(
+        backend,
+        "ImportKeyMaterial",
+        KeyId=key_id,
+        ImportToken=base64.b64decode(parameters["ImportToken"]),
+        EncryptedKeyMaterial=wrap_key_material(parameters["PublicKey"], algorithm, material),
+        **extra,
+    )
+
+
+def test_imported_key_material() -> None:
+    """CreateKey with Origin EXTERNAL, GetParametersForImport, ImportKeyMaterial and
+    DeleteImportedKeyMaterial (their API reference pages), with the key state table's answers
+    for a key pending import (Developer Guide, "Key states of AWS KMS keys")."""
+    clock = FakeClock(1.7e9)
+    backend = Backend(key_store(clock))
+    meta = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]
+    key_id = meta["KeyId"]
+    assert (meta["Origin"], meta["KeyState"], meta["Enabled"]) == (
+        "EXTERNAL",
+        "PendingImport",
+        False,
+    )
+    assert fails(backend, "Encrypt", KeyId=key_id, Plaintext=b"x") == (
+        "KMSInvalidStateException",
+        f"{meta['Arn']} is pending import.",
+    )
+    assert fails(backend, "EnableKey", KeyId=key_id)[0] == "KMSInvalidStateException"
+    assert fails(backend, "EnableKeyRotation", KeyId=key_id) == (
+        "UnsupportedOperationException",
+        f"{meta['Arn']} origin is EXTERNAL which is not valid for this operation.",
+    )
+    invoke(backend, "UpdateKeyDescription", KeyId=key_id, Description="imported")
+    material = bytes(range(100, 132))
+    done = _import(backend, key_id, material, "RSAES_OAEP_SHA_256")
+    assert done["KeyId"] == meta["Arn"] and len(done["KeyMaterialId"]) == 64
+    described = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert (described["KeyState"], described["ExpirationModel"]) == (
+        "Enabled",
+        "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    blob = base64.b64decode(
+        invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    )
+    # the same material again, wrapped the other way, expiring in a day
+    again = _import(backend, key_id, material, "RSA_AES_KEY_WRAP_SHA_256", ValidTo=clock.now + DAY)
+    assert again["KeyMaterialId"] == done["KeyMaterialId"]
+    assert invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["ValidTo"] == (
+        clock.now + DAY
+    )
+    code, _ = fails(
+        backend,
+        "ImportKeyMaterial",
+        KeyId=key_id,
+        ImportToken=b"t" * 64,
+        EncryptedKeyMaterial=b"m" * 256,
+    )
+    assert code == "InvalidImportTokenException"
+    with pytest.raises(KMSError) as caught:
+        _import(backend, key_id, bytes(32), "RSAES_OAEP_SHA_1")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    clock.now += DAY  # the material expires: the key is pending import again
+    assert invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "PendingImport"
+    )
+    assert fails(backend, "Decrypt", CiphertextBlob=blob)[0] == "KMSInvalidStateException"
+    _import(backend, key_id, material, "RSAES_OAEP_SHA_1")
+    assert invoke(backend, "Decrypt", CiphertextBlob=blob)["Plaintext"] == (
+        base64.b64encode(b"x").decode()
+    )
+    deleted = invoke(backend, "DeleteImportedKeyMaterial", KeyId=key_id)
+    assert deleted["KeyMaterialId"] == done["KeyMaterialId"]
+    assert invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "PendingImport"
+    )
+    invoke(backend, "DeleteImportedKeyMaterial", KeyId=key_id)  # no effect when pending import
+
+
+def test_import_checks_and_hmac() -> None:
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    backend = Backend(store)
+    aws_key = invoke(backend, "CreateKey")["KeyMetadata"]
+    for operation, extra in [
+        (
+            "GetParametersForImport",
+            {"WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"},
+        ),
+        ("DeleteImportedKeyMaterial", {}),
+    ]:
+        assert fails(backend, operation, KeyId=aws_key["KeyId"], **extra) == (
+            "UnsupportedOperationException",
+            f"{aws_key['Arn']} origin is AWS_KMS which is not valid for this operation.",
+        )
+    code, _ = fails(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"
+    )
+    assert code == "UnsupportedOperationException"
+    mac = invoke(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+    )["KeyMetadata"]["KeyId"]
+    secret = bytes(range(40))
+    _import(backend, mac, secret, "RSAES_OAEP_SHA_256")
+    produced = invoke(backend, "GenerateMac", KeyId=mac, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    assert base64.b64decode(produced["Mac"]) == hmac.new(secret, b"m", hashlib.sha256).digest()
+    symmetric = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    parameters = invoke(
+        backend,
+        "GetParametersForImport",
+        KeyId=symmetric,
+        WrappingAlgorithm="RSAES_OAEP_SHA_256",
+        WrappingKeySpec="RSA_2048",
+    )
+    token = base64.b64decode(parameters["ImportToken"])
+    wrapped = wrap_key_material(parameters["PublicKey"], "RSAES_OAEP_SHA_256", bytes(32))
+
+    def import_fails(material: bytes, **extra: Any) -> str:
+        return fails(
+            backend,
+            "ImportKeyMaterial",
+            KeyId=symmetric,
+            ImportToken=token,
+            EncryptedKeyMaterial=material,
+            **extra,
+        )[0]
+
+    assert import_fails(wrapped, ExpirationModel="KEY_MATERIAL_EXPIRES") == "ValidationException"
+    assert import_fails(wrapped, ValidTo=clock.now - 1) == "ValidationException"
+    assert import_fails(b"\0" * 256) == "InvalidCiphertextException"
+    clock.now += DAY  # the import parameters are valid for 24 hours
+    assert import_fails(wrapped) == "ExpiredImportTokenException"
+    restored = key_store(clock)
+    restored.restore(store.snapshot())
+    assert invoke(Backend(restored), "DescribeKey", KeyId=symmetric)["KeyMetadata"]["KeyState"] == (
+        "PendingImport"
+    )
+    assert (
+        invoke(
+            Backend(restored), "GenerateMac", KeyId=mac, Message=b"m", MacAlgorithm="HMAC_SHA_256"
+        )
+        == produced
+    )

@@ -43,6 +43,10 @@ def test_parser_maps_every_flag() -> None:
             "--state-file=/tmp/x.json",
             "--alias=alias/a",
             "--alias=alias/b",
+            "--reset-endpoint",
+            "--also-region=us-west-2",
+            "--identity=AKIDALICE:alice-secret:arn:aws:iam::123456789012:user/alice",
+            "--no-authorize",
         ]
     )
     kwargs = cli.emulator_kwargs(args)
@@ -66,9 +70,19 @@ def test_parser_maps_every_flag() -> None:
         "seed": 42,
         "state_file": "/tmp/x.json",
         "aliases": ["alias/a", "alias/b"],
+        "reset_endpoint": True,
+        "regions": ["us-west-2"],
+        "identities": {"AKIDALICE": ("alice-secret", "arn:aws:iam::123456789012:user/alice")},
+        "authorize": False,
     }
     LocalKMS(**kwargs)  # every flag is an argument
-    for bad in (["--error-rate=2"], ["--latency=-1"], ["--port=99999"], ["--rate-limit=0"]):
+    for bad in (
+        ["--error-rate=2"],
+        ["--latency=-1"],
+        ["--port=99999"],
+        ["--rate-limit=0"],
+        ["--identity=AKID:secret"],
+    ):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
 

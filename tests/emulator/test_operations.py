@@ -11,6 +11,7 @@ unsupported operations, pagination, GenerateRandom and DryRun, where aliases are
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
 import json
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from aiokms.emulator import SUPPORTED_OPERATIONS, LocalKMS
 from aiokms.emulator._errors import KMSError
+from aiokms.emulator._keys import AWS_SERVICES
 from aiokms.emulator._operations import Backend
 from tests.emulator.helpers import (
     ALIAS,
@@ -44,6 +46,7 @@ from tests.emulator.helpers import (
     invoke,
     key_store,
     signed_call,
+    wrap_key_material,
 )
 
 
@@ -448,6 +451,40 @@ async def _scenario(rec: Recorder) -> None:
         MacAlgorithm="HMAC_SHA_256",
     )
 
+    # --- grants -----------------------------------------------------------------------------
+    grantee = "arn:aws:iam::111122223333:role/grantee"
+    retiring = "arn:aws:iam::111122223333:role/retiring"
+    grant = await rec.ok(
+        "CreateGrant",
+        "create_grant",
+        KeyId=sym_id,
+        GranteePrincipal=grantee,
+        RetiringPrincipal=retiring,
+        Operations=["Encrypt", "Decrypt"],
+        Constraints={"EncryptionContextSubset": {"purpose": "grants"}},
+        Name="scenario-grant",
+    )
+    listed = await rec.ok("ListGrants", "list_grants", KeyId=sym_id)
+    rec.check("ListGrants operations", [g["Operations"] for g in listed["Grants"]])
+    retirable = await rec.ok(
+        "ListRetirableGrants", "list_retirable_grants", RetiringPrincipal=retiring
+    )
+    rec.check("ListRetirableGrants count", len(retirable["Grants"]))
+    await rec.ok("RetireGrant by token", "retire_grant", GrantToken=grant["GrantToken"])
+    second = await rec.ok(
+        "CreateGrant second",
+        "create_grant",
+        KeyId=sym_id,
+        GranteePrincipal=grantee,
+        Operations=["Decrypt"],
+    )
+    await rec.ok("RevokeGrant", "revoke_grant", KeyId=sym_id, GrantId=second["GrantId"])
+    listed = await rec.ok("ListGrants after revoke", "list_grants", KeyId=sym_id)
+    rec.check("ListGrants after revoke count", len(listed["Grants"]))
+    await rec.call(
+        "RevokeGrant missing key", "revoke_grant", KeyId=MISSING_KEY_ID, GrantId="0" * 64
+    )
+
     # --- enable / disable, deletion ---------------------------------------------------------
     await rec.ok("DisableKey", "disable_key", KeyId=sym2_id)
     described = await rec.ok("DescribeKey disabled", "describe_key", KeyId=sym2_id)
@@ -565,7 +602,39 @@ def _aliases(ours: Any) -> bool:
     return ours[0] == "ok" and all(set(alias) == _ALIAS for alias in ours[1]["Aliases"])
 
 
+_GRANT = frozenset(
+    {
+        "KeyId",
+        "GrantId",
+        "Name",
+        "CreationDate",
+        "GranteePrincipal",
+        "RetiringPrincipal",
+        "IssuingAccount",
+        "Operations",
+        "Constraints",
+    }
+)
+
+
+def _grants(ours: Any) -> bool:
+    return ours[0] == "ok" and all(set(grant) == _GRANT for grant in ours[1]["Grants"])
+
+
 REFERENCE: dict[str, tuple[Expected, str]] = {
+    **{
+        step: (
+            _grants,
+            "GrantListEntry has CreationDate and IssuingAccount (ListGrants reference); moto "
+            "omits them",
+        )
+        for step in ("ListGrants", "ListRetirableGrants")
+    },
+    "RevokeGrant missing key": (
+        _error("NotFoundException"),
+        "RevokeGrant: NotFoundException for a key that does not exist (errors reference); "
+        "moto answers HTTP 500",
+    ),
     **{
         step: (_reply(_SYMMETRIC_KEY, at="KeyMetadata"), _METADATA_REASON)
         for step in (
@@ -847,35 +916,29 @@ def test_alias_identifiers_only_where_the_reference_allows_them() -> None:
     }
 
 
-def test_every_other_operation_is_unsupported() -> None:
+def test_every_operation_is_served() -> None:
+    """All the operations of botocore's KMS model; an operation a newer model adds that
+    LocalKMS does not serve answers UnsupportedOperationException, naming it."""
     backend = Backend(key_store())
     names = _kms_model().operation_names
-    assert set(names) > SUPPORTED_OPERATIONS
+    assert set(names) == SUPPORTED_OPERATIONS and len(names) == 54
     for name in names:
-        if name in SUPPORTED_OPERATIONS:
-            assert backend.operation(TARGET + name).name == name
-            continue
-        with pytest.raises(KMSError) as caught:
-            backend.operation(TARGET + name)
-        assert (caught.value.code, caught.value.status) == ("UnsupportedOperationException", 400)
-        assert name in caught.value.message
+        assert backend.operation(TARGET + name).name == name
+    backend.operations = dict(backend.operations)
+    del backend.operations[TARGET + "ReplicateKey"]  # as if the model were newer
+    with pytest.raises(KMSError) as caught:
+        backend.operation(TARGET + "ReplicateKey")
+    assert (caught.value.code, caught.value.status) == ("UnsupportedOperationException", 400)
+    assert "ReplicateKey" in caught.value.message
     for target in (None, "", "TrentService.Nope", "DynamoDB_20120810.GetItem"):
         with pytest.raises(KMSError) as caught:
             backend.operation(target)
         assert caught.value.code == "UnknownOperationException"
 
 
-async def test_unsupported_operation_over_http(local: LocalKMS) -> None:
-    async with client_of(local) as kms:
-        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-        with pytest.raises(kms.exceptions.UnsupportedOperationException):
-            await kms.create_grant(
-                KeyId=key_id,
-                GranteePrincipal="arn:aws:iam::111122223333:root",
-                Operations=["Decrypt"],
-            )
+async def test_unknown_operation_over_http(local: LocalKMS) -> None:
     status, body = await signed_call(local, "NoSuchOperation", {})
-    assert (status, body["__type"]) == (400, "UnknownOperationException")
+    assert (status, body) == (400, {"__type": "UnknownOperationException"})
 
 
 async def test_list_pagination(local: LocalKMS) -> None:
@@ -886,10 +949,11 @@ async def test_list_pagination(local: LocalKMS) -> None:
         await kms.tag_resource(
             KeyId=ids[0], Tags=[{"TagKey": f"t{i}", "TagValue": str(i)} for i in range(5)]
         )
-        for method, kwargs, member in [
-            ("list_keys", {}, "Keys"),
-            ("list_aliases", {}, "Aliases"),
-            ("list_resource_tags", {"KeyId": ids[0]}, "Tags"),
+        predefined = len(AWS_SERVICES)  # alias/aws/<service>, listed with no key yet
+        for method, kwargs, member, count in [
+            ("list_keys", {}, "Keys", 5),
+            ("list_aliases", {}, "Aliases", 5 + predefined),
+            ("list_resource_tags", {"KeyId": ids[0]}, "Tags", 5),
         ]:
             pages = [
                 page
@@ -897,11 +961,616 @@ async def test_list_pagination(local: LocalKMS) -> None:
                     PaginationConfig={"PageSize": 2}, **kwargs
                 )
             ]
-            assert [len(p[member]) for p in pages] == [2, 2, 1], method
-            assert [p["Truncated"] for p in pages] == [True, True, False]
+            sizes = [2] * (count // 2) + [1] * (count % 2)
+            assert [len(p[member]) for p in pages] == sizes, method
+            assert [p["Truncated"] for p in pages] == [True] * (len(sizes) - 1) + [False]
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             await kms.list_keys(Marker="not-a-marker")
         assert error_of(caught.value) == ("InvalidMarkerException", 400)
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             await kms.tag_resource(KeyId=ids[0], Tags=[{"TagKey": "aws:x", "TagValue": "y"}])
         assert error_of(caught.value) == ("TagException", 400)
+
+
+def test_decrypt_with_another_key_is_incorrect_key() -> None:
+    """Decrypt reference, KeyId: "If you identify a different KMS key, the Decrypt operation
+    throws an IncorrectKeyException"; ReEncrypt's SourceKeyId likewise (IncorrectKeyException:
+    "The KeyId in a Decrypt request and the SourceKeyId in a ReEncrypt request must identify
+    the same KMS key that was used to encrypt the ciphertext"). Whatever the other key's type.
+    """
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    blob = base64.b64decode(
+        invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    )
+    others = [
+        invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"],
+        invoke(backend, "CreateKey", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"),
+        invoke(backend, "CreateKey", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"),
+        invoke(backend, "CreateKey", KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT"),
+    ]
+    other_ids = [o if isinstance(o, str) else o["KeyMetadata"]["KeyId"] for o in others]
+    invoke(backend, "DisableKey", KeyId=other_ids[0])
+    for other in other_ids:
+        code, _ = fails(backend, "Decrypt", CiphertextBlob=blob, KeyId=other)
+        assert code == "IncorrectKeyException", other
+        code, _ = fails(
+            backend,
+            "ReEncrypt",
+            CiphertextBlob=blob,
+            SourceKeyId=other,
+            DestinationKeyId=key_id,
+        )
+        assert code == "IncorrectKeyException", other
+    assert invoke(backend, "Decrypt", CiphertextBlob=blob, KeyId=key_id)["Plaintext"]
+
+
+def test_rotation_checks_the_key_state_before_the_key_type() -> None:
+    """Developer Guide, "Key states of AWS KMS keys": a disabled key answers DisabledException
+    and a key pending deletion KMSInvalidStateException, before RotateKeyOnDemand's
+    UnsupportedOperationException for a key that is not a symmetric encryption key."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
+        "KeyMetadata"
+    ]["KeyId"]
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation"):
+        assert fails(backend, operation, KeyId=key_id)[0] == "UnsupportedOperationException"
+    invoke(backend, "DisableKey", KeyId=key_id)
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation"):
+        assert fails(backend, operation, KeyId=key_id)[0] == "DisabledException", operation
+    invoke(backend, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    for operation in ("RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation"):
+        assert fails(backend, operation, KeyId=key_id)[0] == "KMSInvalidStateException"
+
+
+async def test_dry_run_statuses(local: LocalKMS) -> None:
+    """DryRunOperationException: HTTP 412 in the API reference, and 400 as KMS answers
+    GenerateDataKeyPair's."""
+    async with client_of(local) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_P256", DryRun=True)
+        assert error_of(caught.value) == ("DryRunOperationException", 400)
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.encrypt(KeyId=key_id, Plaintext=b"x", DryRun=True)
+        assert error_of(caught.value) == ("DryRunOperationException", 412)
+
+
+async def test_errors_kms_sends_without_a_message(local: LocalKMS) -> None:
+    """KMS leaves the message out of InvalidCiphertextException, KMSInvalidMacException and
+    KMSInvalidSignatureException: botocore's parsed error then has no ``message`` member
+    beside ``Error`` and ``ResponseMetadata``."""
+    async with client_of(local) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+        mac_key = (await kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"))[
+            "KeyMetadata"
+        ]["KeyId"]
+        sign_key = (await kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"))[
+            "KeyMetadata"
+        ]["KeyId"]
+        calls = [
+            kms.decrypt(CiphertextBlob=b"\x01" * 64, KeyId=key_id),
+            kms.verify_mac(
+                KeyId=mac_key, Message=b"m", Mac=b"\0" * 32, MacAlgorithm="HMAC_SHA_256"
+            ),
+            kms.verify(
+                KeyId=sign_key,
+                Message=b"m",
+                Signature=b"\0" * 70,
+                SigningAlgorithm="ECDSA_SHA_256",
+            ),
+        ]
+        codes = []
+        for call in calls:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await call
+            assert set(caught.value.response) == {"Error", "ResponseMetadata"}
+            assert caught.value.response["Error"]["Message"] == ""
+            codes.append(caught.value.response["Error"]["Code"])
+        assert codes == [
+            "InvalidCiphertextException",
+            "KMSInvalidMacException",
+            "KMSInvalidSignatureException",
+        ]
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            await kms.describe_key(KeyId=MISSING_KEY_ID)
+        assert caught.value.response["message"] == caught.value.response["Error"]["Message"]
+
+
+# --- resource quotas (Developer Guide, "Resource quotas") ------------------------------------
+
+
+def _tag_list(names: list[str]) -> list[dict[str, str]]:
+    return [{"TagKey": name, "TagValue": "v"} for name in names]
+
+
+def test_tags_duplicate_keys_and_more_than_fifty() -> None:
+    """TagResource reference: TagException for tags that are not valid; "Tagging AWS
+    resources" (General Reference): each tag key unique, at most 50 user-created tags."""
+    backend = Backend(key_store())
+    code, _ = fails(backend, "CreateKey", Tags=_tag_list(["a", "b", "a"]))
+    assert code == "TagException"
+    code, _ = fails(backend, "CreateKey", Tags=_tag_list([f"t{i}" for i in range(51)]))
+    assert code == "TagException"
+    key_id = invoke(backend, "CreateKey", Tags=_tag_list([f"t{i}" for i in range(50)]))[
+        "KeyMetadata"
+    ]["KeyId"]
+    assert fails(backend, "TagResource", KeyId=key_id, Tags=_tag_list(["new"]))[0] == (
+        "TagException"
+    )
+    # an existing key's tag is replaced, not added
+    invoke(backend, "TagResource", KeyId=key_id, Tags=[{"TagKey": "t0", "TagValue": "w"}])
+    assert fails(backend, "TagResource", KeyId=key_id, Tags=_tag_list(["x", "x"]))[0] == (
+        "TagException"
+    )
+    tags = invoke(backend, "ListResourceTags", KeyId=key_id)["Tags"]
+    assert len(tags) == 50 and {"TagKey": "t0", "TagValue": "w"} in tags
+
+
+def test_on_demand_rotations_per_key() -> None:
+    """Developer Guide, "Resource quotas" and "Perform on-demand key rotation": at most 25
+    on-demand rotations per KMS key, a quota that cannot be raised; beyond it,
+    LimitExceededException."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    for _ in range(25):
+        invoke(backend, "RotateKeyOnDemand", KeyId=key_id)
+    assert fails(backend, "RotateKeyOnDemand", KeyId=key_id)[0] == "LimitExceededException"
+    rotations = invoke(backend, "ListKeyRotations", KeyId=key_id)["Rotations"]
+    assert len(rotations) == 25
+
+
+def test_aliases_per_key() -> None:
+    """Developer Guide, "Resource quotas": up to 50 aliases per KMS key; a 51st, created or
+    moved onto the key, is LimitExceededException."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    other = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    for i in range(50):
+        invoke(backend, "CreateAlias", AliasName=f"alias/a{i}", TargetKeyId=key_id)
+    code, _ = fails(backend, "CreateAlias", AliasName="alias/a50", TargetKeyId=key_id)
+    assert code == "LimitExceededException"
+    invoke(backend, "CreateAlias", AliasName="alias/other", TargetKeyId=other)
+    code, _ = fails(backend, "UpdateAlias", AliasName="alias/other", TargetKeyId=key_id)
+    assert code == "LimitExceededException"
+    invoke(backend, "UpdateAlias", AliasName="alias/a0", TargetKeyId=key_id)  # no move
+    invoke(backend, "UpdateAlias", AliasName="alias/a0", TargetKeyId=other)
+    invoke(backend, "UpdateAlias", AliasName="alias/other", TargetKeyId=key_id)
+
+
+def test_key_policy_size() -> None:
+    """Developer Guide, "Resource quotas": key policy document size 32 KB (32,768 bytes),
+    counted in UTF-8; a larger one is LimitExceededException from CreateKey and PutKeyPolicy."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    statement = json.loads(POLICY)
+
+    def sized(size: int, filler: str = "x") -> str:
+        policy = {**statement, "Id": ""}
+        room = size - len(json.dumps(policy).encode())
+        policy["Id"] = filler * (room // len(filler.encode()))
+        text = json.dumps(policy, ensure_ascii=False)
+        assert size - len(filler.encode()) < len(text.encode()) <= size
+        return text
+
+    invoke(backend, "PutKeyPolicy", KeyId=key_id, Policy=sized(32_768))
+    assert fails(backend, "PutKeyPolicy", KeyId=key_id, Policy=sized(32_769))[0] == (
+        "LimitExceededException"
+    )
+    assert fails(backend, "CreateKey", Policy=sized(32_769))[0] == "LimitExceededException"
+    wide = sized(32_770, "é")  # two bytes a character in UTF-8: fewer characters than bytes
+    assert len(wide) < 32_768 < len(wide.encode())
+    assert fails(backend, "PutKeyPolicy", KeyId=key_id, Policy=wide)[0] == (
+        "LimitExceededException"
+    )
+
+
+def test_keys_per_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Developer Guide, "Resource quotas": 100,000 customer managed keys per account and
+    Region, whatever their state; CreateKey beyond is LimitExceededException."""
+    from aiokms.emulator import _operations
+
+    assert _operations.MAX_KEYS == 100_000
+    monkeypatch.setattr(_operations, "MAX_KEYS", 3)
+    backend = Backend(key_store())
+    ids = [invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"] for _ in range(3)]
+    invoke(backend, "ScheduleKeyDeletion", KeyId=ids[0], PendingWindowInDays=7)
+    assert fails(backend, "CreateKey")[0] == "LimitExceededException"
+
+
+# --- grants (CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant) ----------
+
+
+def test_grant_operations() -> None:
+    """The five grant operations' replies and errors (API reference of each)."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    arn = f"arn:aws:kms:{REGION}:111122223333:key/{key_id}"
+    alice = "arn:aws:iam::111122223333:user/alice"
+
+    def create(operations: list[str]) -> dict[str, Any]:
+        return invoke(
+            backend,
+            "CreateGrant",
+            KeyId=key_id,
+            GranteePrincipal=alice,
+            RetiringPrincipal="arn:aws:iam::111122223333:role/ops",
+            Operations=operations,
+            Constraints={"EncryptionContextSubset": {"app": "a"}},
+            Name="app-grant",
+        )
+
+    created = create(["Encrypt", "Decrypt"])
+    assert len(created["GrantId"]) == 64 and created["GrantToken"]
+    again = create(["Decrypt", "Encrypt"])
+    assert again["GrantId"] == created["GrantId"]  # the same named grant: idempotent
+    listed = invoke(backend, "ListGrants", KeyId=key_id)
+    assert listed["Truncated"] is False
+    (entry,) = listed["Grants"]
+    assert entry == {
+        "KeyId": arn,
+        "GrantId": created["GrantId"],
+        "Name": "app-grant",
+        "CreationDate": entry["CreationDate"],
+        "GranteePrincipal": alice,
+        "RetiringPrincipal": "arn:aws:iam::111122223333:role/ops",
+        "IssuingAccount": "arn:aws:iam::111122223333:root",
+        "Operations": ["Encrypt", "Decrypt"],
+        "Constraints": {"EncryptionContextSubset": {"app": "a"}},
+    }
+    retirable = invoke(
+        backend, "ListRetirableGrants", RetiringPrincipal="arn:aws:iam::111122223333:role/ops"
+    )
+    assert [g["GrantId"] for g in retirable["Grants"]] == [created["GrantId"]]
+    assert invoke(backend, "ListGrants", KeyId=key_id, GranteePrincipal="x")["Grants"] == []
+    code, _ = fails(backend, "RevokeGrant", KeyId=key_id, GrantId="0" * 64)
+    assert code == "NotFoundException"
+    assert fails(backend, "RevokeGrant", KeyId=key_id, GrantId="bad")[0] == (
+        "InvalidGrantIdException"
+    )
+    invoke(backend, "RevokeGrant", KeyId=key_id, GrantId=created["GrantId"])
+    assert invoke(backend, "ListGrants", KeyId=key_id)["Grants"] == []
+    assert fails(backend, "RetireGrant", GrantToken="not-a-token")[0] == (
+        "InvalidGrantTokenException"
+    )
+    assert fails(backend, "RetireGrant", KeyId=key_id)[0] == "ValidationException"
+
+
+def test_create_grant_checks() -> None:
+    """CreateGrant: the operations must suit the key type ("Grant operations"), constraints
+    only on symmetric encryption keys, KMS's key state errors, DryRun, and at most 50,000
+    grants per key ("Resource quotas")."""
+    backend = Backend(key_store())
+    key_id = invoke(backend, "CreateKey")["KeyMetadata"]["KeyId"]
+    signing = invoke(backend, "CreateKey", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
+        "KeyMetadata"
+    ]["KeyId"]
+    bob = "arn:aws:iam::111122223333:user/bob"
+    assert fails(
+        backend, "CreateGrant", KeyId=signing, GranteePrincipal=bob, Operations=["Encrypt"]
+    )[0] == ("ValidationException")
+    invoke(backend, "CreateGrant", KeyId=signing, GranteePrincipal=bob, Operations=["Sign"])
+    assert fails(
+        backend,
+        "CreateGrant",
+        KeyId=signing,
+        GranteePrincipal=bob,
+        Operations=["Sign"],
+        Constraints={"EncryptionContextEquals": {"a": "b"}},
+    )[0] == ("ValidationException")
+    assert fails(
+        backend, "CreateGrant", KeyId=key_id, GranteePrincipal="bob", Operations=["Encrypt"]
+    )[0] == ("ValidationException")
+    assert fails(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=bob,
+        Operations=["Encrypt"],
+        DryRun=True,
+    )[0] == ("DryRunOperationException")
+    assert invoke(backend, "ListGrants", KeyId=key_id)["Grants"] == []
+    invoke(backend, "DisableKey", KeyId=key_id)
+    assert fails(
+        backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
+    )[0] == ("DisabledException")
+    from aiokms.emulator import _operations
+
+    assert _operations.MAX_GRANTS_PER_KEY == 50_000
+    invoke(backend, "EnableKey", KeyId=key_id)
+    limited = pytest.MonkeyPatch()
+    with limited.context() as patch:
+        patch.setattr(_operations, "MAX_GRANTS_PER_KEY", 2)
+        for _ in range(2):
+            invoke(
+                backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
+            )
+        assert fails(
+            backend, "CreateGrant", KeyId=key_id, GranteePrincipal=bob, Operations=["Encrypt"]
+        )[0] == ("LimitExceededException")
+
+
+async def test_get_key_last_usage(local: LocalKMS) -> None:
+    """GetKeyLastUsage reference: the last successful cryptographic operation, its time and
+    KMS request id, tracked from the key's creation; ReEncrypt records both of its keys, and
+    a failed or DryRun request nothing."""
+    async with client_of(local) as kms:
+        first = (await kms.create_key())["KeyMetadata"]
+        second = (await kms.create_key())["KeyMetadata"]
+        fresh = await kms.get_key_last_usage(KeyId=first["KeyId"])
+        assert "KeyLastUsage" not in fresh
+        assert fresh["KeyId"] == first["Arn"]
+        assert fresh["TrackingStartDate"] == fresh["KeyCreationDate"] == first["CreationDate"]
+        encrypted = await kms.encrypt(KeyId=first["KeyId"], Plaintext=b"x")
+        used = (await kms.get_key_last_usage(KeyId=first["KeyId"]))["KeyLastUsage"]
+        assert used["Operation"] == "Encrypt"
+        assert used["KmsRequestId"] == encrypted["ResponseMetadata"]["RequestId"]
+        assert len(used["CloudTrailEventId"]) == 36
+        with pytest.raises(botocore.exceptions.ClientError):
+            await kms.decrypt(CiphertextBlob=b"\x01" * 64, KeyId=first["KeyId"])
+        with pytest.raises(botocore.exceptions.ClientError):
+            await kms.encrypt(KeyId=first["KeyId"], Plaintext=b"x", DryRun=True)
+        again = (await kms.get_key_last_usage(KeyId=first["KeyId"]))["KeyLastUsage"]
+        assert again == used
+        await kms.re_encrypt(
+            CiphertextBlob=encrypted["CiphertextBlob"], DestinationKeyId=second["KeyId"]
+        )
+        for key in (first, second):
+            last = (await kms.get_key_last_usage(KeyId=key["KeyId"]))["KeyLastUsage"]
+            assert last["Operation"] == "ReEncrypt"
+
+
+async def test_imported_key_material_over_http(local: LocalKMS) -> None:
+    """The import workflow of the Developer Guide ("Importing key material") with
+    aiobotocore: a key of origin EXTERNAL, its wrapping key and import token, the wrapped
+    material imported, then the key in use."""
+    async with client_of(local) as kms:
+        key_id = (await kms.create_key(Origin="EXTERNAL"))["KeyMetadata"]["KeyId"]
+        parameters = await kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256", WrappingKeySpec="RSA_3072"
+        )
+        await kms.import_key_material(
+            KeyId=key_id,
+            ImportToken=parameters["ImportToken"],
+            EncryptedKeyMaterial=wrap_key_material(
+                parameters["PublicKey"], "RSA_AES_KEY_WRAP_SHA_256", bytes(range(32))
+            ),
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )
+        blob = (await kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+        assert (await kms.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+        await kms.delete_imported_key_material(KeyId=key_id)
+        with pytest.raises(kms.exceptions.KMSInvalidStateException):
+            await kms.decrypt(CiphertextBlob=blob)
+
+
+# --- custom key stores (simulated) -----------------------------------------------------------
+
+_CLOUDHSM = {
+    "CustomKeyStoreName": "hsm-store",
+    "CloudHsmClusterId": "cluster-234abcdefgh",
+    "TrustAnchorCertificate": "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----",
+    "KeyStorePassword": "kmsuser-password",
+}
+_XKS = {
+    "CustomKeyStoreName": "xks-store",
+    "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
+    "XksProxyUriEndpoint": "https://xks.example.com",
+    "XksProxyUriPath": "/example/kms/xks/v1",
+    "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+    "XksProxyAuthenticationCredential": {
+        "AccessKeyId": "ABCDE23456723EXAMPLE",
+        "RawSecretAccessKey": "DXjSUawnel2fr6SKC7G25CNxTyWKE5PF9XX6H/u9pSo=",
+    },
+}
+
+
+def test_custom_key_store_lifecycle() -> None:
+    """The custom key store operations' API reference pages, simulated: a store is created
+    DISCONNECTED, connects at once, holds symmetric keys (origin AWS_CLOUDHSM or
+    EXTERNAL_KEY_STORE) that are Unavailable while it is disconnected (key state table), and
+    is deleted only disconnected and empty."""
+    backend = Backend(key_store())
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+    xks = invoke(backend, "CreateCustomKeyStore", **_XKS)["CustomKeyStoreId"]
+    assert hsm.startswith("cks-") and len(hsm) == 21
+    described = invoke(backend, "DescribeCustomKeyStores")["CustomKeyStores"]
+    assert [(d["CustomKeyStoreType"], d["ConnectionState"]) for d in described] == [
+        ("AWS_CLOUDHSM", "DISCONNECTED"),
+        ("EXTERNAL_KEY_STORE", "DISCONNECTED"),
+    ]
+    assert described[1]["XksProxyConfiguration"] == {
+        "Connectivity": "PUBLIC_ENDPOINT",
+        "UriEndpoint": "https://xks.example.com",
+        "UriPath": "/example/kms/xks/v1",
+        "AccessKeyId": "ABCDE23456723EXAMPLE",
+    }
+    assert "RawSecretAccessKey" not in str(described) and "kmsuser-password" not in str(described)
+    code, _ = fails(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)
+    assert code == "CustomKeyStoreInvalidStateException"
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=xks)
+    in_hsm = invoke(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)[
+        "KeyMetadata"
+    ]
+    assert (in_hsm["Origin"], in_hsm["CustomKeyStoreId"], in_hsm["CloudHsmClusterId"]) == (
+        "AWS_CLOUDHSM",
+        hsm,
+        "cluster-234abcdefgh",
+    )
+    in_xks = invoke(
+        backend,
+        "CreateKey",
+        Origin="EXTERNAL_KEY_STORE",
+        CustomKeyStoreId=xks,
+        XksKeyId="external-key-1",
+    )["KeyMetadata"]
+    assert in_xks["XksKeyConfiguration"] == {"Id": "external-key-1"}
+    blob = invoke(backend, "Encrypt", KeyId=in_hsm["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    assert fails(backend, "EnableKeyRotation", KeyId=in_hsm["KeyId"])[0] == (
+        "UnsupportedOperationException"
+    )
+    invoke(backend, "GenerateRandom", NumberOfBytes=8, CustomKeyStoreId=hsm)
+    assert fails(backend, "DeleteCustomKeyStore", CustomKeyStoreId=hsm)[0] == (
+        "CustomKeyStoreInvalidStateException"
+    )
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)
+    meta = invoke(backend, "DescribeKey", KeyId=in_hsm["KeyId"])["KeyMetadata"]
+    assert (meta["KeyState"], meta["Enabled"]) == ("Unavailable", False)
+    assert fails(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob)) == (
+        "KMSInvalidStateException",
+        f"{in_hsm['Arn']} is unavailable.",
+    )
+    assert fails(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)[0] == (
+        "CustomKeyStoreInvalidStateException"
+    )
+    assert fails(backend, "DeleteCustomKeyStore", CustomKeyStoreId=hsm)[0] == (
+        "CustomKeyStoreHasCMKsException"
+    )
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert invoke(backend, "Decrypt", CiphertextBlob=base64.b64decode(blob))["Plaintext"]
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=xks)
+    invoke(backend, "UpdateCustomKeyStore", CustomKeyStoreId=xks, XksProxyUriPath="/kms/xks/v2")
+    store = backend.store
+    del store.keys[in_xks["KeyId"]]  # as if its deletion's waiting period had passed
+    invoke(backend, "DeleteCustomKeyStore", CustomKeyStoreId=xks)
+    assert fails(backend, "DescribeCustomKeyStores", CustomKeyStoreId=xks)[0] == (
+        "CustomKeyStoreNotFoundException"
+    )
+
+
+def test_custom_key_store_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = Backend(key_store())
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+    assert fails(backend, "CreateCustomKeyStore", **_CLOUDHSM)[0] == (
+        "CustomKeyStoreNameInUseException"
+    )
+    assert fails(backend, "CreateCustomKeyStore", **{**_CLOUDHSM, "CustomKeyStoreName": "b"})[
+        0
+    ] == ("CloudHsmClusterInUseException")
+    assert fails(backend, "CreateCustomKeyStore", CustomKeyStoreName="c")[0] == (
+        "ValidationException"
+    )
+    invoke(backend, "UpdateCustomKeyStore", CustomKeyStoreId=hsm, NewCustomKeyStoreName="new")
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert fails(
+        backend, "UpdateCustomKeyStore", CustomKeyStoreId=hsm, KeyStorePassword="other-password"
+    )[0] == ("CustomKeyStoreInvalidStateException")
+    for params in (
+        {"Origin": "AWS_CLOUDHSM"},
+        {"CustomKeyStoreId": hsm},
+        {"Origin": "EXTERNAL_KEY_STORE", "CustomKeyStoreId": hsm},
+    ):
+        assert fails(backend, "CreateKey", **params)[0] == "ValidationException", params
+    assert fails(
+        backend,
+        "CreateKey",
+        Origin="AWS_CLOUDHSM",
+        CustomKeyStoreId=hsm,
+        KeySpec="HMAC_256",
+        KeyUsage="GENERATE_VERIFY_MAC",
+    )[0] == ("UnsupportedOperationException")
+    assert fails(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId="cks-none")[0] == (
+        "CustomKeyStoreNotFoundException"
+    )
+    from aiokms.emulator import _operations
+
+    assert _operations.MAX_CUSTOM_KEY_STORES == 10
+    monkeypatch.setattr(_operations, "MAX_CUSTOM_KEY_STORES", 1)
+    assert fails(backend, "CreateCustomKeyStore", **_XKS)[0] == "LimitExceededException"
+    restored = key_store()
+    restored.restore(backend.store.snapshot())
+    assert invoke(Backend(restored), "DescribeCustomKeyStores") == invoke(
+        backend, "DescribeCustomKeyStores"
+    )
+
+
+# --- multi-Region keys -------------------------------------------------------------------------
+
+
+async def test_multi_region_keys(tmp_path: Any) -> None:
+    """ReplicateKey and UpdatePrimaryRegion (API reference), the replica served in its own
+    Region by the same LocalKMS: same key id and material, its own policy and tags; a
+    ciphertext of one Region decrypts in the other; rotation is the primary's."""
+    path = tmp_path / "state.json"
+    async with LocalKMS(regions=["us-west-2"], state_file=path) as local:
+        async with client_of(local) as east, client_of(local, region="us-west-2") as west:
+            primary = (await east.create_key(MultiRegion=True))["KeyMetadata"]
+            key_id = primary["KeyId"]
+            assert key_id.startswith("mrk-")
+            replicated = await east.replicate_key(
+                KeyId=key_id,
+                ReplicaRegion="us-west-2",
+                Description="west",
+                Tags=[{"TagKey": "team", "TagValue": "a"}],
+            )
+            replica = replicated["ReplicaKeyMetadata"]
+            west_arn = f"arn:aws:kms:us-west-2:111122223333:key/{key_id}"
+            assert (replica["KeyId"], replica["Arn"], replica["Description"]) == (
+                key_id,
+                west_arn,
+                "west",
+            )
+            assert replica["MultiRegionConfiguration"] == {
+                "MultiRegionKeyType": "REPLICA",
+                "PrimaryKey": {"Arn": primary["Arn"], "Region": "us-east-1"},
+                "ReplicaKeys": [{"Arn": west_arn, "Region": "us-west-2"}],
+            }
+            assert replicated["ReplicaTags"] == [{"TagKey": "team", "TagValue": "a"}]
+            east_meta = (await east.describe_key(KeyId=key_id))["KeyMetadata"]
+            assert east_meta["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+            assert (await west.list_keys())["Keys"] == [{"KeyId": key_id, "KeyArn": west_arn}]
+            blob = (await east.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+            assert (await west.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.replicate_key(KeyId=key_id, ReplicaRegion="us-west-2")
+            assert error_of(caught.value) == ("AlreadyExistsException", 400)
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await west.rotate_key_on_demand(KeyId=key_id)
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+            await east.rotate_key_on_demand(KeyId=key_id)
+            rotated = (await west.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+            assert (await east.decrypt(CiphertextBlob=rotated))["Plaintext"] == PLAINTEXT
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.replicate_key(KeyId=key_id, ReplicaRegion="eu-west-1")
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+            single = (await east.create_key())["KeyMetadata"]["KeyId"]
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.replicate_key(KeyId=single, ReplicaRegion="us-west-2")
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+            await east.update_primary_region(KeyId=key_id, PrimaryRegion="us-west-2")
+            config = (await west.describe_key(KeyId=key_id))["KeyMetadata"][
+                "MultiRegionConfiguration"
+            ]
+            assert config["MultiRegionKeyType"] == "PRIMARY"
+            assert config["ReplicaKeys"] == [{"Arn": primary["Arn"], "Region": "us-east-1"}]
+            await west.rotate_key_on_demand(KeyId=key_id)
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await east.rotate_key_on_demand(KeyId=key_id)
+            assert error_of(caught.value) == ("UnsupportedOperationException", 400)
+        assert local.stats().keys == 3
+    async with (
+        LocalKMS(regions=["us-west-2"], state_file=path) as again,
+        client_of(again) as east,
+        client_of(again, region="us-west-2") as west,
+    ):
+        await west.rotate_key_on_demand(KeyId=key_id)  # the replica shares it again
+        blob = (await east.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
+        assert (await west.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+        rotations = (await east.list_key_rotations(KeyId=key_id))["Rotations"]
+        assert len(rotations) == 3
+
+
+async def test_requests_go_to_the_region_they_are_signed_for() -> None:
+    async with LocalKMS(regions=["eu-west-1"]) as local:
+        async with client_of(local) as east, client_of(local, region="eu-west-1") as europe:
+            key_id = (await east.create_key())["KeyMetadata"]["KeyId"]
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await europe.describe_key(KeyId=key_id)
+            assert error_of(caught.value) == ("NotFoundException", 400)
+        async with client_of(local, region="ap-south-1") as elsewhere:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await elsewhere.list_keys()
+            assert error_of(caught.value) == ("InvalidSignatureException", 400)
+    with pytest.raises(ValueError, match="regions"):
+        LocalKMS(regions=["us-east-1"])

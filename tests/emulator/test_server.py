@@ -115,3 +115,48 @@ async def test_secrets_stay_out_of_logs(caplog: pytest.LogCaptureFixture) -> Non
     assert key.current is not None
     for shown in (repr(key), repr(key.current), repr(store), repr(backend)):
         assert key.current.secret.hex() not in shown and "secret" not in shown.lower()
+
+
+async def test_reset_starts_from_an_empty_kms(tmp_path: Any) -> None:
+    path = tmp_path / "state.json"
+    async with LocalKMS(aliases=["alias/app"], state_file=path) as local:
+        credentials, url = local.credentials, local.endpoint_url
+        async with client_of(local) as kms:
+            before = (await kms.describe_key(KeyId="alias/app"))["KeyMetadata"]["KeyId"]
+            key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+            await kms.create_alias(AliasName="alias/mine", TargetKeyId=key_id)
+            await kms.describe_key(KeyId="alias/aws/s3")  # an AWS managed key, created now
+            local.reset()
+            keys = (await kms.list_keys())["Keys"]
+            after = (await kms.describe_key(KeyId="alias/app"))["KeyMetadata"]["KeyId"]
+            assert [k["KeyId"] for k in keys] == [after] and after != before
+            for gone in (key_id, "alias/mine"):
+                with pytest.raises(botocore.exceptions.ClientError) as caught:
+                    await kms.describe_key(KeyId=gone)
+                assert error_of(caught.value) == ("NotFoundException", 400)
+            aliases = (await kms.list_aliases())["Aliases"]
+            assert [a["AliasName"] for a in aliases if "TargetKeyId" in a] == ["alias/app"]
+        assert (local.credentials, local.endpoint_url) == (credentials, url)
+        assert local.stats().operations["DescribeKey"] == 3  # the counters go on
+    async with LocalKMS(state_file=path) as again:
+        assert again.stats().keys == 1  # the file holds the store as reset
+
+
+async def test_reset_endpoint_only_when_asked() -> None:
+    for enabled in (True, False):
+        async with LocalKMS(reset_endpoint=enabled) as local:
+            async with client_of(local) as kms:
+                await kms.create_key()
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(local.endpoint_url + "/_localkms/reset") as response,
+            ):
+                status, body = response.status, await response.json(content_type=None)
+            if enabled:
+                assert (status, body, local.stats().keys) == (200, {}, 0)
+            else:  # an unsigned KMS request, refused as KMS refuses it; nothing forgotten
+                assert (status, body["__type"], local.stats().keys) == (
+                    400,
+                    "MissingAuthenticationTokenException",
+                    1,
+                )

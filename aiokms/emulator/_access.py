@@ -1,0 +1,391 @@
+"""Authorization of each request: which key an operation uses, for which action, and the
+request's condition keys; then the key policy's decision, and the key's grants where the
+policy does not deny.
+
+How this works: :func:`authorize` runs before an operation's handler. From the operation's
+name it knows where its key is named (``KeyId``, ``SourceKeyId`` and ``DestinationKeyId`` for
+ReEncrypt, ``TargetKeyId`` for aliases, the ciphertext itself for a Decrypt without
+``KeyId``) and which ``kms:`` action each key is used for (the "Required permissions" of each
+operation's API reference page: ReEncrypt needs ``kms:ReEncryptFrom`` on the source key and
+``kms:ReEncryptTo`` on the destination). Operations whose permission is an IAM policy only
+(CreateKey, ListKeys, ListAliases, GenerateRandom, ...) involve no key policy: LocalKMS takes
+every identity's IAM policy to allow everything (see :mod:`._policy`).
+
+A caller from another account may use a key only with the operations the Developer Guide's
+"Allowing users in other accounts to use a KMS key" lists, naming it by key ARN or alias ARN;
+a key id or alias name is looked up in the caller's own account, where LocalKMS has no keys.
+
+Grants (Developer Guide, "Grants in AWS KMS"): where the key policy has no statement that
+allows or denies the request, a grant on the key whose grantee is the caller and whose
+operations include the action allows it, if its encryption context constraint holds for the
+request. Grants take effect at once, so a grant token adds nothing but must be one LocalKMS
+issued (``InvalidGrantTokenException``). RetireGrant is authorized by the grant itself.
+
+CreateKey and PutKeyPolicy apply KMS's lockout safety check: unless
+``BypassPolicyLockoutSafetyCheck`` is set, the new policy must allow the caller
+``kms:PutKeyPolicy`` (PutKeyPolicy reference), else ``MalformedPolicyDocumentException``.
+
+Pure code: time comes from the store's clock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiokms.emulator import _crypto
+from aiokms.emulator._errors import KMSError
+from aiokms.emulator._keys import Key, KeyStore
+from aiokms.emulator._policy import (
+    ALLOW,
+    DENY,
+    Caller,
+    RequestContext,
+    access_denied,
+    compile_policy,
+)
+
+__all__ = ["CONTEXT_GRANT_OPERATIONS", "CROSS_ACCOUNT_OPERATIONS", "authorize", "check_lockout"]
+
+Params = dict[str, Any]
+
+CROSS_ACCOUNT_OPERATIONS = frozenset(
+    {
+        "CreateGrant",
+        "Decrypt",
+        "DescribeKey",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "ReEncrypt",
+        "RetireGrant",
+        "RevokeGrant",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
+"""The operations a principal of another account may call with a key (Developer Guide)."""
+
+# operations whose permission is an IAM policy only: no key policy is consulted
+_IAM_ONLY = frozenset(
+    {
+        "CreateKey",
+        "ListKeys",
+        "ListAliases",
+        "GenerateRandom",
+        "ListRetirableGrants",
+        "CreateCustomKeyStore",
+        "ConnectCustomKeyStore",
+        "DeleteCustomKeyStore",
+        "DescribeCustomKeyStores",
+        "DisconnectCustomKeyStore",
+        "UpdateCustomKeyStore",
+    }
+)
+
+_ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
+
+CONTEXT_GRANT_OPERATIONS = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+    }
+)
+"""The grant operations that take an encryption context, which grant constraints apply to."""
+
+# where the context of each operation's encryption context is, for kms:EncryptionContext:
+_CONTEXT_MEMBER = {
+    "kms:ReEncryptFrom": "SourceEncryptionContext",
+    "kms:ReEncryptTo": "DestinationEncryptionContext",
+}
+
+_ALGORITHM_MEMBER = {
+    "kms:ReEncryptFrom": "SourceEncryptionAlgorithm",
+    "kms:ReEncryptTo": "DestinationEncryptionAlgorithm",
+}
+
+# condition key -> the request member it reads, as is
+_MEMBER_KEYS = {
+    "kms:signingalgorithm": "SigningAlgorithm",
+    "kms:macalgorithm": "MacAlgorithm",
+    "kms:keyagreementalgorithm": "KeyAgreementAlgorithm",
+    "kms:messagetype": "MessageType",
+    "kms:datakeypairspec": "KeyPairSpec",
+    "kms:granteeprincipal": "GranteePrincipal",
+    "kms:retiringprincipal": "RetiringPrincipal",
+    "kms:rotationperiodindays": "RotationPeriodInDays",
+    "kms:schedulekeydeletionpendingwindowindays": "PendingWindowInDays",
+    "kms:bypasspolicylockoutsafetycheck": "BypassPolicyLockoutSafetyCheck",
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _lookup(
+    store: KeyStore, key: Key, params: Params, action: str, alias: str | None
+) -> Callable[[str], list[str] | None]:
+    """The request's condition keys, computed when a condition asks for one."""
+
+    def values(name: str) -> list[str] | None:
+        if name.startswith("kms:encryptioncontext:"):
+            wanted = name[len("kms:encryptioncontext:") :]
+            context = params.get(_CONTEXT_MEMBER.get(action, "EncryptionContext")) or {}
+            found = [v for k, v in context.items() if k.lower() == wanted]
+            return found or None
+        if name == "kms:encryptioncontextkeys":
+            context = params.get(_CONTEXT_MEMBER.get(action, "EncryptionContext")) or {}
+            return list(context) or None
+        if name == "kms:encryptionalgorithm":  # the default counts (condition keys page)
+            member = _ALGORITHM_MEMBER.get(action, "EncryptionAlgorithm")
+            return [params.get(member) or "SYMMETRIC_DEFAULT"]
+        if name in _MEMBER_KEYS:
+            value = params.get(_MEMBER_KEYS[name])
+            return None if value is None else [_text(value)]
+        if name == "kms:grantoperations":
+            return list(params.get("Operations") or ()) or None
+        if name == "kms:requestalias":
+            return [alias] if alias is not None else None
+        if name == "kms:resourcealiases":
+            return [a.name for a in store.aliases_of(key.key_id)] or None
+        if name == "kms:keyspec":
+            return [key.spec]
+        if name == "kms:keyusage":
+            return [key.usage]
+        if name == "kms:keyorigin":
+            return ["AWS_KMS"]
+        if name == "kms:multiregion":
+            return [_text(key.multi_region)]
+        if name == "kms:grantisforawsresource":
+            return ["false"]  # no AWS service calls LocalKMS on a caller's behalf
+        if name.startswith("aws:resourcetag/"):
+            wanted = name[len("aws:resourcetag/") :]
+            return [v for k, v in key.tags.items() if k.lower() == wanted] or None
+        if name.startswith("aws:requesttag/"):
+            wanted = name[len("aws:requesttag/") :]
+            tags = params.get("Tags") or ()
+            return [t["TagValue"] for t in tags if t["TagKey"].lower() == wanted] or None
+        if name == "aws:tagkeys":
+            keys = params.get("TagKeys") or [t["TagKey"] for t in params.get("Tags") or ()]
+            return list(keys) or None
+        if name == "aws:securetransport":
+            return ["false"]  # LocalKMS serves plain HTTP
+        if name == "aws:currenttime":
+            moment = datetime.datetime.fromtimestamp(store.now(), datetime.timezone.utc)
+            return [moment.strftime("%Y-%m-%dT%H:%M:%SZ")]
+        if name == "aws:epochtime":
+            return [str(int(store.now()))]
+        return None  # kms:ViaService and the rest: not in a direct request
+
+    return values
+
+
+def _check(
+    store: KeyStore, key: Key, caller: Caller, action: str, params: Params, alias: str | None
+) -> None:
+    policy = compile_policy(key.policy)
+    decision = policy.remembered(caller, action, key.arn)
+    if decision is None:
+        lookup = _lookup(store, key, params, action, alias)
+        decision = policy.decide(RequestContext(action, caller, key.arn, lookup))
+    if decision == ALLOW:
+        return
+    if decision != DENY and _granted(key, caller, action, params):
+        return  # a grant allows what the key policy does not deny
+    raise access_denied(caller, action, key.arn, explicit=decision == DENY)
+
+
+def _is_grantee(principal: str, caller: Caller) -> bool:
+    """Whether a grant's grantee or retiring principal is ``caller`` (an account's root ARN
+    names every principal of the account, as in a key policy)."""
+    root = _ROOT.fullmatch(principal)
+    if root is not None:
+        return caller.account == root[1]
+    return principal == caller.arn or principal == caller.role_arn
+
+
+def _granted(key: Key, caller: Caller, action: str, params: Params) -> bool:
+    """Whether a grant on ``key`` allows ``caller`` the action, its constraints met
+    (Developer Guide, "Grant constraints": they apply to the operations that take an
+    encryption context)."""
+    operation = action[len("kms:") :]
+    for grant in key.grants.values():
+        if operation not in grant.operations or not _is_grantee(grant.grantee, caller):
+            continue
+        if grant.constraints and operation in CONTEXT_GRANT_OPERATIONS:
+            context = params.get(_CONTEXT_MEMBER.get(action, "EncryptionContext")) or {}
+            equals = grant.constraints.get("EncryptionContextEquals")
+            subset = grant.constraints.get("EncryptionContextSubset")
+            if equals is not None and context != equals:
+                continue
+            if subset is not None and any(context.get(k) != v for k, v in subset.items()):
+                continue
+        return True
+    return False
+
+
+def _authorize_retire(store: KeyStore, params: Params, caller: Caller) -> None:
+    """RetireGrant: the grant's retiring principal, its grantee if the grant allows
+    RetireGrant, or the root user of the account that issued it ("Retiring and revoking
+    grants"). A grant that cannot be found is left to the handler to report."""
+    try:
+        token = params.get("GrantToken")
+        if token is not None:
+            key, grant = store.grant_of_token(token)
+        else:
+            key = store.resolve(params["KeyId"], aliases=False)
+            grant = key.grants[params["GrantId"]]
+    except (KMSError, KeyError, TypeError):
+        return
+    if grant.retiring is not None and _is_grantee(grant.retiring, caller):
+        return
+    if "RetireGrant" in grant.operations and _is_grantee(grant.grantee, caller):
+        return
+    if caller.arn == grant.issuing_account:
+        return
+    raise access_denied(caller, "kms:RetireGrant", key.arn, explicit=False)
+
+
+def _named(
+    store: KeyStore, ident: Any, caller: Caller, foreign: bool
+) -> tuple[Key, str | None] | None:
+    """The key ``ident`` names and the alias it named it by, as the caller sees it."""
+    if not isinstance(ident, str):
+        return None  # the handler reports the missing or malformed member
+    if foreign and not ident.startswith("arn:"):
+        # a key id or alias name means a key in the caller's own account
+        raise KMSError(
+            "NotFoundException",
+            f"Key 'arn:aws:kms:{store.region}:{caller.account}:key/{ident}' does not exist",
+        )
+    alias: str | None = None
+    if ident.startswith("alias/"):
+        alias = ident
+    elif ident.startswith("arn:") and ":alias/" in ident:
+        alias = ident[ident.index(":alias/") + 1 :]
+    return store.resolve(ident), alias
+
+
+def authorize(store: KeyStore, operation: str, params: Params, caller: Caller) -> None:
+    """Raise ``AccessDeniedException`` unless the key policies allow ``caller`` the request.
+
+    Resolves the keys the request names first (so an unknown key is ``NotFoundException``,
+    as KMS answers before it authorizes).
+    """
+    foreign = caller.account != store.account_id
+    if operation in _IAM_ONLY:
+        if foreign:
+            raise KMSError(
+                "AccessDeniedException",
+                f"User: {caller.arn} is not authorized to perform: kms:{operation} in "
+                f"account {store.account_id}: LocalKMS serves one account",
+            )
+        return
+    if foreign and operation not in CROSS_ACCOUNT_OPERATIONS:
+        ident = params.get("KeyId") or params.get("TargetKeyId")
+        if isinstance(ident, str) and not ident.startswith("arn:"):
+            _named(store, ident, caller, foreign)  # NotFoundException, as above
+        raise KMSError(
+            "AccessDeniedException",
+            f"User: {caller.arn} is not authorized to perform: kms:{operation} on a key of "
+            f"another account",
+        )
+    for token in params.get("GrantTokens") or ():
+        try:
+            store.grant_of_token(token)
+        except KMSError as exc:
+            if exc.code == "InvalidGrantTokenException":
+                raise
+    if operation == "RetireGrant":
+        _authorize_retire(store, params, caller)
+        return
+    if operation == "ReEncrypt":
+        source = _source_key(store, params, "SourceKeyId", caller, foreign)
+        destination = _named(store, params.get("DestinationKeyId"), caller, foreign)
+        if source is not None:
+            _check(store, source[0], caller, "kms:ReEncryptFrom", params, source[1])
+        if destination is not None:
+            _check(store, destination[0], caller, "kms:ReEncryptTo", params, destination[1])
+        return
+    if operation == "Decrypt":
+        found = _source_key(store, params, "KeyId", caller, foreign)
+        if found is not None:
+            _check(store, found[0], caller, "kms:Decrypt", params, found[1])
+        return
+    action = "kms:" + operation
+    if operation in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
+        _authorize_alias(store, operation, params, caller)
+        return
+    found = _named(store, params.get("KeyId"), caller, foreign)
+    if found is not None:
+        _check(store, found[0], caller, action, params, found[1])
+
+
+def _source_key(
+    store: KeyStore, params: Params, member: str, caller: Caller, foreign: bool
+) -> tuple[Key, str | None] | None:
+    """The key a Decrypt or ReEncrypt decrypts with: the one named, else the ciphertext's."""
+    if params.get(member) is not None:
+        return _named(store, params[member], caller, foreign)
+    blob = params.get("CiphertextBlob")
+    parsed = _crypto.parse_envelope(blob) if isinstance(blob, bytes) else None
+    if parsed is None:
+        return None  # the handler answers InvalidCiphertextException
+    key = store.by_raw_id(parsed[0])
+    return None if key is None else (key, None)
+
+
+def _authorize_alias(store: KeyStore, operation: str, params: Params, caller: Caller) -> None:
+    """CreateAlias: the target key; UpdateAlias: the current and the new target; DeleteAlias:
+    the alias's key (each operation's "Required permissions")."""
+    action = "kms:" + operation
+    name = params.get("AliasName")
+    if not isinstance(name, str) or not name.startswith("alias/") or name.startswith("alias/aws/"):
+        return  # the handler refuses the name first
+    if operation != "CreateAlias":
+        alias = store.aliases.get(name)
+        current = store.keys.get(alias.target) if alias is not None else None
+        if current is not None:
+            _check(store, current, caller, action, params, None)
+    target = params.get("TargetKeyId")
+    if operation != "DeleteAlias" and isinstance(target, str):
+        try:
+            key = store.resolve(target, aliases=False)
+        except KMSError:
+            return  # the handler reports it in its own words
+        _check(store, key, caller, action, params, None)
+
+
+def check_lockout(policy: str, caller: Caller, key_arn: str, params: Params) -> None:
+    """KMS's policy lockout safety check: the new policy must let ``caller`` change it again.
+
+    Raises:
+        KMSError: ``MalformedPolicyDocumentException`` as KMS words it.
+    """
+    if params.get("BypassPolicyLockoutSafetyCheck"):
+        return
+    context = RequestContext("kms:PutKeyPolicy", caller, key_arn, None)
+    if compile_policy(policy).decide(context) != ALLOW:
+        raise KMSError(
+            "MalformedPolicyDocumentException",
+            "The new key policy will not allow you to update the key policy in the future.",
+        )

@@ -1,0 +1,483 @@
+"""Key policies: checked when they are set, evaluated for every request that uses a key.
+
+How this works: :func:`compile_policy` turns a key policy document into a :class:`Policy`, a
+tuple of :class:`Statement` objects whose ``Principal``, ``Action``, ``Resource`` and
+``Condition`` elements are parsed once (exact names in sets, wildcards as regular
+expressions), or raises ``MalformedPolicyDocumentException``. :meth:`Policy.decide` evaluates
+one request, described by a :class:`RequestContext`, the way the Developer Guide's "Policy
+evaluation logic" does for a resource-based policy: an explicit ``Deny`` wins, else any
+``Allow`` allows, else the request is implicitly denied.
+
+LocalKMS has no IAM: every principal's identity-based policies are taken to allow everything.
+So a statement naming an account (``"111122223333"`` or ``arn:aws:iam::111122223333:root``)
+applies to every principal of that account, which is what the Developer Guide's default key
+policy means by delegating to IAM ("Allows access to the AWS account and enables IAM
+policies"). A policy whose statements have no ``Condition`` decides by caller and action
+alone, so it remembers its decisions.
+
+Condition values are read from the context on demand: :meth:`RequestContext.values` answers
+the condition keys of the Developer Guide's "AWS KMS condition keys" and the global ones a key
+policy can use (``aws:PrincipalArn``, ``aws:ResourceTag/...``, ...), or ``None`` for a key the
+request does not have. The operators are those of the IAM policy reference (String, Numeric,
+Date, Bool, Arn, Null, with ``...IfExists`` and the ``ForAnyValue:``/``ForAllValues:`` set
+qualifiers).
+
+Pure code: no I/O, no clock of its own (the context carries the request time).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokms.emulator._errors import KMSError
+
+__all__ = [
+    "ALLOW",
+    "DENY",
+    "IMPLICIT_DENY",
+    "Caller",
+    "Policy",
+    "RequestContext",
+    "access_denied",
+    "compile_policy",
+]
+
+ALLOW = "allow"
+DENY = "deny"
+IMPLICIT_DENY = "implicit"
+
+_ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_ASSUMED_ROLE = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/.+")
+_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::([0-9]{12}):.+")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who signed a request: a principal ARN and its account.
+
+    ``arn`` is ``arn:aws:iam::<account>:root``, an IAM user or role ARN, or an STS
+    assumed-role session ARN (which a policy matches by its role's ARN too).
+    """
+
+    arn: str
+    account: str
+    role_arn: str | None = None
+
+    @classmethod
+    def of(cls, arn: str) -> Caller:
+        """The caller a principal ARN names.
+
+        Raises:
+            ValueError: ``arn`` is not an IAM or STS principal ARN.
+        """
+        match = _PRINCIPAL_ARN.fullmatch(arn)
+        if match is None:
+            raise ValueError(f"not an IAM or STS principal ARN: {arn!r}")
+        role = _ASSUMED_ROLE.fullmatch(arn)
+        role_arn = f"arn:{role[1]}:iam::{role[2]}:role/{role[3]}" if role else None
+        return cls(arn, match[2], role_arn)
+
+    @classmethod
+    def root(cls, account: str) -> Caller:
+        """The account's root user."""
+        return cls(f"arn:aws:iam::{account}:root", account)
+
+
+def access_denied(caller: Caller, action: str, resource: str, *, explicit: bool) -> KMSError:
+    """``AccessDeniedException`` as KMS words it for a key policy's decision."""
+    why = (
+        "with an explicit deny in a resource-based policy"
+        if explicit
+        else f"because no resource-based policy allows the {action} action"
+    )
+    return KMSError(
+        "AccessDeniedException",
+        f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource} {why}",
+    )
+
+
+class RequestContext:
+    """One request as a policy sees it: action, caller, key ARN and condition keys.
+
+    Args:
+        action: ``kms:`` and the action name, such as ``"kms:Decrypt"``.
+        caller: who signed the request.
+        resource: the key ARN.
+        lookup: condition key (lower case) -> its values, or ``None`` when the request has
+            none; called only when a statement's condition asks.
+    """
+
+    __slots__ = ("_lookup", "action", "caller", "resource")
+
+    def __init__(
+        self,
+        action: str,
+        caller: Caller,
+        resource: str,
+        lookup: Callable[[str], list[str] | None] | None = None,
+    ) -> None:
+        self.action = action
+        self.caller = caller
+        self.resource = resource
+        self._lookup = lookup
+
+    def values(self, key: str) -> list[str] | None:
+        """The values of condition key ``key`` (any case), ``None`` if the request has none."""
+        name = key.lower()
+        if name == "kms:calleraccount" or name == "aws:principalaccount":
+            return [self.caller.account]
+        if name == "aws:principalarn":
+            return [self.caller.role_arn or self.caller.arn]
+        return self._lookup(name) if self._lookup is not None else None
+
+
+# --- matching names --------------------------------------------------------------------------
+
+
+def _glob(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """A set of names with ``*``/``?`` wildcards: exact ones in a set, the others as globs."""
+
+    exact: frozenset[str]
+    globs: tuple[re.Pattern[str], ...]
+    ignore_case: bool
+
+    @classmethod
+    def of(cls, names: Iterable[str], *, ignore_case: bool) -> _Names:
+        exact, globs = set(), []
+        for name in names:
+            if "*" in name or "?" in name:
+                globs.append(_glob(name, ignore_case=ignore_case))
+            else:
+                exact.add(name.lower() if ignore_case else name)
+        return cls(frozenset(exact), tuple(globs), ignore_case)
+
+    def __contains__(self, name: object) -> bool:
+        assert isinstance(name, str)
+        if (name.lower() if self.ignore_case else name) in self.exact:
+            return True
+        return any(glob.fullmatch(name) for glob in self.globs)
+
+
+# --- conditions ------------------------------------------------------------------------------
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _date(text: str) -> float | None:
+    number = _number(text)
+    if number is not None:
+        return number
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return calendar.timegm(moment.utctimetuple()) + moment.microsecond / 1e6
+
+
+def _compare(convert: Callable[[str], float | None], test: Callable[[float, float], bool]) -> Any:
+    def match(value: str, wanted: str) -> bool:
+        a, b = convert(value), convert(wanted)
+        return a is not None and b is not None and test(a, b)
+
+    return match
+
+
+def _like(value: str, wanted: str) -> bool:
+    return _glob(wanted, ignore_case=False).fullmatch(value) is not None
+
+
+# base operator -> (match one request value against one policy value, negated)
+_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    "StringEquals": (str.__eq__, False),
+    "StringNotEquals": (str.__eq__, True),
+    "StringEqualsIgnoreCase": (lambda v, w: v.casefold() == w.casefold(), False),
+    "StringNotEqualsIgnoreCase": (lambda v, w: v.casefold() == w.casefold(), True),
+    "StringLike": (_like, False),
+    "StringNotLike": (_like, True),
+    "NumericEquals": (_compare(_number, float.__eq__), False),
+    "NumericNotEquals": (_compare(_number, float.__eq__), True),
+    "NumericLessThan": (_compare(_number, float.__lt__), False),
+    "NumericLessThanEquals": (_compare(_number, float.__le__), False),
+    "NumericGreaterThan": (_compare(_number, float.__gt__), False),
+    "NumericGreaterThanEquals": (_compare(_number, float.__ge__), False),
+    "DateEquals": (_compare(_date, float.__eq__), False),
+    "DateNotEquals": (_compare(_date, float.__eq__), True),
+    "DateLessThan": (_compare(_date, float.__lt__), False),
+    "DateLessThanEquals": (_compare(_date, float.__le__), False),
+    "DateGreaterThan": (_compare(_date, float.__gt__), False),
+    "DateGreaterThanEquals": (_compare(_date, float.__ge__), False),
+    "Bool": (lambda v, w: v.lower() == w.lower(), False),
+    "ArnEquals": (str.__eq__, False),
+    "ArnNotEquals": (str.__eq__, True),
+    "ArnLike": (_like, False),
+    "ArnNotLike": (_like, True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    """One ``operator: {key: values}`` test."""
+
+    key: str
+    values: tuple[str, ...]
+    match: Callable[[str, str], bool] | None  # None: the Null operator
+    negated: bool
+    if_exists: bool
+    qualifier: str  # "", "ForAnyValue" or "ForAllValues"
+
+    def holds(self, context: RequestContext) -> bool:
+        present = context.values(self.key)
+        if self.match is None:  # Null: "true" means the key is absent
+            absent = not present
+            return all((value.lower() == "true") == absent for value in self.values)
+        if not present:
+            if self.qualifier == "ForAllValues":
+                return True
+            if self.qualifier == "ForAnyValue":
+                return False
+            return self.if_exists or self.negated
+        match, wanted = self.match, self.values
+
+        def ok(value: str) -> bool:
+            hit = any(match(value, w) for w in wanted)
+            return not hit if self.negated else hit
+
+        if self.qualifier == "ForAllValues":
+            return all(ok(value) for value in present)
+        if self.negated and not self.qualifier:  # no value may match
+            return all(ok(value) for value in present)
+        return any(ok(value) for value in present)
+
+
+def _condition(operator: str, key: str, values: Any) -> _Condition:
+    qualifier, _, base = operator.rpartition(":")
+    if qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        raise _malformed(f"Unknown condition operator {operator}.")
+    if_exists = base.endswith("IfExists") and base != "IfExists"
+    if if_exists:
+        base = base[: -len("IfExists")]
+    if isinstance(values, (str, bool, int, float)):
+        values = [values]
+    if not isinstance(values, list) or not values:
+        raise _malformed(f"The values of condition {operator} {key} must be a list.")
+    texts = tuple(("true" if v else "false") if isinstance(v, bool) else str(v) for v in values)
+    if base == "Null":
+        return _Condition(key, texts, None, False, False, qualifier)
+    if base not in _OPERATORS:
+        raise _malformed(f"Unknown condition operator {operator}.")
+    match, negated = _OPERATORS[base]
+    return _Condition(key, texts, match, negated, if_exists, qualifier)
+
+
+# --- statements and policies -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Principals:
+    """A ``Principal`` element: anyone, or accounts and principal ARNs."""
+
+    anyone: bool
+    accounts: frozenset[str]
+    arns: frozenset[str]
+
+    def __contains__(self, caller: object) -> bool:
+        assert isinstance(caller, Caller)
+        return (
+            self.anyone
+            or caller.account in self.accounts
+            or caller.arn in self.arns
+            or (caller.role_arn is not None and caller.role_arn in self.arns)
+        )
+
+
+def _principals(element: Any) -> _Principals:
+    if element == "*":
+        return _Principals(True, frozenset(), frozenset())
+    if not isinstance(element, dict) or not element:
+        raise _malformed("Policy contains a statement with one or more invalid principals.")
+    accounts, arns, anyone = set(), set(), False
+    for kind, names in element.items():
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _malformed("Policy contains a statement with one or more invalid principals.")
+        if kind != "AWS":
+            continue  # service and federated principals never sign LocalKMS requests
+        for name in names:
+            root = _ROOT.fullmatch(name)
+            if name == "*":
+                anyone = True
+            elif _ACCOUNT.fullmatch(name):
+                accounts.add(name)
+            elif root is not None:
+                accounts.add(root[1])
+            elif _PRINCIPAL_ARN.fullmatch(name):
+                arns.add(name)
+            else:
+                raise _malformed("Policy contains a statement with one or more invalid principals.")
+    return _Principals(anyone, frozenset(accounts), frozenset(arns))
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One compiled policy statement."""
+
+    allow: bool
+    principals: _Principals
+    not_principal: bool
+    actions: _Names
+    not_action: bool
+    resources: _Names | None  # None: "*"
+    not_resource: bool
+    conditions: tuple[_Condition, ...]
+
+    def applies(self, context: RequestContext) -> bool:
+        """Whether the statement covers ``context`` (its effect aside)."""
+        if (context.caller in self.principals) == self.not_principal:
+            return False
+        if (context.action in self.actions) == self.not_action:
+            return False
+        if self.resources is not None and (
+            (context.resource in self.resources) == self.not_resource
+        ):
+            return False
+        return all(condition.holds(context) for condition in self.conditions)
+
+
+def _strings(element: Any, name: str) -> list[str]:
+    values = [element] if isinstance(element, str) else element
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise _malformed(f"{name} must be a string or a list of strings.")
+    return values
+
+
+def _either(statement: dict[str, Any], name: str) -> tuple[Any, bool]:
+    if name in statement and f"Not{name}" in statement:
+        raise _malformed(f"A statement cannot have both {name} and Not{name}.")
+    if name in statement:
+        return statement[name], False
+    if f"Not{name}" in statement:
+        return statement[f"Not{name}"], True
+    raise _malformed(f"Policy statement is missing {name}.")
+
+
+def _statement(raw: Any) -> Statement:
+    if not isinstance(raw, dict):
+        raise _malformed("Each policy statement must be a JSON object.")
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise _malformed("Policy statement Effect must be Allow or Deny.")
+    principal, not_principal = _either(raw, "Principal")
+    action, not_action = _either(raw, "Action")
+    resources: _Names | None = None
+    not_resource = False
+    if "Resource" in raw or "NotResource" in raw:
+        resource, not_resource = _either(raw, "Resource")
+        names = _strings(resource, "Resource")
+        if "*" not in names or not_resource:
+            resources = _Names.of(names, ignore_case=False)
+    conditions: list[_Condition] = []
+    condition = raw.get("Condition", {})
+    if not isinstance(condition, dict):
+        raise _malformed("Policy statement Condition must be a JSON object.")
+    for operator, tests in condition.items():
+        if not isinstance(tests, dict):
+            raise _malformed(f"Condition {operator} must map condition keys to values.")
+        conditions.extend(_condition(operator, key, values) for key, values in tests.items())
+    return Statement(
+        allow=effect == "Allow",
+        principals=_principals(principal),
+        not_principal=not_principal,
+        actions=_Names.of(_strings(action, "Action"), ignore_case=True),
+        not_action=not_action,
+        resources=resources,
+        not_resource=not_resource,
+        conditions=tuple(conditions),
+    )
+
+
+@dataclass(slots=True)
+class Policy:
+    """A compiled key policy.
+
+    Attributes:
+        statements: the statements, in document order.
+    """
+
+    statements: tuple[Statement, ...]
+    _decisions: dict[tuple[str, str, str], str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not any(statement.conditions for statement in self.statements):
+            self._decisions = {}
+
+    def remembered(self, caller: Caller, action: str, resource: str) -> str | None:
+        """The decision already made for this caller, action and key, if the policy has no
+        conditions and made it before (then no context needs building)."""
+        memo = self._decisions
+        return memo.get((caller.arn, action, resource)) if memo is not None else None
+
+    def decide(self, context: RequestContext) -> str:
+        """:data:`DENY` (an explicit deny), :data:`ALLOW`, or :data:`IMPLICIT_DENY`."""
+        memo = self._decisions
+        if memo is not None:
+            cached = memo.get((context.caller.arn, context.action, context.resource))
+            if cached is not None:
+                return cached
+        decision = IMPLICIT_DENY
+        for statement in self.statements:
+            if statement.applies(context):
+                if not statement.allow:
+                    decision = DENY
+                    break
+                decision = ALLOW
+        if memo is not None:
+            if len(memo) > 4096:
+                memo.clear()
+            memo[(context.caller.arn, context.action, context.resource)] = decision
+        return decision
+
+
+def _malformed(message: str) -> KMSError:
+    return KMSError("MalformedPolicyDocumentException", message)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_policy(text: str) -> Policy:
+    """Parse and check a key policy document.
+
+    Raises:
+        KMSError: ``MalformedPolicyDocumentException`` saying what is wrong.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise _malformed("The policy is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise _malformed("The policy must be a JSON object.")
+    raw = document.get("Statement")
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise _malformed("The policy must have at least one statement.")
+    return Policy(tuple(_statement(statement) for statement in raw))

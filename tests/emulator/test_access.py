@@ -1,0 +1,411 @@
+"""Authorization of LocalKMS's requests (``aiokms.emulator._access``): identities, key
+policies enforced per operation, the lockout safety check, cross-account use and
+``authorize=False``; with the pure backend and, over HTTP, with botocore as the client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from aiokms.emulator import LocalKMS
+from aiokms.emulator._errors import KMSError
+from aiokms.emulator._operations import Backend
+from aiokms.emulator._policy import Caller
+from tests.emulator.helpers import boto_client, client_of, error_of, key_store
+
+ACCOUNT = "111122223333"
+OTHER = "444455556666"
+ROOT = Caller.root(ACCOUNT)
+ALICE = Caller.of(f"arn:aws:iam::{ACCOUNT}:user/alice")
+BOB = Caller.of(f"arn:aws:iam::{ACCOUNT}:user/bob")
+STRANGER = Caller.of(f"arn:aws:iam::{OTHER}:user/mallory")
+ADMIN = {
+    "Sid": "Enable IAM User Permissions",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def call(backend: Backend, caller: Caller | None, operation: str, **params: Any) -> Any:
+    wire = {
+        k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in params.items()
+    }
+    op = backend.operation("TrentService." + operation)
+    return backend.call(op, op.parse(json.dumps(wire).encode()), None, caller)
+
+
+def refused(backend: Backend, caller: Caller | None, operation: str, **params: Any) -> KMSError:
+    with pytest.raises(KMSError) as caught:
+        call(backend, caller, operation, **params)
+    return caught.value
+
+
+def only_alice_policy() -> str:
+    """The account may administer the key; only alice may use it, and only to encrypt."""
+    admin = {**ADMIN, "Action": ["kms:Describe*", "kms:Put*", "kms:Get*", "kms:Create*"]}
+    return policy(
+        admin,
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ALICE.arn},
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        },
+    )
+
+
+def test_each_operation_is_authorized_by_the_key_policy() -> None:
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey", Policy=only_alice_policy())["KeyMetadata"]["KeyId"]
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}"
+    blob = call(backend, ALICE, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    call(backend, ALICE, "GenerateDataKeyWithoutPlaintext", KeyId=key_id, KeySpec="AES_256")
+    denied = refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    assert (denied.code, denied.message) == (
+        "AccessDeniedException",
+        f"User: {BOB.arn} is not authorized to perform: kms:Encrypt on resource: {arn} "
+        "because no resource-based policy allows the kms:Encrypt action",
+    )
+    # Decrypt without KeyId is authorized on the ciphertext's key
+    ciphertext = base64.b64decode(blob)
+    assert refused(backend, ALICE, "Decrypt", CiphertextBlob=ciphertext).code == (
+        "AccessDeniedException"
+    )
+    assert refused(backend, ROOT, "DisableKey", KeyId=key_id).code == "AccessDeniedException"
+    call(backend, BOB, "DescribeKey", KeyId=key_id)  # the account's Describe* delegation
+    # an unknown key is NotFoundException before any authorization
+    missing = refused(backend, BOB, "Encrypt", KeyId="alias/none", Plaintext=b"x")
+    assert missing.code == "NotFoundException"
+
+
+def test_an_explicit_deny_of_describe_key() -> None:
+    """A key policy that denies DescribeKey is enforced (with KMS's wording)."""
+    backend = Backend(key_store())
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "kms:DescribeKey", "Resource": "*"}
+    key_id = call(backend, None, "CreateKey", Policy=policy(ADMIN, deny))["KeyMetadata"]["KeyId"]
+    error = refused(backend, ROOT, "DescribeKey", KeyId=key_id)
+    assert error.code == "AccessDeniedException"
+    assert error.message.endswith("with an explicit deny in a resource-based policy")
+    call(backend, ROOT, "Encrypt", KeyId=key_id, Plaintext=b"x")
+
+
+def test_re_encrypt_needs_from_and_to() -> None:
+    """ReEncrypt reference, Required permissions: kms:ReEncryptFrom on the source key and
+    kms:ReEncryptTo on the destination key."""
+    backend = Backend(key_store())
+    source = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    only_from = policy(
+        {**ADMIN, "Action": ["kms:Describe*", "kms:Put*", "kms:Encrypt", "kms:ReEncryptFrom"]}
+    )
+    destination = call(backend, None, "CreateKey", Policy=only_from)["KeyMetadata"]["KeyId"]
+    blob = base64.b64decode(
+        call(backend, ROOT, "Encrypt", KeyId=source, Plaintext=b"x")["CiphertextBlob"]
+    )
+    error = refused(backend, ROOT, "ReEncrypt", CiphertextBlob=blob, DestinationKeyId=destination)
+    assert "kms:ReEncryptTo" in error.message
+    call(backend, ROOT, "ReEncrypt", CiphertextBlob=blob, DestinationKeyId=source)
+    other = base64.b64decode(
+        call(backend, ROOT, "Encrypt", KeyId=destination, Plaintext=b"x")["CiphertextBlob"]
+    )
+    call(backend, ROOT, "ReEncrypt", CiphertextBlob=other, DestinationKeyId=source)
+
+
+def test_conditions_read_the_request() -> None:
+    """kms:EncryptionContext:, kms:RequestAlias and kms:CallerAccount from real requests."""
+    backend = Backend(key_store())
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ALICE.arn},
+        "Action": "kms:Encrypt",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {
+                "kms:EncryptionContext:AppName": "ExampleApp",
+                "kms:RequestAlias": "alias/app",
+                "kms:CallerAccount": ACCOUNT,
+            }
+        },
+    }
+    admin = {**ADMIN, "Action": ["kms:Put*", "kms:CreateAlias"]}
+    key_id = call(backend, None, "CreateKey", Policy=policy(admin, statement))["KeyMetadata"][
+        "KeyId"
+    ]
+    call(backend, None, "CreateAlias", AliasName="alias/app", TargetKeyId=key_id)
+    good = {"AppName": "ExampleApp"}
+    call(backend, ALICE, "Encrypt", KeyId="alias/app", Plaintext=b"x", EncryptionContext=good)
+    for key, context in [("alias/app", {"AppName": "Other"}), (key_id, good), ("alias/app", {})]:
+        error = refused(
+            backend, ALICE, "Encrypt", KeyId=key, Plaintext=b"x", EncryptionContext=context
+        )
+        assert error.code == "AccessDeniedException", (key, context)
+
+
+def test_lockout_safety_check() -> None:
+    """PutKeyPolicy and CreateKey reference, BypassPolicyLockoutSafetyCheck: KMS refuses a
+    policy that would not let the caller call PutKeyPolicy again, unless bypassed."""
+    backend = Backend(key_store())
+    deny_all = policy({"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"})
+    lockout = (
+        "MalformedPolicyDocumentException",
+        "The new key policy will not allow you to update the key policy in the future.",
+    )
+    error = refused(backend, ROOT, "CreateKey", Policy=deny_all)
+    assert (error.code, error.message) == lockout
+    key_id = call(backend, ROOT, "CreateKey")["KeyMetadata"]["KeyId"]
+    error = refused(backend, ROOT, "PutKeyPolicy", KeyId=key_id, Policy=deny_all)
+    assert (error.code, error.message) == lockout
+    for_alice = policy({**ADMIN, "Principal": {"AWS": ALICE.arn}})
+    assert (
+        refused(backend, BOB, "PutKeyPolicy", KeyId=key_id, Policy=for_alice).message
+        == (lockout[1])
+    )
+    call(backend, ALICE, "PutKeyPolicy", KeyId=key_id, Policy=for_alice)
+    call(
+        backend,
+        ALICE,
+        "PutKeyPolicy",
+        KeyId=key_id,
+        Policy=deny_all,
+        BypassPolicyLockoutSafetyCheck=True,
+    )
+    assert refused(backend, ALICE, "PutKeyPolicy", KeyId=key_id, Policy=for_alice).code == (
+        "AccessDeniedException"
+    )
+
+
+def test_another_account_uses_a_key_by_arn_only() -> None:
+    """Developer Guide, "Allowing users in other accounts to use a KMS key": the key policy
+    must allow the other account, which names the key by its ARN, and only the cryptographic
+    and a few read operations work across accounts."""
+    backend = Backend(key_store())
+    shared = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+        "Action": ["kms:Encrypt", "kms:DescribeKey", "kms:DisableKey"],
+        "Resource": "*",
+    }
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}"
+    assert refused(backend, STRANGER, "DescribeKey", KeyId=arn).code == "AccessDeniedException"
+    call(backend, ROOT, "PutKeyPolicy", KeyId=key_id, Policy=policy(ADMIN, shared))
+    call(backend, STRANGER, "DescribeKey", KeyId=arn)
+    call(backend, STRANGER, "Encrypt", KeyId=arn, Plaintext=b"x")
+    error = refused(backend, STRANGER, "DescribeKey", KeyId=key_id)
+    assert (error.code, error.message) == (
+        "NotFoundException",
+        f"Key 'arn:aws:kms:us-east-1:{OTHER}:key/{key_id}' does not exist",
+    )
+    assert refused(backend, STRANGER, "DisableKey", KeyId=arn).code == "AccessDeniedException"
+    assert refused(backend, STRANGER, "CreateKey").code == "AccessDeniedException"
+
+
+def test_aws_managed_keys_are_used_through_their_service_only() -> None:
+    """The AWS managed key policy allows kms:Encrypt only with kms:ViaService: a direct call
+    is denied, reading the key's metadata is allowed."""
+    backend = Backend(key_store())
+    call(backend, ROOT, "DescribeKey", KeyId="alias/aws/ebs")
+    assert refused(backend, ROOT, "Encrypt", KeyId="alias/aws/ebs", Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    assert (
+        refused(
+            backend,
+            ROOT,
+            "DisableKey",
+            KeyId=call(backend, ROOT, "DescribeKey", KeyId="alias/aws/ebs")["KeyMetadata"]["KeyId"],
+        ).code
+        == "AccessDeniedException"
+    )
+
+
+def test_authorize_false_serves_every_signed_request() -> None:
+    backend = Backend(key_store(), authorize=False)
+    deny_all = policy({"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"})
+    key_id = call(backend, BOB, "CreateKey", Policy=deny_all)["KeyMetadata"]["KeyId"]
+    call(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    call(backend, STRANGER, "DescribeKey", KeyId=key_id)
+
+
+async def test_identities_over_http() -> None:
+    """Each access key signs as its principal; the default credentials are the root user."""
+    identities = {
+        "AKIDALICE": ("alice-secret", ALICE.arn),
+        "AKIDBOB": ("bob-secret", BOB.arn),
+    }
+    async with LocalKMS(identities=identities) as local:
+        async with client_of(local) as root:
+            key_id = (await root.create_key(Policy=only_alice_policy()))["KeyMetadata"]["KeyId"]
+        url = local.endpoint_url
+        async with boto_client(url, "AKIDALICE", "alice-secret") as alice:
+            await alice.encrypt(KeyId=key_id, Plaintext=b"x")
+        async with boto_client(url, "AKIDBOB", "bob-secret") as bob:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await bob.encrypt(KeyId=key_id, Plaintext=b"x")
+            assert error_of(caught.value) == ("AccessDeniedException", 400)
+            assert caught.value.response["Error"]["Message"].startswith(f"User: {BOB.arn} ")
+        async with boto_client(url, "AKIDBOB", "wrong") as forger:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await forger.list_keys()
+            assert error_of(caught.value) == ("InvalidSignatureException", 400)
+    async with LocalKMS(identities=identities, authorize=False) as local:
+        async with client_of(local) as root:
+            key_id = (await root.create_key(Policy=only_alice_policy()))["KeyMetadata"]["KeyId"]
+        async with boto_client(local.endpoint_url, "AKIDBOB", "bob-secret") as bob:
+            await bob.encrypt(KeyId=key_id, Plaintext=b"x")
+
+
+def test_identities_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"identities\['AKID'\]: not an IAM or STS principal"):
+        LocalKMS(identities={"AKID": ("secret", "alice")})
+    with pytest.raises(ValueError, match="also access_key"):
+        LocalKMS(access_key="AKID", secret_key="s", identities={"AKID": ("t", ALICE.arn)})
+
+
+# --- grants ------------------------------------------------------------------------------------
+
+
+def test_a_grant_allows_what_the_key_policy_does_not() -> None:
+    """Developer Guide, "Grants in AWS KMS": a grant gives its grantee the grant operations on
+    the key; RevokeGrant and RetireGrant take it back; an explicit deny in the key policy
+    still wins."""
+    backend = Backend(key_store())
+    # the default policy would allow bob through IAM: this one allows administration only
+    admin_only = policy({**ADMIN, "Action": ["kms:Put*", "kms:CreateGrant", "kms:RevokeGrant"]})
+    key_id = call(backend, None, "CreateKey", Policy=admin_only)["KeyMetadata"]["KeyId"]
+    assert refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    grant = call(
+        backend,
+        ROOT,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=BOB.arn,
+        Operations=["Encrypt", "DescribeKey"],
+    )
+    call(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    call(backend, BOB, "DescribeKey", KeyId=key_id)
+    assert refused(backend, BOB, "GenerateDataKey", KeyId=key_id, NumberOfBytes=8).code == (
+        "AccessDeniedException"
+    )
+    assert refused(backend, ALICE, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    call(backend, ROOT, "RevokeGrant", KeyId=key_id, GrantId=grant["GrantId"])
+    assert refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    call(
+        backend, ROOT, "CreateGrant", KeyId=key_id, GranteePrincipal=BOB.arn, Operations=["Encrypt"]
+    )
+    deny_bob = {"Effect": "Deny", "Principal": {"AWS": BOB.arn}, "Action": "kms:Encrypt"}
+    call(
+        backend,
+        ROOT,
+        "PutKeyPolicy",
+        KeyId=key_id,
+        Policy=policy(json.loads(admin_only)["Statement"][0], deny_bob),
+    )
+    error = refused(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    assert error.message.endswith("with an explicit deny in a resource-based policy")
+
+
+def test_grant_constraints() -> None:
+    """CreateGrant reference, Constraints: EncryptionContextEquals needs exactly that context,
+    EncryptionContextSubset at least those pairs; DescribeKey is not constrained."""
+    backend = Backend(key_store())
+    admin_only = policy({**ADMIN, "Action": ["kms:Put*", "kms:CreateGrant"]})
+    key_id = call(backend, None, "CreateKey", Policy=admin_only)["KeyMetadata"]["KeyId"]
+    for constraint, good, bad in [
+        ("EncryptionContextEquals", {"app": "a"}, {"app": "a", "more": "b"}),
+        ("EncryptionContextSubset", {"app": "a", "more": "b"}, {"more": "b"}),
+    ]:
+        grantee = Caller.of(f"arn:aws:iam::{ACCOUNT}:role/{constraint}")
+        call(
+            backend,
+            ROOT,
+            "CreateGrant",
+            KeyId=key_id,
+            GranteePrincipal=grantee.arn,
+            Operations=["Encrypt", "DescribeKey"],
+            Constraints={constraint: {"app": "a"}},
+        )
+        call(backend, grantee, "Encrypt", KeyId=key_id, Plaintext=b"x", EncryptionContext=good)
+        call(backend, grantee, "DescribeKey", KeyId=key_id)
+        for context in (bad, {}):
+            error = refused(
+                backend, grantee, "Encrypt", KeyId=key_id, Plaintext=b"x", EncryptionContext=context
+            )
+            assert error.code == "AccessDeniedException", (constraint, context)
+
+
+def test_retire_grant_permissions_and_grant_tokens() -> None:
+    """ "Retiring and revoking grants": the retiring principal, the grantee of a grant with
+    RetireGrant, or the issuing account's root user may retire it; others may not. A grant
+    token LocalKMS did not issue is InvalidGrantTokenException wherever GrantTokens go."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+
+    def grant(**extra: Any) -> Any:
+        return call(backend, ROOT, "CreateGrant", KeyId=key_id, GranteePrincipal=BOB.arn, **extra)
+
+    by_retiring = grant(Operations=["Decrypt"], RetiringPrincipal=ALICE.arn)
+    assert refused(backend, BOB, "RetireGrant", GrantToken=by_retiring["GrantToken"]).code == (
+        "AccessDeniedException"
+    )
+    call(backend, ALICE, "RetireGrant", GrantToken=by_retiring["GrantToken"])
+    by_grantee = grant(Operations=["Decrypt", "RetireGrant"])
+    call(backend, BOB, "RetireGrant", KeyId=key_id, GrantId=by_grantee["GrantId"])
+    by_root = grant(Operations=["Decrypt"])
+    call(backend, ROOT, "RetireGrant", GrantToken=by_root["GrantToken"])
+    assert refused(backend, ROOT, "RetireGrant", GrantToken=by_root["GrantToken"]).code == (
+        "NotFoundException"
+    )
+    bad = refused(backend, ROOT, "Encrypt", KeyId=key_id, Plaintext=b"x", GrantTokens=["nope"])
+    assert bad.code == "InvalidGrantTokenException"
+    token = grant(Operations=["Encrypt"])["GrantToken"]
+    call(backend, BOB, "Encrypt", KeyId=key_id, Plaintext=b"x", GrantTokens=[token])
+
+
+async def test_grants_over_http_and_across_restarts(tmp_path: Any) -> None:
+    """The grant operations with aiobotocore as the client, the grantee signing as itself;
+    grants are kept in the state file."""
+    identities = {"AKIDBOB": ("bob-secret", BOB.arn)}
+    path = tmp_path / "state.json"
+    admin_only = policy({**ADMIN, "Action": ["kms:Put*", "kms:*Grant*", "kms:ListGrants"]})
+    async with LocalKMS(identities=identities, state_file=path) as local:
+        async with client_of(local) as root:
+            key_id = (await root.create_key(Policy=admin_only))["KeyMetadata"]["KeyId"]
+            grant = await root.create_grant(
+                KeyId=key_id, GranteePrincipal=BOB.arn, Operations=["GenerateDataKey"]
+            )
+        credentials = local.credentials
+    async with LocalKMS(
+        identities=identities,
+        state_file=path,
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+    ) as local:
+        async with boto_client(local.endpoint_url, "AKIDBOB", "bob-secret") as bob:
+            await bob.generate_data_key(
+                KeyId=key_id, KeySpec="AES_256", GrantTokens=[grant["GrantToken"]]
+            )
+        async with client_of(local) as root:
+            listed = (await root.list_grants(KeyId=key_id))["Grants"]
+            assert [g["GrantId"] for g in listed] == [grant["GrantId"]]
+            await root.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
+        async with boto_client(local.endpoint_url, "AKIDBOB", "bob-secret") as bob:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await bob.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+            assert error_of(caught.value) == ("AccessDeniedException", 400)
