@@ -134,7 +134,7 @@ async def main(args: argparse.Namespace) -> None:
     """Start the local KMS (unless --key-id), serve, then demo or wait for Ctrl-C."""
     async with contextlib.AsyncExitStack() as stack:
         if args.key_id:
-            connect = aiokms.KMSClient  # region and credentials as the AWS CLI finds them
+            connect: Callable[[], aiokms.KMSClient] = aiokms.KMSClient  # as the AWS CLI finds
             key_arn = args.key_id
         else:
             local = await stack.enter_async_context(

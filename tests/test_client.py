@@ -64,6 +64,27 @@ def test_every_operation_of_the_model_is_a_coroutine_method() -> None:
         assert method.__doc__ and method.__name__ == name
 
 
+def test_operation_methods_show_the_models_parameters_and_documentation() -> None:
+    signature = inspect.signature(aiokms.KMSClient.encrypt)
+    params = signature.parameters
+    assert list(params)[:3] == ["self", "KeyId", "Plaintext"]
+    assert {p.kind for name, p in params.items() if name != "self"} == {
+        inspect.Parameter.KEYWORD_ONLY
+    }
+    assert params["KeyId"].default is inspect.Parameter.empty  # required
+    assert params["EncryptionContext"].default is not inspect.Parameter.empty
+    assert signature.return_annotation == "EncryptResponse"
+    doc = aiokms.KMSClient.encrypt.__doc__ or ""
+    assert doc.startswith("KMS Encrypt. Encrypts plaintext of up to 4,096 bytes")
+    assert "Args:\n" in doc and "EncryptionContext: " in doc
+    assert "<" not in doc and "&amp;" not in doc  # plain text, not the model's HTML
+    # one documented, typed signature per operation of the model
+    for name in botocore_operations():
+        method = getattr(aiokms.KMSClient, xform_name(name))
+        assert (method.__doc__ or "").startswith(f"KMS {name}."), name
+        assert inspect.signature(method).return_annotation.endswith("Response"), name
+
+
 async def test_positional_arguments_are_refused(kms: aiokms.KMSClient, fake: FakeKMS) -> None:
     with pytest.raises(TypeError, match="only accepts keyword arguments"):
         await kms.describe_key("alias/x")
