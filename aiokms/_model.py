@@ -16,13 +16,15 @@ import os
 import re
 from dataclasses import dataclass
 from html import unescape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import botocore.loaders
 from botocore import xform_name
-from botocore.model import ServiceModel
 
 from aiokms import _protocol
+
+if TYPE_CHECKING:
+    import botocore.loaders
+    from botocore.model import ServiceModel
 
 __all__ = [
     "KMSModel",
@@ -137,12 +139,17 @@ def paginators() -> dict[str, PaginatorSpec]:
 @functools.cache
 def _loader() -> botocore.loaders.Loader:
     # botocore's data and the user's (``~/.aws/models``, ``AWS_DATA_PATH``), as a session's
-    # loader finds them, without the import and set-up of a whole botocore session
+    # loader finds them, without the import and set-up of a whole botocore session; imported
+    # here, at the first call, not with aiokms
+    import botocore.loaders
+
     return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
 
 
 @functools.cache
 def _service() -> ServiceModel:
+    from botocore.model import ServiceModel
+
     return ServiceModel(_loader().load_service_model("kms", "service-2"), service_name="kms")
 
 
