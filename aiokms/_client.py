@@ -37,9 +37,9 @@ import asyncio
 import base64
 import hashlib
 import json
-import platform
 import random
 import ssl
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -47,10 +47,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-import aiohttp
 from botocore.exceptions import OperationNotPageableError
 
-from aiokms import _fork, _model, _operations, _protocol, _quotas
+from aiokms import _fork, _model, _operations, _protocol, _quotas, _transport
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
@@ -71,9 +70,8 @@ from aiokms.errors import (
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
 
 __version__ = "0.1.0"
-_USER_AGENT = (
-    f"aiokms/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
-)
+# sys.version's first word is platform.python_version(), without importing platform
+_USER_AGENT = f"aiokms/{__version__} Python/{sys.version.split()[0]} {_transport.HTTP_CLIENT}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +229,7 @@ class KMSClient(Operations):
             Signer(config.region, _operations.SIGNING_NAME),
             self._transport.host,
             _protocol.CONTENT_TYPE,
+            _transport.REQUEST_HEADERS,
         )
         self._date_second = 0
         self._signing: SigningContext | None = None
