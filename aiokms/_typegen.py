@@ -193,7 +193,10 @@ class _Model:
 
     def _typed_dict(self, name: str, *, response: bool, request: bool) -> list[str]:
         shape = self.shapes[name]
-        required = set(shape.get("required", ()))
+        # a response's members are typed as present, as types-aiobotocore types them: KMS's
+        # model marks none required, though a successful call returns them (a checker that
+        # flags access to a key that is not required would refuse r["Plaintext"])
+        required = set(shape["members"] if response else shape.get("required", ()))
         direction = "in" if request or name not in self.outputs else "out"
         fields = {
             member: self._annotation(spec["shape"], direction, top=False)

@@ -466,7 +466,7 @@ class CancelKeyDeletionRequest(TypedDict):
     KeyId: str
 
 
-class CancelKeyDeletionResponse(_Response, total=False):
+class CancelKeyDeletionResponse(_Response):
     """What ``cancel_key_deletion`` returns."""
 
     KeyId: str
@@ -508,7 +508,7 @@ class CreateCustomKeyStoreRequest(_CreateCustomKeyStoreRequestRequired, total=Fa
     XksProxyConnectivity: XksProxyConnectivityType
 
 
-class CreateCustomKeyStoreResponse(_Response, total=False):
+class CreateCustomKeyStoreResponse(_Response):
     """What ``create_custom_key_store`` returns."""
 
     CustomKeyStoreId: str
@@ -532,7 +532,7 @@ class CreateGrantRequest(_CreateGrantRequestRequired, total=False):
     RetiringServicePrincipal: str
 
 
-class CreateGrantResponse(_Response, total=False):
+class CreateGrantResponse(_Response):
     """What ``create_grant`` returns."""
 
     GrantToken: str
@@ -555,7 +555,7 @@ class CreateKeyRequest(TypedDict, total=False):
     XksKeyId: str
 
 
-class CreateKeyResponse(_Response, total=False):
+class CreateKeyResponse(_Response):
     """What ``create_key`` returns."""
 
     KeyMetadata: KeyMetadata
@@ -588,7 +588,7 @@ class DecryptRequest(TypedDict, total=False):
     DryRunModifiers: list[DryRunModifierType]
 
 
-class DecryptResponse(_Response, total=False):
+class DecryptResponse(_Response):
     """What ``decrypt`` returns."""
 
     KeyId: str
@@ -624,7 +624,7 @@ class DeleteImportedKeyMaterialRequest(_DeleteImportedKeyMaterialRequestRequired
     KeyMaterialId: str
 
 
-class DeleteImportedKeyMaterialResponse(_Response, total=False):
+class DeleteImportedKeyMaterialResponse(_Response):
     """What ``delete_imported_key_material`` returns."""
 
     KeyId: str
@@ -645,7 +645,7 @@ class DeriveSharedSecretRequest(_DeriveSharedSecretRequestRequired, total=False)
     Recipient: RecipientInfo
 
 
-class DeriveSharedSecretResponse(_Response, total=False):
+class DeriveSharedSecretResponse(_Response):
     """What ``derive_shared_secret`` returns."""
 
     KeyId: str
@@ -664,7 +664,7 @@ class DescribeCustomKeyStoresRequest(TypedDict, total=False):
     Marker: str
 
 
-class DescribeCustomKeyStoresResponse(_Response, total=False):
+class DescribeCustomKeyStoresResponse(_Response):
     """What ``describe_custom_key_stores`` returns."""
 
     CustomKeyStores: list[CustomKeyStoresListEntry]
@@ -682,7 +682,7 @@ class DescribeKeyRequest(_DescribeKeyRequestRequired, total=False):
     GrantTokens: list[str]
 
 
-class DescribeKeyResponse(_Response, total=False):
+class DescribeKeyResponse(_Response):
     """What ``describe_key`` returns."""
 
     KeyMetadata: KeyMetadata
@@ -740,7 +740,7 @@ class EncryptRequest(_EncryptRequestRequired, total=False):
     DryRun: bool
 
 
-class EncryptResponse(_Response, total=False):
+class EncryptResponse(_Response):
     """What ``encrypt`` returns."""
 
     CiphertextBlob: bytes
@@ -762,7 +762,7 @@ class GenerateDataKeyPairRequest(_GenerateDataKeyPairRequestRequired, total=Fals
     DryRun: bool
 
 
-class GenerateDataKeyPairResponse(_Response, total=False):
+class GenerateDataKeyPairResponse(_Response):
     """What ``generate_data_key_pair`` returns."""
 
     PrivateKeyCiphertextBlob: bytes
@@ -789,7 +789,7 @@ class GenerateDataKeyPairWithoutPlaintextRequest(
     DryRun: bool
 
 
-class GenerateDataKeyPairWithoutPlaintextResponse(_Response, total=False):
+class GenerateDataKeyPairWithoutPlaintextResponse(_Response):
     """What ``generate_data_key_pair_without_plaintext`` returns."""
 
     PrivateKeyCiphertextBlob: bytes
@@ -814,7 +814,7 @@ class GenerateDataKeyRequest(_GenerateDataKeyRequestRequired, total=False):
     DryRun: bool
 
 
-class GenerateDataKeyResponse(_Response, total=False):
+class GenerateDataKeyResponse(_Response):
     """What ``generate_data_key`` returns."""
 
     CiphertextBlob: bytes
@@ -840,7 +840,7 @@ class GenerateDataKeyWithoutPlaintextRequest(
     DryRun: bool
 
 
-class GenerateDataKeyWithoutPlaintextResponse(_Response, total=False):
+class GenerateDataKeyWithoutPlaintextResponse(_Response):
     """What ``generate_data_key_without_plaintext`` returns."""
 
     CiphertextBlob: bytes
@@ -861,7 +861,7 @@ class GenerateMacRequest(_GenerateMacRequestRequired, total=False):
     DryRun: bool
 
 
-class GenerateMacResponse(_Response, total=False):
+class GenerateMacResponse(_Response):
     """What ``generate_mac`` returns."""
 
     Mac: bytes
@@ -877,7 +877,7 @@ class GenerateRandomRequest(TypedDict, total=False):
     Recipient: RecipientInfo
 
 
-class GenerateRandomResponse(_Response, total=False):
+class GenerateRandomResponse(_Response):
     """What ``generate_random`` returns."""
 
     Plaintext: bytes
@@ -890,7 +890,7 @@ class GetKeyLastUsageRequest(TypedDict):
     KeyId: str
 
 
-class GetKeyLastUsageResponse(_Response, total=False):
+class GetKeyLastUsageResponse(_Response):
     """What ``get_key_last_usage`` returns."""
 
     KeyId: str
@@ -909,7 +909,7 @@ class GetKeyPolicyRequest(_GetKeyPolicyRequestRequired, total=False):
     PolicyName: str
 
 
-class GetKeyPolicyResponse(_Response, total=False):
+class GetKeyPolicyResponse(_Response):
     """What ``get_key_policy`` returns."""
 
     Policy: str
@@ -922,7 +922,7 @@ class GetKeyRotationStatusRequest(TypedDict):
     KeyId: str
 
 
-class GetKeyRotationStatusResponse(_Response, total=False):
+class GetKeyRotationStatusResponse(_Response):
     """What ``get_key_rotation_status`` returns."""
 
     KeyRotationEnabled: bool
@@ -940,7 +940,7 @@ class GetParametersForImportRequest(TypedDict):
     WrappingKeySpec: WrappingKeySpec
 
 
-class GetParametersForImportResponse(_Response, total=False):
+class GetParametersForImportResponse(_Response):
     """What ``get_parameters_for_import`` returns."""
 
     KeyId: str
@@ -959,7 +959,7 @@ class GetPublicKeyRequest(_GetPublicKeyRequestRequired, total=False):
     GrantTokens: list[str]
 
 
-class GetPublicKeyResponse(_Response, total=False):
+class GetPublicKeyResponse(_Response):
     """What ``get_public_key`` returns."""
 
     KeyId: str
@@ -1014,7 +1014,7 @@ class ImportKeyMaterialRequest(_ImportKeyMaterialRequestRequired, total=False):
     KeyMaterialId: str
 
 
-class ImportKeyMaterialResponse(_Response, total=False):
+class ImportKeyMaterialResponse(_Response):
     """What ``import_key_material`` returns."""
 
     KeyId: str
@@ -1081,7 +1081,7 @@ class ListAliasesRequest(TypedDict, total=False):
     Marker: str
 
 
-class ListAliasesResponse(_Response, total=False):
+class ListAliasesResponse(_Response):
     """What ``list_aliases`` returns."""
 
     Aliases: list[AliasListEntry]
@@ -1103,7 +1103,7 @@ class ListGrantsRequest(_ListGrantsRequestRequired, total=False):
     GranteeServicePrincipal: str
 
 
-class ListGrantsResponse(_Response, total=False):
+class ListGrantsResponse(_Response):
     """What ``list_grants`` returns."""
 
     Grants: list[GrantListEntry]
@@ -1122,7 +1122,7 @@ class ListKeyPoliciesRequest(_ListKeyPoliciesRequestRequired, total=False):
     Marker: str
 
 
-class ListKeyPoliciesResponse(_Response, total=False):
+class ListKeyPoliciesResponse(_Response):
     """What ``list_key_policies`` returns."""
 
     PolicyNames: list[str]
@@ -1142,7 +1142,7 @@ class ListKeyRotationsRequest(_ListKeyRotationsRequestRequired, total=False):
     Marker: str
 
 
-class ListKeyRotationsResponse(_Response, total=False):
+class ListKeyRotationsResponse(_Response):
     """What ``list_key_rotations`` returns."""
 
     Rotations: list[RotationsListEntry]
@@ -1157,7 +1157,7 @@ class ListKeysRequest(TypedDict, total=False):
     Marker: str
 
 
-class ListKeysResponse(_Response, total=False):
+class ListKeysResponse(_Response):
     """What ``list_keys`` returns."""
 
     Keys: list[KeyListEntry]
@@ -1176,7 +1176,7 @@ class ListResourceTagsRequest(_ListResourceTagsRequestRequired, total=False):
     Marker: str
 
 
-class ListResourceTagsResponse(_Response, total=False):
+class ListResourceTagsResponse(_Response):
     """What ``list_resource_tags`` returns."""
 
     Tags: list[Tag]
@@ -1240,7 +1240,7 @@ class ReEncryptRequest(_ReEncryptRequestRequired, total=False):
     DryRunModifiers: list[DryRunModifierType]
 
 
-class ReEncryptResponse(_Response, total=False):
+class ReEncryptResponse(_Response):
     """What ``re_encrypt`` returns."""
 
     CiphertextBlob: bytes
@@ -1273,7 +1273,7 @@ class ReplicateKeyRequest(_ReplicateKeyRequestRequired, total=False):
     Tags: list[Tag]
 
 
-class ReplicateKeyResponse(_Response, total=False):
+class ReplicateKeyResponse(_Response):
     """What ``replicate_key`` returns."""
 
     ReplicaKeyMetadata: KeyMetadata
@@ -1307,7 +1307,7 @@ class RotateKeyOnDemandRequest(TypedDict):
     KeyId: str
 
 
-class RotateKeyOnDemandResponse(_Response, total=False):
+class RotateKeyOnDemandResponse(_Response):
     """What ``rotate_key_on_demand`` returns."""
 
     KeyId: str
@@ -1337,7 +1337,7 @@ class ScheduleKeyDeletionRequest(_ScheduleKeyDeletionRequestRequired, total=Fals
     PendingWindowInDays: int
 
 
-class ScheduleKeyDeletionResponse(_Response, total=False):
+class ScheduleKeyDeletionResponse(_Response):
     """What ``schedule_key_deletion`` returns."""
 
     KeyId: str
@@ -1360,7 +1360,7 @@ class SignRequest(_SignRequestRequired, total=False):
     DryRun: bool
 
 
-class SignResponse(_Response, total=False):
+class SignResponse(_Response):
     """What ``sign`` returns."""
 
     KeyId: str
@@ -1448,7 +1448,7 @@ class VerifyMacRequest(_VerifyMacRequestRequired, total=False):
     DryRun: bool
 
 
-class VerifyMacResponse(_Response, total=False):
+class VerifyMacResponse(_Response):
     """What ``verify_mac`` returns."""
 
     KeyId: str
@@ -1471,7 +1471,7 @@ class VerifyRequest(_VerifyRequestRequired, total=False):
     DryRun: bool
 
 
-class VerifyResponse(_Response, total=False):
+class VerifyResponse(_Response):
     """What ``verify`` returns."""
 
     KeyId: str

@@ -56,7 +56,8 @@ async def no_output(kms: aiokms.KMSClient) -> int:
 async def metadata(kms: aiokms.KMSClient) -> datetime.datetime | None:
     described = await kms.describe_key(KeyId="alias/app")
     key: KeyMetadata = described["KeyMetadata"]
-    assert_type(key["KeyState"], "aiokms.types.KeyState")
+    assert_type(key["KeyId"], str)  # required in the model's KeyMetadata
+    assert_type(key.get("KeyState"), "aiokms.types.KeyState | None")  # not required
     return key.get("DeletionDate")
 
 
@@ -74,7 +75,7 @@ async def pages(kms: aiokms.KMSClient) -> list[str]:
     names: list[str] = []
     async for page in kms.get_paginator("list_aliases").paginate(KeyId="k"):
         assert_type(page, ListAliasesResponse)
-        names += [alias["AliasName"] for alias in page["Aliases"]]
+        names += [alias.get("AliasName", "") for alias in page["Aliases"]]
     keys = kms.get_paginator("list_keys").paginate(PaginationConfig={"MaxItems": 10})
     async for key_page in keys:
         assert_type(key_page, ListKeysResponse)
