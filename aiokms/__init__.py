@@ -2,22 +2,8 @@
 
 from typing import TYPE_CHECKING, Any
 
-from aiokms._cache import (
-    CacheStats,
-    CoroutineSource,
-    DataKey,
-    DataKeyCache,
-    DataKeyClient,
-    DataKeyEntry,
-    DataKeySource,
-    DecryptEntry,
-    GenerateEntry,
-    KeyBudget,
-)
 from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Paginator, __version__
 from aiokms._credentials import Credentials, CredentialsProvider
-from aiokms._encryptor import Encryptor, KMSLike
-from aiokms._message import Algorithm
 from aiokms.errors import (
     AiokmsError,
     ClientClosed,
@@ -32,6 +18,24 @@ from aiokms.errors import (
     TransportError,
     WrongEventLoop,
 )
+
+if TYPE_CHECKING:
+    from aiokms import emulator
+    from aiokms import types as types
+    from aiokms._cache import (
+        CacheStats,
+        CoroutineSource,
+        DataKey,
+        DataKeyCache,
+        DataKeyClient,
+        DataKeyEntry,
+        DataKeySource,
+        DecryptEntry,
+        GenerateEntry,
+        KeyBudget,
+    )
+    from aiokms._encryptor import Encryptor, KMSLike
+    from aiokms._message import Algorithm
 
 __all__ = [
     # client
@@ -76,15 +80,38 @@ __all__ = [
     "emulator",
 ]
 
-if TYPE_CHECKING:
-    from aiokms import emulator
+# Imported on first use: a client alone needs none of them, and a cold start (AWS Lambda)
+# should not pay for them. The cache and the encryptor bring the cryptography package, the
+# emulator aiohttp's server side and the asymmetric crypto.
+_LAZY = {
+    "CacheStats": "aiokms._cache",
+    "CoroutineSource": "aiokms._cache",
+    "DataKey": "aiokms._cache",
+    "DataKeyCache": "aiokms._cache",
+    "DataKeyClient": "aiokms._cache",
+    "DataKeyEntry": "aiokms._cache",
+    "DataKeySource": "aiokms._cache",
+    "DecryptEntry": "aiokms._cache",
+    "GenerateEntry": "aiokms._cache",
+    "KeyBudget": "aiokms._cache",
+    "Encryptor": "aiokms._encryptor",
+    "KMSLike": "aiokms._encryptor",
+    "Algorithm": "aiokms._message",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # ``aiokms.emulator`` is imported on first use: it brings aiohttp's server side and the
-    # asymmetric crypto, which a client alone does not need.
-    if name == "emulator":
-        import importlib
+    import importlib
 
-        return importlib.import_module("aiokms.emulator")
-    raise AttributeError(f"module 'aiokms' has no attribute {name!r}")
+    if name in ("emulator", "types"):  # aiokms.types: the operations' types, for annotations
+        return importlib.import_module(f"aiokms.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aiokms' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found at once next time
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -38,30 +38,29 @@ import base64
 import hashlib
 import json
 import logging
-import platform
 import random
 import ssl
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import aiohttp
 from botocore.exceptions import OperationNotPageableError
 
-from aiokms import _fork, _model, _protocol, _quotas, _telemetry
+from aiokms import _fork, _model, _operations, _protocol, _quotas, _telemetry, _transport
 from aiokms._config import resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
+from aiokms._operations import KMSExceptions, Operations
 from aiokms._ratelimit import RateLimiters
 from aiokms._retry import Failure, RetryPolicy, Step, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
 from aiokms._transport import Slots, Transport
 from aiokms.errors import (
     ClientClosed,
-    ClientExceptions,
     DeadlineExceeded,
     InvalidResponse,
     RateLimited,
@@ -77,9 +76,8 @@ __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"
 _log = logging.getLogger("aiokms.client")
 
 __version__ = "0.1.0"
-_USER_AGENT = (
-    f"aiokms/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
-)
+# sys.version's first word is platform.python_version(), without importing platform
+_USER_AGENT = f"aiokms/{__version__} Python/{sys.version.split()[0]} {_transport.HTTP_CLIENT}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +118,14 @@ class ClientMeta:
     service_name: str = "kms"
 
 
-class KMSClient:
+class KMSClient(Operations):
     """An asyncio AWS KMS client with aiobotocore's methods, arguments and responses.
 
     Every operation of botocore's KMS model is a coroutine method (``generate_data_key``,
     ``encrypt``, ``list_keys``, ...) taking the API's keyword arguments and returning the dict
     botocore returns. Use it as ``async with KMSClient(...) as kms:`` or call :meth:`close`.
+    Type checkers see each method's parameters and response as the model types them
+    (``aiokms.types``).
 
     Args:
         region_name: the AWS region; else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile.
@@ -217,10 +217,8 @@ class KMSClient:
             raise ValueError(f"call_timeout: {call_timeout!r} must be None or positive seconds")
         if max_rate_wait is not None and (not _seconds(max_rate_wait) or max_rate_wait < 0):
             raise ValueError(f"max_rate_wait: {max_rate_wait!r} must be None or seconds >= 0")
-        model = _model.load()
-        self._model = model
         self.meta = ClientMeta(region_name=config.region, endpoint_url=config.endpoint_url)
-        self.exceptions = _exceptions(model)
+        self.exceptions = _exceptions()
         self.retry_mode = config.retry_mode
         self.max_attempts = config.max_attempts
         self._credentials = CredentialCache(
@@ -240,9 +238,10 @@ class KMSClient:
             },
         )
         self._signer = JsonPostSigner(
-            Signer(config.region, model.signing_name),
+            Signer(config.region, _operations.SIGNING_NAME),
             self._transport.host,
             _protocol.CONTENT_TYPE,
+            _transport.REQUEST_HEADERS,
         )
         self._date_second = 0
         self._signing: SigningContext | None = None
@@ -351,11 +350,12 @@ class KMSClient:
 
     def can_paginate(self, operation_name: str) -> bool:
         """Whether ``get_paginator(operation_name)`` works (snake_case method name)."""
-        return operation_name in self._model.paginators
+        return operation_name in _operations.PAGINATED
 
-    def get_paginator(self, operation_name: str) -> Paginator:
-        """The paginator for a list operation, such as ``"list_keys"``."""
-        spec = self._model.paginators.get(operation_name)
+    def _paginator(self, operation_name: str) -> Paginator:
+        """``get_paginator``'s work (declared by name, with each paginator's type, in
+        :class:`~aiokms._operations.Operations`)."""
+        spec = _model.paginators().get(operation_name)
         if spec is None:
             raise OperationNotPageableError(operation_name=operation_name)
         return Paginator(self, spec)
@@ -527,7 +527,7 @@ class KMSClient:
         data: bytes,
         retries: int,
     ) -> Exception:
-        response = _protocol.error_response(status, headers, data, self._model.error_members)
+        response = _protocol.error_response(status, headers, data, _model.error_parsers())
         meta = _protocol.response_metadata(status, headers, retries)
         if _protocol.is_generic_error(status, data):
             meta.pop("RequestId", None)  # as botocore: the request id of a proxy's page is moot
@@ -536,10 +536,6 @@ class KMSClient:
         self._errors[code] += 1
         error: Exception = self.exceptions.from_code(code)(response, spec.name)
         return error
-
-    if TYPE_CHECKING:
-        # Operation methods are generated from botocore's model below.
-        def __getattr__(self, name: str) -> Callable[..., Awaitable[dict[str, Any]]]: ...
 
 
 def _log_failure(operation: str, attempt: int, error: Exception, backoff: float | None) -> None:
@@ -577,26 +573,29 @@ def _closed_during_call() -> ClientClosed:
     return ClientClosed(during_call=True)
 
 
-_EXCEPTIONS: ClientExceptions | None = None
+_EXCEPTIONS: KMSExceptions | None = None
 
 
-def _exceptions(model: _model.KMSModel) -> ClientExceptions:
+def _exceptions() -> KMSExceptions:
     """One set of exception classes per process, shared by every client (as botocore caches)."""
     global _EXCEPTIONS
     if _EXCEPTIONS is None:
-        _EXCEPTIONS = ClientExceptions(sorted(model.error_members))
+        _EXCEPTIONS = KMSExceptions(list(_operations.ERROR_CODES))
     return _EXCEPTIONS
 
 
-def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dict[str, Any]]]:
-    rule = _quotas.RULES.get(spec.name)
+def _operation_method(method_name: str, name: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The method that runs operation ``name``; its converters are compiled at its first call."""
+    declaration = getattr(Operations, method_name)
+    rule = _quotas.RULES.get(name)
     # the quota, when the request's parameters cannot change it (most operations)
-    fixed_quota = None if rule is not None and rule.parameters else _quotas.quota_for(spec.name, {})
+    fixed_quota = None if rule is not None and rule.parameters else _quotas.quota_for(name, {})
 
     async def operation(self: KMSClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if args:
-            raise TypeError(f"{spec.method_name}() only accepts keyword arguments.")
+            raise TypeError(f"{method_name}() only accepts keyword arguments.")
         try:
+            spec = _model.operation(name)
             if self._closed:
                 raise ClientClosed()
             if self._loop is not asyncio.get_running_loop():
@@ -613,15 +612,16 @@ def _operation_method(spec: _model.OperationSpec) -> Callable[..., Awaitable[dic
             forget_locals(error)
             raise
 
-    operation.__name__ = spec.method_name
-    operation.__qualname__ = f"KMSClient.{spec.method_name}"
-    operation.__doc__ = f"KMS {spec.name}: {spec.documentation}\n\nTakes the API's keyword args."
+    operation.__name__ = method_name
+    operation.__qualname__ = f"KMSClient.{method_name}"
+    operation.__doc__ = declaration.__doc__
+    operation.__wrapped__ = declaration  # type: ignore[attr-defined]  # for inspect.signature
     return operation
 
 
-for _spec in _model.load().operations.values():
-    setattr(KMSClient, _spec.method_name, _operation_method(_spec))
-del _spec
+for _method_name, _name in _operations.OPERATIONS.items():
+    setattr(KMSClient, _method_name, _operation_method(_method_name, _name))
+del _method_name, _name
 
 
 class Paginator:
@@ -633,7 +633,7 @@ class Paginator:
         self._client = client
         self._spec = spec
 
-    def paginate(self, **kwargs: Any) -> PageIterator:
+    def paginate(self, **kwargs: Any) -> PageIterator[Any]:
         """An async iterator of pages; ``PaginationConfig`` takes ``MaxItems``, ``PageSize``
         and ``StartingToken`` as botocore's does."""
         config = kwargs.pop("PaginationConfig", None) or {}
@@ -643,7 +643,10 @@ class Paginator:
         return PageIterator(self._client, self._spec, kwargs, config)
 
 
-class PageIterator:
+_Page = TypeVar("_Page")
+
+
+class PageIterator(Generic[_Page]):
     """The pages of one pagination; ``resume_token`` continues where a ``MaxItems`` cut ended."""
 
     __slots__ = ("_client", "_config", "_params", "_spec", "resume_token")
@@ -661,10 +664,10 @@ class PageIterator:
         self._config = config
         self.resume_token: str | None = None
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[_Page]:
         return self._pages()
 
-    async def _pages(self) -> AsyncIterator[dict[str, Any]]:
+    async def _pages(self) -> AsyncIterator[Any]:
         spec = self._spec
         method = getattr(self._client, spec.method_name)
         params = dict(self._params)
@@ -707,7 +710,7 @@ class PageIterator:
     async def build_full_result(self) -> dict[str, Any]:
         """Every page's items in one dict (``NextToken`` set when ``MaxItems`` cut it)."""
         items: list[Any] = []
-        async for page in self:
+        async for page in self._pages():
             items.extend(page.get(self._spec.result_key, []))
         result: dict[str, Any] = {self._spec.result_key: items}
         if self.resume_token:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.loaders
-import botocore.session
 from botocore.exceptions import NoRegionError
 
 __all__ = ["ResolvedConfig", "resolve"]
@@ -149,8 +148,24 @@ def _flag(
 
 
 def _load_profile(name: str | None) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    if name is None and not _profile_to_read(os.environ):
+        return {}, {}  # as botocore would find: nothing (and a cold start pays no session)
+    import botocore.session
+
     session = botocore.session.Session(profile=name)
     return session.get_scoped_config(), session.full_config
+
+
+def _profile_to_read(environ: Mapping[str, str]) -> bool:
+    """Whether botocore could find any profile setting: a profile named in the environment
+    (missing, it is an error), or a shared config or credentials file."""
+    if environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE"):
+        return True
+    files = (
+        environ.get("AWS_CONFIG_FILE") or "~/.aws/config",
+        environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+    )
+    return any(os.path.isfile(os.path.expanduser(path)) for path in files)
 
 
 class _LazyProfile:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from botocore.exceptions import CredentialRetrievalError, NoCredentialsError
@@ -121,7 +122,24 @@ def _check(frozen: Any) -> Credentials:
     return Credentials(access_key, secret_key, getattr(frozen, "token", None) or None)
 
 
+def _from_environment(environ: Mapping[str, str]) -> Credentials | None:
+    """The environment's static credentials, read as botocore's first provider reads them, or
+    ``None`` where that provider would do more (credentials with an expiry, which it refreshes;
+    a partial set, which it refuses)."""
+    access_key = environ.get("AWS_ACCESS_KEY_ID", "")
+    secret_key = environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if not access_key or not secret_key or environ.get("AWS_CREDENTIAL_EXPIRATION"):
+        return None
+    token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None
+    return Credentials(access_key, secret_key, token)
+
+
 async def _default_chain(profile_name: str | None) -> CredentialsProvider:
+    # The chain's first provider, without importing aiobotocore's session (a cold start's
+    # largest import): the environment, unless a profile is named (which skips it, as botocore)
+    found = None if profile_name is not None else _from_environment(os.environ)
+    if found is not None:
+        return found
     from aiobotocore.session import AioSession
 
     source = await AioSession(profile=profile_name).get_credentials()

@@ -20,14 +20,13 @@ import datetime
 import hashlib
 import hmac
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from urllib.parse import quote, unquote_to_bytes
-
-from multidict import CIMultiDict
 
 __all__ = [
     "ALGORITHM",
     "EMPTY_SHA256",
+    "HeaderMap",
     "JsonPostSigner",
     "SigningContext",
     "Signer",
@@ -38,6 +37,9 @@ __all__ = [
     "signing_key",
     "string_to_sign",
 ]
+
+# a request's headers from a dict of them: ``dict``, or the HTTP client's own mapping type
+HeaderMap = Callable[[Mapping[str, str]], MutableMapping[str, str]]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -222,14 +224,23 @@ class JsonPostSigner:
         signer: the region and service to sign for.
         host: the ``Host`` header value.
         content_type: the ``Content-Type`` header value.
+        header_map: makes the mapping of a request's headers from a dict (``dict`` by
+            default); the transport's own type saves its HTTP client a copy per request.
     """
 
-    __slots__ = ("_content_type", "_day_key", "_host", "_prefix", "_signer")
+    __slots__ = ("_content_type", "_day_key", "_header_map", "_host", "_prefix", "_signer")
 
-    def __init__(self, signer: Signer, host: str, content_type: str) -> None:
+    def __init__(
+        self,
+        signer: Signer,
+        host: str,
+        content_type: str,
+        header_map: HeaderMap = dict,
+    ) -> None:
         self._signer = signer
         self._host = host
         self._content_type = content_type
+        self._header_map = header_map
         self._prefix = f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n"
         # (secret, datestamp, inner, outer): the last day's signing key, as hash states
         self._day_key: tuple[str, str, hashlib._Hash, hashlib._Hash] | None = None
@@ -255,6 +266,7 @@ class JsonPostSigner:
             secret_key,
             token,
             (day_key[2], day_key[3]),
+            self._header_map,
         )
 
     def forget(self) -> None:
@@ -300,6 +312,7 @@ class SigningContext:
         "_creq_head",
         "_creq_states",
         "_creq_tail",
+        "_header_map",
         "_headers",
         "_outer",
         "_sts",
@@ -318,6 +331,7 @@ class SigningContext:
         secret_key: str,
         token: str | None,
         key_states: tuple[hashlib._Hash, hashlib._Hash],
+        header_map: HeaderMap = dict,
     ) -> None:
         self.amz_date = amz_date
         self.access_key = access_key
@@ -328,8 +342,8 @@ class SigningContext:
         inner, self._outer = key_states
         self._sts = inner.copy()
         self._sts.update(f"{ALGORITHM}\n{amz_date}\n{scope}\n".encode())
-        # A CIMultiDict, as aiohttp would otherwise make one of each request's headers.
-        self._headers: CIMultiDict[str] = CIMultiDict({"X-Amz-Date": amz_date})
+        self._header_map = header_map
+        self._headers = {"X-Amz-Date": amz_date}
         if token:
             self._headers["X-Amz-Security-Token"] = token
             signed = _SIGNED_WITH_TOKEN
@@ -347,7 +361,7 @@ class SigningContext:
     def __repr__(self) -> str:
         return f"<SigningContext {self.amz_date} targets={len(self._creq_states)}>"
 
-    def headers(self, target: str, payload_hash: str) -> CIMultiDict[str]:
+    def headers(self, target: str, payload_hash: str) -> MutableMapping[str, str]:
         """The headers of a request to ``target`` that are not the same for every request.
 
         ``X-Amz-Date``, ``X-Amz-Target``, ``X-Amz-Security-Token`` (with temporary
@@ -365,9 +379,9 @@ class SigningContext:
         inner.update(creq.hexdigest().encode())
         outer = self._outer.copy()
         outer.update(inner.digest())
-        headers: CIMultiDict[str] = self._headers.copy()
-        headers.add("X-Amz-Target", target)
-        headers.add("Authorization", self._authorization + outer.hexdigest())
+        headers = self._header_map(self._headers)
+        headers["X-Amz-Target"] = target
+        headers["Authorization"] = self._authorization + outer.hexdigest()
         return headers
 
 

@@ -33,16 +33,21 @@ import ssl
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from types import TracebackType
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from aiokms import errors
 
 __all__ = ["Deadlines", "Slots", "Transport", "map_exceptions"]
 
+# the HTTP client, as the User-Agent names it
+HTTP_CLIENT = f"aiohttp/{aiohttp.__version__}"
+# the mapping aiohttp takes a request's headers in as they are (any other, it copies into one)
+REQUEST_HEADERS: Callable[[Mapping[str, str]], MutableMapping[str, str]] = CIMultiDict
 KEEPALIVE_TIMEOUT = 12.0
 DNS_CACHE_TTL = 60
 # Task.uncancel (3.11+) lets Deadlines tell its cancellations from the caller's; see above.

@@ -43,8 +43,6 @@ name the endpoint and the cause, never a credential or a payload.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore import exceptions as _boto
 from botocore.parsers import ResponseParserError as _ResponseParserError
 
@@ -195,7 +193,8 @@ class ClientExceptions:
     """``kms.exceptions``: one ``ClientError`` subclass per KMS error code, by name.
 
     Mirrors botocore's client exceptions: ``kms.exceptions.NotFoundException``,
-    ``kms.exceptions.ClientError`` and ``kms.exceptions.from_code(code)``.
+    ``kms.exceptions.ClientError`` and ``kms.exceptions.from_code(code)``. Type checkers know
+    the codes from ``KMSClient``'s (``aiokms._operations.KMSExceptions``).
     """
 
     ClientError = _boto.ClientError
@@ -211,9 +210,6 @@ class ClientExceptions:
         """The class for ``code``, or ``ClientError`` itself for unknown codes."""
         cls: type[_boto.ClientError] = self._by_code.get(code, _boto.ClientError)
         return cls
-
-    def __getattr__(self, name: str) -> Any:  # for type checkers: classes are set per code
-        raise AttributeError(name)
 
     def __repr__(self) -> str:
         return f"<ClientExceptions codes={len(self._by_code)}>"

@@ -24,8 +24,6 @@ import sys
 import time
 from collections import Counter
 
-from botocore.exceptions import ClientError
-
 import aiokms
 import aiokms.emulator
 
@@ -56,7 +54,7 @@ async def main(args: argparse.Namespace) -> None:
                 started = time.perf_counter()
                 try:
                     await kms.generate_data_key(KeyId="alias/load", KeySpec="AES_256")
-                except ClientError as exc:
+                except kms.exceptions.ClientError as exc:
                     failures[exc.response["Error"]["Code"]] += 1
                 else:
                     latencies.append(time.perf_counter() - started)

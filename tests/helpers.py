@@ -1,10 +1,13 @@
 """Small helpers the client's tests share: a clock that stands still, waiting for a condition
-(never longer than :data:`BOUND`), a client's idle state, a quota's limiter."""
+(never longer than :data:`BOUND`), a client's idle state, a quota's limiter, the modules a
+file imports."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import aiokms
 from aiokms._ratelimit import RateLimiter
@@ -48,3 +51,15 @@ def limiter_of(kms: aiokms.KMSClient, quota: str) -> RateLimiter:
     limiter = None if limiters is None else limiters.get(quota)
     assert limiter is not None
     return limiter
+
+
+def imported_modules(path: str) -> set[str]:
+    """The modules a Python file imports (``import x.y``, ``from x.y import z``: ``x.y``)."""
+    tree = ast.parse(Path(path).read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names

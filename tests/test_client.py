@@ -14,14 +14,19 @@ import inspect
 import json
 import logging
 import os
+import platform
 import signal
 import socket
+import subprocess
+import sys
 import time
 import traceback
 import warnings
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import botocore.session
 import pytest
 from aiohttp import web
@@ -37,12 +42,13 @@ from botocore.parsers import ResponseParserError
 from moto.kms.responses import KmsResponse
 
 import aiokms
+from aiokms import _model
 from aiokms._quotas import ECC, RSA, SYMMETRIC
 from aiokms._signing import Signer
 from tests import moto_scenario as moto
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded, ThreadedKMS, client_of, slow
 from tests.fault_server import FaultServer, fault_client
-from tests.helpers import BOUND, FrozenClock, assert_idle, limiter_of, until
+from tests.helpers import BOUND, FrozenClock, assert_idle, imported_modules, limiter_of, until
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -65,10 +71,81 @@ def test_every_operation_of_the_model_is_a_coroutine_method() -> None:
         assert method.__doc__ and method.__name__ == name
 
 
+def test_operation_methods_show_the_models_parameters_and_documentation() -> None:
+    signature = inspect.signature(aiokms.KMSClient.encrypt)
+    params = signature.parameters
+    assert list(params)[:3] == ["self", "KeyId", "Plaintext"]
+    assert {p.kind for name, p in params.items() if name != "self"} == {
+        inspect.Parameter.KEYWORD_ONLY
+    }
+    assert params["KeyId"].default is inspect.Parameter.empty  # required
+    assert params["EncryptionContext"].default is not inspect.Parameter.empty
+    assert signature.return_annotation == "EncryptResponse"
+    doc = aiokms.KMSClient.encrypt.__doc__ or ""
+    assert doc.startswith("KMS Encrypt. Encrypts plaintext of up to 4,096 bytes")
+    assert "Args:\n" in doc and "EncryptionContext: " in doc
+    assert "<" not in doc and "&amp;" not in doc  # plain text, not the model's HTML
+    # one documented, typed signature per operation of the model
+    for name in botocore_operations():
+        method = getattr(aiokms.KMSClient, xform_name(name))
+        assert (method.__doc__ or "").startswith(f"KMS {name}."), name
+        assert inspect.signature(method).return_annotation.endswith("Response"), name
+
+
+def test_the_client_leaves_the_http_client_to_the_transport() -> None:
+    from aiokms import _client
+
+    imported = {name.split(".")[0] for name in imported_modules(_client.__file__)}
+    assert not imported & {"aiohttp", "multidict", "yarl"}
+
+
 async def test_positional_arguments_are_refused(kms: aiokms.KMSClient, fake: FakeKMS) -> None:
     with pytest.raises(TypeError, match="only accepts keyword arguments"):
         await kms.describe_key("alias/x")
     assert fake.requests == []
+
+
+async def test_an_operation_is_compiled_at_its_first_call(fake: FakeKMS) -> None:
+    _model.operation.cache_clear()
+    _model.error_parsers.cache_clear()
+    async with client_of(fake, max_attempts=1) as kms:
+        assert _model.operation.cache_info().currsize == 0  # a client compiles nothing
+        fake.reply("Encrypt", {"CiphertextBlob": base64.b64encode(b"ct").decode()})
+        await kms.encrypt(KeyId="alias/app", Plaintext=b"x")
+        await kms.encrypt(KeyId="alias/app", Plaintext=b"y")
+        assert _model.operation.cache_info().currsize == 1  # Encrypt, once
+        assert _model.error_parsers.cache_info().currsize == 0  # no error yet
+        fake.error("DescribeKey", "NotFoundException", "no such key")
+        with pytest.raises(kms.exceptions.NotFoundException):
+            await kms.describe_key(KeyId="alias/missing")
+        assert _model.error_parsers.cache_info().currsize == 1
+
+
+def test_a_cold_start_imports_only_what_a_call_needs(tmp_path: Path) -> None:
+    # AWS Lambda pays every import on each cold start: a client with the environment's
+    # credentials needs neither the cache's and encryptor's crypto nor a botocore or
+    # aiobotocore session
+    code = """
+import asyncio, sys
+import aiokms
+from aiokms._credentials import CredentialCache
+kms = aiokms.KMSClient(region_name="eu-west-1")
+asyncio.run(CredentialCache(None).get())
+heavy = ("cryptography", "aiobotocore", "botocore.session", "botocore.client", "aiokms.types")
+print(" ".join(sorted(name for name in heavy if name in sys.modules)))
+"""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
 
 
 async def test_unknown_operation_is_an_attribute_error(kms: aiokms.KMSClient) -> None:
@@ -92,6 +169,10 @@ async def test_request_is_signed_json_1_1(kms: aiokms.KMSClient, fake: FakeKMS) 
     assert "X-Amz-Security-Token" not in request.headers
     # replies are parsed as they arrive, so none may come compressed (as botocore asks)
     assert request.headers["Accept-Encoding"] == "identity"
+    assert request.headers["User-Agent"] == (
+        f"aiokms/{aiokms.__version__} Python/{platform.python_version()} "
+        f"aiohttp/{aiohttp.__version__}"
+    )
     assert request.json == {
         "KeyId": "alias/app",
         "Plaintext": base64.b64encode(b"\x00\xffsecret").decode(),

@@ -728,3 +728,38 @@ def test_default_loader_without_any_region(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     with pytest.raises(NoRegionError):
         resolve()
+
+
+@pytest.mark.parametrize("profile_variable", [None, "AWS_PROFILE", "AWS_DEFAULT_PROFILE"])
+def test_default_loader_reads_no_profile_where_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_variable: str | None
+) -> None:
+    # no shared files and no profile named: what botocore would find is nothing, and a cold
+    # start (AWS Lambda) need not pay for a botocore session to learn it
+    import botocore.session
+
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    sessions = []
+    real_init = botocore.session.Session.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        sessions.append(kwargs)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "__init__", counting)
+    if profile_variable is None:
+        with pytest.raises(NoRegionError):
+            resolve()
+        assert sessions == []
+        assert resolve(region_name="eu-west-1").endpoint_url == (
+            "https://kms.eu-west-1.amazonaws.com"
+        )
+        assert sessions == []
+    else:  # a profile named but nowhere: botocore's error, as before
+        monkeypatch.setenv(profile_variable, "named")
+        with pytest.raises(ProfileNotFound):
+            resolve(region_name="eu-west-1")
+        assert len(sessions) == 1

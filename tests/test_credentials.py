@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import ipaddress
 import socket
@@ -598,6 +599,79 @@ async def test_default_chain_reads_environment_credentials(
     )
 
 
+@pytest.mark.usefixtures("aws_home")
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"AWS_SESSION_TOKEN": "session"}, "session"),
+        ({"AWS_SECURITY_TOKEN": "security", "AWS_SESSION_TOKEN": "session"}, "security"),
+        ({"AWS_SESSION_TOKEN": ""}, None),
+    ],
+)
+async def test_environment_credentials_are_read_without_aiobotocore_as_botocore_reads_them(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], expected: str | None
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    ours = await CredentialCache(None).get()
+    theirs = await (await AioSession().get_credentials()).get_frozen_credentials()
+    assert (theirs.access_key, theirs.secret_key, theirs.token) == (
+        ACCESS_KEY,
+        SECRET_KEY,
+        expected,
+    )
+    assert (ours.access_key, ours.secret_key, ours.token) == (ACCESS_KEY, SECRET_KEY, expected)
+
+    def no_session(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the environment's credentials need no aiobotocore session")
+
+    monkeypatch.setattr(AioSession, "__init__", no_session)
+    frozen = await CredentialCache(None).get()
+    assert (frozen.access_key, frozen.secret_key, frozen.token) == (
+        ACCESS_KEY,
+        SECRET_KEY,
+        expected,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "profile"),
+    [
+        ({"AWS_CREDENTIAL_EXPIRATION": "2030-01-01T00:00:00Z"}, None),  # refreshable: theirs
+        ({"AWS_SECRET_ACCESS_KEY": ""}, None),  # partial: botocore's own error
+        ({}, "other"),  # a named profile skips the environment
+    ],
+)
+async def test_the_chain_reads_what_is_more_than_static_environment_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+    aws_home: dict[str, Path],
+    variables: dict[str, str],
+    profile: str | None,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    aws_home["credentials"].write_text(
+        "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other\n"
+    )
+    sessions = 0
+    real_init = AioSession.__init__
+
+    def counting(self: AioSession, *args: Any, **kwargs: Any) -> None:
+        nonlocal sessions
+        sessions += 1
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(AioSession, "__init__", counting)
+    cache = CredentialCache(None, profile_name=profile)
+    with contextlib.suppress(Exception):  # botocore's verdict on a partial set, whatever it is
+        await cache.get()
+    assert sessions == 1
+
+
 async def test_default_chain_reads_a_named_profile(aws_home: dict[str, Path]) -> None:
     aws_home["credentials"].write_text(
         f"[other]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
@@ -619,12 +693,12 @@ async def test_default_chain_without_credentials(monkeypatch: pytest.MonkeyPatch
     assert (frozen.access_key, frozen.secret_key) == (ACCESS_KEY, SECRET_KEY)
 
 
-@pytest.mark.usefixtures("aws_home")
 async def test_default_chain_is_resolved_once_for_concurrent_callers(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, aws_home: dict[str, Path]
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    aws_home["credentials"].write_text(
+        f"[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
+    )
     resolutions = 0
     real_get_credentials = AioSession.get_credentials
 

@@ -56,6 +56,7 @@ from aiokms._signing import (
     string_to_sign,
 )
 from tests import moto_scenario as moto
+from tests.helpers import imported_modules
 from tests.known_answers import (
     CLASSIC_ACCESS_KEY,
     CLASSIC_AMZ_DATE,
@@ -1060,6 +1061,37 @@ def test_a_signing_context_signs_many_requests_as_the_general_signer(token: str 
         headers = context.headers(target, payload_hash)
         unsigned = fixed + [(k, v) for k, v in headers.items() if k != "Authorization"]
         assert headers["Authorization"] == _general_authorization(signer, unsigned, payload_hash)
+
+
+def test_a_signing_context_makes_plain_dicts_or_the_mapping_it_is_given() -> None:
+    signer = Signer("eu-west-1", "kms")
+    payload_hash = hashlib.sha256(b"{}").hexdigest()
+    plain = JsonPostSigner(signer, "127.0.0.1:4566", "application/x-amz-json-1.1")
+    headers = plain.context("20261128T235959Z", "AKID", "SECRET", "token").headers(
+        "TrentService.Encrypt", payload_hash
+    )
+    assert type(headers) is dict
+    assert list(headers) == [
+        "X-Amz-Date",
+        "X-Amz-Security-Token",
+        "X-Amz-Target",
+        "Authorization",
+    ]
+
+    class Headers(dict[str, str]):
+        pass
+
+    made = JsonPostSigner(signer, "127.0.0.1:4566", "application/x-amz-json-1.1", Headers)
+    theirs = made.context("20261128T235959Z", "AKID", "SECRET", "token").headers(
+        "TrentService.Encrypt", payload_hash
+    )
+    assert type(theirs) is Headers and theirs == headers
+
+
+def test_signing_depends_on_no_http_client() -> None:
+    # the signing layer is pure: aiohttp and its multidict belong to the transport
+    imported = imported_modules(_signing.__file__)
+    assert not {name.split(".")[0] for name in imported} & {"aiohttp", "multidict", "yarl"}
 
 
 # --- checked by moto: IAM authentication on, every signature recomputed ---------------------

@@ -88,9 +88,13 @@ class DataKeyClient(Protocol):
     ``aiokms.KMSClient`` and aiobotocore's KMS client both fit.
     """
 
-    def generate_data_key(self, **kwargs: Any) -> Awaitable[Response]: ...
+    # properties of any signature: KMSClient's typed methods (whose responses are TypedDicts),
+    # aiobotocore's and test doubles fit
+    @property
+    def generate_data_key(self) -> Callable[..., Awaitable[Any]]: ...
 
-    def decrypt(self, **kwargs: Any) -> Awaitable[Response]: ...
+    @property
+    def decrypt(self) -> Callable[..., Awaitable[Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)

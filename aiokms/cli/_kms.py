@@ -675,9 +675,9 @@ async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Names
                     )
                     if value is not None
                 }
-                pages = kms.get_paginator(spec.method_name).paginate(
-                    **params, PaginationConfig=config
-                )
+                # typed by literal name; here the name is the command line's
+                get_paginator: Any = kms.get_paginator
+                pages = get_paginator(spec.method_name).paginate(**params, PaginationConfig=config)
                 try:
                     return await pages.build_full_result()
                 except ValueError as exc:  # a StartingToken this paginator did not make
