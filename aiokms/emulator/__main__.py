@@ -223,6 +223,7 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
         f"account {local.account_id}); Ctrl-C stops it",
         f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}",
         f"export AWS_REGION={local.region}",
+        f"export AWS_DEFAULT_REGION={local.region}",  # the AWS CLI v1, boto3 and botocore
         f"export AWS_ACCESS_KEY_ID={creds.access_key}",
         f"export AWS_SECRET_ACCESS_KEY={creds.secret_key}",
     ]
