@@ -11,6 +11,8 @@ Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package and the E
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import base64
 import datetime
 import importlib.metadata
@@ -30,7 +32,9 @@ from botocore import xform_name
 
 from aiokms import cli
 from aiokms.cli import _bench, _kms
+from aiokms.emulator import LocalKMS
 from tests.esdk_cli import esdk_cli
+from tests.helpers import FrozenClock, until
 
 REGION = "us-east-1"
 COMMAND = [sys.executable, "-m", "aiokms.cli"]
@@ -928,10 +932,13 @@ def check_report(report: dict[str, Any]) -> None:
     assert 0 <= latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"]
     assert latency["p99"] <= latency["max"]
     assert latency["min"] <= latency["mean"] <= latency["max"]
-    assert report["elapsed_s"] > 0
-    assert report["throughput_ops_s"] == pytest.approx(
-        ops["succeeded"] / report["elapsed_s"], rel=0.01, abs=0.1
-    )
+    assert report["elapsed_s"] > 0 and report["drain_s"] >= 0
+    # operations drained after the end count in the totals, not in the throughput
+    in_time = pytest.approx(ops["succeeded"] / report["elapsed_s"], rel=0.01, abs=0.1)
+    if report["drain_s"] == 0:
+        assert report["throughput_ops_s"] == in_time
+    else:
+        assert report["throughput_ops_s"] <= in_time
     timeline = report["timeline"]
     assert sum(row["ops"] for row in timeline) == ops["succeeded"]
     assert sum(row["errors"] for row in timeline) == ops["failed"]
@@ -962,7 +969,9 @@ def test_bench_closed_loop_direct_operation() -> None:
         "succeeded": 300,
         "failed": 0,
         "missed_arrivals": 0,
+        "cancelled": 0,
     }
+    assert report["interrupted"] is False
     # every operation is one KMS call, plus any retries
     assert report["kms"]["requests"] == 300 + report["kms"]["retries"]
     assert report["cache"] is None
@@ -1168,3 +1177,109 @@ def test_percentile_and_summary() -> None:
     assert report["latency_ms"]["p50"] == 10.0 and report["latency_ms"]["max"] == 30.0
     assert report["errors"] == {"ThrottlingException": 1}
     assert report["cache"]["hit_ratio"] is None
+
+
+def load_args(**overrides: Any) -> argparse.Namespace:
+    """The load settings ``_bench._Load`` reads, as the parser makes them."""
+    values = {"duration": None, "requests": None, "rate": None, "concurrency": 1}
+    return argparse.Namespace(**{**values, **overrides})
+
+
+async def test_operations_that_never_wait_take_turns() -> None:
+    """A cache hit never waits: the workers still take turns, and each operation is measured
+    from its own start (not from when the worker before it let go of the loop)."""
+    clock = FrozenClock(0.0)
+    filled = asyncio.Event()
+    workers: set[asyncio.Task[Any] | None] = set()
+    seen: list[int] = []
+
+    async def operation(i: int) -> None:
+        workers.add(asyncio.current_task())
+        if i == 0:  # the miss: one call, the others wait for it
+            await asyncio.sleep(0)
+            clock.advance(0.010)
+            filled.set()
+        elif not filled.is_set():
+            await filled.wait()
+        clock.advance(0.001)  # a hit: work without a wait
+
+    load = _bench._Load(load_args(requests=40, concurrency=4), operation, clock=clock)
+
+    async def watch() -> None:  # what the progress display does: look while the load runs
+        while True:
+            seen.append(load.recorder.completed)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await load.run()
+    finally:
+        watcher.cancel()
+    assert len(workers) == 4
+    assert load.recorder.completed == 40
+    assert max(load.recorder.latencies) < 0.015  # the miss and one hit, never a queue of hits
+    assert any(5 < completed < 35 for completed in seen)  # the display saw the load move
+
+
+async def test_elapsed_ends_at_the_duration_and_the_drain_is_reported_apart() -> None:
+    clock = FrozenClock(0.0)
+
+    async def operation(i: int) -> None:
+        await asyncio.sleep(0)
+        clock.advance(0.4)
+
+    load = _bench._Load(load_args(duration=1.0), operation, clock=clock)
+    elapsed = await load.run()
+    assert elapsed == 1.0  # starts at 0, 0.4, 0.8; the last ends at 1.2, in the drain
+    report = _bench.summarize(load.recorder, elapsed, settings={}, kms={}, cache=None)
+    assert report["elapsed_s"] == 1.0 and report["drain_s"] == pytest.approx(0.2)
+    assert report["operations"]["succeeded"] == 3
+    assert report["throughput_ops_s"] == 2.0  # the two that ended in the run
+
+
+async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
+    """Ctrl-C mid-run: the report of the operations so far (and the plot), exit 130."""
+    async with LocalKMS(aliases=["alias/bench"]) as local:
+        creds = local.credentials
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_REGION": local.region,
+        }
+        plot = ["--plot", str(tmp_path / "bench.png")] if _has_matplotlib() else []
+        proc = await asyncio.create_subprocess_exec(
+            *COMMAND,
+            "bench",
+            "--endpoint-url",
+            local.endpoint_url,
+            "--key-id",
+            "alias/bench",
+            "--duration",
+            "60",
+            "--concurrency",
+            "4",
+            "--json",
+            *plot,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        try:
+            await until(lambda: local.stats().requests >= 50)
+            proc.send_signal(signal.SIGINT)  # this child only, by its PID
+            out, err = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted after" in err
+    report = json.loads(out)
+    check_report(report)
+    assert report["interrupted"] is True and report["duration_s"] == 60
+    assert report["operations"]["succeeded"] >= 40 and report["elapsed_s"] < 60
+    assert report["kms"]["requests"] >= report["operations"]["total"]
+    if plot:
+        assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

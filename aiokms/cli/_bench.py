@@ -13,9 +13,12 @@ two ways:
   Arrivals not started by the end of ``--duration`` are reported as missed.
 
 The run stops by itself: at ``--duration`` seconds or after ``--requests`` operations, then
-waits a bounded grace period for operations in flight. :class:`Recorder` (plain, synchronous,
-clock-free) keeps every latency; :func:`summarize` turns it and the client's and cache's
-counters into the report printed as a table, as ``--json`` or as ``--plot``.
+waits a bounded grace period for operations in flight (the drain, reported apart from the
+elapsed time). SIGINT stops it early and keeps what was measured. Each worker yields to the
+event loop after every operation, so operations that never wait (cache hits) take turns.
+:class:`Recorder` (plain, synchronous, clock-free) keeps every latency; :func:`summarize`
+turns it and the client's and cache's counters into the report printed as a table, as
+``--json`` or as ``--plot``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +45,7 @@ from botocore import exceptions as boto
 from aiokms.cli._common import (
     CONFIG,
     FAILURE,
+    INTERRUPTED,
     OK,
     USAGE,
     CommandError,
@@ -173,17 +178,29 @@ def summarize(
     settings: dict[str, Any],
     kms: dict[str, Any],
     cache: dict[str, Any] | None,
+    interrupted: bool = False,
+    cancelled: int = 0,
 ) -> dict[str, Any]:
     """The report: what ran, throughput, latency, KMS and cache counters, errors by code.
 
+    Operations that end after ``elapsed`` (those in flight at the end, drained) count in the
+    totals, latencies and errors, not in the throughput; ``drain_s`` says how long they took.
+
     Args:
         recorder: the run's outcomes.
-        elapsed: the run's length in seconds, first start to last end.
+        elapsed: the run's length in seconds: from the start to ``--duration``, to the
+            interrupt, or to the last end, whichever came first.
         settings: what was asked for (operation, concurrency, ...), reported as given.
         kms: the client's counters during the run (requests, retries, throttles, errors).
         cache: the data-key cache's counters during the run, or None without a cache.
+        interrupted: the run was stopped early (Ctrl-C); the report covers what was measured.
+        cancelled: operations started but cancelled, at an interrupt or after the grace period.
     """
     ordered = sorted(recorder.latencies)
+    last_end = max(
+        max(recorder.ends, default=0.0), max((end for end, _ in recorder.failures), default=0.0)
+    )
+    in_time = sum(1 for end in recorder.ends if end <= elapsed)
     succeeded = len(ordered)
     failed = len(recorder.failures)
     errors = Counter(code for _end, code in recorder.failures)
@@ -196,14 +213,17 @@ def summarize(
         }
     return {
         **settings,
+        "interrupted": interrupted,
         "elapsed_s": round(elapsed, 6),
+        "drain_s": round(max(0.0, last_end - elapsed), 6),
         "operations": {
             "total": succeeded + failed,
             "succeeded": succeeded,
             "failed": failed,
             "missed_arrivals": recorder.missed,
+            "cancelled": cancelled,
         },
-        "throughput_ops_s": round(succeeded / elapsed, 1) if elapsed > 0 else 0.0,
+        "throughput_ops_s": round(in_time / elapsed, 1) if elapsed > 0 else 0.0,
         "latency_ms": {
             "min": round((ordered[0] if ordered else 0.0) * 1000, 3),
             "mean": round((sum(ordered) / succeeded if succeeded else 0.0) * 1000, 3),
@@ -215,7 +235,7 @@ def summarize(
         "kms": kms,
         "cache": cache_report,
         "errors": dict(sorted(errors.items())),
-        "timeline": timeline(recorder, elapsed),
+        "timeline": timeline(recorder, max(elapsed, last_end)),
     }
 
 
@@ -427,7 +447,12 @@ class _Emulator:
         for quota, rate in self._args.quota or ():
             argv += ["--quota", f"{quota}={rate!r}"]
         self._process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            # out of the terminal's process group: Ctrl-C stops the load, and the emulator
+            # keeps serving until the report is made, then gets SIGTERM
+            start_new_session=True,
         )
         assert self._process.stdout is not None
         try:
@@ -533,26 +558,55 @@ _FATAL = (
 
 
 class _Load:
-    """Runs the operations and records them; stops by itself."""
+    """Runs the operations and records them; stops by itself, or early on :meth:`interrupt`.
 
-    def __init__(self, args: argparse.Namespace, operation: Operation) -> None:
+    ``clock`` is read for every start and end (``time.perf_counter``); times are offsets from
+    the start of the run.
+    """
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        operation: Operation,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.args = args
         self.operation = operation
+        self.clock = clock
         self.recorder = Recorder()
         self.started = 0
         self.t0 = 0.0
         self.last_end = 0.0
+        self.interrupted_at: float | None = None
         self.fatal: BaseException | None = None
         self._counter = itertools.count()
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def deadline(self) -> float:
         duration: float | None = self.args.duration
         return math.inf if duration is None else duration
 
+    def now(self) -> float:
+        """Seconds since the start of the run."""
+        return self.clock() - self.t0
+
+    def interrupt(self) -> None:
+        """Stop now: start nothing more, cancel what is in flight, keep what was measured."""
+        if self.interrupted_at is not None:
+            return
+        self.interrupted_at = self.now()
+        for task in self._tasks:
+            task.cancel()
+
     def _more(self, now: float) -> bool:
         requests: int | None = self.args.requests
-        return now < self.deadline and (requests is None or self.started < requests)
+        return (
+            self.interrupted_at is None
+            and now < self.deadline
+            and (requests is None or self.started < requests)
+        )
 
     async def _one(self, scheduled: float) -> None:
         i = next(self._counter)
@@ -563,21 +617,25 @@ class _Load:
                 self.fatal = exc
             raise
         except Exception as exc:
-            end = time.perf_counter() - self.t0
+            end = self.now()
             self.recorder.failure(end, error_code(exc))
         else:
-            end = time.perf_counter() - self.t0
+            end = self.now()
             self.recorder.success(end, end - scheduled)
         self.last_end = max(self.last_end, end)
+        # An operation that never waits (an envelope operation served from the cache) would
+        # otherwise keep the loop: the other workers would start only when it stops, and
+        # their first operations would be measured as lasting the whole run.
+        await asyncio.sleep(0)
 
     async def _closed_worker(self) -> None:
-        while self._more(time.perf_counter() - self.t0):
+        while self._more(self.now()):
             self.started += 1
-            await self._one(time.perf_counter() - self.t0)
+            await self._one(self.now())
 
     async def _open_worker(self, queue: asyncio.Queue[float | None]) -> None:
         while (scheduled := await queue.get()) is not None:
-            if time.perf_counter() - self.t0 >= self.deadline:
+            if self.now() >= self.deadline:
                 self.recorder.missed += 1  # not started in time: arrivals after the end
                 continue
             self.started += 1
@@ -589,7 +647,7 @@ class _Load:
             scheduled = n / rate
             if scheduled >= self.deadline or (requests is not None and n >= requests):
                 break
-            delay = scheduled - (time.perf_counter() - self.t0)
+            delay = scheduled - self.now()
             if delay > 0:
                 await asyncio.sleep(delay)
             queue.put_nowait(scheduled)
@@ -597,33 +655,40 @@ class _Load:
             queue.put_nowait(None)
 
     async def run(self) -> float:
-        """Run the load; returns the elapsed seconds."""
-        self.t0 = time.perf_counter()
-        tasks: list[asyncio.Task[None]] = []
+        """Run the load; returns the elapsed seconds.
+
+        The run ends at ``--duration``, at an interrupt, or when its last operation ends,
+        whichever comes first: operations still in flight at the end are waited for (up to a
+        grace period) and recorded, but that drain is not part of the elapsed time.
+        """
+        self.t0 = self.clock()
         if self.args.rate is None:
-            tasks = [
+            self._tasks = [
                 asyncio.create_task(self._closed_worker()) for _ in range(self.args.concurrency)
             ]
         else:
             queue: asyncio.Queue[float | None] = asyncio.Queue()
-            tasks = [
+            self._tasks = [
                 asyncio.create_task(self._open_worker(queue)) for _ in range(self.args.concurrency)
             ]
-            tasks.append(asyncio.create_task(self._dispatch(queue, self.args.rate)))
+            self._tasks.append(asyncio.create_task(self._dispatch(queue, self.args.rate)))
         try:
-            await self._wait(tasks)
+            await self._wait(self._tasks)
         finally:
-            for task in tasks:
+            for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.fatal is not None:
             raise self.fatal
-        return max(self.last_end, min(time.perf_counter() - self.t0, self.deadline))
+        finished = self.now()
+        if self.interrupted_at is not None:
+            return self.interrupted_at
+        return min(finished, self.deadline)
 
     async def _wait(self, tasks: list[asyncio.Task[None]]) -> None:
         pending = set(tasks)
         while pending:
-            now = time.perf_counter() - self.t0
+            now = self.now()
             timeout = None if math.isinf(self.deadline) else self.deadline + _GRACE - now
             if timeout is not None and timeout <= 0:
                 return  # still running after the grace period: cancelled by the caller
@@ -678,10 +743,11 @@ class _Progress:
             self._progress.stop()
 
     async def _tick(self) -> None:
-        last = time.perf_counter()
+        clock = self.load.clock
+        last = clock()
         while True:
             await asyncio.sleep(_TICK)
-            now = time.perf_counter()
+            now = clock()
             recorder = self.load.recorder
             recent = sorted(recorder.latencies[self._seen :])
             rate = len(recent) / (now - last)
@@ -693,7 +759,7 @@ class _Progress:
                 f"throttles {stats.throttles}  errors {len(recorder.failures)}"
             )
             if self.args.duration is not None:
-                done = min(now - self.load.t0, self.args.duration)
+                done = min(self.load.now(), self.args.duration)
             else:
                 done = float(recorder.completed)
             self._progress.update(self._id, completed=done, stats=text)
@@ -744,8 +810,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         load = _Load(args, operation)
         before = kms.stats()
         cache_before = cache.stats() if cache is not None else None
-        async with _Progress(args, load, kms):
-            elapsed = await load.run()
+        with _interrupt_on_sigint(load):
+            async with _Progress(args, load, kms):
+                elapsed = await load.run()
         settings = {
             "operation": args.operation,
             "target": "emulator" if args.emulator else kms.meta.endpoint_url,
@@ -763,7 +830,25 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             settings=settings,
             kms=_counters(before, kms.stats()),
             cache=(_cache_counters(cache_before, cache.stats()) if cache is not None else None),
+            interrupted=load.interrupted_at is not None,
+            cancelled=load.started - load.recorder.completed,
         )
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigint(load: _Load) -> Iterator[None]:
+    """While the load runs, SIGINT (Ctrl-C) stops it and keeps what was measured; a second
+    SIGINT, once the handler is gone, interrupts as usual."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, load.interrupt)
+    except (NotImplementedError, RuntimeError):  # Windows; not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def _client_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -789,7 +874,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("operation", f"{report['operation']} ({load})"),
         ("target", str(report["target"])),
-        ("elapsed", f"{report['elapsed_s']:.2f} s"),
+        ("elapsed", _elapsed(report)),
         ("operations", f"{ops['succeeded']:,} ok, {ops['failed']:,} failed"),
         ("throughput", f"{report['throughput_ops_s']:,.1f} ops/s"),
         (
@@ -816,6 +901,8 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             ", ".join(f"{code} {n:,}" for code, n in report["errors"].items()) or "none",
         ),
     ]
+    if ops["cancelled"]:
+        rows.insert(4, ("cancelled", f"{ops['cancelled']:,} in flight, not counted"))
     if ops["missed_arrivals"]:
         rows.insert(4, ("missed arrivals", f"{ops['missed_arrivals']:,} (not started in time)"))
     if kms["errors"] and kms["errors"] != report["errors"]:
@@ -826,6 +913,15 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     return rows
+
+
+def _elapsed(report: dict[str, Any]) -> str:
+    text = f"{report['elapsed_s']:.2f} s"
+    if report["interrupted"]:
+        text += " (interrupted)"
+    if report["drain_s"] >= 0.005:
+        text += f" + {report['drain_s']:.2f} s drain (not in throughput)"
+    return text
 
 
 def print_table(report: dict[str, Any], out: IO[str]) -> None:
@@ -898,6 +994,13 @@ def main(argv: Sequence[str], *, prog: str = "aiokms bench", command: str = "ben
         if args.plot:
             plot(report, args.plot)
         out.flush()
+        if report["interrupted"]:
+            print(
+                f"{prog}: interrupted after {report['elapsed_s']:.2f} s; the report covers the "
+                "operations that ended until then",
+                file=sys.stderr,
+            )
+            return INTERRUPTED
         if report["operations"]["succeeded"] == 0:
             raise CommandError("no operation succeeded (see errors)", FAILURE)
         return OK
