@@ -19,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from botocore import xform_name
 from aiokms import cli
 from aiokms.cli import _bench, _kms
 from aiokms.emulator import LocalKMS
+from tests import virtual_time
 from tests.esdk_cli import esdk_cli
 from tests.helpers import FrozenClock, until
 
@@ -188,6 +190,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ),
         (["bench", "--emulator", "--plot", "out.txt"], "is not a .png file name"),
         (["bench", "--emulator", "--duration", "-1"], "must be above 0"),
+        (["bench", "--emulator", "--duration", "1x"], "'1x' is not a length of time"),
+        (["bench", "--emulator", "-d", "10s", "--ramp-up", "10"], "must be shorter than"),
+        (["bench", "--emulator", "--max-error-rate", "2"], "must be between 0 and 1"),
+        (["bench", "--emulator", "--max-p99", "0"], "must be above 0"),
         (["emulator", "--port", "70000"], "is not a port number"),
     ],
 )
@@ -1181,7 +1187,7 @@ def test_percentile_and_summary() -> None:
 
 def load_args(**overrides: Any) -> argparse.Namespace:
     """The load settings ``_bench._Load`` reads, as the parser makes them."""
-    values = {"duration": None, "requests": None, "rate": None, "concurrency": 1}
+    values = {"duration": None, "requests": None, "rate": None, "concurrency": 1, "ramp_up": None}
     return argparse.Namespace(**{**values, **overrides})
 
 
@@ -1256,7 +1262,7 @@ async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
             "--key-id",
             "alias/bench",
             "--duration",
-            "60",
+            "1m",
             "--concurrency",
             "4",
             "--json",
@@ -1283,3 +1289,118 @@ async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
     assert report["kms"]["requests"] >= report["operations"]["total"]
     if plot:
         assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("10", 10.0),
+        ("2.5", 2.5),
+        ("10s", 10.0),
+        ("500ms", 0.5),
+        ("1m", 60.0),
+        ("1m30s", 90.0),
+        ("1h", 3600.0),
+        (".5s", 0.5),
+    ],
+)
+def test_lengths_of_time(text: str, value: float) -> None:
+    assert _bench.seconds(text) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["", "s", "1x", "1 m", "m1", "0", "0s", "-1", "inf", "nan", "1m-5s"]
+)
+def test_lengths_of_time_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=re.escape(repr(text))):
+        _bench.seconds(text)
+
+
+def test_summary_percentiles() -> None:
+    recorder = _bench.Recorder()
+    for i in range(1, 2001):  # latencies of 1 ms to 2 s
+        recorder.success(1.0, i / 1000)
+    latency = _bench.summarize(recorder, 1.0, settings={}, kms={}, cache=None)["latency_ms"]
+    assert [latency[name] for name in ("p50", "p90", "p95", "p99", "p99.9", "max")] == [
+        1000.0,
+        1800.0,
+        1900.0,
+        1980.0,
+        1998.0,
+        2000.0,
+    ]
+
+
+def test_open_loop_arrivals_ramp_up_linearly() -> None:
+    assert [_bench.arrival(n, 10.0) for n in (0, 1, 10)] == [0.0, 0.1, 1.0]
+    # 10/s reached after 2 s: 10 arrivals during the climb, then one every 0.1 s
+    assert _bench.arrival(0, 10.0, 2.0) == 0.0
+    assert _bench.arrival(5, 10.0, 2.0) == pytest.approx(2**0.5)  # t**2 * 10 / 4 = 5
+    assert [_bench.arrival(n, 10.0, 2.0) for n in (10, 11, 20)] == pytest.approx([2.0, 2.1, 3.0])
+
+
+def test_closed_loop_workers_start_over_the_ramp_up() -> None:
+    starts: dict[asyncio.Task[Any] | None, float] = {}
+
+    async def main() -> float:
+        clock = asyncio.get_running_loop().time
+
+        async def operation(i: int) -> None:
+            starts.setdefault(asyncio.current_task(), clock())
+            await asyncio.sleep(0.1)
+
+        args = load_args(concurrency=4, duration=2.0, ramp_up=1.0)
+        load = _bench._Load(args, operation, clock=clock)
+        return await load.run()
+
+    assert virtual_time.run(main()) == 2.0
+    first = sorted(starts.values())
+    assert [start - first[0] for start in first] == pytest.approx([0.0, 0.25, 0.5, 0.75])
+
+
+def test_bench_thresholds_exceeded_exit_1() -> None:
+    result = aiokms(
+        "bench",
+        "--emulator",
+        "--operation",
+        "encrypt",
+        "--payload-size",
+        "64",
+        "--error-rate",
+        "0.3",
+        "--max-attempts",
+        "1",
+        "--requests",
+        "200",
+        "--max-error-rate",
+        "0.05",
+        "--max-p99",
+        "600000",
+        "--json",
+    )
+    assert result.returncode == 1, result.stderr.decode()
+    report = json.loads(result.stdout)
+    check_report(report)
+    checks = report["thresholds"]
+    assert checks["max_p99_ms"]["ok"] is True and checks["max_p99_ms"]["limit"] == 600000
+    rate = checks["max_error_rate"]
+    assert rate["ok"] is False and rate["limit"] == 0.05
+    assert rate["value"] == report["operations"]["failed"] / 200 > 0.05
+    assert b"max_error_rate exceeded" in result.stderr
+    assert b"max_p99_ms" not in result.stderr
+    # 20 ms of latency on every reply: a p99 under 5 ms cannot be met, a 20 % error rate can
+    result = aiokms(
+        "bench",
+        "--emulator",
+        "--latency",
+        "0.02",
+        "--requests",
+        "40",
+        "--max-p99",
+        "5",
+        "--max-error-rate",
+        "0.2",
+    )
+    assert result.returncode == 1, result.stderr.decode()
+    assert b"max_p99_ms exceeded" in result.stderr
+    assert "max p99 ms" in result.stdout.decode() and "EXCEEDED" in result.stdout.decode()

@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -68,6 +69,7 @@ OPERATIONS = (
     "envelope-decrypt",
 )
 BENCH_ALIAS = "alias/aiokms-bench"
+THRESHOLD_EXCEEDED = 1  # the exit code when --max-error-rate or --max-p99 is exceeded
 KMS_PLAINTEXT_LIMIT = 4096  # Encrypt takes at most 4 KiB
 _GRACE = 10.0  # the most seconds to wait for operations in flight after the end
 _EMULATOR_START_TIMEOUT = 30.0
@@ -75,8 +77,10 @@ _TICK = 0.25  # seconds between progress updates
 
 _DESCRIPTION = """\
 Load-test KMS: run one operation as fast as --concurrency allows (closed loop) or at a target
---rate (open loop), for --duration seconds or --requests operations, then print throughput,
-latency percentiles, KMS calls, cache hits, throttles, retries and errors."""
+--rate (open loop), for --duration or --requests operations (after an optional --ramp-up),
+then print throughput, latency percentiles (p50 to p99.9), KMS calls, cache hits, throttles,
+retries and errors by code. Ctrl-C stops early and prints what was measured (exit 130);
+--max-error-rate and --max-p99 make the run exit 1 when exceeded."""
 
 _EPILOG = """\
 examples:
@@ -84,6 +88,7 @@ examples:
   aiokms bench --emulator --rate-limit 500 --operation generate-data-key --concurrency 64
   aiokms bench --emulator --quotas 0.004 --concurrency 64   # KMS's quotas, 400/s symmetric
   aiokms bench --emulator --operation envelope-decrypt --no-cache --rate 200 --json
+  aiokms bench --emulator --duration 1m --ramp-up 10s --max-error-rate 0.01 --max-p99 50
   aiokms bench --endpoint-url https://kms.eu-west-1.amazonaws.com --region eu-west-1 \\
       --key-id alias/load-test --operation encrypt --requests 1000 --plot bench.png
 
@@ -229,7 +234,9 @@ def summarize(
             "mean": round((sum(ordered) / succeeded if succeeded else 0.0) * 1000, 3),
             "p50": round(percentile(ordered, 0.50) * 1000, 3),
             "p90": round(percentile(ordered, 0.90) * 1000, 3),
+            "p95": round(percentile(ordered, 0.95) * 1000, 3),
             "p99": round(percentile(ordered, 0.99) * 1000, 3),
+            "p99.9": round(percentile(ordered, 0.999) * 1000, 3),
             "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
         },
         "kms": kms,
@@ -247,7 +254,62 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def arrival(n: int, rate: float, ramp_up: float = 0.0) -> float:
+    """When the open loop's ``n``-th arrival (from 0) is due, in seconds from the start.
+
+    The rate climbs linearly from 0 to ``rate`` over ``ramp_up`` seconds, then holds: the
+    arrivals due by ``t`` are ``rate * t**2 / (2 * ramp_up)`` during the climb.
+    """
+    climbing = rate * ramp_up / 2  # arrivals during the climb
+    if n < climbing:
+        return math.sqrt(2 * ramp_up * n / rate)
+    return ramp_up + (n - climbing) / rate
+
+
+def thresholds(
+    report: dict[str, Any], *, max_error_rate: float | None, max_p99: float | None
+) -> dict[str, dict[str, Any]]:
+    """The pass/fail checks asked for: each one's limit, the run's value and whether it held.
+
+    The error rate is failed operations over operations that ended; p99 is in milliseconds.
+    """
+    checks: dict[str, dict[str, Any]] = {}
+    if max_error_rate is not None:
+        ops = report["operations"]
+        rate = ops["failed"] / ops["total"] if ops["total"] else 0.0
+        checks["max_error_rate"] = {
+            "limit": max_error_rate,
+            "value": round(rate, 6),
+            "ok": rate <= max_error_rate,
+        }
+    if max_p99 is not None:
+        p99 = report["latency_ms"]["p99"]
+        checks["max_p99_ms"] = {"limit": max_p99, "value": p99, "ok": p99 <= max_p99}
+    return checks
+
+
 # --- the command line -------------------------------------------------------------------------
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_SPAN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a length of time above 0, as ``10``, ``10s``, ``500ms``, ``1m``,
+    ``1m30s`` or ``1h`` (a bare number is seconds)."""
+    spans = text.strip()
+    try:
+        value = float(spans)
+    except ValueError:
+        parts = _SPAN.findall(spans)
+        if not parts or "".join(number + unit for number, unit in parts) != spans:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a length of time (such as 30, 30s, 500ms, 1m, 1m30s, 1h)"
+            ) from None
+        value = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
 
 
 def _parser(prog: str) -> Parser:
@@ -319,9 +381,10 @@ def _parser(prog: str) -> Parser:
     load.add_argument(
         "--duration",
         "-d",
-        type=positive_float,
-        metavar="SECONDS",
-        help="run this long (default 10, unless --requests is given)",
+        type=seconds,
+        metavar="TIME",
+        help="run this long: seconds, or with a unit: 500ms, 10s, 1m, 1m30s, 1h (default 10s, "
+        "unless --requests is given)",
     )
     load.add_argument(
         "--requests",
@@ -336,6 +399,13 @@ def _parser(prog: str) -> Parser:
         metavar="PER_SECOND",
         help="open loop: start operations at this fixed rate, latency counted from each "
         "scheduled start",
+    )
+    load.add_argument(
+        "--ramp-up",
+        type=seconds,
+        metavar="TIME",
+        help="start gently: closed loop, the workers start one by one over this time; open "
+        "loop, the rate climbs from 0 to --rate over it (measured, and part of --duration)",
     )
     load.add_argument(
         "--payload-size",
@@ -363,6 +433,19 @@ def _parser(prog: str) -> Parser:
         type=positive_int,
         metavar="N",
         help="attempts per call including the first (default 3, or AWS_MAX_ATTEMPTS)",
+    )
+    gate = parser.add_argument_group("thresholds (exceeded: the report, then exit code 1; for CI)")
+    gate.add_argument(
+        "--max-error-rate",
+        type=share,
+        metavar="SHARE",
+        help="at most this share (0-1) of the operations that ended may fail",
+    )
+    gate.add_argument(
+        "--max-p99",
+        type=positive_float,
+        metavar="MS",
+        help="the 99th percentile latency may be at most this many milliseconds",
     )
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -412,6 +495,10 @@ def _check(args: argparse.Namespace, parser: Parser) -> None:
         )
     if args.duration is None and args.requests is None:
         args.duration = 10.0
+    if args.ramp_up is not None and args.duration is not None and args.ramp_up >= args.duration:
+        parser.error(
+            f"--ramp-up ({args.ramp_up:g} s) must be shorter than --duration ({args.duration:g} s)"
+        )
     if args.plot:
         plot = Path(args.plot)
         if plot.suffix.lower() != ".png":
@@ -628,7 +715,18 @@ class _Load:
         # their first operations would be measured as lasting the whole run.
         await asyncio.sleep(0)
 
-    async def _closed_worker(self) -> None:
+    @property
+    def ramp_up(self) -> float:
+        ramp_up: float | None = self.args.ramp_up
+        return ramp_up or 0.0
+
+    async def _sleep_until(self, offset: float) -> None:
+        delay = offset - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _closed_worker(self, number: int) -> None:
+        await self._sleep_until(number * self.ramp_up / self.args.concurrency)
         while self._more(self.now()):
             self.started += 1
             await self._one(self.now())
@@ -644,12 +742,10 @@ class _Load:
     async def _dispatch(self, queue: asyncio.Queue[float | None], rate: float) -> None:
         requests: int | None = self.args.requests
         for n in itertools.count():
-            scheduled = n / rate
+            scheduled = arrival(n, rate, self.ramp_up)
             if scheduled >= self.deadline or (requests is not None and n >= requests):
                 break
-            delay = scheduled - self.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self._sleep_until(scheduled)
             queue.put_nowait(scheduled)
         for _ in range(self.args.concurrency):
             queue.put_nowait(None)
@@ -664,7 +760,7 @@ class _Load:
         self.t0 = self.clock()
         if self.args.rate is None:
             self._tasks = [
-                asyncio.create_task(self._closed_worker()) for _ in range(self.args.concurrency)
+                asyncio.create_task(self._closed_worker(k)) for k in range(self.args.concurrency)
             ]
         else:
             queue: asyncio.Queue[float | None] = asyncio.Queue()
@@ -819,12 +915,13 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "rate": args.rate,
             "duration_s": args.duration,
+            "ramp_up_s": args.ramp_up,
             "requests": args.requests,
             "payload_size": args.payload_size,
             "contexts": args.contexts,
             "cache_enabled": cache is not None,
         }
-        return summarize(
+        report = summarize(
             load.recorder,
             elapsed,
             settings=settings,
@@ -833,6 +930,10 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             interrupted=load.interrupted_at is not None,
             cancelled=load.started - load.recorder.completed,
         )
+        report["thresholds"] = thresholds(
+            report, max_error_rate=args.max_error_rate, max_p99=args.max_p99
+        )
+        return report
 
 
 @contextlib.contextmanager
@@ -879,8 +980,8 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("throughput", f"{report['throughput_ops_s']:,.1f} ops/s"),
         (
             "latency (ms)",
-            f"p50 {latency['p50']:.2f}  p90 {latency['p90']:.2f}  "
-            f"p99 {latency['p99']:.2f}  max {latency['max']:.2f}",
+            f"p50 {latency['p50']:.2f}  p90 {latency['p90']:.2f}  p95 {latency['p95']:.2f}  "
+            f"p99 {latency['p99']:.2f}  p99.9 {latency['p99.9']:.2f}  max {latency['max']:.2f}",
         ),
         ("KMS calls", f"{kms['requests']:,}"),
         (
@@ -905,6 +1006,11 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.insert(4, ("cancelled", f"{ops['cancelled']:,} in flight, not counted"))
     if ops["missed_arrivals"]:
         rows.insert(4, ("missed arrivals", f"{ops['missed_arrivals']:,} (not started in time)"))
+    for name, check in report.get("thresholds", {}).items():
+        verdict = "ok" if check["ok"] else "EXCEEDED"
+        rows.append(
+            (name.replace("_", " "), f"{check['value']:g} (limit {check['limit']:g}): {verdict}")
+        )
     if kms["errors"] and kms["errors"] != report["errors"]:
         rows.append(
             (
@@ -1003,6 +1109,13 @@ def main(argv: Sequence[str], *, prog: str = "aiokms bench", command: str = "ben
             return INTERRUPTED
         if report["operations"]["succeeded"] == 0:
             raise CommandError("no operation succeeded (see errors)", FAILURE)
-        return OK
+        exceeded = [
+            f"{name} exceeded: {check['value']:g} > {check['limit']:g}"
+            for name, check in report["thresholds"].items()
+            if not check["ok"]
+        ]
+        for line in exceeded:
+            print(f"{prog}: {line}", file=sys.stderr)
+        return THRESHOLD_EXCEEDED if exceeded else OK
 
     return run(prog, go)
