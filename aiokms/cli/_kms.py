@@ -35,7 +35,6 @@ import botocore.session
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
-from aiokms import _model
 from aiokms.cli._common import (
     OK,
     USAGE,
@@ -78,6 +77,16 @@ Run 'aiokms kms COMMAND --help' for an operation's parameters."""
 @functools.cache
 def _service() -> ServiceModel:
     return botocore.session.get_session().get_service_model("kms")
+
+
+@functools.cache
+def _paginators() -> dict[str, dict[str, Any]]:
+    """botocore's paginator configs for KMS (``input_token``, ``limit_key``, ...), by API name."""
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("kms", "paginators-1", _service().api_version)
+    pagination: dict[str, dict[str, Any]] = model["pagination"]
+    return pagination
 
 
 def _cli_name(name: str) -> str:
@@ -268,15 +277,10 @@ def _build_parser(prog: str) -> Parser:
         title="commands", metavar="COMMAND", dest="_command", parser_class=Parser
     )
     subparsers.required = True
-    model = _model.load()
     service = _service()
     for name in service.operation_names:
-        spec = model.operations[name]
         _add_operation(
-            subparsers,
-            service.operation_model(name),
-            spec.method_name,
-            spec.method_name in model.paginators,
+            subparsers, service.operation_model(name), xform_name(name), name in _paginators()
         )
     return parser
 
@@ -652,19 +656,16 @@ def _skeleton(op: OperationModel, which: str) -> Any:
 
 
 async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Namespace) -> Any:
-    model = _model.load()
-    spec = model.operations[op.name]
+    method_name = xform_name(op.name)
     options: dict[str, Any] = {}
     if getattr(args, "cli_read_timeout", None):
         options["read_timeout"] = args.cli_read_timeout
     if getattr(args, "cli_connect_timeout", None):
         options["connect_timeout"] = args.cli_connect_timeout
-    paginator = model.paginators.get(spec.method_name)
+    paginator = _paginators().get(op.name)
     async with make_client(args, **options) as kms:
         if paginator is not None and not getattr(args, "no_paginate", False):
-            explicit = paginator.input_token in params or (
-                paginator.limit_key is not None and paginator.limit_key in params
-            )
+            explicit = paginator["input_token"] in params or paginator.get("limit_key") in params
             if not explicit:
                 config = {
                     key: value
@@ -675,14 +676,12 @@ async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Names
                     )
                     if value is not None
                 }
-                pages = kms.get_paginator(spec.method_name).paginate(
-                    **params, PaginationConfig=config
-                )
+                pages = kms.get_paginator(method_name).paginate(**params, PaginationConfig=config)
                 try:
                     return await pages.build_full_result()
                 except ValueError as exc:  # a StartingToken this paginator did not make
                     raise CommandError(str(exc), USAGE) from None
-        return await getattr(kms, spec.method_name)(**params)
+        return await getattr(kms, method_name)(**params)
 
 
 def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms") -> int:

@@ -1,0 +1,153 @@
+"""``aiokms bench``: a bounded load test of KMS, an endpoint or the built-in emulator.
+
+How this works. :func:`main` reads the command line (``_args``), then ``_bench`` sets up what
+the operation needs (with ``--emulator``, LocalKMS in a child process with a key under
+``alias/aiokms-bench``: ``_child``; the operation with its keys, ciphertexts, encryptor and
+cache: ``_operations``), runs the load (``_load``: closed or open loop, ramp-up, stop at the
+end or at SIGINT) under the live display (``_display``), and makes the report of what was
+recorded (``_measure``: plain, synchronous, clock-free), printed as a table, as ``--json`` or
+drawn with ``--plot`` (``_report``). ``_measure``, ``_args``, ``_operations`` and ``_report``
+import no other part; ``_child`` takes the alias from ``_args``, ``_load`` uses ``_measure``,
+``_display`` watches ``_load``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiokms.cli._common import (
+    CONFIG,
+    FAILURE,
+    INTERRUPTED,
+    OK,
+    USAGE,
+    CommandError,
+    make_client,
+    run,
+)
+from aiokms.cli.bench._args import BENCH_ALIAS, THRESHOLD_EXCEEDED, build_parser, check
+from aiokms.cli.bench._child import EmulatorChild
+from aiokms.cli.bench._display import Progress
+from aiokms.cli.bench._load import Load, interrupt_on_sigint
+from aiokms.cli.bench._measure import summarize, thresholds
+from aiokms.cli.bench._operations import prepare
+from aiokms.cli.bench._report import cache_counters, kms_counters, plot, print_table
+
+__all__ = ["main"]
+
+
+async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    async with contextlib.AsyncExitStack() as stack:
+        if args.emulator:
+            emulator = await stack.enter_async_context(EmulatorChild(args))
+            options: dict[str, Any] = {
+                "endpoint_url": emulator.endpoint_url,
+                "region": args.region or emulator.region,
+            }
+            kms = await stack.enter_async_context(
+                make_client(
+                    argparse.Namespace(**options, profile=None),
+                    credentials=emulator.credentials,
+                    **_client_options(args),
+                )
+            )
+            key_id = args.key_id or BENCH_ALIAS
+        else:
+            kms = await stack.enter_async_context(make_client(args, **_client_options(args)))
+            key_id = args.key_id
+        operation, cache = await prepare(args, kms, key_id)
+        if cache is not None:
+            await stack.enter_async_context(cache)
+        load = Load(args, operation)
+        before = kms.stats()
+        cache_before = cache.stats() if cache is not None else None
+        with interrupt_on_sigint(load):
+            async with Progress(args, load, kms):
+                elapsed = await load.run()
+        settings = {
+            "operation": args.operation,
+            "target": "emulator" if args.emulator else kms.meta.endpoint_url,
+            "concurrency": args.concurrency,
+            "rate": args.rate,
+            "duration_s": args.duration,
+            "ramp_up_s": args.ramp_up,
+            "requests": args.requests,
+            "payload_size": args.payload_size,
+            "contexts": args.contexts,
+            "cache_enabled": cache is not None,
+        }
+        report = summarize(
+            load.recorder,
+            elapsed,
+            settings=settings,
+            kms=kms_counters(before, kms.stats()),
+            cache=(cache_counters(cache_before, cache.stats()) if cache is not None else None),
+            interrupted=load.interrupted_at is not None,
+            cancelled=load.started - load.recorder.completed,
+        )
+        report["thresholds"] = thresholds(
+            report, max_error_rate=args.max_error_rate, max_p99=args.max_p99
+        )
+        return report
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"max_connections": args.concurrency}
+    if args.retry_mode:
+        options["retry_mode"] = args.retry_mode
+    if args.max_attempts:
+        options["max_attempts"] = args.max_attempts
+    return options
+
+
+def main(argv: Sequence[str], *, prog: str = "aiokms bench", command: str = "bench") -> int:
+    """Run ``aiokms bench`` with ``argv``; returns the exit code."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(list(argv))
+        check(args, parser)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else USAGE
+    if args.plot:
+        try:
+            importlib.import_module("matplotlib")
+        except ImportError:
+            print(f"{prog}: --plot needs matplotlib: pip install 'aiokms[plot]'", file=sys.stderr)
+            return CONFIG
+
+    async def go() -> int:
+        report = await _bench(args)
+        out = sys.stdout
+        if args.json:
+            json.dump(report, out, indent=2)
+            out.write("\n")
+        else:
+            print_table(report, out)
+        if args.plot:
+            plot(report, args.plot)
+        out.flush()
+        if report["interrupted"]:
+            print(
+                f"{prog}: interrupted after {report['elapsed_s']:.2f} s; the report covers the "
+                "operations that ended until then",
+                file=sys.stderr,
+            )
+            return INTERRUPTED
+        if report["operations"]["succeeded"] == 0:
+            raise CommandError("no operation succeeded (see errors)", FAILURE)
+        exceeded = [
+            f"{name} exceeded: {check['value']:g} > {check['limit']:g}"
+            for name, check in report["thresholds"].items()
+            if not check["ok"]
+        ]
+        for line in exceeded:
+            print(f"{prog}: {line}", file=sys.stderr)
+        return THRESHOLD_EXCEEDED if exceeded else OK
+
+    return run(prog, go)
