@@ -11,6 +11,7 @@ Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package and the E
 
 from __future__ import annotations
 
+import argparse
 import ast
 import asyncio
 import base64
@@ -20,7 +21,9 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -434,6 +437,154 @@ def test_kms_paginates_like_the_aws_cli(
     assert json.loads(out)["Keys"] == every[:2]
     code, _, err = run_main(capsys, "kms", "list-keys", "--starting-token", "bogus")
     assert code == 252 and "StartingToken" in err
+
+
+def aws_cli() -> str | None:
+    """The AWS CLI (v1 where the test tools pin it): ``AIOKMS_AWS_CLI`` or ``aws`` on PATH."""
+    return os.environ.get("AIOKMS_AWS_CLI") or shutil.which("aws")
+
+
+def aws(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    command = aws_cli()
+    assert command is not None
+    clean = {k: v for k, v in env.items() if k not in ("AWS_PROFILE", "AWS_CONFIG_FILE")}
+    clean["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
+    return subprocess.run(
+        [command, "kms", *args], env=clean, capture_output=True, timeout=60, check=False
+    )
+
+
+def test_kms_help_says_which_aws_cli_it_follows(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "kms", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Blobs and timestamps follow the AWS CLI version 2" in text
+    assert "--cli-binary-format raw-in-base64-out" in text
+    assert "--cli-timestamp-format wire" in text
+    for option in ("--debug", "--no-cli-pager", "--color", "--ca-bundle", "--no-verify-ssl"):
+        assert option in out, option
+    assert "{json,text,table,yaml}" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [(["help"], "usage: aiokms kms "), (["encrypt", "help"], "usage: aiokms kms encrypt ")],
+)
+def test_kms_help_as_a_word(
+    capsys: pytest.CaptureFixture[str], args: list[str], usage: str
+) -> None:
+    code, out, _ = run_main(capsys, "kms", *args)
+    assert code == 0 and out.startswith(usage)
+
+
+def test_kms_as_the_aws_cli_v1_prints(emulator: dict[str, str]) -> None:
+    """Epoch timestamps with --cli-timestamp-format wire, and NEXTTOKEN last in text output:
+    what the AWS CLI (v1) prints, compared with it where it is installed."""
+    env = emulator_env(emulator)
+    for _ in range(2):
+        assert aiokms("kms", "create-key", env=env).returncode == 0
+    ours = ok_json(
+        aiokms(
+            "kms",
+            "describe-key",
+            "--key-id",
+            "alias/cli",
+            "--cli-timestamp-format",
+            "wire",
+            env=env,
+        )
+    )["KeyMetadata"]
+    assert isinstance(ours["CreationDate"], float)
+    listed = aiokms("kms", "list-keys", "--max-items", "1", "--output", "text", env=env)
+    lines = listed.stdout.decode().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("KEYS\t") and lines[1].startswith("NEXTTOKEN\t")
+    if aws_cli() is None:
+        return
+    theirs = json.loads(aws("describe-key", "--key-id", "alias/cli", env=env).stdout)
+    theirs = theirs["KeyMetadata"]
+    assert ours["CreationDate"] == pytest.approx(theirs.pop("CreationDate"), abs=1e-6)
+    assert {k: v for k, v in ours.items() if k != "CreationDate"} == theirs
+    reference = aws("list-keys", "--max-items", "1", "--output", "text", env=env)
+    assert listed.stdout == reference.stdout
+
+
+def test_kms_yaml_and_table_output(emulator: dict[str, str]) -> None:
+    yaml = pytest.importorskip("yaml")
+    env = emulator_env(emulator)
+    for operation in (["describe-key", "--key-id", "alias/cli"], ["list-keys"]):
+        as_json = ok_json(aiokms("kms", *operation, env=env))
+        result = aiokms("kms", *operation, "--output", "yaml", env=env)
+        assert result.returncode == 0, result.stderr.decode()
+        assert yaml.safe_load(result.stdout) == as_json  # "111122223333" stays a string
+    metadata = ok_json(aiokms("kms", "describe-key", "--key-id", "alias/cli", env=env))
+    result = aiokms("kms", "describe-key", "--key-id", "alias/cli", "--output", "table", env=env)
+    lines = result.stdout.decode().splitlines()
+    assert len({len(line) for line in lines}) == 1  # one width
+    assert set(lines[0]) == {"-"} and lines[1].strip("| ") == "DescribeKey"
+    assert lines[3].strip("| ") == "KeyMetadata"
+    names = [line.split("|")[2].strip() for line in lines[5:] if line.startswith("||  ")]
+    assert names[:3] == ["AWSAccountId", "Arn", "CreationDate"]  # by name, as aws
+    assert "||  Arn " in result.stdout.decode() and metadata["KeyMetadata"]["Arn"] in lines[6]
+    assert any(line.strip("| ") == "EncryptionAlgorithms" for line in lines)
+    assert b"\x1b[" not in result.stdout  # --color auto: not a terminal
+    colored = aiokms("kms", "list-keys", "--output", "table", "--color", "on", env=env)
+    assert b"\x1b[1m" in colored.stdout
+    # --no-cli-pager is taken and changes nothing
+    paged = aiokms("kms", "describe-key", "--key-id", "alias/cli", "--no-cli-pager", env=env)
+    assert ok_json(paged) == metadata
+
+
+def test_kms_debug_redacts_secrets(emulator: dict[str, str], tmp_path: Path) -> None:
+    env = emulator_env(emulator)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"the plaintext, never logged")
+    result = aiokms(
+        "kms",
+        "--debug",
+        "encrypt",
+        "--key-id",
+        "alias/cli",
+        "--plaintext",
+        f"fileb://{secret}",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    err = result.stderr.decode()
+    request, reply = err.splitlines()
+    assert request.startswith("aiokms kms: debug: request Encrypt to http://127.0.0.1:")
+    assert '"Plaintext": "<redacted: 27 bytes>"' in request
+    assert reply.startswith("aiokms kms: debug: reply Encrypt (HTTP 200, 0 retries, ")
+    assert json.loads(result.stdout)["CiphertextBlob"] in reply
+    result = aiokms(
+        "kms",
+        "generate-data-key",
+        "--key-id",
+        "alias/cli",
+        "--key-spec",
+        "AES_256",
+        "--debug",
+        env=env,
+    )
+    err = result.stderr.decode()
+    assert json.loads(result.stdout)["Plaintext"] not in err
+    assert '"Plaintext": "<redacted: 32 bytes>"' in err
+    for secret_text in (env["AWS_SECRET_ACCESS_KEY"], "the plaintext"):
+        assert secret_text not in err
+    result = aiokms("kms", "describe-key", "--key-id", "alias/none", "--debug", env=env)
+    assert result.returncode == 254
+    assert "debug: error DescribeKey (HTTP 400, 0 retries, " in result.stderr.decode()
+    assert "NotFoundException" in result.stderr.decode()
+
+
+def test_kms_tls_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "none.pem"
+    code, _, err = run_main(
+        capsys, "kms", "list-keys", "--region", REGION, "--ca-bundle", str(missing)
+    )
+    assert code == 253 and f"--ca-bundle: cannot load {missing}" in err
+    context = _kms._ssl_context(argparse.Namespace(no_verify_ssl=True, ca_bundle=None))
+    assert context is not None and context.verify_mode is ssl.CERT_NONE
+    assert _kms._ssl_context(argparse.Namespace(no_verify_ssl=False, ca_bundle=None)) is None
 
 
 def test_kms_configuration_and_connection_failures(

@@ -77,7 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument(
         "--json", action="store_true", help="print the endpoint and credentials as one JSON line"
     )
-    output.add_argument("--verbose", "-v", action="store_true", help="log to stderr")
+    output.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="log to stderr, one line per request: operation, status (and error code), latency",
+    )
 
 
 # The fault injection flags, declared once: this command and ``aiokms bench --emulator`` (which

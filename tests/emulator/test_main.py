@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -237,3 +238,39 @@ def test_printed_exports_work_with_the_aws_cli_and_boto3(tmp_path: Path) -> None
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+async def test_verbose_logs_one_line_per_request() -> None:
+    command = [sys.executable, "-m", "aiokms.emulator", "--json", "--verbose"]
+    command += ["--alias", "alias/cli"]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+        creds = aiokms.Credentials(ready["access_key"], ready["secret_key"])
+        async with aiokms.KMSClient(
+            region_name=ready["region"], endpoint_url=ready["endpoint_url"], credentials=creds
+        ) as kms:
+            await kms.describe_key(KeyId="alias/cli")
+            with pytest.raises(kms.exceptions.NotFoundException):
+                await kms.describe_key(KeyId="alias/none")
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        lines = (await proc.stderr.read()).decode().splitlines()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    requests = [
+        line.split(" aiokms.emulator.requests ", 1)[1]
+        for line in lines
+        if " aiokms.emulator.requests " in line
+    ]
+    assert len(requests) == 2, lines
+    assert re.fullmatch(r"DescribeKey 200 \d+\.\d ms", requests[0])
+    assert re.fullmatch(r"DescribeKey 400 NotFoundException \d+\.\d ms", requests[1])
