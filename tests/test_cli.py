@@ -18,6 +18,7 @@ import base64
 import datetime
 import importlib.metadata
 import importlib.util
+import ipaddress
 import json
 import os
 import re
@@ -26,6 +27,8 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from aiokms import cli
 from aiokms.cli import _kms
 from aiokms.emulator import LocalKMS
 from tests.esdk_cli import esdk_cli
+from tests.fake_kms import ThreadedKMS
 from tests.helpers import until
 
 REGION = "us-east-1"
@@ -574,6 +578,68 @@ def test_kms_debug_redacts_secrets(emulator: dict[str, str], tmp_path: Path) -> 
     assert result.returncode == 254
     assert "debug: error DescribeKey (HTTP 400, 0 retries, " in result.stderr.decode()
     assert "NotFoundException" in result.stderr.decode()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, signed by its own key: (certificate, key) PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_kms_over_tls_with_ca_bundle_or_without_verification(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "AKIDTLS"),
+        ("AWS_SECRET_ACCESS_KEY", "tls-secret"),
+        ("AWS_REGION", REGION),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ):
+        monkeypatch.setenv(name, value)
+    with ThreadedKMS(tls=server_side) as server:
+        assert server.url.startswith("https://")
+        base = ["kms", "list-aliases", "--no-paginate", "--endpoint-url", server.url]
+        code, _, err = run_main(capsys, *base)
+        assert code == 255 and "CERTIFICATE_VERIFY_FAILED" in err  # verified by default
+        code, _, err = run_main(capsys, *base, "--ca-bundle", str(cert))
+        assert code == 0, err
+        code, _, err = run_main(capsys, *base, "--no-verify-ssl")
+        assert code == 0, err
+        assert len(server.requests) == 2
 
 
 def test_kms_tls_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -1455,3 +1521,149 @@ def test_bench_thresholds_exceeded_exit_1() -> None:
     assert result.returncode == 1, result.stderr.decode()
     assert b"max_p99_ms exceeded" in result.stderr
     assert "max p99 ms" in result.stdout.decode() and "EXCEEDED" in result.stdout.decode()
+
+
+def test_bench_merge_of_two_runs_against_one_run_of_the_same_total(tmp_path: Path) -> None:
+    """Two runs written with --hdr-out and merged count what one run of their total counts;
+    the merged latencies are those of all the operations (HDR, 3 significant digits)."""
+    common = ["bench", "--emulator", "--operation", "encrypt", "--payload-size", "64"]
+    common += ["--error-rate", "0.1", "--max-attempts", "1", "--concurrency", "8"]
+    halves = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.json"
+        result = aiokms(*common, "--requests", "300", "--hdr-out", str(path), "--json")
+        halves.append(ok_json(result))
+        assert json.loads(path.read_text())["format"] == "aiokms-bench-hdr/1"
+    whole = ok_json(aiokms(*common, "--requests", "600", "--json"))
+    result = aiokms("bench", "merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json")
+    merged = ok_json(result)
+    check_report(merged)
+    assert merged["runs"] == 2 and merged["latency_source"] == "hdr"
+    assert merged["operations"]["total"] == whole["operations"]["total"] == 600
+    a, b = halves
+    assert merged["operations"]["failed"] == a["operations"]["failed"] + b["operations"]["failed"]
+    assert merged["errors"] == dict(Counter(a["errors"]) + Counter(b["errors"]))
+    assert merged["kms"]["requests"] == a["kms"]["requests"] + b["kms"]["requests"] == 600
+    assert set(merged) - {"runs", "latency_source"} == set(whole)  # the report's shape
+    for q in ("p50", "p99"):  # a mixture's quantile lies between its parts'
+        low, high = sorted((a["latency_ms"][q], b["latency_ms"][q]))
+        assert low * 0.99 <= merged["latency_ms"][q] <= high * 1.01
+    assert merged["latency_ms"]["max"] == pytest.approx(
+        max(a["latency_ms"]["max"], b["latency_ms"]["max"]), rel=1e-3
+    )
+    # the table, and an error for a file that is not one
+    table = aiokms("bench", "merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert table.returncode == 0 and b"2 runs; latencies from HDR histograms" in table.stdout
+    (tmp_path / "bad.json").write_text("{}")
+    bad = aiokms("bench", "merge", str(tmp_path / "bad.json"))
+    assert bad.returncode == 252 and b"not an 'aiokms bench --hdr-out' file" in bad.stderr
+
+
+def test_bench_processes_share_the_load_and_merge() -> None:
+    result = aiokms(
+        "bench",
+        "--emulator",
+        "--operation",
+        "generate-data-key",
+        "--processes",
+        "2",
+        "--requests",
+        "401",
+        "--concurrency",
+        "9",
+        "--json",
+    )
+    report = ok_json(result)
+    check_report(report)
+    assert report["processes"] == 2 and report["runs"] == 2
+    assert report["requests"] == 401 and report["concurrency"] == 9  # the totals, shared
+    assert report["operations"]["total"] == 401
+    assert report["kms"]["requests"] == 401 + report["kms"]["retries"]
+    assert report["target"] == "emulator"
+
+
+def test_bench_start_at_and_uvloop(tmp_path: Path) -> None:
+    start = time.time() + 2
+    path = tmp_path / "run.json"
+    loop = ["--loop", "uvloop"] if importlib.util.find_spec("uvloop") else []
+    report = ok_json(
+        aiokms(
+            "bench",
+            "--emulator",
+            "--requests",
+            "50",
+            "--start-at",
+            datetime.datetime.fromtimestamp(start, datetime.timezone.utc).isoformat(),
+            "--hdr-out",
+            str(path),
+            "--json",
+            *loop,
+        )
+    )
+    assert report["operations"]["succeeded"] == 50
+    assert json.loads(path.read_text())["started_at"] >= start  # not a moment before
+    if loop:
+        assert report["loop"] == "uvloop"
+
+
+def test_bench_options_that_need_an_extra(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiokms.cli import bench
+
+    monkeypatch.setattr(bench, "hdr_available", lambda: False)
+    code, _, err = bench_run(capsys, "--emulator", "--processes", "2")
+    assert code == 253 and "--processes needs hdrhistogram: pip install 'aiokms[bench]'" in err
+    code, _, err = bench_run(capsys, "--emulator", "--hdr-out", "x.json")
+    assert code == 253 and "--hdr-out needs hdrhistogram" in err
+    code, _, err = run_main(capsys, "bench", "merge", "x.json")
+    assert code == 253 and "needs hdrhistogram" in err
+
+
+def bench_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    return run_main(capsys, "bench", *args)
+
+
+async def test_bench_processes_sigint_merges_what_was_measured() -> None:
+    """Ctrl-C reaches the parent; each worker is told once, stops and writes what it
+    measured; the parent merges and prints it, exit 130."""
+    async with LocalKMS(aliases=["alias/bench"]) as local:
+        creds = local.credentials
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_REGION": local.region,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            *COMMAND,
+            "bench",
+            "--endpoint-url",
+            local.endpoint_url,
+            "--key-id",
+            "alias/bench",
+            "--processes",
+            "2",
+            "--duration",
+            "1m",
+            "--concurrency",
+            "4",
+            "--json",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        try:
+            await until(lambda: local.stats().requests >= 100)
+            proc.send_signal(signal.SIGINT)  # this child only, by its PID
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 130, err.decode()
+    report = json.loads(out)
+    check_report(report)
+    assert report["interrupted"] is True and report["runs"] == 2
+    assert report["operations"]["succeeded"] >= 50 and report["elapsed_s"] < 60

@@ -182,6 +182,7 @@ def run(
     *,
     stderr: IO[str] | None = None,
     service_error_prefix: str | None = None,
+    runner: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run,
 ) -> int:
     """Run ``main()`` in a new event loop and turn what it raises into a message and exit code.
 
@@ -191,10 +192,11 @@ def run(
         stderr: where messages go (``sys.stderr``).
         service_error_prefix: printed before service and parameter errors instead of
             ``prog: ``; ``aiokms kms`` prints a blank line there, as ``aws`` does.
+        runner: what runs the coroutine in a new event loop (``asyncio.run``; ``uvloop.run``).
     """
     err = stderr or sys.stderr
     try:
-        return asyncio.run(main())
+        return runner(main())
     except KeyboardInterrupt:
         err.write(f"\n{prog}: interrupted\n")
         return INTERRUPTED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 import re
 from pathlib import Path
@@ -17,7 +18,10 @@ __all__ = [
     "THRESHOLD_EXCEEDED",
     "build_parser",
     "check",
+    "check_plot",
+    "merge_parser",
     "seconds",
+    "wall_clock",
 ]
 
 OPERATIONS = (
@@ -36,7 +40,9 @@ Load-test KMS: run one operation as fast as --concurrency allows (closed loop) o
 --rate (open loop), for --duration or --requests operations (after an optional --ramp-up),
 then print throughput, latency percentiles (p50 to p99.9), KMS calls, cache hits, throttles,
 retries and errors by code. Ctrl-C stops early and prints what was measured (exit 130);
---max-error-rate and --max-p99 make the run exit 1 when exceeded."""
+--max-error-rate and --max-p99 make the run exit 1 when exceeded. --processes N runs N worker
+processes and merges them exactly; --hdr-out FILE and 'aiokms bench merge FILE...' do the same
+for runs on several machines (started together with --start-at)."""
 
 _EPILOG = """\
 examples:
@@ -45,6 +51,9 @@ examples:
   aiokms bench --emulator --quotas 0.004 --concurrency 64   # KMS's quotas, 400/s symmetric
   aiokms bench --emulator --operation envelope-decrypt --no-cache --rate 200 --json
   aiokms bench --emulator --duration 1m --ramp-up 10s --max-error-rate 0.01 --max-p99 50
+  aiokms bench --emulator --operation envelope-encrypt --processes 2 --loop uvloop
+  aiokms bench --key-id alias/x --start-at 2026-12-07T10:00:00Z --hdr-out "$(hostname).json"
+  aiokms bench merge host-a.json host-b.json
   aiokms bench --endpoint-url https://kms.eu-west-1.amazonaws.com --region eu-west-1 \\
       --key-id alias/load-test --operation encrypt --requests 1000 --plot bench.png
 
@@ -203,7 +212,54 @@ def build_parser(prog: str) -> Parser:
         action="store_true",
         help="no live progress (it is shown only when stderr is a terminal, without --json)",
     )
+    output.add_argument(
+        "--hdr-out",
+        metavar="FILE",
+        help="also write the run's latencies (HDR histograms) and counters to FILE, for "
+        "'aiokms bench merge' (needs pip install 'aiokms[bench]')",
+    )
+    scale = parser.add_argument_group("scale out")
+    scale.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run the load in N worker processes and merge their results exactly (HDR "
+        "histograms; needs pip install 'aiokms[bench]'); --concurrency, --rate and "
+        "--requests are totals, shared among them (default 1)",
+    )
+    scale.add_argument(
+        "--start-at",
+        type=wall_clock,
+        metavar="TIME",
+        help="start the load at this wall-clock time (ISO 8601 with a time zone, or epoch "
+        "seconds), after the setup: runs on several machines start together",
+    )
+    scale.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the event loop (uvloop: pip install 'aiokms[uvloop]'; default asyncio)",
+    )
     return parser
+
+
+def wall_clock(text: str) -> float:
+    """An argparse type: a wall-clock time as epoch seconds, from epoch seconds or ISO 8601
+    with a time zone (``2026-12-07T10:00:00Z``)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time (ISO 8601 with a time zone, or epoch seconds)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z or +00:00)")
+    return moment.timestamp()
 
 
 def check(args: argparse.Namespace, parser: Parser) -> None:
@@ -229,6 +285,13 @@ def check(args: argparse.Namespace, parser: Parser) -> None:
             f"--payload-size: KMS {args.operation.capitalize()} takes at most "
             f"{KMS_PLAINTEXT_LIMIT} bytes; use envelope-{args.operation} for larger payloads"
         )
+    if args.processes > 1:
+        if args.concurrency < args.processes:
+            parser.error(f"--concurrency ({args.concurrency}) must be at least --processes")
+        if args.requests is not None and args.requests < args.processes:
+            parser.error(f"--requests ({args.requests}) must be at least --processes")
+        if args.hdr_out:
+            parser.error("--hdr-out: with --processes, run each process with its own instead")
     if args.duration is None and args.requests is None:
         args.duration = 10.0
     if args.ramp_up is not None and args.duration is not None and args.ramp_up >= args.duration:
@@ -236,8 +299,34 @@ def check(args: argparse.Namespace, parser: Parser) -> None:
             f"--ramp-up ({args.ramp_up:g} s) must be shorter than --duration ({args.duration:g} s)"
         )
     if args.plot:
-        plot = Path(args.plot)
-        if plot.suffix.lower() != ".png":
-            parser.error(f"--plot: {args.plot!r} is not a .png file name")
-        if not plot.parent.is_dir():
-            parser.error(f"--plot: directory {str(plot.parent)!r} does not exist")
+        check_plot(args.plot, parser)
+
+
+def check_plot(name: str, parser: Parser) -> None:
+    """``--plot``'s file: a .png name in a folder that exists, or a usage error."""
+    plot = Path(name)
+    if plot.suffix.lower() != ".png":
+        parser.error(f"--plot: {name!r} is not a .png file name")
+    if not plot.parent.is_dir():
+        parser.error(f"--plot: directory {str(plot.parent)!r} does not exist")
+
+
+def merge_parser(prog: str) -> Parser:
+    """``aiokms bench merge``'s parser."""
+    parser = Parser(
+        prog=prog,
+        description="Merge runs written with 'aiokms bench --hdr-out FILE' (on several "
+        "processes or machines, started together with --start-at) into one report: counters "
+        "added, latency histograms merged exactly.",
+        epilog="examples:\n"
+        "  aiokms bench merge host-a.hdr.json host-b.hdr.json\n"
+        "  aiokms bench merge runs/*.json --json --max-p99 50",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="--hdr-out files")
+    gate = parser.add_argument_group("thresholds (exceeded: exit code 1)")
+    gate.add_argument("--max-error-rate", type=share, metavar="SHARE")
+    gate.add_argument("--max-p99", type=positive_float, metavar="MS")
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--plot", metavar="FILE.png", help="draw the merged timeline")
+    return parser

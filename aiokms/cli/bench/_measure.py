@@ -16,7 +16,15 @@ from typing import Any
 
 from botocore import exceptions as boto
 
-__all__ = ["Recorder", "error_code", "percentile", "summarize", "thresholds", "timeline"]
+__all__ = [
+    "Recorder",
+    "bucket_width",
+    "error_code",
+    "percentile",
+    "summarize",
+    "thresholds",
+    "timeline",
+]
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -58,7 +66,7 @@ class Recorder:
         return len(self.latencies) + len(self.failures)
 
 
-def _bucket_width(elapsed: float) -> float:
+def bucket_width(elapsed: float) -> float:
     """A round width that cuts the run into about 50 buckets (at least 50 ms)."""
     target = max(elapsed / 50, 0.05)
     for width in (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0):
@@ -71,7 +79,7 @@ def timeline(recorder: Recorder, elapsed: float) -> list[dict[str, float | None]
     """Throughput, latency percentiles (None where nothing ended) and errors per time bucket."""
     if elapsed <= 0:
         return []
-    width = _bucket_width(elapsed)
+    width = bucket_width(elapsed)
     count = max(1, math.ceil(elapsed / width))
     latencies: list[list[float]] = [[] for _ in range(count)]
     errors = [0] * count

@@ -68,6 +68,11 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             ", ".join(f"{code} {n:,}" for code, n in report["errors"].items()) or "none",
         ),
     ]
+    if report.get("runs"):
+        how = "processes" if report.get("processes") else "runs"
+        rows.insert(
+            2, ("merged", f"{report['runs']} {how}; latencies from HDR histograms (3 digits)")
+        )
     if ops["cancelled"]:
         rows.insert(4, ("cancelled", f"{ops['cancelled']:,} in flight, not counted"))
     if ops["missed_arrivals"]:

@@ -55,3 +55,12 @@ def test_the_emulator_fault_and_quota_flags_are_the_emulators() -> None:
         "slow_body_rate",
         "seed",
     )
+
+
+def test_wall_clock_times() -> None:
+    assert _args.wall_clock("1796605378.5") == 1796605378.5
+    assert _args.wall_clock("2026-12-07T10:00:00Z") == 1796637600.0
+    assert _args.wall_clock("2026-12-07T11:00:00+01:00") == 1796637600.0
+    for text, message in (("tomorrow", "is not a time"), ("2026-12-07T10:00:00", "no time zone")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            _args.wall_clock(text)
