@@ -1427,8 +1427,9 @@ def test_bench_with_nothing_succeeding_exits_255(
     assert json.loads(out)["errors"] == {"NotFoundException": 5}
 
 
-async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
-    """Ctrl-C mid-run: the report of the operations so far (and the plot), exit 130."""
+async def bench_until_sigint(*args: str, requests: int) -> tuple[int | None, bytes, bytes]:
+    """``aiokms bench ARGS`` against a LocalKMS of this test, in a subprocess, sent SIGINT once
+    ``requests`` requests have reached the server; its (exit code, stdout, stderr)."""
     async with LocalKMS(aliases=["alias/bench"]) as local:
         creds = local.credentials
         env = {
@@ -1437,7 +1438,6 @@ async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
             "AWS_SECRET_ACCESS_KEY": creds.secret_key,
             "AWS_REGION": local.region,
         }
-        plot = ["--plot", str(tmp_path / "bench.png")] if _has_matplotlib() else []
         proc = await asyncio.create_subprocess_exec(
             *COMMAND,
             "bench",
@@ -1445,26 +1445,30 @@ async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
             local.endpoint_url,
             "--key-id",
             "alias/bench",
-            "--duration",
-            "1m",
-            "--concurrency",
-            "4",
-            "--json",
-            *plot,
+            *args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
         )
         try:
-            await until(lambda: local.stats().requests >= 50)
+            await until(lambda: local.stats().requests >= requests)
             proc.send_signal(signal.SIGINT)  # this child only, by its PID
-            out, err = await asyncio.wait_for(proc.communicate(), 30)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    assert proc.returncode == 130, err.decode()
+    return proc.returncode, out, err
+
+
+async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
+    """Ctrl-C mid-run: the report of the operations so far (and the plot), exit 130."""
+    plot = ["--plot", str(tmp_path / "bench.png")] if _has_matplotlib() else []
+    code, out, err = await bench_until_sigint(
+        "--duration", "1m", "--concurrency", "4", "--json", *plot, requests=50
+    )
+    assert code == 130, err.decode()
     assert b"interrupted after" in err
     report = json.loads(out)
     check_report(report)
@@ -1627,42 +1631,10 @@ def bench_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str,
 async def test_bench_processes_sigint_merges_what_was_measured() -> None:
     """Ctrl-C reaches the parent; each worker is told once, stops and writes what it
     measured; the parent merges and prints it, exit 130."""
-    async with LocalKMS(aliases=["alias/bench"]) as local:
-        creds = local.credentials
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": creds.access_key,
-            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-            "AWS_REGION": local.region,
-        }
-        proc = await asyncio.create_subprocess_exec(
-            *COMMAND,
-            "bench",
-            "--endpoint-url",
-            local.endpoint_url,
-            "--key-id",
-            "alias/bench",
-            "--processes",
-            "2",
-            "--duration",
-            "1m",
-            "--concurrency",
-            "4",
-            "--json",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        try:
-            await until(lambda: local.stats().requests >= 100)
-            proc.send_signal(signal.SIGINT)  # this child only, by its PID
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 130, err.decode()
+    code, out, err = await bench_until_sigint(
+        "--processes", "2", "--duration", "1m", "--concurrency", "4", "--json", requests=100
+    )
+    assert code == 130, err.decode()
     report = json.loads(out)
     check_report(report)
     assert report["interrupted"] is True and report["runs"] == 2

@@ -50,7 +50,7 @@ from aiokms.cli.bench._child import EmulatorChild
 from aiokms.cli.bench._display import Progress
 from aiokms.cli.bench._fleet import run_fleet
 from aiokms.cli.bench._hdr import hdr_available, merge, run_document
-from aiokms.cli.bench._load import Load, interrupt_on_sigint
+from aiokms.cli.bench._load import Load, on_sigint
 from aiokms.cli.bench._measure import summarize, thresholds
 from aiokms.cli.bench._operations import prepare
 from aiokms.cli.bench._report import cache_counters, kms_counters, plot, print_table
@@ -86,7 +86,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         before = kms.stats()
         cache_before = cache.stats() if cache is not None else None
         started_at = time.time()
-        with interrupt_on_sigint(load):
+        with on_sigint(load.interrupt):
             async with Progress(args, load, kms):
                 elapsed = await load.run()
         settings = {

@@ -27,6 +27,7 @@ from aiokms.cli._common import FAILURE, CommandError
 from aiokms.cli.bench._args import BENCH_ALIAS
 from aiokms.cli.bench._child import EmulatorChild
 from aiokms.cli.bench._hdr import ceil_share, merge
+from aiokms.cli.bench._load import on_sigint
 
 __all__ = ["run_fleet"]
 
@@ -131,10 +132,8 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-@contextlib.contextmanager
 def _forward_sigint(workers: list[asyncio.subprocess.Process]) -> Any:
     """While the workers run, SIGINT here is SIGINT to each of them, once."""
-    loop = asyncio.get_running_loop()
     sent = False
 
     def forward() -> None:
@@ -147,12 +146,4 @@ def _forward_sigint(workers: list[asyncio.subprocess.Process]) -> Any:
                 with contextlib.suppress(ProcessLookupError):
                     worker.send_signal(signal.SIGINT)
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, forward)
-    except (NotImplementedError, RuntimeError):  # Windows; not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
+    return on_sigint(forward)

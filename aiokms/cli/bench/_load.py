@@ -29,7 +29,7 @@ from botocore import exceptions as boto
 from aiokms.cli.bench._measure import Recorder, error_code
 from aiokms.cli.bench._operations import Operation
 
-__all__ = ["Load", "arrival", "interrupt_on_sigint"]
+__all__ = ["Load", "arrival", "on_sigint"]
 
 _GRACE = 10.0  # the most seconds to wait for operations in flight after the end
 
@@ -208,12 +208,13 @@ class Load:
 
 
 @contextlib.contextmanager
-def interrupt_on_sigint(load: Load) -> Iterator[None]:
-    """While the load runs, SIGINT (Ctrl-C) stops it and keeps what was measured; a second
-    SIGINT, once the handler is gone, interrupts as usual."""
+def on_sigint(handler: Callable[[], None]) -> Iterator[None]:
+    """While in this block, SIGINT (Ctrl-C) calls ``handler`` (for the load:
+    :meth:`Load.interrupt`, which stops it and keeps what was measured); a SIGINT after it,
+    once the handler is gone, interrupts as usual."""
     loop = asyncio.get_running_loop()
     try:
-        loop.add_signal_handler(signal.SIGINT, load.interrupt)
+        loop.add_signal_handler(signal.SIGINT, handler)
     except (NotImplementedError, RuntimeError):  # Windows; not the main thread
         yield
         return
