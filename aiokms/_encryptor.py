@@ -15,6 +15,7 @@ a cache the per-message work is HKDF, AES-GCM and one ``join``.
 
 Decrypting::
 
+    key ARNs   <- KMS DescribeKey of each key id that is not a key ARN   (first decrypt only)
     header     <- aiokms._message.parse_header(...)     (memoized per distinct EC + EDK bytes)
     checks     the caller's encryption context pairs, before any KMS call
     data key   <- cache entries (likewise) or KMS Decrypt, trying only the ``aws-kms``
@@ -243,9 +244,12 @@ class Encryptor:
             ``generate_data_key``, ``encrypt`` and ``decrypt`` and never closes it.
         key_ids: one KMS key id or a list. The first makes each data key (GenerateDataKey),
             each other one wraps it too (Encrypt), so any of them can decrypt. Any key id form
-            works for encrypting; decrypting matches encrypted data keys by key ARN, so give
-            key ARNs to decrypt (as the ESDK's strict mode requires). May be empty only in
-            discovery mode, for a decrypt-only encryptor.
+            works (key ARN, key id, alias name, alias ARN). Decrypting matches encrypted data
+            keys by key ARN, as the ESDK's strict mode does, so the others are resolved to key
+            ARNs with one DescribeKey each at the first decrypt, once: an alias pointed at
+            another key later goes on naming the key it named then. Without a ``describe_key``
+            method on ``kms``, only key ARNs are accepted. May be empty only in discovery mode,
+            for a decrypt-only encryptor.
         cache: an ``aiokms.DataKeyCache``, or another :class:`~aiokms.DataKeySource`, or any
             object with ``DataKeyCache``'s ``generate_data_key`` and ``decrypt`` coroutines
             (wrapped in an ``aiokms.CoroutineSource``); data keys for both encrypting and
@@ -299,10 +303,12 @@ class Encryptor:
         "_pending",
         "_primary",
         "_region",
+        "_resolving",
         "_sections",
         "_signer_age",
         "_signer_uses",
         "_source",
+        "_unresolved",
         "_usable",
     )
 
@@ -336,6 +342,13 @@ class Encryptor:
                 raise ValueError(f"key_ids: every key id must be a non-empty str, got {key_id!r}")
         if len(set(ids)) != len(ids):
             raise ValueError("key_ids: a key id is listed twice")
+        unresolved = tuple(key_id for key_id in ids if not _is_key_arn(key_id))
+        if unresolved and not callable(getattr(kms, "describe_key", None)):
+            raise ValueError(
+                f"key_ids: {unresolved[0]!r} is not a key ARN, and this kms has no "
+                "describe_key() to resolve it with: pass key ARNs "
+                "(arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)"
+            )
         if not isinstance(discovery, bool):
             raise TypeError(f"discovery: expected a bool, got {type(discovery).__name__}")
         if not ids and not discovery:
@@ -388,6 +401,9 @@ class Encryptor:
         self._key_ids = ids
         self._primary = ids[0] if ids else ""
         self._key_arns = frozenset(key_id.encode() for key_id in ids if _is_key_arn(key_id))
+        # aliases, alias ARNs and bare key ids: resolved to key ARNs at the first decrypt
+        self._unresolved = unresolved
+        self._resolving: asyncio.Future[frozenset[bytes]] | None = None
         self._cache = cache
         self._source = source
         self._algorithm = Algorithm.coerce(algorithm)
@@ -764,13 +780,13 @@ class Encryptor:
         Raises:
             aiokms.InvalidMessageError: the message is malformed, tampered with, truncated or
                 followed by more bytes, lacks a required context pair, or has no encrypted data
-                key this encryptor may use. Always the same message, whatever failed.
+                key this encryptor may use. The same message for every failed check, with the
+                reason added where the header's cleartext gives it (see the class).
             botocore.exceptions.ClientError: KMS refused every usable encrypted data key (the
-                first key's error is raised).
+                first key's error is raised), or, at the first decrypt, DescribeKey refused to
+                resolve a key id that is not a key ARN.
             aiokms.AiokmsError: the call to KMS failed.
             TypeError: a bad argument.
-            ValueError: no key id is a key ARN and discovery is off, so no encrypted data key
-                could ever match (before any KMS call).
         """
         data_key: bytes | bytearray | int = b""
         try:
@@ -783,6 +799,8 @@ class Encryptor:
                 raise InvalidMessageError from None
             if required:
                 _require_pairs(header, required)
+            if self._unresolved:
+                await self._resolve_key_ids()
             data_key = self._decrypted_hit(header)
             if isinstance(data_key, int):
                 data_key = await self._data_key_for(header, skip=data_key)
@@ -866,6 +884,8 @@ class Encryptor:
                         continue
                     if required:
                         _require_pairs(header, required)
+                    if self._unresolved:
+                        await self._resolve_key_ids()
                     reader.unlock(bytes(await self._data_key_for(header)))
                     unlocked = True
                 while (plaintext := reader.next_plaintext()) is not None:
@@ -878,6 +898,62 @@ class Encryptor:
             plaintext = None  # this frame's secret, before it joins the traceback
             forget_locals(error)
             raise
+
+    async def _resolve_key_ids(self) -> None:
+        """Key ARNs for the key ids that are not (aliases, alias ARNs, bare key ids), with one
+        DescribeKey each, once: concurrent decrypts share the calls; a failure is raised to
+        every caller waiting for it, and the next decrypt tries again."""
+        task = self._resolving
+        if task is None:
+            task = self._resolving = asyncio.ensure_future(self._describe(self._unresolved))
+            task.add_done_callback(_retrieve)
+        try:
+            arns = await asyncio.shield(task)
+        except Exception:
+            if task.done() and self._resolving is task:
+                self._resolving = None
+            raise
+        if self._unresolved:
+            self._key_arns |= arns
+            self._unresolved = ()
+            self._usable.clear()  # the usable entries were chosen without these keys
+
+    async def _describe(self, key_ids: tuple[str, ...]) -> frozenset[bytes]:
+        arns = []
+        for key_id in key_ids:
+            reply = await self._kms.describe_key(KeyId=key_id)  # type: ignore[attr-defined]
+            arn = reply.get("KeyMetadata", {}).get("Arn") if isinstance(reply, dict) else None
+            if not isinstance(arn, str) or not _is_key_arn(arn):
+                raise InvalidResponse(
+                    endpoint_url=_endpoint(self._kms),
+                    error="DescribeKey: expected a key ARN in the reply",
+                )
+            arns.append(arn.encode())
+        return frozenset(arns)
+
+    def _no_usable_key(self, header: Header) -> str:
+        """Why no encrypted data key of a header may be tried, from the header's cleartext
+        provider fields (key ARNs and provider ids, no secret)."""
+        arns = [
+            _printable(edk.provider_info)
+            for edk in header.encrypted_data_keys
+            if edk.provider_id == KMS_PROVIDER_ID
+        ]
+        others = sorted(
+            {
+                _printable(edk.provider_id.encode())
+                for edk in header.encrypted_data_keys
+                if edk.provider_id != KMS_PROVIDER_ID
+            }
+        )
+        mine = "the key ids given"
+        if self._discovery:
+            mine += f" or a key of accounts {', '.join(sorted(self._accounts))} in partition "
+            mine += self._partition + (f", region {self._region}" if self._region else "")
+        found = f"KMS keys {', '.join(arns)}" if arns else "no KMS key"
+        if others:
+            found += f" (and other providers: {', '.join(others)})"
+        return f"no encrypted data key is under {mine}; the message has them under {found}"
 
     def _usable_arn(self, provider_info: bytes) -> str | None:
         """The key ARN of an ``aws-kms`` entry this encryptor may try, else None."""
@@ -959,16 +1035,14 @@ class Encryptor:
     async def _data_key_for(self, header: Header, skip: int = 0) -> bytes | bytearray:
         """The plaintext data key of a parsed header, from the cache or KMS, trying the usable
         entries after the first ``skip``."""
-        if not self._key_arns and not self._discovery:
-            raise ValueError(
-                "key_ids: decrypting needs key ARNs (arn:aws:kms:region:account:key/id); "
-                "aliases and bare key ids only serve to encrypt"
-            )
+        candidates = self._candidates(header)
+        if not candidates:
+            raise InvalidMessageError(self._no_usable_key(header))
         context = header.encryption_context
         kms_context = context if type(context) is dict else dict(context)
         source = self._source
         first_error: ClientError | None = None
-        for ciphertext, arn in self._candidates(header)[skip:]:
+        for ciphertext, arn in candidates[skip:]:
             try:
                 if source is not None:
                     key = await source.decrypt_entry(
@@ -996,10 +1070,28 @@ class Encryptor:
 
 
 def _require_pairs(header: Header, required: Mapping[str, str]) -> None:
+    """Every required pair is in the header's encryption context, or an error naming the key
+    (the context is in the clear in the header; the values are not repeated)."""
     context = header.encryption_context
     for key, value in required.items():
-        if context.get(key) != value:
-            raise InvalidMessageError
+        found = context.get(key)
+        if found != value:
+            what = "no pair" if found is None else "another value for the pair"
+            raise InvalidMessageError(
+                f"its encryption context has {what} {_printable(key.encode())!r} required"
+            )
+
+
+def _printable(raw: bytes, limit: int = 256) -> str:
+    """Header bytes, as text that is safe to print: printable ASCII, the rest as '?'."""
+    text = raw[:limit].decode("ascii", "replace")
+    return "".join(c if c.isprintable() and c.isascii() else "?" for c in text)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a shared task's failure as seen, for when every caller waiting on it is gone."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _source(cache: object) -> DataKeySource | None:

@@ -175,13 +175,16 @@ class InvalidMessageError(AiokmsError):
 
     Raised by ``Encryptor.decrypt`` and ``decrypt_stream`` for every failed check (format,
     key commitment, header tag, frame tags, signature, encryption context, trailing bytes, no
-    encrypted data key this reader may use), always with the same message and no cause
-    attached, so that a caller (or an attacker probing with forged messages) learns nothing
+    encrypted data key this reader may use), with no cause attached. Every failure of
+    authentication (commitment, tags, signature) and every malformed byte gets the same
+    message, so that a caller (or an attacker probing with forged messages) learns nothing
     about which check failed. KMS errors from unwrapping a data key are raised as they are.
 
-    A message refused for a reader's limit (``max_frame_length``, ``max_body_length``), read
-    from its header before anything is authenticated, says so: that tells nothing that the
-    header itself does not.
+    Reasons read from the header's cleartext, which tell nothing the header itself does not,
+    are added after a colon: a format version or algorithm suite that is not read (version 1,
+    no key commitment, an unknown suite id), no encrypted data key under the reader's key ids
+    (with the key ARNs the message has), a required encryption context pair missing or
+    different (naming its key), a reader's limit (``max_frame_length``, ``max_body_length``).
     """
 
     def __init__(self, detail: str | None = None) -> None:

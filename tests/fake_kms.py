@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -178,11 +179,13 @@ class ThreadedKMS:
     keeps serving whatever loop or process the client is in. HTTP/1.1 with keep-alive; it
     records, per request, the client's port (one per connection) and the ``X-Amz-Target``.
     With ``held`` set, the first that many requests wait for ``release`` before their reply.
-    Use it as a context manager; ``url`` is set on entry.
+    With ``tls``, a server-side SSL context, it serves HTTPS. Use it as a context manager;
+    ``url`` is set on entry.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.url = ""
+        self.tls = tls  # serve HTTPS with this server-side context
         self.requests: list[tuple[int, str]] = []  # (client port, X-Amz-Target)
         self.held = 0  # the first this many requests are answered once ``release`` is set
         self.release = threading.Event()
@@ -213,7 +216,11 @@ class ThreadedKMS:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http"
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -55,6 +55,9 @@ def key_arn(
     return f"arn:{partition}:kms:{region}:{account}:key/{name}"
 
 
+OPAQUE = str(InvalidMessageError())
+
+
 def client_error(code: str, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": f"{code} (test)"}}, operation)
 
@@ -84,6 +87,8 @@ class LocalKeys:
         return [operation for operation, _ in self.calls]
 
     def _resolve(self, key_id: str, operation: str) -> str:
+        if ":alias/" in key_id:  # an alias ARN
+            key_id = "alias/" + key_id.split(":alias/", 1)[1]
         key = self.aliases.get(key_id, key_id)
         if key not in self.masters:
             matches = [arn for arn in self.masters if arn.endswith(f"/{key_id}")]
@@ -146,6 +151,10 @@ class LocalKeys:
         except InvalidTag:
             raise client_error("InvalidCiphertextException", "Decrypt") from None
         return {"Plaintext": self.reply_plaintext or plaintext, "KeyId": self.reply_key_id or key}
+
+    async def describe_key(self, **kwargs: Any) -> dict[str, Any]:
+        await self._enter("DescribeKey", kwargs)
+        return {"KeyMetadata": {"Arn": self._resolve(kwargs["KeyId"], "DescribeKey")}}
 
 
 class CountingCache:
@@ -386,13 +395,80 @@ async def test_only_listed_key_arns_are_tried(kms: LocalKeys, keys: list[str]) -
     message = await Encryptor(kms, keys[:2]).encrypt(b"secret")
     other = kms.add("other")
     kms.calls.clear()
-    with pytest.raises(InvalidMessageError):
+    with pytest.raises(InvalidMessageError) as caught:
         await Encryptor(kms, other).decrypt(message)
     assert kms.calls == []
-    # Aliases and bare key ids only encrypt: decrypting matches key ARNs, as the ESDK does.
-    with pytest.raises(ValueError, match="key_ids: decrypting needs key ARNs"):
-        await Encryptor(kms, ["alias/key-0", "key-1"]).decrypt(message)
-    assert kms.calls == []
+    # the reason is in the header, in the clear: say it, with the message's key ARNs
+    assert str(caught.value) == (
+        f"{OPAQUE}: no encrypted data key is under the key ids given; the message has them "
+        f"under KMS keys {keys[0]}, {keys[1]}"
+    )
+
+
+async def test_aliases_and_key_ids_are_resolved_once(kms: LocalKeys, keys: list[str]) -> None:
+    """Decrypting matches encrypted data keys by key ARN, as the ESDK does: key ids that are
+    not key ARNs are resolved with DescribeKey, once, at the first decrypt."""
+    message = await Encryptor(kms, keys[1]).encrypt(b"secret")
+    bare_id = keys[1].rsplit("/", 1)[1]
+    alias_arn = keys[0].replace(":key/key-0", ":alias/key-0")
+    for key_ids in (["alias/key-0", bare_id], [alias_arn, "alias/key-1"], [keys[0], bare_id]):
+        enc = Encryptor(kms, key_ids)
+        kms.calls.clear()
+        results = await asyncio.gather(*(enc.decrypt(message) for _ in range(3)))
+        assert results == [b"secret"] * 3
+        assert await enc.decrypt(message) == b"secret"
+        described = [kwargs["KeyId"] for op, kwargs in kms.calls if op == "DescribeKey"]
+        assert described == [k for k in key_ids if k != keys[0]]  # once each, for all calls
+    # a key id that names no key: KMS's error at decrypt, and the next decrypt asks again
+    enc = Encryptor(kms, ["alias/missing", keys[1]])
+    kms.calls.clear()
+    for _ in range(2):
+        with pytest.raises(ClientError, match="NotFoundException"):
+            await enc.decrypt(message)
+    assert kms.operations() == ["DescribeKey"] * 2
+
+
+def test_aliases_need_a_kms_that_can_resolve_them() -> None:
+    class EncryptOnly:
+        async def generate_data_key(self, **kwargs: Any) -> dict[str, Any]:
+            raise AssertionError
+
+        encrypt = decrypt = generate_data_key
+
+    with pytest.raises(ValueError, match=r"'alias/app' is not a key ARN.*pass key ARNs"):
+        Encryptor(EncryptOnly(), ["alias/app"])
+    Encryptor(EncryptOnly(), key_arn("app"))
+
+
+async def test_header_reasons_are_given(kms: LocalKeys, keys: list[str]) -> None:
+    """What the first bytes say (an old format version, a suite that is not read) is said; a
+    byte that makes no message, or a tampered body, gets the one opaque message."""
+    enc = Encryptor(kms, keys[0])
+    message = await enc.encrypt(b"x" * 100, encryption_context=CONTEXT)
+    version_1 = bytes([1, 0x80, 0x01, 0x78]) + os.urandom(200)
+    unknown = message[:1] + b"\x03\x78" + message[3:]
+    cases = [
+        (
+            version_1,
+            f"{OPAQUE}: message format version 1, algorithm suite 0x0178, which does not commit "
+            "to its data key: only format version 2 with key commitment (0x0478, 0x0578) is "
+            "read, as the AWS Encryption SDK's default commitment policy requires",
+        ),
+        (bytes([1, 0x80, 0x47, 0x11]), "algorithm suite 0x4711, which is unknown"),
+        (unknown, f"{OPAQUE}: algorithm suite 0x0378 is not one that is read (0x0478, 0x0578)"),
+        (b"\x07" + message[1:], OPAQUE),
+        (bytes([1, 0x81]) + message[2:], OPAQUE),
+        (message[:-5] + bytes(b ^ 1 for b in message[-5:]), OPAQUE),  # the body, tampered
+    ]
+    kms.calls.clear()
+    for data, expected in cases:
+        for decrypt in (enc.decrypt, lambda m: collect(enc.decrypt_stream(pieces(m, 3)))):
+            with pytest.raises(InvalidMessageError) as caught:
+                await decrypt(data)
+            assert str(caught.value) == expected or (
+                expected != OPAQUE and expected in str(caught.value)
+            )
+    assert kms.operations() == ["Decrypt"] * 2  # only the tampered body reached KMS
 
 
 async def test_kms_errors_fall_through_to_the_next_key(kms: LocalKeys, keys: list[str]) -> None:
@@ -487,11 +563,19 @@ async def test_required_context_pairs(kms: LocalKeys, keys: list[str]) -> None:
     enc = Encryptor(kms, keys[0])
     message = await enc.encrypt(b"x", encryption_context=CONTEXT)
     kms.calls.clear()
-    for wrong in ({"tenant": "b"}, {"other": "a"}, {**CONTEXT, "more": "x"}):
-        with pytest.raises(InvalidMessageError):
+    for wrong, reason in (
+        ({"tenant": "b"}, "another value for the pair 'tenant'"),
+        ({"other": "a"}, "no pair 'other'"),
+        ({**CONTEXT, "more": "x"}, "no pair 'more'"),
+        ({"\x1b[2J": "x"}, "no pair '?[2J'"),  # what a terminal would act on, neutered
+    ):
+        expected = f"{OPAQUE}: its encryption context has {reason} required"
+        with pytest.raises(InvalidMessageError) as caught:
             await enc.decrypt(message, encryption_context=wrong)
-        with pytest.raises(InvalidMessageError):
+        assert str(caught.value) == expected
+        with pytest.raises(InvalidMessageError) as caught:
             await collect(enc.decrypt_stream([message], encryption_context=wrong))
+        assert str(caught.value) == expected
     assert kms.calls == []  # refused before any KMS call
 
 

@@ -346,11 +346,20 @@ def test_every_header_prefix_is_incomplete() -> None:
 
 @pytest.mark.parametrize(
     "prefix",
-    [b"\x01", b"\x80", b"\x02\x01\x78", b"\x02\x03\x78", b"\x02\x04\x79"],
+    [b"\x01\x00", b"\x80", b"\x02\x01\x78", b"\x02\x03\x78", b"\x02\x04\x79"],
 )
 def test_garbage_is_refused_without_waiting(prefix: bytes) -> None:
     with pytest.raises(InvalidMessageError):
         parse_header(prefix)
+
+
+def test_a_version_1_message_is_refused_once_its_suite_is_read() -> None:
+    """Format version 1 names its suite in bytes 3 and 4: wait for them, to say which."""
+    for prefix in (b"\x01", b"\x01\x80", b"\x01\x80\x00"):
+        with pytest.raises(Incomplete):
+            parse_header(prefix)
+    with pytest.raises(InvalidMessageError, match="version 1, algorithm suite 0x0378, which"):
+        parse_header(b"\x01\x80\x03\x78")
 
 
 def _header_with(content_type: int, frame_length: int, edk_count: int = 1) -> bytes:

@@ -19,14 +19,16 @@ header read, which is then compared in place and not parsed at all.
 
 Parsing is incremental: with too few bytes it raises :class:`Incomplete`, which a streaming
 reader takes as "wait for more" and a one-shot reader as a malformed message. Everything else
-wrong raises :class:`~aiokms.errors.InvalidMessageError`, which says nothing more.
+wrong raises :class:`~aiokms.errors.InvalidMessageError`, which says nothing more, except for a
+version or suite that is not read (format version 1, a suite without key commitment, an
+unknown suite id): the first bytes say which, and that is no secret.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from aiokms._message.suites import (
     COMMIT_KEY_LEN,
@@ -57,6 +59,12 @@ _VERSION = 2
 _FRAMED = 2
 _NON_FRAMED = 1
 _SUITES = {alg.value: alg for alg in Algorithm}
+_READ = ", ".join(f"0x{suite:04X}" for suite in _SUITES)
+_V1_TYPE = 0x80  # version 1's message type byte: customer authenticated encrypted data
+# Version 1's suites, none of which commits to its data key (the ESDK's algorithm suites table)
+_NON_COMMITTING = frozenset(
+    (0x0014, 0x0046, 0x0078, 0x0114, 0x0146, 0x0178, 0x0214, 0x0346, 0x0378)
+)
 # version, suite, message id, EC length: the fixed part before the EC.
 _FIXED_START = 1 + 2 + MESSAGE_ID_LEN + 2
 # content type, frame length, commit key: the fixed part after the EDKs.
@@ -292,14 +300,14 @@ def parse_header(
     available = len(buf)
     # Reject garbage as early as possible, so a streaming reader does not wait for more of it.
     if available >= 1 and buf[0] != _VERSION:
-        raise InvalidMessageError
+        _refuse_version(buf, available)
     if available < _FIXED_START:
         if available >= 3 and ((buf[1] << 8) | buf[2]) not in _SUITES:
-            raise InvalidMessageError
+            raise _unsupported_suite((buf[1] << 8) | buf[2])
         raise Incomplete
     algorithm = _SUITES.get((buf[1] << 8) | buf[2])
     if algorithm is None:
-        raise InvalidMessageError
+        raise _unsupported_suite((buf[1] << 8) | buf[2])
     start = _FIXED_START - 2  # the EC length: where the section (and the middle) begins
     last = memo.last if memo is not None else None
     if (
@@ -328,6 +336,28 @@ def parse_header(
             buf[end : end + TAG_LEN],
         ),
     )
+
+
+def _refuse_version(buf: bytes | bytearray | memoryview, available: int) -> NoReturn:
+    """Raise for a first byte that is not version 2: saying why for a version 1 message (its
+    first four bytes name its suite, nothing secret), opaquely for anything else."""
+    if buf[0] == 1:  # version 1: 01 | type 80 | suite id u16 | ...
+        if available >= 2 and buf[1] != _V1_TYPE:
+            raise InvalidMessageError
+        if available < 4:
+            raise Incomplete
+        suite = (buf[2] << 8) | buf[3]
+        what = "does not commit to its data key" if suite in _NON_COMMITTING else "is unknown"
+        raise InvalidMessageError(
+            f"message format version 1, algorithm suite 0x{suite:04X}, which {what}: only "
+            f"format version 2 with key commitment ({_READ}) is read, as the AWS Encryption "
+            "SDK's default commitment policy requires"
+        )
+    raise InvalidMessageError
+
+
+def _unsupported_suite(suite: int) -> InvalidMessageError:
+    return InvalidMessageError(f"algorithm suite 0x{suite:04X} is not one that is read ({_READ})")
 
 
 def _parse_middle(

@@ -22,7 +22,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "encrypt": ("_crypt", "encrypt a file or stdin with KMS keys (AWS Encryption SDK format)"),
     "decrypt": ("_crypt", "decrypt what 'aiokms encrypt' or the AWS Encryption SDK wrote"),
     "kms": ("_kms", "call any KMS operation, as 'aws kms' does"),
-    "bench": ("_bench", "load-test KMS, an endpoint or the built-in emulator"),
+    "bench": ("bench", "load-test KMS, an endpoint or the built-in emulator"),
     "emulator": ("_emulator", "serve a local KMS for tests and load tests"),
 }
 

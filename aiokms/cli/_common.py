@@ -17,6 +17,8 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from botocore import exceptions as boto
 
+from aiokms._argtypes import non_negative_float, positive_float, positive_int, share
+
 if TYPE_CHECKING:
     from aiokms import KMSClient
 
@@ -77,51 +79,6 @@ class Parser(argparse.ArgumentParser):
         """Print the usage and ``message`` to stderr and exit with code 252."""
         self.print_usage(sys.stderr)
         self.exit(USAGE, f"{self.prog}: error: {message}\n")
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number above 0."""
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a number of at least 0."""
-    value = _float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def share(text: str) -> float:
-    """An argparse type: a share from 0 to 1."""
-    value = _float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -225,6 +182,7 @@ def run(
     *,
     stderr: IO[str] | None = None,
     service_error_prefix: str | None = None,
+    runner: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run,
 ) -> int:
     """Run ``main()`` in a new event loop and turn what it raises into a message and exit code.
 
@@ -234,10 +192,11 @@ def run(
         stderr: where messages go (``sys.stderr``).
         service_error_prefix: printed before service and parameter errors instead of
             ``prog: ``; ``aiokms kms`` prints a blank line there, as ``aws`` does.
+        runner: what runs the coroutine in a new event loop (``asyncio.run``; ``uvloop.run``).
     """
     err = stderr or sys.stderr
     try:
-        return asyncio.run(main())
+        return runner(main())
     except KeyboardInterrupt:
         err.write(f"\n{prog}: interrupted\n")
         return INTERRUPTED

@@ -261,24 +261,11 @@ class _Output:
         self._tmp = None
 
 
-def _load() -> tuple[Any, Any]:
-    """The Encryptor class and the key-ARN test (imported when a command needs them)."""
+def _encryptor_class() -> Any:
+    """The Encryptor class (imported when a command needs it)."""
     from aiokms import Encryptor
-    from aiokms._encryptor import _is_key_arn
 
-    return Encryptor, _is_key_arn
-
-
-async def _key_arns(kms: Any, key_ids: list[str], is_key_arn: Any) -> list[str]:
-    """Key ids as key ARNs (decryption matches encrypted data keys by key ARN)."""
-    arns: list[str] = []
-    for key_id in key_ids:
-        if not is_key_arn(key_id):
-            described = await kms.describe_key(KeyId=key_id)
-            key_id = described["KeyMetadata"]["Arn"]
-        if key_id not in arns:
-            arns.append(key_id)
-    return arns
+    return Encryptor
 
 
 def main(argv: Sequence[str], *, prog: str = "aiokms encrypt", command: str = "encrypt") -> int:
@@ -297,7 +284,7 @@ def main(argv: Sequence[str], *, prog: str = "aiokms encrypt", command: str = "e
 
     async def go() -> int:
         try:
-            encryptor_class, is_key_arn = _load()
+            encryptor_class = _encryptor_class()
             async with make_client(args) as kms:
                 if encrypting:
                     try:
@@ -313,11 +300,11 @@ def main(argv: Sequence[str], *, prog: str = "aiokms encrypt", command: str = "e
                         _chunks(source), encryption_context=context or None
                     )
                 else:
-                    key_arns = await _key_arns(kms, args.key_ids or [], is_key_arn)
                     try:
+                        # key ids that are not key ARNs: the encryptor resolves them
                         encryptor = encryptor_class(
                             kms,
-                            key_arns,
+                            list(dict.fromkeys(args.key_ids or [])),
                             discovery=args.discovery,
                             discovery_accounts=args.discovery_accounts,
                             discovery_partition=args.discovery_partition,

@@ -10,8 +10,10 @@ strings from ``file://path`` or as given, structures and maps as JSON or the AWS
 parameters by their API names, under the explicit options. List operations page through every
 page, as the AWS CLI does, unless ``--no-paginate`` or a paging parameter is given.
 
-The reply is printed as ``aws kms`` prints it: JSON with blobs in base64, timestamps in ISO
-8601, no ``ResponseMetadata``; ``--query`` (JMESPath) and ``--output text`` work too. Errors go to
+The reply is printed as ``aws kms`` (version 2) prints it: JSON with blobs in base64,
+timestamps in ISO 8601 (``--cli-timestamp-format wire``: epoch seconds, as version 1), no
+``ResponseMetadata``; ``--query`` (JMESPath) and ``--output text|table|yaml`` work too
+(``_formats``), and ``--debug`` logs the request and the reply with secrets redacted. Errors go to
 stderr as ``An error occurred (Code) when calling the Operation operation: message``, with the
 AWS CLI's exit codes (254 for service errors, 252 for bad parameters).
 """
@@ -26,17 +28,20 @@ import functools
 import importlib
 import json
 import re
+import ssl
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import botocore.session
 from botocore import xform_name
+from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
-from aiokms import _model
 from aiokms.cli._common import (
+    CONFIG,
     OK,
     USAGE,
     CommandError,
@@ -47,6 +52,7 @@ from aiokms.cli._common import (
     positive_int,
     run,
 )
+from aiokms.cli._formats import redact, write_table, write_yaml
 
 __all__ = ["main", "to_jsonable"]
 
@@ -61,7 +67,11 @@ Call any AWS KMS operation, with the names and options of 'aws kms'.
 
 Blobs are base64 text, or raw bytes from fileb://PATH; strings and JSON may come from
 file://PATH. Maps and structures take JSON or shorthand (--encryption-context k=v,k2=v2).
-Output is JSON with base64 blobs, as 'aws kms' prints it."""
+Output is JSON with base64 blobs, as 'aws kms' prints it.
+
+Blobs and timestamps follow the AWS CLI version 2: a blob given as text is base64 (v1 took it
+as raw text: --cli-binary-format raw-in-base64-out does that), and timestamps print as ISO 8601
+(v1 printed epoch seconds: --cli-timestamp-format wire does that)."""
 
 _EPILOG = """\
 examples:
@@ -78,6 +88,16 @@ Run 'aiokms kms COMMAND --help' for an operation's parameters."""
 @functools.cache
 def _service() -> ServiceModel:
     return botocore.session.get_session().get_service_model("kms")
+
+
+@functools.cache
+def _paginators() -> dict[str, dict[str, Any]]:
+    """botocore's paginator configs for KMS (``input_token``, ``limit_key``, ...), by API name."""
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("kms", "paginators-1", _service().api_version)
+    pagination: dict[str, dict[str, Any]] = model["pagination"]
+    return pagination
 
 
 def _cli_name(name: str) -> str:
@@ -163,9 +183,49 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     group = parser.add_argument_group("output and input")
     group.add_argument(
         "--output",
-        choices=("json", "text"),
+        choices=("json", "text", "table", "yaml"),
         default=argparse.SUPPRESS if suppress else "json",
         help="the output format (default: json)",
+    )
+    group.add_argument(
+        "--cli-timestamp-format",
+        choices=("iso8601", "wire"),
+        default=argparse.SUPPRESS if suppress else "iso8601",
+        help="timestamps in the output: iso8601 (default, as the AWS CLI v2 prints them) or "
+        "wire, epoch seconds (as the AWS CLI v1 prints them)",
+    )
+    group.add_argument(
+        "--color",
+        choices=("on", "off", "auto"),
+        default=argparse.SUPPRESS if suppress else "auto",
+        help="color in table output: on, off or auto (default: when stdout is a terminal)",
+    )
+    group.add_argument(
+        "--no-cli-pager",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="accepted for scripts written for the AWS CLI v2: output is never paged",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="log the request and the reply to stderr, secrets (plaintexts, private keys, "
+        "credentials) redacted",
+    )
+    tls = parser.add_argument_group("TLS")
+    tls.add_argument(
+        "--ca-bundle",
+        default=default,
+        metavar="PATH",
+        help="verify the endpoint's certificate against these CA certificates (PEM)",
+    )
+    tls.add_argument(
+        "--no-verify-ssl",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="do not verify the endpoint's certificate (tests only: anyone on the path can "
+        "read and change the traffic)",
     )
     group.add_argument(
         "--query", default=default, metavar="JMESPATH", help="a JMESPath query on the reply"
@@ -268,15 +328,10 @@ def _build_parser(prog: str) -> Parser:
         title="commands", metavar="COMMAND", dest="_command", parser_class=Parser
     )
     subparsers.required = True
-    model = _model.load()
     service = _service()
     for name in service.operation_names:
-        spec = model.operations[name]
         _add_operation(
-            subparsers,
-            service.operation_model(name),
-            spec.method_name,
-            spec.method_name in model.paginators,
+            subparsers, service.operation_model(name), xform_name(name), name in _paginators()
         )
     return parser
 
@@ -522,16 +577,17 @@ def _input_json(text: str, shape: StructureShape | None, binary_format: str) -> 
 # --- output -----------------------------------------------------------------------------------
 
 
-def to_jsonable(value: Any) -> Any:
-    """A reply as the AWS CLI prints it: blobs in base64, timestamps in ISO 8601."""
+def to_jsonable(value: Any, timestamps: str = "iso8601") -> Any:
+    """A reply as the AWS CLI prints it: blobs in base64, timestamps in ISO 8601 (v2) or, with
+    ``timestamps="wire"``, in epoch seconds (v1; to the microsecond)."""
     if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+        return {k: to_jsonable(v, timestamps) for k, v in value.items() if k != "ResponseMetadata"}
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        return [to_jsonable(v, timestamps) for v in value]
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, datetime.datetime):
-        return value.isoformat()
+        return value.timestamp() if timestamps == "wire" else value.isoformat()
     return value
 
 
@@ -608,9 +664,26 @@ def _print(result: Any, args: argparse.Namespace, out: IO[str]) -> None:
             raise CommandError(f"Bad value for --query {query}: {exc}", USAGE) from None
     elif result == {}:
         return  # as aws kms: an empty reply prints nothing
-    if getattr(args, "output", "json") == "text":
+    output = getattr(args, "output", "json")
+    if output == "text":
+        next_token = None
+        if not query and isinstance(result, dict) and "NextToken" in result:
+            result = dict(result)  # as aws: the token of a --max-items cut comes last
+            next_token = result.pop("NextToken")
         if result is not None:
             _write_text(result, out)
+        if next_token is not None:
+            out.write(f"NEXTTOKEN\t{next_token}\n")
+    elif output == "yaml":
+        write_yaml(result, out)
+    elif output == "table":
+        color = getattr(args, "color", "auto")
+        write_table(
+            result,
+            out,
+            args._parser.description.split(":", 1)[0] if hasattr(args, "_parser") else "",
+            color=color == "on" or (color == "auto" and out.isatty()),
+        )
     else:
         _write_json(result, out)
 
@@ -652,42 +725,122 @@ def _skeleton(op: OperationModel, which: str) -> Any:
 
 
 async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Namespace) -> Any:
-    model = _model.load()
-    spec = model.operations[op.name]
+    method_name = xform_name(op.name)
     options: dict[str, Any] = {}
     if getattr(args, "cli_read_timeout", None):
         options["read_timeout"] = args.cli_read_timeout
     if getattr(args, "cli_connect_timeout", None):
         options["connect_timeout"] = args.cli_connect_timeout
-    paginator = model.paginators.get(spec.method_name)
+    context = _ssl_context(args)
+    if context is not None:
+        options["ssl_context"] = context
+    debug = _Debug(op) if getattr(args, "debug", False) else None
+    paginator = _paginators().get(op.name)
     async with make_client(args, **options) as kms:
-        if paginator is not None and not getattr(args, "no_paginate", False):
-            explicit = paginator.input_token in params or (
-                paginator.limit_key is not None and paginator.limit_key in params
-            )
-            if not explicit:
-                config = {
-                    key: value
-                    for key, value in (
-                        ("StartingToken", args.starting_token),
-                        ("PageSize", args.page_size),
-                        ("MaxItems", args.max_items),
-                    )
-                    if value is not None
-                }
-                # typed by literal name; here the name is the command line's
-                get_paginator: Any = kms.get_paginator
-                pages = get_paginator(spec.method_name).paginate(**params, PaginationConfig=config)
-                try:
-                    return await pages.build_full_result()
-                except ValueError as exc:  # a StartingToken this paginator did not make
-                    raise CommandError(str(exc), USAGE) from None
-        return await getattr(kms, spec.method_name)(**params)
+        if debug is not None:
+            debug.request(kms, params)
+        try:
+            if paginator is not None and not getattr(args, "no_paginate", False):
+                explicit = (
+                    paginator["input_token"] in params or paginator.get("limit_key") in params
+                )
+                if not explicit:
+                    config = {
+                        key: value
+                        for key, value in (
+                            ("StartingToken", args.starting_token),
+                            ("PageSize", args.page_size),
+                            ("MaxItems", args.max_items),
+                        )
+                        if value is not None
+                    }
+                    # typed by literal name; here the name is the command line's
+                    get_paginator: Any = kms.get_paginator
+                    pages = get_paginator(method_name).paginate(**params, PaginationConfig=config)
+                    try:
+                        result = await pages.build_full_result()
+                    except ValueError as exc:  # a StartingToken this paginator did not make
+                        raise CommandError(str(exc), USAGE) from None
+                    if debug is not None:
+                        debug.reply(result)
+                    return result
+            result = await getattr(kms, method_name)(**params)
+        except Exception as exc:
+            if debug is not None:
+                debug.error(exc)
+            raise
+        if debug is not None:
+            debug.reply(result)
+        return result
+
+
+def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS settings of ``--ca-bundle`` and ``--no-verify-ssl`` (None: the defaults)."""
+    ca_bundle = getattr(args, "ca_bundle", None)
+    if getattr(args, "no_verify_ssl", False):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_bundle is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(Path(ca_bundle).expanduser()))
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"--ca-bundle: cannot load {ca_bundle}: {exc}", CONFIG) from None
+
+
+class _Debug:
+    """``--debug``: one line on stderr for the request and one for the reply or the error,
+    with every value botocore's model marks sensitive redacted (credentials never appear)."""
+
+    def __init__(self, op: OperationModel, err: IO[str] | None = None) -> None:
+        self._op = op
+        self._err = err or sys.stderr
+        self._start = 0.0
+
+    def _line(self, text: str) -> None:
+        self._err.write(f"aiokms kms: debug: {text}\n")
+        self._err.flush()
+
+    def _json(self, shape: Shape | None, value: Any) -> str:
+        return json.dumps(to_jsonable(redact(shape, value)), ensure_ascii=False, default=str)
+
+    def request(self, kms: Any, params: dict[str, Any]) -> None:
+        self._line(
+            f"request {self._op.name} to {kms.meta.endpoint_url} (region "
+            f"{kms.meta.region_name}): {self._json(self._op.input_shape, params)}"
+        )
+        self._start = time.perf_counter()
+
+    def _took(self, meta: dict[str, Any]) -> str:
+        ms = (time.perf_counter() - self._start) * 1000
+        status = meta.get("HTTPStatusCode", "-")
+        return f"HTTP {status}, {meta.get('RetryAttempts', 0)} retries, {ms:.1f} ms"
+
+    def reply(self, result: dict[str, Any]) -> None:
+        meta = result.get("ResponseMetadata", {})
+        self._line(
+            f"reply {self._op.name} ({self._took(meta)}): "
+            f"{self._json(self._op.output_shape, result)}"
+        )
+
+    def error(self, exc: Exception) -> None:
+        if isinstance(exc, ClientError):
+            meta = exc.response.get("ResponseMetadata", {})
+            error = exc.response.get("Error", {})
+            what = f"{error.get('Code')}: {error.get('Message', '')}"
+        else:
+            meta, what = {}, f"{type(exc).__name__}: {exc}"
+        self._line(f"error {self._op.name} ({self._took(meta)}): {what}")
 
 
 def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms") -> int:
     """Run ``aiokms kms`` with ``argv`` (the arguments after ``kms``); returns the exit code."""
     parser = _build_parser(prog)
+    argv = list(argv)
+    if argv and argv[-1] == "help" and (len(argv) == 1 or not argv[-2].startswith("-")):
+        argv[-1] = "--help"  # 'aiokms kms help', 'aiokms kms encrypt help', as aws has them
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
@@ -706,7 +859,8 @@ def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms")
             return stop.code if isinstance(stop.code, int) else USAGE
 
     async def call() -> int:
-        result = to_jsonable(await _call(op, params, args))
+        timestamps = getattr(args, "cli_timestamp_format", "iso8601")
+        result = to_jsonable(await _call(op, params, args), timestamps)
         _print(result, args, out)
         out.flush()
         return OK

@@ -20,12 +20,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from aiokms._argtypes import non_negative_float, positive_float, share
 from aiokms._quotas import QUOTAS
-from aiokms.cli._common import non_negative_float, positive_float, share
 from aiokms.emulator._server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, LocalKMS
 
 __all__ = [
+    "FAULT_FLAGS",
+    "QUOTA_FLAGS",
     "add_arguments",
+    "add_fault_arguments",
     "add_quota_arguments",
     "build_parser",
     "emulator_kwargs",
@@ -107,50 +110,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve every correctly signed request: no key policy is enforced (load tests)",
     )
     add_quota_arguments(parser)
-    faults = parser.add_argument_group("fault injection")
-    faults.add_argument(
-        "--latency", type=non_negative_float, default=0.0, help="seconds added to replies"
-    )
-    faults.add_argument(
-        "--jitter",
-        type=non_negative_float,
-        default=0.0,
-        help="up to this many more seconds, at random",
-    )
-    faults.add_argument(
-        "--error-rate",
-        type=share,
-        default=0.0,
-        metavar="SHARE",
-        help="share (0-1) of requests answered KMSInternalException (HTTP 500)",
-    )
-    faults.add_argument(
-        "--drop-rate",
-        type=share,
-        default=0.0,
-        metavar="SHARE",
-        help="share (0-1) of requests whose connection is closed without a reply",
-    )
-    faults.add_argument(
-        "--slow-body",
-        type=non_negative_float,
-        default=0.0,
-        metavar="SECONDS",
-        help="trickle reply bodies over this many seconds after the headers",
-    )
-    faults.add_argument(
-        "--slow-body-rate",
-        type=share,
-        default=1.0,
-        metavar="SHARE",
-        help="share (0-1) of replies that are slow when --slow-body is set (default 1)",
-    )
-    faults.add_argument("--seed", type=int, help="seed of the fault draws (reproducible runs)")
+    add_fault_arguments(parser)
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json", action="store_true", help="print the endpoint and credentials as one JSON line"
     )
-    output.add_argument("--verbose", "-v", action="store_true", help="log to stderr")
+    output.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="log to stderr, one line per request: operation, status (and error code), latency",
+    )
+
+
+# The fault injection flags, declared once: this command and ``aiokms bench --emulator`` (which
+# passes them on to the emulator it starts) both add them with :func:`add_fault_arguments`.
+# (dest, type, default, metavar, help)
+_FAULTS: tuple[tuple[str, Any, Any, str | None, str], ...] = (
+    ("latency", non_negative_float, 0.0, "SECONDS", "seconds added to replies"),
+    ("jitter", non_negative_float, 0.0, "SECONDS", "up to this many more seconds, at random"),
+    (
+        "error_rate",
+        share,
+        0.0,
+        "SHARE",
+        "share (0-1) of requests answered KMSInternalException (HTTP 500)",
+    ),
+    (
+        "drop_rate",
+        share,
+        0.0,
+        "SHARE",
+        "share (0-1) of requests whose connection is closed without a reply",
+    ),
+    (
+        "slow_body",
+        non_negative_float,
+        0.0,
+        "SECONDS",
+        "trickle reply bodies over this many seconds after the headers",
+    ),
+    (
+        "slow_body_rate",
+        share,
+        1.0,
+        "SHARE",
+        "share (0-1) of replies that are slow when --slow-body is set (default 1)",
+    ),
+    ("seed", int, None, None, "seed of the fault draws (reproducible runs)"),
+)
+FAULT_FLAGS = tuple(dest for dest, *_ in _FAULTS)
+"""The ``dest`` names of the fault injection flags, in LocalKMS's argument order."""
+QUOTA_FLAGS = ("rate_limit", "burst", "quotas", "quota")
+"""The ``dest`` names of the quota flags."""
+
+
+def add_fault_arguments(
+    parser: argparse.ArgumentParser, title: str = "fault injection", *, defaults: bool = True
+) -> None:
+    """Add the fault injection flags (``--latency``, ``--error-rate``, ...) to ``parser``.
+
+    Args:
+        parser: the parser to add them to, in a group of their own.
+        title: the group's title.
+        defaults: give each flag LocalKMS's default; with False every flag defaults to None,
+            so that a caller can tell which were given.
+    """
+    group = parser.add_argument_group(title)
+    for dest, kind, default, metavar, text in _FAULTS:
+        group.add_argument(
+            f"--{dest.replace('_', '-')}",
+            type=kind,
+            default=default if defaults else None,
+            metavar=metavar,
+            help=text,
+        )
 
 
 def add_quota_arguments(
@@ -265,6 +299,7 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
         f"account {local.account_id}); Ctrl-C stops it",
         f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}",
         f"export AWS_REGION={local.region}",
+        f"export AWS_DEFAULT_REGION={local.region}",  # the AWS CLI v1, boto3 and botocore
         f"export AWS_ACCESS_KEY_ID={creds.access_key}",
         f"export AWS_SECRET_ACCESS_KEY={creds.secret_key}",
     ]

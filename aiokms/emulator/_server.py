@@ -61,6 +61,8 @@ RESET_PATH = "/_localkms/reset"
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 log = logging.getLogger("aiokms.emulator")
+# one INFO line per request, "Operation status [code] latency" (``--verbose``)
+requests_log = logging.getLogger("aiokms.emulator.requests")
 
 
 class _ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -425,6 +427,7 @@ class LocalKMS:
     # --- requests ---------------------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = self._monotonic() if requests_log.isEnabledFor(logging.INFO) else None
         body = await request.read()
         if self._reset_endpoint and request.path == RESET_PATH and request.method == "POST":
             self.reset()
@@ -436,8 +439,11 @@ class LocalKMS:
             self._counters["dropped"] += 1
             if request.transport is not None:
                 request.transport.close()
+            if started is not None:
+                self._log_request(request, None, "dropped", started)
             return web.Response(status=500)  # never sent: the connection is gone
         status = 200
+        code = ""
         try:
             op, caller, backend = self._admit(request, body)
             if fault.error:
@@ -446,21 +452,35 @@ class LocalKMS:
             payload = encode_json(await self._run(op, body, caller, request_id, backend))
             self._operations[op.name] += 1
         except KMSError as exc:
-            status, payload = exc.status, self._error_body(exc)
+            status, payload, code = exc.status, self._error_body(exc), exc.code
         except Exception:  # a bug: answer as KMS would, and say so in the log
             log.exception(
                 "LocalKMS failed to serve a %s request", request.headers.get("X-Amz-Target")
             )
             status, payload = 500, self._error_body(internal_error())
+            code = "KMSInternalException"
         if self._state_file is not None and self._changes() != self._saved_changes:
             self._schedule_save()
         if fault.delay:
             await asyncio.sleep(fault.delay)
+        if started is not None:
+            self._log_request(request, status, code, started)
         headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}
         if fault.slow_body:
             self._counters["slow_replies"] += 1
             return await self._trickle(request, status, headers, payload, fault.slow_body)
         return web.Response(status=status, body=payload, headers=headers)
+
+    def _log_request(
+        self, request: web.BaseRequest, status: int | None, code: str, started: float
+    ) -> None:
+        """One line: the operation (from its target header), the status and error code, and
+        the time from the request's arrival to its reply (injected delays included)."""
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target.rpartition(".")[2] or "-"
+        outcome = "dropped" if status is None else f"{status} {code}".rstrip()
+        ms = (self._monotonic() - started) * 1000
+        requests_log.info("%s %s %.1f ms", operation[:64], outcome, ms)
 
     def _admit(
         self, request: web.BaseRequest, body: bytes

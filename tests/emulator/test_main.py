@@ -7,6 +7,8 @@ import asyncio
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +141,7 @@ async def test_announcement_formats() -> None:
         assert lines[1:] == [
             f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}",
             "export AWS_REGION=us-east-1",
+            "export AWS_DEFAULT_REGION=us-east-1",
             "export AWS_ACCESS_KEY_ID=AKIDOUT",
             "export AWS_SECRET_ACCESS_KEY=out-secret",
             "export AWS_SESSION_TOKEN=tok",
@@ -178,3 +181,110 @@ async def test_command_serves_until_signalled(tmp_path: Path, sig: signal.Signal
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+_BOTO3_CALL = """\
+import boto3
+print(boto3.client("kms").describe_key(KeyId="alias/cli")["KeyMetadata"]["Arn"])
+"""
+
+
+def _clean_aws_environment(home: Path) -> dict[str, str]:
+    """This environment without AWS settings, and with no shared config or credentials file."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(
+        HOME=str(home),
+        AWS_CONFIG_FILE=str(home / "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "no-credentials"),
+        PYTHONPATH=PROJECT_ROOT,
+    )
+    return env
+
+
+def test_printed_exports_work_with_the_aws_cli_and_boto3(tmp_path: Path) -> None:
+    """A shell that sources the printed lines reaches the emulator with boto3 and ``aws``."""
+    env = _clean_aws_environment(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiokms.emulator", "--alias", "alias/cli"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().decode()]
+        while lines[-1].startswith(("#", "export")) and "AWS_SECRET_ACCESS_KEY" not in lines[-1]:
+            lines.append(proc.stdout.readline().decode())
+        exports = tmp_path / "exports.sh"
+        exports.write_text("".join(lines))
+        assert lines[0].startswith("# LocalKMS ready at http://127.0.0.1:")
+        commands = [[sys.executable, "-c", _BOTO3_CALL]]
+        aws = os.environ.get("AIOKMS_AWS_CLI") or shutil.which("aws")
+        if aws:  # the AWS CLI, v1 where the test tools pin it
+            commands.append(
+                [
+                    aws,
+                    "kms",
+                    "describe-key",
+                    "--key-id",
+                    "alias/cli",
+                    "--query",
+                    "KeyMetadata.Arn",
+                    "--output",
+                    "text",
+                ]
+            )
+        for command in commands:
+            script = f'. {exports} && exec "$@"'
+            result = subprocess.run(
+                ["sh", "-c", script, "sh", *command],
+                env=env,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 0, (command[0], result.stderr.decode())
+            assert result.stdout.decode().startswith("arn:aws:kms:us-east-1:"), command[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+async def test_verbose_logs_one_line_per_request() -> None:
+    command = [sys.executable, "-m", "aiokms.emulator", "--json", "--verbose"]
+    command += ["--alias", "alias/cli"]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+        creds = aiokms.Credentials(ready["access_key"], ready["secret_key"])
+        async with aiokms.KMSClient(
+            region_name=ready["region"], endpoint_url=ready["endpoint_url"], credentials=creds
+        ) as kms:
+            await kms.describe_key(KeyId="alias/cli")
+            with pytest.raises(kms.exceptions.NotFoundException):
+                await kms.describe_key(KeyId="alias/none")
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        lines = (await proc.stderr.read()).decode().splitlines()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    requests = [
+        line.split(" aiokms.emulator.requests ", 1)[1]
+        for line in lines
+        if " aiokms.emulator.requests " in line
+    ]
+    assert len(requests) == 2, lines
+    assert re.fullmatch(r"DescribeKey 200 \d+\.\d ms", requests[0])
+    assert re.fullmatch(r"DescribeKey 400 NotFoundException \d+\.\d ms", requests[1])
