@@ -20,6 +20,7 @@ from aiokms._encryptor import Encryptor, KMSLike
 from aiokms._message import Algorithm
 from aiokms.errors import (
     AiokmsError,
+    CertificateError,
     ClientClosed,
     ConnectError,
     ConnectionClosed,
@@ -60,6 +61,7 @@ __all__ = [
     "CredentialsProvider",
     # errors
     "AiokmsError",
+    "CertificateError",
     "ClientClosed",
     "ConnectError",
     "ConnectTimeout",

@@ -5,6 +5,11 @@ the profile (``~/.aws/config`` or ``AWS_CONFIG_FILE``, profile from ``profile_na
 ``AWS_PROFILE`` or ``default``). The profile file is read only when an argument or variable left
 something open. The default endpoint comes from botocore's partition data, so ``cn-north-1``
 gets ``amazonaws.com.cn`` and FIPS gets ``kms-fips.``.
+
+Certificate verification follows botocore: ``verify`` (``False``, or a CA bundle's path; an
+explicit ``True`` means the default trust store and nothing else), then ``AWS_CA_BUNDLE``, the
+profile's ``ca_bundle``, ``REQUESTS_CA_BUNDLE``, else the default trust store. Only the path is
+resolved here; the transport loads it (and says which of these named it when it cannot).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class ResolvedConfig:
     use_fips: bool
     retry_mode: str
     max_attempts: int
+    verify: bool = True  # False: certificates are not checked at all
+    ca_bundle: str | None = None  # the CAs to trust instead of the default store
+    ca_bundle_from: str = ""  # the setting that named ca_bundle, for error messages
 
 
 def resolve(
@@ -45,12 +53,15 @@ def resolve(
     profile_name: str | None = None,
     retry_mode: str | None = None,
     max_attempts: int | None = None,
+    verify: bool | str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     load_profile: Callable[[str | None], tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
 ) -> ResolvedConfig:
     """Resolve the client's settings.
 
     Args:
+        verify: ``False``, ``True`` or a CA bundle's path, as botocore's ``verify``; ``None``:
+            from the environment and the profile.
         environ: the environment (``os.environ`` by default).
         load_profile: returns ``(profile settings, whole config file)`` for a profile name;
             botocore's shared-config reader by default. Injected by tests.
@@ -111,13 +122,47 @@ def resolve(
     if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
         raise ValueError(f"max_attempts: {attempts!r} must be a whole number of at least 1")
 
+    check, ca_bundle, ca_bundle_from = _verification(verify, env, profile)
     return ResolvedConfig(
         region=region,
         endpoint_url=url.rstrip("/"),
         use_fips=fips,
         retry_mode=mode,
         max_attempts=attempts,
+        verify=check,
+        ca_bundle=ca_bundle,
+        ca_bundle_from=ca_bundle_from,
     )
+
+
+def _verification(
+    verify: bool | str | os.PathLike[str] | None, env: Mapping[str, str], profile: _LazyProfile
+) -> tuple[bool, str | None, str]:
+    """``(verify, ca_bundle, the setting that named it)`` in botocore's order."""
+    if isinstance(verify, bool):
+        return verify, None, ""
+    if verify is not None:
+        if not isinstance(verify, (str, os.PathLike)):
+            raise ValueError(f"verify: {verify!r} must be True, False or a CA bundle's path")
+        return True, _bundle_path("verify", os.fspath(verify)), "verify"
+    path = env.get("AWS_CA_BUNDLE")
+    if path is not None:
+        return True, _bundle_path("AWS_CA_BUNDLE", path), "AWS_CA_BUNDLE"
+    path = profile.get("ca_bundle")
+    if path is not None:
+        name = f"ca_bundle of profile {profile.name(env)!r}"
+        return True, _bundle_path(name, path), name
+    path = env.get("REQUESTS_CA_BUNDLE")
+    if path is not None:
+        return True, _bundle_path("REQUESTS_CA_BUNDLE", path), "REQUESTS_CA_BUNDLE"
+    return True, None, ""
+
+
+def _bundle_path(name: str, path: object) -> str:
+    # as botocore: a setting that is there but blank is an error, not "the default"
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{name}: {path!r} is not a path to a CA bundle")
+    return path
 
 
 def default_endpoint(region: str, *, fips: bool) -> str:
@@ -167,6 +212,10 @@ class _LazyProfile:
         self._loader = loader
         self._settings: Mapping[str, Any] | None = None
         self._config: Mapping[str, Any] = {}
+
+    def name(self, env: Mapping[str, str]) -> str:
+        """The profile's name, as botocore chooses it (for messages)."""
+        return self._name or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
 
     def _load(self) -> Mapping[str, Any]:
         if self._settings is None:

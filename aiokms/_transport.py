@@ -21,6 +21,13 @@ when both land in the same loop iteration, and the caller's cancellation would b
 retried ``ReadTimeout``; there aiohttp's per-read timeout (``sock_read``, as botocore's
 ``read_timeout``) bounds the reply instead: it fails the read, and never cancels the task.
 
+TLS: an ``https://`` endpoint's certificate is verified against the default trust store
+(aiohttp's default context, made once per process), a CA bundle the settings name (a context
+of the client's own, loaded when the client is made, so a bad path fails there and not at the
+first call), or whatever ``ssl_context`` the caller gives. A certificate that fails
+verification is a :class:`~aiokms.errors.CertificateError` naming the problem and the trust
+store it was checked against; it is not transient, so it is never retried.
+
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
 them, and asyncio timeouts, into :mod:`aiokms.errors` classes.
 """
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 import sys
 import time
@@ -41,7 +49,7 @@ from yarl import URL
 
 from aiokms import errors
 
-__all__ = ["Deadlines", "Slots", "Transport", "map_exceptions"]
+__all__ = ["Deadlines", "Slots", "Transport", "map_exceptions", "tls_settings"]
 
 KEEPALIVE_TIMEOUT = 12.0
 DNS_CACHE_TTL = 60
@@ -55,14 +63,19 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     """Translate aiohttp and asyncio failures into :mod:`aiokms.errors` (cancellation passes).
 
     A class rather than a generator-based context manager: it runs on every request.
-    ``read_timeout``, when given, is named in the message of a read timeout aiohttp reports.
+    ``read_timeout``, when given, is named in the message of a read timeout aiohttp reports;
+    ``trusted``, the trust store certificates are checked against, in that of a certificate
+    that fails verification.
     """
 
-    __slots__ = ("endpoint_url", "read_timeout")
+    __slots__ = ("endpoint_url", "read_timeout", "trusted")
 
-    def __init__(self, endpoint_url: str, read_timeout: float | None = None) -> None:
+    def __init__(
+        self, endpoint_url: str, read_timeout: float | None = None, trusted: str = ""
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.read_timeout = read_timeout
+        self.trusted = trusted
 
     def __enter__(self) -> None:
         return None
@@ -75,7 +88,7 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     ) -> None:
         if exc is None or not isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
             return  # success, cancellation, or not ours to translate
-        raise _translate(exc, self.endpoint_url, self.read_timeout) from exc
+        raise _translate(exc, self.endpoint_url, self.read_timeout, self.trusted) from exc
 
 
 class Deadlines:
@@ -209,9 +222,13 @@ def _cancelled_elsewhere(task: asyncio.Task[object]) -> bool:
 
 
 def _translate(
-    exc: BaseException, url: str, read_timeout: float | None = None
+    exc: BaseException, url: str, read_timeout: float | None = None, trusted: str = ""
 ) -> errors.TransportError:
     # Descriptions, not the exceptions: an aiohttp exception's frames hold the request.
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return errors.CertificateError(
+            endpoint_url=url, error=_certificate_problem(exc.certificate_error, trusted)
+        )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return errors.ConnectTimeout(endpoint_url=url, error=_describe(exc))
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
@@ -239,6 +256,51 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _certificate_problem(error: BaseException, trusted: str) -> str:
+    """What is wrong with the server's certificate, in OpenSSL's words, and whom we trusted."""
+    problem = getattr(error, "verify_message", None) or getattr(error, "reason", None) or error
+    where = f"; checked against {trusted}" if trusted else ""
+    return (
+        f"the server's TLS certificate failed verification: {problem} "
+        f"(CERTIFICATE_VERIFY_FAILED{where})"
+    )
+
+
+def tls_settings(
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    verify: bool = True,
+    ca_bundle: str | None = None,
+    ca_bundle_from: str = "",
+) -> tuple[ssl.SSLContext | bool, str]:
+    """aiohttp's ``ssl`` value for these settings, and the trust store it checks against.
+
+    ``ssl_context`` wins over the rest; ``verify=False`` checks nothing; ``ca_bundle`` (a PEM
+    file, or a directory of hashed certificates as OpenSSL's ``capath``) replaces the default
+    trust store. The bundle is loaded here.
+
+    Raises:
+        ValueError: the bundle cannot be loaded; the message names ``ca_bundle_from``.
+    """
+    if ssl_context is not None:
+        return ssl_context, "the ssl_context given"
+    if not verify:
+        return False, ""
+    if ca_bundle is None:
+        return True, "the default trust store"
+    try:
+        if os.path.isdir(ca_bundle):
+            context = ssl.create_default_context(capath=ca_bundle)
+        else:
+            context = ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:  # missing, unreadable, or holds no certificate
+        reason = exc.strerror if not isinstance(exc, ssl.SSLError) else exc.reason
+        raise ValueError(
+            f"{ca_bundle_from}: cannot load the CA bundle {ca_bundle!r}: {reason or exc}"
+        ) from None
+    return context, f"the CA bundle {ca_bundle} (from {ca_bundle_from})"
+
+
 class Transport:
     """POSTs bodies to one endpoint over a pooled keep-alive session.
 
@@ -248,7 +310,8 @@ class Transport:
         connect_timeout: seconds to open a connection (TCP and TLS).
         read_timeout: seconds an attempt may wait for its whole reply (see :class:`Deadlines`;
             on Python 3.10, for each read of it).
-        ssl_context: TLS settings; certificates are always verified by default.
+        tls: aiohttp's ``ssl`` value, as :func:`tls_settings` makes it.
+        trusted: the trust store it checks certificates against, for error messages.
         headers: sent with every request, after a ``Host`` header of :attr:`host`.
     """
 
@@ -272,7 +335,8 @@ class Transport:
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
-        ssl_context: ssl.SSLContext | None = None,
+        tls: ssl.SSLContext | bool = True,
+        trusted: str = "",
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -297,11 +361,11 @@ class Transport:
             "limit": max_connections,
             "keepalive_timeout": KEEPALIVE_TIMEOUT,
             "ttl_dns_cache": DNS_CACHE_TTL,
-            "ssl": ssl_context if ssl_context is not None else True,
+            "ssl": tls,
         }
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._map_exceptions = map_exceptions(endpoint_url, read_timeout)
+        self._map_exceptions = map_exceptions(endpoint_url, read_timeout, trusted)
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"

@@ -22,6 +22,8 @@ AWS_VARIABLES = (
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_RETRY_MODE",
     "AWS_MAX_ATTEMPTS",
+    "AWS_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
 )
 
 
@@ -53,6 +55,7 @@ SETTLED: dict[str, Any] = {
     "use_fips_endpoint": False,
     "retry_mode": "standard",
     "max_attempts": 5,
+    "verify": True,
 }
 
 
@@ -571,6 +574,7 @@ def test_profile_not_read_when_environment_settles_everything() -> None:
         "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
         "AWS_RETRY_MODE": "standard",
         "AWS_MAX_ATTEMPTS": "2",
+        "AWS_CA_BUNDLE": "/etc/corp/ca.pem",
     }
     config = resolve(environ=environ, load_profile=unreadable_profile)
     assert config == ResolvedConfig(
@@ -579,6 +583,8 @@ def test_profile_not_read_when_environment_settles_everything() -> None:
         use_fips=True,
         retry_mode="standard",
         max_attempts=2,
+        ca_bundle="/etc/corp/ca.pem",
+        ca_bundle_from="AWS_CA_BUNDLE",
     )
 
 
@@ -629,11 +635,118 @@ def test_environment_endpoint_still_consults_profile_ignore_setting() -> None:
         use_fips_endpoint=False,
         retry_mode="standard",
         max_attempts=3,
+        verify=True,
         environ={"AWS_ENDPOINT_URL_KMS": "http://env.test:1"},
         load_profile=profile,
     )
     assert profile.calls == [None]
     assert config.endpoint_url == "https://kms.eu-west-1.amazonaws.com"
+
+
+# --- certificate verification, in botocore's order --------------------------------------------
+
+
+def verification(
+    environ: Mapping[str, str] | None = None,
+    profile: Mapping[str, Any] | None = None,
+    **arguments: Any,
+) -> tuple[bool, str | None, str]:
+    config = resolve(
+        region_name="eu-west-1",
+        environ=environ or {},
+        load_profile=FakeProfile(profile),
+        **arguments,
+    )
+    return config.verify, config.ca_bundle, config.ca_bundle_from
+
+
+def test_certificates_are_verified_against_the_default_store_by_default() -> None:
+    assert verification() == (True, None, "")
+
+
+EVERY_BUNDLE_SETTING = {
+    "environ": {"AWS_CA_BUNDLE": "/env/aws.pem", "REQUESTS_CA_BUNDLE": "/env/requests.pem"},
+    "profile": {"ca_bundle": "/profile/ca.pem"},
+}
+
+
+def test_verify_path_wins_over_everything() -> None:
+    assert verification(**EVERY_BUNDLE_SETTING, verify="/arg/ca.pem") == (
+        True,
+        "/arg/ca.pem",
+        "verify",
+    )
+
+
+def test_verify_accepts_a_path_object(tmp_path: Path) -> None:
+    assert verification(verify=tmp_path / "ca.pem")[1] == str(tmp_path / "ca.pem")
+
+
+def test_verify_false_wins_over_every_bundle() -> None:
+    assert verification(**EVERY_BUNDLE_SETTING, verify=False) == (False, None, "")
+
+
+def test_verify_true_means_the_default_store_whatever_is_configured() -> None:
+    # as botocore: an explicit verify wins, and True names no bundle
+    assert verification(**EVERY_BUNDLE_SETTING, verify=True) == (True, None, "")
+
+
+def test_aws_ca_bundle_wins_over_profile_and_requests_ca_bundle() -> None:
+    assert verification(**EVERY_BUNDLE_SETTING) == (True, "/env/aws.pem", "AWS_CA_BUNDLE")
+
+
+def test_profile_ca_bundle_wins_over_requests_ca_bundle() -> None:
+    assert verification(
+        environ={"REQUESTS_CA_BUNDLE": "/env/requests.pem"},
+        profile={"ca_bundle": "/profile/ca.pem"},
+    ) == (True, "/profile/ca.pem", "ca_bundle of profile 'default'")
+
+
+def test_profile_ca_bundle_names_the_profile() -> None:
+    config = resolve(
+        region_name="eu-west-1",
+        profile_name="corp",
+        environ={},
+        load_profile=FakeProfile({"ca_bundle": "/corp/ca.pem"}),
+    )
+    assert config.ca_bundle_from == "ca_bundle of profile 'corp'"
+    environ = {"AWS_PROFILE": "team"}
+    config = resolve(
+        region_name="eu-west-1",
+        environ=environ,
+        load_profile=FakeProfile({"ca_bundle": "/team/ca.pem"}),
+    )
+    assert config.ca_bundle_from == "ca_bundle of profile 'team'"
+
+
+def test_requests_ca_bundle_is_the_last_resort() -> None:
+    assert verification(environ={"REQUESTS_CA_BUNDLE": "/env/requests.pem"}) == (
+        True,
+        "/env/requests.pem",
+        "REQUESTS_CA_BUNDLE",
+    )
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("where", ["verify", "AWS_CA_BUNDLE", "profile", "REQUESTS_CA_BUNDLE"])
+def test_a_blank_bundle_setting_is_an_error_naming_it(where: str, value: str) -> None:
+    # as botocore (InvalidConfigError): a blank setting is a mistake, not "the default"
+    arguments: dict[str, Any] = {}
+    if where == "verify":
+        arguments["verify"] = value
+    elif where == "profile":
+        arguments["profile"] = {"ca_bundle": value}
+    else:
+        arguments["environ"] = {where: value}
+    named = "ca_bundle of profile 'default'" if where == "profile" else where
+    with pytest.raises(ValueError, match=f"^{named}: .* is not a path to a CA bundle"):
+        verification(**arguments)
+
+
+@pytest.mark.parametrize("value", [1, 0, b"/ca.pem", ["/ca.pem"]])
+def test_verify_of_another_type_is_an_error(value: Any) -> None:
+    with pytest.raises(ValueError, match=r"^verify: "):
+        verification(verify=value)
 
 
 # --- the default loader, with real files ----------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -16,8 +18,10 @@ from botocore.exceptions import ClientError
 
 import aiokms
 from aiokms._transport import Deadlines, Slots, _cancelled_elsewhere
+from tests.fake_kms import ACCESS_KEY, SECRET_KEY, FakeKMS, start
 from tests.fault_server import FaultServer, fault_client
 from tests.helpers import BOUND, FrozenClock, assert_idle
+from tests.tls import TestCA
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -400,3 +404,205 @@ async def test_refused_connections_are_retried(faults: FaultServer) -> None:
             assert kms.stats().errors == {"ConnectError": 4}
             assert kms.stats().retries == 3
             assert_idle(kms)
+
+
+# --- HTTPS: certificates verified against the trust store the settings name --------------------
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> TestCA:
+    return TestCA(tmp_path)
+
+
+@pytest.fixture
+async def https() -> AsyncIterator[Callable[[ssl.SSLContext], Awaitable[FakeKMS]]]:
+    """Start in-process KMSs on 127.0.0.1 serving HTTPS with the certificate a test gives."""
+    runners = []
+
+    async def start_https(context: ssl.SSLContext) -> FakeKMS:
+        server = FakeKMS()
+        runners.append(await start(server, context))
+        return server
+
+    yield start_https
+    for runner in runners:
+        await runner.cleanup()
+
+
+def https_client(url: str, **options: Any) -> aiokms.KMSClient:
+    return aiokms.KMSClient(
+        region_name="us-east-1",
+        endpoint_url=url,
+        credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
+        **options,
+    )
+
+
+async def test_a_private_ca_is_trusted_through_the_verify_path(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        for _ in range(3):
+            await kms.list_keys()
+    assert len(server.requests) == 3
+    assert all(request.signature_ok for request in server.requests)
+    assert len(server.peers) == 1  # one handshake, then keep-alive
+
+
+async def test_a_private_ca_is_trusted_through_aws_ca_bundle(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.bundle))
+    async with https_client(server.url) as kms:
+        await kms.list_keys()
+    assert len(server.requests) == 1
+
+
+async def test_a_private_ca_is_trusted_through_the_profile(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    server = await https(ca.server_context())
+    config = tmp_path / "config"
+    config.write_text(f"[profile corp]\nca_bundle = {ca.bundle}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with https_client(server.url, profile_name="corp") as kms:
+        await kms.list_keys()
+    assert len(server.requests) == 1
+
+
+async def test_a_private_ca_is_not_trusted_by_default(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    async with https_client(server.url, max_attempts=3) as kms:
+        with pytest.raises(aiokms.CertificateError) as caught:
+            await kms.list_keys()
+        assert (kms.stats().requests, kms.stats().retries) == (1, 0)  # not retried
+        assert kms.stats().errors == {"CertificateError": 1}
+    message = str(caught.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in message
+    assert "unable to get local issuer certificate" in message
+    assert "the default trust store" in message
+    assert server.url in message
+    assert isinstance(caught.value, aiokms.ConnectError)
+    assert isinstance(caught.value, botocore.exceptions.SSLError)  # as aiobotocore raises
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("names", "expired", "problem"),
+    [
+        (("kms.example.test",), False, "IP address mismatch, certificate is not valid for"),
+        (("127.0.0.1",), True, "certificate has expired"),
+    ],
+)
+async def test_a_bad_certificate_from_a_trusted_ca_is_refused_once(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    names: tuple[str, ...],
+    expired: bool,
+    problem: str,
+) -> None:
+    server = await https(ca.server_context(*names, expired=expired))
+    async with https_client(server.url, verify=str(ca.bundle), max_attempts=3) as kms:
+        with pytest.raises(aiokms.CertificateError) as caught:
+            await kms.list_keys()
+        assert kms.stats().requests == 1
+    assert problem in str(caught.value)
+    assert f"the CA bundle {ca.bundle} (from verify)" in str(caught.value)
+    assert server.requests == []
+
+
+async def test_a_certificate_from_another_ca_is_refused(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]], tmp_path: Path
+) -> None:
+    other = TestCA(tmp_path, name="another CA")
+    server = await https(other.server_context())
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        with pytest.raises(aiokms.CertificateError, match="unable to get local issuer"):
+            await kms.list_keys()
+
+
+async def test_verify_false_accepts_any_certificate(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context("kms.example.test", expired=True))
+    async with https_client(server.url, verify=False) as kms:
+        await kms.list_keys()
+    assert len(server.requests) == 1
+
+
+async def test_verify_true_ignores_aws_ca_bundle(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.bundle))
+    async with https_client(server.url, verify=True, max_attempts=1) as kms:
+        with pytest.raises(aiokms.CertificateError):
+            await kms.list_keys()
+
+
+async def test_an_ssl_context_of_ones_own_wins_over_aws_ca_bundle(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))  # never read
+    context = ssl.create_default_context(cafile=str(ca.bundle))
+    async with https_client(server.url, ssl_context=context) as kms:
+        await kms.list_keys()
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [("missing.pem", "No such file or directory"), ("empty.pem", "NO_CERTIFICATE_OR_CRL_FOUND")],
+)
+@pytest.mark.parametrize("where", ["verify", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
+def test_a_bundle_that_cannot_be_loaded_fails_the_constructor_naming_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, reason: str, where: str
+) -> None:
+    (tmp_path / "empty.pem").write_text("not a certificate\n")
+    path = str(tmp_path / setting)
+    options: dict[str, Any] = {}
+    if where == "verify":
+        options["verify"] = path
+    else:
+        monkeypatch.setenv(where, path)
+    with pytest.raises(ValueError, match=f"^{where}: cannot load the CA bundle") as caught:
+        https_client("https://kms.example.test", **options)
+    assert reason in str(caught.value)
+
+
+def test_a_bundle_is_not_loaded_for_a_plain_http_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    https_client("http://127.0.0.1:1")  # no certificate to check: nothing to load
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"verify": 1}, "verify"),
+        ({"verify": ""}, "verify"),
+        ({"ssl_context": "tls"}, "ssl_context"),
+        ({"verify": False, "ssl_context": ssl.create_default_context()}, "verify"),
+    ],
+)
+def test_bad_tls_arguments_are_refused_naming_the_parameter(
+    options: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{named}: "):
+        https_client("https://kms.example.test", **options)
