@@ -155,6 +155,11 @@ class KMSClient:
             bundle is loaded when the client is made (for an ``https://`` endpoint).
         ssl_context: TLS settings of your own for the connections, instead of ``verify``
             and the settings above (not with ``verify``).
+        proxies: proxy URLs by the scheme of the endpoints they serve, as botocore's
+            ``Config(proxies=...)``: ``{"https": "http://user:password@proxy:3128"}``
+            (used as given; ``{}``: no proxy). ``None`` (default): ``HTTPS_PROXY`` /
+            ``HTTP_PROXY`` (or their lower-case names) unless ``NO_PROXY`` names the
+            endpoint. An ``https://`` endpoint is reached through a ``CONNECT`` tunnel.
         call_timeout: seconds a whole call may take, retries and waits included; then
             ``aiokms.DeadlineExceeded``. ``None`` (default): only the per-attempt timeouts.
         max_rate_wait: fail fast instead of queueing: when the limiter of a call's quota,
@@ -192,6 +197,7 @@ class KMSClient:
         max_attempts: int | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxies: Mapping[str, str] | None = None,
         call_timeout: float | None = None,
         max_rate_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -211,6 +217,7 @@ class KMSClient:
             max_attempts=max_attempts,
             # an ssl_context settles verification: no variable or profile setting applies
             verify=True if ssl_context is not None else verify,
+            proxies=proxies,
         )
         if not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections: {max_connections!r} must be an int of at least 1")
@@ -247,6 +254,7 @@ class KMSClient:
             read_timeout=float(read_timeout),
             tls=tls,
             trusted=trusted,
+            proxy=config.proxy,
             clock=clock,
             headers={
                 "Content-Type": _protocol.CONTENT_TYPE,  # signed, as the Host the transport adds

@@ -28,6 +28,13 @@ first call), or whatever ``ssl_context`` the caller gives. A certificate that fa
 verification is a :class:`~aiokms.errors.CertificateError` naming the problem and the trust
 store it was checked against; it is not transient, so it is never retried.
 
+Proxies: with a :class:`~aiokms._config.Proxy`, every request names it to aiohttp, which
+tunnels an ``https://`` endpoint's connections through it with ``CONNECT`` (TLS runs end to
+end inside the tunnel; the pool keeps tunnels alive as it keeps connections) and sends a plain
+``http://`` endpoint's requests to it in absolute form. Its ``Proxy-Authorization`` header
+goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
+:class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
+
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
 them, and asyncio timeouts, into :mod:`aiokms.errors` classes.
 """
@@ -48,6 +55,7 @@ import aiohttp
 from yarl import URL
 
 from aiokms import errors
+from aiokms._config import Proxy
 
 __all__ = ["Deadlines", "Slots", "Transport", "map_exceptions", "tls_settings"]
 
@@ -65,17 +73,22 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     A class rather than a generator-based context manager: it runs on every request.
     ``read_timeout``, when given, is named in the message of a read timeout aiohttp reports;
     ``trusted``, the trust store certificates are checked against, in that of a certificate
-    that fails verification.
+    that fails verification; ``proxy``, in those of a proxy's failures.
     """
 
-    __slots__ = ("endpoint_url", "read_timeout", "trusted")
+    __slots__ = ("endpoint_url", "proxy", "read_timeout", "trusted")
 
     def __init__(
-        self, endpoint_url: str, read_timeout: float | None = None, trusted: str = ""
+        self,
+        endpoint_url: str,
+        read_timeout: float | None = None,
+        trusted: str = "",
+        proxy: Proxy | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.read_timeout = read_timeout
         self.trusted = trusted
+        self.proxy = proxy
 
     def __enter__(self) -> None:
         return None
@@ -88,7 +101,7 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     ) -> None:
         if exc is None or not isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
             return  # success, cancellation, or not ours to translate
-        raise _translate(exc, self.endpoint_url, self.read_timeout, self.trusted) from exc
+        raise _translate(exc, self) from exc
 
 
 class Deadlines:
@@ -221,14 +234,21 @@ def _cancelled_elsewhere(task: asyncio.Task[object]) -> bool:
     return uncancel is not None and uncancel() > 0
 
 
-def _translate(
-    exc: BaseException, url: str, read_timeout: float | None = None, trusted: str = ""
-) -> errors.TransportError:
+def _translate(exc: BaseException, where: map_exceptions) -> errors.TransportError:
     # Descriptions, not the exceptions: an aiohttp exception's frames hold the request.
+    url, read_timeout = where.endpoint_url, where.read_timeout
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return errors.CertificateError(
-            endpoint_url=url, error=_certificate_problem(exc.certificate_error, trusted)
+            endpoint_url=url, error=_certificate_problem(exc.certificate_error, where.trusted)
         )
+    if where.proxy is not None:
+        if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel
+            return errors.ProxyError(
+                endpoint_url=url, proxy=str(where.proxy), error=f"{exc.status} {exc.message}"
+            )
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            error = _describe(exc.os_error)
+            return errors.ProxyError(endpoint_url=url, proxy=str(where.proxy), error=error)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return errors.ConnectTimeout(endpoint_url=url, error=_describe(exc))
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
@@ -312,6 +332,7 @@ class Transport:
             on Python 3.10, for each read of it).
         tls: aiohttp's ``ssl`` value, as :func:`tls_settings` makes it.
         trusted: the trust store it checks certificates against, for error messages.
+        proxy: the proxy every request goes through, if any.
         headers: sent with every request, after a ``Host`` header of :attr:`host`.
     """
 
@@ -321,6 +342,7 @@ class Transport:
         "_deadlines",
         "_headers",
         "_map_exceptions",
+        "_proxy_options",
         "_session",
         "_timeout",
         "_url",
@@ -337,6 +359,7 @@ class Transport:
         read_timeout: float,
         tls: ssl.SSLContext | bool = True,
         trusted: str = "",
+        proxy: Proxy | None = None,
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -365,7 +388,12 @@ class Transport:
         }
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._map_exceptions = map_exceptions(endpoint_url, read_timeout, trusted)
+        self._map_exceptions = map_exceptions(endpoint_url, read_timeout, trusted, proxy)
+        self._proxy_options: dict[str, object] = {}
+        if proxy is not None:
+            self._proxy_options["proxy"] = URL(proxy.url)
+            if proxy.authorization is not None:
+                self._proxy_options["proxy_headers"] = {"Proxy-Authorization": proxy.authorization}
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"
@@ -399,7 +427,9 @@ class Transport:
         try:
             with self._map_exceptions:
                 # Not ``async with``: leaving it only calls release(), through four coroutines.
-                response = await session.post(self._url, data=body, headers=headers)
+                response = await session.post(
+                    self._url, data=body, headers=headers, **self._proxy_options
+                )
                 try:
                     data = await response.read()
                 finally:

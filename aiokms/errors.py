@@ -19,8 +19,10 @@ exception aiobotocore raises in the same situation::
     AiokmsError
      ├── TransportError        no valid reply          (botocore HTTPClientError)
      │    ├── ConnectError     could not connect       (botocore EndpointConnectionError)
-     │    │    └── CertificateError  the server's TLS certificate failed verification
-     │    │                          (botocore SSLError); never retried
+     │    │    ├── CertificateError  the server's TLS certificate failed verification
+     │    │    │                     (botocore SSLError); never retried
+     │    │    └── ProxyError      the proxy could not be reached, or refused the tunnel
+     │    │                        (botocore ProxyConnectionError)
      │    ├── ConnectTimeout   connecting timed out    (botocore ConnectTimeoutError)
      │    ├── ReadTimeout      the reply timed out     (botocore ReadTimeoutError)
      │    ├── ConnectionClosed closed mid-exchange     (botocore ConnectionClosedError)
@@ -62,6 +64,7 @@ __all__ = [
     "DeadlineExceeded",
     "InvalidMessageError",
     "InvalidResponse",
+    "ProxyError",
     "RateLimited",
     "ReadTimeout",
     "TransportError",
@@ -100,6 +103,21 @@ class CertificateError(ConnectError, _boto.SSLError):
     """
 
     fmt = 'Could not connect to the endpoint URL: "{endpoint_url}": {error}'
+
+
+class ProxyError(ConnectError, _boto.ProxyConnectionError):
+    """The proxy requests go through could not be reached, or would not open the tunnel.
+
+    The message names the proxy (never its credentials), the setting that named it and what
+    went wrong (``Connect call failed``, ``407 Proxy Authentication Required``, ...).
+    """
+
+    fmt = 'Could not connect to the endpoint URL: "{endpoint_url}" through {proxy}: {error}'
+
+    def __init__(self, *, endpoint_url: str, proxy: str, error: object = "") -> None:
+        _boto.HTTPClientError.__init__(
+            self, endpoint_url=endpoint_url, proxy=proxy, proxy_url=proxy, error=error
+        )
 
 
 class ConnectTimeout(TransportError, _boto.ConnectTimeoutError):

@@ -4,6 +4,7 @@ are retried as transient failures."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 import sys
@@ -21,6 +22,7 @@ from aiokms._transport import Deadlines, Slots, _cancelled_elsewhere
 from tests.fake_kms import ACCESS_KEY, SECRET_KEY, FakeKMS, start
 from tests.fault_server import FaultServer, fault_client
 from tests.helpers import BOUND, FrozenClock, assert_idle
+from tests.proxy_server import ConnectProxy
 from tests.tls import TestCA
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -606,3 +608,175 @@ def test_bad_tls_arguments_are_refused_naming_the_parameter(
 ) -> None:
     with pytest.raises(ValueError, match=f"^{named}: "):
         https_client("https://kms.example.test", **options)
+
+
+# --- proxies: CONNECT tunnels for HTTPS, absolute-form requests for HTTP -----------------------
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[ConnectProxy]:
+    server = ConnectProxy()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def corporate_proxy() -> AsyncIterator[ConnectProxy]:
+    """A proxy that wants credentials (the password is never to be shown)."""
+    server = ConnectProxy(user="alice", password="proxy-p@ss/word")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def with_credentials(proxy: ConnectProxy) -> str:
+    # percent-encoded in the URL, as a password with '@' and '/' must be
+    return proxy.url.replace("http://", "http://alice:proxy-p%40ss%2Fword@")
+
+
+async def test_https_proxy_tunnels_with_connect_and_keeps_the_tunnel_alive(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        for _ in range(3):
+            await kms.list_keys()
+    assert proxy.tunnels == 1
+    assert proxy.opened[0].target == server.url.removeprefix("https://")
+    assert proxy.opened[0].headers["host"] == server.url.removeprefix("https://")
+    assert "proxy-authorization" not in proxy.opened[0].headers
+    assert len(server.requests) == 3
+    assert all(request.signature_ok for request in server.requests)
+    assert "x-amz-target" not in proxy.opened[0].headers  # the request itself is inside TLS
+
+
+async def test_the_certificate_is_checked_through_the_tunnel(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+) -> None:
+    server = await https(ca.server_context())
+    proxies = {"https": proxy.url}
+    async with https_client(server.url, proxies=proxies, max_attempts=2) as kms:
+        with pytest.raises(aiokms.CertificateError, match="unable to get local issuer"):
+            await kms.list_keys()
+    assert proxy.tunnels == 1
+
+
+async def test_proxy_credentials_are_sent_and_never_shown(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    corporate_proxy: ConnectProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = await https(ca.server_context())
+    proxies = {"https": with_credentials(corporate_proxy)}
+    async with https_client(server.url, verify=str(ca.bundle), proxies=proxies) as kms:
+        await kms.list_keys()
+        shown = [repr(kms), str(kms.stats()), repr(kms._transport)]
+    assert corporate_proxy.tunnels == 1
+    assert corporate_proxy.refused == 0
+    assert "Proxy-Authorization" not in server.requests[0].headers  # for the proxy only
+    for text in [*shown, caplog.text]:
+        assert "p@ss" not in text
+        assert "p%40ss" not in text
+
+
+@pytest.mark.parametrize("given", ["wrong-password", None])
+async def test_a_proxy_refusing_the_tunnel_is_a_proxy_error_without_the_password(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    corporate_proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    given: str | None,
+) -> None:
+    server = await https(ca.server_context())
+    url = corporate_proxy.url
+    if given is not None:
+        url = url.replace("http://", f"http://alice:{given}@")
+    monkeypatch.setenv("https_proxy", url)
+    async with https_client(server.url, verify=str(ca.bundle), max_attempts=1) as kms:
+        with pytest.raises(aiokms.ProxyError) as caught:
+            await kms.list_keys()
+    message = str(caught.value)
+    assert f"through the proxy {corporate_proxy.url} (from https_proxy)" in message
+    assert "407 Proxy Authentication Required" in message
+    assert "wrong-password" not in message
+    assert isinstance(caught.value, aiokms.ConnectError)
+    assert isinstance(caught.value, botocore.exceptions.ProxyConnectionError)
+    assert server.requests == []
+
+
+async def test_an_unreachable_proxy_is_a_proxy_error_without_the_password(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    port = free_port()
+    proxies = {"https": f"http://alice:proxy-secret@127.0.0.1:{port}"}
+    async with https_client(server.url, verify=False, proxies=proxies, max_attempts=2) as kms:
+        with pytest.raises(aiokms.ProxyError) as caught:
+            await kms.list_keys()
+        assert kms.stats().retries == 1  # a proxy's failure may pass, as a connection's
+    assert f"the proxy http://127.0.0.1:{port} (from proxies['https'])" in str(caught.value)
+    assert "proxy-secret" not in str(caught.value)
+    assert "proxy-secret" not in repr(caught.value)
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "*", "example.test, 127.0.0.1"])
+async def test_no_proxy_goes_straight_to_the_endpoint(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    no_proxy: str,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        await kms.list_keys()
+    assert proxy.opened == []
+    assert len(server.requests) == 1
+
+
+async def test_a_proxies_argument_wins_over_the_environment_and_ignores_no_proxy(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # nobody there
+    monkeypatch.setenv("NO_PROXY", "*")
+    async with https_client(server.url, verify=str(ca.bundle), proxies={"https": proxy.url}) as kms:
+        await kms.list_keys()
+    assert proxy.tunnels == 1
+
+
+async def test_an_empty_proxies_argument_means_no_proxy(
+    fake: FakeKMS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nobody there
+    async with https_client(fake.url, proxies={}) as kms:
+        await kms.list_keys()
+    assert len(fake.requests) == 1
+
+
+async def test_an_http_endpoint_goes_through_http_proxy_in_absolute_form(
+    fake: FakeKMS, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # not for http://
+    async with https_client(fake.url) as kms:
+        await kms.list_keys()
+        await kms.list_keys()
+    assert [opened.method for opened in proxy.opened] == ["POST"]
+    assert proxy.opened[0].target == fake.url.removeprefix("http://")
+    assert len(fake.requests) == 2
+    assert all(request.signature_ok for request in fake.requests)
