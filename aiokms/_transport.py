@@ -31,7 +31,9 @@ store it was checked against; it is not transient, so it is never retried.
 Proxies: with a :class:`~aiokms._config.Proxy`, every request names it to aiohttp, which
 tunnels an ``https://`` endpoint's connections through it with ``CONNECT`` (TLS runs end to
 end inside the tunnel; the pool keeps tunnels alive as it keeps connections) and sends a plain
-``http://`` endpoint's requests to it in absolute form. Its ``Proxy-Authorization`` header
+``http://`` endpoint's requests to it in absolute form. An ``https://`` proxy is spoken to
+in TLS too, its certificate checked as the endpoint's is (for an ``https://`` endpoint that is
+TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
 goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
 :class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
 
@@ -63,6 +65,8 @@ KEEPALIVE_TIMEOUT = 12.0
 DNS_CACHE_TTL = 60
 # Task.uncancel (3.11+) lets Deadlines tell its cancellations from the caller's; see above.
 _USE_DEADLINES = sys.version_info >= (3, 11)
+# asyncio runs TLS over a TLS connection (an https:// proxy's tunnel) from Python 3.11
+_TLS_IN_TLS_MISSING = sys.version_info < (3, 11)
 # What a forked child leaves alone (see Transport.abandon): kept referenced, never collected.
 _ABANDONED: list[object] = []
 
@@ -390,6 +394,16 @@ class Transport:
         self._closed = False
         self._map_exceptions = map_exceptions(endpoint_url, read_timeout, trusted, proxy)
         self._proxy_options: dict[str, object] = {}
+        if (
+            proxy is not None
+            and _TLS_IN_TLS_MISSING
+            and proxy.url.startswith("https:")
+            and self._url.scheme == "https"
+        ):
+            raise ValueError(
+                f"{proxy.source}: an https:// proxy for an https:// endpoint needs Python 3.11 "
+                "or newer (asyncio's TLS within TLS)"
+            )
         if proxy is not None:
             self._proxy_options["proxy"] = URL(proxy.url)
             if proxy.authorization is not None:

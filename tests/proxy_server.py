@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ class ConnectProxy:
     url: str = ""
     opened: list[Opened] = field(default_factory=list)
     refused: int = 0
+    tls: ssl.SSLContext | None = None  # an https:// proxy, with this server context
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
@@ -41,8 +43,9 @@ class ConnectProxy:
         return sum(1 for opened in self.opened if opened.method == "CONNECT")
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def stop(self) -> None:
         for writer in self._writers:

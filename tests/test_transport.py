@@ -780,3 +780,24 @@ async def test_an_http_endpoint_goes_through_http_proxy_in_absolute_form(
     assert proxy.opened[0].target == fake.url.removeprefix("http://")
     assert len(fake.requests) == 2
     assert all(request.signature_ok for request in fake.requests)
+
+
+async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    proxy = ConnectProxy(tls=ca.server_context())
+    await proxy.start()
+    try:
+        options = {"verify": str(ca.bundle), "proxies": {"https": proxy.url}}
+        if sys.version_info < (3, 11):
+            with pytest.raises(ValueError, match=r"needs Python 3\.11"):
+                https_client(server.url, **options)
+            return
+        async with https_client(server.url, **options) as kms:
+            await kms.list_keys()
+            await kms.list_keys()
+        assert proxy.tunnels == 1
+        assert len(server.requests) == 2
+    finally:
+        await proxy.stop()
