@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -108,6 +109,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="share (0-1) of replies that are slow when --slow-body is set (default 1)",
     )
     faults.add_argument("--seed", type=int, help="seed of the fault draws (reproducible runs)")
+    server.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a CA made at start; its bundle's path is "
+        "printed as AWS_CA_BUNDLE",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json", action="store_true", help="print the endpoint and credentials as one JSON line"
@@ -176,7 +183,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve a local KMS (LocalKMS) for tests and load tests: the KMS JSON "
-        "protocol over HTTP, with SigV4 checks, request quotas and fault injection.",
+        "protocol over HTTP (or HTTPS, --tls), with SigV4 checks, request quotas and fault "
+        "injection.",
     )
     add_arguments(parser)
     return parser
@@ -202,6 +210,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "state_file": args.state_file,
         "aliases": args.aliases,
+        "tls": args.tls,
     }
 
 
@@ -215,6 +224,7 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
             "access_key": creds.access_key,
             "secret_key": creds.secret_key,
             "session_token": creds.token,
+            "ca_bundle": local.ca_bundle,
         }
         print(json.dumps(doc), file=out, flush=True)
         return
@@ -228,6 +238,8 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
     ]
     if creds.token:
         lines.append(f"export AWS_SESSION_TOKEN={creds.token}")
+    if local.ca_bundle is not None:
+        lines.append(f"export AWS_CA_BUNDLE={shlex.quote(local.ca_bundle)}")
     print("\n".join(lines), file=out, flush=True)
 
 

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +46,7 @@ from aiokms.emulator._keys import KeyStore
 from aiokms.emulator._operations import Backend, Operation
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
+from aiokms.emulator._tls import ServerCertificates, make_certificates
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "EmulatorStats", "LocalKMS"]
 
@@ -107,7 +109,7 @@ def _generated_credentials() -> tuple[str, str]:
 
 
 class LocalKMS:
-    """A local KMS for tests and load tests: the KMS JSON protocol over HTTP on 127.0.0.1.
+    """A local KMS for tests and load tests: the KMS JSON protocol over HTTP(S) on 127.0.0.1.
 
     Checks SigV4 signatures against its own credentials, keeps keys in memory (or in
     ``state_file``), answers with KMS's error codes, statuses and body shape, and can throttle
@@ -143,6 +145,8 @@ class LocalKMS:
             restarts. It holds key material and the secret key in the clear: tests only.
         aliases: symmetric encryption keys to have ready, by alias name (``"alias/app"``);
             each is created at start unless the alias exists.
+        tls: serve HTTPS, with a certificate from a CA made at start (a new one each
+            time); clients trust it through :attr:`ca_bundle` (``AWS_CA_BUNDLE``).
         clock: wall-clock epoch seconds (signature times and key dates).
         monotonic: monotonic seconds (the quota).
 
@@ -171,11 +175,13 @@ class LocalKMS:
         "_saved_changes",
         "_state_file",
         "_store",
+        "_tls",
         "_verifier",
         "account_id",
         "host",
         "port",
         "region",
+        "tls",
     )
 
     def __init__(
@@ -200,6 +206,7 @@ class LocalKMS:
         seed: int | None = None,
         state_file: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
+        tls: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -213,6 +220,8 @@ class LocalKMS:
         self.port = port
         self.region = region
         self.account_id = account_id
+        self.tls = tls
+        self._tls: ServerCertificates | None = None
         self._clock = clock
         self._monotonic = monotonic
         self._faults = FaultInjector(
@@ -300,10 +309,14 @@ class LocalKMS:
         runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            if self.tls:
+                self._tls = await asyncio.to_thread(make_certificates, self.host)
+            context = self._tls.context if self._tls is not None else None
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=context)
             await site.start()
         except BaseException:
             await runner.cleanup()
+            self._forget_certificates()
             raise
         self._runner = runner
         self.port = runner.addresses[0][1]
@@ -315,20 +328,35 @@ class LocalKMS:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        self._forget_certificates()
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
         self._save_if_changed()
 
+    def _forget_certificates(self) -> None:
+        certificates, self._tls = self._tls, None
+        if certificates is not None:
+            shutil.rmtree(certificates.directory, ignore_errors=True)
+
     # --- what clients need ------------------------------------------------------------------
 
     @property
     def endpoint_url(self) -> str:
-        """``http://host:port`` to give a client as its endpoint."""
+        """``http://host:port`` (``https://`` with ``tls``) to give a client as its endpoint."""
         if self._runner is None:
             raise RuntimeError("LocalKMS is not running; use 'async with' or start()")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """With ``tls``: the path of the PEM file of the CA that signed the server's
+        certificate, for a client's ``verify=`` or ``AWS_CA_BUNDLE`` (removed on close).
+        Without: ``None``."""
+        if self._runner is None:
+            raise RuntimeError("LocalKMS is not running; use 'async with' or start()")
+        return str(self._tls.ca_bundle) if self._tls is not None else None
 
     @property
     def quota_rates(self) -> Mapping[str, float]:

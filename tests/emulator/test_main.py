@@ -43,6 +43,7 @@ def test_parser_maps_every_flag() -> None:
             "--state-file=/tmp/x.json",
             "--alias=alias/a",
             "--alias=alias/b",
+            "--tls",
         ]
     )
     kwargs = cli.emulator_kwargs(args)
@@ -66,6 +67,7 @@ def test_parser_maps_every_flag() -> None:
         "seed": 42,
         "state_file": "/tmp/x.json",
         "aliases": ["alias/a", "alias/b"],
+        "tls": True,
     }
     LocalKMS(**kwargs)  # every flag is an argument
     for bad in (["--error-rate=2"], ["--latency=-1"], ["--port=99999"], ["--rate-limit=0"]):
@@ -132,6 +134,53 @@ async def test_announcement_formats() -> None:
         doc = io.StringIO()
         cli._announce(local, True, doc)
         assert json.loads(doc.getvalue())["endpoint_url"] == local.endpoint_url
+        assert json.loads(doc.getvalue())["ca_bundle"] is None
+
+
+async def test_announcement_over_tls_names_the_ca_bundle() -> None:
+    async with LocalKMS(tls=True) as local:
+        text = io.StringIO()
+        cli._announce(local, False, text)
+        lines = text.getvalue().splitlines()
+        assert f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}" in lines
+        assert local.endpoint_url.startswith("https://")
+        assert lines[-1] == f"export AWS_CA_BUNDLE={local.ca_bundle}"
+        doc = io.StringIO()
+        cli._announce(local, True, doc)
+        assert json.loads(doc.getvalue())["ca_bundle"] == local.ca_bundle
+
+
+async def test_command_with_tls_serves_https_to_a_client_of_its_export_lines() -> None:
+    command = [sys.executable, "-m", "aiokms.emulator", "--tls", "--alias", "alias/cli"]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        exported = {}
+        while len(exported) < 5:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                exported[name] = value
+        assert exported["AWS_ENDPOINT_URL_KMS"].startswith("https://127.0.0.1:")
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in exported.items():
+                env.setenv(name, value)  # what a shell does with the lines
+            async with aiokms.KMSClient() as kms:
+                dk = await kms.generate_data_key(KeyId="alias/cli", KeySpec="AES_256")
+                assert len(dk["Plaintext"]) == 32
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert (await proc.stderr.read()) == b""
+        assert not await asyncio.to_thread(Path(exported["AWS_CA_BUNDLE"]).exists)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
