@@ -3,8 +3,7 @@
 ``LocalKMS`` serves the KMS JSON protocol over HTTP (or HTTPS, ``tls=True``) with keep-alive,
 checks every request's SigV4 signature against its own credentials, keeps keys in memory
 (optionally in a state file), answers with KMS's error codes, statuses and body shape, and can
-throttle
-(``ThrottlingException`` beyond a shared request rate, ``rate_limit=``, or beyond each
+throttle (``ThrottlingException`` beyond a shared request rate, ``rate_limit=``, or beyond each
 operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInternalException``
 500s, dropped connections, slow bodies)::
 
