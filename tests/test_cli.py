@@ -519,6 +519,77 @@ def test_emulator_serves_kms_commands(emulator: dict[str, str]) -> None:
     assert result.returncode == 254 and b"(NotFoundException)" in result.stderr
 
 
+@pytest.fixture(scope="module")
+def tls_emulator() -> Iterator[dict[str, str]]:
+    """``aiokms emulator --json --tls`` in a subprocess; yields its announcement."""
+    process = subprocess.Popen(
+        [*COMMAND, "emulator", "--json", "--tls", "--alias", "alias/cli"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        line = process.stdout.readline()
+        assert line, process.stderr.read().decode()
+        yield json.loads(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_kms_commands_verify_the_certificate(tls_emulator: dict[str, str]) -> None:
+    assert tls_emulator["endpoint_url"].startswith("https://127.0.0.1:")
+    env = emulator_env(tls_emulator)
+    describe = ("kms", "describe-key", "--key-id", "alias/cli")
+    refused = aiokms(*describe, env=env)
+    assert refused.returncode == 255
+    assert b"CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert b"unable to get local issuer certificate" in refused.stderr
+    trusted = ok_json(aiokms(*describe, "--ca-bundle", tls_emulator["ca_bundle"], env=env))
+    assert trusted["KeyMetadata"]["Arn"].startswith("arn:aws:kms:")
+    ok_json(aiokms("kms", "--no-verify-ssl", *describe[1:], env=env))
+    # as in the AWS CLI, --no-verify-ssl wins over a bundle
+    ok_json(aiokms(*describe, "--no-verify-ssl", "--ca-bundle", "/nowhere.pem", env=env))
+    ok_json(aiokms(*describe, env={**env, "AWS_CA_BUNDLE": tls_emulator["ca_bundle"]}))
+    missing = aiokms(*describe, "--ca-bundle", "/nowhere.pem", env=env)
+    assert missing.returncode == 252
+    assert b"verify: cannot load the CA bundle '/nowhere.pem'" in missing.stderr
+
+
+@pytest.mark.parametrize("flags", [["--ca-bundle", "<bundle>"], ["--no-verify-ssl"], []])
+def test_bench_verifies_the_certificate(
+    tls_emulator: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+) -> None:
+    for name, value in emulator_env(tls_emulator).items():
+        monkeypatch.setenv(name, value)
+    flags = [tls_emulator["ca_bundle"] if flag == "<bundle>" else flag for flag in flags]
+    code, out, err = bench(
+        capsys,
+        "--endpoint-url",
+        tls_emulator["endpoint_url"],
+        "--key-id",
+        "alias/cli",
+        "--operation",
+        "generate-data-key",
+        "--requests",
+        "10",
+        "--json",
+        *flags,
+    )
+    if not flags:
+        assert code == 255
+        assert json.loads(out)["errors"] == {"CertificateError": 10}
+        return
+    assert code == 0, err
+    assert json.loads(out)["operations"]["succeeded"] == 10
+
+
 # --- aiokms encrypt / decrypt -----------------------------------------------------------------
 
 

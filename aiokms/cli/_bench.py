@@ -45,6 +45,7 @@ from aiokms.cli._common import (
     USAGE,
     CommandError,
     Parser,
+    add_tls_options,
     make_client,
     non_negative_float,
     positive_float,
@@ -242,6 +243,7 @@ def _parser(prog: str) -> Parser:
     mode.add_argument("--endpoint-url", metavar="URL", help="load-test this KMS endpoint")
     target.add_argument("--region", help="the AWS region (default: environment, profile)")
     target.add_argument("--profile", help="the shared config profile")
+    add_tls_options(target)
     target.add_argument(
         "--key-id",
         metavar="KEY",

@@ -30,6 +30,7 @@ __all__ = [
     "CommandError",
     "Parser",
     "add_connection_options",
+    "add_tls_options",
     "describe_error",
     "make_client",
     "non_negative_float",
@@ -152,6 +153,24 @@ def add_connection_options(parser: argparse.ArgumentParser, *, default: object =
         default=default,
         help="the shared config profile for region, endpoint and credentials",
     )
+    add_tls_options(group, default=default)
+
+
+def add_tls_options(group: argparse._ActionsContainer, *, default: object = None) -> None:
+    """``--ca-bundle`` and ``--no-verify-ssl``, as the AWS CLI has them."""
+    group.add_argument(
+        "--ca-bundle",
+        default=default,
+        metavar="PATH",
+        help="trust the CAs of this PEM bundle for the endpoint's certificate (default: "
+        "AWS_CA_BUNDLE, the profile's ca_bundle, the system's CAs)",
+    )
+    group.add_argument(
+        "--no-verify-ssl",
+        action="store_true",
+        default=default if default is not None else False,
+        help="do not verify the endpoint's TLS certificate",
+    )
 
 
 def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
@@ -162,6 +181,10 @@ def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
     """
     from aiokms import KMSClient
 
+    if getattr(args, "no_verify_ssl", False):  # wins over a bundle, as in the AWS CLI
+        kwargs["verify"] = False
+    elif getattr(args, "ca_bundle", None):
+        kwargs["verify"] = args.ca_bundle
     try:
         return KMSClient(
             region_name=getattr(args, "region", None),
