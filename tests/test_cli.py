@@ -12,6 +12,7 @@ Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package and the E
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
@@ -479,11 +480,11 @@ def test_to_jsonable() -> None:
 # --- aiokms emulator --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[dict[str, str]]:
-    """``aiokms emulator --json`` in a subprocess; yields its announcement."""
+@contextlib.contextmanager
+def serving_emulator(*flags: str) -> Iterator[dict[str, str]]:
+    """``aiokms emulator --json`` with ``flags`` in a subprocess; yields its announcement."""
     process = subprocess.Popen(
-        [*COMMAND, "emulator", "--json", "--alias", "alias/cli"],
+        [*COMMAND, "emulator", "--json", "--alias", "alias/cli", *flags],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -498,6 +499,12 @@ def emulator() -> Iterator[dict[str, str]]:
         assert process.wait(timeout=10) == 0
         process.stdout.close()
         process.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[dict[str, str]]:
+    with serving_emulator() as announced:
+        yield announced
 
 
 def emulator_env(announced: dict[str, str]) -> dict[str, str]:
@@ -521,23 +528,8 @@ def test_emulator_serves_kms_commands(emulator: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def tls_emulator() -> Iterator[dict[str, str]]:
-    """``aiokms emulator --json --tls`` in a subprocess; yields its announcement."""
-    process = subprocess.Popen(
-        [*COMMAND, "emulator", "--json", "--tls", "--alias", "alias/cli"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        line = process.stdout.readline()
-        assert line, process.stderr.read().decode()
-        yield json.loads(line)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        process.stdout.close()
-        process.stderr.close()
+    with serving_emulator("--tls") as announced:
+        yield announced
 
 
 def test_kms_commands_verify_the_certificate(tls_emulator: dict[str, str]) -> None:

@@ -440,43 +440,31 @@ def https_client(url: str, **options: Any) -> aiokms.KMSClient:
     )
 
 
-async def test_a_private_ca_is_trusted_through_the_verify_path(
-    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+@pytest.mark.parametrize("through", ["verify", "AWS_CA_BUNDLE", "profile"])
+async def test_a_private_ca_is_trusted(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    through: str,
 ) -> None:
     server = await https(ca.server_context())
-    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+    options: dict[str, Any] = {}
+    if through == "verify":
+        options["verify"] = str(ca.bundle)
+    elif through == "AWS_CA_BUNDLE":
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.bundle))
+    else:  # read by botocore's shared-config reader, as the SDKs read it
+        config = tmp_path / "config"
+        config.write_text(f"[profile corp]\nca_bundle = {ca.bundle}\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+        options["profile_name"] = "corp"
+    async with https_client(server.url, **options) as kms:
         for _ in range(3):
             await kms.list_keys()
     assert len(server.requests) == 3
     assert all(request.signature_ok for request in server.requests)
     assert len(server.peers) == 1  # one handshake, then keep-alive
-
-
-async def test_a_private_ca_is_trusted_through_aws_ca_bundle(
-    ca: TestCA,
-    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    server = await https(ca.server_context())
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.bundle))
-    async with https_client(server.url) as kms:
-        await kms.list_keys()
-    assert len(server.requests) == 1
-
-
-async def test_a_private_ca_is_trusted_through_the_profile(
-    ca: TestCA,
-    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> None:
-    server = await https(ca.server_context())
-    config = tmp_path / "config"
-    config.write_text(f"[profile corp]\nca_bundle = {ca.bundle}\n")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    async with https_client(server.url, profile_name="corp") as kms:
-        await kms.list_keys()
-    assert len(server.requests) == 1
 
 
 async def test_a_private_ca_is_not_trusted_by_default(

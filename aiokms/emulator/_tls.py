@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["ServerCertificates", "make_certificates"]
+__all__ = ["ServerCertificates", "issue", "make_ca", "make_certificates", "server_context"]
 
 _VALIDITY = datetime.timedelta(days=365)
 _BACKDATE = datetime.timedelta(days=1)  # tolerates a client clock a little behind
@@ -54,25 +54,17 @@ def _alternative_names(hosts: list[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
-def make_certificates(
-    host: str, *, now: datetime.datetime | None = None, directory: Path | None = None
-) -> ServerCertificates:
-    """A new CA and a server certificate for ``host`` (and the loopback names), on disk.
-
-    Args:
-        host: the address LocalKMS listens on.
-        now: the certificates' reference time (default: the current UTC time).
-        directory: where to write them (default: a new temporary directory).
-    """
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    directory = Path(tempfile.mkdtemp(prefix="localkms-tls-")) if directory is None else directory
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _subject("LocalKMS test CA (aiokms)")
-    ca_cert = (
+def make_ca(
+    name: str, now: datetime.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A CA's key and self-signed certificate, valid a year from a day before ``now``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _subject(name)
+    cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
         .not_valid_after(now + _VALIDITY)
@@ -91,19 +83,30 @@ def make_certificates(
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
     )
+    return key, cert
+
+
+def issue(
+    ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+    hosts: list[str],
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A server key and its certificate for ``hosts`` (names or addresses), signed by ``ca``."""
+    ca_key, ca_cert = ca
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_subject(host))
-        .issuer_name(ca_name)
+        .subject_name(_subject(hosts[0]))
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(_alternative_names([host, "localhost", "127.0.0.1", "::1"]), False)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(_alternative_names(hosts), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .add_extension(
@@ -111,10 +114,13 @@ def make_certificates(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    ca_bundle = directory / "ca.pem"
-    cert_file = directory / "cert.pem"
-    key_file = directory / "key.pem"
-    ca_bundle.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert
+
+
+def server_context(
+    key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, cert_file: Path, key_file: Path
+) -> ssl.SSLContext:
+    """Write ``cert`` and ``key`` (mode 0600) to these files; a server context serving them."""
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out:
@@ -127,4 +133,25 @@ def make_certificates(
         )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def make_certificates(
+    host: str, *, now: datetime.datetime | None = None, directory: Path | None = None
+) -> ServerCertificates:
+    """A new CA and a server certificate for ``host`` (and the loopback names), on disk.
+
+    Args:
+        host: the address LocalKMS listens on.
+        now: the certificates' reference time (default: the current UTC time).
+        directory: where to write them (default: a new temporary directory).
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    directory = Path(tempfile.mkdtemp(prefix="localkms-tls-")) if directory is None else directory
+    ca = make_ca("LocalKMS test CA (aiokms)", now)
+    hosts = [host, "localhost", "127.0.0.1", "::1"]
+    key, cert = issue(ca, hosts, now - _BACKDATE, now + _VALIDITY)
+    ca_bundle = directory / "ca.pem"
+    ca_bundle.write_bytes(ca[1].public_bytes(serialization.Encoding.PEM))
+    context = server_context(key, cert, directory / "cert.pem", directory / "key.pem")
     return ServerCertificates(directory=directory, ca_bundle=ca_bundle, context=context)

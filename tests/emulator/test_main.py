@@ -150,14 +150,18 @@ async def test_announcement_over_tls_names_the_ca_bundle() -> None:
         assert json.loads(doc.getvalue())["ca_bundle"] == local.ca_bundle
 
 
-async def test_command_with_tls_serves_https_to_a_client_of_its_export_lines() -> None:
-    command = [sys.executable, "-m", "aiokms.emulator", "--tls", "--alias", "alias/cli"]
-    proc = await asyncio.create_subprocess_exec(
-        *command,
+async def start_command(*flags: str) -> asyncio.subprocess.Process:
+    """``python -m aiokms.emulator --alias alias/cli`` with ``flags``, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "aiokms.emulator", "--alias", "alias/cli", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
     )
+
+
+async def test_command_with_tls_serves_https_to_a_client_of_its_export_lines() -> None:
+    proc = await start_command("--tls")
     try:
         assert proc.stdout is not None and proc.stderr is not None
         exported = {}
@@ -186,14 +190,7 @@ async def test_command_with_tls_serves_https_to_a_client_of_its_export_lines() -
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_command_serves_until_signalled(tmp_path: Path, sig: signal.Signals) -> None:
     state = tmp_path / "state.json"
-    command = [sys.executable, "-m", "aiokms.emulator", "--json", "--alias", "alias/cli"]
-    command += ["--rate-limit", "1000", "--state-file", str(state)]
-    proc = await asyncio.create_subprocess_exec(
-        *command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
-    )
+    proc = await start_command("--json", "--rate-limit", "1000", "--state-file", str(state))
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 30)
