@@ -208,17 +208,23 @@ class KMSClient:
                 raise ValueError(f"ssl_context: {ssl_context!r} is not an ssl.SSLContext")
             if verify is not None:
                 raise ValueError("verify: give verify or ssl_context, not both")
-        config = resolve(
-            region_name=region_name,
-            endpoint_url=endpoint_url,
-            use_fips_endpoint=use_fips_endpoint,
-            profile_name=profile_name,
-            retry_mode=retry_mode,
-            max_attempts=max_attempts,
-            # an ssl_context settles verification: no variable or profile setting applies
-            verify=True if ssl_context is not None else verify,
-            proxies=proxies,
-        )
+        try:
+            config = resolve(
+                region_name=region_name,
+                endpoint_url=endpoint_url,
+                use_fips_endpoint=use_fips_endpoint,
+                profile_name=profile_name,
+                retry_mode=retry_mode,
+                max_attempts=max_attempts,
+                # an ssl_context settles verification: no variable or profile setting applies
+                verify=True if ssl_context is not None else verify,
+                proxies=proxies,
+            )
+        except ValueError as error:  # a proxy URL's credentials may be in its frames' locals
+            forget_locals(error)
+            raise
+        finally:
+            proxies = None  # nor in this frame's, whatever is raised later
         if not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections: {max_connections!r} must be an int of at least 1")
         for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):

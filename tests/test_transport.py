@@ -789,3 +789,27 @@ async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
         assert len(server.requests) == 2
     finally:
         await proxy.stop()
+
+
+@pytest.mark.parametrize("where", ["proxies", "HTTPS_PROXY"])
+def test_a_bad_proxy_url_leaves_no_credentials_in_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    url = "socks5://alice:hunter2@proxy:1080"
+    options: dict[str, Any] = {}
+    if where == "proxies":
+        options["proxies"] = {"https": url}
+    else:
+        monkeypatch.setenv("HTTPS_PROXY", url)
+    with pytest.raises(ValueError, match="is not an http") as caught:
+        https_client("https://kms.example.test", **options)
+    tb = caught.value.__traceback__
+    frames = 0
+    while tb is not None:
+        if tb.tb_frame.f_globals["__name__"].startswith("aiokms."):  # not the test's own
+            frames += 1
+            local = {k: v for k, v in tb.tb_frame.f_locals.items() if k != "self"}
+            assert "hunter2" not in repr(local), tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    assert frames >= 3  # the client, the settings, the proxy URL's parsing
+    assert "hunter2" not in str(caught.value)
