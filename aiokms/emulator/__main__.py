@@ -1,9 +1,10 @@
 """``aiokms emulator`` (and ``python -m aiokms.emulator``): serve LocalKMS from the command line.
 
 Every keyword argument of :class:`~aiokms.emulator.LocalKMS` is a flag. When the server is
-listening, the command prints its endpoint URL and credentials (as ``export`` lines a shell can
-use, or one JSON object with ``--json``) and then serves until SIGINT or SIGTERM, when it closes
-its connections, writes its state file and exits 0.
+listening, the command prints its endpoint URL and credentials, and with ``--tls`` the CA bundle
+clients must trust (as ``export`` lines a shell can use, or one JSON object with ``--json``),
+and then serves until SIGINT or SIGTERM, when it closes its connections, writes its state file
+and exits 0.
 
 :func:`add_arguments` and :func:`build_parser` let the ``aiokms`` command reuse the flags.
 """
