@@ -6,6 +6,7 @@ from aiokms._client import ClientMeta, ClientStats, KMSClient, PageIterator, Pag
 from aiokms._credentials import Credentials, CredentialsProvider
 from aiokms.errors import (
     AiokmsError,
+    CertificateError,
     ClientClosed,
     ConnectError,
     ConnectionClosed,
@@ -13,6 +14,7 @@ from aiokms.errors import (
     DeadlineExceeded,
     InvalidMessageError,
     InvalidResponse,
+    ProxyError,
     RateLimited,
     ReadTimeout,
     TransportError,
@@ -64,6 +66,7 @@ __all__ = [
     "CredentialsProvider",
     # errors
     "AiokmsError",
+    "CertificateError",
     "ClientClosed",
     "ConnectError",
     "ConnectTimeout",
@@ -71,6 +74,7 @@ __all__ = [
     "DeadlineExceeded",
     "InvalidMessageError",
     "InvalidResponse",
+    "ProxyError",
     "RateLimited",
     "ReadTimeout",
     "TransportError",

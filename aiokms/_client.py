@@ -38,6 +38,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import random
 import ssl
 import sys
@@ -58,7 +59,7 @@ from aiokms._operations import KMSExceptions, Operations
 from aiokms._ratelimit import RateLimiters
 from aiokms._retry import Failure, RetryPolicy, Step, classify
 from aiokms._signing import EMPTY_SHA256, JsonPostSigner, Signer, SigningContext
-from aiokms._transport import Slots, Transport
+from aiokms._transport import Slots, Transport, tls_settings
 from aiokms.errors import (
     ClientClosed,
     DeadlineExceeded,
@@ -152,7 +153,19 @@ class KMSClient(Operations):
             turn at the rate the quota takes. A throttle of one quota never slows another.
         max_attempts: total attempts per call including the first (default 3; else
             ``AWS_MAX_ATTEMPTS``); 1 means no retries.
-        ssl_context: TLS settings for the connections (verification is on by default).
+        verify: certificate verification, as botocore's ``verify``: ``False`` checks no
+            certificate; a path to a PEM CA bundle (or a directory of hashed certificates)
+            trusts those CAs instead of the default ones; ``True`` means the default trust
+            store. ``None`` (default): ``AWS_CA_BUNDLE``, the profile's ``ca_bundle``,
+            ``REQUESTS_CA_BUNDLE``, else the default trust store (the system's CAs). The
+            bundle is loaded when the client is made (for an ``https://`` endpoint).
+        ssl_context: TLS settings of your own for the connections, instead of ``verify``
+            and the settings above (not with ``verify``).
+        proxies: proxy URLs by the scheme of the endpoints they serve, as botocore's
+            ``Config(proxies=...)``: ``{"https": "http://user:password@proxy:3128"}``
+            (used as given; ``{}``: no proxy). ``None`` (default): ``HTTPS_PROXY`` /
+            ``HTTP_PROXY`` (or their lower-case names) unless ``NO_PROXY`` names the
+            endpoint. An ``https://`` endpoint is reached through a ``CONNECT`` tunnel.
         call_timeout: seconds a whole call may take, retries and waits included; then
             ``aiokms.DeadlineExceeded``. ``None`` (default): only the per-attempt timeouts.
         max_rate_wait: fail fast instead of queueing: when the limiter of a call's quota,
@@ -193,21 +206,37 @@ class KMSClient(Operations):
         read_timeout: float = 60.0,
         retry_mode: str | None = None,
         max_attempts: int | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxies: Mapping[str, str] | None = None,
         call_timeout: float | None = None,
         max_rate_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         tracer_provider: TracerProvider | None = None,
         _random: Callable[[], float] = random.random,
     ) -> None:
-        config = resolve(
-            region_name=region_name,
-            endpoint_url=endpoint_url,
-            use_fips_endpoint=use_fips_endpoint,
-            profile_name=profile_name,
-            retry_mode=retry_mode,
-            max_attempts=max_attempts,
-        )
+        if ssl_context is not None:
+            if not isinstance(ssl_context, ssl.SSLContext):
+                raise ValueError(f"ssl_context: {ssl_context!r} is not an ssl.SSLContext")
+            if verify is not None:
+                raise ValueError("verify: give verify or ssl_context, not both")
+        try:
+            config = resolve(
+                region_name=region_name,
+                endpoint_url=endpoint_url,
+                use_fips_endpoint=use_fips_endpoint,
+                profile_name=profile_name,
+                retry_mode=retry_mode,
+                max_attempts=max_attempts,
+                # an ssl_context settles verification: no variable or profile setting applies
+                verify=True if ssl_context is not None else verify,
+                proxies=proxies,
+            )
+        except ValueError as error:  # a proxy URL's credentials may be in its frames' locals
+            forget_locals(error)
+            raise
+        finally:
+            proxies = None  # nor in this frame's, whatever is raised later
         if not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections: {max_connections!r} must be an int of at least 1")
         for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
@@ -224,12 +253,24 @@ class KMSClient(Operations):
         self._credentials = CredentialCache(
             credentials, profile_name=profile_name, timeout=float(connect_timeout), clock=clock
         )
+        tls, trusted = (
+            tls_settings(
+                ssl_context=ssl_context,
+                verify=config.verify,
+                ca_bundle=config.ca_bundle,
+                ca_bundle_from=config.ca_bundle_from,
+            )
+            if config.endpoint_url.startswith("https:")
+            else (True, "")  # plain HTTP: no certificate to check, no bundle to load
+        )
         self._transport = Transport(
             config.endpoint_url,
             max_connections=max_connections,
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
-            ssl_context=ssl_context,
+            tls=tls,
+            trusted=trusted,
+            proxy=config.proxy,
             clock=clock,
             headers={
                 "Content-Type": _protocol.CONTENT_TYPE,  # signed, as the Host the transport adds

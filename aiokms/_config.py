@@ -5,24 +5,56 @@ the profile (``~/.aws/config`` or ``AWS_CONFIG_FILE``, profile from ``profile_na
 ``AWS_PROFILE`` or ``default``). The profile file is read only when an argument or variable left
 something open. The default endpoint comes from botocore's partition data, so ``cn-north-1``
 gets ``amazonaws.com.cn`` and FIPS gets ``kms-fips.``.
+
+Certificate verification follows botocore: ``verify`` (``False``, or a CA bundle's path; an
+explicit ``True`` means the default trust store and nothing else), then ``AWS_CA_BUNDLE``, the
+profile's ``ca_bundle``, ``REQUESTS_CA_BUNDLE``, else the default trust store. Only the path is
+resolved here; the transport loads it (and says which of these named it when it cannot).
+
+The proxy also follows botocore: a ``proxies`` argument (``{"https": URL, "http": URL}``) is
+used as given, else ``HTTPS_PROXY`` / ``HTTP_PROXY`` (the lower-case names win) unless
+``NO_PROXY`` names the endpoint's host, with the standard library's rules. Only the entry for
+the endpoint's scheme matters. Proxy credentials (``http://user:password@host:port``) become a
+``Proxy-Authorization`` header and leave the URL: no repr or message shows them.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import re
+import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import botocore.loaders
 from botocore.exceptions import NoRegionError
 
-__all__ = ["ResolvedConfig", "resolve"]
+__all__ = ["Proxy", "ResolvedConfig", "resolve"]
 
 _REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _RETRY_MODES = ("standard", "adaptive")
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """The proxy a client's requests go through (HTTPS endpoints tunnel with ``CONNECT``).
+
+    Attributes:
+        url: ``scheme://host:port``, without credentials.
+        source: the setting that named it (``HTTPS_PROXY``, ``proxies['https']``, ...).
+        authorization: the ``Proxy-Authorization`` header's value, if the URL had credentials.
+    """
+
+    url: str
+    source: str
+    authorization: str | None = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return f"the proxy {self.url} (from {self.source})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +66,10 @@ class ResolvedConfig:
     use_fips: bool
     retry_mode: str
     max_attempts: int
+    verify: bool = True  # False: certificates are not checked at all
+    ca_bundle: str | None = None  # the CAs to trust instead of the default store
+    ca_bundle_from: str = ""  # the setting that named ca_bundle, for error messages
+    proxy: Proxy | None = None
 
 
 def resolve(
@@ -44,12 +80,18 @@ def resolve(
     profile_name: str | None = None,
     retry_mode: str | None = None,
     max_attempts: int | None = None,
+    verify: bool | str | os.PathLike[str] | None = None,
+    proxies: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     load_profile: Callable[[str | None], tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
 ) -> ResolvedConfig:
     """Resolve the client's settings.
 
     Args:
+        verify: ``False``, ``True`` or a CA bundle's path, as botocore's ``verify``; ``None``:
+            from the environment and the profile.
+        proxies: proxy URLs by the scheme of the endpoints they serve, as botocore's
+            ``Config(proxies=...)``; ``None``: from the environment.
         environ: the environment (``os.environ`` by default).
         load_profile: returns ``(profile settings, whole config file)`` for a profile name;
             botocore's shared-config reader by default. Injected by tests.
@@ -110,13 +152,123 @@ def resolve(
     if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
         raise ValueError(f"max_attempts: {attempts!r} must be a whole number of at least 1")
 
+    check, ca_bundle, ca_bundle_from = _verification(verify, env, profile)
     return ResolvedConfig(
         region=region,
         endpoint_url=url.rstrip("/"),
         use_fips=fips,
         retry_mode=mode,
         max_attempts=attempts,
+        verify=check,
+        ca_bundle=ca_bundle,
+        ca_bundle_from=ca_bundle_from,
+        proxy=_proxy(url, proxies, env),
     )
+
+
+def _proxy(
+    endpoint_url: str, proxies: Mapping[str, str] | None, env: Mapping[str, str]
+) -> Proxy | None:
+    """The proxy for ``endpoint_url``, from ``proxies`` or the environment, as botocore finds it."""
+    scheme, _, netloc = endpoint_url.partition("://")
+    netloc = netloc.rstrip("/")
+    if proxies is not None:
+        if not isinstance(proxies, Mapping):
+            raise ValueError(
+                f"proxies: a {type(proxies).__name__} is not a mapping of schemes to URLs"
+            )
+        url = proxies.get(scheme)
+        source = f"proxies[{scheme!r}]"
+    else:
+        found = _environment_proxies(env)
+        # NO_PROXY as the standard library reads it (botocore asks it): host suffixes, or "*"
+        if urllib.request.proxy_bypass_environment(netloc, found):  # type: ignore[attr-defined]
+            return None
+        url = found.get(scheme)
+        names = (f"{scheme}_proxy", f"{scheme.upper()}_PROXY")
+        source = next((name for name in names if env.get(name)), names[1])
+    if url is None or url == "":
+        return None
+    if not isinstance(url, str):
+        raise ValueError(f"{source}: a {type(url).__name__} is not a proxy URL")
+    return _parse_proxy(url, source)
+
+
+def _environment_proxies(env: Mapping[str, str]) -> dict[str, str]:
+    """``{scheme: URL}`` from ``<scheme>_proxy`` variables: lower-case names win, as urllib's."""
+    found: dict[str, str] = {}
+    for name, value in env.items():
+        if value and name.lower().endswith("_proxy"):
+            found[name[:-6].lower()] = value
+    if "REQUEST_METHOD" in env:  # a CGI script: HTTP_PROXY may come from a request's header
+        found.pop("http", None)
+    for name, value in env.items():
+        if name.endswith("_proxy"):  # lower case: an empty one unsets the scheme
+            if value:
+                found[name[:-6]] = value
+            else:
+                found.pop(name[:-6], None)
+    return found
+
+
+def _parse_proxy(given: str, source: str) -> Proxy:
+    url = given
+    other_scheme = re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", url) and not url.startswith(
+        ("http:", "https:")
+    )
+    if not url.startswith(("http:", "https:")):  # as botocore: a bare host:port means http
+        url = "http:" + url if url.startswith("//") else "http://" + url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if other_scheme or parts is None or not parts.hostname or parts.scheme not in ("http", "https"):
+        shown = given  # never the credentials, whatever characters they hold
+        if "@" in given:
+            head, _, tail = given.rpartition("@")
+            shown = (head.partition("//")[0] + "//" if "//" in head else "") + "***@" + tail
+        raise ValueError(f"{source}: {shown!r} is not an http:// or https:// proxy URL")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    authorization = None
+    if parts.username and parts.password:  # as botocore: both, or no header
+        pair = f"{unquote(parts.username)}:{unquote(parts.password)}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode()
+    return Proxy(
+        url=f"{parts.scheme}://{host}" + (f":{port}" if port is not None else ""),
+        source=source,
+        authorization=authorization,
+    )
+
+
+def _verification(
+    verify: bool | str | os.PathLike[str] | None, env: Mapping[str, str], profile: _LazyProfile
+) -> tuple[bool, str | None, str]:
+    """``(verify, ca_bundle, the setting that named it)`` in botocore's order."""
+    if isinstance(verify, bool):
+        return verify, None, ""
+    if verify is not None:
+        if not isinstance(verify, (str, os.PathLike)):
+            raise ValueError(f"verify: {verify!r} must be True, False or a CA bundle's path")
+        return True, _bundle_path("verify", os.fspath(verify)), "verify"
+    path = env.get("AWS_CA_BUNDLE")
+    if path is not None:
+        return True, _bundle_path("AWS_CA_BUNDLE", path), "AWS_CA_BUNDLE"
+    path = profile.get("ca_bundle")
+    if path is not None:
+        name = f"ca_bundle of profile {profile.name(env)!r}"
+        return True, _bundle_path(name, path), name
+    path = env.get("REQUESTS_CA_BUNDLE")
+    if path is not None:
+        return True, _bundle_path("REQUESTS_CA_BUNDLE", path), "REQUESTS_CA_BUNDLE"
+    return True, None, ""
+
+
+def _bundle_path(name: str, path: object) -> str:
+    # as botocore: a setting that is there but blank is an error, not "the default"
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{name}: {path!r} is not a path to a CA bundle")
+    return path
 
 
 def default_endpoint(region: str, *, fips: bool) -> str:
@@ -182,6 +334,10 @@ class _LazyProfile:
         self._loader = loader
         self._settings: Mapping[str, Any] | None = None
         self._config: Mapping[str, Any] = {}
+
+    def name(self, env: Mapping[str, str]) -> str:
+        """The profile's name, as botocore chooses it (for messages)."""
+        return self._name or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
 
     def _load(self) -> Mapping[str, Any]:
         if self._settings is None:

@@ -105,6 +105,8 @@ def classify(status: int | None, code: str | None, error: BaseException | None) 
     if error is not None:
         if isinstance(error, (errors.ConnectTimeout, errors.ReadTimeout)):
             return Failure.TIMEOUT
+        if isinstance(error, errors.CertificateError):  # the same certificate, every time
+            return Failure.FATAL
         if isinstance(error, errors.TransportError):
             return Failure.TRANSIENT
         return Failure.FATAL

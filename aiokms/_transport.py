@@ -21,6 +21,22 @@ when both land in the same loop iteration, and the caller's cancellation would b
 retried ``ReadTimeout``; there aiohttp's per-read timeout (``sock_read``, as botocore's
 ``read_timeout``) bounds the reply instead: it fails the read, and never cancels the task.
 
+TLS: an ``https://`` endpoint's certificate is verified against the default trust store
+(aiohttp's default context, made once per process), a CA bundle the settings name (a context
+of the client's own, loaded when the client is made, so a bad path fails there and not at the
+first call), or whatever ``ssl_context`` the caller gives. A certificate that fails
+verification is a :class:`~aiokms.errors.CertificateError` naming the problem and the trust
+store it was checked against; it is not transient, so it is never retried.
+
+Proxies: with a :class:`~aiokms._config.Proxy`, every request names it to aiohttp, which
+tunnels an ``https://`` endpoint's connections through it with ``CONNECT`` (TLS runs end to
+end inside the tunnel; the pool keeps tunnels alive as it keeps connections) and sends a plain
+``http://`` endpoint's requests to it in absolute form. An ``https://`` proxy is spoken to
+in TLS too, its certificate checked as the endpoint's is (for an ``https://`` endpoint that is
+TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
+goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
+:class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
+
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
 them, and asyncio timeouts, into :mod:`aiokms.errors` classes.
 """
@@ -29,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 import sys
 import time
@@ -41,8 +58,9 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from aiokms import errors
+from aiokms._config import Proxy
 
-__all__ = ["Deadlines", "Slots", "Transport", "map_exceptions"]
+__all__ = ["Deadlines", "Slots", "Transport", "map_exceptions", "tls_settings"]
 
 # the HTTP client, as the User-Agent names it
 HTTP_CLIENT = f"aiohttp/{aiohttp.__version__}"
@@ -52,6 +70,8 @@ KEEPALIVE_TIMEOUT = 12.0
 DNS_CACHE_TTL = 60
 # Task.uncancel (3.11+) lets Deadlines tell its cancellations from the caller's; see above.
 _USE_DEADLINES = sys.version_info >= (3, 11)
+# asyncio runs TLS over a TLS connection (an https:// proxy's tunnel) from Python 3.11
+_TLS_IN_TLS_MISSING = sys.version_info < (3, 11)
 # What a forked child leaves alone (see Transport.abandon): kept referenced, never collected.
 _ABANDONED: list[object] = []
 
@@ -60,14 +80,24 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     """Translate aiohttp and asyncio failures into :mod:`aiokms.errors` (cancellation passes).
 
     A class rather than a generator-based context manager: it runs on every request.
-    ``read_timeout``, when given, is named in the message of a read timeout aiohttp reports.
+    ``read_timeout``, when given, is named in the message of a read timeout aiohttp reports;
+    ``trusted``, the trust store certificates are checked against, in that of a certificate
+    that fails verification; ``proxy``, in those of a proxy's failures.
     """
 
-    __slots__ = ("endpoint_url", "read_timeout")
+    __slots__ = ("endpoint_url", "proxy", "read_timeout", "trusted")
 
-    def __init__(self, endpoint_url: str, read_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        read_timeout: float | None = None,
+        trusted: str = "",
+        proxy: Proxy | None = None,
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.read_timeout = read_timeout
+        self.trusted = trusted
+        self.proxy = proxy
 
     def __enter__(self) -> None:
         return None
@@ -80,7 +110,7 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     ) -> None:
         if exc is None or not isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
             return  # success, cancellation, or not ours to translate
-        raise _translate(exc, self.endpoint_url, self.read_timeout) from exc
+        raise _translate(exc, self) from exc
 
 
 class Deadlines:
@@ -213,10 +243,21 @@ def _cancelled_elsewhere(task: asyncio.Task[object]) -> bool:
     return uncancel is not None and uncancel() > 0
 
 
-def _translate(
-    exc: BaseException, url: str, read_timeout: float | None = None
-) -> errors.TransportError:
+def _translate(exc: BaseException, where: map_exceptions) -> errors.TransportError:
     # Descriptions, not the exceptions: an aiohttp exception's frames hold the request.
+    url, read_timeout = where.endpoint_url, where.read_timeout
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return errors.CertificateError(
+            endpoint_url=url, error=_certificate_problem(exc.certificate_error, where.trusted)
+        )
+    if where.proxy is not None:
+        if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel
+            return errors.ProxyError(
+                endpoint_url=url, proxy=str(where.proxy), error=f"{exc.status} {exc.message}"
+            )
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            error = _describe(exc.os_error)
+            return errors.ProxyError(endpoint_url=url, proxy=str(where.proxy), error=error)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return errors.ConnectTimeout(endpoint_url=url, error=_describe(exc))
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
@@ -244,6 +285,51 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _certificate_problem(error: BaseException, trusted: str) -> str:
+    """What is wrong with the server's certificate, in OpenSSL's words, and whom we trusted."""
+    problem = getattr(error, "verify_message", None) or getattr(error, "reason", None) or error
+    where = f"; checked against {trusted}" if trusted else ""
+    return (
+        f"the server's TLS certificate failed verification: {problem} "
+        f"(CERTIFICATE_VERIFY_FAILED{where})"
+    )
+
+
+def tls_settings(
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    verify: bool = True,
+    ca_bundle: str | None = None,
+    ca_bundle_from: str = "",
+) -> tuple[ssl.SSLContext | bool, str]:
+    """aiohttp's ``ssl`` value for these settings, and the trust store it checks against.
+
+    ``ssl_context`` wins over the rest; ``verify=False`` checks nothing; ``ca_bundle`` (a PEM
+    file, or a directory of hashed certificates as OpenSSL's ``capath``) replaces the default
+    trust store. The bundle is loaded here.
+
+    Raises:
+        ValueError: the bundle cannot be loaded; the message names ``ca_bundle_from``.
+    """
+    if ssl_context is not None:
+        return ssl_context, "the ssl_context given"
+    if not verify:
+        return False, ""
+    if ca_bundle is None:
+        return True, "the default trust store"
+    try:
+        if os.path.isdir(ca_bundle):
+            context = ssl.create_default_context(capath=ca_bundle)
+        else:
+            context = ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:  # missing, unreadable, or holds no certificate
+        reason = exc.strerror if not isinstance(exc, ssl.SSLError) else exc.reason
+        raise ValueError(
+            f"{ca_bundle_from}: cannot load the CA bundle {ca_bundle!r}: {reason or exc}"
+        ) from None
+    return context, f"the CA bundle {ca_bundle} (from {ca_bundle_from})"
+
+
 class Transport:
     """POSTs bodies to one endpoint over a pooled keep-alive session.
 
@@ -253,7 +339,9 @@ class Transport:
         connect_timeout: seconds to open a connection (TCP and TLS).
         read_timeout: seconds an attempt may wait for its whole reply (see :class:`Deadlines`;
             on Python 3.10, for each read of it).
-        ssl_context: TLS settings; certificates are always verified by default.
+        tls: aiohttp's ``ssl`` value, as :func:`tls_settings` makes it.
+        trusted: the trust store it checks certificates against, for error messages.
+        proxy: the proxy every request goes through, if any.
         headers: sent with every request, after a ``Host`` header of :attr:`host`.
     """
 
@@ -263,6 +351,7 @@ class Transport:
         "_deadlines",
         "_headers",
         "_map_exceptions",
+        "_proxy_options",
         "_session",
         "_timeout",
         "_url",
@@ -277,7 +366,9 @@ class Transport:
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
-        ssl_context: ssl.SSLContext | None = None,
+        tls: ssl.SSLContext | bool = True,
+        trusted: str = "",
+        proxy: Proxy | None = None,
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -302,11 +393,26 @@ class Transport:
             "limit": max_connections,
             "keepalive_timeout": KEEPALIVE_TIMEOUT,
             "ttl_dns_cache": DNS_CACHE_TTL,
-            "ssl": ssl_context if ssl_context is not None else True,
+            "ssl": tls,
         }
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._map_exceptions = map_exceptions(endpoint_url, read_timeout)
+        self._map_exceptions = map_exceptions(endpoint_url, read_timeout, trusted, proxy)
+        self._proxy_options: dict[str, object] = {}
+        if (
+            proxy is not None
+            and _TLS_IN_TLS_MISSING
+            and proxy.url.startswith("https:")
+            and self._url.scheme == "https"
+        ):
+            raise ValueError(
+                f"{proxy.source}: an https:// proxy for an https:// endpoint needs Python 3.11 "
+                "or newer (asyncio's TLS within TLS)"
+            )
+        if proxy is not None:
+            self._proxy_options["proxy"] = URL(proxy.url)
+            if proxy.authorization is not None:
+                self._proxy_options["proxy_headers"] = {"Proxy-Authorization": proxy.authorization}
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"
@@ -340,7 +446,9 @@ class Transport:
         try:
             with self._map_exceptions:
                 # Not ``async with``: leaving it only calls release(), through four coroutines.
-                response = await session.post(self._url, data=body, headers=headers)
+                response = await session.post(
+                    self._url, data=body, headers=headers, **self._proxy_options
+                )
                 try:
                     data = await response.read()
                 finally:

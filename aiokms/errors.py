@@ -19,6 +19,10 @@ exception aiobotocore raises in the same situation::
     AiokmsError
      ├── TransportError        no valid reply          (botocore HTTPClientError)
      │    ├── ConnectError     could not connect       (botocore EndpointConnectionError)
+     │    │    ├── CertificateError  the server's TLS certificate failed verification
+     │    │    │                     (botocore SSLError); never retried
+     │    │    └── ProxyError      the proxy could not be reached, or refused the tunnel
+     │    │                        (botocore ProxyConnectionError)
      │    ├── ConnectTimeout   connecting timed out    (botocore ConnectTimeoutError)
      │    ├── ReadTimeout      the reply timed out     (botocore ReadTimeoutError)
      │    ├── ConnectionClosed closed mid-exchange     (botocore ConnectionClosedError)
@@ -37,7 +41,8 @@ exception aiobotocore raises in the same situation::
 
 A ``TransportError`` means the request may or may not have reached KMS: the retry policy treats
 all of them as transient, except an ``InvalidResponse`` to a request KMS answered with success
-(HTTP 2xx), which is raised at once, as botocore does: the operation has taken place. Messages
+(HTTP 2xx), which is raised at once, as botocore does: the operation has taken place, and a
+``CertificateError`` (nothing was sent; trying again meets the same certificate). Messages
 name the endpoint and the cause, never a credential or a payload.
 """
 
@@ -48,6 +53,7 @@ from botocore.parsers import ResponseParserError as _ResponseParserError
 
 __all__ = [
     "AiokmsError",
+    "CertificateError",
     "ClientClosed",
     "ClientExceptions",
     "ConnectError",
@@ -56,6 +62,7 @@ __all__ = [
     "DeadlineExceeded",
     "InvalidMessageError",
     "InvalidResponse",
+    "ProxyError",
     "RateLimited",
     "ReadTimeout",
     "TransportError",
@@ -82,6 +89,33 @@ class ConnectError(TransportError, _boto.EndpointConnectionError):
     """Could not open a connection to the endpoint (refused, DNS, TLS handshake)."""
 
     fmt = 'Could not connect to the endpoint URL: "{endpoint_url}": {error}'
+
+
+class CertificateError(ConnectError, _boto.SSLError):
+    """The endpoint's TLS certificate failed verification: nothing was sent.
+
+    The message names the problem as OpenSSL reports it (expired, not valid for the host name,
+    issued by a CA that is not trusted, ...) and the trust store it was checked against. Not
+    retried: the same certificate would be met again. A private CA is trusted with the
+    client's ``verify=`` path, ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``.
+    """
+
+    fmt = 'Could not connect to the endpoint URL: "{endpoint_url}": {error}'
+
+
+class ProxyError(ConnectError, _boto.ProxyConnectionError):
+    """The proxy requests go through could not be reached, or would not open the tunnel.
+
+    The message names the proxy (never its credentials), the setting that named it and what
+    went wrong (``Connect call failed``, ``407 Proxy Authentication Required``, ...).
+    """
+
+    fmt = 'Could not connect to the endpoint URL: "{endpoint_url}" through {proxy}: {error}'
+
+    def __init__(self, *, endpoint_url: str, proxy: str, error: object = "") -> None:
+        _boto.HTTPClientError.__init__(
+            self, endpoint_url=endpoint_url, proxy=proxy, proxy_url=proxy, error=error
+        )
 
 
 class ConnectTimeout(TransportError, _boto.ConnectTimeoutError):

@@ -20,11 +20,21 @@ connection pool is full and one reply is checked (not timed), then makes ``--cal
 from ``--concurrency`` worker coroutines (timed: wall clock and process CPU time). The summary
 gives, per client, the median over rounds.
 
+Over HTTPS (``--tls``): the server serves a certificate from a CA made for the run (LocalKMS's
+``aiokms.emulator._tls``: ECDSA P-256, TLS 1.3), and every client verifies it against that CA's
+bundle (aiokms and aiobotocore with ``verify=``, the bare POST with an ``ssl.SSLContext`` of
+it). With ``--new-connections`` a second server, answering ``Connection: close``, makes every
+call open a connection and do a full handshake; rounds alternate the two servers too, and the
+summary gives each client's CPU per call both ways and the handshake's share of a call that
+pays for one (``--new-connection-calls`` calls a round, fewer: each leaves a socket in
+TIME_WAIT).
+
 Run it from the repository root::
 
     python benchmarks/client_overhead.py
     python benchmarks/client_overhead.py --clients aiobotocore,bare --calls 3000 --rounds 2
     python benchmarks/client_overhead.py --json > result.json
+    python benchmarks/client_overhead.py --tls --new-connections
 
 The ``aiokms`` client is skipped, with a message, if ``import aiokms`` does not provide
 ``KMSClient`` and ``Credentials``. The checkout this file lives in is importable without
@@ -55,9 +65,11 @@ import json
 import os
 import platform
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -90,7 +102,9 @@ ROUND_TIMEOUT_BASE_S = 60.0
 ROUND_TIMEOUT_PER_CALL_S = 0.01
 
 Call = Callable[[], Awaitable[Any]]
-ClientFactory = Callable[[str, int], contextlib.AbstractAsyncContextManager[Call]]
+# (endpoint URL, concurrency, CA bundle to verify the server's certificate against, or None)
+ClientFactory = Callable[[str, int, "str | None"], contextlib.AbstractAsyncContextManager[Call]]
+KEEP_ALIVE, NEW_CONNECTIONS = "keep-alive", "new connections"
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,9 +123,11 @@ def canned_reply() -> bytes:
     return json.dumps(reply, separators=(",", ":")).encode()
 
 
-def make_app() -> web.Application:
+def make_app(close: bool = False) -> web.Application:
     body = canned_reply()
     headers = {"Content-Type": AMZ_JSON, "x-amzn-RequestId": str(uuid.uuid4())}
+    if close:  # every call opens a connection (and, over TLS, does a handshake)
+        headers["Connection"] = "close"
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()  # drain the body so the connection stays reusable
@@ -122,16 +138,25 @@ def make_app() -> web.Application:
     return app
 
 
-async def serve(parent_pid: int) -> None:
-    """Serve on 127.0.0.1:<free port>, print the port, and run until SIGTERM or parent death."""
-    runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
+async def serve(
+    parent_pid: int, cert: str | None = None, key: str | None = None, close: bool = False
+) -> None:
+    """Serve on 127.0.0.1:<free port>, print the port, and run until SIGTERM or parent death.
+
+    With ``cert`` and ``key``, serve HTTPS; with ``close``, answer ``Connection: close``.
+    """
+    context = None
+    if cert and key:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+    runner = web.AppRunner(make_app(close), access_log=None, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
         port = runner.addresses[0][1]
         print(port, flush=True)
         while not stop.is_set() and os.getppid() == parent_pid:
@@ -146,10 +171,17 @@ async def serve(parent_pid: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def start_server() -> tuple[subprocess.Popen[bytes], int]:
-    """Start the server process; return it and the port it listens on."""
+def start_server(
+    tls_dir: Path | None = None, close: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a server process (HTTPS with the files in ``tls_dir``; answering
+    ``Connection: close`` with ``close``); return it and the port it listens on."""
     script = str(Path(__file__).resolve())
     cmd = [sys.executable, script, "--serve", "--parent-pid", str(os.getpid())]
+    if tls_dir is not None:
+        cmd += ["--cert", str(tls_dir / "cert.pem"), "--key", str(tls_dir / "key.pem")]
+    if close:
+        cmd.append("--close")
     proc, line = start_child(cmd, SERVER_START_TIMEOUT_S)
     if not line.strip().isdigit():
         stop_server(proc)
@@ -160,14 +192,15 @@ def start_server() -> tuple[subprocess.Popen[bytes], int]:
 stop_server = stop_child
 
 
-def pin_cpus(server_pid: int) -> str:
-    """Pin the server to the second usable core and this process to the first, if possible."""
+def pin_cpus(*server_pids: int) -> str:
+    """Pin the servers to the second usable core and this process to the first, if possible."""
     if not hasattr(os, "sched_setaffinity"):
         return "not pinned (no sched_setaffinity on this platform)"
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         return f"not pinned (only {len(cpus)} usable core)"
-    os.sched_setaffinity(server_pid, {cpus[1]})
+    for server_pid in server_pids:
+        os.sched_setaffinity(server_pid, {cpus[1]})
     os.sched_setaffinity(0, {cpus[0]})
     return f"client on core {cpus[0]}, server on core {cpus[1]}"
 
@@ -189,19 +222,22 @@ def load_aiokms() -> Any:
 
 
 @contextlib.asynccontextmanager
-async def aiokms_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+async def aiokms_client(url: str, concurrency: int, ca_bundle: str | None) -> AsyncIterator[Call]:
     aiokms = load_aiokms()
     async with aiokms.KMSClient(
         region_name=REGION,
         endpoint_url=url,
         credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
         max_connections=concurrency,
+        verify=ca_bundle,
     ) as kms:
         yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
 
 
 @contextlib.asynccontextmanager
-async def aiobotocore_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+async def aiobotocore_client(
+    url: str, concurrency: int, ca_bundle: str | None
+) -> AsyncIterator[Call]:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
@@ -218,6 +254,7 @@ async def aiobotocore_client(url: str, concurrency: int) -> AsyncIterator[Call]:
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         config=config,
+        verify=ca_bundle,
     ) as kms:
         yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
 
@@ -236,8 +273,11 @@ BARE_HEADERS = {
 
 
 @contextlib.asynccontextmanager
-async def bare_client(url: str, concurrency: int) -> AsyncIterator[Call]:
-    connector = aiohttp.TCPConnector(limit=concurrency)
+async def bare_client(url: str, concurrency: int, ca_bundle: str | None) -> AsyncIterator[Call]:
+    tls: ssl.SSLContext | bool = True
+    if ca_bundle is not None:
+        tls = ssl.create_default_context(cafile=ca_bundle)
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=tls)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
@@ -329,6 +369,7 @@ class RoundResult:
     calls: int
     wall_s: float
     cpu_s: float
+    connections: str = KEEP_ALIVE
 
     @property
     def calls_per_s(self) -> float:
@@ -357,10 +398,10 @@ async def run_calls(call: Call, calls: int, concurrency: int) -> None:
 
 
 async def measure(
-    name: str, url: str, calls: int, concurrency: int, warmup: int
+    name: str, url: str, calls: int, concurrency: int, warmup: int, ca_bundle: str | None
 ) -> tuple[float, float]:
     """Create the client, warm it up, then time ``calls`` calls. Returns (wall s, CPU s)."""
-    async with FACTORIES[name](url, concurrency) as call:
+    async with FACTORIES[name](url, concurrency, ca_bundle) as call:
         check_reply(await call())
         await run_calls(call, warmup, concurrency)
         gc.collect()
@@ -370,11 +411,19 @@ async def measure(
     return wall, cpu
 
 
-def run_round(name: str, rnd: int, url: str, args: argparse.Namespace) -> RoundResult:
-    deadline = ROUND_TIMEOUT_BASE_S + ROUND_TIMEOUT_PER_CALL_S * (args.calls + args.warmup)
-    coro = measure(name, url, args.calls, args.concurrency, args.warmup)
+def run_round(
+    name: str,
+    rnd: int,
+    url: str,
+    args: argparse.Namespace,
+    ca_bundle: str | None = None,
+    connections: str = KEEP_ALIVE,
+) -> RoundResult:
+    calls = args.calls if connections == KEEP_ALIVE else args.new_connection_calls
+    deadline = ROUND_TIMEOUT_BASE_S + ROUND_TIMEOUT_PER_CALL_S * (calls + args.warmup)
+    coro = measure(name, url, calls, args.concurrency, args.warmup, ca_bundle)
     wall, cpu = asyncio.run(asyncio.wait_for(coro, deadline))
-    return RoundResult(name, rnd, args.calls, wall, cpu)
+    return RoundResult(name, rnd, calls, wall, cpu, connections)
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,10 +442,12 @@ def versions(clients: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def summarize(results: list[RoundResult], clients: Sequence[str]) -> dict[str, dict[str, Any]]:
+def summarize(
+    results: list[RoundResult], clients: Sequence[str], connections: str = KEEP_ALIVE
+) -> dict[str, dict[str, Any]]:
     summary: dict[str, dict[str, Any]] = {}
     for name in clients:
-        mine = [r for r in results if r.client == name]
+        mine = [r for r in results if r.client == name and r.connections == connections]
         cpu = [r.cpu_us_per_call for r in mine]
         summary[name] = {
             "calls_per_s": statistics.median(r.calls_per_s for r in mine),
@@ -421,10 +472,42 @@ def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def handshake_shares(
+    kept: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """Per client: CPU per call with a new connection each, and the share of it the
+    connection's opening (TCP, and TLS's handshake) takes over a call on a kept one."""
+    shares = {}
+    for name, summary in new.items():
+        fresh, reused = summary["cpu_us_per_call"], kept[name]["cpu_us_per_call"]
+        shares[name] = {
+            "cpu_us_per_call_new": fresh,
+            "cpu_us_per_call_kept": reused,
+            "handshake_us": fresh - reused,
+            "handshake_share": (fresh - reused) / fresh,
+        }
+    return shares
+
+
+def print_shares(shares: dict[str, dict[str, float]], out: TextIO) -> None:
+    print(
+        f"\n{'client':<12} {'kept us':>8} {'new us':>8} {'opening us':>11} {'share':>6}", file=out
+    )
+    for name, share in shares.items():
+        print(
+            f"{name:<12} {share['cpu_us_per_call_kept']:>8,.0f}"
+            f" {share['cpu_us_per_call_new']:>8,.0f} {share['handshake_us']:>11,.0f}"
+            f" {share['handshake_share']:>6.0%}",
+            file=out,
+        )
+
+
 def print_round(r: RoundResult, out: TextIO) -> None:
+    mode = "" if r.connections == KEEP_ALIVE else " (new connections)"
     print(
         f"round {r.round}  {r.client:<12} {r.calls_per_s:>9,.0f} calls/s"
-        f"  {r.cpu_us_per_call:>8,.0f} us CPU/call  (wall {r.wall_s:.2f} s, CPU {r.cpu_s:.2f} s)",
+        f"  {r.cpu_us_per_call:>8,.0f} us CPU/call  (wall {r.wall_s:.2f} s, CPU {r.cpu_s:.2f} s)"
+        f"{mode}",
         file=out,
         flush=True,
     )
@@ -467,16 +550,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--clients", default=",".join(CLIENTS), help=f"comma list from {','.join(CLIENTS)}"
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument(
+        "--tls", action="store_true", help="HTTPS, certificates verified against a run's own CA"
+    )
+    p.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="also measure calls that each open a connection (the handshake's share)",
+    )
+    p.add_argument(
+        "--new-connection-calls",
+        type=int,
+        default=2_000,
+        help="timed calls per client per round with --new-connections",
+    )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--cert", help=argparse.SUPPRESS)
+    p.add_argument("--key", help=argparse.SUPPRESS)
+    p.add_argument("--close", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     unknown = sorted(set(args.clients) - set(CLIENTS + TRACED))
     if unknown or not args.clients:
         p.error(f"--clients: unknown {unknown}; choose from {','.join(CLIENTS + TRACED)}")
-    for opt in ("calls", "concurrency", "rounds"):
+    for opt in ("calls", "concurrency", "rounds", "new_connection_calls"):
         if getattr(args, opt) < 1:
-            p.error(f"--{opt} must be at least 1")
+            p.error(f"--{opt.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         p.error("--warmup must be >= 0")
     return args
@@ -503,7 +603,7 @@ def available_clients(wanted: Sequence[str], log: TextIO) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve:
-        asyncio.run(serve(args.parent_pid))
+        asyncio.run(serve(args.parent_pid, args.cert, args.key, args.close))
         return 0
 
     log = sys.stderr if args.json else sys.stdout
@@ -512,28 +612,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no client to benchmark", file=log)
         return 1
 
-    proc, port = start_server()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        print(f"server pid {proc.pid} at {url}; {pin_cpus(proc.pid)}", file=log)
+    with contextlib.ExitStack() as stack:
+        tls_dir = ca_bundle = None
+        if args.tls:
+            load_aiokms()
+            from aiokms.emulator._tls import make_certificates
+
+            tls_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            ca_bundle = str(make_certificates("127.0.0.1", directory=tls_dir).ca_bundle)
+        scheme = "https" if args.tls else "http"
+        urls = {}
+        pids = []
+        modes = [KEEP_ALIVE, NEW_CONNECTIONS] if args.new_connections else [KEEP_ALIVE]
+        for mode in modes:
+            proc, port = start_server(tls_dir, close=mode == NEW_CONNECTIONS)
+            stack.callback(stop_server, proc)
+            urls[mode] = f"{scheme}://127.0.0.1:{port}"
+            pids.append(proc.pid)
+        print(f"servers {', '.join(urls.values())}; {pin_cpus(*pids)}", file=log)
         print(
             f"GenerateDataKey x {args.calls:,} per client per round, concurrency"
-            f" {args.concurrency}, {args.rounds} rounds, clients: {', '.join(clients)}",
+            f" {args.concurrency}, {args.rounds} rounds, clients: {', '.join(clients)}"
+            + (", over HTTPS" if args.tls else "")
+            + (
+                f"; and x {args.new_connection_calls:,} with a new connection each"
+                if args.new_connections
+                else ""
+            ),
             file=log,
             flush=True,
         )
         results = []
         for rnd in range(1, args.rounds + 1):
-            for name in clients:
-                results.append(run_round(name, rnd, url, args))
-                print_round(results[-1], log)
-    finally:
-        stop_server(proc)
+            for mode in modes:
+                for name in clients:
+                    results.append(run_round(name, rnd, urls[mode], args, ca_bundle, mode))
+                    print_round(results[-1], log)
 
     summary = summarize(results, clients)
     rat = ratios(summary)
+    shares = {}
+    if args.new_connections:
+        shares = handshake_shares(summary, summarize(results, clients, NEW_CONNECTIONS))
     if args.json:
-        config = {k: getattr(args, k) for k in ("calls", "concurrency", "rounds", "warmup")}
+        config = {
+            k: getattr(args, k)
+            for k in ("calls", "concurrency", "rounds", "warmup", "tls", "new_connection_calls")
+        }
         skipped = [c for c in args.clients if c not in clients]
         doc = {
             "config": config,
@@ -541,10 +666,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "skipped": skipped,
             "clients": summary,
             "ratios": rat,
+            "new_connections": shares,
         }
         print(json.dumps(doc, indent=2))
     else:
         print_summary(summary, rat, log)
+        if shares:
+            print_shares(shares, log)
         print("\n" + ", ".join(f"{k} {v}" for k, v in versions(clients).items()), file=log)
     return 0
 

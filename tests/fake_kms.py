@@ -135,16 +135,16 @@ class FakeKMS:
         )
 
 
-async def start(fake: FakeKMS) -> web.AppRunner:
-    """Serve ``fake`` on 127.0.0.1, any free port; sets ``fake.url``."""
+async def start(fake: FakeKMS, ssl_context: ssl.SSLContext | None = None) -> web.AppRunner:
+    """Serve ``fake`` on 127.0.0.1, any free port (HTTPS with ``ssl_context``); sets its url."""
     app = web.Application()
     app.router.add_post("/", fake._serve)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.url = f"http://127.0.0.1:{port}"
+    fake.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
     return runner
 
 

@@ -11,10 +11,10 @@ Third-party truth: moto serves KMS; the ``aws_encryption_sdk`` package and the E
 
 from __future__ import annotations
 
-import argparse
 import ast
 import asyncio
 import base64
+import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
@@ -648,9 +648,6 @@ def test_kms_tls_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
         capsys, "kms", "list-keys", "--region", REGION, "--ca-bundle", str(missing)
     )
     assert code == 253 and f"--ca-bundle: cannot load {missing}" in err
-    context = _kms._ssl_context(argparse.Namespace(no_verify_ssl=True, ca_bundle=None))
-    assert context is not None and context.verify_mode is ssl.CERT_NONE
-    assert _kms._ssl_context(argparse.Namespace(no_verify_ssl=False, ca_bundle=None)) is None
 
 
 def test_kms_configuration_and_connection_failures(
@@ -705,11 +702,11 @@ def test_to_jsonable() -> None:
 # --- aiokms emulator --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[dict[str, str]]:
-    """``aiokms emulator --json`` in a subprocess; yields its announcement."""
+@contextlib.contextmanager
+def serving_emulator(*flags: str) -> Iterator[dict[str, str]]:
+    """``aiokms emulator --json`` with ``flags`` in a subprocess; yields its announcement."""
     process = subprocess.Popen(
-        [*COMMAND, "emulator", "--json", "--alias", "alias/cli"],
+        [*COMMAND, "emulator", "--json", "--alias", "alias/cli", *flags],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -724,6 +721,12 @@ def emulator() -> Iterator[dict[str, str]]:
         assert process.wait(timeout=10) == 0
         process.stdout.close()
         process.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[dict[str, str]]:
+    with serving_emulator() as announced:
+        yield announced
 
 
 def emulator_env(announced: dict[str, str]) -> dict[str, str]:
@@ -775,6 +778,62 @@ def test_the_cli_uses_only_public_names() -> None:
                         p for p in name.split(".") if p.startswith("_") and p != "__version__"
                     ]
                     assert not private, f"{path.relative_to(root)} imports {name}"
+
+
+@pytest.fixture(scope="module")
+def tls_emulator() -> Iterator[dict[str, str]]:
+    with serving_emulator("--tls") as announced:
+        yield announced
+
+
+def test_kms_commands_verify_the_certificate(tls_emulator: dict[str, str]) -> None:
+    assert tls_emulator["endpoint_url"].startswith("https://127.0.0.1:")
+    env = emulator_env(tls_emulator)
+    describe = ("kms", "describe-key", "--key-id", "alias/cli")
+    refused = aiokms(*describe, env=env)
+    assert refused.returncode == 255
+    assert b"CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert b"unable to get local issuer certificate" in refused.stderr
+    trusted = ok_json(aiokms(*describe, "--ca-bundle", tls_emulator["ca_bundle"], env=env))
+    assert trusted["KeyMetadata"]["Arn"].startswith("arn:aws:kms:")
+    ok_json(aiokms("kms", "--no-verify-ssl", *describe[1:], env=env))
+    # as in the AWS CLI, --no-verify-ssl wins over a bundle
+    ok_json(aiokms(*describe, "--no-verify-ssl", "--ca-bundle", "/nowhere.pem", env=env))
+    ok_json(aiokms(*describe, env={**env, "AWS_CA_BUNDLE": tls_emulator["ca_bundle"]}))
+    missing = aiokms(*describe, "--ca-bundle", "/nowhere.pem", env=env)
+    assert missing.returncode == 253
+    assert b"--ca-bundle: cannot load /nowhere.pem" in missing.stderr
+
+
+@pytest.mark.parametrize("flags", [["--ca-bundle", "<bundle>"], ["--no-verify-ssl"], []])
+def test_bench_verifies_the_certificate(
+    tls_emulator: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+) -> None:
+    for name, value in emulator_env(tls_emulator).items():
+        monkeypatch.setenv(name, value)
+    flags = [tls_emulator["ca_bundle"] if flag == "<bundle>" else flag for flag in flags]
+    code, out, err = bench(
+        capsys,
+        "--endpoint-url",
+        tls_emulator["endpoint_url"],
+        "--key-id",
+        "alias/cli",
+        "--operation",
+        "generate-data-key",
+        "--requests",
+        "10",
+        "--json",
+        *flags,
+    )
+    if not flags:
+        assert code == 255
+        assert json.loads(out)["errors"] == {"CertificateError": 10}
+        return
+    assert code == 0, err
+    assert json.loads(out)["operations"]["succeeded"] == 10
 
 
 # --- aiokms encrypt / decrypt -----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
-from aiokms._config import ResolvedConfig, default_endpoint, resolve
+from aiokms._config import Proxy, ResolvedConfig, default_endpoint, resolve
 
 AWS_VARIABLES = (
     "AWS_REGION",
@@ -22,6 +23,8 @@ AWS_VARIABLES = (
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_RETRY_MODE",
     "AWS_MAX_ATTEMPTS",
+    "AWS_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
 )
 
 
@@ -53,6 +56,7 @@ SETTLED: dict[str, Any] = {
     "use_fips_endpoint": False,
     "retry_mode": "standard",
     "max_attempts": 5,
+    "verify": True,
 }
 
 
@@ -571,6 +575,7 @@ def test_profile_not_read_when_environment_settles_everything() -> None:
         "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
         "AWS_RETRY_MODE": "standard",
         "AWS_MAX_ATTEMPTS": "2",
+        "AWS_CA_BUNDLE": "/etc/corp/ca.pem",
     }
     config = resolve(environ=environ, load_profile=unreadable_profile)
     assert config == ResolvedConfig(
@@ -579,6 +584,8 @@ def test_profile_not_read_when_environment_settles_everything() -> None:
         use_fips=True,
         retry_mode="standard",
         max_attempts=2,
+        ca_bundle="/etc/corp/ca.pem",
+        ca_bundle_from="AWS_CA_BUNDLE",
     )
 
 
@@ -629,11 +636,258 @@ def test_environment_endpoint_still_consults_profile_ignore_setting() -> None:
         use_fips_endpoint=False,
         retry_mode="standard",
         max_attempts=3,
+        verify=True,
         environ={"AWS_ENDPOINT_URL_KMS": "http://env.test:1"},
         load_profile=profile,
     )
     assert profile.calls == [None]
     assert config.endpoint_url == "https://kms.eu-west-1.amazonaws.com"
+
+
+# --- certificate verification, in botocore's order --------------------------------------------
+
+
+def verification(
+    environ: Mapping[str, str] | None = None,
+    profile: Mapping[str, Any] | None = None,
+    **arguments: Any,
+) -> tuple[bool, str | None, str]:
+    config = resolve(
+        region_name="eu-west-1",
+        environ=environ or {},
+        load_profile=FakeProfile(profile),
+        **arguments,
+    )
+    return config.verify, config.ca_bundle, config.ca_bundle_from
+
+
+def test_certificates_are_verified_against_the_default_store_by_default() -> None:
+    assert verification() == (True, None, "")
+
+
+EVERY_BUNDLE_SETTING = {
+    "environ": {"AWS_CA_BUNDLE": "/env/aws.pem", "REQUESTS_CA_BUNDLE": "/env/requests.pem"},
+    "profile": {"ca_bundle": "/profile/ca.pem"},
+}
+
+
+def test_verify_path_wins_over_everything() -> None:
+    assert verification(**EVERY_BUNDLE_SETTING, verify="/arg/ca.pem") == (
+        True,
+        "/arg/ca.pem",
+        "verify",
+    )
+
+
+def test_verify_accepts_a_path_object(tmp_path: Path) -> None:
+    assert verification(verify=tmp_path / "ca.pem")[1] == str(tmp_path / "ca.pem")
+
+
+def test_verify_false_wins_over_every_bundle() -> None:
+    assert verification(**EVERY_BUNDLE_SETTING, verify=False) == (False, None, "")
+
+
+def test_verify_true_means_the_default_store_whatever_is_configured() -> None:
+    # as botocore: an explicit verify wins, and True names no bundle
+    assert verification(**EVERY_BUNDLE_SETTING, verify=True) == (True, None, "")
+
+
+def test_aws_ca_bundle_wins_over_profile_and_requests_ca_bundle() -> None:
+    assert verification(**EVERY_BUNDLE_SETTING) == (True, "/env/aws.pem", "AWS_CA_BUNDLE")
+
+
+def test_profile_ca_bundle_wins_over_requests_ca_bundle() -> None:
+    assert verification(
+        environ={"REQUESTS_CA_BUNDLE": "/env/requests.pem"},
+        profile={"ca_bundle": "/profile/ca.pem"},
+    ) == (True, "/profile/ca.pem", "ca_bundle of profile 'default'")
+
+
+def test_profile_ca_bundle_names_the_profile() -> None:
+    config = resolve(
+        region_name="eu-west-1",
+        profile_name="corp",
+        environ={},
+        load_profile=FakeProfile({"ca_bundle": "/corp/ca.pem"}),
+    )
+    assert config.ca_bundle_from == "ca_bundle of profile 'corp'"
+    environ = {"AWS_PROFILE": "team"}
+    config = resolve(
+        region_name="eu-west-1",
+        environ=environ,
+        load_profile=FakeProfile({"ca_bundle": "/team/ca.pem"}),
+    )
+    assert config.ca_bundle_from == "ca_bundle of profile 'team'"
+
+
+def test_requests_ca_bundle_is_the_last_resort() -> None:
+    assert verification(environ={"REQUESTS_CA_BUNDLE": "/env/requests.pem"}) == (
+        True,
+        "/env/requests.pem",
+        "REQUESTS_CA_BUNDLE",
+    )
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("where", ["verify", "AWS_CA_BUNDLE", "profile", "REQUESTS_CA_BUNDLE"])
+def test_a_blank_bundle_setting_is_an_error_naming_it(where: str, value: str) -> None:
+    # as botocore (InvalidConfigError): a blank setting is a mistake, not "the default"
+    arguments: dict[str, Any] = {}
+    if where == "verify":
+        arguments["verify"] = value
+    elif where == "profile":
+        arguments["profile"] = {"ca_bundle": value}
+    else:
+        arguments["environ"] = {where: value}
+    named = "ca_bundle of profile 'default'" if where == "profile" else where
+    with pytest.raises(ValueError, match=f"^{named}: .* is not a path to a CA bundle"):
+        verification(**arguments)
+
+
+@pytest.mark.parametrize("value", [1, 0, b"/ca.pem", ["/ca.pem"]])
+def test_verify_of_another_type_is_an_error(value: Any) -> None:
+    with pytest.raises(ValueError, match=r"^verify: "):
+        verification(verify=value)
+
+
+# --- the proxy, as botocore finds it ---------------------------------------------------------
+
+
+def proxy_for(
+    endpoint_url: str = "https://kms.eu-west-1.amazonaws.com",
+    environ: Mapping[str, str] | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> Proxy | None:
+    return resolve(
+        region_name="eu-west-1",
+        endpoint_url=endpoint_url,
+        proxies=proxies,
+        environ=environ or {},
+        load_profile=FakeProfile(),
+    ).proxy
+
+
+def test_no_proxy_by_default() -> None:
+    assert proxy_for() is None
+
+
+def test_https_proxy_serves_https_endpoints_and_http_proxy_http_ones() -> None:
+    environ = {"HTTPS_PROXY": "http://tls-proxy:3128", "HTTP_PROXY": "http://plain-proxy:8080"}
+    assert proxy_for(environ=environ) == Proxy("http://tls-proxy:3128", "HTTPS_PROXY")
+    assert proxy_for("http://127.0.0.1:4599", environ) == Proxy(
+        "http://plain-proxy:8080", "HTTP_PROXY"
+    )
+
+
+def test_lower_case_proxy_variables_win() -> None:
+    environ = {"HTTPS_PROXY": "http://upper:1", "https_proxy": "http://lower:2"}
+    assert proxy_for(environ=environ) == Proxy("http://lower:2", "https_proxy")
+
+
+def test_an_empty_lower_case_variable_unsets_the_upper_case_one() -> None:
+    assert proxy_for(environ={"HTTPS_PROXY": "http://upper:1", "https_proxy": ""}) is None
+
+
+def test_http_proxy_is_ignored_in_a_cgi_script() -> None:
+    # HTTP_PROXY there may come from a request's Proxy header (httpoxy)
+    environ = {"HTTP_PROXY": "http://evil:1", "REQUEST_METHOD": "GET"}
+    assert proxy_for("http://127.0.0.1:1", environ) is None
+
+
+@pytest.mark.parametrize(
+    "no_proxy",
+    [
+        "*",
+        "kms.eu-west-1.amazonaws.com",
+        "amazonaws.com",
+        ".amazonaws.com",
+        "a.test, AMAZONAWS.COM",
+    ],
+)
+def test_no_proxy_bypasses_matching_hosts(no_proxy: str) -> None:
+    environ = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy}
+    assert proxy_for(environ=environ) is None
+    assert proxy_for(environ={**environ, "no_proxy": no_proxy, "NO_PROXY": ""}) is None
+
+
+@pytest.mark.parametrize("no_proxy", ["example.com", "ws.amazonaws.com", "kms"])
+def test_no_proxy_keeps_the_proxy_for_other_hosts(no_proxy: str) -> None:
+    environ = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy}
+    assert proxy_for(environ=environ) == Proxy("http://proxy:3128", "HTTPS_PROXY")
+
+
+def test_the_proxies_argument_wins_and_ignores_no_proxy() -> None:
+    environ = {"HTTPS_PROXY": "http://env:1", "NO_PROXY": "*"}
+    assert proxy_for(environ=environ, proxies={"https": "http://arg:2"}) == Proxy(
+        "http://arg:2", "proxies['https']"
+    )
+    assert proxy_for(environ=environ, proxies={}) is None
+    assert proxy_for(environ=environ, proxies={"http": "http://arg:2"}) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("proxy:3128", "http://proxy:3128"),  # as botocore: a bare host means http://
+        ("//proxy:3128", "http://proxy:3128"),
+        ("https://proxy", "https://proxy"),
+        ("http://proxy:3128/some/path", "http://proxy:3128"),
+        ("http://[::1]:3128", "http://[::1]:3128"),
+    ],
+)
+def test_proxy_urls_are_completed_as_botocore_does(given: str, url: str) -> None:
+    proxy = proxy_for(proxies={"https": given})
+    assert proxy is not None
+    assert proxy.url == url
+    assert proxy.authorization is None
+
+
+def test_proxy_credentials_become_a_header_and_leave_the_url() -> None:
+    proxy = proxy_for(environ={"HTTPS_PROXY": "http://al%40ice:p%3Ass@proxy:3128"})
+    assert proxy is not None
+    assert proxy.url == "http://proxy:3128"
+    assert proxy.authorization == "Basic " + base64.b64encode(b"al@ice:p:ss").decode()
+    for shown in (repr(proxy), str(proxy), repr(resolve_with_proxy(proxy))):
+        assert "p%3Ass" not in shown
+        assert proxy.authorization not in shown
+        assert "al%40ice" not in shown
+
+
+def resolve_with_proxy(proxy: Proxy) -> ResolvedConfig:
+    return ResolvedConfig("eu-west-1", "https://kms.test", False, "standard", 3, proxy=proxy)
+
+
+def test_a_user_without_a_password_sends_no_credentials() -> None:
+    # as botocore: the header needs both
+    proxy = proxy_for(proxies={"https": "http://alice@proxy:3128"})
+    assert proxy is not None
+    assert proxy.authorization is None
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["socks5://alice:hunter2@proxy:1080", "http://alice:hunter2@", "http://al:hun/ter2@proxy:x"],
+)
+def test_a_proxy_url_that_is_not_one_is_an_error_naming_the_setting_not_the_password(
+    given: str,
+) -> None:
+    with pytest.raises(ValueError, match=r"^proxies\['https'\]: .* is not an http") as caught:
+        proxy_for(proxies={"https": given})
+    assert "ter2" not in str(caught.value)
+    with pytest.raises(ValueError, match=r"^HTTPS_PROXY: ") as caught:
+        proxy_for(environ={"HTTPS_PROXY": given})
+    assert "ter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("proxies", [["http://proxy:1"], "http://proxy:1"])
+def test_proxies_must_be_a_mapping(proxies: Any) -> None:
+    with pytest.raises(ValueError, match=r"^proxies: "):
+        proxy_for(proxies=proxies)
+
+
+def test_a_proxy_url_must_be_a_string() -> None:
+    with pytest.raises(ValueError, match=r"^proxies\['https'\]: "):
+        proxy_for(proxies={"https": 3128})  # type: ignore[dict-item]
 
 
 # --- the default loader, with real files ----------------------------------------------------

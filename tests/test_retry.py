@@ -110,6 +110,7 @@ def test_other_statuses_are_fatal(status: int) -> None:
         (errors.ConnectTimeout(endpoint_url=URL), Failure.TIMEOUT),
         (errors.ReadTimeout(endpoint_url=URL), Failure.TIMEOUT),
         (errors.ConnectError(endpoint_url=URL, error="refused"), Failure.TRANSIENT),
+        (errors.CertificateError(endpoint_url=URL, error="expired"), Failure.FATAL),
         (errors.ConnectionClosed(endpoint_url=URL, error="reset"), Failure.TRANSIENT),
         (errors.InvalidResponse(endpoint_url=URL, error="not json"), Failure.TRANSIENT),
         (errors.TransportError(endpoint_url=URL, error="other"), Failure.TRANSIENT),

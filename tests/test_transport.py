@@ -4,10 +4,13 @@ are retried as transient failures."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -16,8 +19,11 @@ from botocore.exceptions import ClientError
 
 import aiokms
 from aiokms._transport import Deadlines, Slots, _cancelled_elsewhere
+from tests.fake_kms import ACCESS_KEY, SECRET_KEY, FakeKMS, start
 from tests.fault_server import FaultServer, fault_client
 from tests.helpers import BOUND, FrozenClock, assert_idle
+from tests.proxy_server import ConnectProxy
+from tests.tls import TestCA
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -400,3 +406,410 @@ async def test_refused_connections_are_retried(faults: FaultServer) -> None:
             assert kms.stats().errors == {"ConnectError": 4}
             assert kms.stats().retries == 3
             assert_idle(kms)
+
+
+# --- HTTPS: certificates verified against the trust store the settings name --------------------
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> TestCA:
+    return TestCA(tmp_path)
+
+
+@pytest.fixture
+async def https() -> AsyncIterator[Callable[[ssl.SSLContext], Awaitable[FakeKMS]]]:
+    """Start in-process KMSs on 127.0.0.1 serving HTTPS with the certificate a test gives."""
+    runners = []
+
+    async def start_https(context: ssl.SSLContext) -> FakeKMS:
+        server = FakeKMS()
+        runners.append(await start(server, context))
+        return server
+
+    yield start_https
+    for runner in runners:
+        await runner.cleanup()
+
+
+def https_client(url: str, **options: Any) -> aiokms.KMSClient:
+    return aiokms.KMSClient(
+        region_name="us-east-1",
+        endpoint_url=url,
+        credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
+        **options,
+    )
+
+
+@pytest.mark.parametrize("through", ["verify", "AWS_CA_BUNDLE", "profile"])
+async def test_a_private_ca_is_trusted(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    through: str,
+) -> None:
+    server = await https(ca.server_context())
+    options: dict[str, Any] = {}
+    if through == "verify":
+        options["verify"] = str(ca.bundle)
+    elif through == "AWS_CA_BUNDLE":
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.bundle))
+    else:  # read by botocore's shared-config reader, as the SDKs read it
+        config = tmp_path / "config"
+        config.write_text(f"[profile corp]\nca_bundle = {ca.bundle}\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+        options["profile_name"] = "corp"
+    async with https_client(server.url, **options) as kms:
+        for _ in range(3):
+            await kms.list_keys()
+    assert len(server.requests) == 3
+    assert all(request.signature_ok for request in server.requests)
+    assert len(server.peers) == 1  # one handshake, then keep-alive
+
+
+async def test_a_private_ca_is_not_trusted_by_default(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    async with https_client(server.url, max_attempts=3) as kms:
+        with pytest.raises(aiokms.CertificateError) as caught:
+            await kms.list_keys()
+        assert (kms.stats().requests, kms.stats().retries) == (1, 0)  # not retried
+        assert kms.stats().errors == {"CertificateError": 1}
+    message = str(caught.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in message
+    assert "unable to get local issuer certificate" in message
+    assert "the default trust store" in message
+    assert server.url in message
+    assert isinstance(caught.value, aiokms.ConnectError)
+    assert isinstance(caught.value, botocore.exceptions.SSLError)  # as aiobotocore raises
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("names", "expired", "problem"),
+    [
+        (("kms.example.test",), False, "IP address mismatch, certificate is not valid for"),
+        (("127.0.0.1",), True, "certificate has expired"),
+    ],
+)
+async def test_a_bad_certificate_from_a_trusted_ca_is_refused_once(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    names: tuple[str, ...],
+    expired: bool,
+    problem: str,
+) -> None:
+    server = await https(ca.server_context(*names, expired=expired))
+    async with https_client(server.url, verify=str(ca.bundle), max_attempts=3) as kms:
+        with pytest.raises(aiokms.CertificateError) as caught:
+            await kms.list_keys()
+        assert kms.stats().requests == 1
+    assert problem in str(caught.value)
+    assert f"the CA bundle {ca.bundle} (from verify)" in str(caught.value)
+    assert server.requests == []
+
+
+async def test_a_certificate_from_another_ca_is_refused(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]], tmp_path: Path
+) -> None:
+    other = TestCA(tmp_path, name="another CA")
+    server = await https(other.server_context())
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        with pytest.raises(aiokms.CertificateError, match="unable to get local issuer"):
+            await kms.list_keys()
+
+
+async def test_verify_false_accepts_any_certificate(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context("kms.example.test", expired=True))
+    async with https_client(server.url, verify=False) as kms:
+        await kms.list_keys()
+    assert len(server.requests) == 1
+
+
+async def test_verify_true_ignores_aws_ca_bundle(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.bundle))
+    async with https_client(server.url, verify=True, max_attempts=1) as kms:
+        with pytest.raises(aiokms.CertificateError):
+            await kms.list_keys()
+
+
+async def test_an_ssl_context_of_ones_own_wins_over_aws_ca_bundle(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))  # never read
+    context = ssl.create_default_context(cafile=str(ca.bundle))
+    async with https_client(server.url, ssl_context=context) as kms:
+        await kms.list_keys()
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [("missing.pem", "No such file or directory"), ("empty.pem", "NO_CERTIFICATE_OR_CRL_FOUND")],
+)
+@pytest.mark.parametrize("where", ["verify", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
+def test_a_bundle_that_cannot_be_loaded_fails_the_constructor_naming_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, reason: str, where: str
+) -> None:
+    (tmp_path / "empty.pem").write_text("not a certificate\n")
+    path = str(tmp_path / setting)
+    options: dict[str, Any] = {}
+    if where == "verify":
+        options["verify"] = path
+    else:
+        monkeypatch.setenv(where, path)
+    with pytest.raises(ValueError, match=f"^{where}: cannot load the CA bundle") as caught:
+        https_client("https://kms.example.test", **options)
+    assert reason in str(caught.value)
+
+
+def test_a_bundle_is_not_loaded_for_a_plain_http_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    https_client("http://127.0.0.1:1")  # no certificate to check: nothing to load
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"verify": 1}, "verify"),
+        ({"verify": ""}, "verify"),
+        ({"ssl_context": "tls"}, "ssl_context"),
+        ({"verify": False, "ssl_context": ssl.create_default_context()}, "verify"),
+    ],
+)
+def test_bad_tls_arguments_are_refused_naming_the_parameter(
+    options: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{named}: "):
+        https_client("https://kms.example.test", **options)
+
+
+# --- proxies: CONNECT tunnels for HTTPS, absolute-form requests for HTTP -----------------------
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[ConnectProxy]:
+    server = ConnectProxy()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def corporate_proxy() -> AsyncIterator[ConnectProxy]:
+    """A proxy that wants credentials (the password is never to be shown)."""
+    server = ConnectProxy(user="alice", password="proxy-p@ss/word")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def with_credentials(proxy: ConnectProxy) -> str:
+    # percent-encoded in the URL, as a password with '@' and '/' must be
+    return proxy.url.replace("http://", "http://alice:proxy-p%40ss%2Fword@")
+
+
+async def test_https_proxy_tunnels_with_connect_and_keeps_the_tunnel_alive(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        for _ in range(3):
+            await kms.list_keys()
+    assert proxy.tunnels == 1
+    assert proxy.opened[0].target == server.url.removeprefix("https://")
+    assert proxy.opened[0].headers["host"] == server.url.removeprefix("https://")
+    assert "proxy-authorization" not in proxy.opened[0].headers
+    assert len(server.requests) == 3
+    assert all(request.signature_ok for request in server.requests)
+    assert "x-amz-target" not in proxy.opened[0].headers  # the request itself is inside TLS
+
+
+async def test_the_certificate_is_checked_through_the_tunnel(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+) -> None:
+    server = await https(ca.server_context())
+    proxies = {"https": proxy.url}
+    async with https_client(server.url, proxies=proxies, max_attempts=2) as kms:
+        with pytest.raises(aiokms.CertificateError, match="unable to get local issuer"):
+            await kms.list_keys()
+    assert proxy.tunnels == 1
+
+
+async def test_proxy_credentials_are_sent_and_never_shown(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    corporate_proxy: ConnectProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = await https(ca.server_context())
+    proxies = {"https": with_credentials(corporate_proxy)}
+    async with https_client(server.url, verify=str(ca.bundle), proxies=proxies) as kms:
+        await kms.list_keys()
+        shown = [repr(kms), str(kms.stats()), repr(kms._transport)]
+    assert corporate_proxy.tunnels == 1
+    assert corporate_proxy.refused == 0
+    assert "Proxy-Authorization" not in server.requests[0].headers  # for the proxy only
+    for text in [*shown, caplog.text]:
+        assert "p@ss" not in text
+        assert "p%40ss" not in text
+
+
+@pytest.mark.parametrize("given", ["wrong-password", None])
+async def test_a_proxy_refusing_the_tunnel_is_a_proxy_error_without_the_password(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    corporate_proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    given: str | None,
+) -> None:
+    server = await https(ca.server_context())
+    url = corporate_proxy.url
+    if given is not None:
+        url = url.replace("http://", f"http://alice:{given}@")
+    monkeypatch.setenv("https_proxy", url)
+    async with https_client(server.url, verify=str(ca.bundle), max_attempts=1) as kms:
+        with pytest.raises(aiokms.ProxyError) as caught:
+            await kms.list_keys()
+    message = str(caught.value)
+    assert f"through the proxy {corporate_proxy.url} (from https_proxy)" in message
+    assert "407 Proxy Authentication Required" in message
+    assert "wrong-password" not in message
+    assert isinstance(caught.value, aiokms.ConnectError)
+    assert isinstance(caught.value, botocore.exceptions.ProxyConnectionError)
+    assert server.requests == []
+
+
+async def test_an_unreachable_proxy_is_a_proxy_error_without_the_password(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    port = free_port()
+    proxies = {"https": f"http://alice:proxy-secret@127.0.0.1:{port}"}
+    async with https_client(server.url, verify=False, proxies=proxies, max_attempts=2) as kms:
+        with pytest.raises(aiokms.ProxyError) as caught:
+            await kms.list_keys()
+        assert kms.stats().retries == 1  # a proxy's failure may pass, as a connection's
+    assert f"the proxy http://127.0.0.1:{port} (from proxies['https'])" in str(caught.value)
+    assert "proxy-secret" not in str(caught.value)
+    assert "proxy-secret" not in repr(caught.value)
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "*", "example.test, 127.0.0.1"])
+async def test_no_proxy_goes_straight_to_the_endpoint(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    no_proxy: str,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    async with https_client(server.url, verify=str(ca.bundle)) as kms:
+        await kms.list_keys()
+    assert proxy.opened == []
+    assert len(server.requests) == 1
+
+
+async def test_a_proxies_argument_wins_over_the_environment_and_ignores_no_proxy(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await https(ca.server_context())
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # nobody there
+    monkeypatch.setenv("NO_PROXY", "*")
+    async with https_client(server.url, verify=str(ca.bundle), proxies={"https": proxy.url}) as kms:
+        await kms.list_keys()
+    assert proxy.tunnels == 1
+
+
+async def test_an_empty_proxies_argument_means_no_proxy(
+    fake: FakeKMS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nobody there
+    async with https_client(fake.url, proxies={}) as kms:
+        await kms.list_keys()
+    assert len(fake.requests) == 1
+
+
+async def test_an_http_endpoint_goes_through_http_proxy_in_absolute_form(
+    fake: FakeKMS, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # not for http://
+    async with https_client(fake.url) as kms:
+        await kms.list_keys()
+        await kms.list_keys()
+    assert [opened.method for opened in proxy.opened] == ["POST"]
+    assert proxy.opened[0].target == fake.url.removeprefix("http://")
+    assert len(fake.requests) == 2
+    assert all(request.signature_ok for request in fake.requests)
+
+
+async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
+    ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
+) -> None:
+    server = await https(ca.server_context())
+    proxy = ConnectProxy(tls=ca.server_context())
+    await proxy.start()
+    try:
+        options = {"verify": str(ca.bundle), "proxies": {"https": proxy.url}}
+        if sys.version_info < (3, 11):
+            with pytest.raises(ValueError, match=r"needs Python 3\.11"):
+                https_client(server.url, **options)
+            return
+        async with https_client(server.url, **options) as kms:
+            await kms.list_keys()
+            await kms.list_keys()
+        assert proxy.tunnels == 1
+        assert len(server.requests) == 2
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.parametrize("where", ["proxies", "HTTPS_PROXY"])
+def test_a_bad_proxy_url_leaves_no_credentials_in_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    url = "socks5://alice:hunter2@proxy:1080"
+    options: dict[str, Any] = {}
+    if where == "proxies":
+        options["proxies"] = {"https": url}
+    else:
+        monkeypatch.setenv("HTTPS_PROXY", url)
+    with pytest.raises(ValueError, match="is not an http") as caught:
+        https_client("https://kms.example.test", **options)
+    tb = caught.value.__traceback__
+    frames = 0
+    while tb is not None:
+        if tb.tb_frame.f_globals["__name__"].startswith("aiokms."):  # not the test's own
+            frames += 1
+            local = {k: v for k, v in tb.tb_frame.f_locals.items() if k != "self"}
+            assert "hunter2" not in repr(local), tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    assert frames >= 3  # the client, the settings, the proxy URL's parsing
+    assert "hunter2" not in str(caught.value)

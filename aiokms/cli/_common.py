@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import traceback
 from collections.abc import Callable, Coroutine
@@ -32,6 +33,7 @@ __all__ = [
     "CommandError",
     "Parser",
     "add_connection_options",
+    "add_tls_options",
     "describe_error",
     "make_client",
     "non_negative_float",
@@ -109,6 +111,24 @@ def add_connection_options(parser: argparse.ArgumentParser, *, default: object =
         default=default,
         help="the shared config profile for region, endpoint and credentials",
     )
+    add_tls_options(group, default=default)
+
+
+def add_tls_options(group: argparse._ActionsContainer, *, default: object = None) -> None:
+    """``--ca-bundle`` and ``--no-verify-ssl``, as the AWS CLI has them."""
+    group.add_argument(
+        "--ca-bundle",
+        default=default,
+        metavar="PATH",
+        help="trust the CAs of this PEM bundle for the endpoint's certificate (default: "
+        "AWS_CA_BUNDLE, the profile's ca_bundle, the system's CAs)",
+    )
+    group.add_argument(
+        "--no-verify-ssl",
+        action="store_true",
+        default=default if default is not None else False,
+        help="do not verify the endpoint's TLS certificate",
+    )
 
 
 def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
@@ -119,6 +139,10 @@ def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
     """
     from aiokms import KMSClient
 
+    if getattr(args, "no_verify_ssl", False):  # wins over a bundle, as in the AWS CLI
+        kwargs["verify"] = False
+    elif getattr(args, "ca_bundle", None):
+        kwargs["verify"] = _loadable(args.ca_bundle)
     try:
         return KMSClient(
             region_name=getattr(args, "region", None),
@@ -130,6 +154,18 @@ def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
         raise CommandError(_message(exc), CONFIG) from None
     except ValueError as exc:
         raise CommandError(str(exc), USAGE) from None
+
+
+def _loadable(ca_bundle: str) -> str:
+    """``--ca-bundle``'s path, once it is known to load (a configuration error otherwise)."""
+    import ssl
+
+    path = os.path.expanduser(ca_bundle)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"--ca-bundle: cannot load {ca_bundle}: {exc}", CONFIG) from None
+    return path
 
 
 def describe_error(exc: BaseException) -> tuple[str, int]:

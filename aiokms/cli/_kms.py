@@ -28,7 +28,6 @@ import functools
 import importlib
 import json
 import re
-import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -41,7 +40,6 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from aiokms.cli._common import (
-    CONFIG,
     OK,
     USAGE,
     CommandError,
@@ -212,20 +210,6 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=argparse.SUPPRESS if suppress else False,
         help="log the request and the reply to stderr, secrets (plaintexts, private keys, "
         "credentials) redacted",
-    )
-    tls = parser.add_argument_group("TLS")
-    tls.add_argument(
-        "--ca-bundle",
-        default=default,
-        metavar="PATH",
-        help="verify the endpoint's certificate against these CA certificates (PEM)",
-    )
-    tls.add_argument(
-        "--no-verify-ssl",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="do not verify the endpoint's certificate (tests only: anyone on the path can "
-        "read and change the traffic)",
     )
     group.add_argument(
         "--query", default=default, metavar="JMESPATH", help="a JMESPath query on the reply"
@@ -731,9 +715,6 @@ async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Names
         options["read_timeout"] = args.cli_read_timeout
     if getattr(args, "cli_connect_timeout", None):
         options["connect_timeout"] = args.cli_connect_timeout
-    context = _ssl_context(args)
-    if context is not None:
-        options["ssl_context"] = context
     debug = _Debug(op) if getattr(args, "debug", False) else None
     paginator = _paginators().get(op.name)
     async with make_client(args, **options) as kms:
@@ -772,22 +753,6 @@ async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Names
         if debug is not None:
             debug.reply(result)
         return result
-
-
-def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
-    """The TLS settings of ``--ca-bundle`` and ``--no-verify-ssl`` (None: the defaults)."""
-    ca_bundle = getattr(args, "ca_bundle", None)
-    if getattr(args, "no_verify_ssl", False):
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    if ca_bundle is None:
-        return None
-    try:
-        return ssl.create_default_context(cafile=str(Path(ca_bundle).expanduser()))
-    except (OSError, ssl.SSLError) as exc:
-        raise CommandError(f"--ca-bundle: cannot load {ca_bundle}: {exc}", CONFIG) from None
 
 
 class _Debug:

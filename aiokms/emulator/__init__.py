@@ -1,9 +1,9 @@
 """LocalKMS: a fast local KMS emulator for tests and load tests.
 
-``LocalKMS`` serves the 54 operations of the KMS JSON protocol over HTTP with keep-alive,
-checks every request's SigV4 signature against its credentials and authorizes it by key
-policies and grants, keeps keys in memory (optionally in a state file), answers with KMS's
-error codes, statuses and body shape, and can throttle
+``LocalKMS`` serves the 54 operations of the KMS JSON protocol over HTTP (or HTTPS,
+``tls=True``) with keep-alive, checks every request's SigV4 signature against its credentials
+and authorizes it by key policies and grants, keeps keys in memory (optionally in a state
+file), answers with KMS's error codes, statuses and body shape, and can throttle
 (``ThrottlingException`` beyond a shared request rate, ``rate_limit=``, or beyond each
 operation's KMS quota, ``quotas=``) and inject faults (latency, jitter, ``KMSInternalException``
 500s, dropped connections, slow bodies)::
@@ -18,7 +18,8 @@ The layers, from the outside in: ``_server`` (the aiohttp shell, clocks, the sta
 ``_validate`` (request validation from botocore's model), ``_access`` and ``_policy`` (each
 request authorized by key policies), ``_operations`` (the KMS operations),
 ``_keys`` (the key store) and ``_crypto`` (the ciphertext envelope and key material); all but
-the first are pure. ``python -m aiokms.emulator`` serves it from the command line.
+the first are pure; ``_tls`` makes the certificates it serves HTTPS with. ``python -m
+aiokms.emulator`` serves it from the command line.
 """
 
 from aiokms._quotas import QUOTAS

@@ -1,9 +1,10 @@
 """``aiokms emulator`` (and ``python -m aiokms.emulator``): serve LocalKMS from the command line.
 
 Every keyword argument of :class:`~aiokms.emulator.LocalKMS` is a flag. When the server is
-listening, the command prints its endpoint URL and credentials (as ``export`` lines a shell can
-use, or one JSON object with ``--json``) and then serves until SIGINT or SIGTERM, when it closes
-its connections, writes its state file and exits 0.
+listening, the command prints its endpoint URL and credentials, and with ``--tls`` the CA bundle
+clients must trust (as ``export`` lines a shell can use, or one JSON object with ``--json``),
+and then serves until SIGINT or SIGTERM, when it closes its connections, writes its state file
+and exits 0.
 
 :func:`add_arguments` and :func:`build_parser` let the ``aiokms`` command reuse the flags.
 """
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -111,6 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_quota_arguments(parser)
     add_fault_arguments(parser)
+    server.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a CA made at start; its bundle's path is "
+        "printed as AWS_CA_BUNDLE",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json", action="store_true", help="print the endpoint and credentials as one JSON line"
@@ -248,7 +256,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve a local KMS (LocalKMS) for tests and load tests: the KMS JSON "
-        "protocol over HTTP, with SigV4 checks, request quotas and fault injection.",
+        "protocol over HTTP (or HTTPS, --tls), with SigV4 checks, request quotas and fault "
+        "injection.",
     )
     add_arguments(parser)
     return parser
@@ -278,6 +287,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "regions": args.regions,
         "identities": dict(args.identities),
         "authorize": args.authorize,
+        "tls": args.tls,
     }
 
 
@@ -291,6 +301,7 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
             "access_key": creds.access_key,
             "secret_key": creds.secret_key,
             "session_token": creds.token,
+            "ca_bundle": local.ca_bundle,
         }
         print(json.dumps(doc), file=out, flush=True)
         return
@@ -305,6 +316,8 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
     ]
     if creds.token:
         lines.append(f"export AWS_SESSION_TOKEN={creds.token}")
+    if local.ca_bundle is not None:
+        lines.append(f"export AWS_CA_BUNDLE={shlex.quote(local.ca_bundle)}")
     print("\n".join(lines), file=out, flush=True)
 
 

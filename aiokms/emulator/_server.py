@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +49,7 @@ from aiokms.emulator._operations import Backend, Operation
 from aiokms.emulator._policy import Caller
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
+from aiokms.emulator._tls import ServerCertificates, make_certificates
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "RESET_PATH", "EmulatorStats", "LocalKMS"]
 
@@ -114,7 +116,7 @@ def _generated_credentials() -> tuple[str, str]:
 
 
 class LocalKMS:
-    """A local KMS for tests and load tests: the KMS JSON protocol over HTTP on 127.0.0.1.
+    """A local KMS for tests and load tests: the KMS JSON protocol over HTTP(S) on 127.0.0.1.
 
     Checks SigV4 signatures against its own credentials, keeps keys in memory (or in
     ``state_file``), answers with KMS's error codes, statuses and body shape, and can throttle
@@ -164,6 +166,8 @@ class LocalKMS:
         reset_endpoint: also serve ``POST /_localkms/reset``, which does what :meth:`reset`
             does, unsigned, for an emulator run in another process (the command's
             ``--reset-endpoint``).
+        tls: serve HTTPS, with a certificate from a CA made at start (a new one each
+            time); clients trust it through :attr:`ca_bundle` (``AWS_CA_BUNDLE``).
         clock: wall-clock epoch seconds (signature times and key dates).
         monotonic: monotonic seconds (the quota).
 
@@ -197,11 +201,13 @@ class LocalKMS:
         "_state_file",
         "_store",
         "_stores",
+        "_tls",
         "_verifier",
         "account_id",
         "host",
         "port",
         "region",
+        "tls",
     )
 
     def __init__(
@@ -230,6 +236,7 @@ class LocalKMS:
         authorize: bool = True,
         regions: Iterable[str] = (),
         reset_endpoint: bool = False,
+        tls: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -243,6 +250,8 @@ class LocalKMS:
         self.port = port
         self.region = region
         self.account_id = account_id
+        self.tls = tls
+        self._tls: ServerCertificates | None = None
         self._clock = clock
         self._monotonic = monotonic
         self._faults = FaultInjector(
@@ -356,10 +365,14 @@ class LocalKMS:
         runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            if self.tls:
+                self._tls = await asyncio.to_thread(make_certificates, self.host)
+            context = self._tls.context if self._tls is not None else None
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=context)
             await site.start()
         except BaseException:
             await runner.cleanup()
+            self._forget_certificates()
             raise
         self._runner = runner
         self.port = runner.addresses[0][1]
@@ -371,6 +384,7 @@ class LocalKMS:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        self._forget_certificates()
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
@@ -389,15 +403,29 @@ class LocalKMS:
         if self._runner is not None:
             self._schedule_save()
 
+    def _forget_certificates(self) -> None:
+        certificates, self._tls = self._tls, None
+        if certificates is not None:
+            shutil.rmtree(certificates.directory, ignore_errors=True)
+
     # --- what clients need ------------------------------------------------------------------
 
     @property
     def endpoint_url(self) -> str:
-        """``http://host:port`` to give a client as its endpoint."""
+        """``http://host:port`` (``https://`` with ``tls``) to give a client as its endpoint."""
         if self._runner is None:
             raise RuntimeError("LocalKMS is not running; use 'async with' or start()")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """With ``tls``: the path of the PEM file of the CA that signed the server's
+        certificate, for a client's ``verify=`` or ``AWS_CA_BUNDLE`` (removed on close).
+        Without: ``None``."""
+        if self._runner is None:
+            raise RuntimeError("LocalKMS is not running; use 'async with' or start()")
+        return str(self._tls.ca_bundle) if self._tls is not None else None
 
     @property
     def quota_rates(self) -> Mapping[str, float]:

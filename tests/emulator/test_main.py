@@ -49,6 +49,7 @@ def test_parser_maps_every_flag() -> None:
             "--also-region=us-west-2",
             "--identity=AKIDALICE:alice-secret:arn:aws:iam::123456789012:user/alice",
             "--no-authorize",
+            "--tls",
         ]
     )
     kwargs = cli.emulator_kwargs(args)
@@ -76,6 +77,7 @@ def test_parser_maps_every_flag() -> None:
         "regions": ["us-west-2"],
         "identities": {"AKIDALICE": ("alice-secret", "arn:aws:iam::123456789012:user/alice")},
         "authorize": False,
+        "tls": True,
     }
     LocalKMS(**kwargs)  # every flag is an argument
     for bad in (
@@ -149,19 +151,63 @@ async def test_announcement_formats() -> None:
         doc = io.StringIO()
         cli._announce(local, True, doc)
         assert json.loads(doc.getvalue())["endpoint_url"] == local.endpoint_url
+        assert json.loads(doc.getvalue())["ca_bundle"] is None
+
+
+async def test_announcement_over_tls_names_the_ca_bundle() -> None:
+    async with LocalKMS(tls=True) as local:
+        text = io.StringIO()
+        cli._announce(local, False, text)
+        lines = text.getvalue().splitlines()
+        assert f"export AWS_ENDPOINT_URL_KMS={local.endpoint_url}" in lines
+        assert local.endpoint_url.startswith("https://")
+        assert lines[-1] == f"export AWS_CA_BUNDLE={local.ca_bundle}"
+        doc = io.StringIO()
+        cli._announce(local, True, doc)
+        assert json.loads(doc.getvalue())["ca_bundle"] == local.ca_bundle
+
+
+async def start_command(*flags: str) -> asyncio.subprocess.Process:
+    """``python -m aiokms.emulator --alias alias/cli`` with ``flags``, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "aiokms.emulator", "--alias", "alias/cli", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+    )
+
+
+async def test_command_with_tls_serves_https_to_a_client_of_its_export_lines() -> None:
+    proc = await start_command("--tls")
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        exported = {}
+        while "AWS_CA_BUNDLE" not in exported:  # the last line
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                exported[name] = value
+        assert exported["AWS_ENDPOINT_URL_KMS"].startswith("https://127.0.0.1:")
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in exported.items():
+                env.setenv(name, value)  # what a shell does with the lines
+            async with aiokms.KMSClient() as kms:
+                dk = await kms.generate_data_key(KeyId="alias/cli", KeySpec="AES_256")
+                assert len(dk["Plaintext"]) == 32
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert (await proc.stderr.read()) == b""
+        assert not await asyncio.to_thread(Path(exported["AWS_CA_BUNDLE"]).exists)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_command_serves_until_signalled(tmp_path: Path, sig: signal.Signals) -> None:
     state = tmp_path / "state.json"
-    command = [sys.executable, "-m", "aiokms.emulator", "--json", "--alias", "alias/cli"]
-    command += ["--rate-limit", "1000", "--state-file", str(state)]
-    proc = await asyncio.create_subprocess_exec(
-        *command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
-    )
+    proc = await start_command("--json", "--rate-limit", "1000", "--state-file", str(state))
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 30)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from aiokms._argtypes import positive_float, positive_int, share
-from aiokms.cli._common import Parser
+from aiokms.cli._common import Parser, add_tls_options
 
 __all__ = [
     "BENCH_ALIAS",
@@ -94,6 +94,7 @@ def build_parser(prog: str) -> Parser:
     mode.add_argument("--endpoint-url", metavar="URL", help="load-test this KMS endpoint")
     target.add_argument("--region", help="the AWS region (default: environment, profile)")
     target.add_argument("--profile", help="the shared config profile")
+    add_tls_options(target)
     target.add_argument(
         "--key-id",
         metavar="KEY",
