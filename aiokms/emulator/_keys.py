@@ -45,6 +45,7 @@ __all__ = [
     "DISABLED",
     "ENABLED",
     "PENDING_DELETION",
+    "PENDING_REPLICA_DELETION",
     "PENDING_IMPORT",
     "UNAVAILABLE",
     "Alias",
@@ -57,6 +58,9 @@ __all__ = [
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
+# a multi-Region primary key scheduled for deletion while it has replicas: its waiting period
+# begins when the last of them is deleted (ScheduleKeyDeletion reference)
+PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
 PENDING_IMPORT = "PendingImport"  # imported key material: none yet, deleted or expired
 UNAVAILABLE = "Unavailable"  # a key whose custom key store is disconnected
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
@@ -456,7 +460,7 @@ class KeyStore:
             key = self._by_arn.get(ident)
         if key is None:
             key = self._resolve_slow(ident, aliases)
-        if key.state == PENDING_DELETION and self._expired(key):
+        if key.state != ENABLED and self._deleted(key):
             return self.resolve(ident, aliases=aliases)  # now raises NotFoundException
         if key.valid_to is not None:
             self._material_expiry(key)
@@ -543,7 +547,7 @@ class KeyStore:
     def by_raw_id(self, raw: bytes) -> Key | None:
         """The key whose raw id a ciphertext names, if it still exists."""
         key = self._by_raw.get(raw)
-        if key is not None and key.state == PENDING_DELETION and self._expired(key):
+        if key is not None and key.state != ENABLED and self._deleted(key):
             return None
         if key is not None and key.valid_to is not None:
             self._material_expiry(key)
@@ -551,8 +555,32 @@ class KeyStore:
 
     def purge(self) -> None:
         """Delete every key whose deletion date has passed (before listing)."""
-        for key in [k for k in self.keys.values() if k.deletion_date is not None]:
-            self._expired(key)
+        for key in [k for k in self.keys.values() if k.state != ENABLED]:
+            self._deleted(key)
+
+    def _deleted(self, key: Key) -> bool:
+        """Delete ``key`` if it is pending deletion and its time has come (a primary pending
+        replica deletion: once its replicas are deleted and then its waiting period has
+        passed); return whether it was deleted."""
+        if key.state == PENDING_REPLICA_DELETION:
+            for region in list(key.replica_regions):
+                peer = self.peers.get(region)
+                replica = peer.keys.get(key.key_id) if peer is not None else None
+                if replica is None:  # a Region no longer served: its replica is gone
+                    key.replica_regions.remove(region)
+                    self.replica_gone(key)
+                elif replica.state == PENDING_DELETION:
+                    assert peer is not None
+                    peer._expired(replica)
+        return key.state == PENDING_DELETION and self._expired(key)
+
+    def replica_gone(self, primary: Key) -> None:
+        """A replica of ``primary`` was deleted: a primary pending replica deletion whose last
+        replica it was becomes pending deletion, its waiting period beginning now."""
+        if primary.state == PENDING_REPLICA_DELETION and not primary.replica_regions:
+            primary.state = PENDING_DELETION
+            primary.deletion_date = self._clock() + (primary.pending_window or 30) * DAY
+            self.touch()
 
     def _expired(self, key: Key) -> bool:
         """Delete ``key`` if its deletion date has passed; return whether it was deleted."""
@@ -588,6 +616,9 @@ class KeyStore:
         primary = self.peer_key(key.primary_region, key.key_id)
         if primary is not None and self.region in primary.replica_regions:
             primary.replica_regions.remove(self.region)
+            primary_store = self.peers.get(key.primary_region or "")
+            if primary_store is not None:
+                primary_store.replica_gone(primary)
         self.keys.pop(key.key_id, None)
         self._by_arn.pop(key.arn, None)
         self._by_raw.pop(key.raw_id, None)

@@ -41,6 +41,7 @@ from aiokms.emulator._keys import (
     ENABLED,
     PENDING_DELETION,
     PENDING_IMPORT,
+    PENDING_REPLICA_DELETION,
     SYMMETRIC_DEFAULT,
     UNAVAILABLE,
     Alias,
@@ -230,12 +231,17 @@ def _check_state(key: Key, store: KeyStore) -> None:
         _rotate_if_due(key, store)
 
 
+_DELETING = (PENDING_DELETION, PENDING_REPLICA_DELETION)
+
+
 def _not_pending(key: Key, *, usable: bool = True) -> None:
     """KMSInvalidStateException for a key pending deletion or, with ``usable``, pending
     import or unavailable (its custom key store disconnected), worded as the key state
     table's notes are."""
     if key.state == PENDING_DELETION:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    if key.state == PENDING_REPLICA_DELETION:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending replica deletion.")
     if usable and key.state == PENDING_IMPORT:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending import.")
     if usable and key.state == UNAVAILABLE:
@@ -414,6 +420,8 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         meta["MultiRegionConfiguration"] = _multi_region(store, key)
     if key.state == PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
+    elif key.state == PENDING_REPLICA_DELETION:
+        meta["PendingDeletionWindowInDays"] = key.pending_window
     if key.current is not None:
         meta["CurrentKeyMaterialId"] = key.current.hex_id
     if key.custom_key_store is not None:
@@ -650,10 +658,13 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
     if not 7 <= days <= 30:
         raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
     _not_pending(key, usable=False)
-    key.state = PENDING_DELETION
     key.pending_window = days
-    key.deletion_date = store.now() + days * DAY
     store.touch()
+    if key.replica_regions:  # a primary with replicas waits for them (API reference)
+        key.state = PENDING_REPLICA_DELETION
+        return {"KeyId": key.arn, "KeyState": key.state, "PendingWindowInDays": days}
+    key.state = PENDING_DELETION
+    key.deletion_date = store.now() + days * DAY
     return {
         "KeyId": key.arn,
         "DeletionDate": key.deletion_date,
@@ -665,7 +676,7 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
 @_operation("CancelKeyDeletion")
 def _cancel_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    if key.state != PENDING_DELETION:
+    if key.state not in _DELETING:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is not pending deletion.")
     key.state = DISABLED
     key.deletion_date = key.pending_window = None
@@ -1526,7 +1537,7 @@ def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> 
         return {"KeyRotationEnabled": False, "KeyId": key.arn}
     if key.state == ENABLED:
         _rotate_if_due(key, store)
-    enabled = key.rotation_period is not None and key.state != PENDING_DELETION
+    enabled = key.rotation_period is not None and key.state not in _DELETING
     reply: Reply = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
     if enabled:
         reply["RotationPeriodInDays"] = key.rotation_period

@@ -339,3 +339,87 @@ def test_import_checks_and_hmac() -> None:
         )
         == produced
     )
+
+
+def test_primary_key_pending_replica_deletion() -> None:
+    """A multi-Region primary key scheduled for deletion while it has replicas (API reference,
+    ScheduleKeyDeletion; KeyMetadata's PendingDeletionWindowInDays;
+    https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-delete.html):
+    KMS accepts the schedule but keeps the key ``PendingReplicaDeletion``, with no deletion
+    date, unusable for cryptography and not replicable, for as long as a replica exists; when
+    the last replica is deleted (not just scheduled) it becomes ``PendingDeletion`` and its
+    waiting period begins. CancelKeyDeletion makes it ``Disabled``, as from PendingDeletion."""
+    from aiokms.emulator._keys import KeyStore
+
+    clock = FakeClock(1.7e9)
+    east = key_store(clock)
+    west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
+    east.peers = west.peers = {REGION: east, "us-west-2": west}
+    eastern, western = Backend(east), Backend(west)
+    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+
+    scheduled = invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=9)
+    assert scheduled == {
+        "KeyId": f"arn:aws:kms:{REGION}:111122223333:key/{key_id}",
+        "KeyState": "PendingReplicaDeletion",
+        "PendingWindowInDays": 9,
+    }
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert (meta["KeyState"], meta["Enabled"], meta["PendingDeletionWindowInDays"]) == (
+        "PendingReplicaDeletion",
+        False,
+        9,
+    )
+    assert "DeletionDate" not in meta
+    assert fails(eastern, "Decrypt", CiphertextBlob=blob)[0] == "KMSInvalidStateException"
+    assert fails(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")[0] == (
+        "KMSInvalidStateException"
+    )
+    assert fails(eastern, "ScheduleKeyDeletion", KeyId=key_id)[0] == "KMSInvalidStateException"
+    assert fails(eastern, "EnableKey", KeyId=key_id)[0] == "KMSInvalidStateException"
+    # the replica is still usable in its own Region, and cancelling restores the primary
+    assert invoke(western, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+    assert invoke(eastern, "CancelKeyDeletion", KeyId=key_id)
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "Disabled" and "PendingDeletionWindowInDays" not in meta
+
+    invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=9)
+    invoke(western, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.now += 100 * DAY  # scheduled replicas do not start the primary's waiting period
+    assert (invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"]) == (
+        "PendingDeletion"  # the replica's own waiting period has passed: it is deleted
+    )
+    assert fails(western, "DescribeKey", KeyId=key_id)[0] == "NotFoundException"
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["DeletionDate"] == pytest.approx(clock.now + 9 * DAY)
+    assert "PendingDeletionWindowInDays" not in meta
+    assert meta["MultiRegionConfiguration"]["ReplicaKeys"] == []
+    clock.now += 9 * DAY + 1
+    assert fails(eastern, "DescribeKey", KeyId=key_id)[0] == "NotFoundException"
+
+
+def test_primary_key_deleted_only_after_its_replicas() -> None:
+    """The primary's waiting period starts when its last replica is deleted, however long the
+    primary has been scheduled (ScheduleKeyDeletion reference: "This status can continue
+    indefinitely"); ListKeys in the primary's Region sees the same."""
+    from aiokms.emulator._keys import KeyStore
+
+    clock = FakeClock(1.7e9)
+    east = key_store(clock)
+    west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
+    east.peers = west.peers = {REGION: east, "us-west-2": west}
+    eastern, western = Backend(east), Backend(west)
+    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.now += 365 * DAY
+    assert invoke(eastern, "ListKeys")["Keys"][0]["KeyId"] == key_id
+    state = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"]
+    assert state == "PendingReplicaDeletion"
+    invoke(western, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.now += 7 * DAY + 1
+    assert invoke(eastern, "ListKeys")["Keys"][0]["KeyId"] == key_id  # its 7 days begin now
+    clock.now += 7 * DAY
+    assert invoke(eastern, "ListKeys")["Keys"] == []
