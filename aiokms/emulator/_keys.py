@@ -42,6 +42,7 @@ from aiokms.emulator._errors import KMSError
 
 __all__ = [
     "AWS_SERVICES",
+    "CONNECTION_ERROR_CODES",
     "DISABLED",
     "ENABLED",
     "PENDING_DELETION",
@@ -326,6 +327,31 @@ class Grant:
         )
 
 
+# KMS's ConnectionErrorCodeType: why a custom key store's connection FAILED
+CONNECTION_ERROR_CODES = frozenset(
+    {
+        "INVALID_CREDENTIALS",
+        "CLUSTER_NOT_FOUND",
+        "NETWORK_ERRORS",
+        "INTERNAL_ERROR",
+        "INSUFFICIENT_CLOUDHSM_HSMS",
+        "USER_LOCKED_OUT",
+        "USER_NOT_FOUND",
+        "USER_LOGGED_IN",
+        "SUBNET_NOT_FOUND",
+        "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET",
+        "XKS_PROXY_ACCESS_DENIED",
+        "XKS_PROXY_NOT_REACHABLE",
+        "XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND",
+        "XKS_PROXY_INVALID_RESPONSE",
+        "XKS_PROXY_INVALID_CONFIGURATION",
+        "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION",
+        "XKS_PROXY_TIMED_OUT",
+        "XKS_PROXY_INVALID_TLS_CONFIGURATION",
+    }
+)
+
+
 @dataclass(slots=True)
 class CustomKeyStore:
     """A custom key store, simulated: its configuration and connection state.
@@ -342,6 +368,9 @@ class CustomKeyStore:
     cluster_id: str | None = None
     trust_anchor: str | None = None
     xks: dict[str, str] | None = None
+    # FAILED: why (ConnectionErrorCode); CONNECTING, DISCONNECTING: when that ends
+    error_code: str | None = None
+    settles_at: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The store as JSON-ready data (the snapshot's form)."""
@@ -354,6 +383,8 @@ class CustomKeyStore:
             "CloudHsmClusterId": self.cluster_id,
             "TrustAnchorCertificate": self.trust_anchor,
             "XksProxyConfiguration": self.xks,
+            "ConnectionErrorCode": self.error_code,
+            "SettlesAt": self.settles_at,
         }
 
     @classmethod
@@ -368,6 +399,8 @@ class CustomKeyStore:
             r.get("CloudHsmClusterId"),
             r.get("TrustAnchorCertificate"),
             r.get("XksProxyConfiguration"),
+            r.get("ConnectionErrorCode"),
+            r.get("SettlesAt"),
         )
 
 
@@ -397,6 +430,8 @@ class KeyStore:
         "account_id",
         "aliases",
         "changes",
+        "connect_seconds",
+        "connection_errors",
         "custom_key_stores",
         "keys",
         "peers",
@@ -416,6 +451,10 @@ class KeyStore:
         self.keys: dict[str, Key] = {}
         self.aliases: dict[str, Alias] = {}
         self.custom_key_stores: dict[str, CustomKeyStore] = {}
+        # custom key stores' simulated connections: how long connecting (and disconnecting)
+        # takes; the ConnectionErrorCode a cluster id or proxy endpoint fails with
+        self.connect_seconds = 0.0
+        self.connection_errors: dict[str, str] = {}
         # the stores of every Region the emulator serves, this one included, by Region
         self.peers: dict[str, KeyStore] = {region: self}
         self._by_arn: dict[str, Key] = {}

@@ -224,6 +224,8 @@ def _key(store: KeyStore, params: Params, member: str = "KeyId", *, aliases: boo
 def _check_state(key: Key, store: KeyStore) -> None:
     """What KMS checks before using a key: it must be enabled (and due rotations happen)."""
     if key.state != ENABLED:
+        if key.state == UNAVAILABLE:
+            _settled(store, key)
         if key.state == DISABLED:
             raise KMSError("DisabledException", f"{key.arn} is disabled.")
         _not_pending(key)
@@ -305,7 +307,35 @@ def _custom_key_store(store: KeyStore, store_id: str) -> CustomKeyStore:
         raise KMSError(
             "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist."
         )
+    _settle(store, cks)
     return cks
+
+
+def _settle(store: KeyStore, cks: CustomKeyStore) -> None:
+    """A simulated connection or disconnection whose time has come ends: CONNECTING becomes
+    CONNECTED (its keys usable again) or FAILED with the ConnectionErrorCode given for its
+    cluster or proxy; DISCONNECTING becomes DISCONNECTED."""
+    if cks.settles_at is None or store.now() < cks.settles_at:
+        return
+    cks.settles_at = None
+    if cks.state == "DISCONNECTING":
+        cks.state = "DISCONNECTED"
+    elif cks.state == "CONNECTING":
+        target = cks.cluster_id if cks.xks is None else cks.xks["UriEndpoint"]
+        cks.error_code = store.connection_errors.get(target or "")
+        cks.state = "CONNECTED" if cks.error_code is None else "FAILED"
+        if cks.state == "CONNECTED":
+            for key in _keys_in(store, cks.store_id):
+                if key.offline_state is not None:
+                    key.state, key.offline_state = key.offline_state, None
+    store.touch()
+
+
+def _settled(store: KeyStore, key: Key) -> None:
+    """An Unavailable key's custom key store, its connection settled (the key may be usable)."""
+    cks = store.custom_key_stores.get(key.custom_key_store or "")
+    if cks is not None:
+        _settle(store, cks)
 
 
 def _connected_store(store: KeyStore, params: Params) -> CustomKeyStore | None:
@@ -400,6 +430,8 @@ def _algorithms(key: Key) -> list[str]:
 
 
 def _metadata(store: KeyStore, key: Key) -> Reply:
+    if key.state == UNAVAILABLE:
+        _settled(store, key)
     meta: Reply = {
         "AWSAccountId": store.account_id,
         "KeyId": key.key_id,
@@ -627,6 +659,8 @@ def _change_key(
     ARN, not pending deletion (nor, with ``usable``, pending import or unavailable),
     changed."""
     key = _key(store, params, aliases=False)
+    if key.state == UNAVAILABLE:
+        _settled(store, key)
     _not_pending(key, usable=usable)
     change(key)
     store.touch()
@@ -1246,6 +1280,8 @@ def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
 @_operation("DescribeCustomKeyStores")
 def _describe_custom_key_stores(store: KeyStore, params: Params, prepared: Any) -> Reply:
     stores = list(store.custom_key_stores.values())
+    for cks in stores:
+        _settle(store, cks)
     if params.get("CustomKeyStoreId") is not None:
         stores = [_custom_key_store(store, params["CustomKeyStoreId"])]
     if params.get("CustomKeyStoreName") is not None:
@@ -1265,6 +1301,8 @@ def _describe_custom_key_stores(store: KeyStore, params: Params, prepared: Any) 
             "ConnectionState": cks.state,
             "CreationDate": cks.created,
         }
+        if cks.error_code is not None:
+            entry["ConnectionErrorCode"] = cks.error_code
         if cks.cluster_id is not None:
             entry["CloudHsmClusterId"] = cks.cluster_id
             entry["TrustAnchorCertificate"] = cks.trust_anchor
@@ -1280,27 +1318,35 @@ def _keys_in(store: KeyStore, store_id: str) -> list[Key]:
 
 @_operation("ConnectCustomKeyStore")
 def _connect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    """Simulated: the connection succeeds at once; the store's keys are usable again."""
+    """Simulated: the store is CONNECTING for the store's ``connect_seconds``, then CONNECTED
+    (its keys usable again) or FAILED; a store DISCONNECTING or FAILED is refused (to retry
+    a FAILED store, disconnect it first), and a connected or connecting one is left as is."""
     cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
-    if cks.state != "CONNECTED":
-        cks.state = "CONNECTED"
-        for key in _keys_in(store, cks.store_id):
-            if key.offline_state is not None:
-                key.state, key.offline_state = key.offline_state, None
+    if cks.state in ("DISCONNECTING", "FAILED"):
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {cks.store_id} is {cks.state}: ConnectCustomKeyStore is valid "
+            "only for a store that is not DISCONNECTING or FAILED.",
+        )
+    if cks.state == "DISCONNECTED":
+        cks.state = "CONNECTING"
+        cks.settles_at = store.now() + store.connect_seconds
         store.touch()
     return {}
 
 
 @_operation("DisconnectCustomKeyStore")
 def _disconnect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    """The store's keys become Unavailable (key state table) until it is connected again."""
+    """The store is DISCONNECTING for the store's ``connect_seconds``, then DISCONNECTED;
+    its keys are Unavailable (key state table) at once, until it is connected again."""
     cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
-    if cks.state == "DISCONNECTED":
+    if cks.state in ("DISCONNECTING", "DISCONNECTED"):
         raise KMSError(
             "CustomKeyStoreInvalidStateException",
-            f"Custom key store {cks.store_id} is already DISCONNECTED.",
+            f"Custom key store {cks.store_id} is already {cks.state}.",
         )
-    cks.state = "DISCONNECTED"
+    cks.state, cks.error_code = "DISCONNECTING", None
+    cks.settles_at = store.now() + store.connect_seconds
     for key in _keys_in(store, cks.store_id):
         if key.state in (ENABLED, DISABLED):
             key.offline_state, key.state = key.state, UNAVAILABLE
