@@ -265,7 +265,7 @@ class Key:
         """Delete imported key material: the key is pending import until it comes again."""
         self.materials.clear()
         self.current = None
-        self.hmac_secret = None
+        self.hmac_secret = self.private_key = self.public_der = None
         self.valid_to = self.expiration_model = None
         self.state = PENDING_IMPORT
 
@@ -812,6 +812,16 @@ class KeyStore:
                 base64.b64decode(r["PrivateKey"], validate=True)
             )
             key.public_der = _crypto.public_key_der(key.private_key)
+        for p in r.get("ImportParameters", ()):
+            wrapping = _crypto.load_private_key(base64.b64decode(p["WrappingKey"], validate=True))
+            if not isinstance(wrapping, rsa.RSAPrivateKey):
+                raise ValueError(f"key {key.key_id}: a wrapping key that is not RSA")
+            token = base64.b64decode(p["ImportToken"], validate=True)
+            key.import_params[token] = (
+                wrapping,
+                p["WrappingAlgorithm"],
+                float(p["ParametersValidTo"]),
+            )
         self.add(key)
 
 
@@ -857,6 +867,16 @@ def _key_record(key: Key) -> dict[str, Any]:
         record["CurrentKeyMaterialId"] = key.current.material_id.hex()
     if key.hmac_secret is not None:
         record["HmacSecret"] = base64.b64encode(key.hmac_secret).decode()
+    if key.import_params:  # wrapping keys and import tokens handed out, for 24 hours
+        record["ImportParameters"] = [
+            {
+                "ImportToken": base64.b64encode(token).decode(),
+                "WrappingKey": base64.b64encode(_crypto.private_key_der(wrapping)).decode(),
+                "WrappingAlgorithm": algorithm,
+                "ParametersValidTo": valid_to,
+            }
+            for token, (wrapping, algorithm, valid_to) in key.import_params.items()
+        ]
     if key.private_key is not None:
         record["PrivateKey"] = base64.b64encode(_crypto.private_key_der(key.private_key)).decode()
     return record

@@ -589,10 +589,11 @@ def _store_for_key(
 def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     spec, usage = _create_key_spec(params)
     origin = params.get("Origin", "AWS_KMS")
-    if origin == "EXTERNAL" and spec != SYMMETRIC_DEFAULT and spec not in _crypto.HMAC_SPECS:
+    if origin == "EXTERNAL" and spec not in _IMPORTABLE_SPECS:
         raise KMSError(
             "UnsupportedOperationException",
-            "LocalKMS imports key material into symmetric encryption and HMAC keys only.",
+            "LocalKMS imports key material into symmetric encryption, HMAC, RSA and ECC "
+            f"(NIST and SECG) keys, not {spec} keys.",
         )
     cks = _store_for_key(store, params, origin, spec)
     policy = params.get("Policy")  # checked by Backend.call
@@ -1058,6 +1059,9 @@ _IMPORT_PARAMETERS_LIFETIME = DAY  # GetParametersForImport reference: valid for
 _HMAC_IMPORT_SIZES = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128)}
 _HMAC_IMPORT_SIZES["HMAC_512"] = (64, 128)
 _IMPORT_ID = b"localkms-import"
+_IMPORTABLE_SPECS = frozenset(
+    {SYMMETRIC_DEFAULT, *_crypto.HMAC_SPECS, *_crypto.RSA_SPECS, *_crypto.ECC_SPECS}
+)
 
 
 def _external(store: KeyStore, params: Params) -> Key:
@@ -1086,6 +1090,17 @@ def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -
             f"LocalKMS does not support the {algorithm} wrapping algorithm with {spec} "
             "wrapping keys (SM2 is for China Regions).",
         )
+    # GetParametersForImport reference, WrappingAlgorithm: which algorithms wrap which material
+    if key.spec in _crypto.RSA_SPECS and not algorithm.startswith("RSA_AES_KEY_WRAP"):
+        raise _validation(
+            f"{key.arn} is an RSA key: import its private key with an RSA_AES wrapping "
+            "algorithm (RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256)."
+        )
+    if key.spec == "ECC_NIST_P521" and algorithm.startswith("RSAES") and spec == "RSA_2048":
+        raise _validation(
+            f"An RSA_2048 wrapping key cannot wrap ECC_NIST_P521 key material with {algorithm}: "
+            "use an RSA_AES wrapping algorithm or a longer wrapping key."
+        )
     private = prepared if prepared is not None else _crypto.generate_private_key(spec)
     assert isinstance(private, rsa.RSAPrivateKey)
     token = os.urandom(64)
@@ -1102,14 +1117,39 @@ def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -
     }
 
 
-def _imported_material(key: Key, material: bytes) -> None:
-    """Check the unwrapped material for the key: its length, and the same as before."""
+def _imported_private_key(key: Key, material: bytes) -> _crypto.PrivateKey:
+    """An asymmetric key's material: a PKCS #8 DER private key of the key's spec (Developer
+    Guide, "Encrypt key material")."""
+    try:
+        private = _crypto.load_private_key(material)
+    except ValueError:
+        private = None
+    if isinstance(private, rsa.RSAPrivateKey):
+        fits = private.key_size == _crypto.RSA_SPECS.get(key.spec)
+    elif isinstance(private, ec.EllipticCurvePrivateKey) and key.spec in _crypto.ECC_SPECS:
+        fits = private.curve.name == _crypto.ECC_SPECS[key.spec][0].name
+    else:
+        fits = False
+    if private is None or not fits:
+        raise KMSError(
+            "IncorrectKeyMaterialException",
+            f"{key.spec} key material must be a {key.spec} private key in PKCS #8 DER.",
+        )
+    return private
+
+
+def _imported_material(key: Key, material: bytes) -> _crypto.PrivateKey | None:
+    """Check the unwrapped material for the key: its length or form, and the same as before;
+    an asymmetric key's private key."""
+    private = None
     if key.symmetric:
         if len(material) != 32:
             raise KMSError(
                 "IncorrectKeyMaterialException",
                 "Symmetric encryption key material must be 256 bits (32 bytes).",
             )
+    elif key.spec not in _crypto.HMAC_SPECS:
+        private = _imported_private_key(key, material)
     else:
         low, high = _HMAC_IMPORT_SIZES[key.spec]
         if not low <= len(material) <= high:
@@ -1124,6 +1164,7 @@ def _imported_material(key: Key, material: bytes) -> None:
             f"The key material is not the key material previously imported into {key.arn}.",
         )
     key.imported_digest = digest
+    return private
 
 
 @_operation("ImportKeyMaterial")
@@ -1160,7 +1201,7 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         material = _crypto.unwrap_key_material(private, algorithm, wrapped)
     except ValueError:
         raise KMSError("InvalidCiphertextException", "") from None
-    _imported_material(key, material)
+    private_key = _imported_material(key, material)
     material_id = hashlib.sha256(_IMPORT_ID + key.raw_id + material).digest()
     if params.get("KeyMaterialId") not in (None, material_id.hex()):
         raise KMSError(
@@ -1170,6 +1211,9 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         key.add_material(
             _crypto.SymmetricMaterial.new(key.raw_id, now, material_id=material_id, secret=material)
         )
+    elif private_key is not None:
+        key.private_key = private_key
+        key.public_der = _crypto.public_key_der(private_key)
     else:
         key.hmac_secret = material
     key.expiration_model = model
@@ -1970,12 +2014,13 @@ def _verify(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("GetPublicKey")
 def _get_public_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params)
-    if key.public_der is None:
+    if _key_kind(key) != "asymmetric":
         raise KMSError(
             "UnsupportedOperationException",
             f"{key.arn} key spec is {key.spec} which is not valid for GetPublicKey.",
         )
     _check_state(key, store)
+    assert key.public_der is not None
     return {
         "KeyId": key.arn,
         "PublicKey": _b64(key.public_der),
