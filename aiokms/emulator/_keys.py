@@ -32,13 +32,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aiokms.emulator import _crypto
 from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
 from aiokms.emulator._errors import KMSError
+from aiokms.types import ConnectionErrorCodeType
 
 __all__ = [
     "AWS_SERVICES",
@@ -327,29 +328,8 @@ class Grant:
         )
 
 
-# KMS's ConnectionErrorCodeType: why a custom key store's connection FAILED
-CONNECTION_ERROR_CODES = frozenset(
-    {
-        "INVALID_CREDENTIALS",
-        "CLUSTER_NOT_FOUND",
-        "NETWORK_ERRORS",
-        "INTERNAL_ERROR",
-        "INSUFFICIENT_CLOUDHSM_HSMS",
-        "USER_LOCKED_OUT",
-        "USER_NOT_FOUND",
-        "USER_LOGGED_IN",
-        "SUBNET_NOT_FOUND",
-        "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET",
-        "XKS_PROXY_ACCESS_DENIED",
-        "XKS_PROXY_NOT_REACHABLE",
-        "XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND",
-        "XKS_PROXY_INVALID_RESPONSE",
-        "XKS_PROXY_INVALID_CONFIGURATION",
-        "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION",
-        "XKS_PROXY_TIMED_OUT",
-        "XKS_PROXY_INVALID_TLS_CONFIGURATION",
-    }
-)
+# why a custom key store's connection FAILED (the model's ConnectionErrorCodeType)
+CONNECTION_ERROR_CODES = frozenset(get_args(ConnectionErrorCodeType))
 
 
 @dataclass(slots=True)

@@ -471,6 +471,19 @@ def test_import_parameters_survive_a_restart() -> None:
     )
 
 
+def _multi_region_key(clock: FakeClock) -> tuple[Backend, Backend, str]:
+    """Backends of two Regions (REGION and us-west-2) and a multi-Region primary key in the
+    first, not yet replicated."""
+    from aiokms.emulator._keys import KeyStore
+
+    east = key_store(clock)
+    west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
+    east.peers = west.peers = {REGION: east, "us-west-2": west}
+    eastern, western = Backend(east), Backend(west)
+    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    return eastern, western, key_id
+
+
 def test_primary_key_pending_replica_deletion() -> None:
     """A multi-Region primary key scheduled for deletion while it has replicas (API reference,
     ScheduleKeyDeletion; KeyMetadata's PendingDeletionWindowInDays;
@@ -479,14 +492,8 @@ def test_primary_key_pending_replica_deletion() -> None:
     date, unusable for cryptography and not replicable, for as long as a replica exists; when
     the last replica is deleted (not just scheduled) it becomes ``PendingDeletion`` and its
     waiting period begins. CancelKeyDeletion makes it ``Disabled``, as from PendingDeletion."""
-    from aiokms.emulator._keys import KeyStore
-
     clock = FakeClock(1.7e9)
-    east = key_store(clock)
-    west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
-    east.peers = west.peers = {REGION: east, "us-west-2": west}
-    eastern, western = Backend(east), Backend(west)
-    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    eastern, western, key_id = _multi_region_key(clock)
     blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
     invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
 
@@ -534,14 +541,8 @@ def test_primary_key_deleted_only_after_its_replicas() -> None:
     """The primary's waiting period starts when its last replica is deleted, however long the
     primary has been scheduled (ScheduleKeyDeletion reference: "This status can continue
     indefinitely"); ListKeys in the primary's Region sees the same."""
-    from aiokms.emulator._keys import KeyStore
-
     clock = FakeClock(1.7e9)
-    east = key_store(clock)
-    west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
-    east.peers = west.peers = {REGION: east, "us-west-2": west}
-    eastern, western = Backend(east), Backend(west)
-    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    eastern, western, key_id = _multi_region_key(clock)
     invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
     invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
     clock.now += 365 * DAY
