@@ -18,8 +18,10 @@ a key id or alias name is looked up in the caller's own account, where LocalKMS 
 Grants (Developer Guide, "Grants in AWS KMS"): where the key policy has no statement that
 allows or denies the request, a grant on the key whose grantee is the caller and whose
 operations include the action allows it, if its encryption context constraint holds for the
-request. Grants take effect at once, so a grant token adds nothing but must be one LocalKMS
-issued (``InvalidGrantTokenException``). RetireGrant is authorized by the grant itself.
+request. A grant giving CreateGrant allows only grants no broader than itself (its
+operations or some of them, constraints at least as strict). Grants take effect at once, so a
+grant token adds nothing but must be one LocalKMS issued (``InvalidGrantTokenException``).
+RetireGrant is authorized by the grant itself.
 
 CreateKey and PutKeyPolicy apply KMS's lockout safety check: unless
 ``BypassPolicyLockoutSafetyCheck`` is set, the new policy must allow the caller
@@ -37,7 +39,7 @@ from typing import Any
 
 from aiokms.emulator import _crypto
 from aiokms.emulator._errors import KMSError
-from aiokms.emulator._keys import Key, KeyStore
+from aiokms.emulator._keys import Grant, Key, KeyStore
 from aiokms.emulator._policy import (
     ALLOW,
     DENY,
@@ -231,6 +233,8 @@ def _granted(key: Key, caller: Caller, action: str, params: Params) -> bool:
     for grant in key.grants.values():
         if operation not in grant.operations or not _is_grantee(grant.grantee, caller):
             continue
+        if operation == "CreateGrant" and not _narrower(grant, params):
+            continue
         if grant.constraints and operation in CONTEXT_GRANT_OPERATIONS:
             context = params.get(_CONTEXT_MEMBER.get(action, "EncryptionContext")) or {}
             equals = grant.constraints.get("EncryptionContextEquals")
@@ -241,6 +245,25 @@ def _granted(key: Key, caller: Caller, action: str, params: Params) -> bool:
                 continue
         return True
     return False
+
+
+def _narrower(parent: Grant, params: Params) -> bool:
+    """Whether the grant a CreateGrant request asks for is no broader than ``parent``, the
+    grant giving the caller CreateGrant (Developer Guide, "Creating grants", Granting
+    CreateGrant permission): some or all of its operations, and constraints at least as
+    strict (an EncryptionContextSubset may gain pairs or become EncryptionContextEquals; an
+    EncryptionContextEquals stays the same)."""
+    if not set(params.get("Operations") or ()) <= set(parent.operations):
+        return False
+    if not parent.constraints:
+        return True
+    child = params.get("Constraints") or {}
+    equals = parent.constraints.get("EncryptionContextEquals")
+    if equals is not None:
+        return child.get("EncryptionContextEquals") == equals and len(child) == 1
+    required = parent.constraints.get("EncryptionContextSubset") or {}
+    context = child.get("EncryptionContextEquals", child.get("EncryptionContextSubset"))
+    return context is not None and all(context.get(k) == v for k, v in required.items())
 
 
 def _authorize_retire(store: KeyStore, params: Params, caller: Caller) -> None:

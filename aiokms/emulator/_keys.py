@@ -32,19 +32,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aiokms.emulator import _crypto
 from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
 from aiokms.emulator._errors import KMSError
+from aiokms.types import ConnectionErrorCodeType
 
 __all__ = [
     "AWS_SERVICES",
+    "CONNECTION_ERROR_CODES",
     "DISABLED",
     "ENABLED",
     "PENDING_DELETION",
+    "PENDING_REPLICA_DELETION",
     "PENDING_IMPORT",
     "UNAVAILABLE",
     "Alias",
@@ -57,6 +60,9 @@ __all__ = [
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
+# a multi-Region primary key scheduled for deletion while it has replicas: its waiting period
+# begins when the last of them is deleted (ScheduleKeyDeletion reference)
+PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
 PENDING_IMPORT = "PendingImport"  # imported key material: none yet, deleted or expired
 UNAVAILABLE = "Unavailable"  # a key whose custom key store is disconnected
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
@@ -260,7 +266,7 @@ class Key:
         """Delete imported key material: the key is pending import until it comes again."""
         self.materials.clear()
         self.current = None
-        self.hmac_secret = None
+        self.hmac_secret = self.private_key = self.public_der = None
         self.valid_to = self.expiration_model = None
         self.state = PENDING_IMPORT
 
@@ -322,6 +328,10 @@ class Grant:
         )
 
 
+# why a custom key store's connection FAILED (the model's ConnectionErrorCodeType)
+CONNECTION_ERROR_CODES = frozenset(get_args(ConnectionErrorCodeType))
+
+
 @dataclass(slots=True)
 class CustomKeyStore:
     """A custom key store, simulated: its configuration and connection state.
@@ -338,6 +348,9 @@ class CustomKeyStore:
     cluster_id: str | None = None
     trust_anchor: str | None = None
     xks: dict[str, str] | None = None
+    # FAILED: why (ConnectionErrorCode); CONNECTING, DISCONNECTING: when that ends
+    error_code: str | None = None
+    settles_at: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The store as JSON-ready data (the snapshot's form)."""
@@ -350,6 +363,8 @@ class CustomKeyStore:
             "CloudHsmClusterId": self.cluster_id,
             "TrustAnchorCertificate": self.trust_anchor,
             "XksProxyConfiguration": self.xks,
+            "ConnectionErrorCode": self.error_code,
+            "SettlesAt": self.settles_at,
         }
 
     @classmethod
@@ -364,6 +379,8 @@ class CustomKeyStore:
             r.get("CloudHsmClusterId"),
             r.get("TrustAnchorCertificate"),
             r.get("XksProxyConfiguration"),
+            r.get("ConnectionErrorCode"),
+            r.get("SettlesAt"),
         )
 
 
@@ -393,6 +410,8 @@ class KeyStore:
         "account_id",
         "aliases",
         "changes",
+        "connect_seconds",
+        "connection_errors",
         "custom_key_stores",
         "keys",
         "peers",
@@ -412,6 +431,10 @@ class KeyStore:
         self.keys: dict[str, Key] = {}
         self.aliases: dict[str, Alias] = {}
         self.custom_key_stores: dict[str, CustomKeyStore] = {}
+        # custom key stores' simulated connections: how long connecting (and disconnecting)
+        # takes; the ConnectionErrorCode a cluster id or proxy endpoint fails with
+        self.connect_seconds = 0.0
+        self.connection_errors: dict[str, str] = {}
         # the stores of every Region the emulator serves, this one included, by Region
         self.peers: dict[str, KeyStore] = {region: self}
         self._by_arn: dict[str, Key] = {}
@@ -456,7 +479,7 @@ class KeyStore:
             key = self._by_arn.get(ident)
         if key is None:
             key = self._resolve_slow(ident, aliases)
-        if key.state == PENDING_DELETION and self._expired(key):
+        if key.state != ENABLED and self._deleted(key):
             return self.resolve(ident, aliases=aliases)  # now raises NotFoundException
         if key.valid_to is not None:
             self._material_expiry(key)
@@ -543,7 +566,7 @@ class KeyStore:
     def by_raw_id(self, raw: bytes) -> Key | None:
         """The key whose raw id a ciphertext names, if it still exists."""
         key = self._by_raw.get(raw)
-        if key is not None and key.state == PENDING_DELETION and self._expired(key):
+        if key is not None and key.state != ENABLED and self._deleted(key):
             return None
         if key is not None and key.valid_to is not None:
             self._material_expiry(key)
@@ -551,8 +574,32 @@ class KeyStore:
 
     def purge(self) -> None:
         """Delete every key whose deletion date has passed (before listing)."""
-        for key in [k for k in self.keys.values() if k.deletion_date is not None]:
-            self._expired(key)
+        for key in [k for k in self.keys.values() if k.state != ENABLED]:
+            self._deleted(key)
+
+    def _deleted(self, key: Key) -> bool:
+        """Delete ``key`` if it is pending deletion and its time has come (a primary pending
+        replica deletion: once its replicas are deleted and then its waiting period has
+        passed); return whether it was deleted."""
+        if key.state == PENDING_REPLICA_DELETION:
+            for region in list(key.replica_regions):
+                peer = self.peers.get(region)
+                replica = peer.keys.get(key.key_id) if peer is not None else None
+                if replica is None:  # a Region no longer served: its replica is gone
+                    key.replica_regions.remove(region)
+                    self.replica_gone(key)
+                elif replica.state == PENDING_DELETION:
+                    assert peer is not None
+                    peer._expired(replica)
+        return key.state == PENDING_DELETION and self._expired(key)
+
+    def replica_gone(self, primary: Key) -> None:
+        """A replica of ``primary`` was deleted: a primary pending replica deletion whose last
+        replica it was becomes pending deletion, its waiting period beginning now."""
+        if primary.state == PENDING_REPLICA_DELETION and not primary.replica_regions:
+            primary.state = PENDING_DELETION
+            primary.deletion_date = self._clock() + (primary.pending_window or 30) * DAY
+            self.touch()
 
     def _expired(self, key: Key) -> bool:
         """Delete ``key`` if its deletion date has passed; return whether it was deleted."""
@@ -588,6 +635,9 @@ class KeyStore:
         primary = self.peer_key(key.primary_region, key.key_id)
         if primary is not None and self.region in primary.replica_regions:
             primary.replica_regions.remove(self.region)
+            primary_store = self.peers.get(key.primary_region or "")
+            if primary_store is not None:
+                primary_store.replica_gone(primary)
         self.keys.pop(key.key_id, None)
         self._by_arn.pop(key.arn, None)
         self._by_raw.pop(key.raw_id, None)
@@ -742,6 +792,16 @@ class KeyStore:
                 base64.b64decode(r["PrivateKey"], validate=True)
             )
             key.public_der = _crypto.public_key_der(key.private_key)
+        for p in r.get("ImportParameters", ()):
+            wrapping = _crypto.load_private_key(base64.b64decode(p["WrappingKey"], validate=True))
+            if not isinstance(wrapping, rsa.RSAPrivateKey):
+                raise ValueError(f"key {key.key_id}: a wrapping key that is not RSA")
+            token = base64.b64decode(p["ImportToken"], validate=True)
+            key.import_params[token] = (
+                wrapping,
+                p["WrappingAlgorithm"],
+                float(p["ParametersValidTo"]),
+            )
         self.add(key)
 
 
@@ -787,6 +847,16 @@ def _key_record(key: Key) -> dict[str, Any]:
         record["CurrentKeyMaterialId"] = key.current.material_id.hex()
     if key.hmac_secret is not None:
         record["HmacSecret"] = base64.b64encode(key.hmac_secret).decode()
+    if key.import_params:  # wrapping keys and import tokens handed out, for 24 hours
+        record["ImportParameters"] = [
+            {
+                "ImportToken": base64.b64encode(token).decode(),
+                "WrappingKey": base64.b64encode(_crypto.private_key_der(wrapping)).decode(),
+                "WrappingAlgorithm": algorithm,
+                "ParametersValidTo": valid_to,
+            }
+            for token, (wrapping, algorithm, valid_to) in key.import_params.items()
+        ]
     if key.private_key is not None:
         record["PrivateKey"] = base64.b64encode(_crypto.private_key_der(key.private_key)).decode()
     return record

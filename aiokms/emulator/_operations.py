@@ -41,6 +41,7 @@ from aiokms.emulator._keys import (
     ENABLED,
     PENDING_DELETION,
     PENDING_IMPORT,
+    PENDING_REPLICA_DELETION,
     SYMMETRIC_DEFAULT,
     UNAVAILABLE,
     Alias,
@@ -223,11 +224,16 @@ def _key(store: KeyStore, params: Params, member: str = "KeyId", *, aliases: boo
 def _check_state(key: Key, store: KeyStore) -> None:
     """What KMS checks before using a key: it must be enabled (and due rotations happen)."""
     if key.state != ENABLED:
+        if key.state == UNAVAILABLE:
+            _settled(store, key)
         if key.state == DISABLED:
             raise KMSError("DisabledException", f"{key.arn} is disabled.")
         _not_pending(key)
     if key.next_rotation is not None:
         _rotate_if_due(key, store)
+
+
+_DELETING = (PENDING_DELETION, PENDING_REPLICA_DELETION)
 
 
 def _not_pending(key: Key, *, usable: bool = True) -> None:
@@ -236,6 +242,8 @@ def _not_pending(key: Key, *, usable: bool = True) -> None:
     table's notes are."""
     if key.state == PENDING_DELETION:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    if key.state == PENDING_REPLICA_DELETION:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is pending replica deletion.")
     if usable and key.state == PENDING_IMPORT:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending import.")
     if usable and key.state == UNAVAILABLE:
@@ -299,7 +307,35 @@ def _custom_key_store(store: KeyStore, store_id: str) -> CustomKeyStore:
         raise KMSError(
             "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist."
         )
+    _settle(store, cks)
     return cks
+
+
+def _settle(store: KeyStore, cks: CustomKeyStore) -> None:
+    """A simulated connection or disconnection whose time has come ends: CONNECTING becomes
+    CONNECTED (its keys usable again) or FAILED with the ConnectionErrorCode given for its
+    cluster or proxy; DISCONNECTING becomes DISCONNECTED."""
+    if cks.settles_at is None or store.now() < cks.settles_at:
+        return
+    cks.settles_at = None
+    if cks.state == "DISCONNECTING":
+        cks.state = "DISCONNECTED"
+    elif cks.state == "CONNECTING":
+        target = cks.cluster_id if cks.xks is None else cks.xks["UriEndpoint"]
+        cks.error_code = store.connection_errors.get(target or "")
+        cks.state = "CONNECTED" if cks.error_code is None else "FAILED"
+        if cks.state == "CONNECTED":
+            for key in _keys_in(store, cks.store_id):
+                if key.offline_state is not None:
+                    key.state, key.offline_state = key.offline_state, None
+    store.touch()
+
+
+def _settled(store: KeyStore, key: Key) -> None:
+    """An Unavailable key's custom key store, its connection settled (the key may be usable)."""
+    cks = store.custom_key_stores.get(key.custom_key_store or "")
+    if cks is not None:
+        _settle(store, cks)
 
 
 def _connected_store(store: KeyStore, params: Params) -> CustomKeyStore | None:
@@ -394,6 +430,8 @@ def _algorithms(key: Key) -> list[str]:
 
 
 def _metadata(store: KeyStore, key: Key) -> Reply:
+    if key.state == UNAVAILABLE:
+        _settled(store, key)
     meta: Reply = {
         "AWSAccountId": store.account_id,
         "KeyId": key.key_id,
@@ -414,6 +452,8 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         meta["MultiRegionConfiguration"] = _multi_region(store, key)
     if key.state == PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
+    elif key.state == PENDING_REPLICA_DELETION:
+        meta["PendingDeletionWindowInDays"] = key.pending_window
     if key.current is not None:
         meta["CurrentKeyMaterialId"] = key.current.hex_id
     if key.custom_key_store is not None:
@@ -549,10 +589,11 @@ def _store_for_key(
 def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     spec, usage = _create_key_spec(params)
     origin = params.get("Origin", "AWS_KMS")
-    if origin == "EXTERNAL" and spec != SYMMETRIC_DEFAULT and spec not in _crypto.HMAC_SPECS:
+    if origin == "EXTERNAL" and spec not in _IMPORTABLE_SPECS:
         raise KMSError(
             "UnsupportedOperationException",
-            "LocalKMS imports key material into symmetric encryption and HMAC keys only.",
+            "LocalKMS imports key material into symmetric encryption, HMAC, RSA and ECC "
+            f"(NIST and SECG) keys, not {spec} keys.",
         )
     cks = _store_for_key(store, params, origin, spec)
     policy = params.get("Policy")  # checked by Backend.call
@@ -619,6 +660,8 @@ def _change_key(
     ARN, not pending deletion (nor, with ``usable``, pending import or unavailable),
     changed."""
     key = _key(store, params, aliases=False)
+    if key.state == UNAVAILABLE:
+        _settled(store, key)
     _not_pending(key, usable=usable)
     change(key)
     store.touch()
@@ -650,10 +693,13 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
     if not 7 <= days <= 30:
         raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
     _not_pending(key, usable=False)
-    key.state = PENDING_DELETION
     key.pending_window = days
-    key.deletion_date = store.now() + days * DAY
     store.touch()
+    if key.replica_regions:  # a primary with replicas waits for them (API reference)
+        key.state = PENDING_REPLICA_DELETION
+        return {"KeyId": key.arn, "KeyState": key.state, "PendingWindowInDays": days}
+    key.state = PENDING_DELETION
+    key.deletion_date = store.now() + days * DAY
     return {
         "KeyId": key.arn,
         "DeletionDate": key.deletion_date,
@@ -665,7 +711,7 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
 @_operation("CancelKeyDeletion")
 def _cancel_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
-    if key.state != PENDING_DELETION:
+    if key.state not in _DELETING:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is not pending deletion.")
     key.state = DISABLED
     key.deletion_date = key.pending_window = None
@@ -1013,6 +1059,9 @@ _IMPORT_PARAMETERS_LIFETIME = DAY  # GetParametersForImport reference: valid for
 _HMAC_IMPORT_SIZES = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128)}
 _HMAC_IMPORT_SIZES["HMAC_512"] = (64, 128)
 _IMPORT_ID = b"localkms-import"
+_IMPORTABLE_SPECS = frozenset(
+    {SYMMETRIC_DEFAULT, *_crypto.HMAC_SPECS, *_crypto.RSA_SPECS, *_crypto.ECC_SPECS}
+)
 
 
 def _external(store: KeyStore, params: Params) -> Key:
@@ -1041,6 +1090,17 @@ def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -
             f"LocalKMS does not support the {algorithm} wrapping algorithm with {spec} "
             "wrapping keys (SM2 is for China Regions).",
         )
+    # GetParametersForImport reference, WrappingAlgorithm: which algorithms wrap which material
+    if key.spec in _crypto.RSA_SPECS and not algorithm.startswith("RSA_AES_KEY_WRAP"):
+        raise _validation(
+            f"{key.arn} is an RSA key: import its private key with an RSA_AES wrapping "
+            "algorithm (RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256)."
+        )
+    if key.spec == "ECC_NIST_P521" and algorithm.startswith("RSAES") and spec == "RSA_2048":
+        raise _validation(
+            f"An RSA_2048 wrapping key cannot wrap ECC_NIST_P521 key material with {algorithm}: "
+            "use an RSA_AES wrapping algorithm or a longer wrapping key."
+        )
     private = prepared if prepared is not None else _crypto.generate_private_key(spec)
     assert isinstance(private, rsa.RSAPrivateKey)
     token = os.urandom(64)
@@ -1057,14 +1117,39 @@ def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -
     }
 
 
-def _imported_material(key: Key, material: bytes) -> None:
-    """Check the unwrapped material for the key: its length, and the same as before."""
+def _imported_private_key(key: Key, material: bytes) -> _crypto.PrivateKey:
+    """An asymmetric key's material: a PKCS #8 DER private key of the key's spec (Developer
+    Guide, "Encrypt key material")."""
+    try:
+        private = _crypto.load_private_key(material)
+    except ValueError:
+        private = None
+    if isinstance(private, rsa.RSAPrivateKey):
+        fits = private.key_size == _crypto.RSA_SPECS.get(key.spec)
+    elif isinstance(private, ec.EllipticCurvePrivateKey) and key.spec in _crypto.ECC_SPECS:
+        fits = private.curve.name == _crypto.ECC_SPECS[key.spec][0].name
+    else:
+        fits = False
+    if private is None or not fits:
+        raise KMSError(
+            "IncorrectKeyMaterialException",
+            f"{key.spec} key material must be a {key.spec} private key in PKCS #8 DER.",
+        )
+    return private
+
+
+def _imported_material(key: Key, material: bytes) -> _crypto.PrivateKey | None:
+    """Check the unwrapped material for the key: its length or form, and the same as before;
+    an asymmetric key's private key."""
+    private = None
     if key.symmetric:
         if len(material) != 32:
             raise KMSError(
                 "IncorrectKeyMaterialException",
                 "Symmetric encryption key material must be 256 bits (32 bytes).",
             )
+    elif key.spec not in _crypto.HMAC_SPECS:
+        private = _imported_private_key(key, material)
     else:
         low, high = _HMAC_IMPORT_SIZES[key.spec]
         if not low <= len(material) <= high:
@@ -1079,6 +1164,7 @@ def _imported_material(key: Key, material: bytes) -> None:
             f"The key material is not the key material previously imported into {key.arn}.",
         )
     key.imported_digest = digest
+    return private
 
 
 @_operation("ImportKeyMaterial")
@@ -1115,7 +1201,7 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         material = _crypto.unwrap_key_material(private, algorithm, wrapped)
     except ValueError:
         raise KMSError("InvalidCiphertextException", "") from None
-    _imported_material(key, material)
+    private_key = _imported_material(key, material)
     material_id = hashlib.sha256(_IMPORT_ID + key.raw_id + material).digest()
     if params.get("KeyMaterialId") not in (None, material_id.hex()):
         raise KMSError(
@@ -1125,6 +1211,9 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         key.add_material(
             _crypto.SymmetricMaterial.new(key.raw_id, now, material_id=material_id, secret=material)
         )
+    elif private_key is not None:
+        key.private_key = private_key
+        key.public_der = _crypto.public_key_der(private_key)
     else:
         key.hmac_secret = material
     key.expiration_model = model
@@ -1235,6 +1324,8 @@ def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
 @_operation("DescribeCustomKeyStores")
 def _describe_custom_key_stores(store: KeyStore, params: Params, prepared: Any) -> Reply:
     stores = list(store.custom_key_stores.values())
+    for cks in stores:
+        _settle(store, cks)
     if params.get("CustomKeyStoreId") is not None:
         stores = [_custom_key_store(store, params["CustomKeyStoreId"])]
     if params.get("CustomKeyStoreName") is not None:
@@ -1254,6 +1345,8 @@ def _describe_custom_key_stores(store: KeyStore, params: Params, prepared: Any) 
             "ConnectionState": cks.state,
             "CreationDate": cks.created,
         }
+        if cks.error_code is not None:
+            entry["ConnectionErrorCode"] = cks.error_code
         if cks.cluster_id is not None:
             entry["CloudHsmClusterId"] = cks.cluster_id
             entry["TrustAnchorCertificate"] = cks.trust_anchor
@@ -1269,27 +1362,35 @@ def _keys_in(store: KeyStore, store_id: str) -> list[Key]:
 
 @_operation("ConnectCustomKeyStore")
 def _connect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    """Simulated: the connection succeeds at once; the store's keys are usable again."""
+    """Simulated: the store is CONNECTING for the store's ``connect_seconds``, then CONNECTED
+    (its keys usable again) or FAILED; a store DISCONNECTING or FAILED is refused (to retry
+    a FAILED store, disconnect it first), and a connected or connecting one is left as is."""
     cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
-    if cks.state != "CONNECTED":
-        cks.state = "CONNECTED"
-        for key in _keys_in(store, cks.store_id):
-            if key.offline_state is not None:
-                key.state, key.offline_state = key.offline_state, None
+    if cks.state in ("DISCONNECTING", "FAILED"):
+        raise KMSError(
+            "CustomKeyStoreInvalidStateException",
+            f"Custom key store {cks.store_id} is {cks.state}: ConnectCustomKeyStore is valid "
+            "only for a store that is not DISCONNECTING or FAILED.",
+        )
+    if cks.state == "DISCONNECTED":
+        cks.state = "CONNECTING"
+        cks.settles_at = store.now() + store.connect_seconds
         store.touch()
     return {}
 
 
 @_operation("DisconnectCustomKeyStore")
 def _disconnect_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    """The store's keys become Unavailable (key state table) until it is connected again."""
+    """The store is DISCONNECTING for the store's ``connect_seconds``, then DISCONNECTED;
+    its keys are Unavailable (key state table) at once, until it is connected again."""
     cks = _custom_key_store(store, _required(params, "CustomKeyStoreId"))
-    if cks.state == "DISCONNECTED":
+    if cks.state in ("DISCONNECTING", "DISCONNECTED"):
         raise KMSError(
             "CustomKeyStoreInvalidStateException",
-            f"Custom key store {cks.store_id} is already DISCONNECTED.",
+            f"Custom key store {cks.store_id} is already {cks.state}.",
         )
-    cks.state = "DISCONNECTED"
+    cks.state, cks.error_code = "DISCONNECTING", None
+    cks.settles_at = store.now() + store.connect_seconds
     for key in _keys_in(store, cks.store_id):
         if key.state in (ENABLED, DISABLED):
             key.offline_state, key.state = key.state, UNAVAILABLE
@@ -1526,7 +1627,7 @@ def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> 
         return {"KeyRotationEnabled": False, "KeyId": key.arn}
     if key.state == ENABLED:
         _rotate_if_due(key, store)
-    enabled = key.rotation_period is not None and key.state != PENDING_DELETION
+    enabled = key.rotation_period is not None and key.state not in _DELETING
     reply: Reply = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
     if enabled:
         reply["RotationPeriodInDays"] = key.rotation_period
@@ -1913,12 +2014,13 @@ def _verify(store: KeyStore, params: Params, prepared: Any) -> Reply:
 @_operation("GetPublicKey")
 def _get_public_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params)
-    if key.public_der is None:
+    if _key_kind(key) != "asymmetric":
         raise KMSError(
             "UnsupportedOperationException",
             f"{key.arn} key spec is {key.spec} which is not valid for GetPublicKey.",
         )
     _check_state(key, store)
+    assert key.public_der is not None
     return {
         "KeyId": key.arn,
         "PublicKey": _b64(key.public_der),

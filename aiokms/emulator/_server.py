@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 import secrets
@@ -44,7 +45,7 @@ from aiokms._protocol import CONTENT_TYPE, encode_json
 from aiokms.emulator._auth import Identity, SigV4Verifier
 from aiokms.emulator._errors import KMSError, internal_error, throttled
 from aiokms.emulator._faults import FaultInjector
-from aiokms.emulator._keys import KeyStore
+from aiokms.emulator._keys import CONNECTION_ERROR_CODES, KeyStore
 from aiokms.emulator._operations import Backend, Operation
 from aiokms.emulator._policy import Caller
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
@@ -168,6 +169,12 @@ class LocalKMS:
             ``--reset-endpoint``).
         tls: serve HTTPS, with a certificate from a CA made at start (a new one each
             time); clients trust it through :attr:`ca_bundle` (``AWS_CA_BUNDLE``).
+        custom_key_store_delay: seconds (on ``clock``) a simulated custom key store takes to
+            connect or disconnect: it is ``CONNECTING`` or ``DISCONNECTING`` meanwhile.
+        custom_key_store_errors: the ``ConnectionErrorCode`` connecting fails with, by
+            CloudHSM cluster id or external key store proxy endpoint
+            (``{"https://xks.example.com": "XKS_PROXY_NOT_REACHABLE"}``): a store using it
+            ends ``FAILED``. Every other cluster and proxy is taken to answer.
         clock: wall-clock epoch seconds (signature times and key dates).
         monotonic: monotonic seconds (the quota).
 
@@ -237,6 +244,8 @@ class LocalKMS:
         regions: Iterable[str] = (),
         reset_endpoint: bool = False,
         tls: bool = False,
+        custom_key_store_delay: float = 0.0,
+        custom_key_store_errors: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -300,8 +309,18 @@ class LocalKMS:
             if not _REGION.fullmatch(other) or other in self._stores:
                 raise ValueError(f"regions: {other!r} is not another AWS Region name")
             self._stores[other] = KeyStore(region=other, account_id=account_id, clock=clock)
+        if not 0.0 <= custom_key_store_delay < math.inf:
+            raise ValueError("custom_key_store_delay must be a finite number of seconds, 0 or more")
+        errors = dict(custom_key_store_errors or {})
+        for target, code in errors.items():
+            if code not in CONNECTION_ERROR_CODES:
+                raise ValueError(
+                    f"custom_key_store_errors[{target!r}]: {code!r} is not a ConnectionErrorCode"
+                )
         for store in self._stores.values():
             store.peers = self._stores  # one registry: multi-Region keys find their peers
+            store.connect_seconds = float(custom_key_store_delay)
+            store.connection_errors = errors
         self._backend: Backend | None = None
         self._backends: dict[str, Backend] = {}
         self._verifier: SigV4Verifier | None = None

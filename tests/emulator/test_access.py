@@ -350,6 +350,85 @@ def test_grant_constraints() -> None:
             assert error.code == "AccessDeniedException", (constraint, context)
 
 
+def test_create_grant_through_a_grant_only_narrows_it() -> None:
+    """Developer Guide, "Creating grants", Granting CreateGrant permission
+    (https://docs.aws.amazon.com/kms/latest/developerguide/create-grant-overview.html#grant-creategrant):
+    a grantee that may call CreateGrant by a grant, not a policy, creates only grants with
+    some or all of the parent grant's operations and constraints at least as strict (pairs
+    added to an EncryptionContextSubset, Subset made Equals, never the reverse); a principal
+    the key policy allows is not limited."""
+    backend = Backend(key_store())
+    admin = Caller.of(f"arn:aws:iam::{ACCOUNT}:user/admin")  # the account's root is everyone
+    statement = {**ADMIN, "Principal": {"AWS": admin.arn}, "Action": ["kms:Put*", "kms:Create*"]}
+    key_id = call(backend, admin, "CreateKey", Policy=policy(statement))["KeyMetadata"]["KeyId"]
+    call(
+        backend,
+        admin,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=BOB.arn,
+        Operations=["GenerateDataKey", "Decrypt", "CreateGrant"],
+        Constraints={"EncryptionContextSubset": {"Department": "IT"}},
+    )
+
+    def child(operations: list[str], constraints: dict[str, Any] | None) -> dict[str, Any]:
+        extra = {"Constraints": constraints} if constraints is not None else {}
+        return {
+            "KeyId": key_id,
+            "GranteePrincipal": ALICE.arn,
+            "Operations": operations,
+            **extra,
+        }
+
+    subset = {"EncryptionContextSubset": {"Department": "IT"}}
+    for operations, constraints in [
+        (["CreateGrant", "Decrypt"], subset),
+        (["Decrypt"], {"EncryptionContextSubset": {"Department": "IT", "Team": "a"}}),
+        (["Decrypt"], {"EncryptionContextEquals": {"Department": "IT"}}),
+        (["GenerateDataKey", "Decrypt", "CreateGrant"], subset),
+    ]:
+        call(backend, BOB, "CreateGrant", **child(operations, constraints))
+    for operations, constraints in [
+        (["Decrypt", "Encrypt"], subset),  # an operation the parent does not have
+        (["ReEncryptFrom"], subset),
+        (["Decrypt"], None),  # no constraint: broader
+        (["Decrypt"], {"EncryptionContextSubset": {"Team": "a"}}),  # a pair removed
+        (["Decrypt"], {"EncryptionContextEquals": {"Team": "a"}}),
+    ]:
+        error = refused(backend, BOB, "CreateGrant", **child(operations, constraints))
+        assert error.code == "AccessDeniedException", (operations, constraints)
+        assert "kms:CreateGrant" in error.message
+    # a child with EncryptionContextEquals narrows no further than to the same context
+    call(
+        backend,
+        BOB,
+        "CreateGrant",
+        **{**child(["Decrypt", "CreateGrant"], None), "GranteePrincipal": STRANGER.arn},
+        Constraints={"EncryptionContextEquals": {"Department": "IT"}},
+    )
+    carol = Caller.of(f"arn:aws:iam::{ACCOUNT}:user/carol")
+    call(
+        backend,
+        admin,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=carol.arn,
+        Operations=["Decrypt", "CreateGrant"],
+        Constraints={"EncryptionContextEquals": {"Department": "IT"}},
+    )
+    for constraints in (subset, {"EncryptionContextEquals": {"Department": "IT", "x": "y"}}):
+        error = refused(backend, carol, "CreateGrant", **child(["Decrypt"], constraints))
+        assert error.code == "AccessDeniedException", constraints
+    call(
+        backend,
+        carol,
+        "CreateGrant",
+        **child(["Decrypt"], {"EncryptionContextEquals": {"Department": "IT"}}),
+    )
+    # the key policy's own CreateGrant permission is not limited by any grant
+    call(backend, admin, "CreateGrant", **child(["Encrypt", "ReEncryptFrom"], None))
+
+
 def test_retire_grant_permissions_and_grant_tokens() -> None:
     """ "Retiring and revoking grants": the retiring principal, the grantee of a grant with
     RetireGrant, or the issuing account's root user may retire it; others may not. A grant

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from typing import Any
 
 import pytest
@@ -291,10 +292,6 @@ def test_import_checks_and_hmac() -> None:
             "UnsupportedOperationException",
             f"{aws_key['Arn']} origin is AWS_KMS which is not valid for this operation.",
         )
-    code, _ = fails(
-        backend, "CreateKey", Origin="EXTERNAL", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"
-    )
-    assert code == "UnsupportedOperationException"
     mac = invoke(
         backend, "CreateKey", Origin="EXTERNAL", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
     )["KeyMetadata"]["KeyId"]
@@ -339,3 +336,221 @@ def test_import_checks_and_hmac() -> None:
         )
         == produced
     )
+
+
+def test_imported_asymmetric_key_material() -> None:
+    """Asymmetric keys with imported key material (GetParametersForImport reference,
+    WrappingAlgorithm: an RSA private key only with an RSA_AES wrapping algorithm, an
+    ECC_NIST_P521 key not with RSAES_OAEP under an RSA_2048 wrapping key; Developer Guide,
+    "Encrypt key material": the private key in PKCS #8 DER): the key signs with the private
+    key imported, refuses another one, and is pending import again when it is deleted."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    backend = Backend(store)
+    signer = invoke(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]
+    assert (signer["Origin"], signer["KeyState"]) == ("EXTERNAL", "PendingImport")
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    for algorithm in ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"):
+        code, message = fails(
+            backend,
+            "GetParametersForImport",
+            KeyId=signer["KeyId"],
+            WrappingAlgorithm=algorithm,
+            WrappingKeySpec="RSA_4096",
+        )
+        assert code == "ValidationException" and "RSA_AES" in message
+    _import(backend, signer["KeyId"], der, "RSA_AES_KEY_WRAP_SHA_256")
+    signed = invoke(
+        backend,
+        "Sign",
+        KeyId=signer["KeyId"],
+        Message=b"m",
+        SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+    )
+    private.public_key().verify(
+        base64.b64decode(signed["Signature"]), b"m", padding.PKCS1v15(), hashes.SHA256()
+    )
+    public = invoke(backend, "GetPublicKey", KeyId=signer["KeyId"])["PublicKey"]
+    assert base64.b64decode(public) == private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    with pytest.raises(KMSError) as caught:  # not the key material imported before
+        _import(backend, signer["KeyId"], other, "RSA_AES_KEY_WRAP_SHA_1")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    restored = key_store(clock)
+    restored.restore(store.snapshot())
+    assert invoke(Backend(restored), "GetPublicKey", KeyId=signer["KeyId"])["PublicKey"] == public
+    invoke(backend, "DeleteImportedKeyMaterial", KeyId=signer["KeyId"])
+    assert fails(backend, "GetPublicKey", KeyId=signer["KeyId"])[0] == ("KMSInvalidStateException")
+    code, _ = fails(
+        backend,
+        "Sign",
+        KeyId=signer["KeyId"],
+        Message=b"m",
+        SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+    )
+    assert code == "KMSInvalidStateException"
+
+    curve = invoke(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]["KeyId"]
+    with pytest.raises(KMSError) as caught:  # an RSA key is not ECC_NIST_P256 key material
+        _import(backend, curve, der, "RSA_AES_KEY_WRAP_SHA_256")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    with pytest.raises(KMSError) as caught:  # nor is anything but a PKCS #8 private key
+        _import(backend, curve, bytes(32), "RSAES_OAEP_SHA_256")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    ecc = ec.generate_private_key(ec.SECP256R1())
+    _import(
+        backend,
+        curve,
+        ecc.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        "RSAES_OAEP_SHA_256",
+    )
+    signature = invoke(
+        backend, "Sign", KeyId=curve, Message=b"m", SigningAlgorithm="ECDSA_SHA_256"
+    )["Signature"]
+    ecc.public_key().verify(base64.b64decode(signature), b"m", ec.ECDSA(hashes.SHA256()))
+    p521 = invoke(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="ECC_NIST_P521", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]["KeyId"]
+    assert fails(
+        backend,
+        "GetParametersForImport",
+        KeyId=p521,
+        WrappingAlgorithm="RSAES_OAEP_SHA_256",
+        WrappingKeySpec="RSA_2048",
+    )[0] == ("ValidationException")
+
+
+def test_import_parameters_survive_a_restart() -> None:
+    """The wrapping key and import token GetParametersForImport hands out stay valid for 24
+    hours (GetParametersForImport reference), a restart of LocalKMS's state file included."""
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    key_id = invoke(Backend(store), "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    parameters = invoke(
+        Backend(store),
+        "GetParametersForImport",
+        KeyId=key_id,
+        WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256",
+        WrappingKeySpec="RSA_3072",
+    )
+    restored = key_store(clock)
+    restored.restore(json.loads(json.dumps(store.snapshot())))
+    invoke(
+        Backend(restored),
+        "ImportKeyMaterial",
+        KeyId=key_id,
+        ImportToken=base64.b64decode(parameters["ImportToken"]),
+        EncryptedKeyMaterial=wrap_key_material(
+            parameters["PublicKey"], "RSA_AES_KEY_WRAP_SHA_256", bytes(range(32))
+        ),
+    )
+    assert invoke(Backend(restored), "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "Enabled"
+    )
+
+
+def _multi_region_key(clock: FakeClock) -> tuple[Backend, Backend, str]:
+    """Backends of two Regions (REGION and us-west-2) and a multi-Region primary key in the
+    first, not yet replicated."""
+    from aiokms.emulator._keys import KeyStore
+
+    east = key_store(clock)
+    west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
+    east.peers = west.peers = {REGION: east, "us-west-2": west}
+    eastern, western = Backend(east), Backend(west)
+    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    return eastern, western, key_id
+
+
+def test_primary_key_pending_replica_deletion() -> None:
+    """A multi-Region primary key scheduled for deletion while it has replicas (API reference,
+    ScheduleKeyDeletion; KeyMetadata's PendingDeletionWindowInDays;
+    https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-delete.html):
+    KMS accepts the schedule but keeps the key ``PendingReplicaDeletion``, with no deletion
+    date, unusable for cryptography and not replicable, for as long as a replica exists; when
+    the last replica is deleted (not just scheduled) it becomes ``PendingDeletion`` and its
+    waiting period begins. CancelKeyDeletion makes it ``Disabled``, as from PendingDeletion."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock)
+    blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+
+    scheduled = invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=9)
+    assert scheduled == {
+        "KeyId": f"arn:aws:kms:{REGION}:111122223333:key/{key_id}",
+        "KeyState": "PendingReplicaDeletion",
+        "PendingWindowInDays": 9,
+    }
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert (meta["KeyState"], meta["Enabled"], meta["PendingDeletionWindowInDays"]) == (
+        "PendingReplicaDeletion",
+        False,
+        9,
+    )
+    assert "DeletionDate" not in meta
+    assert fails(eastern, "Decrypt", CiphertextBlob=blob)[0] == "KMSInvalidStateException"
+    assert fails(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")[0] == (
+        "KMSInvalidStateException"
+    )
+    assert fails(eastern, "ScheduleKeyDeletion", KeyId=key_id)[0] == "KMSInvalidStateException"
+    assert fails(eastern, "EnableKey", KeyId=key_id)[0] == "KMSInvalidStateException"
+    # the replica is still usable in its own Region, and cancelling restores the primary
+    assert invoke(western, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+    assert invoke(eastern, "CancelKeyDeletion", KeyId=key_id)
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "Disabled" and "PendingDeletionWindowInDays" not in meta
+
+    invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=9)
+    invoke(western, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.now += 100 * DAY  # scheduled replicas do not start the primary's waiting period
+    assert (invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"]) == (
+        "PendingDeletion"  # the replica's own waiting period has passed: it is deleted
+    )
+    assert fails(western, "DescribeKey", KeyId=key_id)[0] == "NotFoundException"
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["DeletionDate"] == pytest.approx(clock.now + 9 * DAY)
+    assert "PendingDeletionWindowInDays" not in meta
+    assert meta["MultiRegionConfiguration"]["ReplicaKeys"] == []
+    clock.now += 9 * DAY + 1
+    assert fails(eastern, "DescribeKey", KeyId=key_id)[0] == "NotFoundException"
+
+
+def test_primary_key_deleted_only_after_its_replicas() -> None:
+    """The primary's waiting period starts when its last replica is deleted, however long the
+    primary has been scheduled (ScheduleKeyDeletion reference: "This status can continue
+    indefinitely"); ListKeys in the primary's Region sees the same."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock)
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    invoke(eastern, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.now += 365 * DAY
+    assert invoke(eastern, "ListKeys")["Keys"][0]["KeyId"] == key_id
+    state = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"]
+    assert state == "PendingReplicaDeletion"
+    invoke(western, "ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.now += 7 * DAY + 1
+    assert invoke(eastern, "ListKeys")["Keys"][0]["KeyId"] == key_id  # its 7 days begin now
+    clock.now += 7 * DAY
+    assert invoke(eastern, "ListKeys")["Keys"] == []

@@ -39,6 +39,7 @@ from tests.emulator.helpers import (
     REGION,
     TARGET,
     WRONG_CONTEXT,
+    FakeClock,
     boto_client,
     client_of,
     error_of,
@@ -1483,6 +1484,102 @@ def test_custom_key_store_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert invoke(Backend(restored), "DescribeCustomKeyStores") == invoke(
         backend, "DescribeCustomKeyStores"
     )
+
+
+def test_custom_key_store_connection_states() -> None:
+    """The connection states of DescribeCustomKeyStores' ConnectionState, simulated on the
+    store's clock (API reference, ConnectCustomKeyStore: the connection is made after the call
+    returns; CustomKeyStoreInvalidStateException: which state refuses which operation;
+    CustomKeyStoresListEntry: ConnectionErrorCode only when FAILED). A connection takes
+    ``connect_seconds`` (CONNECTING, then CONNECTED, or FAILED with the code
+    ``connection_errors`` gives the cluster or proxy); a disconnection as long
+    (DISCONNECTING, then DISCONNECTED); a FAILED store is disconnected before it connects."""
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    store.connect_seconds = 60.0
+    store.connection_errors = {"https://xks.example.com": "XKS_PROXY_NOT_REACHABLE"}
+    backend = Backend(store)
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+    xks = invoke(backend, "CreateCustomKeyStore", **_XKS)["CustomKeyStoreId"]
+
+    def state(store_id: str) -> tuple[str, str | None]:
+        entry = invoke(backend, "DescribeCustomKeyStores", CustomKeyStoreId=store_id)[
+            "CustomKeyStores"
+        ][0]
+        return entry["ConnectionState"], entry.get("ConnectionErrorCode")
+
+    def refused(operation: str, **params: Any) -> None:
+        code, message = fails(backend, operation, **params)
+        assert code == "CustomKeyStoreInvalidStateException", (operation, code, message)
+
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert state(hsm) == ("CONNECTING", None)
+    refused("CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)
+    refused("GenerateRandom", NumberOfBytes=8, CustomKeyStoreId=hsm)
+    refused("DeleteCustomKeyStore", CustomKeyStoreId=hsm)
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)  # valid while CONNECTING
+    clock.now += 60
+    assert state(hsm) == ("CONNECTED", None)
+    key_id = invoke(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)[
+        "KeyMetadata"
+    ]["KeyId"]
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert state(hsm) == ("DISCONNECTING", None)
+    refused("ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    refused("DisconnectCustomKeyStore", CustomKeyStoreId=hsm)
+    refused("UpdateCustomKeyStore", CustomKeyStoreId=hsm, KeyStorePassword="other-password")
+    assert invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "Unavailable"
+    )
+    clock.now += 60
+    assert state(hsm) == ("DISCONNECTED", None)
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    assert fails(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")[0] == (
+        "KMSInvalidStateException"  # Unavailable until the connection is made
+    )
+    clock.now += 60
+    assert invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["KeyId"]
+    assert invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=xks)
+    assert state(xks) == ("CONNECTING", None)
+    clock.now += 60
+    assert state(xks) == ("FAILED", "XKS_PROXY_NOT_REACHABLE")
+    refused("ConnectCustomKeyStore", CustomKeyStoreId=xks)
+    refused("CreateKey", Origin="EXTERNAL_KEY_STORE", CustomKeyStoreId=xks, XksKeyId="k")
+    refused("DeleteCustomKeyStore", CustomKeyStoreId=xks)
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=xks)  # valid when FAILED
+    clock.now += 60
+    assert state(xks) == ("DISCONNECTED", None)
+    restored = key_store(clock)
+    restored.restore(store.snapshot())
+    assert invoke(Backend(restored), "DescribeCustomKeyStores") == invoke(
+        backend, "DescribeCustomKeyStores"
+    )
+    invoke(backend, "DeleteCustomKeyStore", CustomKeyStoreId=xks)
+
+
+async def test_custom_key_store_connection_failure_over_http() -> None:
+    """LocalKMS's ``custom_key_store_errors``: connecting a store whose cluster is named ends
+    FAILED with that ConnectionErrorCode, as DescribeCustomKeyStores reports it to boto3;
+    other stores connect (``custom_key_store_delay`` defaults to none)."""
+    errors = {_CLOUDHSM["CloudHsmClusterId"]: "INSUFFICIENT_CLOUDHSM_HSMS"}
+    async with LocalKMS(custom_key_store_errors=errors) as local, client_of(local) as kms:
+        hsm = (await kms.create_custom_key_store(**_CLOUDHSM))["CustomKeyStoreId"]
+        xks = (await kms.create_custom_key_store(**_XKS))["CustomKeyStoreId"]
+        await kms.connect_custom_key_store(CustomKeyStoreId=hsm)
+        await kms.connect_custom_key_store(CustomKeyStoreId=xks)
+        stores = (await kms.describe_custom_key_stores())["CustomKeyStores"]
+        assert [(s["ConnectionState"], s.get("ConnectionErrorCode")) for s in stores] == [
+            ("FAILED", "INSUFFICIENT_CLOUDHSM_HSMS"),
+            ("CONNECTED", None),
+        ]
+        with pytest.raises(kms.exceptions.CustomKeyStoreInvalidStateException):
+            await kms.connect_custom_key_store(CustomKeyStoreId=hsm)
+    with pytest.raises(ValueError, match="custom_key_store_errors"):
+        LocalKMS(custom_key_store_errors={"cluster-1": "BROKEN"})
+    with pytest.raises(ValueError, match="custom_key_store_delay"):
+        LocalKMS(custom_key_store_delay=-1)
 
 
 # --- multi-Region keys -------------------------------------------------------------------------
