@@ -75,6 +75,10 @@ if TYPE_CHECKING:
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
 
 _log = logging.getLogger("aiokms.client")
+# the steps every call's loop tests, as globals (see aiokms._retry: an enum member read from
+# its class costs several global lookups)
+_WAIT = Step.WAIT
+_GIVE_UP = Step.GIVE_UP
 
 __version__ = "0.1.0"
 # sys.version's first word is platform.python_version(), without importing platform
@@ -441,11 +445,11 @@ class KMSClient(Operations):
         try:
             step = attempts.next_step(clock())
             while True:
-                if step is Step.WAIT:  # a turn in the limiter, or a backoff
+                if step is _WAIT:  # a turn in the limiter, or a backoff
                     await self._pause(attempts.delay)
                     step = attempts.next_step(clock())
                     continue
-                if step is Step.GIVE_UP:  # the limiter's wait is over max_rate_wait
+                if step is _GIVE_UP:  # the limiter's wait is over max_rate_wait
                     if error is None:
                         assert attempts.refused_wait is not None
                         assert self._policy.max_rate_wait is not None

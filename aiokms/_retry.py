@@ -159,6 +159,13 @@ class Step(enum.Enum):
     GIVE_UP = "give up"  # raise the last failure; if none, the limiter's wait was refused
 
 
+# What the hot path of every call names, read from module globals: an enum member read from
+# its class goes through the enum's metaclass, several times the cost of a global's lookup.
+_SEND = Step.SEND
+_DONE = Step.DONE
+_THROTTLE = Failure.THROTTLE
+
+
 class RetryPolicy:
     """What every call of one client shares: attempts allowed, retry quota, limiters.
 
@@ -260,7 +267,7 @@ class Attempts:
         if state == _BACKOFF:
             state = self._state = _TURN
         if state == _READY:
-            return Step.SEND
+            return _SEND
         if state != _TURN:
             raise RuntimeError(f"next_step() called {self!r}")
         limiter = self._limiter
@@ -269,7 +276,7 @@ class Attempts:
             limiter = None if limiters is None else limiters.turn(self._quota, now)
             if limiter is None:
                 self._state = _READY
-                return Step.SEND
+                return _SEND
             limit = self._policy.max_rate_wait
             if limit is not None and limiter.enabled:  # (slow start's waits: a round trip)
                 wait = limiter.wait_for(now)
@@ -291,7 +298,7 @@ class Attempts:
             self.delay = delay
             return Step.WAIT
         self._state = _READY
-        return Step.SEND
+        return _SEND
 
     def sending(self, now: float) -> None:
         """The request goes out now (after its connection slot and signing)."""
@@ -315,12 +322,12 @@ class Attempts:
             raise RuntimeError(f"on_reply() called {self!r}")
         limiters = self._policy.limiters
         if limiters is not None:
-            limiters.on_response(self._quota, failure is Failure.THROTTLE, now, self._sent_at)
+            limiters.on_response(self._quota, failure is _THROTTLE, now, self._sent_at)
         if failure is None:
             self._state = _FINISHED
             self.failure = None
             self._policy.retry_quota.release(self._last_cost)
-            return Step.DONE
+            return _DONE
         return self._failed(failure)
 
     def on_no_reply(self, failure: Failure, now: float) -> Step:

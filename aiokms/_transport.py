@@ -444,7 +444,7 @@ class Transport:
             task: asyncio.Task[object] = asyncio.current_task()  # type: ignore[assignment]
             deadlines.start(task)
         try:
-            with self._map_exceptions:
+            try:  # what ``with map_exceptions(...)`` does, without its two calls per request
                 # Not ``async with``: leaving it only calls release(), through four coroutines.
                 response = await session.post(
                     self._url, data=body, headers=headers, **self._proxy_options
@@ -458,6 +458,8 @@ class Transport:
                     {name.lower(): value for name, value in response.headers.items()},
                     data,
                 )
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise _translate(exc, self._map_exceptions) from exc
         except (asyncio.CancelledError, errors.TransportError):
             # Ours, whatever the cancellation became on its way out of aiohttp.
             if deadlines is not None and deadlines.expired(task) and not _cancelled_elsewhere(task):
