@@ -38,6 +38,7 @@ import pytest
 from botocore import xform_name
 
 from aiokms import cli
+from aiokms._quotas import default_rates
 from aiokms.cli import _kms
 from aiokms.emulator import LocalKMS
 from tests.esdk_cli import esdk_cli
@@ -1267,6 +1268,10 @@ def check_report(report: dict[str, Any]) -> None:
     assert sum(row["ops"] for row in timeline) == ops["succeeded"]
     assert sum(row["errors"] for row in timeline) == ops["failed"]
     kms = report["kms"]
+    # the client's counters, placed in time, add up to the run's
+    assert sum(row["kms_requests"] for row in timeline) == kms["requests"]
+    assert sum(row["throttles"] for row in timeline) == kms["throttles"]
+    assert sum(row["retries"] for row in timeline) == kms["retries"]
     # every retry follows a failed attempt; throttles are failed attempts
     failed_attempts = sum(kms["errors"].values())
     assert kms["retries"] <= failed_attempts <= kms["requests"]
@@ -1299,6 +1304,38 @@ def test_bench_closed_loop_direct_operation() -> None:
     # every operation is one KMS call, plus any retries
     assert report["kms"]["requests"] == 300 + report["kms"]["retries"]
     assert report["cache"] is None
+    assert report["quota_per_s"] is None  # the emulator meters no quota by default
+
+
+def test_bench_timeline_has_throttles_retries_and_the_quota(tmp_path: Path) -> None:
+    """Beyond the emulator's --rate-limit: throttles and retries in the timeline, where they
+    happened, adding up to the run's; the quota in the report and on the plot."""
+    plot = tmp_path / "bench.png"
+    result = aiokms(
+        "bench",
+        "--emulator",
+        "--rate-limit",
+        "50",
+        "--operation",
+        "encrypt",
+        "--payload-size",
+        "64",
+        "--duration",
+        "2",
+        "--concurrency",
+        "8",
+        "--json",
+        "--plot",
+        str(plot),
+    )
+    report = ok_json(result)
+    check_report(report)  # the timeline's KMS counts add up to the run's
+    assert report["quota_per_s"] == 50
+    kms, timeline = report["kms"], report["timeline"]
+    assert kms["throttles"] > 0 and kms["retries"] > 0
+    assert timeline[-1]["t"] < 2.0 + report["drain_s"]
+    assert {"kms_requests", "throttles", "retries"} <= set(timeline[0])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def bench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -1383,6 +1420,7 @@ def test_bench_passes_the_emulators_quotas_through(capsys: pytest.CaptureFixture
     rates = report["kms"]["limiter_rates"]
     assert list(rates) == ["Cryptographic operations (symmetric)"]
     assert report["kms"]["limiter_rate"] == rates["Cryptographic operations (symmetric)"]
+    assert report["quota_per_s"] == 50  # the one generate-data-key counts against
 
 
 def test_bench_retries_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1634,10 +1672,13 @@ def test_bench_processes_share_the_load_and_merge() -> None:
         "401",
         "--concurrency",
         "9",
+        "--quotas",
+        "1",
         "--json",
     )
     report = ok_json(result)
     check_report(report)
+    assert report["quota_per_s"] == default_rates(REGION)["Cryptographic operations (symmetric)"]
     assert report["processes"] == 2 and report["runs"] == 2
     assert report["requests"] == 401 and report["concurrency"] == 9  # the totals, shared
     assert report["operations"]["total"] == 401
