@@ -5,8 +5,8 @@ microseconds from 1 µs to an hour, 3 significant digits), and so do those of ea
 of its timeline. The ``--hdr-out`` file holds them (each in the HdrHistogram encoding, base64
 text) with the run's counters (and each bucket's: operations, errors, KMS requests, throttles,
 retries) and its start on the wall clock. Merging adds the histograms bucket by bucket and the
-counters one by one, so the merged percentiles are those of every
-operation of every run, to 3 significant digits: never an average of percentiles. Timeline
+counters one by one, so the merged percentiles are those of every operation of every run, to
+3 significant digits: never an average of percentiles, and the counts are exact. Timeline
 buckets are placed by wall-clock time, so runs started together (``--start-at``) on several
 processes or machines line up.
 

@@ -126,7 +126,8 @@ def figure(report: dict[str, Any]) -> Any:
 
     rows = report["timeline"]
     t = [row["t"] for row in rows]
-    width = t[1] - t[0] if len(t) > 1 else 1.0
+    # a bucket's width; a timeline of one bucket is the run's (as its ops_per_s has it)
+    width = t[1] - t[0] if len(t) > 1 else max(report["elapsed_s"], 1e-9)
     fig = Figure(figsize=(9, 8))
     top, middle, bottom = fig.subplots(3, 1, sharex=True)
     top.plot(t, [row["ops_per_s"] for row in rows], drawstyle="steps-post")
