@@ -38,6 +38,7 @@ import pytest
 from botocore import xform_name
 
 from aiokms import cli
+from aiokms._quotas import default_rates
 from aiokms.cli import _kms
 from aiokms.emulator import LocalKMS
 from tests.esdk_cli import esdk_cli
@@ -1267,6 +1268,10 @@ def check_report(report: dict[str, Any]) -> None:
     assert sum(row["ops"] for row in timeline) == ops["succeeded"]
     assert sum(row["errors"] for row in timeline) == ops["failed"]
     kms = report["kms"]
+    # the client's counters, placed in time, add up to the run's
+    assert sum(row["kms_requests"] for row in timeline) == kms["requests"]
+    assert sum(row["throttles"] for row in timeline) == kms["throttles"]
+    assert sum(row["retries"] for row in timeline) == kms["retries"]
     # every retry follows a failed attempt; throttles are failed attempts
     failed_attempts = sum(kms["errors"].values())
     assert kms["retries"] <= failed_attempts <= kms["requests"]
@@ -1299,6 +1304,38 @@ def test_bench_closed_loop_direct_operation() -> None:
     # every operation is one KMS call, plus any retries
     assert report["kms"]["requests"] == 300 + report["kms"]["retries"]
     assert report["cache"] is None
+    assert report["quota_per_s"] is None  # the emulator meters no quota by default
+
+
+def test_bench_timeline_has_throttles_retries_and_the_quota(tmp_path: Path) -> None:
+    """Beyond the emulator's --rate-limit: throttles and retries in the timeline, where they
+    happened, adding up to the run's; the quota in the report and on the plot."""
+    plot = tmp_path / "bench.png"
+    result = aiokms(
+        "bench",
+        "--emulator",
+        "--rate-limit",
+        "50",
+        "--operation",
+        "encrypt",
+        "--payload-size",
+        "64",
+        "--duration",
+        "2",
+        "--concurrency",
+        "8",
+        "--json",
+        "--plot",
+        str(plot),
+    )
+    report = ok_json(result)
+    check_report(report)  # the timeline's KMS counts add up to the run's
+    assert report["quota_per_s"] == 50
+    kms, timeline = report["kms"], report["timeline"]
+    assert kms["throttles"] > 0 and kms["retries"] > 0
+    assert timeline[-1]["t"] < 2.0 + report["drain_s"]
+    assert {"kms_requests", "throttles", "retries"} <= set(timeline[0])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def bench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -1383,6 +1420,7 @@ def test_bench_passes_the_emulators_quotas_through(capsys: pytest.CaptureFixture
     rates = report["kms"]["limiter_rates"]
     assert list(rates) == ["Cryptographic operations (symmetric)"]
     assert report["kms"]["limiter_rate"] == rates["Cryptographic operations (symmetric)"]
+    assert report["quota_per_s"] == 50  # the one generate-data-key counts against
 
 
 def test_bench_retries_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1538,6 +1576,111 @@ async def test_bench_sigint_reports_what_was_measured(tmp_path: Path) -> None:
         assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _stat(pid: int) -> list[str]:
+    """Process ``pid``'s /proc/PID/stat fields after its name (state, ppid, ...); [] if gone."""
+    with contextlib.suppress(OSError):
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return []
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: from /proc)."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _stat(int(entry.name))[1:2] == [str(pid)]
+    ]
+
+
+def cpu_ticks(pid: int) -> int:
+    """The CPU time process ``pid`` has used, user and system, in clock ticks."""
+    fields = _stat(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0
+
+
+def connections(pid: int) -> int:
+    """How many TCP connections process ``pid`` holds open (Linux: from /proc)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    count = 0
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                count += fields[3] == "01" and fields[9] in inodes  # 01: ESTABLISHED
+    return count
+
+
+def command(pid: int) -> bytes:
+    """Process ``pid``'s command line (NUL-separated), once it runs its program; b"" if gone."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists (Linux: in /proc; a zombie not yet reaped counts)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+async def test_bench_ctrl_c_leaves_the_emulator_serving_until_the_report_then_stops_it() -> None:
+    """Ctrl-C, as a terminal sends it (SIGINT to the foreground process group), mid-run: the
+    emulator child, in a session of its own, does not get it and keeps serving while the load
+    stops and the report is made; the report is printed, and the emulator is stopped and
+    reaped: no process is left behind."""
+    proc = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "bench",
+        "--emulator",
+        "--latency",
+        "0.005",
+        "--duration",
+        "1m",
+        "--concurrency",
+        "4",
+        "--json",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as a shell's foreground job
+    )
+    emulator = None
+    try:
+
+        def emulator_started() -> bool:
+            return any(b"aiokms.emulator" in command(pid) for pid in children(proc.pid))
+
+        await until(emulator_started)
+        (emulator,) = children(proc.pid)
+        assert os.getpgid(emulator) != os.getpgid(proc.pid)  # out of Ctrl-C's reach
+        # the load runs (generate-data-key makes no call before it), and has for a while
+        await until(lambda: connections(emulator) > 0)
+        served = cpu_ticks(emulator)
+        await until(lambda: cpu_ticks(emulator) >= served + 10)
+        os.killpg(proc.pid, signal.SIGINT)  # the group this test made, by its id
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if emulator is not None and running(emulator):  # a failed test leaves nothing behind
+            os.kill(emulator, signal.SIGKILL)
+    assert proc.returncode == 130, err.decode()
+    report = json.loads(out)
+    check_report(report)
+    assert report["interrupted"] is True and report["operations"]["succeeded"] > 100
+    # the emulator kept serving until the load stopped: nothing failed for want of it
+    assert report["operations"]["failed"] == 0 and report["kms"]["errors"] == {}
+    assert not running(emulator)  # stopped and reaped by bench, not orphaned
+
+
 def test_bench_thresholds_exceeded_exit_1() -> None:
     result = aiokms(
         "bench",
@@ -1634,10 +1777,13 @@ def test_bench_processes_share_the_load_and_merge() -> None:
         "401",
         "--concurrency",
         "9",
+        "--quotas",
+        "1",
         "--json",
     )
     report = ok_json(result)
     check_report(report)
+    assert report["quota_per_s"] == default_rates(REGION)["Cryptographic operations (symmetric)"]
     assert report["processes"] == 2 and report["runs"] == 2
     assert report["requests"] == 401 and report["concurrency"] == 9  # the totals, shared
     assert report["operations"]["total"] == 401

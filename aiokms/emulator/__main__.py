@@ -302,6 +302,7 @@ def _announce(local: LocalKMS, as_json: bool, out: TextIO) -> None:
             "secret_key": creds.secret_key,
             "session_token": creds.token,
             "ca_bundle": local.ca_bundle,
+            "quota_rates": dict(local.quota_rates),
         }
         print(json.dumps(doc), file=out, flush=True)
         return

@@ -152,6 +152,19 @@ async def test_announcement_formats() -> None:
         cli._announce(local, True, doc)
         assert json.loads(doc.getvalue())["endpoint_url"] == local.endpoint_url
         assert json.loads(doc.getvalue())["ca_bundle"] is None
+        assert json.loads(doc.getvalue())["quota_rates"] == {}
+
+
+async def test_the_json_announcement_names_the_quotas_metered() -> None:
+    async with LocalKMS(
+        quotas={"DescribeKey": 5, "Cryptographic operations (symmetric)": 50}
+    ) as local:
+        doc = io.StringIO()
+        cli._announce(local, True, doc)
+        assert json.loads(doc.getvalue())["quota_rates"] == {
+            "DescribeKey": 5.0,
+            "Cryptographic operations (symmetric)": 50.0,
+        }
 
 
 async def test_announcement_over_tls_names_the_ca_bundle() -> None:

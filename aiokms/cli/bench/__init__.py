@@ -80,7 +80,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         operation, cache = await prepare(args, kms, key_id)
         if cache is not None:
             await stack.enter_async_context(cache)
-        load = Load(args, operation)
+        load = Load(args, operation, kms_counts=lambda: _kms_counts(kms.stats()))
         if args.start_at is not None:
             await _wait_until(args.start_at)
         before = kms.stats()
@@ -101,6 +101,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             "contexts": args.contexts,
             "cache_enabled": cache is not None,
             "loop": args.loop,
+            # the quota the operation counts against, where it is known: the emulator's
+            "quota_per_s": emulator.quota if args.emulator else None,
         }
         report = summarize(
             load.recorder,
@@ -115,6 +117,10 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             document = run_document(report, load.recorder, started_at=started_at)
             await asyncio.to_thread(_write_text, args.hdr_out, json.dumps(document))
         return report
+
+
+def _kms_counts(stats: Any) -> tuple[int, int, int]:
+    return stats.requests, stats.throttles, stats.retries
 
 
 def _write_text(name: str, text: str) -> None:

@@ -205,8 +205,8 @@ def build_parser(prog: str) -> Parser:
     output.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="draw throughput and latency over time to this PNG (needs matplotlib: "
-        "pip install 'aiokms[plot]')",
+        help="draw throughput, latency and KMS requests, throttles and retries over time "
+        "(with the quota, when known) to this PNG (needs matplotlib: pip install 'aiokms[plot]')",
     )
     output.add_argument(
         "--no-progress",

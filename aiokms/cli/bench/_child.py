@@ -15,10 +15,18 @@ from aiokms.cli.bench._args import BENCH_ALIAS
 __all__ = ["EmulatorChild"]
 
 _START_TIMEOUT = 30.0
+# the KMS quota every operation bench runs counts against (GenerateDataKey, Encrypt and Decrypt
+# with the symmetric key it makes)
+_QUOTA = "Cryptographic operations (symmetric)"
 
 
 class EmulatorChild:
-    """The emulator in a child process: its own core, stopped (SIGTERM) when the run ends."""
+    """The emulator in a child process: its own core, stopped (SIGTERM) when the run ends.
+
+    ``quota`` is the rate, requests/s, of the emulator's quota the operations count against
+    (``--rate-limit``, or the symmetric cryptographic operations' under ``--quotas`` or
+    ``--quota``), or None when it meters none.
+    """
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
@@ -26,6 +34,7 @@ class EmulatorChild:
         self.endpoint_url = ""
         self.region = ""
         self.credentials: Any = None
+        self.quota: float | None = None
 
     async def __aenter__(self) -> EmulatorChild:
         from aiokms import Credentials
@@ -58,6 +67,7 @@ class EmulatorChild:
             self.credentials = Credentials(
                 ready["access_key"], ready["secret_key"], ready.get("session_token")
             )
+            self.quota = self._args.rate_limit or ready["quota_rates"].get(_QUOTA)
         except (asyncio.TimeoutError, ValueError, KeyError, TypeError):
             await self._stop()
             raise CommandError(

@@ -127,7 +127,9 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
             i, message = failed[0]
             raise CommandError(f"worker {i + 1} of {count} failed: {message}", FAILURE)
         report = merge([json.loads(path.read_text()) for path in files])
-    report["target"] = "emulator" if args.emulator else report["target"]
+    if args.emulator:  # the workers see an endpoint; the quota is this emulator's
+        report["target"] = "emulator"
+        report["quota_per_s"] = emulator.quota
     report["processes"] = count
     return report
 

@@ -3,9 +3,10 @@
 How this works. A run's latencies go into an HDR histogram (the ``hdrhistogram`` package:
 microseconds from 1 µs to an hour, 3 significant digits), and so do those of each time bucket
 of its timeline. The ``--hdr-out`` file holds them (each in the HdrHistogram encoding, base64
-text) with the run's counters and its start on the wall clock. Merging adds the histograms
-bucket by bucket and the counters one by one, so the merged percentiles are those of every
-operation of every run, to 3 significant digits: never an average of percentiles. Timeline
+text) with the run's counters (and each bucket's: operations, errors, KMS requests, throttles,
+retries) and its start on the wall clock. Merging adds the histograms bucket by bucket and the
+counters one by one, so the merged percentiles are those of every operation of every run, to
+3 significant digits: never an average of percentiles, and the counts are exact. Timeline
 buckets are placed by wall-clock time, so runs started together (``--start-at``) on several
 processes or machines line up.
 
@@ -20,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from aiokms.cli.bench._measure import Recorder, bucket_width
+from aiokms.cli.bench._measure import KMS_COUNTS, Recorder, bucket_width
 
 __all__ = ["FORMAT", "ceil_share", "hdr_available", "latency_ms", "merge", "run_document"]
 
@@ -74,7 +75,8 @@ def run_document(
     def bucket(end: float) -> dict[str, Any]:
         i = int(end / width)
         if i not in buckets:
-            buckets[i] = {"ops": 0, "errors": 0, "latency": _histogram()}
+            buckets[i] = {"ops": 0, "errors": 0, **dict.fromkeys(KMS_COUNTS, 0)}
+            buckets[i]["latency"] = _histogram()
         return buckets[i]
 
     for end, latency in zip(recorder.ends, recorder.latencies, strict=True):
@@ -83,6 +85,10 @@ def run_document(
         _record(entry["latency"], latency)
     for end, _code in recorder.failures:
         bucket(end)["errors"] += 1
+    for at, *counts in recorder.kms:
+        entry = bucket(at)
+        for name, n in zip(KMS_COUNTS, counts, strict=True):
+            entry[name] += n
     elapsed = report["elapsed_s"]
     return {
         "format": FORMAT,
@@ -97,6 +103,7 @@ def run_document(
                     "i": i,
                     "ops": entry["ops"],
                     "errors": entry["errors"],
+                    **{name: entry[name] for name in KMS_COUNTS},
                     "latency_us": _encode(entry["latency"]),
                 }
                 for i, entry in sorted(buckets.items())
@@ -224,15 +231,18 @@ def _merge_timelines(documents: Sequence[dict[str, Any]], start: float) -> list[
         own = doc["timeline"]["width_s"]
         for entry in doc["timeline"]["buckets"]:
             i = int((offset + entry["i"] * own) / width + 1e-9)
-            row = rows.setdefault(i, {"ops": 0, "errors": 0, "latency": _histogram()})
-            row["ops"] += entry["ops"]
-            row["errors"] += entry["errors"]
+            row = rows.get(i)
+            if row is None:
+                row = rows[i] = {"ops": 0, "errors": 0, **dict.fromkeys(KMS_COUNTS, 0)}
+                row["latency"] = _histogram()
+            for name in ("ops", "errors", *KMS_COUNTS):
+                row[name] += entry.get(name, 0)  # files written before the KMS counts: none
             row["latency"].add(_decode(entry["latency_us"]))
     if not rows:
         return []
     timeline = []
     for i in range(max(rows) + 1):
-        row = rows.get(i, {"ops": 0, "errors": 0, "latency": None})
+        row = rows.get(i, {"ops": 0, "errors": 0, **dict.fromkeys(KMS_COUNTS, 0), "latency": None})
         hist = row["latency"]
         has = hist is not None and hist.get_total_count() > 0
         timeline.append(
@@ -243,6 +253,7 @@ def _merge_timelines(documents: Sequence[dict[str, Any]], start: float) -> list[
                 "p50_ms": round(hist.get_value_at_percentile(50.0) / 1000, 3) if has else None,
                 "p99_ms": round(hist.get_value_at_percentile(99.0) / 1000, 3) if has else None,
                 "errors": row["errors"],
+                **{name: row[name] for name in KMS_COUNTS},
             }
         )
     return timeline

@@ -10,7 +10,10 @@ as missed. ``--ramp-up`` starts the workers one by one (closed) or climbs the ra
 The run stops by itself at ``--duration`` or after ``--requests`` operations, then waits a
 bounded grace period for operations in flight (the drain, reported apart from the elapsed
 time); SIGINT stops it early and keeps what was measured. Each worker yields to the event loop
-after every operation, so operations that never wait (cache hits) take turns.
+after every operation, so operations that never wait (cache hits) take turns. Meanwhile the
+client's counters (KMS requests, throttles, retries) are read every 50 ms, the narrowest
+timeline bucket, and once more when the run is over: the timeline places each one's growth at
+the reading that saw it, and its buckets add up to the run's totals.
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ from botocore import exceptions as boto
 from aiokms.cli.bench._measure import Recorder, error_code
 from aiokms.cli.bench._operations import Operation
 
-__all__ = ["Load", "arrival", "on_sigint"]
+__all__ = ["KMSCounts", "Load", "arrival", "on_sigint"]
 
 _GRACE = 10.0  # the most seconds to wait for operations in flight after the end
+_READ_EVERY = 0.05  # seconds between readings of the client's counters
+
+KMSCounts = Callable[[], tuple[int, int, int]]
+"""Reads the client's KMS requests, throttles and retries so far (its ``stats()``)."""
 
 
 def arrival(n: int, rate: float, ramp_up: float = 0.0) -> float:
@@ -60,7 +67,8 @@ class Load:
     """Runs the operations and records them; stops by itself, or early on :meth:`interrupt`.
 
     ``clock`` is read for every start and end (``time.perf_counter``); times are offsets from
-    the start of the run.
+    the start of the run. ``kms_counts``, when given, is read during the run for the timeline's
+    KMS requests, throttles and retries.
     """
 
     def __init__(
@@ -69,10 +77,13 @@ class Load:
         operation: Operation,
         *,
         clock: Callable[[], float] = time.perf_counter,
+        kms_counts: KMSCounts | None = None,
     ) -> None:
         self.args = args
         self.operation = operation
         self.clock = clock
+        self.kms_counts = kms_counts
+        self._counted = (0, 0, 0)
         self.recorder = Recorder()
         self.started = 0
         self.t0 = 0.0
@@ -170,6 +181,10 @@ class Load:
         grace period) and recorded, but that drain is not part of the elapsed time.
         """
         self.t0 = self.clock()
+        reader = None
+        if self.kms_counts is not None:
+            self._counted = self.kms_counts()
+            reader = asyncio.create_task(self._read_kms_counts())
         if self.args.rate is None:
             self._tasks = [
                 asyncio.create_task(self._closed_worker(k)) for k in range(self.args.concurrency)
@@ -186,12 +201,28 @@ class Load:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if reader is not None:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+                self._count_kms()  # what the last operations added: the totals are whole
         if self.fatal is not None:
             raise self.fatal
         finished = self.now()
         if self.interrupted_at is not None:
             return self.interrupted_at
         return min(finished, self.deadline)
+
+    async def _read_kms_counts(self) -> None:
+        while True:
+            await asyncio.sleep(_READ_EVERY)
+            self._count_kms()
+
+    def _count_kms(self) -> None:
+        assert self.kms_counts is not None
+        now = self.kms_counts()
+        before, self._counted = self._counted, now
+        requests, throttles, retries = (n - b for n, b in zip(now, before, strict=True))
+        self.recorder.kms_counts(self.now(), requests, throttles, retries)
 
     async def _wait(self, tasks: list[asyncio.Task[None]]) -> None:
         pending = set(tasks)

@@ -17,6 +17,7 @@ from typing import Any
 from botocore import exceptions as boto
 
 __all__ = [
+    "KMS_COUNTS",
     "Recorder",
     "bucket_width",
     "error_code",
@@ -25,6 +26,10 @@ __all__ = [
     "thresholds",
     "timeline",
 ]
+
+
+KMS_COUNTS = ("kms_requests", "throttles", "retries")
+"""The client's counters in each timeline bucket, in :attr:`Recorder.kms`'s order."""
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -44,12 +49,15 @@ class Recorder:
         latencies: each successful operation's latency.
         failures: when each failed operation ended, with its error code.
         missed: open-loop arrivals that were never started.
+        kms: the client's counters, read now and then during the run: when, and the KMS
+            requests, throttles and retries counted since the reading before.
     """
 
     ends: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     failures: list[tuple[float, str]] = field(default_factory=list)
     missed: int = 0
+    kms: list[tuple[float, int, int, int]] = field(default_factory=list)
 
     def success(self, end: float, latency: float) -> None:
         """Record a successful operation."""
@@ -59,6 +67,11 @@ class Recorder:
     def failure(self, end: float, code: str) -> None:
         """Record a failed operation and its error code."""
         self.failures.append((end, code))
+
+    def kms_counts(self, at: float, requests: int, throttles: int, retries: int) -> None:
+        """Record the KMS requests, throttles and retries counted since the last reading."""
+        if requests or throttles or retries:
+            self.kms.append((at, requests, throttles, retries))
 
     @property
     def completed(self) -> int:
@@ -76,17 +89,23 @@ def bucket_width(elapsed: float) -> float:
 
 
 def timeline(recorder: Recorder, elapsed: float) -> list[dict[str, float | None]]:
-    """Throughput, latency percentiles (None where nothing ended) and errors per time bucket."""
+    """Per time bucket: throughput, latency percentiles (None where nothing ended), errors,
+    and the KMS requests, throttles and retries the client counted (as it was read)."""
     if elapsed <= 0:
         return []
     width = bucket_width(elapsed)
     count = max(1, math.ceil(elapsed / width))
     latencies: list[list[float]] = [[] for _ in range(count)]
     errors = [0] * count
+    kms = [[0, 0, 0] for _ in range(count)]
     for end, latency in zip(recorder.ends, recorder.latencies, strict=True):
         latencies[min(int(end / width), count - 1)].append(latency)
     for end, _code in recorder.failures:
         errors[min(int(end / width), count - 1)] += 1
+    for at, *counts in recorder.kms:
+        row = kms[min(int(at / width), count - 1)]
+        for k, n in enumerate(counts):
+            row[k] += n
     rows: list[dict[str, float | None]] = []
     for i in range(count):
         span = min(width, elapsed - i * width) or width
@@ -99,6 +118,7 @@ def timeline(recorder: Recorder, elapsed: float) -> list[dict[str, float | None]
                 "p50_ms": round(percentile(ordered, 0.50) * 1000, 3) if ordered else None,
                 "p99_ms": round(percentile(ordered, 0.99) * 1000, 3) if ordered else None,
                 "errors": errors[i],
+                **dict(zip(KMS_COUNTS, kms[i], strict=True)),
             }
         )
     return rows

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections import Counter
 from typing import IO, Any
 
-__all__ = ["cache_counters", "kms_counters", "plot", "print_table"]
+__all__ = ["cache_counters", "figure", "kms_counters", "plot", "print_table"]
 
 
 def kms_counters(before: Any, after: Any) -> dict[str, Any]:
@@ -62,6 +61,10 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             ),
         ),
         ("throttles", f"{kms['throttles']:,}"),
+        (
+            "quota",
+            "not known" if report.get("quota_per_s") is None else f"{report['quota_per_s']:,g}/s",
+        ),
         ("retries", f"{kms['retries']:,}"),
         (
             "errors",
@@ -115,14 +118,18 @@ def print_table(report: dict[str, Any], out: IO[str]) -> None:
     Console(file=out, soft_wrap=True).print(table)
 
 
-def plot(report: dict[str, Any], path: str) -> None:
-    """Draw throughput and latency (p50, p99) over time to a PNG."""
-    matplotlib = importlib.import_module("matplotlib")
-    matplotlib.use("Agg")
-    plt = importlib.import_module("matplotlib.pyplot")
+def figure(report: dict[str, Any]) -> Any:
+    """The report's timeline as a matplotlib ``Figure`` of three panels sharing the time axis:
+    throughput (and errors), latency (p50, p99), and the KMS requests, throttles and retries
+    a second, with the quota as a line when it is known (``quota_per_s``)."""
+    from matplotlib.figure import Figure
+
     rows = report["timeline"]
     t = [row["t"] for row in rows]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
+    # a bucket's width; a timeline of one bucket is the run's (as its ops_per_s has it)
+    width = t[1] - t[0] if len(t) > 1 else max(report["elapsed_s"], 1e-9)
+    fig = Figure(figsize=(9, 8))
+    top, middle, bottom = fig.subplots(3, 1, sharex=True)
     top.plot(t, [row["ops_per_s"] for row in rows], drawstyle="steps-post")
     top.set_ylabel("ops/s")
     title = f"aiokms bench: {report['operation']}, concurrency {report['concurrency']}"
@@ -136,10 +143,27 @@ def plot(report: dict[str, Any], path: str) -> None:
         twin.set_ylabel("errors", color="tab:red")
     for name in ("p50", "p99"):
         values = [math.nan if row[f"{name}_ms"] is None else row[f"{name}_ms"] for row in rows]
-        bottom.plot(t, values, label=name, drawstyle="steps-post")
-    bottom.set_ylabel("latency (ms)")
+        middle.plot(t, values, label=name, drawstyle="steps-post")
+    middle.set_ylabel("latency (ms)")
+    middle.legend()
+    for name, label in (
+        ("kms_requests", "KMS requests"),
+        ("throttles", "throttles"),
+        ("retries", "retries"),
+    ):
+        # reports merged from files written before these counts have none
+        values = [row.get(name, 0) / width for row in rows]
+        bottom.plot(t, values, label=label, drawstyle="steps-post")
+    quota = report.get("quota_per_s")
+    if quota is not None:
+        bottom.axhline(quota, color="black", linestyle="--", label=f"quota {quota:g}/s")
+    bottom.set_ylabel("KMS, per second")
     bottom.set_xlabel("seconds")
     bottom.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot(report: dict[str, Any], path: str) -> None:
+    """Draw :func:`figure` to a PNG."""
+    figure(report).savefig(path, dpi=100)

@@ -114,3 +114,29 @@ def test_merge_refuses_what_it_cannot_merge() -> None:
 def test_shares_add_up(total: int, parts: int) -> None:
     shares = [_hdr.ceil_share(total, parts, i) for i in range(parts)]
     assert sum(shares) == total and max(shares) - min(shares) <= 1
+
+
+def test_merge_adds_throttles_and_retries_bucket_by_bucket() -> None:
+    a, a_recorder = run([0.001] * 10, 0)
+    b, b_recorder = run([0.002] * 10, 0)
+    a_recorder.kms_counts(0.12, 20, 5, 4)
+    a_recorder.kms_counts(1.51, 3, 1, 1)
+    b_recorder.kms_counts(0.02, 7, 2, 2)  # 0.5 s later on the wall clock: bucket 10
+    b_recorder.kms_counts(1.03, 9, 3, 0)  # bucket 30, with a's second reading
+    docs = [
+        _hdr.run_document(a, a_recorder, started_at=1000.0),
+        _hdr.run_document(b, b_recorder, started_at=1000.5),
+    ]
+    rows = _hdr.merge(docs)["timeline"]
+    counts = {
+        i: (row["kms_requests"], row["throttles"], row["retries"])
+        for i, row in enumerate(rows)
+        if row["kms_requests"]
+    }
+    assert counts == {2: (20, 5, 4), 10: (7, 2, 2), 30: (12, 4, 1)}
+    # a file written before these counts merges as having none
+    for bucket in docs[1]["timeline"]["buckets"]:
+        for name in ("kms_requests", "throttles", "retries"):
+            del bucket[name]
+    rows = _hdr.merge(docs)["timeline"]
+    assert sum(row["throttles"] for row in rows) == 6 and sum(row["ops"] for row in rows) == 20

@@ -97,3 +97,32 @@ def test_closed_loop_workers_start_over_the_ramp_up() -> None:
     assert virtual_time.run(main()) == 2.0
     first = sorted(starts.values())
     assert [start - first[0] for start in first] == pytest.approx([0.0, 0.25, 0.5, 0.75])
+
+
+def test_the_clients_counters_are_read_during_the_run_and_add_up() -> None:
+    """The timeline's KMS requests, throttles and retries are the growth of the client's
+    counters, placed when read; a last reading after the run makes them add up to its totals."""
+    counters = [100, 7, 3]  # before the run: not counted
+
+    async def main() -> tuple[float, _load.Load]:
+        async def operation(i: int) -> None:
+            await asyncio.sleep(0.02)
+            counters[0] += 2  # a throttle, then the retry that succeeds
+            counters[1] += 1
+            counters[2] += 1
+
+        load = _load.Load(
+            load_args(requests=30),
+            operation,
+            clock=asyncio.get_running_loop().time,
+            kms_counts=lambda: (counters[0], counters[1], counters[2]),
+        )
+        return await load.run(), load
+
+    elapsed, load = virtual_time.run(main())
+    assert elapsed == pytest.approx(0.6)
+    samples = load.recorder.kms
+    # read every 50 ms while the run went on (2 or 3 operations each), and once at the end
+    assert len(samples) >= 12 and all(s[1] <= 6 for s in samples)
+    assert [sum(s[k] for s in samples) for k in (1, 2, 3)] == [60, 30, 30]
+    assert all(0 < s[0] <= elapsed for s in samples)

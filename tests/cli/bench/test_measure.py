@@ -35,3 +35,18 @@ def test_summary_percentiles() -> None:
         1998.0,
         2000.0,
     ]
+
+
+def test_timeline_counts_kms_requests_throttles_and_retries_per_bucket() -> None:
+    recorder = _measure.Recorder()
+    recorder.success(0.9, 0.010)
+    recorder.kms_counts(0.05, 10, 2, 1)
+    recorder.kms_counts(0.07, 4, 4, 3)
+    recorder.kms_counts(0.5, 0, 0, 0)  # nothing new: not kept
+    recorder.kms_counts(0.97, 6, 0, 2)
+    assert len(recorder.kms) == 3
+    rows = _measure.summarize(recorder, 1.0, settings={}, kms={}, cache=None)["timeline"]
+    assert len(rows) == 20  # 50 ms buckets
+    counts = [(row["kms_requests"], row["throttles"], row["retries"]) for row in rows]
+    assert counts[1] == (14, 6, 4) and counts[19] == (6, 0, 2)
+    assert sum(c[1] for c in counts) == 6 and sum(c[2] for c in counts) == 6
