@@ -222,7 +222,9 @@ def load_aiokms() -> Any:
 
 
 @contextlib.asynccontextmanager
-async def aiokms_client(url: str, concurrency: int, ca_bundle: str | None) -> AsyncIterator[Call]:
+async def aiokms_client(
+    url: str, concurrency: int, ca_bundle: str | None, tracer_provider: Any = None
+) -> AsyncIterator[Call]:
     aiokms = load_aiokms()
     async with aiokms.KMSClient(
         region_name=REGION,
@@ -230,6 +232,7 @@ async def aiokms_client(url: str, concurrency: int, ca_bundle: str | None) -> As
         credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
         max_connections=concurrency,
         verify=ca_bundle,
+        tracer_provider=tracer_provider,
     ) as kms:
         yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
 
@@ -306,31 +309,28 @@ def span_dropping_provider() -> Any:
 
 
 @contextlib.asynccontextmanager
-async def aiokms_traced_client(url: str, concurrency: int) -> AsyncIterator[Call]:
-    aiokms = load_aiokms()
+async def aiokms_traced_client(
+    url: str, concurrency: int, ca_bundle: str | None
+) -> AsyncIterator[Call]:
     provider = span_dropping_provider()
     try:
-        async with aiokms.KMSClient(
-            region_name=REGION,
-            endpoint_url=url,
-            credentials=aiokms.Credentials(ACCESS_KEY, SECRET_KEY),
-            max_connections=concurrency,
-            tracer_provider=provider,
-        ) as kms:
-            yield functools.partial(kms.generate_data_key, KeyId=KEY_ID, KeySpec="AES_256")
+        async with aiokms_client(url, concurrency, ca_bundle, provider) as call:
+            yield call
     finally:
         provider.shutdown()
 
 
 @contextlib.asynccontextmanager
-async def aiobotocore_traced_client(url: str, concurrency: int) -> AsyncIterator[Call]:
+async def aiobotocore_traced_client(
+    url: str, concurrency: int, ca_bundle: str | None
+) -> AsyncIterator[Call]:
     from opentelemetry.instrumentation.botocore import AiobotocoreInstrumentor
 
     provider = span_dropping_provider()
     instrumentor = AiobotocoreInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     try:
-        async with aiobotocore_client(url, concurrency) as call:
+        async with aiobotocore_client(url, concurrency, ca_bundle) as call:
             yield call
     finally:
         instrumentor.uninstrument()
