@@ -649,6 +649,13 @@ def test_kms_tls_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
         capsys, "kms", "list-keys", "--region", REGION, "--ca-bundle", str(missing)
     )
     assert code == 253 and f"--ca-bundle: cannot load {missing}" in err
+    # a directory of hashed certificates (OpenSSL's capath) is the client's to read, as with
+    # verify= or AWS_CA_BUNDLE: not refused as a file that cannot be loaded
+    nobody = ("--endpoint-url", "https://127.0.0.1:9")  # nothing listens: nothing is sent
+    code, _, err = run_main(
+        capsys, "kms", "list-keys", "--region", REGION, *nobody, "--ca-bundle", str(tmp_path)
+    )
+    assert code != 0 and "--ca-bundle" not in err and "cannot load" not in err
 
 
 def test_kms_configuration_and_connection_failures(

@@ -157,10 +157,16 @@ def make_client(args: argparse.Namespace, **kwargs: object) -> KMSClient:
 
 
 def _loadable(ca_bundle: str) -> str:
-    """``--ca-bundle``'s path, once it is known to load (a configuration error otherwise)."""
+    """``--ca-bundle``'s path, once it is known to load (a configuration error otherwise).
+
+    A directory of hashed certificates is passed on as it is: the client reads it as OpenSSL's
+    ``capath``, a certificate at a time as they are needed, so there is nothing to load now.
+    """
     import ssl
 
     path = os.path.expanduser(ca_bundle)
+    if os.path.isdir(path):
+        return path
     try:
         ssl.create_default_context(cafile=path)
     except (OSError, ssl.SSLError) as exc:
