@@ -18,13 +18,11 @@ import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
-import ipaddress
 import json
 import os
 import re
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -44,6 +42,7 @@ from aiokms.emulator import LocalKMS
 from tests.esdk_cli import esdk_cli
 from tests.fake_kms import ThreadedKMS
 from tests.helpers import until
+from tests.tls import TestCA
 
 REGION = "us-east-1"
 COMMAND = [sys.executable, "-m", "aiokms.cli"]
@@ -581,49 +580,11 @@ def test_kms_debug_redacts_secrets(emulator: dict[str, str], tmp_path: Path) -> 
     assert "NotFoundException" in result.stderr.decode()
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1, signed by its own key: (certificate, key) PEM files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_kms_over_tls_with_ca_bundle_or_without_verification(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    cert, key = self_signed(tmp_path)
-    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_side.load_cert_chain(cert, key)
+    ca = TestCA(tmp_path)
+    server_side = ca.server_context()
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "AKIDTLS"),
         ("AWS_SECRET_ACCESS_KEY", "tls-secret"),
@@ -636,7 +597,7 @@ def test_kms_over_tls_with_ca_bundle_or_without_verification(
         base = ["kms", "list-aliases", "--no-paginate", "--endpoint-url", server.url]
         code, _, err = run_main(capsys, *base)
         assert code == 255 and "CERTIFICATE_VERIFY_FAILED" in err  # verified by default
-        code, _, err = run_main(capsys, *base, "--ca-bundle", str(cert))
+        code, _, err = run_main(capsys, *base, "--ca-bundle", str(ca.bundle))
         assert code == 0, err
         code, _, err = run_main(capsys, *base, "--no-verify-ssl")
         assert code == 0, err
