@@ -285,7 +285,6 @@ def rsa_decrypt(key: rsa.RSAPrivateKey, algorithm: str, ciphertext: bytes) -> by
 
 
 WRAPPING_ALGORITHMS = (
-    "RSAES_PKCS1_V1_5",
     "RSAES_OAEP_SHA_1",
     "RSAES_OAEP_SHA_256",
     "RSA_AES_KEY_WRAP_SHA_1",
@@ -294,13 +293,11 @@ WRAPPING_ALGORITHMS = (
 
 
 def unwrap_key_material(key: rsa.RSAPrivateKey, algorithm: str, wrapped: bytes) -> bytes:
-    """Key material wrapped for import (Developer Guide, "Encrypt key material"): RSAES
-    PKCS #1 v1.5 or OAEP with the wrapping key, or, for ``RSA_AES_KEY_WRAP_SHA_*``, an
+    """Key material wrapped for import (Developer Guide, "Encrypt key material"): RSAES-OAEP
+    with the wrapping key, or, for ``RSA_AES_KEY_WRAP_SHA_*``, an
     RSAES-OAEP-wrapped AES key followed by the material under AES key wrap with padding
     (RFC 5649). Raises ``ValueError`` for anything that does not unwrap."""
-    hash_name = "SHA_" + algorithm.rsplit("_", 1)[1] if "SHA" in algorithm else ""
-    if algorithm == "RSAES_PKCS1_V1_5":
-        return key.decrypt(wrapped, padding.PKCS1v15())
+    hash_name = "SHA_" + algorithm.rsplit("_", 1)[1]
     oaep = padding.OAEP(
         mgf=padding.MGF1(_HASHES[hash_name]()), algorithm=_HASHES[hash_name](), label=None
     )

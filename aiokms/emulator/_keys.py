@@ -793,6 +793,8 @@ class KeyStore:
             )
             key.public_der = _crypto.public_key_der(key.private_key)
         for p in r.get("ImportParameters", ()):
+            if p["WrappingAlgorithm"] not in _crypto.WRAPPING_ALGORITHMS:
+                continue  # one KMS no longer accepts (RSAES_PKCS1_V1_5): the token is void
             wrapping = _crypto.load_private_key(base64.b64decode(p["WrappingKey"], validate=True))
             if not isinstance(wrapping, rsa.RSAPrivateKey):
                 raise ValueError(f"key {key.key_id}: a wrapping key that is not RSA")

@@ -1084,6 +1084,16 @@ def _get_parameters_for_import(store: KeyStore, params: Params, prepared: Any) -
     key = _external(store, params)
     algorithm = _required(params, "WrappingAlgorithm")
     spec = _required(params, "WrappingKeySpec")
+    if algorithm == "RSAES_PKCS1_V1_5":
+        # Still in the model's AlgorithmSpec, refused for every key since October 10, 2023
+        # (GetParametersForImport reference, WrappingAlgorithm). The reference gives no error
+        # code: a parameter value KMS no longer accepts is a ValidationException, while its
+        # UnsupportedOperationException means the operation does not apply to this key.
+        raise _validation(
+            "The RSAES_PKCS1_V1_5 wrapping algorithm is not supported: as of October 10, 2023, "
+            "KMS does not support it. Use RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, "
+            "RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1."
+        )
     if algorithm not in _crypto.WRAPPING_ALGORITHMS or spec not in _crypto.RSA_SPECS:
         raise KMSError(
             "UnsupportedOperationException",

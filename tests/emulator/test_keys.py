@@ -442,6 +442,56 @@ def test_imported_asymmetric_key_material() -> None:
     )[0] == ("ValidationException")
 
 
+def test_rsaes_pkcs1_v1_5_wrapping_is_refused() -> None:
+    """GetParametersForImport reference, WrappingAlgorithm
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html):
+    "RSAES_PKCS1_V1_5 (Deprecated) - As of October 10, 2023, KMS does not support the
+    RSAES_PKCS1_V1_5 wrapping algorithm." The model still lists it; the reference gives no
+    error code, and LocalKMS answers ValidationException (README) for every key and wrapping
+    key spec, handing out no wrapping key. Import parameters of that algorithm in a state file
+    written before are void: their import token is not valid."""
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    backend = Backend(store)
+    symmetric = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    mac = invoke(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+    )["KeyMetadata"]["KeyId"]
+    for key_id in (symmetric, mac):
+        for spec in ("RSA_2048", "RSA_3072", "RSA_4096"):
+            code, message = fails(
+                backend,
+                "GetParametersForImport",
+                KeyId=key_id,
+                WrappingAlgorithm="RSAES_PKCS1_V1_5",
+                WrappingKeySpec=spec,
+            )
+            assert code == "ValidationException"
+            assert "RSAES_PKCS1_V1_5" in message and "October 10, 2023" in message
+        assert store.keys[key_id].import_params == {}
+    parameters = invoke(
+        backend,
+        "GetParametersForImport",
+        KeyId=symmetric,
+        WrappingAlgorithm="RSAES_OAEP_SHA_256",
+        WrappingKeySpec="RSA_2048",
+    )
+    snapshot = json.loads(json.dumps(store.snapshot()))
+    (record,) = [k for k in snapshot["keys"] if k["KeyId"] == symmetric]
+    record["ImportParameters"][0]["WrappingAlgorithm"] = "RSAES_PKCS1_V1_5"
+    restored = key_store(clock)
+    restored.restore(snapshot)
+    assert fails(
+        Backend(restored),
+        "ImportKeyMaterial",
+        KeyId=symmetric,
+        ImportToken=base64.b64decode(parameters["ImportToken"]),
+        EncryptedKeyMaterial=wrap_key_material(
+            parameters["PublicKey"], "RSAES_OAEP_SHA_256", bytes(32)
+        ),
+    )[0] == ("InvalidImportTokenException")
+
+
 def test_import_parameters_survive_a_restart() -> None:
     """The wrapping key and import token GetParametersForImport hands out stay valid for 24
     hours (GetParametersForImport reference), a restart of LocalKMS's state file included."""
