@@ -671,10 +671,11 @@ class KeyStore:
         return key, grant
 
     def link_replicas(self) -> None:
-        """After every Region's store is restored: replicas share their primary's material."""
+        """After every Region's store is restored: replicas share their primary's material
+        (except imported key material, which each multi-Region key has its own copy of)."""
         for key in self.keys.values():
             primary = None
-            if key.primary_region not in (None, self.region):
+            if key.primary_region not in (None, self.region) and key.origin != "EXTERNAL":
                 primary = self.peer_key(key.primary_region, key.key_id)
             if primary is not None:
                 key.materials, key.current = primary.materials, primary.current

@@ -601,11 +601,6 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     if store.customer_keys >= MAX_KEYS:
         raise _limit_exceeded(f"The account already has {MAX_KEYS} customer managed keys.")
     multi_region = bool(params.get("MultiRegion"))
-    if multi_region and origin == "EXTERNAL":
-        raise KMSError(
-            "UnsupportedOperationException",
-            "LocalKMS does not make multi-Region keys with imported key material.",
-        )
     key_id = store.new_key_id(multi_region)
     now = store.now()
     key = Key(
@@ -1148,9 +1143,33 @@ def _imported_private_key(key: Key, material: bytes) -> _crypto.PrivateKey:
     return private
 
 
-def _imported_material(key: Key, material: bytes) -> _crypto.PrivateKey | None:
-    """Check the unwrapped material for the key: its length or form, and the same as before;
-    an asymmetric key's private key."""
+def _related_keys(store: KeyStore, key: Key) -> list[Key]:
+    """A multi-Region key's primary and replica keys in every Region, itself included; a
+    single-Region key alone."""
+    if not key.multi_region:
+        return [key]
+    primary = store.peer_key(key.primary_region or store.region, key.key_id)
+    if primary is None:
+        return [key]
+    primary_store = store.peers[primary.primary_region or store.region]
+    return [
+        primary,
+        *filter(None, (primary_store.peer_key(r, key.key_id) for r in primary.replica_regions)),
+    ]
+
+
+def _known_digest(store: KeyStore, key: Key) -> str | None:
+    """The SHA-256 of the key material imported before into this key or, for a multi-Region
+    key, into any related key (their key material must be the same)."""
+    for each in _related_keys(store, key):
+        if each.imported_digest is not None:
+            return each.imported_digest
+    return None
+
+
+def _imported_material(store: KeyStore, key: Key, material: bytes) -> _crypto.PrivateKey | None:
+    """Check the unwrapped material for the key: its length or form, and the same as before
+    (into this key or a related multi-Region key); an asymmetric key's private key."""
     private = None
     if key.symmetric:
         if len(material) != 32:
@@ -1168,7 +1187,8 @@ def _imported_material(key: Key, material: bytes) -> _crypto.PrivateKey | None:
                 f"{key.spec} key material must be {low} to {high} bytes.",
             )
     digest = hashlib.sha256(material).hexdigest()
-    if key.imported_digest is not None and key.imported_digest != digest:
+    known = _known_digest(store, key)
+    if known is not None and known != digest:
         raise KMSError(
             "IncorrectKeyMaterialException",
             f"The key material is not the key material previously imported into {key.arn}.",
@@ -1211,7 +1231,7 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         material = _crypto.unwrap_key_material(private, algorithm, wrapped)
     except ValueError:
         raise KMSError("InvalidCiphertextException", "") from None
-    private_key = _imported_material(key, material)
+    private_key = _imported_material(store, key, material)
     material_id = hashlib.sha256(_IMPORT_ID + key.raw_id + material).digest()
     if params.get("KeyMaterialId") not in (None, material_id.hex()):
         raise KMSError(
@@ -1498,9 +1518,16 @@ def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     )
     replica.tags = tags
     replica.primary_region = store.region
-    replica.materials, replica.current = key.materials, key.current
-    replica.hmac_secret, replica.private_key = key.hmac_secret, key.private_key
-    replica.public_der = key.public_der
+    if key.origin == "EXTERNAL":
+        # Developer Guide, "Importing key material into multi-Region keys": KMS does not copy
+        # imported key material to replicas; the same material must be imported into each
+        replica.origin = "EXTERNAL"
+        replica.state = PENDING_IMPORT
+        replica.imported_digest = key.imported_digest
+    else:
+        replica.materials, replica.current = key.materials, key.current
+        replica.hmac_secret, replica.private_key = key.hmac_secret, key.private_key
+        replica.public_der = key.public_der
     target.add(replica)
     key.replica_regions.append(region)
     store.touch()

@@ -521,16 +521,16 @@ def test_import_parameters_survive_a_restart() -> None:
     )
 
 
-def _multi_region_key(clock: FakeClock) -> tuple[Backend, Backend, str]:
+def _multi_region_key(clock: FakeClock, **create: Any) -> tuple[Backend, Backend, str]:
     """Backends of two Regions (REGION and us-west-2) and a multi-Region primary key in the
-    first, not yet replicated."""
+    first (made with the CreateKey parameters ``create``), not yet replicated."""
     from aiokms.emulator._keys import KeyStore
 
     east = key_store(clock)
     west = KeyStore(region="us-west-2", account_id="111122223333", clock=clock)
     east.peers = west.peers = {REGION: east, "us-west-2": west}
     eastern, western = Backend(east), Backend(west)
-    key_id = invoke(eastern, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    key_id = invoke(eastern, "CreateKey", MultiRegion=True, **create)["KeyMetadata"]["KeyId"]
     return eastern, western, key_id
 
 
@@ -604,3 +604,95 @@ def test_primary_key_deleted_only_after_its_replicas() -> None:
     assert invoke(eastern, "ListKeys")["Keys"][0]["KeyId"] == key_id  # its 7 days begin now
     clock.now += 7 * DAY
     assert invoke(eastern, "ListKeys")["Keys"] == []
+
+
+def test_multi_region_keys_with_imported_key_material() -> None:
+    """Developer Guide, "Importing key material into multi-Region keys"
+    (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-import.html):
+    CreateKey makes a multi-Region key with Origin EXTERNAL; KMS "does not copy or synchronize
+    the key material from a primary key with imported key material to its replica keys. You
+    must import the same key material into related primary and replica keys" (another one is
+    IncorrectKeyMaterialException, ImportKeyMaterial reference); expiration is set for each key
+    independently and "the key states of related multi-Region keys are independent of each
+    other". A ciphertext of one Region decrypts in the other once both have the material."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock, Origin="EXTERNAL")
+    meta = invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert key_id.startswith("mrk-")
+    assert (meta["Origin"], meta["KeyState"], meta["MultiRegion"]) == (
+        "EXTERNAL",
+        "PendingImport",
+        True,
+    )
+    material = bytes(range(50, 82))
+    imported = _import(eastern, key_id, material, "RSAES_OAEP_SHA_256")
+    blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+
+    replica = invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    replica_meta = replica["ReplicaKeyMetadata"]
+    assert (replica_meta["Origin"], replica_meta["KeyState"], replica_meta["Enabled"]) == (
+        "EXTERNAL",
+        "PendingImport",
+        False,
+    )
+    assert "CurrentKeyMaterialId" not in replica_meta
+    assert fails(western, "Decrypt", CiphertextBlob=blob) == (
+        "KMSInvalidStateException",
+        f"{replica_meta['Arn']} is pending import.",
+    )
+    with pytest.raises(KMSError) as caught:  # not the primary's key material
+        _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    again = _import(western, key_id, material, "RSA_AES_KEY_WRAP_SHA_256", ValidTo=clock.now + DAY)
+    assert again["KeyMaterialId"] == imported["KeyMaterialId"]
+    assert invoke(western, "Decrypt", CiphertextBlob=blob)["Plaintext"] == (
+        base64.b64encode(b"x").decode()
+    )
+    back = invoke(western, "Encrypt", KeyId=key_id, Plaintext=b"y")["CiphertextBlob"]
+    assert invoke(eastern, "Decrypt", CiphertextBlob=back)["Plaintext"] == (
+        base64.b64encode(b"y").decode()
+    )
+    assert "ValidTo" not in invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+
+    clock.now += DAY  # the replica's material expires; the primary's does not
+    assert invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "PendingImport"
+    )
+    assert invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    _import(western, key_id, material, "RSAES_OAEP_SHA_1")
+    invoke(eastern, "DeleteImportedKeyMaterial", KeyId=key_id)  # the replica keeps its own
+    assert invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "PendingImport"
+    )
+    assert invoke(western, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+
+    # a restart keeps each key's own material: the primary stays pending import
+    peers = eastern.store.peers
+    snapshots = {region: json.loads(json.dumps(s.snapshot())) for region, s in peers.items()}
+    from aiokms.emulator._keys import KeyStore
+
+    restored = {r: KeyStore(region=r, account_id="111122223333", clock=clock) for r in snapshots}
+    for region, store in restored.items():
+        store.peers = restored
+        store.restore(snapshots[region])
+    for store in restored.values():
+        store.link_replicas()
+    assert invoke(Backend(restored["us-west-2"]), "Decrypt", CiphertextBlob=blob)["Plaintext"]
+    assert fails(Backend(restored[REGION]), "Decrypt", CiphertextBlob=blob)[0] == (
+        "KMSInvalidStateException"
+    )
+
+
+def test_multi_region_replica_imported_first() -> None:
+    """The material first imported into a replica binds its primary too (Developer Guide,
+    "Importing key material into multi-Region keys": related keys hold the same key material):
+    the primary, replicated while pending import, then refuses other material."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock, Origin="EXTERNAL")
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    _import(western, key_id, bytes(range(32)), "RSAES_OAEP_SHA_256")
+    with pytest.raises(KMSError) as caught:
+        _import(eastern, key_id, bytes(32), "RSAES_OAEP_SHA_256")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    _import(eastern, key_id, bytes(range(32)), "RSAES_OAEP_SHA_256")
+    assert invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
