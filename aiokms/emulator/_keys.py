@@ -49,10 +49,12 @@ __all__ = [
     "PENDING_DELETION",
     "PENDING_REPLICA_DELETION",
     "PENDING_IMPORT",
+    "PENDING_ROTATION_STATES",
     "UNAVAILABLE",
     "Alias",
     "CustomKeyStore",
     "Grant",
+    "ImportedMaterial",
     "Key",
     "KeyStore",
 ]
@@ -172,6 +174,7 @@ class Key:
         "hmac_secret",
         "import_params",
         "imported_digest",
+        "imports",
         "key_id",
         "last_used",
         "manager",
@@ -235,6 +238,9 @@ class Key:
         self.valid_to: float | None = None
         self.imported_digest: str | None = None
         self.import_params: dict[bytes, tuple[rsa.RSAPrivateKey, str, float]] = {}
+        # a symmetric encryption key's imported key materials by material id, in the order
+        # they came: the first, then each imported for on-demand rotation (ListKeyRotations)
+        self.imports: dict[bytes, ImportedMaterial] = {}
         self.tags: dict[str, str] = {}
         self.grants: dict[str, Grant] = {}
         self.last_used: tuple[str, float, str] | None = None  # operation, time, request id
@@ -262,6 +268,52 @@ class Key:
         self.materials[material.material_id] = material
         self.current = material
 
+    def sync_imports(self) -> bool:
+        """After a change to :attr:`imports`: the materials that decrypt (those permanently
+        associated and imported), the current one, the earliest expiry, and the key state
+        (``PendingImport`` while any associated material is not imported; ImportKeyMaterial
+        reference: "you will need to import all of the key materials associated with the KMS
+        key to change its state to Enabled"). Returns whether every associated material is
+        imported."""
+        self.materials.clear()
+        self.current = None
+        missing = False
+        ends = []  # DescribeKey's ValidTo: the earliest expiry of the associated materials
+        for record in self.imports.values():
+            if record.state in PENDING_ROTATION_STATES:
+                continue
+            if record.material is None:
+                missing = True
+                continue
+            self.materials[record.material_id] = record.material
+            if record.state == "CURRENT":
+                self.current = record.material
+            if record.valid_to is not None:
+                ends.append(record.valid_to)
+        self.valid_to = min(ends) if ends else None
+        self.expiration_model = (
+            "KEY_MATERIAL_EXPIRES" if self.valid_to is not None else "KEY_MATERIAL_DOES_NOT_EXPIRE"
+        )
+        if missing and self.state not in (PENDING_DELETION, PENDING_REPLICA_DELETION):
+            self.state = PENDING_IMPORT
+        return not missing
+
+    def expire_imports(self, now: float) -> None:
+        """Delete every imported key material whose ValidTo has come (ImportKeyMaterial
+        reference: "KMS deletes the key material from the KMS key on the specified date").
+        The store does this when the key is next looked up after ``valid_to``; a material
+        pending rotation, which ``valid_to`` does not count, is checked by the operations that
+        see it."""
+        if not self.imports:
+            if self.valid_to is not None and now >= self.valid_to:
+                self.drop_imported_material()
+            return
+        for record in self.imports.values():
+            if record.valid_to is not None and now >= record.valid_to:
+                record.material = None
+                record.valid_to = record.expiration_model = None
+        self.sync_imports()
+
     def drop_imported_material(self) -> None:
         """Delete imported key material: the key is pending import until it comes again."""
         self.materials.clear()
@@ -274,6 +326,71 @@ class Key:
         """The RSA private key (the caller has checked the spec)."""
         assert isinstance(self.private_key, rsa.RSAPrivateKey)
         return self.private_key
+
+
+PENDING_ROTATION_STATES = frozenset(
+    {"PENDING_ROTATION", "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"}
+)
+
+
+@dataclass(slots=True)
+class ImportedMaterial:
+    """One key material imported into a symmetric encryption key, as ListKeyRotations shows it.
+
+    ``state`` is its ``KeyMaterialState`` (``CURRENT``, ``NON_CURRENT``, or
+    ``PENDING_ROTATION`` until RotateKeyOnDemand makes it current); ``material`` is ``None``
+    while it is not imported (``ImportState`` ``PENDING_IMPORT``: deleted or expired);
+    ``created`` and ``rotation_type`` are its rotation's date and type (``None`` for the first
+    material and one pending rotation).
+    """
+
+    material_id: bytes
+    state: str
+    created: float
+    rotation_type: str | None = None
+    description: str | None = None
+    expiration_model: str | None = None
+    valid_to: float | None = None
+    material: SymmetricMaterial | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The material as JSON-ready data (the snapshot's form; the secret base64)."""
+        secret = self.material.secret if self.material is not None else None
+        return {
+            "KeyMaterialId": self.material_id.hex(),
+            "KeyMaterialState": self.state,
+            "Created": self.created,
+            "RotationType": self.rotation_type,
+            "KeyMaterialDescription": self.description,
+            "ExpirationModel": self.expiration_model,
+            "ValidTo": self.valid_to,
+            "Secret": base64.b64encode(secret).decode() if secret is not None else None,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any], raw_id: bytes) -> ImportedMaterial:
+        """The inverse of :meth:`record` for the key whose raw id is ``raw_id``."""
+        material_id = bytes.fromhex(r["KeyMaterialId"])
+        created = float(r["Created"])
+        material = None
+        if r.get("Secret") is not None:
+            material = SymmetricMaterial.new(
+                raw_id,
+                created,
+                r.get("RotationType"),
+                material_id=material_id,
+                secret=base64.b64decode(r["Secret"], validate=True),
+            )
+        return cls(
+            material_id,
+            r["KeyMaterialState"],
+            created,
+            r.get("RotationType"),
+            r.get("KeyMaterialDescription"),
+            r.get("ExpirationModel"),
+            r.get("ValidTo"),
+            material,
+        )
 
 
 @dataclass(slots=True)
@@ -489,7 +606,7 @@ class KeyStore:
         """Imported key material past its ValidTo is deleted (ImportKeyMaterial reference)."""
         assert key.valid_to is not None
         if self._clock() >= key.valid_to:
-            key.drop_imported_material()
+            key.expire_imports(self._clock())
             self.touch()
 
     def _resolve_slow(self, ident: str, aliases: bool) -> Key:
@@ -781,6 +898,11 @@ class KeyStore:
                     secret=base64.b64decode(m["Secret"], validate=True),
                 )
             )
+        if r.get("Imports"):
+            for m in r["Imports"]:
+                imported = ImportedMaterial.from_record(m, key.raw_id)
+                key.imports[imported.material_id] = imported
+            key.sync_imports()
         if key.symmetric and key.current is None and key.state != PENDING_IMPORT:
             raise ValueError(f"key {key.key_id} has no key material")
         current = r.get("CurrentKeyMaterialId")
@@ -836,7 +958,9 @@ def _key_record(key: Key) -> dict[str, Any]:
         "RotationPeriodInDays": key.rotation_period,
         "NextRotationDate": key.next_rotation,
     }
-    if key.materials:
+    if key.imports:  # imported key materials: their states, expiry and (if imported) secrets
+        record["Imports"] = [imported.record() for imported in key.imports.values()]
+    elif key.materials:
         record["Materials"] = [
             {
                 "KeyMaterialId": m.material_id.hex(),

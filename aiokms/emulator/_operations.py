@@ -42,11 +42,13 @@ from aiokms.emulator._keys import (
     PENDING_DELETION,
     PENDING_IMPORT,
     PENDING_REPLICA_DELETION,
+    PENDING_ROTATION_STATES,
     SYMMETRIC_DEFAULT,
     UNAVAILABLE,
     Alias,
     CustomKeyStore,
     Grant,
+    ImportedMaterial,
     Key,
     KeyStore,
     default_policy,
@@ -456,6 +458,10 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
         meta["PendingDeletionWindowInDays"] = key.pending_window
     if key.current is not None:
         meta["CurrentKeyMaterialId"] = key.current.hex_id
+    elif key.imports:  # the current imported key material, deleted or expired
+        for record in key.imports.values():
+            if record.state == "CURRENT":
+                meta["CurrentKeyMaterialId"] = record.material_id.hex()
     if key.custom_key_store is not None:
         meta["CustomKeyStoreId"] = key.custom_key_store
         cks = store.custom_key_stores.get(key.custom_key_store)
@@ -1169,7 +1175,8 @@ def _known_digest(store: KeyStore, key: Key) -> str | None:
 
 def _imported_material(store: KeyStore, key: Key, material: bytes) -> _crypto.PrivateKey | None:
     """Check the unwrapped material for the key: its length or form, and the same as before
-    (into this key or a related multi-Region key); an asymmetric key's private key."""
+    (into this key or a related multi-Region key; for a symmetric key that has key materials,
+    the caller checks which one it is); an asymmetric key's private key."""
     private = None
     if key.symmetric:
         if len(material) != 32:
@@ -1186,6 +1193,8 @@ def _imported_material(store: KeyStore, key: Key, material: bytes) -> _crypto.Pr
                 "IncorrectKeyMaterialException",
                 f"{key.spec} key material must be {low} to {high} bytes.",
             )
+    if key.imports:
+        return None
     digest = hashlib.sha256(material).hexdigest()
     known = _known_digest(store, key)
     if known is not None and known != digest:
@@ -1195,6 +1204,87 @@ def _imported_material(store: KeyStore, key: Key, material: bytes) -> _crypto.Pr
         )
     key.imported_digest = digest
     return private
+
+
+_SYMMETRIC_IMPORT_MEMBERS = ("ImportType", "KeyMaterialId", "KeyMaterialDescription")
+
+
+def _import_type(store: KeyStore, key: Key, params: Params) -> str:
+    """The ImportType of a request for a symmetric key (ImportKeyMaterial reference: by default
+    NEW_KEY_MATERIAL until a first key material is imported, then EXISTING_KEY_MATERIAL; a
+    replica only takes the key material of its primary), checked against the key."""
+    replica = key.primary_region not in (None, store.region)
+    import_type = params.get("ImportType") or (
+        "EXISTING_KEY_MATERIAL" if key.imports or replica else "NEW_KEY_MATERIAL"
+    )
+    if import_type == "EXISTING_KEY_MATERIAL":
+        if not key.imports and not replica:
+            raise KMSError(
+                "IncorrectKeyMaterialException",
+                f"No key material is associated with {key.arn} yet: import its first key "
+                "material with ImportType NEW_KEY_MATERIAL.",
+            )
+        return import_type
+    if params.get("KeyMaterialId") is not None:
+        raise _validation("You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL.")
+    if replica:
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} is a multi-Region replica key: import new key material into its primary "
+            f"key in {key.primary_region}, and the same key material here with ImportType "
+            "EXISTING_KEY_MATERIAL.",
+        )
+    if key.imports and key.multi_region:
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not rotate multi-Region keys with imported key material.",
+        )
+    pending = _pending_rotation(key)
+    if pending is not None:
+        raise KMSError(
+            "KMSInvalidStateException",
+            f"Key material {pending.material_id.hex()} of {key.arn} is pending rotation: rotate "
+            "the key (RotateKeyOnDemand) or delete that key material first.",
+        )
+    return import_type
+
+
+def _pending_rotation(key: Key) -> ImportedMaterial | None:
+    """The imported key material of ``key`` waiting for RotateKeyOnDemand, if there is one."""
+    for record in key.imports.values():
+        if record.state in PENDING_ROTATION_STATES:
+            return record
+    return None
+
+
+def _import_symmetric(
+    key: Key, import_type: str, material: bytes, material_id: bytes, params: Params, now: float
+) -> ImportedMaterial:
+    """Record a symmetric key's imported material: its first, new material for rotation
+    (``PENDING_ROTATION``), or one associated with it before, imported again."""
+    record = key.imports.get(material_id)
+    if key.imports and import_type == "NEW_KEY_MATERIAL":
+        if record is not None:
+            raise KMSError(
+                "IncorrectKeyMaterialException",
+                f"The key material is already associated with {key.arn}: import it with "
+                "ImportType EXISTING_KEY_MATERIAL.",
+            )
+        record = ImportedMaterial(material_id, "PENDING_ROTATION", now)
+    elif key.imports and record is None:
+        raise KMSError(
+            "IncorrectKeyMaterialException",
+            f"The key material is not the key material previously imported into {key.arn}.",
+        )
+    elif record is None:  # the first: current and permanently associated
+        record = ImportedMaterial(material_id, "CURRENT", now)
+    key.imports[material_id] = record
+    record.material = _crypto.SymmetricMaterial.new(
+        key.raw_id, record.created, record.rotation_type, material_id=material_id, secret=material
+    )
+    if params.get("KeyMaterialDescription") is not None:  # else the last one given stays
+        record.description = params["KeyMaterialDescription"]
+    return record
 
 
 @_operation("ImportKeyMaterial")
@@ -1222,11 +1312,12 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         )
     if valid_to is not None and valid_to <= now:
         raise _validation("ValidTo must be in the future.")
-    if params.get("ImportType") == "NEW_KEY_MATERIAL" and key.imported_digest is not None:
-        raise KMSError(
-            "UnsupportedOperationException",
-            "LocalKMS does not rotate imported key material: import the same material again.",
-        )
+    import_type = None
+    if key.symmetric:
+        key.expire_imports(now)
+        import_type = _import_type(store, key, params)
+    else:  # Developer Guide, "Import key material": one key material only, no ImportType
+        _symmetric_members_only(key, params)
     try:
         material = _crypto.unwrap_key_material(private, algorithm, wrapped)
     except ValueError:
@@ -1237,11 +1328,14 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
         raise KMSError(
             "IncorrectKeyMaterialException", "KeyMaterialId does not name this key material."
         )
-    if key.symmetric:
-        key.add_material(
-            _crypto.SymmetricMaterial.new(key.raw_id, now, material_id=material_id, secret=material)
-        )
-    elif private_key is not None:
+    if import_type is not None:
+        record = _import_symmetric(key, import_type, material, material_id, params, now)
+        record.expiration_model, record.valid_to = model, valid_to
+        if key.sync_imports() and key.state == PENDING_IMPORT:
+            key.state = ENABLED
+        store.touch()
+        return {"KeyId": key.arn, "KeyMaterialId": material_id.hex()}
+    if private_key is not None:
         key.private_key = private_key
         key.public_der = _crypto.public_key_der(private_key)
     else:
@@ -1254,15 +1348,49 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
     return {"KeyId": key.arn, "KeyMaterialId": material_id.hex()}
 
 
+def _symmetric_members_only(key: Key, params: Params) -> None:
+    for member in _SYMMETRIC_IMPORT_MEMBERS:
+        if params.get(member) is not None:
+            raise KMSError(
+                "UnsupportedOperationException",
+                f"{member} is only for symmetric encryption keys: {key.arn} key spec is "
+                f"{key.spec}.",
+            )
+
+
 @_operation("DeleteImportedKeyMaterial")
 def _delete_imported_key_material(store: KeyStore, params: Params, prepared: Any) -> Reply:
+    """DeleteImportedKeyMaterial reference: the current key material, or the one
+    ``KeyMaterialId`` names; one pending rotation is no longer associated with the key."""
     key = _external(store, params)
     reply: Reply = {"KeyId": key.arn}
-    if key.current is not None:
-        reply["KeyMaterialId"] = key.current.hex_id
-    if key.state != PENDING_IMPORT:  # no effect on a key pending import (key state table)
-        key.drop_imported_material()
-        store.touch()
+    if not key.imports:  # an asymmetric or HMAC key: its one key material
+        _symmetric_members_only(key, {"KeyMaterialId": params.get("KeyMaterialId")})
+        if key.current is not None:
+            reply["KeyMaterialId"] = key.current.hex_id
+        if key.state != PENDING_IMPORT:  # no effect on a key pending import (key state table)
+            key.drop_imported_material()
+            store.touch()
+        return reply
+    named = params.get("KeyMaterialId")
+    record = next(
+        (
+            r
+            for r in key.imports.values()
+            if r.material_id.hex() == named or (named is None and r.state == "CURRENT")
+        ),
+        None,
+    )
+    if record is None:
+        raise KMSError(
+            "NotFoundException", f"Key material {named} is not associated with {key.arn}."
+        )
+    reply["KeyMaterialId"] = record.material_id.hex()
+    if record.state in PENDING_ROTATION_STATES:
+        del key.imports[record.material_id]
+    record.material = record.valid_to = record.expiration_model = None
+    key.sync_imports()
+    store.touch()
     return reply
 
 
@@ -1617,16 +1745,24 @@ def _rotate_if_due(key: Key, store: KeyStore) -> None:
         key.next_rotation += period
 
 
-def _rotatable(store: KeyStore, params: Params, operation: str) -> Key:
+def _rotatable(store: KeyStore, params: Params, operation: str, *, imported: bool = False) -> Key:
     # the key state first, then the key type (Developer Guide, "Key states of AWS KMS keys":
-    # a disabled key answers DisabledException whatever its type)
+    # a disabled key answers DisabledException whatever its type); with ``imported``, a
+    # symmetric key with imported key material too (RotateKeyOnDemand)
     key = _key(store, params, aliases=False)
     if key.state == DISABLED:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
-    _not_pending(key, usable=False)
-    if key.origin != "AWS_KMS":
+    external = imported and key.origin == "EXTERNAL"
+    _not_pending(key, usable=external)
+    if key.origin != "AWS_KMS" and not external:
         raise _origin_not_valid(key)
     _symmetric_only(key, operation)
+    if external and key.multi_region:  # RotateKeyOnDemand reference, KeyId
+        raise KMSError(
+            "UnsupportedOperationException",
+            f"{key.arn} is a multi-Region key with imported key material: LocalKMS does not "
+            "rotate it on demand.",
+        )
     if key.primary_region not in (None, store.region):
         raise KMSError(
             "UnsupportedOperationException",
@@ -1674,14 +1810,44 @@ def _get_key_rotation_status(store: KeyStore, params: Params, prepared: Any) -> 
 
 @_operation("RotateKeyOnDemand")
 def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key = _rotatable(store, params, "RotateKeyOnDemand")
-    done = sum(m.rotation_type == "ON_DEMAND" for m in key.materials.values())
+    key = _rotatable(store, params, "RotateKeyOnDemand", imported=True)
+    now = store.now()
+    pending = None
+    if key.origin == "EXTERNAL":
+        # RotateKeyOnDemand reference: a key with imported key material rotates to new key
+        # material imported before, in state PENDING_ROTATION
+        key.expire_imports(now)
+        pending = _pending_rotation(key)
+        if pending is None or pending.material is None:
+            raise KMSError(
+                "KMSInvalidStateException",
+                f"{key.arn} has no imported key material pending rotation: import new key "
+                "material (ImportType NEW_KEY_MATERIAL) first.",
+            )
+    materials = key.imports.values() if key.imports else key.materials.values()
+    done = sum(m.rotation_type == "ON_DEMAND" for m in materials)
     if done >= MAX_ON_DEMAND_ROTATIONS:
         raise KMSError(
             "LimitExceededException",
             f"{key.arn} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
         )
-    _rotate(store, key, "ON_DEMAND", store.now())
+    if pending is None:
+        _rotate(store, key, "ON_DEMAND", now)
+        return {"KeyId": key.arn}
+    assert pending.material is not None
+    for record in key.imports.values():
+        if record.state == "CURRENT":
+            record.state = "NON_CURRENT"
+    pending.state, pending.created, pending.rotation_type = "CURRENT", now, "ON_DEMAND"
+    pending.material = _crypto.SymmetricMaterial.new(
+        key.raw_id,
+        now,
+        "ON_DEMAND",
+        material_id=pending.material_id,
+        secret=pending.material.secret,
+    )
+    key.sync_imports()
+    store.touch()
     return {"KeyId": key.arn}
 
 
@@ -1689,6 +1855,8 @@ def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Rep
 def _list_key_rotations(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
     _symmetric_only(key, "ListKeyRotations")
+    if key.imports:
+        return _list_imported_materials(store, key, params)
     materials = list(key.materials.values())
     if params.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
         materials = [m for m in materials if m.rotation_type is not None]
@@ -1703,6 +1871,35 @@ def _list_key_rotations(store: KeyStore, params: Params, prepared: Any) -> Reply
         if m.rotation_type is not None:
             entry["RotationDate"] = m.created
             entry["RotationType"] = m.rotation_type
+        rotations.append(entry)
+    return {"Rotations": rotations, **extra}
+
+
+def _list_imported_materials(store: KeyStore, key: Key, params: Params) -> Reply:
+    """ListKeyRotations of a symmetric key with imported key material: each material with its
+    ImportState, KeyMaterialState, expiration and description (RotationsListEntry)."""
+    key.expire_imports(store.now())
+    records = list(key.imports.values())
+    if params.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
+        records = [r for r in records if r.rotation_type is not None]
+    page, extra = _page(records, params, default=100, maximum=1000)
+    rotations = []
+    for r in page:
+        entry: Reply = {
+            "KeyId": key.key_id,
+            "KeyMaterialId": r.material_id.hex(),
+            "ImportState": "IMPORTED" if r.material is not None else "PENDING_IMPORT",
+            "KeyMaterialState": r.state,
+        }
+        if r.description is not None:
+            entry["KeyMaterialDescription"] = r.description
+        if r.expiration_model is not None:
+            entry["ExpirationModel"] = r.expiration_model
+        if r.valid_to is not None:
+            entry["ValidTo"] = r.valid_to
+        if r.rotation_type is not None:
+            entry["RotationDate"] = r.created
+            entry["RotationType"] = r.rotation_type
         rotations.append(entry)
     return {"Rotations": rotations, **extra}
 

@@ -696,3 +696,207 @@ def test_multi_region_replica_imported_first() -> None:
     assert caught.value.code == "IncorrectKeyMaterialException"
     _import(eastern, key_id, bytes(range(32)), "RSAES_OAEP_SHA_256")
     assert invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+# --- on-demand rotation of symmetric keys with imported key material ---------------------------
+
+
+def _rotations(backend: Backend, key_id: str, include: str = "ALL_KEY_MATERIAL") -> list[Any]:
+    return list(
+        invoke(backend, "ListKeyRotations", KeyId=key_id, IncludeKeyMaterial=include)["Rotations"]
+    )
+
+
+def test_new_key_material_rotates_on_demand() -> None:
+    """ImportKeyMaterial reference, ImportType (NEW_KEY_MATERIAL by default until a first key
+    material is imported, then EXISTING_KEY_MATERIAL), RotateKeyOnDemand reference ("you must
+    have already imported new key material and that key material's state should be
+    PENDING_ROTATION"), RotationsListEntry (ImportState, KeyMaterialState, ExpirationModel,
+    ValidTo, KeyMaterialDescription; no RotationDate for the first material or one pending
+    rotation), DescribeKey's CurrentKeyMaterialId: the new material encrypts, the first still
+    decrypts what it encrypted."""
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    backend = Backend(store)
+    key_id = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    first, second = bytes(range(32)), bytes(range(1, 33))
+    first_id = _import(backend, key_id, first, "RSAES_OAEP_SHA_256", KeyMaterialDescription="v1")[
+        "KeyMaterialId"
+    ]
+    old_blob = invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
+    code, message = fails(backend, "RotateKeyOnDemand", KeyId=key_id)
+    assert code == "KMSInvalidStateException" and "pending rotation" in message
+    second_id = _import(
+        backend,
+        key_id,
+        second,
+        "RSA_AES_KEY_WRAP_SHA_256",
+        ImportType="NEW_KEY_MATERIAL",
+        ValidTo=clock.now + 30 * DAY,
+    )["KeyMaterialId"]
+    assert second_id != first_id
+    assert _rotations(backend, key_id) == [
+        {
+            "KeyId": key_id,
+            "KeyMaterialId": first_id,
+            "KeyMaterialDescription": "v1",
+            "ImportState": "IMPORTED",
+            "KeyMaterialState": "CURRENT",
+            "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        },
+        {
+            "KeyId": key_id,
+            "KeyMaterialId": second_id,
+            "ImportState": "IMPORTED",
+            "KeyMaterialState": "PENDING_ROTATION",
+            "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+            "ValidTo": clock.now + 30 * DAY,
+        },
+    ]
+    assert _rotations(backend, key_id, "ROTATIONS_ONLY") == []
+    meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["CurrentKeyMaterialId"] == first_id and "ValidTo" not in meta
+
+    clock.now += 60
+    assert invoke(backend, "RotateKeyOnDemand", KeyId=key_id) == {"KeyId": meta["Arn"]}
+    rotated = _rotations(backend, key_id, "ROTATIONS_ONLY")
+    assert [(r["KeyMaterialId"], r["KeyMaterialState"]) for r in rotated] == [
+        (second_id, "CURRENT")
+    ]
+    assert (rotated[0]["RotationType"], rotated[0]["RotationDate"]) == ("ON_DEMAND", clock.now)
+    assert _rotations(backend, key_id)[0]["KeyMaterialState"] == "NON_CURRENT"
+    meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["CurrentKeyMaterialId"] == second_id
+    assert meta["ValidTo"] == clock.now - 60 + 30 * DAY  # the earliest expiry now associated
+    new_blob = base64.b64decode(
+        invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"new")["CiphertextBlob"]
+    )
+    assert new_blob[18:50].hex() == second_id  # sealed by the new material
+    for blob, plain in ((base64.b64decode(old_blob), b"old"), (new_blob, b"new")):
+        assert invoke(backend, "Decrypt", CiphertextBlob=blob)["Plaintext"] == (
+            base64.b64encode(plain).decode()
+        )
+    # the state survives a restart
+    restored = key_store(clock)
+    restored.restore(json.loads(json.dumps(store.snapshot())))
+    assert _rotations(Backend(restored), key_id) == _rotations(backend, key_id)
+    assert invoke(Backend(restored), "Decrypt", CiphertextBlob=old_blob)["Plaintext"]
+
+
+def test_import_type_and_key_material_id_checks() -> None:
+    """ImportKeyMaterial reference: "You cannot specify a key material ID with ImportType set
+    to NEW_KEY_MATERIAL"; a given KeyMaterialId must be the one KMS computes and associated
+    with the key; EXISTING_KEY_MATERIAL must be key material associated before, and new key
+    material must not be; one material pending rotation at a time (RotationsListEntry: it "is
+    not permanently associated with the KMS key. You can delete this key material and import
+    different key material in its place"). Asymmetric and HMAC keys take no ImportType
+    (Developer Guide, "Import key material"). Automatic rotation stays refused."""
+    clock = FakeClock(1.7e9)
+    backend = Backend(key_store(clock))
+    key_id = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    with pytest.raises(KMSError) as caught:  # nothing associated yet
+        _import(
+            backend, key_id, bytes(32), "RSAES_OAEP_SHA_256", ImportType="EXISTING_KEY_MATERIAL"
+        )
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    first_id = _import(backend, key_id, bytes(32), "RSAES_OAEP_SHA_256")["KeyMaterialId"]
+    for extra, code in [
+        ({"ImportType": "NEW_KEY_MATERIAL", "KeyMaterialId": first_id}, "ValidationException"),
+        ({"ImportType": "NEW_KEY_MATERIAL"}, "IncorrectKeyMaterialException"),  # associated
+        ({"KeyMaterialId": "ab" * 32}, "IncorrectKeyMaterialException"),
+    ]:
+        with pytest.raises(KMSError) as caught:
+            _import(backend, key_id, bytes(32), "RSAES_OAEP_SHA_256", **extra)
+        assert caught.value.code == code, extra
+    with pytest.raises(KMSError) as caught:  # EXISTING by default: not this key's material
+        _import(backend, key_id, bytes(range(32)), "RSAES_OAEP_SHA_256")
+    assert caught.value.code == "IncorrectKeyMaterialException"
+    _import(backend, key_id, bytes(32), "RSAES_OAEP_SHA_1", KeyMaterialId=first_id)
+    pending = _import(
+        backend, key_id, bytes(range(32)), "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL"
+    )["KeyMaterialId"]
+    with pytest.raises(KMSError) as caught:  # one pending rotation at a time
+        _import(backend, key_id, b"\1" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
+    assert caught.value.code == "KMSInvalidStateException"
+    deleted = invoke(backend, "DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId=pending)
+    assert deleted["KeyMaterialId"] == pending
+    assert [r["KeyMaterialId"] for r in _rotations(backend, key_id)] == [first_id]
+    assert invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    _import(backend, key_id, b"\1" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
+    assert fails(backend, "EnableKeyRotation", KeyId=key_id)[0] == "UnsupportedOperationException"
+
+    mac = invoke(
+        backend, "CreateKey", Origin="EXTERNAL", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+    )["KeyMetadata"]["KeyId"]
+    for member, value in [
+        ("ImportType", "NEW_KEY_MATERIAL"),
+        ("KeyMaterialDescription", "d"),
+        ("KeyMaterialId", "ab" * 32),
+    ]:
+        with pytest.raises(KMSError) as caught:
+            _import(backend, mac, bytes(32), "RSAES_OAEP_SHA_256", **{member: value})
+        assert caught.value.code == "UnsupportedOperationException" and member in str(
+            caught.value.message
+        )
+
+
+def test_every_associated_key_material_must_be_imported() -> None:
+    """ImportKeyMaterial reference: "For symmetric encryption keys, you will need to import all
+    of the key materials associated with the KMS key to change its state to Enabled";
+    DeleteImportedKeyMaterial with a KeyMaterialId deletes that key material (without one, the
+    current); ValidTo applies to each material, and KeyMaterialDescription stays as last
+    given when a reimport leaves it out."""
+    clock = FakeClock(1.7e9)
+    backend = Backend(key_store(clock))
+    key_id = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    old = bytes(range(32))
+    first_id = _import(backend, key_id, old, "RSAES_OAEP_SHA_256", KeyMaterialDescription="k1")[
+        "KeyMaterialId"
+    ]
+    blob = invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    _import(backend, key_id, b"\2" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
+    invoke(backend, "RotateKeyOnDemand", KeyId=key_id)
+    invoke(backend, "DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId=first_id)
+    meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "PendingImport"
+    assert [r["ImportState"] for r in _rotations(backend, key_id)] == ["PENDING_IMPORT", "IMPORTED"]
+    assert fails(backend, "Decrypt", CiphertextBlob=blob)[0] == "KMSInvalidStateException"
+    # imported again, expiring in a day, its description kept
+    _import(backend, key_id, old, "RSAES_OAEP_SHA_1", ValidTo=clock.now + DAY)
+    entry = _rotations(backend, key_id)[0]
+    assert (entry["ImportState"], entry["KeyMaterialDescription"], entry["ValidTo"]) == (
+        "IMPORTED",
+        "k1",
+        clock.now + DAY,
+    )
+    meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert (meta["KeyState"], meta["ValidTo"]) == ("Enabled", clock.now + DAY)
+    assert invoke(backend, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+    clock.now += DAY  # the older material expires: the key is pending import again
+    meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "PendingImport" and "ValidTo" not in meta
+    assert meta["CurrentKeyMaterialId"] != first_id
+    deleted = invoke(backend, "DeleteImportedKeyMaterial", KeyId=key_id)  # the current one
+    assert deleted["KeyMaterialId"] == meta["CurrentKeyMaterialId"]
+    assert [r["ImportState"] for r in _rotations(backend, key_id)] == ["PENDING_IMPORT"] * 2
+    assert fails(backend, "DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId="ab" * 32)[
+        0
+    ] == ("NotFoundException")
+
+
+def test_multi_region_imported_key_material_rotation() -> None:
+    """ImportKeyMaterial reference: "You cannot directly import new key material into the
+    replica Region keys"; RotateKeyOnDemand reference, KeyId: "You cannot perform on-demand
+    rotation of ... multi-Region KMS keys with imported key material"."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock, Origin="EXTERNAL")
+    _import(eastern, key_id, bytes(32), "RSAES_OAEP_SHA_256")
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    with pytest.raises(KMSError) as caught:
+        _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
+    assert caught.value.code == "UnsupportedOperationException"
+    assert "replica" in str(caught.value.message)
+    _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256")
+    assert [r["KeyMaterialState"] for r in _rotations(western, key_id)] == ["CURRENT"]
+    code, message = fails(eastern, "RotateKeyOnDemand", KeyId=key_id)
+    assert code == "UnsupportedOperationException" and "multi-Region" in message

@@ -1340,6 +1340,28 @@ async def test_imported_key_material_over_http(local: LocalKMS) -> None:
         )
         blob = (await kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
         assert (await kms.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
+        # on-demand rotation to new imported key material (RotateKeyOnDemand reference)
+        parameters = await kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        )
+        await kms.import_key_material(
+            KeyId=key_id,
+            ImportToken=parameters["ImportToken"],
+            EncryptedKeyMaterial=wrap_key_material(
+                parameters["PublicKey"], "RSAES_OAEP_SHA_256", bytes(range(1, 33))
+            ),
+            ImportType="NEW_KEY_MATERIAL",
+            KeyMaterialDescription="second",
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )
+        await kms.rotate_key_on_demand(KeyId=key_id)
+        (rotation,) = (await kms.list_key_rotations(KeyId=key_id))["Rotations"]
+        assert (rotation["ImportState"], rotation["KeyMaterialState"]) == ("IMPORTED", "CURRENT")
+        assert rotation["KeyMaterialDescription"] == "second"
+        assert rotation["RotationType"] == "ON_DEMAND"
+        meta = (await kms.describe_key(KeyId=key_id))["KeyMetadata"]
+        assert meta["CurrentKeyMaterialId"] == rotation["KeyMaterialId"]
+        assert (await kms.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
         await kms.delete_imported_key_material(KeyId=key_id)
         with pytest.raises(kms.exceptions.KMSInvalidStateException):
             await kms.decrypt(CiphertextBlob=blob)
