@@ -44,6 +44,7 @@ from aiokms.types import ConnectionErrorCodeType
 __all__ = [
     "AWS_SERVICES",
     "CONNECTION_ERROR_CODES",
+    "CREATING",
     "DISABLED",
     "ENABLED",
     "PENDING_DELETION",
@@ -51,6 +52,7 @@ __all__ = [
     "PENDING_IMPORT",
     "PENDING_ROTATION_STATES",
     "UNAVAILABLE",
+    "UPDATING",
     "Alias",
     "CustomKeyStore",
     "Grant",
@@ -67,6 +69,10 @@ PENDING_DELETION = "PendingDeletion"
 PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
 PENDING_IMPORT = "PendingImport"  # imported key material: none yet, deleted or expired
 UNAVAILABLE = "Unavailable"  # a key whose custom key store is disconnected
+# transient key states (Developer Guide, "Key states of AWS KMS keys"): a replica key being
+# made, a key being made in a custom key store; both keys of an UpdatePrimaryRegion
+CREATING = "Creating"
+UPDATING = "Updating"
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 DAY = 86400.0
 _SNAPSHOT_VERSION = 1
@@ -191,6 +197,8 @@ class Key:
         "raw_id",
         "replica_regions",
         "rotation_period",
+        "settled_state",
+        "settles_at",
         "spec",
         "state",
         "tags",
@@ -227,6 +235,9 @@ class Key:
         self.custom_key_store: str | None = None
         self.xks_key_id: str | None = None
         self.offline_state: str | None = None
+        # a key in a transient state (Creating, Updating): the state it takes, and when
+        self.settled_state: str | None = None
+        self.settles_at: float | None = None
         # a multi-Region key: the Region of its primary key, and (on the primary) the
         # Regions of its replicas, which share its key material objects
         self.primary_region: str | None = None
@@ -533,6 +544,7 @@ class KeyStore:
         "keys",
         "peers",
         "region",
+        "transition_seconds",
     )
 
     def __init__(
@@ -552,6 +564,8 @@ class KeyStore:
         # takes; the ConnectionErrorCode a cluster id or proxy endpoint fails with
         self.connect_seconds = 0.0
         self.connection_errors: dict[str, str] = {}
+        # how long a key stays Creating or Updating (0: until the next request that uses it)
+        self.transition_seconds = 0.0
         # the stores of every Region the emulator serves, this one included, by Region
         self.peers: dict[str, KeyStore] = {region: self}
         self._by_arn: dict[str, Key] = {}
@@ -697,7 +711,10 @@ class KeyStore:
     def _deleted(self, key: Key) -> bool:
         """Delete ``key`` if it is pending deletion and its time has come (a primary pending
         replica deletion: once its replicas are deleted and then its waiting period has
-        passed); return whether it was deleted."""
+        passed); return whether it was deleted. A key in a transient state whose time has
+        come first takes the state it was going to."""
+        if key.settles_at is not None:
+            self.settle(key)
         if key.state == PENDING_REPLICA_DELETION:
             for region in list(key.replica_regions):
                 peer = self.peers.get(region)
@@ -709,6 +726,19 @@ class KeyStore:
                     assert peer is not None
                     peer._expired(replica)
         return key.state == PENDING_DELETION and self._expired(key)
+
+    def settle(self, key: Key) -> None:
+        """A key in a transient state whose time has come takes the state it was going to."""
+        if key.settles_at is not None and self._clock() >= key.settles_at:
+            key.state, key.settled_state, key.settles_at = key.settled_state or ENABLED, None, None
+            self.touch()
+
+    def begin_transition(self, key: Key, state: str) -> None:
+        """Put ``key`` in the transient ``state`` (Creating, Updating) for
+        :attr:`transition_seconds`, after which it has its present state again."""
+        key.settled_state, key.state = key.state, state
+        key.settles_at = self._clock() + self.transition_seconds
+        self.touch()
 
     def replica_gone(self, primary: Key) -> None:
         """A replica of ``primary`` was deleted: a primary pending replica deletion whose last
@@ -874,6 +904,8 @@ class KeyStore:
         key.replica_regions = list(r.get("ReplicaRegions", ()))
         key.xks_key_id = r.get("XksKeyId")
         key.offline_state = r.get("OfflineState")
+        key.settled_state = r.get("SettledState")
+        key.settles_at = r.get("SettlesAt")
         key.expiration_model = r.get("ExpirationModel")
         key.valid_to = r.get("ValidTo")
         key.imported_digest = r.get("ImportedDigest")
@@ -946,6 +978,8 @@ def _key_record(key: Key) -> dict[str, Any]:
         "ReplicaRegions": key.replica_regions,
         "XksKeyId": key.xks_key_id,
         "OfflineState": key.offline_state,
+        "SettledState": key.settled_state,
+        "SettlesAt": key.settles_at,
         "ExpirationModel": key.expiration_model,
         "ValidTo": key.valid_to,
         "ImportedDigest": key.imported_digest,

@@ -36,6 +36,7 @@ from aiokms.emulator import _crypto
 from aiokms.emulator._access import CONTEXT_GRANT_OPERATIONS, authorize, check_lockout
 from aiokms.emulator._errors import KMSError, unsupported_operation
 from aiokms.emulator._keys import (
+    CREATING,
     DAY,
     DISABLED,
     ENABLED,
@@ -45,6 +46,7 @@ from aiokms.emulator._keys import (
     PENDING_ROTATION_STATES,
     SYMMETRIC_DEFAULT,
     UNAVAILABLE,
+    UPDATING,
     Alias,
     CustomKeyStore,
     Grant,
@@ -250,6 +252,16 @@ def _not_pending(key: Key, *, usable: bool = True) -> None:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is pending import.")
     if usable and key.state == UNAVAILABLE:
         raise KMSError("KMSInvalidStateException", f"{key.arn} is unavailable.")
+    if usable and key.state == CREATING:
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is creating.")
+
+
+def _not_transient(key: Key) -> None:
+    """KMSInvalidStateException for a key Creating or Updating, for the operations that change
+    its state or material (Developer Guide, "Key states of AWS KMS keys"; UpdatePrimaryRegion
+    reference: while Updating, the keys cannot be replicated, enabled or disabled)."""
+    if key.state in (CREATING, UPDATING):
+        raise KMSError("KMSInvalidStateException", f"{key.arn} is {key.state.lower()}.")
 
 
 def _origin_not_valid(key: Key) -> KMSError:
@@ -639,6 +651,8 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         key.private_key = private
         key.public_der = _crypto.public_key_der(private)
     store.add(key)
+    if cks is not None:  # Creating while the key store makes it (key state table)
+        store.begin_transition(key, CREATING)
     return {"KeyMetadata": _metadata(store, key)}
 
 
@@ -658,12 +672,14 @@ def _change_key(
     store: KeyStore, params: Params, change: Callable[[Key], None], *, usable: bool = True
 ) -> Reply:
     """What EnableKey, DisableKey and UpdateKeyDescription share: a key named by key id or
-    ARN, not pending deletion (nor, with ``usable``, pending import or unavailable),
-    changed."""
+    ARN, not pending deletion (nor, with ``usable``, pending import, unavailable, creating
+    or updating), changed."""
     key = _key(store, params, aliases=False)
     if key.state == UNAVAILABLE:
         _settled(store, key)
     _not_pending(key, usable=usable)
+    if usable:
+        _not_transient(key)
     change(key)
     store.touch()
     return {}
@@ -694,6 +710,7 @@ def _schedule_key_deletion(store: KeyStore, params: Params, prepared: Any) -> Re
     if not 7 <= days <= 30:
         raise _validation(f"PendingWindowInDays must be between 7 and 30, inclusive, not {days}.")
     _not_pending(key, usable=False)
+    _not_transient(key)
     key.pending_window = days
     store.touch()
     if key.replica_regions:  # a primary with replicas waits for them (API reference)
@@ -1070,6 +1087,7 @@ def _external(store: KeyStore, params: Params) -> Key:
     if key.origin != "EXTERNAL":
         raise _origin_not_valid(key)
     _not_pending(key, usable=False)
+    _not_transient(key)
     return key
 
 
@@ -1550,6 +1568,8 @@ def _disconnect_custom_key_store(store: KeyStore, params: Params, prepared: Any)
     cks.state, cks.error_code = "DISCONNECTING", None
     cks.settles_at = store.now() + store.connect_seconds
     for key in _keys_in(store, cks.store_id):
+        if key.state == CREATING:  # made, whatever its time: the store goes offline
+            key.state, key.settled_state, key.settles_at = key.settled_state or ENABLED, None, None
         if key.state in (ENABLED, DISABLED):
             key.offline_state, key.state = key.state, UNAVAILABLE
     store.touch()
@@ -1620,6 +1640,7 @@ def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _primary(store, params, "ReplicateKey")
     region = _required(params, "ReplicaRegion")
     _not_pending(key, usable=False)
+    _not_transient(key)
     if key.state == DISABLED:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
     if region == store.region:
@@ -1657,6 +1678,8 @@ def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         replica.hmac_secret, replica.private_key = key.hmac_secret, key.private_key
         replica.public_der = key.public_der
     target.add(replica)
+    # ReplicateKey reference: "the new replica key has a transient key state of Creating"
+    target.begin_transition(replica, CREATING)
     key.replica_regions.append(region)
     store.touch()
     return {
@@ -1673,12 +1696,15 @@ def _update_primary_region(store: KeyStore, params: Params, prepared: Any) -> Re
     key = _primary(store, params, "UpdatePrimaryRegion")
     region = _required(params, "PrimaryRegion")
     _not_pending(key, usable=False)
+    _not_transient(key)
     new = store.peer_key(region, key.key_id)
     if new is None or region not in key.replica_regions:
         raise KMSError(
             "NotFoundException",
             f"{key.arn} has no replica key in {region}.",
         )
+    store.peers[region].settle(new)
+    _not_transient(new)
     new.replica_regions = [store.region, *(r for r in key.replica_regions if r != region)]
     key.replica_regions = []
     for each in new.replica_regions:
@@ -1689,8 +1715,10 @@ def _update_primary_region(store: KeyStore, params: Params, prepared: Any) -> Re
     new.primary_region = region
     new.rotation_period, new.next_rotation = key.rotation_period, key.next_rotation
     key.rotation_period = key.next_rotation = None
-    store.peers[region].touch()
-    store.touch()
+    # UpdatePrimaryRegion reference: "The old and new primary keys have a transient key state
+    # of Updating. The original key state is restored when the update is complete."
+    store.peers[region].begin_transition(new, UPDATING)
+    store.begin_transition(key, UPDATING)
     return {}
 
 
@@ -1754,6 +1782,7 @@ def _rotatable(store: KeyStore, params: Params, operation: str, *, imported: boo
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
     external = imported and key.origin == "EXTERNAL"
     _not_pending(key, usable=external)
+    _not_transient(key)
     if key.origin != "AWS_KMS" and not external:
         raise _origin_not_valid(key)
     _symmetric_only(key, operation)

@@ -175,6 +175,10 @@ class LocalKMS:
             CloudHSM cluster id or external key store proxy endpoint
             (``{"https://xks.example.com": "XKS_PROXY_NOT_REACHABLE"}``): a store using it
             ends ``FAILED``. Every other cluster and proxy is taken to answer.
+        key_state_delay: seconds (on ``clock``) a key stays in a transient key state:
+            ``Creating`` (a replica after ReplicateKey, a key made in a custom key store) or
+            ``Updating`` (both keys of an UpdatePrimaryRegion). 0 (the default): until the
+            next request that uses the key.
         clock: wall-clock epoch seconds (signature times and key dates).
         monotonic: monotonic seconds (the quota).
 
@@ -246,6 +250,7 @@ class LocalKMS:
         tls: bool = False,
         custom_key_store_delay: float = 0.0,
         custom_key_store_errors: Mapping[str, str] | None = None,
+        key_state_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -311,6 +316,8 @@ class LocalKMS:
             self._stores[other] = KeyStore(region=other, account_id=account_id, clock=clock)
         if not 0.0 <= custom_key_store_delay < math.inf:
             raise ValueError("custom_key_store_delay must be a finite number of seconds, 0 or more")
+        if not 0.0 <= key_state_delay < math.inf:
+            raise ValueError("key_state_delay must be a finite number of seconds, 0 or more")
         errors = dict(custom_key_store_errors or {})
         for target, code in errors.items():
             if code not in CONNECTION_ERROR_CODES:
@@ -321,6 +328,7 @@ class LocalKMS:
             store.peers = self._stores  # one registry: multi-Region keys find their peers
             store.connect_seconds = float(custom_key_store_delay)
             store.connection_errors = errors
+            store.transition_seconds = float(key_state_delay)
         self._backend: Backend | None = None
         self._backends: dict[str, Backend] = {}
         self._verifier: SigV4Verifier | None = None

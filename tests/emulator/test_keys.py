@@ -629,7 +629,8 @@ def test_multi_region_keys_with_imported_key_material() -> None:
     blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
 
     replica = invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
-    replica_meta = replica["ReplicaKeyMetadata"]
+    assert replica["ReplicaKeyMetadata"]["KeyState"] == "Creating"  # then PendingImport
+    replica_meta = invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]
     assert (replica_meta["Origin"], replica_meta["KeyState"], replica_meta["Enabled"]) == (
         "EXTERNAL",
         "PendingImport",
@@ -900,3 +901,72 @@ def test_multi_region_imported_key_material_rotation() -> None:
     assert [r["KeyMaterialState"] for r in _rotations(western, key_id)] == ["CURRENT"]
     code, message = fails(eastern, "RotateKeyOnDemand", KeyId=key_id)
     assert code == "UnsupportedOperationException" and "multi-Region" in message
+
+
+# --- transient key states --------------------------------------------------------------------
+
+
+def test_replica_key_is_creating() -> None:
+    """ReplicateKey reference: "When this operation completes, the new replica key has a
+    transient key state of Creating. This key state changes to Enabled (or PendingImport) after
+    a few seconds ... While the key state is Creating, you can manage key, but you cannot yet
+    use it in cryptographic operations." (Developer Guide, "Key states of AWS KMS keys":
+    KMSInvalidStateException.) LocalKMS keeps it Creating for the store's
+    ``transition_seconds`` (``key_state_delay=``); by default, until the next request."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock)
+    eastern.store.transition_seconds = western.store.transition_seconds = 5.0
+    blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    replica = invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    arn = replica["ReplicaKeyMetadata"]["Arn"]
+    assert replica["ReplicaKeyMetadata"]["KeyState"] == "Creating"
+    assert invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Creating"
+    creating = ("KMSInvalidStateException", f"{arn} is creating.")
+    assert fails(western, "Encrypt", KeyId=key_id, Plaintext=b"x") == creating
+    assert fails(western, "Decrypt", CiphertextBlob=blob) == creating
+    assert fails(western, "DisableKey", KeyId=key_id) == creating
+    assert fails(western, "ScheduleKeyDeletion", KeyId=key_id) == creating
+    assert fails(eastern, "UpdatePrimaryRegion", KeyId=key_id, PrimaryRegion="us-west-2") == (
+        creating
+    )
+    invoke(western, "UpdateKeyDescription", KeyId=key_id, Description="managed meanwhile")
+    invoke(western, "TagResource", KeyId=key_id, Tags=[{"TagKey": "k", "TagValue": "v"}])
+    clock.now += 5
+    assert invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert invoke(western, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+
+
+def test_primary_region_update_is_updating() -> None:
+    """UpdatePrimaryRegion reference: "The old and new primary keys have a transient key state
+    of Updating. The original key state is restored when the update is complete. While the key
+    state is Updating, you can use the keys in cryptographic operations, but you cannot
+    replicate the new primary key or perform certain management operations, such as enabling
+    or disabling these keys." """
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock)
+    eastern.store.transition_seconds = western.store.transition_seconds = 5.0
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    clock.now += 5
+    invoke(eastern, "UpdatePrimaryRegion", KeyId=key_id, PrimaryRegion="us-west-2")
+    for backend in (eastern, western):
+        meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+        assert meta["KeyState"] == "Updating"
+        blob = invoke(backend, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+        assert invoke(backend, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+        for operation in ("EnableKey", "DisableKey"):
+            assert fails(backend, operation, KeyId=key_id) == (
+                "KMSInvalidStateException",
+                f"{meta['Arn']} is updating.",
+            )
+    assert fails(western, "ReplicateKey", KeyId=key_id, ReplicaRegion=REGION)[0] == (
+        "KMSInvalidStateException"
+    )
+    assert fails(western, "UpdatePrimaryRegion", KeyId=key_id, PrimaryRegion=REGION)[0] == (
+        "KMSInvalidStateException"
+    )
+    clock.now += 5
+    west = invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert west["KeyState"] == "Enabled"
+    assert west["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    assert invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    invoke(western, "DisableKey", KeyId=key_id)

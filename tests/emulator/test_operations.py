@@ -1604,6 +1604,38 @@ async def test_custom_key_store_connection_failure_over_http() -> None:
         LocalKMS(custom_key_store_delay=-1)
 
 
+async def test_key_in_custom_key_store_is_creating() -> None:
+    """A key made in a custom key store is Creating for a moment (Developer Guide, "Key states
+    of AWS KMS keys": a transient state; no cryptographic operation meanwhile,
+    KMSInvalidStateException), then Enabled: over HTTP with LocalKMS's default
+    ``key_state_delay`` (0: until the next request that uses it), and on the store's clock for
+    a longer one."""
+    async with LocalKMS() as local, client_of(local) as kms:
+        hsm = (await kms.create_custom_key_store(**_CLOUDHSM))["CustomKeyStoreId"]
+        await kms.connect_custom_key_store(CustomKeyStoreId=hsm)
+        (await kms.describe_custom_key_stores())  # the connection settles
+        made = await kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)
+        assert made["KeyMetadata"]["KeyState"] == "Creating"
+        key_id = made["KeyMetadata"]["KeyId"]
+        assert (await kms.describe_key(KeyId=key_id))["KeyMetadata"]["KeyState"] == "Enabled"
+        assert (await kms.encrypt(KeyId=key_id, Plaintext=b"x"))["CiphertextBlob"]
+    with pytest.raises(ValueError, match="key_state_delay"):
+        LocalKMS(key_state_delay=-1)
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    store.transition_seconds = 3.0
+    backend = Backend(store)
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+    invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    meta = invoke(backend, "CreateKey", Origin="AWS_CLOUDHSM", CustomKeyStoreId=hsm)["KeyMetadata"]
+    assert fails(backend, "Encrypt", KeyId=meta["KeyId"], Plaintext=b"x") == (
+        "KMSInvalidStateException",
+        f"{meta['Arn']} is creating.",
+    )
+    clock.now += 3
+    assert invoke(backend, "Encrypt", KeyId=meta["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+
+
 # --- multi-Region keys -------------------------------------------------------------------------
 
 
