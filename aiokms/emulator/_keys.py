@@ -27,6 +27,7 @@ Pure code: no I/O.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -465,7 +466,10 @@ class CustomKeyStore:
     """A custom key store, simulated: its configuration and connection state.
 
     ``xks`` holds an external key store's proxy configuration as DescribeCustomKeyStores
-    shows it (no secret: the proxy's secret access key is not kept).
+    shows it (no secret: the proxy's secret access key is not kept). A CloudHSM key store's
+    ``password_digest`` stands for the ``KeyStorePassword`` KMS holds, ``kmsuser_digest`` for
+    the simulated cluster's kmsuser password (the one the store was created with): digests
+    salted with the store id, never the passwords.
     """
 
     store_id: str
@@ -479,6 +483,12 @@ class CustomKeyStore:
     # FAILED: why (ConnectionErrorCode); CONNECTING, DISCONNECTING: when that ends
     error_code: str | None = None
     settles_at: float | None = None
+    password_digest: str | None = None
+    kmsuser_digest: str | None = None
+
+    def password(self, password: str) -> str:
+        """The digest of a kmsuser password for this store."""
+        return hashlib.sha256(f"{self.store_id}:{password}".encode()).hexdigest()
 
     def record(self) -> dict[str, Any]:
         """The store as JSON-ready data (the snapshot's form)."""
@@ -493,6 +503,8 @@ class CustomKeyStore:
             "XksProxyConfiguration": self.xks,
             "ConnectionErrorCode": self.error_code,
             "SettlesAt": self.settles_at,
+            "PasswordDigest": self.password_digest,
+            "KmsuserDigest": self.kmsuser_digest,
         }
 
     @classmethod
@@ -509,6 +521,8 @@ class CustomKeyStore:
             r.get("XksProxyConfiguration"),
             r.get("ConnectionErrorCode"),
             r.get("SettlesAt"),
+            r.get("PasswordDigest"),
+            r.get("KmsuserDigest"),
         )
 
 

@@ -337,6 +337,10 @@ def _settle(store: KeyStore, cks: CustomKeyStore) -> None:
     elif cks.state == "CONNECTING":
         target = cks.cluster_id if cks.xks is None else cks.xks["UriEndpoint"]
         cks.error_code = store.connection_errors.get(target or "")
+        if cks.xks is None and cks.error_code is None and cks.password_digest != cks.kmsuser_digest:
+            # CustomKeyStoresListEntry, ConnectionErrorCode: the KeyStorePassword does not
+            # match the kmsuser password in the cluster
+            cks.error_code = "INVALID_CREDENTIALS"
         cks.state = "CONNECTED" if cks.error_code is None else "FAILED"
         if cks.state == "CONNECTED":
             for key in _keys_in(store, cks.store_id):
@@ -1484,7 +1488,7 @@ def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
             f"The account already has {MAX_CUSTOM_KEY_STORES} custom key stores in this Region."
         )
     store_id = "cks-" + os.urandom(9).hex()[:17]
-    store.custom_key_stores[store_id] = CustomKeyStore(
+    cks = store.custom_key_stores[store_id] = CustomKeyStore(
         store_id,
         name,
         store_type,
@@ -1493,6 +1497,8 @@ def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
         trust_anchor=params.get("TrustAnchorCertificate"),
         xks=xks,
     )
+    if xks is None:  # the simulated cluster's kmsuser has the password given
+        cks.password_digest = cks.kmsuser_digest = cks.password(params["KeyStorePassword"])
     store.touch()
     return {"CustomKeyStoreId": store_id}
 
@@ -1593,11 +1599,15 @@ def _update_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
         _disconnected(cks, "UpdateCustomKeyStore")
     if settings and cks.store_type == "AWS_CLOUDHSM" and any(m in _XKS_MEMBERS for m in settings):
         raise _validation("The XksProxy settings are for external key stores.")
+    if cks.xks is not None and params.get("KeyStorePassword") is not None:
+        raise _validation("KeyStorePassword is for CloudHSM key stores.")
     if params.get("NewCustomKeyStoreName") is not None:
         _check_store_name(store, params["NewCustomKeyStoreName"], cks.store_id)
         cks.name = params["NewCustomKeyStoreName"]
     if params.get("CloudHsmClusterId") is not None:
         cks.cluster_id = params["CloudHsmClusterId"]
+    if params.get("KeyStorePassword") is not None:  # what KMS holds, not the cluster's
+        cks.password_digest = cks.password(params["KeyStorePassword"])
     if cks.xks is not None:
         cks.xks = _xks_configuration(params, cks.xks)
     store.touch()

@@ -1581,6 +1581,47 @@ def test_custom_key_store_connection_states() -> None:
     invoke(backend, "DeleteCustomKeyStore", CustomKeyStoreId=xks)
 
 
+def test_custom_key_store_invalid_credentials() -> None:
+    """ConnectionErrorCode INVALID_CREDENTIALS (API reference, CustomKeyStoresListEntry: "The
+    KeyStorePassword for the custom key store doesn't match the current password of the
+    kmsuser crypto user in the CloudHSM cluster"; UpdateCustomKeyStore, KeyStorePassword: it
+    "does not set or change the password of any users in the CloudHSM cluster"). The simulated
+    cluster's kmsuser password is the one the store was created with: after an update to
+    another, connecting ends FAILED with INVALID_CREDENTIALS; updated back, it connects. No
+    password is kept, in the store or its snapshot; an external key store takes none."""
+    clock = FakeClock(1.7e9)
+    store = key_store(clock)
+    backend = Backend(store)
+    hsm = invoke(backend, "CreateCustomKeyStore", **_CLOUDHSM)["CustomKeyStoreId"]
+
+    def connect() -> tuple[str, str | None]:
+        invoke(backend, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+        entry = invoke(backend, "DescribeCustomKeyStores", CustomKeyStoreId=hsm)["CustomKeyStores"][
+            0
+        ]
+        return entry["ConnectionState"], entry.get("ConnectionErrorCode")
+
+    invoke(
+        backend, "UpdateCustomKeyStore", CustomKeyStoreId=hsm, KeyStorePassword="not-the-password"
+    )
+    assert connect() == ("FAILED", "INVALID_CREDENTIALS")
+    invoke(backend, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)
+    invoke(
+        backend,
+        "UpdateCustomKeyStore",
+        CustomKeyStoreId=hsm,
+        KeyStorePassword=_CLOUDHSM["KeyStorePassword"],
+    )
+    assert connect() == ("CONNECTED", None)
+    snapshot = json.dumps(store.snapshot())
+    assert "kmsuser-password" not in snapshot and "not-the-password" not in snapshot
+    xks = invoke(backend, "CreateCustomKeyStore", **_XKS)["CustomKeyStoreId"]
+    code, message = fails(
+        backend, "UpdateCustomKeyStore", CustomKeyStoreId=xks, KeyStorePassword="x" * 8
+    )
+    assert code == "ValidationException" and "KeyStorePassword" in message
+
+
 async def test_custom_key_store_connection_failure_over_http() -> None:
     """LocalKMS's ``custom_key_store_errors``: connecting a store whose cluster is named ends
     FAILED with that ConnectionErrorCode, as DescribeCustomKeyStores reports it to boto3;
