@@ -1894,53 +1894,37 @@ def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Rep
 def _list_key_rotations(store: KeyStore, params: Params, prepared: Any) -> Reply:
     key = _key(store, params, aliases=False)
     _symmetric_only(key, "ListKeyRotations")
-    if key.imports:
-        return _list_imported_materials(store, key, params)
-    materials = list(key.materials.values())
+    materials: list[_crypto.SymmetricMaterial | ImportedMaterial]
+    if key.imports:  # imported key materials, deleted and pending rotation ones too
+        key.expire_imports(store.now())
+        materials = list(key.imports.values())
+    else:
+        materials = list(key.materials.values())
     if params.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
         materials = [m for m in materials if m.rotation_type is not None]
     page, extra = _page(materials, params, default=100, maximum=1000)
-    rotations = []
-    for m in page:
-        entry: Reply = {
-            "KeyId": key.key_id,
-            "KeyMaterialId": m.hex_id,
-            "KeyMaterialState": "CURRENT" if m is key.current else "NON_CURRENT",
-        }
-        if m.rotation_type is not None:
-            entry["RotationDate"] = m.created
-            entry["RotationType"] = m.rotation_type
-        rotations.append(entry)
-    return {"Rotations": rotations, **extra}
+    return {"Rotations": [_rotation_entry(key, m) for m in page], **extra}
 
 
-def _list_imported_materials(store: KeyStore, key: Key, params: Params) -> Reply:
-    """ListKeyRotations of a symmetric key with imported key material: each material with its
-    ImportState, KeyMaterialState, expiration and description (RotationsListEntry)."""
-    key.expire_imports(store.now())
-    records = list(key.imports.values())
-    if params.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
-        records = [r for r in records if r.rotation_type is not None]
-    page, extra = _page(records, params, default=100, maximum=1000)
-    rotations = []
-    for r in page:
-        entry: Reply = {
-            "KeyId": key.key_id,
-            "KeyMaterialId": r.material_id.hex(),
-            "ImportState": "IMPORTED" if r.material is not None else "PENDING_IMPORT",
-            "KeyMaterialState": r.state,
-        }
-        if r.description is not None:
-            entry["KeyMaterialDescription"] = r.description
-        if r.expiration_model is not None:
-            entry["ExpirationModel"] = r.expiration_model
-        if r.valid_to is not None:
-            entry["ValidTo"] = r.valid_to
-        if r.rotation_type is not None:
-            entry["RotationDate"] = r.created
-            entry["RotationType"] = r.rotation_type
-        rotations.append(entry)
-    return {"Rotations": rotations, **extra}
+def _rotation_entry(key: Key, m: _crypto.SymmetricMaterial | ImportedMaterial) -> Reply:
+    """A RotationsListEntry; an imported key material's with its ImportState,
+    KeyMaterialState, expiration and description."""
+    entry: Reply = {"KeyId": key.key_id, "KeyMaterialId": m.material_id.hex()}
+    if isinstance(m, ImportedMaterial):
+        entry["ImportState"] = "IMPORTED" if m.material is not None else "PENDING_IMPORT"
+        entry["KeyMaterialState"] = m.state
+        if m.description is not None:
+            entry["KeyMaterialDescription"] = m.description
+        if m.expiration_model is not None:
+            entry["ExpirationModel"] = m.expiration_model
+        if m.valid_to is not None:
+            entry["ValidTo"] = m.valid_to
+    else:
+        entry["KeyMaterialState"] = "CURRENT" if m is key.current else "NON_CURRENT"
+    if m.rotation_type is not None:
+        entry["RotationDate"] = m.created
+        entry["RotationType"] = m.rotation_type
+    return entry
 
 
 # --- encryption -------------------------------------------------------------------------------

@@ -188,16 +188,21 @@ def test_snapshot_keeps_grants_and_last_use() -> None:
 # --- imported key material ---------------------------------------------------------------------
 
 
-def _import(
-    backend: Backend, key_id: str, material: bytes, algorithm: str, **extra: Any
-) -> dict[str, Any]:
-    parameters = invoke(
+def _parameters(backend: Backend, key_id: str, algorithm: str) -> dict[str, Any]:
+    """GetParametersForImport with an RSA_2048 wrapping key."""
+    return invoke(
         backend,
         "GetParametersForImport",
         KeyId=key_id,
         WrappingAlgorithm=algorithm,
         WrappingKeySpec="RSA_2048",
     )
+
+
+def _import(
+    backend: Backend, key_id: str, material: bytes, algorithm: str, **extra: Any
+) -> dict[str, Any]:
+    parameters = _parameters(backend, key_id, algorithm)
     return invoke(
         backend,
         "ImportKeyMaterial",
@@ -300,13 +305,7 @@ def test_import_checks_and_hmac() -> None:
     produced = invoke(backend, "GenerateMac", KeyId=mac, Message=b"m", MacAlgorithm="HMAC_SHA_256")
     assert base64.b64decode(produced["Mac"]) == hmac.new(secret, b"m", hashlib.sha256).digest()
     symmetric = invoke(backend, "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
-    parameters = invoke(
-        backend,
-        "GetParametersForImport",
-        KeyId=symmetric,
-        WrappingAlgorithm="RSAES_OAEP_SHA_256",
-        WrappingKeySpec="RSA_2048",
-    )
+    parameters = _parameters(backend, symmetric, "RSAES_OAEP_SHA_256")
     token = base64.b64decode(parameters["ImportToken"])
     wrapped = wrap_key_material(parameters["PublicKey"], "RSAES_OAEP_SHA_256", bytes(32))
 
@@ -469,13 +468,7 @@ def test_rsaes_pkcs1_v1_5_wrapping_is_refused() -> None:
             assert code == "ValidationException"
             assert "RSAES_PKCS1_V1_5" in message and "October 10, 2023" in message
         assert store.keys[key_id].import_params == {}
-    parameters = invoke(
-        backend,
-        "GetParametersForImport",
-        KeyId=symmetric,
-        WrappingAlgorithm="RSAES_OAEP_SHA_256",
-        WrappingKeySpec="RSA_2048",
-    )
+    parameters = _parameters(backend, symmetric, "RSAES_OAEP_SHA_256")
     snapshot = json.loads(json.dumps(store.snapshot()))
     (record,) = [k for k in snapshot["keys"] if k["KeyId"] == symmetric]
     record["ImportParameters"][0]["WrappingAlgorithm"] = "RSAES_PKCS1_V1_5"

@@ -1324,35 +1324,35 @@ async def test_get_key_last_usage(local: LocalKMS) -> None:
 async def test_imported_key_material_over_http(local: LocalKMS) -> None:
     """The import workflow of the Developer Guide ("Importing key material") with
     aiobotocore: a key of origin EXTERNAL, its wrapping key and import token, the wrapped
-    material imported, then the key in use."""
+    material imported, then the key in use, rotated on demand to new imported material (the
+    new members of ListKeyRotations and DescribeKey as botocore parses them)."""
     async with client_of(local) as kms:
         key_id = (await kms.create_key(Origin="EXTERNAL"))["KeyMetadata"]["KeyId"]
-        parameters = await kms.get_parameters_for_import(
-            KeyId=key_id, WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256", WrappingKeySpec="RSA_3072"
-        )
-        await kms.import_key_material(
-            KeyId=key_id,
-            ImportToken=parameters["ImportToken"],
-            EncryptedKeyMaterial=wrap_key_material(
-                parameters["PublicKey"], "RSA_AES_KEY_WRAP_SHA_256", bytes(range(32))
-            ),
-            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
-        )
+
+        async def import_material(algorithm: str, spec: str, material: bytes, **extra: Any) -> None:
+            parameters = await kms.get_parameters_for_import(
+                KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec=spec
+            )
+            await kms.import_key_material(
+                KeyId=key_id,
+                ImportToken=parameters["ImportToken"],
+                EncryptedKeyMaterial=wrap_key_material(
+                    parameters["PublicKey"], algorithm, material
+                ),
+                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+                **extra,
+            )
+
+        await import_material("RSA_AES_KEY_WRAP_SHA_256", "RSA_3072", bytes(range(32)))
         blob = (await kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT))["CiphertextBlob"]
         assert (await kms.decrypt(CiphertextBlob=blob))["Plaintext"] == PLAINTEXT
         # on-demand rotation to new imported key material (RotateKeyOnDemand reference)
-        parameters = await kms.get_parameters_for_import(
-            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
-        )
-        await kms.import_key_material(
-            KeyId=key_id,
-            ImportToken=parameters["ImportToken"],
-            EncryptedKeyMaterial=wrap_key_material(
-                parameters["PublicKey"], "RSAES_OAEP_SHA_256", bytes(range(1, 33))
-            ),
+        await import_material(
+            "RSAES_OAEP_SHA_256",
+            "RSA_2048",
+            bytes(range(1, 33)),
             ImportType="NEW_KEY_MATERIAL",
             KeyMaterialDescription="second",
-            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
         )
         await kms.rotate_key_on_demand(KeyId=key_id)
         (rotation,) = (await kms.list_key_rotations(KeyId=key_id))["Rotations"]
