@@ -1706,7 +1706,6 @@ def _update_primary_region(store: KeyStore, params: Params, prepared: Any) -> Re
     key = _primary(store, params, "UpdatePrimaryRegion")
     region = _required(params, "PrimaryRegion")
     _not_pending(key, usable=False)
-    _not_transient(key)
     new = store.peer_key(region, key.key_id)
     if new is None or region not in key.replica_regions:
         raise KMSError(
@@ -1714,7 +1713,14 @@ def _update_primary_region(store: KeyStore, params: Params, prepared: Any) -> Re
             f"{key.arn} has no replica key in {region}.",
         )
     store.peers[region].settle(new)
-    _not_transient(new)
+    # Developer Guide, "Change the primary key in a set of multi-Region keys": "Both the
+    # primary key and the replica key must be in the Enabled key state when the operation
+    # starts"
+    for side in (key, new):
+        if side.state == DISABLED:
+            raise KMSError("DisabledException", f"{side.arn} is disabled.")
+        _not_pending(side)
+        _not_transient(side)
     new.replica_regions = [store.region, *(r for r in key.replica_regions if r != region)]
     key.replica_regions = []
     for each in new.replica_regions:

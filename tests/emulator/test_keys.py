@@ -963,3 +963,30 @@ def test_primary_region_update_is_updating() -> None:
     assert west["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     assert invoke(eastern, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     invoke(western, "DisableKey", KeyId=key_id)
+
+
+def test_primary_region_update_needs_both_keys_enabled() -> None:
+    """Developer Guide, "Change the primary key in a set of multi-Region keys"
+    (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-update.html): "Both the
+    primary key and the replica key must be in the Enabled key state when the operation
+    starts" (a disabled one: DisabledException; one pending import: KMSInvalidStateException).
+    """
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock)
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    invoke(western, "DisableKey", KeyId=key_id)
+    code, message = fails(eastern, "UpdatePrimaryRegion", KeyId=key_id, PrimaryRegion="us-west-2")
+    assert (code, message) == (
+        "DisabledException",
+        f"arn:aws:kms:us-west-2:111122223333:key/{key_id} is disabled.",
+    )
+    invoke(western, "EnableKey", KeyId=key_id)
+    invoke(eastern, "DisableKey", KeyId=key_id)
+    assert fails(eastern, "UpdatePrimaryRegion", KeyId=key_id, PrimaryRegion="us-west-2")[0] == (
+        "DisabledException"
+    )
+    imported, _, external = _multi_region_key(clock, Origin="EXTERNAL")
+    invoke(imported, "ReplicateKey", KeyId=external, ReplicaRegion="us-west-2")
+    assert fails(imported, "UpdatePrimaryRegion", KeyId=external, PrimaryRegion="us-west-2")[0] == (
+        "KMSInvalidStateException"
+    )
