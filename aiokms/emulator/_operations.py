@@ -1608,6 +1608,8 @@ def _update_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
         cks.cluster_id = params["CloudHsmClusterId"]
     if params.get("KeyStorePassword") is not None:  # what KMS holds, not the cluster's
         cks.password_digest = cks.password(params["KeyStorePassword"])
+        if cks.kmsuser_digest is None:  # a store from an older state file: taken as right
+            cks.kmsuser_digest = cks.password_digest
     if cks.xks is not None:
         cks.xks = _xks_configuration(params, cks.xks)
     store.touch()

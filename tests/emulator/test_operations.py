@@ -1615,6 +1615,20 @@ def test_custom_key_store_invalid_credentials() -> None:
     assert connect() == ("CONNECTED", None)
     snapshot = json.dumps(store.snapshot())
     assert "kmsuser-password" not in snapshot and "not-the-password" not in snapshot
+    # a store from a state file written before passwords were compared: the first password
+    # given is taken as the cluster's
+    older = json.loads(snapshot)
+    for record in older["custom_key_stores"]:
+        del record["PasswordDigest"], record["KmsuserDigest"]
+    restored = key_store(clock)
+    restored.restore(older)
+    again = Backend(restored)
+    invoke(again, "DisconnectCustomKeyStore", CustomKeyStoreId=hsm)
+    clock.now += 1
+    invoke(again, "UpdateCustomKeyStore", CustomKeyStoreId=hsm, KeyStorePassword="another-one")
+    invoke(again, "ConnectCustomKeyStore", CustomKeyStoreId=hsm)
+    described = invoke(again, "DescribeCustomKeyStores", CustomKeyStoreId=hsm)
+    assert described["CustomKeyStores"][0]["ConnectionState"] == "CONNECTED"
     xks = invoke(backend, "CreateCustomKeyStore", **_XKS)["CustomKeyStoreId"]
     code, message = fails(
         backend, "UpdateCustomKeyStore", CustomKeyStoreId=xks, KeyStorePassword="x" * 8
