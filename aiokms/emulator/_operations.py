@@ -1256,11 +1256,6 @@ def _import_type(store: KeyStore, key: Key, params: Params) -> str:
             f"key in {key.primary_region}, and the same key material here with ImportType "
             "EXISTING_KEY_MATERIAL.",
         )
-    if key.imports and key.multi_region:
-        raise KMSError(
-            "UnsupportedOperationException",
-            "LocalKMS does not rotate multi-Region keys with imported key material.",
-        )
     pending = _pending_rotation(key)
     if pending is not None:
         raise KMSError(
@@ -1353,6 +1348,13 @@ def _import_key_material(store: KeyStore, params: Params, prepared: Any) -> Repl
     if import_type is not None:
         record = _import_symmetric(key, import_type, material, material_id, params, now)
         record.expiration_model, record.valid_to = model, valid_to
+        if key.multi_region and record.state in PENDING_ROTATION_STATES:
+            # ImportKeyMaterial reference: new material of a multi-Region primary is then
+            # imported into each replica (EXISTING_KEY_MATERIAL) before the rotation
+            for replica in _related_keys(store, key)[1:]:
+                replica.imports.setdefault(
+                    material_id, ImportedMaterial(material_id, "PENDING_ROTATION", now)
+                )
         if key.sync_imports() and key.state == PENDING_IMPORT:
             key.state = ENABLED
         store.touch()
@@ -1408,8 +1410,12 @@ def _delete_imported_key_material(store: KeyStore, params: Params, prepared: Any
             "NotFoundException", f"Key material {named} is not associated with {key.arn}."
         )
     reply["KeyMaterialId"] = record.material_id.hex()
-    if record.state in PENDING_ROTATION_STATES:
-        del key.imports[record.material_id]
+    replica = key.primary_region not in (None, store.region)
+    if record.state in PENDING_ROTATION_STATES and not replica:
+        # not associated with the key: gone, from a multi-Region primary's replicas too
+        # (DeleteImportedKeyMaterial reference, multi-Region symmetric encryption keys)
+        for each in _related_keys(store, key):
+            each.imports.pop(record.material_id, None)
     record.material = record.valid_to = record.expiration_model = None
     key.sync_imports()
     store.touch()
@@ -1685,6 +1691,14 @@ def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         replica.origin = "EXTERNAL"
         replica.state = PENDING_IMPORT
         replica.imported_digest = key.imported_digest
+        for record in key.imports.values():  # each to import (ImportState PENDING_IMPORT)
+            replica.imports[record.material_id] = ImportedMaterial(
+                record.material_id,
+                record.state,
+                record.created,
+                record.rotation_type,
+                record.description,
+            )
     else:
         replica.materials, replica.current = key.materials, key.current
         replica.hmac_secret, replica.private_key = key.hmac_secret, key.private_key
@@ -1804,12 +1818,6 @@ def _rotatable(store: KeyStore, params: Params, operation: str, *, imported: boo
     if key.origin != "AWS_KMS" and not external:
         raise _origin_not_valid(key)
     _symmetric_only(key, operation)
-    if external and key.multi_region:  # RotateKeyOnDemand reference, KeyId
-        raise KMSError(
-            "UnsupportedOperationException",
-            f"{key.arn} is a multi-Region key with imported key material: LocalKMS does not "
-            "rotate it on demand.",
-        )
     if key.primary_region not in (None, store.region):
         raise KMSError(
             "UnsupportedOperationException",
@@ -1881,21 +1889,44 @@ def _rotate_key_on_demand(store: KeyStore, params: Params, prepared: Any) -> Rep
     if pending is None:
         _rotate(store, key, "ON_DEMAND", now)
         return {"KeyId": key.arn}
-    assert pending.material is not None
-    for record in key.imports.values():
-        if record.state == "CURRENT":
-            record.state = "NON_CURRENT"
-    pending.state, pending.created, pending.rotation_type = "CURRENT", now, "ON_DEMAND"
-    pending.material = _crypto.SymmetricMaterial.new(
-        key.raw_id,
-        now,
-        "ON_DEMAND",
-        material_id=pending.material_id,
-        secret=pending.material.secret,
-    )
-    key.sync_imports()
-    store.touch()
+    if _rotation_state(store, key, pending) != "PENDING_ROTATION":
+        raise KMSError(
+            "KMSInvalidStateException",
+            f"Key material {pending.material_id.hex()} of {key.arn} is not imported into "
+            "every replica key yet.",
+        )
+    for each in _related_keys(store, key):  # a multi-Region key's replicas rotate with it
+        record = each.imports[pending.material_id]
+        assert record.material is not None
+        for other in each.imports.values():
+            if other.state == "CURRENT":
+                other.state = "NON_CURRENT"
+        record.state, record.created, record.rotation_type = "CURRENT", now, "ON_DEMAND"
+        record.material = _crypto.SymmetricMaterial.new(
+            each.raw_id,
+            now,
+            "ON_DEMAND",
+            material_id=record.material_id,
+            secret=record.material.secret,
+        )
+        each.sync_imports()
+    for peer in store.peers.values():
+        peer.touch()
     return {"KeyId": key.arn}
+
+
+def _rotation_state(store: KeyStore, key: Key, record: ImportedMaterial) -> str:
+    """A key material's KeyMaterialState: new material of a multi-Region primary is
+    PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every replica has it imported
+    (RotationsListEntry)."""
+    if record.state != "PENDING_ROTATION" or key.primary_region != store.region:
+        return record.state
+    for replica in _related_keys(store, key)[1:]:
+        replica.expire_imports(store.now())
+        theirs = replica.imports.get(record.material_id)
+        if theirs is None or theirs.material is None:
+            return "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+    return record.state
 
 
 @_operation("ListKeyRotations")
@@ -1911,16 +1942,18 @@ def _list_key_rotations(store: KeyStore, params: Params, prepared: Any) -> Reply
     if params.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
         materials = [m for m in materials if m.rotation_type is not None]
     page, extra = _page(materials, params, default=100, maximum=1000)
-    return {"Rotations": [_rotation_entry(key, m) for m in page], **extra}
+    return {"Rotations": [_rotation_entry(store, key, m) for m in page], **extra}
 
 
-def _rotation_entry(key: Key, m: _crypto.SymmetricMaterial | ImportedMaterial) -> Reply:
+def _rotation_entry(
+    store: KeyStore, key: Key, m: _crypto.SymmetricMaterial | ImportedMaterial
+) -> Reply:
     """A RotationsListEntry; an imported key material's with its ImportState,
     KeyMaterialState, expiration and description."""
     entry: Reply = {"KeyId": key.key_id, "KeyMaterialId": m.material_id.hex()}
     if isinstance(m, ImportedMaterial):
         entry["ImportState"] = "IMPORTED" if m.material is not None else "PENDING_IMPORT"
-        entry["KeyMaterialState"] = m.state
+        entry["KeyMaterialState"] = _rotation_state(store, key, m)
         if m.description is not None:
             entry["KeyMaterialDescription"] = m.description
         if m.expiration_model is not None:

@@ -629,7 +629,8 @@ def test_multi_region_keys_with_imported_key_material() -> None:
         "PendingImport",
         False,
     )
-    assert "CurrentKeyMaterialId" not in replica_meta
+    # the primary's key material, to import (ListKeyRotations: ImportState PENDING_IMPORT)
+    assert replica_meta["CurrentKeyMaterialId"] == imported["KeyMaterialId"]
     assert fails(western, "Decrypt", CiphertextBlob=blob) == (
         "KMSInvalidStateException",
         f"{replica_meta['Arn']} is pending import.",
@@ -879,21 +880,81 @@ def test_every_associated_key_material_must_be_imported() -> None:
 
 
 def test_multi_region_imported_key_material_rotation() -> None:
-    """ImportKeyMaterial reference: "You cannot directly import new key material into the
-    replica Region keys"; RotateKeyOnDemand reference, KeyId: "You cannot perform on-demand
-    rotation of ... multi-Region KMS keys with imported key material"."""
+    """ImportKeyMaterial reference: new key material of a multi-Region key is imported into
+    the primary key (NEW_KEY_MATERIAL), then the same into every replica key
+    (EXISTING_KEY_MATERIAL), "before you can perform the RotateKeyOnDemand operation on the
+    primary Region key"; "You cannot directly import new key material into the replica Region
+    keys". RotationsListEntry: the primary's new material is
+    PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every replica has it, then
+    PENDING_ROTATION. RotateKeyOnDemand on the primary rotates the replicas too (the related
+    keys share their key material); DeleteImportedKeyMaterial of the primary's material
+    pending rotation deletes it from the replicas (DeleteImportedKeyMaterial reference)."""
     clock = FakeClock(1.7e9)
     eastern, western, key_id = _multi_region_key(clock, Origin="EXTERNAL")
     _import(eastern, key_id, bytes(32), "RSAES_OAEP_SHA_256")
     invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256")
     with pytest.raises(KMSError) as caught:
-        _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
+        _import(western, key_id, b"\2" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
     assert caught.value.code == "UnsupportedOperationException"
     assert "replica" in str(caught.value.message)
-    _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256")
-    assert [r["KeyMaterialState"] for r in _rotations(western, key_id)] == ["CURRENT"]
+
+    new_id = _import(
+        eastern, key_id, b"\2" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL"
+    )["KeyMaterialId"]
+    east_states = [(r["KeyMaterialState"], r["ImportState"]) for r in _rotations(eastern, key_id)]
+    assert east_states == [
+        ("CURRENT", "IMPORTED"),
+        ("PENDING_MULTI_REGION_IMPORT_AND_ROTATION", "IMPORTED"),
+    ]
+    west_states = [(r["KeyMaterialState"], r["ImportState"]) for r in _rotations(western, key_id)]
+    assert west_states == [("CURRENT", "IMPORTED"), ("PENDING_ROTATION", "PENDING_IMPORT")]
     code, message = fails(eastern, "RotateKeyOnDemand", KeyId=key_id)
-    assert code == "UnsupportedOperationException" and "multi-Region" in message
+    assert code == "KMSInvalidStateException" and "replica" in message
+    _import(western, key_id, b"\2" * 32, "RSAES_OAEP_SHA_1")
+    assert _rotations(eastern, key_id)[1]["KeyMaterialState"] == "PENDING_ROTATION"
+    assert fails(western, "RotateKeyOnDemand", KeyId=key_id)[0] == (
+        "UnsupportedOperationException"  # on the primary only
+    )
+    invoke(eastern, "RotateKeyOnDemand", KeyId=key_id)
+    for backend in (eastern, western):
+        meta = invoke(backend, "DescribeKey", KeyId=key_id)["KeyMetadata"]
+        assert (meta["CurrentKeyMaterialId"], meta["KeyState"]) == (new_id, "Enabled")
+        assert [r["KeyMaterialState"] for r in _rotations(backend, key_id)] == [
+            "NON_CURRENT",
+            "CURRENT",
+        ]
+    blob = invoke(western, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    assert invoke(eastern, "Decrypt", CiphertextBlob=blob)["Plaintext"]
+
+    third = _import(
+        eastern, key_id, b"\3" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL"
+    )["KeyMaterialId"]
+    assert len(_rotations(western, key_id)) == 3
+    invoke(eastern, "DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId=third)
+    assert len(_rotations(western, key_id)) == len(_rotations(eastern, key_id)) == 2
+
+
+def test_replica_of_rotated_imported_key() -> None:
+    """A replica of a multi-Region primary whose imported key material was rotated must have
+    every one of its key materials imported before it is Enabled (ImportKeyMaterial
+    reference: "you will need to import all of the key materials associated with the KMS
+    key")."""
+    clock = FakeClock(1.7e9)
+    eastern, western, key_id = _multi_region_key(clock, Origin="EXTERNAL")
+    _import(eastern, key_id, bytes(32), "RSAES_OAEP_SHA_256")
+    old_blob = invoke(eastern, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    _import(eastern, key_id, b"\2" * 32, "RSAES_OAEP_SHA_256", ImportType="NEW_KEY_MATERIAL")
+    invoke(eastern, "RotateKeyOnDemand", KeyId=key_id)
+    invoke(eastern, "ReplicateKey", KeyId=key_id, ReplicaRegion="us-west-2")
+    assert [r["ImportState"] for r in _rotations(western, key_id)] == ["PENDING_IMPORT"] * 2
+    _import(western, key_id, b"\2" * 32, "RSAES_OAEP_SHA_256")
+    assert invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == (
+        "PendingImport"
+    )
+    _import(western, key_id, bytes(32), "RSAES_OAEP_SHA_256")
+    assert invoke(western, "DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert invoke(western, "Decrypt", CiphertextBlob=old_blob)["Plaintext"]
 
 
 # --- transient key states --------------------------------------------------------------------
