@@ -486,7 +486,7 @@ class CustomKeyStore:
     password_digest: str | None = None
     kmsuser_digest: str | None = None
 
-    def password(self, password: str) -> str:
+    def digest(self, password: str) -> str:
         """The digest of a kmsuser password for this store."""
         return hashlib.sha256(f"{self.store_id}:{password}".encode()).hexdigest()
 

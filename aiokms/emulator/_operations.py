@@ -1504,7 +1504,7 @@ def _create_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
         xks=xks,
     )
     if xks is None:  # the simulated cluster's kmsuser has the password given
-        cks.password_digest = cks.kmsuser_digest = cks.password(params["KeyStorePassword"])
+        cks.password_digest = cks.kmsuser_digest = cks.digest(params["KeyStorePassword"])
     store.touch()
     return {"CustomKeyStoreId": store_id}
 
@@ -1613,7 +1613,7 @@ def _update_custom_key_store(store: KeyStore, params: Params, prepared: Any) -> 
     if params.get("CloudHsmClusterId") is not None:
         cks.cluster_id = params["CloudHsmClusterId"]
     if params.get("KeyStorePassword") is not None:  # what KMS holds, not the cluster's
-        cks.password_digest = cks.password(params["KeyStorePassword"])
+        cks.password_digest = cks.digest(params["KeyStorePassword"])
         if cks.kmsuser_digest is None:  # a store from an older state file: taken as right
             cks.kmsuser_digest = cks.password_digest
     if cks.xks is not None:
