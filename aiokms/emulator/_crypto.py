@@ -21,31 +21,49 @@ decrypt what their older material encrypted.
 
 Asymmetric keys produce what KMS produces: raw RSAES-OAEP ciphertexts (so a ciphertext made
 offline with the public key from ``GetPublicKey`` decrypts), DER-encoded ECDSA signatures,
-RSASSA-PSS with a salt as long as the digest, PKCS #1 v1.5 signatures, SubjectPublicKeyInfo
-public keys and PKCS #8 private keys.
+RSASSA-PSS with a salt as long as the digest, PKCS #1 v1.5 signatures, pure Ed25519 (RFC 8032)
+and pure ML-DSA (FIPS 204, empty context) signatures, SubjectPublicKeyInfo public keys and
+PKCS #8 private keys. ML-DSA comes from ``cryptography``'s ``mldsa`` module where the installed
+version has it (:func:`ml_dsa_unavailable` says why not otherwise).
 
 Pure code: randomness comes from ``os.urandom`` through the caller or this module.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
+import importlib
 import os
 import struct
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+import cryptography
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+
+    MLDSAPrivateKey: TypeAlias = (
+        mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+    )
+
 __all__ = [
     "ECC_SPECS",
+    "ED25519_ALGORITHMS",
+    "ED25519_SPEC",
     "HEADER_LEN",
     "HMAC_SPECS",
+    "ML_DSA_ALGORITHM",
+    "ML_DSA_SPECS",
     "WRAPPING_ALGORITHMS",
     "RSA_ENCRYPTION_ALGORITHMS",
     "RSA_SIGNING_ALGORITHMS",
@@ -58,6 +76,7 @@ __all__ = [
     "key_id_from_raw",
     "load_private_key",
     "mac",
+    "ml_dsa_unavailable",
     "open_envelope",
     "parse_envelope",
     "private_key_der",
@@ -73,7 +92,9 @@ __all__ = [
     "verify",
 ]
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey: TypeAlias = (
+    "rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | MLDSAPrivateKey"
+)
 
 VERSION = b"\x01"
 _KIND_UUID = 0
@@ -100,6 +121,16 @@ ECC_SPECS: dict[str, tuple[ec.EllipticCurve, str]] = {
     "ECC_NIST_P521": (ec.SECP521R1(), "ECDSA_SHA_512"),
     "ECC_SECG_P256K1": (ec.SECP256K1(), "ECDSA_SHA_256"),
 }
+ED25519_SPEC = "ECC_NIST_EDWARDS25519"
+# Pure Ed25519 over a RAW message; Ed25519ph over a DIGEST (Sign reference, MessageType)
+ED25519_ALGORITHMS = ("ED25519_SHA_512", "ED25519_PH_SHA_512")
+# KMS key spec -> cryptography's private key class in its mldsa module
+ML_DSA_SPECS: dict[str, str] = {
+    "ML_DSA_44": "MLDSA44PrivateKey",
+    "ML_DSA_65": "MLDSA65PrivateKey",
+    "ML_DSA_87": "MLDSA87PrivateKey",
+}
+ML_DSA_ALGORITHM = "ML_DSA_SHAKE_256"
 RSA_ENCRYPTION_ALGORITHMS = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
 RSA_SIGNING_ALGORITHMS = (
     "RSASSA_PKCS1_V1_5_SHA_256",
@@ -222,14 +253,49 @@ def open_envelope(material: SymmetricMaterial, blob: bytes, context: bytes) -> b
 # --- asymmetric keys ------------------------------------------------------------------------
 
 
+@functools.cache
+def ml_dsa_module() -> ModuleType | None:
+    """``cryptography``'s ``mldsa`` module if it signs ML-DSA and external mu here, else None."""
+    try:
+        module = importlib.import_module("cryptography.hazmat.primitives.asymmetric.mldsa")
+    except ImportError:
+        return None
+    if not hasattr(module, "MLDSAMuHasher") or not hasattr(module.MLDSA44PrivateKey, "sign_mu"):
+        return None
+    from cryptography.hazmat.backends.openssl.backend import backend
+
+    return module if backend.mldsa_supported() else None
+
+
+def ml_dsa_unavailable() -> str | None:
+    """Why ML-DSA keys cannot be made with the installed ``cryptography``, or None if they can."""
+    if ml_dsa_module() is not None:
+        return None
+    return (
+        "ML-DSA needs cryptography 50 or later built with ML-DSA support (MLDSAMuHasher, "
+        f"sign_mu); cryptography {cryptography.__version__} is installed"
+    )
+
+
+def _ml_dsa_classes() -> tuple[type, ...]:
+    module = ml_dsa_module()
+    if module is None:
+        return ()
+    return tuple(getattr(module, name) for name in ML_DSA_SPECS.values())
+
+
 def generate_private_key(spec: str) -> PrivateKey:
     """A new private key for a KMS key spec or data key pair spec."""
     if spec in RSA_SPECS:
         return rsa.generate_private_key(public_exponent=65537, key_size=RSA_SPECS[spec])
     if spec in ECC_SPECS:
         return ec.generate_private_key(ECC_SPECS[spec][0])
-    if spec == "ECC_NIST_EDWARDS25519":
+    if spec == ED25519_SPEC:
         return ed25519.Ed25519PrivateKey.generate()
+    module = ml_dsa_module() if spec in ML_DSA_SPECS else None
+    if module is not None:
+        key: PrivateKey = getattr(module, ML_DSA_SPECS[spec]).generate()
+        return key
     raise ValueError(f"no key generation for {spec}")
 
 
@@ -251,9 +317,10 @@ def private_key_der(key: PrivateKey) -> bytes:
 def load_private_key(der: bytes) -> PrivateKey:
     """The inverse of :func:`private_key_der`."""
     key = serialization.load_der_private_key(der, password=None)
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+    kinds = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+    if not isinstance(key, kinds + _ml_dsa_classes()):
         raise ValueError("unsupported private key type")
-    return key
+    return cast("PrivateKey", key)
 
 
 def public_key_der(key: PrivateKey) -> bytes:
@@ -320,30 +387,49 @@ def signing_digest_size(algorithm: str) -> int:
     return _hash_of(algorithm).digest_size
 
 
-def sign(key: PrivateKey, algorithm: str, message: bytes, *, digest: bool) -> bytes:
-    """Sign ``message`` (or, with ``digest``, the given digest) as KMS does for ``algorithm``."""
-    chosen = _hash_of(algorithm)
-    prepared: hashes.HashAlgorithm | Prehashed = Prehashed(chosen) if digest else chosen
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(message, _rsa_padding(algorithm, chosen), prepared)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+def sign(
+    key: PrivateKey, algorithm: str, message: bytes, *, digest: bool, mu: bool = False
+) -> bytes:
+    """Sign ``message`` (or, with ``digest``, the given digest; with ``mu``, the ML-DSA message
+    representative) as KMS does for ``algorithm``. Ed25519 signs the message itself (pure
+    Ed25519); ML-DSA signs it with an empty context."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(message)
+    if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        chosen = _hash_of(algorithm)
+        prepared: hashes.HashAlgorithm | Prehashed = Prehashed(chosen) if digest else chosen
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(message, _rsa_padding(algorithm, chosen), prepared)
         return key.sign(message, ec.ECDSA(prepared))
-    raise ValueError("this key does not sign with " + algorithm)
+    signer: Any = key  # ML-DSA
+    return bytes(signer.sign_mu(message) if mu else signer.sign(message))
 
 
 def verify(
-    key: PrivateKey, algorithm: str, message: bytes, signature: bytes, *, digest: bool
+    key: PrivateKey,
+    algorithm: str,
+    message: bytes,
+    signature: bytes,
+    *,
+    digest: bool,
+    mu: bool = False,
 ) -> bool:
-    """Whether ``signature`` is valid for ``message`` (or the digest) under ``algorithm``."""
-    chosen = _hash_of(algorithm)
-    prepared: hashes.HashAlgorithm | Prehashed = Prehashed(chosen) if digest else chosen
+    """Whether ``signature`` is valid for ``message`` (or the digest, or the ML-DSA message
+    representative ``mu``) under ``algorithm``."""
     try:
-        if isinstance(key, rsa.RSAPrivateKey):
-            key.public_key().verify(signature, message, _rsa_padding(algorithm, chosen), prepared)
-        elif isinstance(key, ec.EllipticCurvePrivateKey):
-            key.public_key().verify(signature, message, ec.ECDSA(prepared))
-        else:
-            return False
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            key.public_key().verify(signature, message)
+        elif isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            chosen = _hash_of(algorithm)
+            prepared: hashes.HashAlgorithm | Prehashed = Prehashed(chosen) if digest else chosen
+            if isinstance(key, rsa.RSAPrivateKey):
+                public = key.public_key()
+                public.verify(signature, message, _rsa_padding(algorithm, chosen), prepared)
+            else:
+                key.public_key().verify(signature, message, ec.ECDSA(prepared))
+        else:  # ML-DSA
+            ml_dsa: Any = key.public_key()
+            (ml_dsa.verify_mu if mu else ml_dsa.verify)(signature, message)
     except (InvalidSignature, ValueError):
         return False
     return True

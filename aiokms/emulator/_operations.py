@@ -444,6 +444,10 @@ def _algorithms(key: Key) -> list[str]:
         return ["ECDH"]
     if key.spec in _crypto.RSA_SPECS:
         return list(_crypto.RSA_SIGNING_ALGORITHMS)
+    if key.spec == _crypto.ED25519_SPEC:
+        return list(_crypto.ED25519_ALGORITHMS)
+    if key.spec in _crypto.ML_DSA_SPECS:
+        return [_crypto.ML_DSA_ALGORITHM]
     return [_crypto.ECC_SPECS[key.spec][1]]
 
 
@@ -496,14 +500,20 @@ def _metadata(store: KeyStore, key: Key) -> Reply:
 
 _SPECS_FOR_USAGE = {
     "ENCRYPT_DECRYPT": frozenset({SYMMETRIC_DEFAULT, *_crypto.RSA_SPECS}),
-    "SIGN_VERIFY": frozenset({*_crypto.RSA_SPECS, *_crypto.ECC_SPECS}),
+    "SIGN_VERIFY": frozenset(
+        {*_crypto.RSA_SPECS, *_crypto.ECC_SPECS, _crypto.ED25519_SPEC, *_crypto.ML_DSA_SPECS}
+    ),
     "GENERATE_VERIFY_MAC": frozenset(_crypto.HMAC_SPECS),
     "KEY_AGREEMENT": frozenset(_crypto.ECC_SPECS) - {"ECC_SECG_P256K1"},
 }
 _SUPPORTED_SPECS = frozenset().union(*_SPECS_FOR_USAGE.values())
 
 
-def _create_key_spec(params: Params) -> tuple[str, str]:
+# The China Regions, the only ones with SM2 keys (CreateKey reference, KeySpec)
+CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
+
+
+def _create_key_spec(params: Params, region: str) -> tuple[str, str]:
     spec = params.get("KeySpec")
     legacy = params.get("CustomerMasterKeySpec")
     if spec is not None and legacy is not None and spec != legacy:
@@ -517,8 +527,16 @@ def _create_key_spec(params: Params) -> tuple[str, str]:
                 "encryption keys."
             )
         usage = "ENCRYPT_DECRYPT"
+    if spec == "SM2" and region not in CHINA_REGIONS:
+        raise KMSError(
+            "UnsupportedOperationException", "KeySpec SM2 is not supported in this Region."
+        )
     if spec not in _SUPPORTED_SPECS:
         raise KMSError("UnsupportedOperationException", f"LocalKMS does not support {spec} keys.")
+    if spec in _crypto.ML_DSA_SPECS and (missing := _crypto.ml_dsa_unavailable()) is not None:
+        raise KMSError(
+            "UnsupportedOperationException", f"LocalKMS cannot make {spec} keys here: {missing}."
+        )
     if spec not in _SPECS_FOR_USAGE[usage]:
         raise _validation(f"KeyUsage {usage} is not compatible with KeySpec {spec}.")
     return spec, usage
@@ -609,7 +627,7 @@ def _store_for_key(
 
 @_operation("CreateKey", prepare=_prepare_create_key)
 def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    spec, usage = _create_key_spec(params)
+    spec, usage = _create_key_spec(params, store.region)
     origin = params.get("Origin", "AWS_KMS")
     if origin == "EXTERNAL" and spec not in _IMPORTABLE_SPECS:
         raise KMSError(
@@ -2272,7 +2290,12 @@ def _verify_mac(store: KeyStore, params: Params, prepared: Any) -> Reply:
     return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
 
 
-def _signing(store: KeyStore, params: Params, operation: str) -> tuple[Key, str, bytes, bool]:
+_ML_DSA_MU_SIZE = 64  # the message representative mu (FIPS 204, section 6.2)
+
+
+def _signing(store: KeyStore, params: Params, operation: str) -> tuple[Key, str, bytes, str]:
+    """The key, algorithm, message and message type of a Sign or Verify request, checked as
+    the Sign reference's MessageType describes."""
     key = _key(store, params)
     message = _required(params, "Message")
     algorithm = _required(params, "SigningAlgorithm")
@@ -2281,29 +2304,62 @@ def _signing(store: KeyStore, params: Params, operation: str) -> tuple[Key, str,
     if algorithm not in _algorithms(key):
         raise _incompatible(algorithm, key)
     message_type = params.get("MessageType", "RAW")
-    if message_type == "EXTERNAL_MU":
+    if key.spec == _crypto.ED25519_SPEC:
+        # Sign reference, MessageType: ED25519_SHA_512 takes RAW, ED25519_PH_SHA_512 DIGEST
+        if message_type != ("RAW" if algorithm == "ED25519_SHA_512" else "DIGEST"):
+            raise _validation(
+                f"Message type {message_type} is incompatible with algorithm {algorithm}."
+            )
+    elif key.spec in _crypto.ML_DSA_SPECS:
+        if message_type == "DIGEST":
+            raise _validation(f"Message type DIGEST is incompatible with key spec {key.spec}.")
+        if message_type == "EXTERNAL_MU" and len(message) != _ML_DSA_MU_SIZE:
+            raise _validation(
+                f"Message must be {_ML_DSA_MU_SIZE} bytes with message type EXTERNAL_MU."
+            )
+    elif message_type == "EXTERNAL_MU":
         raise _validation("The EXTERNAL_MU message type is supported only with ML-DSA keys.")
     digest = message_type == "DIGEST"
     if digest and len(message) != _crypto.signing_digest_size(algorithm):
         raise _validation(f"Digest is invalid length for algorithm {algorithm}.")
-    return key, algorithm, message, digest
+    if algorithm == "ED25519_PH_SHA_512":
+        raise KMSError(
+            "UnsupportedOperationException",
+            "LocalKMS does not support the ED25519_PH_SHA_512 signing algorithm (Ed25519ph, "
+            "which the cryptography package does not offer); use ED25519_SHA_512.",
+        )
+    return key, algorithm, message, message_type
 
 
 @_operation("Sign", quota=True)
 def _sign(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key, algorithm, message, digest = _signing(store, params, "Sign")
+    key, algorithm, message, message_type = _signing(store, params, "Sign")
     assert key.private_key is not None
-    signature = _crypto.sign(key.private_key, algorithm, message, digest=digest)
+    signature = _crypto.sign(
+        key.private_key,
+        algorithm,
+        message,
+        digest=message_type == "DIGEST",
+        mu=message_type == "EXTERNAL_MU",
+    )
     _dry_run(params)
     return {"KeyId": key.arn, "Signature": _b64(signature), "SigningAlgorithm": algorithm}
 
 
 @_operation("Verify", quota=True)
 def _verify(store: KeyStore, params: Params, prepared: Any) -> Reply:
-    key, algorithm, message, digest = _signing(store, params, "Verify")
+    key, algorithm, message, message_type = _signing(store, params, "Verify")
     signature = _required(params, "Signature")
     assert key.private_key is not None
-    if not _crypto.verify(key.private_key, algorithm, message, signature, digest=digest):
+    valid = _crypto.verify(
+        key.private_key,
+        algorithm,
+        message,
+        signature,
+        digest=message_type == "DIGEST",
+        mu=message_type == "EXTERNAL_MU",
+    )
+    if not valid:
         raise KMSError("KMSInvalidSignatureException", "")
     _dry_run(params)
     return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}

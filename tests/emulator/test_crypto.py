@@ -5,14 +5,16 @@ checked offline with ``cryptography``."""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import botocore.exceptions
 import botocore.session
+import cryptography
 import pytest
 from cryptography.hazmat.primitives import hashes, hmac, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 
-from aiokms.emulator import LocalKMS
+from aiokms.emulator import LocalKMS, _crypto
 from aiokms.emulator._crypto import HEADER_LEN, canonical_context
 from aiokms.emulator._operations import Backend
 from tests.emulator.helpers import (
@@ -22,6 +24,7 @@ from tests.emulator.helpers import (
     aiokms_client,
     client_of,
     error_of,
+    fails,
     invoke,
     key_store,
 )
@@ -374,3 +377,234 @@ async def test_key_agreement(local: LocalKMS) -> None:
             KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=peer
         )
         assert shared["SharedSecret"] == mine.exchange(ec.ECDH(), theirs)
+
+
+# --- Ed25519, ML-DSA and SM2 keys -------------------------------------------------------------
+# CreateKey reference, KeySpec and KeyUsage: ECC_NIST_EDWARDS25519 and ML_DSA_44/65/87 are for
+# SIGN_VERIFY only; SM2 is in the China Regions only. Sign reference, MessageType:
+# ED25519_SHA_512 takes RAW, ED25519_PH_SHA_512 takes DIGEST, EXTERNAL_MU is the 64-byte ML-DSA
+# message representative mu (FIPS 204, section 6.2), "the signatures produced by the externally
+# computed mu are the same as the RAW ones" (Developer Guide, "ML-DSA keys in AWS KMS").
+
+ML_DSA_SPECS = ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"]
+
+
+def _sign_verify_key(backend: Backend, spec: str) -> str:
+    meta = invoke(backend, "CreateKey", KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    return str(meta["KeyId"])
+
+
+async def test_ed25519_keys_sign_raw_messages_verified_offline(local: LocalKMS) -> None:
+    message = b"message to sign \x00\xff"
+    async with client_of(local) as kms:
+        meta = (await kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY"))[
+            "KeyMetadata"
+        ]
+        assert meta["SigningAlgorithms"] == ["ED25519_SHA_512", "ED25519_PH_SHA_512"]
+        public = await kms.get_public_key(KeyId=meta["KeyId"])
+        assert public["KeySpec"] == "ECC_NIST_EDWARDS25519"
+        assert public["KeyUsage"] == "SIGN_VERIFY"
+        assert public["SigningAlgorithms"] == meta["SigningAlgorithms"]
+        key = serialization.load_der_public_key(public["PublicKey"])  # SubjectPublicKeyInfo
+        assert isinstance(key, ed25519.Ed25519PublicKey) and len(public["PublicKey"]) == 44
+        for message_type in ({"MessageType": "RAW"}, {}):  # RAW is the default
+            signature = (
+                await kms.sign(
+                    KeyId=meta["KeyId"],
+                    Message=message,
+                    SigningAlgorithm="ED25519_SHA_512",
+                    **message_type,
+                )
+            )["Signature"]
+            key.verify(signature, message)  # pure Ed25519 (RFC 8032) over the message
+            valid = await kms.verify(
+                KeyId=meta["KeyId"],
+                Message=message,
+                Signature=signature,
+                SigningAlgorithm="ED25519_SHA_512",
+                **message_type,
+            )
+            assert valid["SignatureValid"] is True
+        with pytest.raises(kms.exceptions.KMSInvalidSignatureException):
+            await kms.verify(
+                KeyId=meta["KeyId"],
+                Message=message + b"!",
+                Signature=signature,
+                SigningAlgorithm="ED25519_SHA_512",
+            )
+        for usage in ("ENCRYPT_DECRYPT", "KEY_AGREEMENT", "GENERATE_VERIFY_MAC"):
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage=usage)
+            assert error_of(caught.value) == ("ValidationException", 400)
+
+
+def test_ed25519_message_types() -> None:
+    backend = Backend(key_store())
+    key_id = _sign_verify_key(backend, "ECC_NIST_EDWARDS25519")
+    digest = hashlib.sha512(b"message").digest()
+    for operation in ("Sign", "Verify"):
+        extra = {"Signature": b"\x00" * 64} if operation == "Verify" else {}
+        cases = [
+            ("ED25519_SHA_512", "DIGEST", digest),
+            ("ED25519_SHA_512", "EXTERNAL_MU", digest),
+            ("ED25519_PH_SHA_512", "RAW", b"message"),
+            ("ED25519_PH_SHA_512", "EXTERNAL_MU", digest),
+        ]
+        for algorithm, message_type, message in cases:
+            assert fails(
+                backend,
+                operation,
+                KeyId=key_id,
+                Message=message,
+                MessageType=message_type,
+                SigningAlgorithm=algorithm,
+                **extra,
+            ) == (
+                "ValidationException",
+                f"Message type {message_type} is incompatible with algorithm {algorithm}.",
+            )
+        assert fails(
+            backend,
+            operation,
+            KeyId=key_id,
+            Message=digest[:32],
+            MessageType="DIGEST",
+            SigningAlgorithm="ED25519_PH_SHA_512",
+            **extra,
+        ) == ("ValidationException", "Digest is invalid length for algorithm ED25519_PH_SHA_512.")
+        code, message = fails(
+            backend,
+            operation,
+            KeyId=key_id,
+            Message=digest,
+            MessageType="DIGEST",
+            SigningAlgorithm="ED25519_PH_SHA_512",
+            **extra,
+        )
+        assert code == "UnsupportedOperationException"
+        assert "LocalKMS does not support the ED25519_PH_SHA_512 signing algorithm" in message
+        assert fails(
+            backend,
+            operation,
+            KeyId=key_id,
+            Message=b"m",
+            SigningAlgorithm="ECDSA_SHA_512",
+            **extra,
+        ) == (
+            "InvalidKeyUsageException",
+            "Algorithm ECDSA_SHA_512 is incompatible with key spec ECC_NIST_EDWARDS25519.",
+        )
+
+
+@pytest.mark.parametrize("spec", ML_DSA_SPECS)
+async def test_ml_dsa_keys_sign_raw_and_external_mu(local: LocalKMS, spec: str) -> None:
+    message = b"message to sign \x00\xff"
+    async with client_of(local) as kms:
+        meta = (await kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY"))["KeyMetadata"]
+        assert meta["SigningAlgorithms"] == ["ML_DSA_SHAKE_256"]
+        public = await kms.get_public_key(KeyId=meta["KeyId"])
+        assert (public["KeySpec"], public["SigningAlgorithms"]) == (spec, ["ML_DSA_SHAKE_256"])
+        key = serialization.load_der_public_key(public["PublicKey"])  # SubjectPublicKeyInfo
+        assert isinstance(key, getattr(mldsa, f"MLDSA{spec[-2:]}PublicKey"))
+        hasher = mldsa.MLDSAMuHasher(key)
+        hasher.update(message)
+        mu = hasher.finalize()
+        signatures = []
+        for message_type, payload in (("RAW", message), ("EXTERNAL_MU", mu)):
+            signature = (
+                await kms.sign(
+                    KeyId=meta["KeyId"],
+                    Message=payload,
+                    MessageType=message_type,
+                    SigningAlgorithm="ML_DSA_SHAKE_256",
+                )
+            )["Signature"]
+            key.verify(signature, message)
+            signatures.append(signature)
+        for signature in signatures:  # each verifies with either message type
+            for message_type, payload in (("RAW", message), ("EXTERNAL_MU", mu)):
+                valid = await kms.verify(
+                    KeyId=meta["KeyId"],
+                    Message=payload,
+                    MessageType=message_type,
+                    Signature=signature,
+                    SigningAlgorithm="ML_DSA_SHAKE_256",
+                )
+                assert valid["SignatureValid"] is True
+        with pytest.raises(kms.exceptions.KMSInvalidSignatureException):
+            await kms.verify(
+                KeyId=meta["KeyId"],
+                Message=bytes([mu[0] ^ 1]) + mu[1:],
+                MessageType="EXTERNAL_MU",
+                Signature=signatures[0],
+                SigningAlgorithm="ML_DSA_SHAKE_256",
+            )
+        for usage in ("ENCRYPT_DECRYPT", "KEY_AGREEMENT"):
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await kms.create_key(KeySpec=spec, KeyUsage=usage)
+            assert error_of(caught.value) == ("ValidationException", 400)
+
+
+def test_ml_dsa_message_types() -> None:
+    backend = Backend(key_store())
+    key_id = _sign_verify_key(backend, "ML_DSA_44")
+    for operation in ("Sign", "Verify"):
+        extra = {"Signature": b"\x00" * 2420} if operation == "Verify" else {}
+        sign = {"KeyId": key_id, "SigningAlgorithm": "ML_DSA_SHAKE_256", **extra}
+        assert fails(backend, operation, Message=b"\x00" * 32, MessageType="DIGEST", **sign) == (
+            "ValidationException",
+            "Message type DIGEST is incompatible with key spec ML_DSA_44.",
+        )
+        for size in (32, 63, 65):
+            assert fails(
+                backend, operation, Message=b"\x00" * size, MessageType="EXTERNAL_MU", **sign
+            ) == ("ValidationException", "Message must be 64 bytes with message type EXTERNAL_MU.")
+        assert fails(
+            backend,
+            operation,
+            KeyId=key_id,
+            Message=b"m",
+            SigningAlgorithm="ED25519_SHA_512",
+            **extra,
+        ) == (
+            "InvalidKeyUsageException",
+            "Algorithm ED25519_SHA_512 is incompatible with key spec ML_DSA_44.",
+        )
+
+
+def test_ml_dsa_keys_need_a_cryptography_with_ml_dsa(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_crypto, "ml_dsa_module", lambda: None)
+    backend = Backend(key_store())
+    code, message = fails(backend, "CreateKey", KeySpec="ML_DSA_65", KeyUsage="SIGN_VERIFY")
+    assert code == "UnsupportedOperationException"
+    assert message.startswith("LocalKMS cannot make ML_DSA_65 keys here: ML-DSA needs ")
+    assert "cryptography 50 or later" in message
+    assert f"cryptography {cryptography.__version__} is installed" in message
+    assert not backend.store.keys  # nothing made
+
+
+def test_sm2_keys_outside_and_inside_the_china_regions() -> None:
+    from aiokms.emulator._keys import KeyStore
+
+    for usage in ("SIGN_VERIFY", "ENCRYPT_DECRYPT", "KEY_AGREEMENT"):
+        assert fails(Backend(key_store()), "CreateKey", KeySpec="SM2", KeyUsage=usage) == (
+            "UnsupportedOperationException",
+            "KeySpec SM2 is not supported in this Region.",
+        )
+        for region in ("cn-north-1", "cn-northwest-1"):
+            china = Backend(KeyStore(region=region, account_id="111122223333"))
+            assert fails(china, "CreateKey", KeySpec="SM2", KeyUsage=usage) == (
+                "UnsupportedOperationException",
+                "LocalKMS does not support SM2 keys.",
+            )
+
+
+def test_ed25519_and_ml_dsa_key_material_is_not_imported() -> None:
+    # Developer Guide, "Requirements for imported key material": "Importing ML-DSA keys is not
+    # supported"; Ed25519 is not among the key specs it lists.
+    backend = Backend(key_store())
+    for spec in ("ECC_NIST_EDWARDS25519", *ML_DSA_SPECS):
+        code, _ = fails(
+            backend, "CreateKey", KeySpec=spec, KeyUsage="SIGN_VERIFY", Origin="EXTERNAL"
+        )
+        assert code == "UnsupportedOperationException"

@@ -1051,3 +1051,31 @@ def test_primary_region_update_needs_both_keys_enabled() -> None:
     assert fails(imported, "UpdatePrimaryRegion", KeyId=external, PrimaryRegion="us-west-2")[0] == (
         "KMSInvalidStateException"
     )
+
+
+def test_snapshot_keeps_ed25519_and_ml_dsa_keys() -> None:
+    """The state file round-trips the private keys of ECC_NIST_EDWARDS25519 and ML-DSA keys: the
+    same public key, and a signature made before verifies after."""
+    store = key_store()
+    backend = Backend(store)
+    signed = []
+    for spec, algorithm in [
+        ("ECC_NIST_EDWARDS25519", "ED25519_SHA_512"),
+        ("ML_DSA_44", "ML_DSA_SHAKE_256"),
+        ("ML_DSA_65", "ML_DSA_SHAKE_256"),
+        ("ML_DSA_87", "ML_DSA_SHAKE_256"),
+    ]:
+        meta = invoke(backend, "CreateKey", KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        sign = {"KeyId": meta["KeyId"], "Message": b"m", "SigningAlgorithm": algorithm}
+        signature = base64.b64decode(invoke(backend, "Sign", **sign)["Signature"])
+        signed.append((meta, sign, signature))
+    restored = key_store()
+    restored.restore(json.loads(json.dumps(store.snapshot())))
+    again = Backend(restored)
+    for meta, sign, signature in signed:
+        key_id = meta["KeyId"]
+        assert invoke(again, "DescribeKey", KeyId=key_id)["KeyMetadata"] == meta
+        assert invoke(again, "GetPublicKey", KeyId=key_id) == invoke(
+            backend, "GetPublicKey", KeyId=key_id
+        )
+        assert invoke(again, "Verify", Signature=signature, **sign)["SignatureValid"] is True
