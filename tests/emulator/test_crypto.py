@@ -4,6 +4,7 @@ checked offline with ``cryptography``."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -608,3 +609,51 @@ def test_ed25519_and_ml_dsa_key_material_is_not_imported() -> None:
             backend, "CreateKey", KeySpec=spec, KeyUsage="SIGN_VERIFY", Origin="EXTERNAL"
         )
         assert code == "UnsupportedOperationException"
+
+
+def _sign_and_verify_sync(local: LocalKMS, spec: str, message: bytes) -> tuple[bytes, bytes]:
+    """boto3's client: GetPublicKey, Sign and Verify with a new ``spec`` key."""
+    import boto3
+
+    creds = local.credentials
+    kms = boto3.client(
+        "kms",
+        region_name=local.region,
+        endpoint_url=local.endpoint_url,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.token,
+    )
+    key_id = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    algorithm = kms.describe_key(KeyId=key_id)["KeyMetadata"]["SigningAlgorithms"][0]
+    sign = {"KeyId": key_id, "Message": message, "SigningAlgorithm": algorithm}
+    signature: bytes = kms.sign(**sign)["Signature"]
+    assert kms.verify(Signature=signature, **sign)["SignatureValid"] is True
+    return kms.get_public_key(KeyId=key_id)["PublicKey"], signature
+
+
+@pytest.mark.parametrize("client", ["aiokms", "aiobotocore", "boto3"])
+@pytest.mark.parametrize("spec", ["ECC_NIST_EDWARDS25519", "ML_DSA_65"])
+async def test_clients_sign_with_ed25519_and_ml_dsa_keys(
+    local: LocalKMS, client: str, spec: str
+) -> None:
+    """End to end: each client signs and verifies with LocalKMS, and the signature verifies with
+    ``cryptography`` under the public key GetPublicKey returned."""
+    message = b"signed end to end"
+    if client == "boto3":
+        public_der, signature = await asyncio.to_thread(_sign_and_verify_sync, local, spec, message)
+    else:
+        opened = aiokms_client(local) if client == "aiokms" else client_of(local)
+        async with opened as kms:
+            meta = (await kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY"))["KeyMetadata"]
+            sign = {
+                "KeyId": meta["Arn"],
+                "Message": message,
+                "SigningAlgorithm": meta["SigningAlgorithms"][0],
+            }
+            signature = (await kms.sign(**sign))["Signature"]
+            assert (await kms.verify(Signature=signature, **sign))["SignatureValid"] is True
+            public_der = (await kms.get_public_key(KeyId=meta["KeyId"]))["PublicKey"]
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, (ed25519.Ed25519PublicKey, mldsa.MLDSA65PublicKey))
+    public.verify(signature, message)
