@@ -507,6 +507,8 @@ async def test_ml_dsa_keys_sign_raw_and_external_mu(local: LocalKMS, spec: str) 
         assert (public["KeySpec"], public["SigningAlgorithms"]) == (spec, ["ML_DSA_SHAKE_256"])
         key = serialization.load_der_public_key(public["PublicKey"])  # SubjectPublicKeyInfo
         assert isinstance(key, getattr(mldsa, f"MLDSA{spec[-2:]}PublicKey"))
+        # SubjectPublicKeyInfo (RFC 9881): a 22-byte header and the FIPS 204 public key
+        assert len(public["PublicKey"]) == 22 + {"44": 1312, "65": 1952, "87": 2592}[spec[-2:]]
         hasher = mldsa.MLDSAMuHasher(key)
         hasher.update(message)
         mu = hasher.finalize()
@@ -532,6 +534,13 @@ async def test_ml_dsa_keys_sign_raw_and_external_mu(local: LocalKMS, spec: str) 
                     SigningAlgorithm="ML_DSA_SHAKE_256",
                 )
                 assert valid["SignatureValid"] is True
+        with pytest.raises(kms.exceptions.KMSInvalidSignatureException):
+            await kms.verify(
+                KeyId=meta["KeyId"],
+                Message=message,
+                Signature=b"\x01",
+                SigningAlgorithm="ML_DSA_SHAKE_256",
+            )
         with pytest.raises(kms.exceptions.KMSInvalidSignatureException):
             await kms.verify(
                 KeyId=meta["KeyId"],
