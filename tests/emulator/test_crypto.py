@@ -320,7 +320,15 @@ async def test_macs(local: LocalKMS) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["RSA_2048", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1"]
+    "spec",
+    [
+        "RSA_2048",
+        "ECC_NIST_P256",
+        "ECC_NIST_P384",
+        "ECC_NIST_P521",
+        "ECC_SECG_P256K1",
+        "ECC_NIST_EDWARDS25519",
+    ],
 )
 async def test_generate_data_key_pair(local: LocalKMS, spec: str) -> None:
     async with client_of(local) as kms:
@@ -354,6 +362,8 @@ async def test_generate_data_key_pair_errors(local: LocalKMS) -> None:
             ({"KeyId": key_id, "KeyPairSpec": "SM2"}, "UnsupportedOperationException"),
             ({"KeyId": signing, "KeyPairSpec": "RSA_2048"}, "InvalidKeyUsageException"),
             ({"KeyId": key_id, "KeyPairSpec": "RSA_1024"}, "ValidationException"),
+            # DataKeyPairSpec has no ML-DSA spec (GenerateDataKeyPair reference)
+            ({"KeyId": key_id, "KeyPairSpec": "ML_DSA_44"}, "ValidationException"),
         ]
         for kwargs, code in cases:
             with pytest.raises(botocore.exceptions.ClientError) as caught:
