@@ -134,6 +134,8 @@ _ALGORITHM_MEMBER = {
     "kms:ReEncryptTo": "DestinationEncryptionAlgorithm",
 }
 
+_CONSTRAINT_TYPES = ("EncryptionContextEquals", "EncryptionContextSubset")
+
 # key property condition keys of CreateKey -> (the request member, its default)
 _NEW_KEY_MEMBERS = {
     "kms:keyspec": ("KeySpec", "SYMMETRIC_DEFAULT"),
@@ -187,6 +189,10 @@ def _lookup(
             return None if value is None else [_text(value)]
         if name == "kms:grantoperations":
             return list(params.get("Operations") or ()) or None
+        if name == "kms:grantconstrainttype":  # the constraints a CreateGrant asks for
+            return [
+                kind for kind in _CONSTRAINT_TYPES if kind in (params.get("Constraints") or ())
+            ] or None
         if name == "kms:requestalias":
             return [alias] if alias is not None else None
         if key is None:

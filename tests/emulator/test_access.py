@@ -665,6 +665,67 @@ def test_create_grant_through_a_grant_only_narrows_it() -> None:
     call(backend, admin, "CreateGrant", **child(["Encrypt", "ReEncryptFrom"], None))
 
 
+def test_grant_condition_keys_in_a_key_policy() -> None:
+    """ "Controlling access to grants" and "AWS KMS condition keys": kms:GranteePrincipal,
+    kms:RetiringPrincipal, kms:GrantOperations, kms:GrantConstraintType and
+    kms:GrantIsForAWSResource limit the CreateGrant permission a key policy gives."""
+    backend = Backend(key_store())
+    admin = {**ADMIN, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/admin"}}
+    admin_caller = Caller.of(admin["Principal"]["AWS"])
+
+    def key_with(condition: dict[str, Any]) -> str:
+        grants = {
+            "Effect": "Allow",
+            "Principal": {"AWS": ALICE.arn},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": condition,
+        }
+        created = call(backend, admin_caller, "CreateKey", Policy=policy(admin, grants))
+        return str(created["KeyMetadata"]["KeyId"])
+
+    def grant(key_id: str, **extra: Any) -> dict[str, Any]:
+        return {"KeyId": key_id, "GranteePrincipal": BOB.arn, "Operations": ["Decrypt"], **extra}
+
+    subset = {"EncryptionContextSubset": {"Department": "IT"}}
+    equals = {"EncryptionContextEquals": {"Department": "IT"}}
+    cases: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = [
+        (
+            {"StringEquals": {"kms:GranteePrincipal": BOB.arn}},
+            [{}],
+            [{"GranteePrincipal": STRANGER.arn}],
+        ),
+        (
+            {"StringEquals": {"kms:RetiringPrincipal": ALICE.arn}},
+            [{"RetiringPrincipal": ALICE.arn}],
+            [{}, {"RetiringPrincipal": BOB.arn}],
+        ),
+        (
+            {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}},
+            [{"Operations": ["Encrypt", "Decrypt"]}],
+            [{"Operations": ["Decrypt", "CreateGrant"]}],
+        ),
+        (
+            {"StringEquals": {"kms:GrantConstraintType": "EncryptionContextEquals"}},
+            [{"Constraints": equals}],
+            [{}, {"Constraints": subset}],
+        ),
+        (
+            {"Null": {"kms:GrantConstraintType": "false"}},
+            [{"Constraints": subset}, {"Constraints": equals}],
+            [{}],
+        ),
+        ({"Bool": {"kms:GrantIsForAWSResource": True}}, [], [{}]),
+    ]
+    for condition, allowed, denied in cases:
+        key_id = key_with(condition)
+        for extra in allowed:
+            call(backend, ALICE, "CreateGrant", **grant(key_id, **extra))
+        for extra in denied:
+            error = refused(backend, ALICE, "CreateGrant", **grant(key_id, **extra))
+            assert error.code == "AccessDeniedException", (condition, extra)
+
+
 def test_retire_grant_permissions_and_grant_tokens() -> None:
     """ "Retiring and revoking grants": the retiring principal, the grantee of a grant with
     RetireGrant, or the issuing account's root user may retire it; others may not. A grant
