@@ -379,7 +379,8 @@ class LocalKMS:
         self._backend = self._backends[self.region]
         self._ensure_aliases()
         self._loop = asyncio.get_running_loop()
-        self._id_prefix = secrets.token_hex(10)
+        p = secrets.token_hex(10)  # request ids: UUID-shaped, this prefix and a count
+        self._id_prefix = f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-"
         server = web.Server(
             self._handle,
             access_log=None,
@@ -582,8 +583,7 @@ class LocalKMS:
 
     def _request_id(self, n: int) -> str:
         # UUID-shaped and unique per server, without a urandom call per reply
-        p = self._id_prefix
-        return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{n:012x}"
+        return f"{self._id_prefix}{n:012x}"
 
     async def _trickle(
         self,
