@@ -109,11 +109,14 @@ def canonical_headers(headers: Iterable[tuple[str, str]]) -> tuple[str, str]:
     Names are lower-cased and sorted; values are trimmed with inner runs of white space folded
     to one space; repeated names keep their values in order, joined by commas.
     """
-    grouped: dict[str, list[str]] = {}
+    grouped: dict[str, str] = {}
     for name, value in headers:
-        grouped.setdefault(name.lower(), []).append(" ".join(value.split()))
+        name = name.lower()
+        value = " ".join(value.split())
+        earlier = grouped.get(name)
+        grouped[name] = value if earlier is None else f"{earlier},{value}"
     names = sorted(grouped)
-    block = "".join(f"{name}:{','.join(grouped[name])}\n" for name in names)
+    block = "".join([f"{name}:{grouped[name]}\n" for name in names])
     return block, ";".join(names)
 
 

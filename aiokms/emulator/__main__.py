@@ -57,6 +57,37 @@ def _identity(text: str) -> tuple[str, tuple[str, str]]:
     return access_key, (secret, arn)
 
 
+def _identity_policy(text: str) -> tuple[str, list[Any]]:
+    """``ACCESS_KEY=PATH`` for ``--identity-policy``: a JSON file holding one IAM policy
+    document or a list of them."""
+    access_key, _, path = text.partition("=")
+    if not (access_key and path):
+        raise argparse.ArgumentTypeError(f"{text!r} is not ACCESS_KEY=PATH")
+    try:
+        with open(path, encoding="utf-8") as file:
+            documents = json.load(file)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{path}: not a readable JSON file ({exc})") from None
+    if isinstance(documents, dict):
+        documents = [documents]
+    if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
+        raise argparse.ArgumentTypeError(f"{path}: not a policy document or a list of them")
+    return access_key, documents
+
+
+def _identities(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
+    """``--identity`` flags with the IAM policies ``--identity-policy`` gives them."""
+    identities: dict[str, tuple[Any, ...]] = dict(args.identities)
+    policies: dict[str, list[Any]] = {}
+    for access_key, documents in args.identity_policies:
+        if access_key not in identities:
+            raise ValueError(f"--identity-policy: {access_key!r} is not an --identity access key")
+        policies.setdefault(access_key, []).extend(documents)
+    for access_key, documents in policies.items():
+        identities[access_key] = (*identities[access_key], documents)
+    return identities
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's flags (one per LocalKMS argument) to ``parser``."""
     server = parser.add_argument_group("server")
@@ -104,6 +135,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ACCESS_KEY:SECRET:ARN",
         help="another principal that may sign requests, such as "
         "AKIDALICE:secret:arn:aws:iam::111122223333:user/alice (repeatable)",
+    )
+    creds.add_argument(
+        "--identity-policy",
+        dest="identity_policies",
+        action="append",
+        type=_identity_policy,
+        default=[],
+        metavar="ACCESS_KEY=PATH",
+        help="IAM policies of an --identity principal: a JSON file with one policy document "
+        "or a list of them (repeatable). A principal without any is allowed everything by IAM",
     )
     creds.add_argument(
         "--no-authorize",
@@ -285,7 +326,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "aliases": args.aliases,
         "reset_endpoint": args.reset_endpoint,
         "regions": args.regions,
-        "identities": dict(args.identities),
+        "identities": _identities(args),
         "authorize": args.authorize,
         "tls": args.tls,
     }

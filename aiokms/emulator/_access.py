@@ -8,15 +8,24 @@ ReEncrypt, ``TargetKeyId`` for aliases, the ciphertext itself for a Decrypt with
 ``KeyId``) and which ``kms:`` action each key is used for (the "Required permissions" of each
 operation's API reference page: ReEncrypt needs ``kms:ReEncryptFrom`` on the source key and
 ``kms:ReEncryptTo`` on the destination). Operations whose permission is an IAM policy only
-(CreateKey, ListKeys, ListAliases, GenerateRandom, ...) involve no key policy: LocalKMS takes
-every identity's IAM policy to allow everything (see :mod:`._policy`).
+(CreateKey, ListKeys, ListAliases, GenerateRandom, ...) involve no key policy: the caller's
+IAM policies must allow them on ``*``; CreateAlias, UpdateAlias and DeleteAlias need the
+action on the alias's ARN from IAM too ("AWS KMS permissions"). A caller given without IAM
+policies is taken to be allowed everything by IAM (then a key policy statement naming its
+account covers it fully, as before IAM was modelled).
+
+Per key (Developer Guide, "Determining access to a KMS key"): an explicit deny in the key
+policy or in the caller's IAM policies refuses; a key policy ``Allow`` naming the caller
+itself is enough in the key's account; one naming only the account (the default key
+policy's delegation to IAM), or a principal of another account, allows only where an IAM
+policy allows the action on the key's ARN too; else a grant may allow.
 
 A caller from another account may use a key only with the operations the Developer Guide's
 "Allowing users in other accounts to use a KMS key" lists, naming it by key ARN or alias ARN;
 a key id or alias name is looked up in the caller's own account, where LocalKMS has no keys.
 
-Grants (Developer Guide, "Grants in AWS KMS"): where the key policy has no statement that
-allows or denies the request, a grant on the key whose grantee is the caller and whose
+Grants (Developer Guide, "Grants in AWS KMS"): where the policies do not allow the request
+and no policy denies it, a grant on the key whose grantee is the caller and whose
 operations include the action allows it, if its encryption context constraint holds for the
 request. A grant giving CreateGrant allows only grants no broader than itself (its
 operations or some of them, constraints at least as strict). Grants take effect at once, so a
@@ -42,6 +51,7 @@ from aiokms.emulator._errors import KMSError
 from aiokms.emulator._keys import Grant, Key, KeyStore
 from aiokms.emulator._policy import (
     ALLOW,
+    DELEGATED,
     DENY,
     Caller,
     RequestContext,
@@ -52,6 +62,7 @@ from aiokms.emulator._policy import (
 __all__ = ["CONTEXT_GRANT_OPERATIONS", "CROSS_ACCOUNT_OPERATIONS", "authorize", "check_lockout"]
 
 Params = dict[str, Any]
+Lookup = Callable[[str], "list[str] | None"]
 
 CROSS_ACCOUNT_OPERATIONS = frozenset(
     {
@@ -95,7 +106,29 @@ _IAM_ONLY = frozenset(
     }
 )
 
+# operations authorized otherwise than for the action of their name on the key KeyId names
+_SPECIAL = _IAM_ONLY | {
+    "RetireGrant",
+    "ReEncrypt",
+    "Decrypt",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+}
+
+
+class _Actions(dict[str, str]):
+    """Operation name -> its ``kms:`` action, made once."""
+
+    def __missing__(self, operation: str) -> str:
+        action = self[operation] = "kms:" + operation
+        return action
+
+
+_ACTIONS = _Actions()
+
 _ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
+_ALLOWED = (ALLOW, DELEGATED)
 
 CONTEXT_GRANT_OPERATIONS = frozenset(
     {
@@ -122,6 +155,16 @@ _ALGORITHM_MEMBER = {
     "kms:ReEncryptTo": "DestinationEncryptionAlgorithm",
 }
 
+_CONSTRAINT_TYPES = ("EncryptionContextEquals", "EncryptionContextSubset")
+
+# key property condition keys of CreateKey -> (the request member, its default)
+_NEW_KEY_MEMBERS = {
+    "kms:keyspec": ("KeySpec", "SYMMETRIC_DEFAULT"),
+    "kms:keyusage": ("KeyUsage", "ENCRYPT_DECRYPT"),
+    "kms:keyorigin": ("Origin", "AWS_KMS"),
+    "kms:multiregion": ("MultiRegion", False),
+}
+
 # condition key -> the request member it reads, as is
 _MEMBER_KEYS = {
     "kms:signingalgorithm": "SigningAlgorithm",
@@ -144,9 +187,11 @@ def _text(value: Any) -> str:
 
 
 def _lookup(
-    store: KeyStore, key: Key, params: Params, action: str, alias: str | None
-) -> Callable[[str], list[str] | None]:
-    """The request's condition keys, computed when a condition asks for one."""
+    store: KeyStore, key: Key | None, params: Params, action: str, alias: str | None
+) -> Lookup:
+    """The request's condition keys, computed when a condition asks for one. Without a key
+    (CreateKey and the other operations on no key), the key's properties are those the
+    request asks for."""
 
     def values(name: str) -> list[str] | None:
         if name.startswith("kms:encryptioncontext:"):
@@ -165,8 +210,17 @@ def _lookup(
             return None if value is None else [_text(value)]
         if name == "kms:grantoperations":
             return list(params.get("Operations") or ()) or None
+        if name == "kms:grantconstrainttype":  # the constraints a CreateGrant asks for
+            return [
+                kind for kind in _CONSTRAINT_TYPES if kind in (params.get("Constraints") or ())
+            ] or None
         if name == "kms:requestalias":
             return [alias] if alias is not None else None
+        if key is None:
+            if name in _NEW_KEY_MEMBERS:
+                member, default = _NEW_KEY_MEMBERS[name]
+                return [_text(params.get(member, default))]
+            return _request_values(store, params, name)
         if name == "kms:resourcealiases":
             return [a.name for a in store.aliases_of(key.key_id)] or None
         if name == "kms:keyspec":
@@ -182,38 +236,76 @@ def _lookup(
         if name.startswith("aws:resourcetag/"):
             wanted = name[len("aws:resourcetag/") :]
             return [v for k, v in key.tags.items() if k.lower() == wanted] or None
-        if name.startswith("aws:requesttag/"):
-            wanted = name[len("aws:requesttag/") :]
-            tags = params.get("Tags") or ()
-            return [t["TagValue"] for t in tags if t["TagKey"].lower() == wanted] or None
-        if name == "aws:tagkeys":
-            keys = params.get("TagKeys") or [t["TagKey"] for t in params.get("Tags") or ()]
-            return list(keys) or None
-        if name == "aws:securetransport":
-            return ["false"]  # LocalKMS serves plain HTTP
-        if name == "aws:currenttime":
-            moment = datetime.datetime.fromtimestamp(store.now(), datetime.timezone.utc)
-            return [moment.strftime("%Y-%m-%dT%H:%M:%SZ")]
-        if name == "aws:epochtime":
-            return [str(int(store.now()))]
-        return None  # kms:ViaService and the rest: not in a direct request
+        return _request_values(store, params, name)
 
     return values
+
+
+def _request_values(store: KeyStore, params: Params, name: str) -> list[str] | None:
+    """The condition keys any request has, key or not."""
+    if name.startswith("aws:requesttag/"):
+        wanted = name[len("aws:requesttag/") :]
+        tags = params.get("Tags") or ()
+        return [t["TagValue"] for t in tags if t["TagKey"].lower() == wanted] or None
+    if name == "aws:tagkeys":
+        keys = params.get("TagKeys") or [t["TagKey"] for t in params.get("Tags") or ()]
+        return list(keys) or None
+    if name == "aws:securetransport":
+        return ["false"]  # LocalKMS serves plain HTTP
+    if name == "aws:currenttime":
+        moment = datetime.datetime.fromtimestamp(store.now(), datetime.timezone.utc)
+        return [moment.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    if name == "aws:epochtime":
+        return [str(int(store.now()))]
+    return None  # kms:ViaService and the rest: not in a direct request
 
 
 def _check(
     store: KeyStore, key: Key, caller: Caller, action: str, params: Params, alias: str | None
 ) -> None:
+    """Authorize ``action`` on ``key`` ("Determining access to a KMS key"): an explicit deny
+    in the key policy or the caller's IAM policies refuses; else the key policy allows a
+    principal of the key's account it names, a principal it allows through the account
+    (or of another account) if an IAM policy allows too, and a grant allows on its own."""
     policy = compile_policy(key.policy)
     decision = policy.remembered(caller, action, key.arn)
+    lookup = None
     if decision is None:
         lookup = _lookup(store, key, params, action, alias)
         decision = policy.decide(RequestContext(action, caller, key.arn, lookup))
-    if decision == ALLOW:
+    iam = caller.iam
+    identity = ALLOW  # no IAM policies given: IAM allows everything
+    if iam is not None:
+        identity = iam.remembered(caller, action, key.arn) or iam.decide(
+            RequestContext(
+                action, caller, key.arn, lookup or _lookup(store, key, params, action, alias)
+            )
+        )
+    key_allows = decision in _ALLOWED
+    if identity == ALLOW and key_allows:
         return
-    if decision != DENY and _granted(key, caller, action, params):
-        return  # a grant allows what the key policy does not deny
-    raise access_denied(caller, action, key.arn, explicit=decision == DENY)
+    if decision == ALLOW and identity != DENY and caller.account == store.account_id:
+        return  # the key policy names the caller: IAM need not allow too
+    if decision == DENY:
+        raise access_denied(caller, action, key.arn, explicit=True)
+    if identity == DENY:
+        raise access_denied(caller, action, key.arn, explicit=True, identity=True)
+    if _granted(key, caller, action, params):
+        return  # a grant allows what no policy denies
+    raise access_denied(caller, action, key.arn, explicit=False, identity=key_allows)
+
+
+def _check_iam(caller: Caller, action: str, resource: str, lookup: Lookup) -> None:
+    """Authorize ``action`` on a resource no key policy governs (``*`` for the operations on
+    no key; an alias ARN) by the caller's IAM policies alone."""
+    iam = caller.iam
+    if iam is None:
+        return
+    decision = iam.remembered(caller, action, resource)
+    if decision is None:
+        decision = iam.decide(RequestContext(action, caller, resource, lookup))
+    if decision != ALLOW:
+        raise access_denied(caller, action, resource, explicit=decision == DENY, identity=True)
 
 
 def _is_grantee(principal: str, caller: Caller) -> bool:
@@ -300,12 +392,25 @@ def _named(
             "NotFoundException",
             f"Key 'arn:aws:kms:{store.region}:{caller.account}:key/{ident}' does not exist",
         )
-    alias: str | None = None
+    alias = ident if ident.startswith("alias/") else _alias_of_arn(ident)
+    return _resolve(store, ident), alias
+
+
+def _resolve(store: KeyStore, ident: str) -> Key:
+    """``store.resolve(ident)``, in fewer steps for the name of an alias that exists (the
+    key it targets, as :meth:`KeyStore.alias_target` finds it)."""
     if ident.startswith("alias/"):
-        alias = ident
-    elif ident.startswith("arn:") and ":alias/" in ident:
-        alias = ident[ident.index(":alias/") + 1 :]
-    return store.resolve(ident), alias
+        alias = store.aliases.get(ident)
+        if alias is not None:
+            return store.resolve(alias.target, aliases=False)
+    return store.resolve(ident)
+
+
+def _alias_of_arn(ident: str) -> str | None:
+    """The alias name an alias ARN names (``None`` for a key id or key ARN)."""
+    if ident.startswith("arn:") and ":alias/" in ident:
+        return ident[ident.index(":alias/") + 1 :]
+    return None
 
 
 def authorize(store: KeyStore, operation: str, params: Params, caller: Caller) -> None:
@@ -314,6 +419,16 @@ def authorize(store: KeyStore, operation: str, params: Params, caller: Caller) -
     Resolves the keys the request names first (so an unknown key is ``NotFoundException``,
     as KMS answers before it authorizes).
     """
+    ident = params.get("KeyId")
+    if (
+        type(ident) is str
+        and operation not in _SPECIAL
+        and caller.account == store.account_id
+        and not params.get("GrantTokens")
+    ):  # the common case, in short: one key named by KeyId, in the caller's own account
+        alias = ident if ident.startswith("alias/") else _alias_of_arn(ident)
+        _check(store, _resolve(store, ident), caller, _ACTIONS[operation], params, alias)
+        return
     foreign = caller.account != store.account_id
     if operation in _IAM_ONLY:
         if foreign:
@@ -322,6 +437,9 @@ def authorize(store: KeyStore, operation: str, params: Params, caller: Caller) -
                 f"User: {caller.arn} is not authorized to perform: kms:{operation} in "
                 f"account {store.account_id}: LocalKMS serves one account",
             )
+        if caller.iam is not None:
+            action = "kms:" + operation
+            _check_iam(caller, action, "*", _lookup(store, None, params, action, None))
         return
     if foreign and operation not in CROSS_ACCOUNT_OPERATIONS:
         ident = params.get("KeyId") or params.get("TargetKeyId")
@@ -384,6 +502,9 @@ def _authorize_alias(store: KeyStore, operation: str, params: Params, caller: Ca
     name = params.get("AliasName")
     if not isinstance(name, str) or not name.startswith("alias/") or name.startswith("alias/aws/"):
         return  # the handler refuses the name first
+    if caller.iam is not None:  # the alias itself: IAM policies only (permissions reference)
+        lookup = _lookup(store, None, params, action, None)
+        _check_iam(caller, action, store.alias_arn(name), lookup)
     if operation != "CreateAlias":
         alias = store.aliases.get(name)
         current = store.keys.get(alias.target) if alias is not None else None
@@ -407,7 +528,7 @@ def check_lockout(policy: str, caller: Caller, key_arn: str, params: Params) -> 
     if params.get("BypassPolicyLockoutSafetyCheck"):
         return
     context = RequestContext("kms:PutKeyPolicy", caller, key_arn, None)
-    if compile_policy(policy).decide(context) != ALLOW:
+    if compile_policy(policy).decide(context) not in _ALLOWED:
         raise KMSError(
             "MalformedPolicyDocumentException",
             "The new key policy will not allow you to update the key policy in the future.",

@@ -8,12 +8,16 @@ one request, described by a :class:`RequestContext`, the way the Developer Guide
 evaluation logic" does for a resource-based policy: an explicit ``Deny`` wins, else any
 ``Allow`` allows, else the request is implicitly denied.
 
-LocalKMS has no IAM: every principal's identity-based policies are taken to allow everything.
-So a statement naming an account (``"111122223333"`` or ``arn:aws:iam::111122223333:root``)
-applies to every principal of that account, which is what the Developer Guide's default key
-policy means by delegating to IAM ("Allows access to the AWS account and enables IAM
-policies"). A policy whose statements have no ``Condition`` decides by caller and action
-alone, so it remembers its decisions.
+A statement naming an account (``"111122223333"`` or ``arn:aws:iam::111122223333:root``)
+applies to every principal of that account, but only as far as the principal's IAM policies
+allow too: that is what the Developer Guide's default key policy means by delegating to IAM
+("Allows access to the AWS account and enables IAM policies"). So :meth:`Policy.decide` tells
+an ``Allow`` that names the caller (its ARN, its role, ``*``), :data:`ALLOW`, from one that
+names only the caller's account, :data:`DELEGATED`. A caller's IAM policies
+(:func:`compile_identity_policies`) compile to a :class:`Policy` too, whose statements have no
+``Principal`` and whose ``Resource`` is matched against the key ARN, or ``*`` for operations
+on no key. A policy whose statements have no ``Condition`` decides by caller, action and
+resource alone, so it remembers its decisions.
 
 Condition values are read from the context on demand: :meth:`RequestContext.values` answers
 the condition keys of the Developer Guide's "AWS KMS condition keys" and the global ones a key
@@ -32,24 +36,31 @@ import datetime
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from aiokms.emulator._errors import KMSError
 
 __all__ = [
     "ALLOW",
+    "DELEGATED",
     "DENY",
     "IMPLICIT_DENY",
     "Caller",
+    "IamPolicy",
     "Policy",
     "RequestContext",
     "access_denied",
+    "compile_identity_policies",
     "compile_policy",
 ]
 
+IamPolicy = Union[str, Mapping[str, Any]]  # noqa: UP007 -- a runtime alias on 3.10 too
+"""An IAM policy document: JSON text, or parsed."""
+
 ALLOW = "allow"
+DELEGATED = "delegated"  # allowed by a statement naming only the caller's account: IAM decides
 DENY = "deny"
 IMPLICIT_DENY = "implicit"
 
@@ -64,26 +75,39 @@ class Caller:
     """Who signed a request: a principal ARN and its account.
 
     ``arn`` is ``arn:aws:iam::<account>:root``, an IAM user or role ARN, or an STS
-    assumed-role session ARN (which a policy matches by its role's ARN too).
+    assumed-role session ARN (which a policy matches by its role's ARN too). ``iam`` is the
+    principal's IAM policies, compiled, or ``None``: then IAM is taken to allow everything.
     """
 
     arn: str
     account: str
     role_arn: str | None = None
+    iam: Policy | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, arn: str) -> Caller:
-        """The caller a principal ARN names.
+    def of(cls, arn: str, policies: Iterable[IamPolicy] | None = None) -> Caller:
+        """The caller a principal ARN names, with its IAM policies if ``policies`` is given
+        (policy documents, as JSON text or parsed; an empty list allows nothing).
 
         Raises:
-            ValueError: ``arn`` is not an IAM or STS principal ARN.
+            ValueError: ``arn`` is not an IAM or STS principal ARN, ``policies`` is given for
+                an account's root user (IAM policies do not apply to it), or a policy is
+                malformed (saying what is wrong).
         """
         match = _PRINCIPAL_ARN.fullmatch(arn)
         if match is None:
             raise ValueError(f"not an IAM or STS principal ARN: {arn!r}")
         role = _ASSUMED_ROLE.fullmatch(arn)
         role_arn = f"arn:{role[1]}:iam::{role[2]}:role/{role[3]}" if role else None
-        return cls(arn, match[2], role_arn)
+        iam = None
+        if policies is not None:
+            if _ROOT.fullmatch(arn):
+                raise ValueError(f"{arn}: IAM policies do not apply to an account's root user")
+            try:
+                iam = compile_identity_policies(policies)
+            except KMSError as exc:
+                raise ValueError(f"IAM policy: {exc.message}") from None
+        return cls(arn, match[2], role_arn, iam)
 
     @classmethod
     def root(cls, account: str) -> Caller:
@@ -91,12 +115,16 @@ class Caller:
         return cls(f"arn:aws:iam::{account}:root", account)
 
 
-def access_denied(caller: Caller, action: str, resource: str, *, explicit: bool) -> KMSError:
-    """``AccessDeniedException`` as KMS words it for a key policy's decision."""
+def access_denied(
+    caller: Caller, action: str, resource: str, *, explicit: bool, identity: bool = False
+) -> KMSError:
+    """``AccessDeniedException`` as KMS words it for a key policy's decision, or for the
+    caller's IAM policies' (``identity``)."""
+    kind = "identity-based" if identity else "resource-based"
     why = (
-        "with an explicit deny in a resource-based policy"
+        f"with an explicit deny in {'an' if identity else 'a'} {kind} policy"
         if explicit
-        else f"because no resource-based policy allows the {action} action"
+        else f"because no {kind} policy allows the {action} action"
     )
     return KMSError(
         "AccessDeniedException",
@@ -303,9 +331,13 @@ class _Principals:
 
     def __contains__(self, caller: object) -> bool:
         assert isinstance(caller, Caller)
+        return caller.account in self.accounts or self.names(caller)
+
+    def names(self, caller: Caller) -> bool:
+        """Whether the element names ``caller`` itself, not only its account (an account's
+        root ARN names its root user)."""
         return (
             self.anyone
-            or caller.account in self.accounts
             or caller.arn in self.arns
             or (caller.role_arn is not None and caller.role_arn in self.arns)
         )
@@ -329,8 +361,10 @@ def _principals(element: Any) -> _Principals:
                 anyone = True
             elif _ACCOUNT.fullmatch(name):
                 accounts.add(name)
+                arns.add(f"arn:aws:iam::{name}:root")
             elif root is not None:
                 accounts.add(root[1])
+                arns.add(name)
             elif _PRINCIPAL_ARN.fullmatch(name):
                 arns.add(name)
             else:
@@ -381,13 +415,22 @@ def _either(statement: dict[str, Any], name: str) -> tuple[Any, bool]:
     raise _malformed(f"Policy statement is missing {name}.")
 
 
-def _statement(raw: Any) -> Statement:
+def _statement(raw: Any, *, identity: bool = False) -> Statement:
+    """One statement of a key policy, or of an IAM policy (``identity``: no ``Principal``,
+    a ``Resource`` required)."""
     if not isinstance(raw, dict):
         raise _malformed("Each policy statement must be a JSON object.")
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
         raise _malformed("Policy statement Effect must be Allow or Deny.")
-    principal, not_principal = _either(raw, "Principal")
+    if not identity:
+        principal, not_principal = _either(raw, "Principal")
+    elif "Principal" in raw or "NotPrincipal" in raw:
+        raise _malformed("Policy document should not specify a principal.")
+    elif "Resource" not in raw and "NotResource" not in raw:
+        raise _malformed("Policy statement must contain resources.")
+    else:
+        principal, not_principal = "*", False
     action, not_action = _either(raw, "Action")
     resources: _Names | None = None
     not_resource = False
@@ -438,7 +481,9 @@ class Policy:
         return memo.get((caller.arn, action, resource)) if memo is not None else None
 
     def decide(self, context: RequestContext) -> str:
-        """:data:`DENY` (an explicit deny), :data:`ALLOW`, or :data:`IMPLICIT_DENY`."""
+        """:data:`DENY` (an explicit deny), :data:`ALLOW` (an ``Allow`` names the caller),
+        :data:`DELEGATED` (``Allow`` statements name only the caller's account), or
+        :data:`IMPLICIT_DENY`."""
         memo = self._decisions
         if memo is not None:
             cached = memo.get((context.caller.arn, context.action, context.resource))
@@ -450,7 +495,10 @@ class Policy:
                 if not statement.allow:
                     decision = DENY
                     break
-                decision = ALLOW
+                if statement.not_principal or statement.principals.names(context.caller):
+                    decision = ALLOW
+                elif decision != ALLOW:
+                    decision = DELEGATED
         if memo is not None:
             if len(memo) > 4096:
                 memo.clear()
@@ -462,17 +510,8 @@ def _malformed(message: str) -> KMSError:
     return KMSError("MalformedPolicyDocumentException", message)
 
 
-@functools.lru_cache(maxsize=1024)
-def compile_policy(text: str) -> Policy:
-    """Parse and check a key policy document.
-
-    Raises:
-        KMSError: ``MalformedPolicyDocumentException`` saying what is wrong.
-    """
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise _malformed("The policy is not valid JSON.") from None
+def _raw_statements(document: Any) -> list[Any]:
+    """The statements of a parsed policy document."""
     if not isinstance(document, dict):
         raise _malformed("The policy must be a JSON object.")
     raw = document.get("Statement")
@@ -480,4 +519,38 @@ def compile_policy(text: str) -> Policy:
         raw = [raw]
     if not isinstance(raw, list) or not raw:
         raise _malformed("The policy must have at least one statement.")
-    return Policy(tuple(_statement(statement) for statement in raw))
+    return raw
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise _malformed("The policy is not valid JSON.") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_policy(text: str) -> Policy:
+    """Parse and check a key policy document.
+
+    Raises:
+        KMSError: ``MalformedPolicyDocumentException`` saying what is wrong.
+    """
+    return Policy(tuple(_statement(statement) for statement in _raw_statements(_parsed(text))))
+
+
+def compile_identity_policies(documents: Iterable[IamPolicy]) -> Policy:
+    """The IAM policies of one principal (JSON text or parsed documents) as one
+    :class:`Policy` over all their statements (IAM evaluates them together: an explicit deny
+    in any wins, else an allow in any allows).
+
+    Raises:
+        KMSError: ``MalformedPolicyDocumentException`` saying what is wrong.
+    """
+    if isinstance(documents, (str, Mapping)):
+        documents = [documents]
+    statements: list[Statement] = []
+    for document in documents:
+        parsed = _parsed(document) if isinstance(document, str) else dict(document)
+        statements.extend(_statement(raw, identity=True) for raw in _raw_statements(parsed))
+    return Policy(tuple(statements))

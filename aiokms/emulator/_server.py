@@ -32,7 +32,7 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -47,7 +47,7 @@ from aiokms.emulator._errors import KMSError, internal_error, throttled
 from aiokms.emulator._faults import FaultInjector
 from aiokms.emulator._keys import CONNECTION_ERROR_CODES, KeyStore
 from aiokms.emulator._operations import Backend, Operation
-from aiokms.emulator._policy import Caller
+from aiokms.emulator._policy import Caller, IamPolicy
 from aiokms.emulator._quota import QuotaMeter, TokenBucket, quota_rates
 from aiokms.emulator._state import load_state, save_state
 from aiokms.emulator._tls import ServerCertificates, make_certificates
@@ -155,8 +155,11 @@ class LocalKMS:
             each is created at start (and by :meth:`reset`) unless the alias exists.
         identities: more principals that may sign requests, by access key: ``(secret key,
             principal ARN)``, the ARN an IAM user, role or assumed-role session of any account
-            (``arn:aws:iam::111122223333:user/alice``). The ``access_key`` credentials are the
-            account's root user.
+            (``arn:aws:iam::111122223333:user/alice``), or ``(secret key, principal ARN, IAM
+            policies)``, a list of the principal's identity-based policy documents (JSON text
+            or dicts) evaluated with the key policies as KMS does. A principal given without
+            IAM policies is taken to be allowed everything by IAM. The ``access_key``
+            credentials are the account's root user.
         authorize: authorize every request by the key policies of the keys it uses, as KMS
             does (``AccessDeniedException``; with the lockout safety check on CreateKey and
             PutKeyPolicy). ``False`` serves every correctly signed request, for load tests.
@@ -243,7 +246,8 @@ class LocalKMS:
         seed: int | None = None,
         state_file: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
-        identities: Mapping[str, tuple[str, str]] | None = None,
+        identities: Mapping[str, tuple[str, str] | tuple[str, str, Sequence[IamPolicy]]]
+        | None = None,
         authorize: bool = True,
         regions: Iterable[str] = (),
         reset_endpoint: bool = False,
@@ -299,9 +303,9 @@ class LocalKMS:
         self._initial_aliases = tuple(aliases)
         self._authorize_requests = authorize
         self._callers: dict[str, tuple[Identity, Caller]] = {}
-        for key_id, (secret, arn) in (identities or {}).items():
+        for key_id, (secret, arn, *policies) in (identities or {}).items():
             try:
-                caller = Caller.of(arn)
+                caller = Caller.of(arn, policies[0] if policies else None)
             except ValueError as exc:
                 raise ValueError(f"identities[{key_id!r}]: {exc}") from None
             self._callers[key_id] = (Identity(key_id, secret), caller)
@@ -383,7 +387,8 @@ class LocalKMS:
         self._backend = self._backends[self.region]
         self._ensure_aliases()
         self._loop = asyncio.get_running_loop()
-        self._id_prefix = secrets.token_hex(10)
+        p = secrets.token_hex(10)  # request ids: UUID-shaped, this prefix and a count
+        self._id_prefix = f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-"
         server = web.Server(
             self._handle,
             access_log=None,
@@ -586,8 +591,7 @@ class LocalKMS:
 
     def _request_id(self, n: int) -> str:
         # UUID-shaped and unique per server, without a urandom call per reply
-        p = self._id_prefix
-        return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{n:012x}"
+        return f"{self._id_prefix}{n:012x}"
 
     async def _trickle(
         self,

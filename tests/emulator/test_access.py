@@ -12,6 +12,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+import aiokms
 from aiokms.emulator import LocalKMS
 from aiokms.emulator._errors import KMSError
 from aiokms.emulator._operations import Backend
@@ -272,6 +273,241 @@ def test_identities_are_checked() -> None:
         LocalKMS(access_key="AKID", secret_key="s", identities={"AKID": ("t", ALICE.arn)})
 
 
+# --- IAM policies ------------------------------------------------------------------------------
+
+
+def statement(effect: str, action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": effect, "Action": action, "Resource": resource, **extra}
+
+
+def with_iam(caller: Caller, *statements: dict[str, Any]) -> Caller:
+    """``caller`` with one IAM policy of these statements (none: an empty list of policies)."""
+    return Caller.of(caller.arn, [policy(*statements)] if statements else [])
+
+
+KEYS = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"
+
+
+def test_iam_policies_decide_where_the_key_policy_delegates_to_the_account() -> None:
+    """Developer Guide, "Using IAM policies with AWS KMS": with the default key policy, a
+    principal may do what its IAM policies allow on the key's ARN; an explicit deny in them
+    refuses, worded as KMS words an identity-based policy's refusal."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}"
+    alice = with_iam(
+        ALICE,
+        statement("Allow", ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], KEYS),
+        statement("Deny", "kms:DescribeKey", arn),
+    )
+    blob = call(backend, alice, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    call(backend, alice, "Decrypt", CiphertextBlob=blob)
+    error = refused(backend, alice, "GenerateDataKey", KeyId=key_id, KeySpec="AES_256")
+    assert (error.code, error.message) == (
+        "AccessDeniedException",
+        f"User: {ALICE.arn} is not authorized to perform: kms:GenerateDataKey on resource: "
+        f"{arn} because no identity-based policy allows the kms:GenerateDataKey action",
+    )
+    error = refused(backend, alice, "DescribeKey", KeyId=key_id)
+    assert error.message == (
+        f"User: {ALICE.arn} is not authorized to perform: kms:DescribeKey on resource: "
+        f"{arn} with an explicit deny in an identity-based policy"
+    )
+    # a principal given no IAM policies at all: allowed nothing through the account
+    nobody = with_iam(BOB)
+    assert (
+        "no identity-based policy" in refused(backend, nobody, "DescribeKey", KeyId=key_id).message
+    )
+    # a principal given without IAM policies: IAM taken to allow everything (as before)
+    call(backend, BOB, "DescribeKey", KeyId=key_id)
+    call(backend, BOB, "GenerateDataKey", KeyId=key_id, KeySpec="AES_256")
+
+
+def test_a_key_policy_naming_the_principal_needs_no_iam_policy() -> None:
+    """ "Determining access to a KMS key": a key policy statement that names the principal
+    allows it in the key's account whatever its IAM policies allow, but not past their
+    explicit deny; the key policy's own refusal keeps its resource-based wording."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey", Policy=only_alice_policy())["KeyMetadata"]["KeyId"]
+    alice = with_iam(ALICE)
+    call(backend, alice, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    error = refused(backend, alice, "DescribeKey", KeyId=key_id)  # the account statement only
+    assert error.message.endswith(
+        "because no identity-based policy allows the kms:DescribeKey action"
+    )
+    error = refused(backend, alice, "Decrypt", KeyId=key_id, CiphertextBlob=b"x" * 64)
+    assert error.message.endswith("because no resource-based policy allows the kms:Decrypt action")
+    denied = with_iam(ALICE, statement("Deny", "kms:Encrypt"))
+    error = refused(backend, denied, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    assert error.message.endswith("with an explicit deny in an identity-based policy")
+
+
+def test_operations_on_no_key_need_an_iam_policy() -> None:
+    """ "AWS KMS permissions": CreateKey, ListKeys, ListAliases, GenerateRandom and the other
+    operations on no key are allowed by IAM policies only, on ``"Resource": "*"``, with the
+    conditions of the request (kms:KeySpec of the key CreateKey would make)."""
+    backend = Backend(key_store())
+    on_keys = with_iam(ALICE, statement("Allow", "kms:*", KEYS))
+    for operation, params in [
+        ("CreateKey", {}),
+        ("ListKeys", {}),
+        ("ListAliases", {}),
+        ("GenerateRandom", {"NumberOfBytes": 8}),
+        ("ListRetirableGrants", {"RetiringPrincipal": ALICE.arn}),
+    ]:
+        error = refused(backend, on_keys, operation, **params)
+        assert (error.code, error.message) == (
+            "AccessDeniedException",
+            f"User: {ALICE.arn} is not authorized to perform: kms:{operation} on resource: * "
+            f"because no identity-based policy allows the kms:{operation} action",
+        )
+        call(backend, BOB, operation, **params)  # no IAM policies given: allowed
+    symmetric = {"StringEquals": {"kms:KeySpec": "SYMMETRIC_DEFAULT"}}
+    creator = with_iam(
+        ALICE,
+        statement("Allow", ["kms:CreateKey", "kms:List*"], Condition=symmetric),
+        statement("Deny", "kms:ListAliases"),
+    )
+    call(backend, creator, "CreateKey")
+    call(backend, creator, "ListKeys")
+    error = refused(backend, creator, "CreateKey", KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
+    assert error.message.endswith(
+        "because no identity-based policy allows the kms:CreateKey action"
+    )
+    error = refused(backend, creator, "ListAliases")
+    assert error.message.endswith("with an explicit deny in an identity-based policy")
+
+
+def test_alias_operations_need_the_alias_and_the_key() -> None:
+    """ "AWS KMS permissions", CreateAlias, UpdateAlias and DeleteAlias: the action on the
+    alias ARN from an IAM policy, and on the key(s) from the key policy (here through IAM)."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    other_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    alias_actions = ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"]
+    keys_only = with_iam(ALICE, statement("Allow", alias_actions, KEYS))
+    error = refused(backend, keys_only, "CreateAlias", AliasName="alias/app", TargetKeyId=key_id)
+    assert error.message == (
+        f"User: {ALICE.arn} is not authorized to perform: kms:CreateAlias on resource: "
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app because no identity-based policy allows "
+        "the kms:CreateAlias action"
+    )
+    alias_only = with_iam(
+        ALICE, statement("Allow", alias_actions, f"arn:aws:kms:*:{ACCOUNT}:alias/*")
+    )
+    error = refused(backend, alias_only, "CreateAlias", AliasName="alias/app", TargetKeyId=key_id)
+    assert error.message.endswith(
+        f"key/{key_id} because no identity-based policy allows the kms:CreateAlias action"
+    )
+    both = with_iam(
+        ALICE,
+        statement("Allow", alias_actions, [KEYS, f"arn:aws:kms:*:{ACCOUNT}:alias/app"]),
+    )
+    call(backend, both, "CreateAlias", AliasName="alias/app", TargetKeyId=key_id)
+    call(backend, both, "UpdateAlias", AliasName="alias/app", TargetKeyId=other_id)
+    error = refused(backend, both, "CreateAlias", AliasName="alias/other", TargetKeyId=key_id)
+    assert error.message.endswith(
+        "because no identity-based policy allows the kms:CreateAlias action"
+    )
+    call(backend, both, "DeleteAlias", AliasName="alias/app")
+
+
+def test_a_grant_allows_without_iam_but_not_past_its_deny() -> None:
+    """A grant allows its grantee on its own ("Grants in AWS KMS"), IAM policies or not; no
+    principal has a permission that is explicitly denied, in an IAM policy too."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    call(
+        backend,
+        ROOT,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=ALICE.arn,
+        Operations=["Encrypt"],
+    )
+    call(backend, with_iam(ALICE), "Encrypt", KeyId=key_id, Plaintext=b"x")
+    denied = with_iam(ALICE, statement("Deny", "kms:Encrypt"))
+    error = refused(backend, denied, "Encrypt", KeyId=key_id, Plaintext=b"x")
+    assert error.message.endswith("with an explicit deny in an identity-based policy")
+
+
+def test_another_account_needs_the_key_policy_and_its_iam_policy() -> None:
+    """ "Allowing users in other accounts to use a KMS key": the key policy must allow the
+    other account (or its principal) AND the principal's IAM policy must allow the key."""
+    backend = Backend(key_store())
+    key_id = call(backend, None, "CreateKey")["KeyMetadata"]["KeyId"]
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}"
+    other_account = {
+        "Effect": "Allow",
+        "Principal": {"AWS": OTHER},
+        "Action": "kms:Encrypt",
+        "Resource": "*",
+    }
+    named = {**other_account, "Principal": {"AWS": STRANGER.arn}, "Action": "kms:DescribeKey"}
+    call(backend, ROOT, "PutKeyPolicy", KeyId=key_id, Policy=policy(ADMIN, other_account, named))
+    no_iam = with_iam(STRANGER)
+    for operation, params in [("Encrypt", {"Plaintext": b"x"}), ("DescribeKey", {})]:
+        error = refused(backend, no_iam, operation, KeyId=arn, **params)
+        assert error.message.endswith(
+            f"because no identity-based policy allows the kms:{operation} action"
+        )
+        call(backend, STRANGER, operation, KeyId=arn, **params)  # no IAM policies given
+    allowed = with_iam(
+        STRANGER, statement("Allow", ["kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"], arn)
+    )
+    call(backend, allowed, "Encrypt", KeyId=arn, Plaintext=b"x")
+    call(backend, allowed, "DescribeKey", KeyId=arn)
+    error = refused(backend, allowed, "Decrypt", KeyId=arn, CiphertextBlob=b"x" * 64)
+    assert error.message.endswith("because no resource-based policy allows the kms:Decrypt action")
+
+
+async def test_iam_policies_over_http() -> None:
+    """``identities=`` takes a third item, the principal's IAM policies; with boto3-style
+    clients (aiobotocore) and aiokms as the client."""
+    alice_iam = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": KEYS},
+            {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": KEYS},
+        ],
+    }
+    identities = {
+        "AKIDALICE": ("alice-secret", ALICE.arn, [alice_iam]),
+        "AKIDBOB": ("bob-secret", BOB.arn),
+    }
+    async with LocalKMS(identities=identities, account_id=ACCOUNT, aliases=["alias/app"]) as local:
+        url = local.endpoint_url
+        async with boto_client(url, "AKIDALICE", "alice-secret") as alice:
+            await alice.encrypt(KeyId="alias/app", Plaintext=b"x")
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await alice.list_keys()
+            assert error_of(caught.value) == ("AccessDeniedException", 400)
+            assert caught.value.response["Error"]["Message"] == (
+                f"User: {ALICE.arn} is not authorized to perform: kms:ListKeys on resource: * "
+                "because no identity-based policy allows the kms:ListKeys action"
+            )
+        async with boto_client(url, "AKIDBOB", "bob-secret") as bob:
+            await bob.list_keys()  # no IAM policies given: allowed
+        credentials = aiokms.Credentials("AKIDALICE", "alice-secret")
+        async with aiokms.KMSClient(
+            region_name=local.region, endpoint_url=url, credentials=credentials, max_attempts=1
+        ) as client:
+            await client.generate_data_key(KeyId="alias/app", KeySpec="AES_256")
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await client.describe_key(KeyId="alias/app")
+            assert error_of(caught.value) == ("AccessDeniedException", 400)
+
+
+def test_iam_policies_are_checked() -> None:
+    bad = {"Statement": [{"Effect": "Allow", "Action": "kms:*"}]}
+    with pytest.raises(
+        ValueError, match=r"identities\['AKID'\]: IAM policy: .*must contain resources"
+    ):
+        LocalKMS(identities={"AKID": ("secret", ALICE.arn, [bad])})
+    with pytest.raises(ValueError, match=r"identities\['AKID'\]: .*root user"):
+        LocalKMS(identities={"AKID": ("secret", ROOT.arn, [])})
+
+
 # --- grants ------------------------------------------------------------------------------------
 
 
@@ -427,6 +663,67 @@ def test_create_grant_through_a_grant_only_narrows_it() -> None:
     )
     # the key policy's own CreateGrant permission is not limited by any grant
     call(backend, admin, "CreateGrant", **child(["Encrypt", "ReEncryptFrom"], None))
+
+
+def test_grant_condition_keys_in_a_key_policy() -> None:
+    """ "Controlling access to grants" and "AWS KMS condition keys": kms:GranteePrincipal,
+    kms:RetiringPrincipal, kms:GrantOperations, kms:GrantConstraintType and
+    kms:GrantIsForAWSResource limit the CreateGrant permission a key policy gives."""
+    backend = Backend(key_store())
+    admin = {**ADMIN, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/admin"}}
+    admin_caller = Caller.of(admin["Principal"]["AWS"])
+
+    def key_with(condition: dict[str, Any]) -> str:
+        grants = {
+            "Effect": "Allow",
+            "Principal": {"AWS": ALICE.arn},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": condition,
+        }
+        created = call(backend, admin_caller, "CreateKey", Policy=policy(admin, grants))
+        return str(created["KeyMetadata"]["KeyId"])
+
+    def grant(key_id: str, **extra: Any) -> dict[str, Any]:
+        return {"KeyId": key_id, "GranteePrincipal": BOB.arn, "Operations": ["Decrypt"], **extra}
+
+    subset = {"EncryptionContextSubset": {"Department": "IT"}}
+    equals = {"EncryptionContextEquals": {"Department": "IT"}}
+    cases: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = [
+        (
+            {"StringEquals": {"kms:GranteePrincipal": BOB.arn}},
+            [{}],
+            [{"GranteePrincipal": STRANGER.arn}],
+        ),
+        (
+            {"StringEquals": {"kms:RetiringPrincipal": ALICE.arn}},
+            [{"RetiringPrincipal": ALICE.arn}],
+            [{}, {"RetiringPrincipal": BOB.arn}],
+        ),
+        (
+            {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}},
+            [{"Operations": ["Encrypt", "Decrypt"]}],
+            [{"Operations": ["Decrypt", "CreateGrant"]}],
+        ),
+        (
+            {"StringEquals": {"kms:GrantConstraintType": "EncryptionContextEquals"}},
+            [{"Constraints": equals}],
+            [{}, {"Constraints": subset}],
+        ),
+        (
+            {"Null": {"kms:GrantConstraintType": "false"}},
+            [{"Constraints": subset}, {"Constraints": equals}],
+            [{}],
+        ),
+        ({"Bool": {"kms:GrantIsForAWSResource": True}}, [], [{}]),
+    ]
+    for condition, allowed, denied in cases:
+        key_id = key_with(condition)
+        for extra in allowed:
+            call(backend, ALICE, "CreateGrant", **grant(key_id, **extra))
+        for extra in denied:
+            error = refused(backend, ALICE, "CreateGrant", **grant(key_id, **extra))
+            assert error.code == "AccessDeniedException", (condition, extra)
 
 
 def test_retire_grant_permissions_and_grant_tokens() -> None:

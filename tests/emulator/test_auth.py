@@ -31,7 +31,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from aiokms._signing import JsonPostSigner, Signer, amz_date
@@ -491,3 +491,37 @@ def test_sigv4_suite_requests_are_accepted() -> None:
         tampered = [(k, v + "!" if k.lower() == "x-amz-date" else v) for k, v in signed.headers]
         with pytest.raises(KMSError):
             verifier.verify(**request, headers=tampered, body=signed.body, now=now)
+
+
+@given(
+    st.one_of(
+        st.just(["Credential", "SignedHeaders", "Signature"]),
+        st.lists(
+            st.sampled_from(["Credential", "SignedHeaders", "Signature", "Other"]),
+            max_size=5,
+        ),
+    ),
+    st.lists(st.sampled_from(["a", "=", "/", ";", " ", "\t", "\u00a0", ",", "0"]), max_size=6),
+    st.sampled_from([", ", ",", " ,", ",  "]),
+    st.sampled_from(["AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256  ", " AWS4-HMAC-SHA256 ", "X "]),
+)
+@example(["Credential", "SignedHeaders", "Signature"], [], ", ", "AWS4-HMAC-SHA256 ")
+@example(["Credential", "SignedHeaders", "Signature"], ["=", "/"], ",", "AWS4-HMAC-SHA256 ")
+@example(["Credential", "SignedHeaders", "Signature"], ["\u00a0"], ", ", "AWS4-HMAC-SHA256 ")
+def test_the_usual_authorization_form_parses_as_the_full_parser_does(
+    names: list[str], noise: list[str], separator: str, prefix: str
+) -> None:
+    """The shortcut for the Authorization form SDKs write finds what the full parse finds
+    (or leaves the header to it): the same fields, or the same error."""
+    value = "".join(noise)
+    auth = prefix + separator.join(f"{name}=v{i}{value}" for i, name in enumerate(names))
+    values = {"x-amz-date": ["20261207T000000Z"], "authorization": [auth]}
+    verifier = SigV4Verifier([Identity("AKID", "secret")], region="us-east-1")
+
+    def outcome(parse: Any) -> Any:
+        try:
+            return parse(auth, values)
+        except KMSError as exc:
+            return exc.code, exc.message
+
+    assert outcome(verifier._parse) == outcome(SigV4Verifier._parse_fields)

@@ -119,6 +119,44 @@ def test_parser_maps_the_quota_flags() -> None:
             parser.parse_args(bad)
 
 
+def test_identity_policy_flag_gives_an_identity_its_iam_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--identity-policy ACCESS_KEY=PATH``: a file with one IAM policy document or a list
+    of them, added to that ``--identity``; an identity without the flag has none given."""
+    alice = "arn:aws:iam::123456789012:user/alice"
+    one = {"Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}
+    two = {"Statement": [{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}]}
+    (tmp_path / "one.json").write_text(json.dumps(one))
+    (tmp_path / "two.json").write_text(json.dumps([two]))
+    parser = cli.build_parser(prog="aiokms emulator")
+    args = parser.parse_args(
+        [
+            f"--identity=AKIDALICE:s:{alice}",
+            "--identity=AKIDBOB:s:arn:aws:iam::123456789012:user/bob",
+            f"--identity-policy=AKIDALICE={tmp_path / 'one.json'}",
+            f"--identity-policy=AKIDALICE={tmp_path / 'two.json'}",
+        ]
+    )
+    kwargs = cli.emulator_kwargs(args)
+    assert kwargs["identities"] == {
+        "AKIDALICE": ("s", alice, [one, two]),
+        "AKIDBOB": ("s", "arn:aws:iam::123456789012:user/bob"),
+    }
+    LocalKMS(**kwargs)
+    (tmp_path / "bad.json").write_text("[1]")
+    for bad in (
+        ["--identity-policy=AKIDALICE"],
+        [f"--identity-policy=AKIDALICE={tmp_path / 'missing.json'}"],
+        [f"--identity-policy=AKIDALICE={tmp_path / 'bad.json'}"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+    unknown = [f"--identity-policy=AKIDCAROL={tmp_path / 'one.json'}"]
+    assert cli.main(unknown, prog="aiokms emulator") == 2
+    assert "'AKIDCAROL' is not an --identity access key" in capsys.readouterr().err
+
+
 def test_the_command_refuses_quotas_with_a_burst(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--quotas", "1", "--burst", "5"], prog="aiokms emulator") == 2
     assert "quotas: give quotas, or rate_limit and burst, not both" in capsys.readouterr().err

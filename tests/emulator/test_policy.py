@@ -15,11 +15,13 @@ import pytest
 from aiokms.emulator._errors import KMSError
 from aiokms.emulator._policy import (
     ALLOW,
+    DELEGATED,
     DENY,
     IMPLICIT_DENY,
     Caller,
     RequestContext,
     access_denied,
+    compile_identity_policies,
     compile_policy,
 )
 
@@ -55,12 +57,16 @@ def test_default_key_policy_delegates_to_the_account() -> None:
     """Developer Guide, "Default key policy": the statement "Enable IAM User Permissions"
     gives the account's root user, and through IAM every principal of the account, access to
     the key; nobody of another account."""
-    for caller in (ROOT, ALICE, APP_ROLE):
-        assert decide(DEFAULT, caller, "kms:Decrypt") == ALLOW
-        assert decide(DEFAULT, caller, "kms:PutKeyPolicy") == ALLOW
+    assert decide(DEFAULT, ROOT, "kms:Decrypt") == ALLOW
+    assert decide(DEFAULT, ROOT, "kms:PutKeyPolicy") == ALLOW
+    for caller in (ALICE, APP_ROLE):  # allowed as far as their IAM policies allow
+        assert decide(DEFAULT, caller, "kms:Decrypt") == DELEGATED
+        assert decide(DEFAULT, caller, "kms:PutKeyPolicy") == DELEGATED
     assert decide(DEFAULT, STRANGER, "kms:Decrypt") == IMPLICIT_DENY
     # the account can also be named by its id
-    assert decide(policy(allow({"AWS": ACCOUNT}, "kms:*")), ALICE, "kms:Encrypt") == ALLOW
+    by_id = policy(allow({"AWS": ACCOUNT}, "kms:*"))
+    assert decide(by_id, ALICE, "kms:Encrypt") == DELEGATED
+    assert decide(by_id, ROOT, "kms:Encrypt") == ALLOW
 
 
 def test_principals_roles_and_sessions() -> None:
@@ -109,13 +115,13 @@ def test_an_explicit_deny_wins() -> None:
         {"Effect": "Deny", "Principal": {"AWS": ALICE.arn}, "Action": "kms:Decrypt"},
     )
     assert decide(text, ALICE, "kms:Decrypt") == DENY
-    assert decide(text, ALICE, "kms:Encrypt") == ALLOW
+    assert decide(text, ALICE, "kms:Encrypt") == DELEGATED
     assert decide(text, ROOT, "kms:Decrypt") == ALLOW
     not_principal = policy(
         allow({"AWS": ACCOUNT}, "kms:*"),
         {"Effect": "Deny", "NotPrincipal": {"AWS": ALICE.arn}, "Action": "kms:Decrypt"},
     )
-    assert decide(not_principal, ALICE, "kms:Decrypt") == ALLOW
+    assert decide(not_principal, ALICE, "kms:Decrypt") == DELEGATED
     assert decide(not_principal, ROOT, "kms:Decrypt") == DENY
 
 
@@ -141,7 +147,7 @@ def test_encryption_context_condition() -> None:
             Condition={"StringEqualsIgnoreCase": {"kms:EncryptionContext:AppName": "exampleapp"}},
         )
     )
-    assert decide(ignore_case, APP_ROLE, "kms:Decrypt", ok) == ALLOW
+    assert decide(ignore_case, APP_ROLE, "kms:Decrypt", ok) == DELEGATED
 
 
 def test_encryption_context_keys_set_operators() -> None:
@@ -150,16 +156,18 @@ def test_encryption_context_keys_set_operators() -> None:
     ``ForAnyValue`` requires at least one of them."""
     only = {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["AppName", "FilePath"]}}
     text = policy(allow({"AWS": ACCOUNT}, "kms:Encrypt", Condition=only))
-    assert decide(text, ALICE, "kms:Encrypt", {"kms:EncryptionContextKeys": ["AppName"]}) == ALLOW
+    assert (
+        decide(text, ALICE, "kms:Encrypt", {"kms:EncryptionContextKeys": ["AppName"]}) == DELEGATED
+    )
     mixed = {"kms:EncryptionContextKeys": ["AppName", "Department"]}
     assert decide(text, ALICE, "kms:Encrypt", mixed) == IMPLICIT_DENY
-    assert decide(text, ALICE, "kms:Encrypt") == ALLOW  # no keys: ForAllValues holds
+    assert decide(text, ALICE, "kms:Encrypt") == DELEGATED  # no keys: ForAllValues holds
     required = {**only, "Null": {"kms:EncryptionContextKeys": "false"}}
     strict = policy(allow({"AWS": ACCOUNT}, "kms:Encrypt", Condition=required))
     assert decide(strict, ALICE, "kms:Encrypt") == IMPLICIT_DENY
     any_of = {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "AppName"}}
     some = policy(allow({"AWS": ACCOUNT}, "kms:Encrypt", Condition=any_of))
-    assert decide(some, ALICE, "kms:Encrypt", mixed) == ALLOW
+    assert decide(some, ALICE, "kms:Encrypt", mixed) == DELEGATED
     other = {"kms:EncryptionContextKeys": ["Department"]}
     assert decide(some, ALICE, "kms:Encrypt", other) == IMPLICIT_DENY
     assert decide(some, ALICE, "kms:Encrypt") == IMPLICIT_DENY
@@ -239,7 +247,7 @@ def test_negated_missing_if_exists_and_other_operators() -> None:
         },
     )
     symmetric = {"kms:EncryptionAlgorithm": ["SYMMETRIC_DEFAULT"]}
-    assert decide(deny_other_algorithms, ALICE, "kms:Encrypt", symmetric) == ALLOW
+    assert decide(deny_other_algorithms, ALICE, "kms:Encrypt", symmetric) == DELEGATED
     rsa = {"kms:EncryptionAlgorithm": ["RSAES_OAEP_SHA_256"]}
     assert decide(deny_other_algorithms, ALICE, "kms:Encrypt", rsa) == DENY
     assert decide(deny_other_algorithms, ALICE, "kms:Encrypt") == DENY  # absent: negated holds
@@ -250,7 +258,7 @@ def test_negated_missing_if_exists_and_other_operators() -> None:
             Condition={"StringEqualsIfExists": {"kms:MessageType": "RAW"}},
         )
     )
-    assert decide(if_exists, ALICE, "kms:Sign") == ALLOW
+    assert decide(if_exists, ALICE, "kms:Sign") == DELEGATED
     assert decide(if_exists, ALICE, "kms:Sign", {"kms:MessageType": ["DIGEST"]}) == IMPLICIT_DENY
     window = policy(
         allow(
@@ -262,7 +270,7 @@ def test_negated_missing_if_exists_and_other_operators() -> None:
         )
     )
     days = "kms:ScheduleKeyDeletionPendingWindowInDays"
-    assert decide(window, ALICE, "kms:ScheduleKeyDeletion", {days: ["30"]}) == ALLOW
+    assert decide(window, ALICE, "kms:ScheduleKeyDeletion", {days: ["30"]}) == DELEGATED
     assert decide(window, ALICE, "kms:ScheduleKeyDeletion", {days: ["7"]}) == IMPLICIT_DENY
     until = policy(
         allow(
@@ -272,7 +280,7 @@ def test_negated_missing_if_exists_and_other_operators() -> None:
         )
     )
     assert decide(until, ALICE, "kms:Decrypt", {"aws:CurrentTime": ["2026-12-07T00:00:00Z"]}) == (
-        ALLOW
+        DELEGATED
     )
     assert decide(until, ALICE, "kms:Decrypt", {"aws:CurrentTime": ["2027-01-01T00:00:00Z"]}) == (
         IMPLICIT_DENY
@@ -285,7 +293,7 @@ def test_negated_missing_if_exists_and_other_operators() -> None:
         )
     )
     flag = "kms:BypassPolicyLockoutSafetyCheck"
-    assert decide(bypass, ALICE, "kms:PutKeyPolicy", {flag: ["false"]}) == ALLOW
+    assert decide(bypass, ALICE, "kms:PutKeyPolicy", {flag: ["false"]}) == DELEGATED
     assert decide(bypass, ALICE, "kms:PutKeyPolicy", {flag: ["true"]}) == IMPLICIT_DENY
     arn = policy(
         allow(
@@ -339,3 +347,137 @@ def test_caller_of_refuses_what_is_not_a_principal() -> None:
     for bad in ("alice", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/x", "arn:aws:iam::12:root"):
         with pytest.raises(ValueError, match="principal ARN"):
             Caller.of(bad)
+
+
+# --- IAM policies (Developer Guide, "IAM policy examples"; IAM User Guide, "Policy evaluation
+# logic"): no Principal, the Resource matched against the key ARN or "*" --------------------
+
+
+def iam(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def iam_decide(documents: Any, action: str, resource: str = KEY) -> str:
+    return compile_identity_policies(documents).decide(RequestContext(action, ALICE, resource))
+
+
+def test_iam_policy_examples_of_the_developer_guide() -> None:
+    """ "IAM policy examples": view keys; encrypt and decrypt with any key of an account, of an
+    account and Region, or named keys; create keys; and "Prevent a user from disabling or
+    deleting any KMS keys" (a Deny beside an allow-all)."""
+    view = iam(
+        {
+            "Effect": "Allow",
+            "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+            "Resource": "*",
+        }
+    )
+    assert iam_decide(view, "kms:DescribeKey") == ALLOW
+    assert iam_decide(view, "kms:ListKeys", "*") == ALLOW
+    assert iam_decide(view, "kms:Decrypt") == IMPLICIT_DENY
+    crypto = {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"]}
+    any_key = iam({**crypto, "Resource": f"arn:aws:kms:*:{ACCOUNT}:key/*"})
+    assert iam_decide(any_key, "kms:Decrypt") == ALLOW
+    assert iam_decide(any_key, "kms:Decrypt", KEY.replace(ACCOUNT, OTHER)) == IMPLICIT_DENY
+    assert iam_decide(any_key, "kms:Encrypt", "*") == IMPLICIT_DENY  # not a key ARN
+    one_region = iam({**crypto, "Resource": f"arn:aws:kms:us-west-2:{ACCOUNT}:key/*"})
+    assert iam_decide(one_region, "kms:Encrypt") == ALLOW
+    assert iam_decide(one_region, "kms:Encrypt", KEY.replace("us-west-2", "eu-west-1")) == (
+        IMPLICIT_DENY
+    )
+    named = iam({**crypto, "Resource": [KEY, KEY[:-4] + "0000"]})
+    assert iam_decide(named, "kms:Encrypt") == ALLOW
+    assert iam_decide(named, "kms:Encrypt", KEY[:-4] + "1111") == IMPLICIT_DENY
+    create = iam({"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*"})
+    assert iam_decide(create, "kms:CreateKey", "*") == ALLOW
+    no_disable = iam(
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": ["kms:DisableKey", "kms:ScheduleKeyDeletion"],
+            "Resource": "*",
+        },
+    )
+    assert iam_decide(no_disable, "kms:EnableKey") == ALLOW
+    assert iam_decide(no_disable, "kms:DisableKey") == DENY
+    # several policies are evaluated together: a deny in any wins
+    separate = [view, iam({"Effect": "Deny", "Action": "kms:GetKeyPolicy", "Resource": KEY})]
+    assert iam_decide(separate, "kms:GetKeyPolicy") == DENY
+    assert iam_decide(separate, "kms:GetKeyRotationStatus") == ALLOW
+    assert iam_decide([], "kms:DescribeKey") == IMPLICIT_DENY  # no policy allows nothing
+
+
+def test_iam_policy_not_action_not_resource_and_conditions() -> None:
+    """NotAction, NotResource and Condition work in IAM policies as in key policies."""
+    everything_but = iam(
+        {
+            "Effect": "Allow",
+            "NotAction": "kms:ScheduleKeyDeletion",
+            "NotResource": f"arn:aws:kms:*:{ACCOUNT}:alias/*",
+        }
+    )
+    assert iam_decide(everything_but, "kms:DisableKey") == ALLOW
+    assert iam_decide(everything_but, "kms:ScheduleKeyDeletion") == IMPLICIT_DENY
+    alias_arn = f"arn:aws:kms:us-west-2:{ACCOUNT}:alias/app"
+    assert iam_decide(everything_but, "kms:CreateAlias", alias_arn) == IMPLICIT_DENY
+    symmetric_only = iam(
+        {
+            "Effect": "Allow",
+            "Action": "kms:CreateKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:KeySpec": "SYMMETRIC_DEFAULT"}},
+        }
+    )
+    policy_ = compile_identity_policies([symmetric_only])
+    spec = {"kms:keyspec": ["RSA_2048"]}
+    assert policy_.decide(RequestContext("kms:CreateKey", ALICE, "*", spec.get)) == IMPLICIT_DENY
+    spec = {"kms:keyspec": ["SYMMETRIC_DEFAULT"]}
+    assert policy_.decide(RequestContext("kms:CreateKey", ALICE, "*", spec.get)) == ALLOW
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        (
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
+            "should not specify a principal",
+        ),
+        ({"Effect": "Allow", "Action": "kms:*"}, "must contain resources"),
+        ({"Effect": "Allow", "Resource": "*"}, "missing Action"),
+    ],
+)
+def test_malformed_iam_policies(statement: dict[str, Any], words: str) -> None:
+    with pytest.raises(KMSError, match=words) as caught:
+        compile_identity_policies([iam(statement)])
+    assert caught.value.code == "MalformedPolicyDocumentException"
+    with pytest.raises(ValueError, match=f"IAM policy: .*{words}"):
+        Caller.of(ALICE.arn, [iam(statement)])
+
+
+def test_caller_with_iam_policies() -> None:
+    """A caller given IAM policies carries them compiled; the root user has none (IAM
+    policies do not apply to it), and without ``policies`` a caller has ``iam`` None."""
+    assert Caller.of(ALICE.arn).iam is None
+    alice = Caller.of(
+        ALICE.arn, [{"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}}]
+    )
+    assert alice.iam is not None and alice == ALICE
+    assert alice.iam.decide(RequestContext("kms:Decrypt", alice, KEY)) == ALLOW
+    with pytest.raises(ValueError, match="root user"):
+        Caller.of(ROOT.arn, [])
+
+
+def test_access_denied_wording_for_iam_policies() -> None:
+    """KMS's words for a request no identity-based policy allows, and for an explicit deny in
+    one."""
+    implicit = access_denied(ALICE, "kms:CreateKey", "*", explicit=False, identity=True)
+    assert (implicit.code, implicit.message) == (
+        "AccessDeniedException",
+        f"User: {ALICE.arn} is not authorized to perform: kms:CreateKey on resource: * "
+        "because no identity-based policy allows the kms:CreateKey action",
+    )
+    explicit = access_denied(ALICE, "kms:Decrypt", KEY, explicit=True, identity=True)
+    assert explicit.message == (
+        f"User: {ALICE.arn} is not authorized to perform: kms:Decrypt on resource: {KEY} "
+        "with an explicit deny in an identity-based policy"
+    )
