@@ -25,6 +25,7 @@ from aiokms._quotas import SYMMETRIC
 from aiokms._ratelimit import (
     BURST_SECONDS,
     GRACE_INTERVALS,
+    HOLD_INTERVALS,
     INITIAL_WINDOW,
     MIN_WINDOW,
     SAFE_SHARE,
@@ -541,12 +542,14 @@ def test_the_start_up_sends_at_twice_the_rate_of_its_successes() -> None:
     assert limiter._start_successes == 3
 
 
-def test_the_start_up_ends_at_a_throttle_at_what_got_through() -> None:
+def test_the_start_up_ends_at_a_throttle_with_a_cut_from_what_got_through() -> None:
+    """Sent at what got through, the quota would be full (and overfull, shared with others):
+    the start-up ends with a cut, as TCP's slow start does."""
     limiter = switched_on_cold(10, 0.52)  # 10 successes in half a second: 20/s
     assert limiter.rate == pytest.approx(2 * 11 / 0.5)
     limiter.on_response(True, 0.52, 0.5)
     assert limiter._start_successes is None
-    assert limiter.rate == pytest.approx(10 / 0.5)  # at once, not a 0.7x step
+    assert limiter.rate == pytest.approx(0.7 * 10 / 0.5)
     assert limiter._w_max == pytest.approx(10 / 0.5)
 
 
@@ -560,7 +563,7 @@ def test_the_start_up_waits_for_50_ms_and_10_successes() -> None:
     few.on_response(False, 1.05)
     few.on_response(True, 1.06, 1.0)  # the tenth success, then a throttle: the end
     assert few._start_successes is None
-    assert few.rate == pytest.approx(10 / 1.04)
+    assert few.rate == pytest.approx(0.7 * 10 / 1.04)
 
 
 def test_a_second_without_a_throttle_ends_the_start_up_where_it_is() -> None:
@@ -645,6 +648,46 @@ def test_below_20_per_s_the_line_regains_a_cut_slowly(rate: float, regain: float
     assert limiter.rate == pytest.approx(rate, rel=1e-3)  # (the curve a hair above)
 
 
+def start_up_ending_at(successes: int, throttles: int) -> RateLimiter:
+    """A start-up with ``successes`` successes and ``throttles`` throttles of its own requests
+    over 0.5 s (15 successes/s at most: below 20/s once cut), then a throttle that ends it."""
+    limiter = switched_on_cold(0, 0.02)
+    events = [True] * throttles + [False] * successes  # throttles before 10 successes: no end
+    for i, throttled in enumerate(events):
+        now = 0.03 + i * 0.47 / len(events)
+        limiter.on_response(throttled, now, now - 0.003)
+    assert limiter._start_successes == successes
+    limiter.on_response(True, 0.52, 0.51)
+    assert limiter._start_successes is None
+    return limiter
+
+
+def test_a_start_up_the_quota_throttled_often_finds_its_small_rate_rule() -> None:
+    """Overdriven by the start-up, a quota the limiter fills alone throttles about half of
+    what it sends: below 20/s the line then regains a cut slowly (the small-rate rule)."""
+    limiter = start_up_ending_at(10, 3)  # with the throttle that ends it: 4 per 10 successes
+    cut_to, w_max = limiter.rate, limiter._w_max
+    assert cut_to < 20.0
+    assert regain_of(cut_to) > 1.0  # the small-rate rule's pace
+    limiter.on_response(False, 0.52 + 0.3 * math.sqrt(cut_to / 200))
+    assert limiter.rate < cut_to + 0.2 * (w_max - cut_to)
+
+
+def test_a_start_up_throttled_seldom_shares_its_quota_and_regains_by_the_square_root() -> None:
+    """A process that starts with a small share of a quota others fill met few throttles of
+    its own in its start-up (its overdrive is a small part of what the quota takes): the
+    small-rate rule, which would keep it at that share for seconds, does not apply, and the
+    line regains a cut by the square root, as for any share of a large quota."""
+    limiter = start_up_ending_at(12, 0)  # the one throttle that ends it: 1 per 12 successes
+    cut_to, w_max = limiter.rate, limiter._w_max
+    assert cut_to < 20.0
+    regain = 0.3 * math.sqrt(cut_to / 200)
+    limiter.on_response(False, 0.52 + regain / 2)
+    assert limiter.rate == pytest.approx((cut_to + w_max) / 2)
+    limiter.on_response(False, 0.52 + regain)
+    assert limiter.rate == pytest.approx(w_max)
+
+
 def test_the_line_is_set_afresh_at_every_cut() -> None:
     limiter = cut_from(128.0)
     steady(limiter, 160, 2.00625, 3.4)  # more gets through now: the measured rate climbs
@@ -702,7 +745,7 @@ def test_a_caller_on_its_last_attempt_holds_the_probes_until_it_has_gone() -> No
     steady(limiter, 100, 2.01, 2.5)
     assert limiter.rate > limiter._w_max  # the line has regained the cut: probing above it
     climbing = limiter.rate
-    limiter.hold_probes(2.5)
+    assert limiter.hold_probes(limiter.reserve(2.5), 2.5)  # its turn is now
     safe = limiter.safe_rate(2.5)
     assert safe == pytest.approx(max(0.7 * 100, SAFE_SHARE * 100))
     assert limiter.rate == pytest.approx(safe)
@@ -716,7 +759,7 @@ def test_a_caller_on_its_last_attempt_holds_the_probes_until_it_has_gone() -> No
 def test_in_the_start_up_a_hold_keeps_the_rate_at_what_gets_through() -> None:
     limiter = switched_on_cold(3, 0.12)  # 3 successes in the 0.1 s since the switch
     assert limiter.rate == pytest.approx(2 * 4 / 0.1)
-    limiter.hold_probes(0.12)
+    assert limiter.hold_probes(limiter.reserve(0.12), 0.12)
     assert limiter.safe_rate(0.12) == pytest.approx(3 / 0.1)
     assert limiter.rate == pytest.approx(3 / 0.1)  # not twice it
     limiter.on_response(False, 0.13, 0.125)
@@ -724,6 +767,24 @@ def test_in_the_start_up_a_hold_keeps_the_rate_at_what_gets_through() -> None:
     limiter.release_probes(0.13)
     limiter.on_response(False, 0.14, 0.135)
     assert limiter.rate == pytest.approx(2 * 6 / 0.12)  # the start-up overdrives again
+
+
+def test_a_caller_holds_the_probes_only_in_the_last_intervals_before_its_turn() -> None:
+    """A queue of last attempts, each holding the probes from its first place in line, would
+    keep the rate down for as long as the queue lasted (a process sharing a quota with others
+    then never regains its share): a caller holds them for its last few intervals only."""
+    limiter = cut_from(100.0)  # cut to 70/s at t=2
+    for _ in range(20):
+        limiter.reserve(2.0)  # 20 callers in line before it
+    ticket = limiter.reserve(2.0)
+    assert limiter.wait(ticket, 2.0) * limiter.rate > HOLD_INTERVALS
+    assert not limiter.hold_probes(ticket, 2.0)
+    assert limiter._holds == 0
+    now = 2.0
+    while limiter.wait(ticket, now) * limiter.rate > HOLD_INTERVALS:
+        now += limiter.sleep_for(ticket, now)
+    assert limiter.hold_probes(ticket, now)
+    assert limiter._holds == 1
 
 
 def test_a_wait_within_float_rounding_is_no_wait() -> None:
