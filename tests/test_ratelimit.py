@@ -1044,6 +1044,17 @@ def test_limiter_sim_buckets_hold_one_request_at_least() -> None:
     assert sim.run(options, 0)["goodput_share"] > 0.5
 
 
+def test_limiter_sim_no_process_of_a_fleet_is_held_far_below_its_share() -> None:
+    """Seed 44 of the fleet of 4 against a bucket of a second's worth: one process's
+    start-up, its callers in backoff after the first burst, ended at a fifth of its fair
+    share, and the small-rate rule and holds from the back of its queue kept it there for the
+    whole run (0.14 of fair). The start-up's few throttles now say the quota is shared."""
+    sim = _limiter_sim()
+    options = sim.Options(4, 16, 400.0, 10.0, 1e-4, (0.001, 0.004), burst=1.0)
+    result = sim.run(options, 44)
+    assert min(result["fair_share_ratios"]) > 0.6
+
+
 @pytest.mark.parametrize("quota", [5.0, 10.0, 20.0])
 def test_limiter_sim_64_callers_at_a_small_quota_lose_no_call(quota: float) -> None:
     sim = _limiter_sim()
