@@ -19,11 +19,16 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   doubles every round trip), and about half its requests succeed, whatever the quota. Only
   the replies to its own requests count: those sent in slow start's overshoot, still coming
   back, met the quota's burst, not its rate (counted, they made a quota of 100/s look like
-  1,000/s). It ends at a throttle once it has counted 10 successes over 50 ms or more, at the
-  rate of those successes -- what the quota let through -- or, when a second goes by
-  without a throttle, at the rate it has reached. A limiter whose quota first pushes back
-  after half a second or more of replies has measured its rate already and skips the
-  start-up: a plain cut.
+  1,000/s). It ends at a throttle once it has counted 10 successes over 50 ms or more, with a
+  cut from the rate of those successes -- what the quota let through, which would fill it,
+  and overfill it where other processes share it (TCP's slow start ends with a cut too) --
+  or, when a second goes by without a throttle, at the rate it has reached. A limiter whose
+  quota first pushes back after half a second or more of replies has measured its rate
+  already and skips the start-up: a plain cut. How often the quota throttled the start-up's
+  own requests tells whether the limiter fills its quota alone (overdriven, a quota throttles
+  about one request in two) or holds a share of one that others fill (its overdrive is a
+  small part of what the quota takes, and few of its requests are throttled): fewer than one
+  throttle per three successes, and the small-rate rule below does not apply.
 * Congestion avoidance. On a throttle the rate drops to 0.7x the rate in force (or the measured
   rate of responses, if lower), remembered as ``w_max``; the CUBIC curve
   ``C * (t - t_fail - K)^3 + w_max`` with ``K = cbrt(w_max * 0.3 / C)`` then lets it climb
@@ -38,31 +43,40 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   per round trip). Without this, the burst of throttles one overload produces would cut the
   rate many times over, and a quota that refills only a little faster than the new rate
   needs a few intervals to stop throttling. Where the line is quick for its rate (from about
-  15 to 77/s, 0.7 of its climb back is shorter than ten intervals), a throttle once it is
+  15 to 59/s, 0.7 of its climb back is shorter than ten intervals), a throttle once it is
   most of the way back is the quota pushing back again, and cuts: the rate cannot climb
   through a quota that still throttles.
 * The rate climbs back along the CUBIC curve or along a line from the rate of the last cut,
   whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
-  cut. The line regains a 0.7x cut in 0.3 s when the rate cut to is 200 requests/s or more,
-  and below that in a time that shrinks with the square root of the rate: 0.21 s at 100/s,
-  0.15 s at 50/s. Its slope is set afresh at every cut. Why the square root: processes
+  cut. The line regains a 0.7x cut in 0.45 s when the rate cut to is 200 requests/s or more,
+  and below that in a time that shrinks with the square root of the rate: 0.32 s at 100/s,
+  0.23 s at 50/s. Its slope is set afresh at every cut. Why the square root: processes
   sharing one quota, each with its own limiter, are cut about equally often whatever their
   shares (the quota's token bucket throttles a sparse sender's requests more often than a
   dense one's). A line in proportion to the rate then leaves every share where chance put
   it -- at the start-up, which rests on a dozen successes or so, or later -- while one that
   grows less than in proportion lets a smaller share climb back faster, in proportion to
   itself, than a larger one, so the shares even out (measured, in benchmarks/README.md).
-  Above 200/s the line keeps to 0.3 s, so a large rate regains a cut no slower than it did
-  (with the square root there too, a cut to 1,400/s took 0.8 s).
+  Above 200/s the line keeps to 0.45 s, so a large rate regains a cut no slower than it did
+  (with the square root there too, a cut to 1,400/s took 1.2 s). Why not quicker: each
+  process of a fleet is throttled about once per climb back, whatever its share, so a
+  quicker line throttles more. Four processes sharing 400/s, simulated, had 4.0% of their
+  requests throttled after the start-up with a line of 0.3 s, and 2.7% with 0.45 s; runs
+  in which some call spent its three attempts on throttles went from 13 in 60 to 3, and the
+  shares stayed as even (benchmarks/README.md).
 * Below 20 requests/s -- KMS's control-plane quotas, 5 to 15/s for most operations -- the
   square root would regain a cut within a request or two, and a client alone against such a
   quota would see a third of its requests throttled or more (simulated). There the line
   regains a cut in
   ``0.3 s * (20 / rate)^4``, at most 40 intervals: 0.3 s at 20/s, 0.95 s at 15/s, 4 s at
-  10/s, 8 s at 5/s. (From about 26/s up the square root is the slower of the two: processes
+  10/s, 8 s at 5/s. (From about 24/s up the square root is the slower of the two: processes
   sharing a large quota keep to rates that high, and there a small share must climb back
-  fast.)
+  fast.) The rule applies to a limiter that fills its quota alone (as its start-up found):
+  a process whose start-up left it a small share of a large quota, below 20/s, would
+  otherwise climb back from each cut over seconds while the others take seconds' worth of
+  cuts less, and keep that share (simulated: a process of a fleet of 4 held to a fifth of
+  its fair share for 10 s).
 * A request takes a ticket (:meth:`RateLimiter.reserve`), its place in line, and waits until
   the bucket has issued that many tokens (:meth:`RateLimiter.wait`). It sleeps in steps
   (:meth:`RateLimiter.sleep_for`) and asks again after each: a cut re-paces the whole queue,
@@ -75,13 +89,17 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   full second, so callers back from a backoff do not burst into a quota that just pushed back.
 * Probing costs throttles, and no call should pay for them with its last attempt. A caller
   whose call fails if its request is throttled (its last attempt, after a throttle) holds the
-  limiter's probes while it waits its turn (:meth:`RateLimiter.hold_probes`): the rate stays
-  at or below 0.8x the rate of the last cut, or the rate cut to if that is higher, and in the
-  start-up at the rate its requests succeed at, not twice it (:meth:`RateLimiter.safe_rate`):
-  where the quota has taken what was sent. Once it has gone, the curve, the line or the
-  start-up go on. Most throttles after the start-up meet probes above the rate
-  of the last cut, and the callers a small quota throttled in its first burst, two attempts
-  left, would otherwise lose some calls to them (measured, in benchmarks/README.md).
+  limiter's probes for the last four intervals before its turn
+  (:meth:`RateLimiter.hold_probes`): the rate stays at or below 0.8x the rate of the last
+  cut, or the rate cut to if that is higher, and in the start-up at the rate its requests
+  succeed at, not twice it (:meth:`RateLimiter.safe_rate`): where the quota has taken what
+  was sent. Once it has gone, the curve, the line or the start-up go on. Most throttles after
+  the start-up meet probes above the rate of the last cut, and the callers a small quota
+  throttled in its first burst, two attempts left, would otherwise lose some calls to them
+  (measured, in benchmarks/README.md). Held from its first place in line instead, a queue in
+  which some call is always on its last attempt kept the rate down for as long as the queue
+  lasted: a process sharing a quota never regained its share (simulated: held at 2.5/s,
+  where its fair share was 100/s).
 * Every response updates a measured rate: counts per half-second bucket, smoothed
   exponentially (weight 0.8 on the newest bucket); before the first bucket completes, the
   rate since the first response.
@@ -109,7 +127,7 @@ BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 STARTUP_WINDOW = 0.05  # seconds: the start-up measures its success rate over this at least
 STARTUP_SUCCESSES = 10  # ... and over this many successes before it ends
-RECOVERY_SECONDS = 0.3  # after the start-up, the line regains a 0.7x cut in this time ...
+RECOVERY_SECONDS = 0.45  # after the start-up, the line regains a 0.7x cut in this time ...
 RECOVERY_RATE = 200.0  # ... when cut to this rate or more; below, sqrt(rate / this) times it
 SMALL_RATE = 20.0  # below this, a cut is regained in SMALL_SECONDS * (this / rate)^4 ...
 SMALL_SECONDS = 0.3
@@ -124,6 +142,8 @@ STARTUP_CALM = 1.0  # seconds without a throttle that end the start-up where it 
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut ...
 GRACE_REGAIN = 0.7  # ... nor longer than this share of the time the line takes to regain it
 SAFE_SHARE = 0.8  # while a call's last attempt waits, the rate stays at or below this x w_max
+HOLD_INTERVALS = 4.0  # ... for this many intervals before its turn
+ALONE_SHARE = 1 / 3  # a start-up ending with at least this many throttles per success: alone
 
 _log = logging.getLogger("aiokms.ratelimit")
 
@@ -132,6 +152,7 @@ class RateLimiter:
     """CUBIC-governed token bucket; every method takes ``now`` in monotonic seconds."""
 
     __slots__ = (
+        "_alone",
         "_cut_at",
         "_cut_rate",
         "_grace_until",
@@ -150,6 +171,7 @@ class RateLimiter:
         "_start_recent",
         "_start_successes",
         "_start_throttled_at",
+        "_start_throttles",
         "_w_max",
         "_window",
         "enabled",
@@ -171,13 +193,17 @@ class RateLimiter:
         # (STARTUP_WINDOW / 2 each), the current one begun at _start_half_at.
         self._on_at = now
         self._start_successes: int | None = None
+        self._start_throttles = 0
         self._start_throttled_at = now
         self._start_recent = (0, 0)
         self._start_half_at = now
         # The rate and time of the last cut, where the line starts.
         self._cut_rate = MIN_RATE
         self._cut_at = now
-        self._holds = 0  # callers in line whose call fails if their request is throttled
+        # whether the start-up found the quota filled by this limiter's own requests (not a
+        # share of one others fill): the small-rate rule of the line applies only then
+        self._alone = True
+        self._holds = 0  # callers near their turn whose call fails if their request is throttled
         self._reserved = 0.0  # tokens promised to callers so far
         self._issued = float(INITIAL_WINDOW)  # tokens made available so far
         self._last_refill = now
@@ -246,13 +272,19 @@ class RateLimiter:
         """The wait a request reserving now would face (for callers who would not wait)."""
         return self.wait(self._reserved, now)
 
-    def hold_probes(self, now: float) -> None:
-        """A caller whose call fails if this request is throttled (its last attempt, after a
-        throttle) has taken its place in line: until it has gone (:meth:`release_probes`), the
-        rate stays at :meth:`safe_rate` or below, where the quota took what was sent."""
+    def hold_probes(self, ticket: float, now: float) -> bool:
+        """Whether ``ticket``'s holder, whose call fails if its request is throttled (its last
+        attempt, after a throttle), now holds the probes: once its turn is HOLD_INTERVALS
+        intervals away or less, and until it has gone (:meth:`release_probes`), the rate stays
+        at :meth:`safe_rate` or below, where the quota took what was sent. Held only that
+        long, the probes wait a few intervals per call: a queue of last attempts, held from
+        its first place in line, would keep the rate down as long as the queue lasted."""
+        if self.enabled and self.wait(ticket, now) * self.rate > HOLD_INTERVALS:
+            return False
         self._holds += 1
         if self.enabled:
             self._set_rate(min(self.rate, self.safe_rate(now)), now)
+        return True
 
     def release_probes(self, now: float) -> None:
         """A caller :meth:`hold_probes` counted has sent its request, or given up."""
@@ -365,6 +397,7 @@ class RateLimiter:
         if self._responses.warm:  # the rate it met the quota at is known: a plain cut
             return self._cut(measured, measured * BETA, now)
         self._start_successes = 0
+        self._start_throttles = 0
         self._start_throttled_at = now
         self._start_recent = (0, 0)
         self._start_half_at = now
@@ -377,11 +410,15 @@ class RateLimiter:
         on_for = now - self._on_at
         if throttled:
             self._start_throttled_at = now
+            self._start_throttles += 1
             if successes >= STARTUP_SUCCESSES and on_for >= STARTUP_WINDOW:
-                # the rate the quota let through while the start-up overdrove it
+                # the rate the quota let through while the start-up overdrove it, cut as any
+                # rate that met a throttle is (TCP's slow start ends with a cut too): sent at
+                # that rate, the quota would be full, and with others sharing it, overfull
                 self._start_successes = None
+                self._alone = self._start_throttles >= successes * ALONE_SHARE
                 through = min(successes / on_for, self.rate)
-                return self._cut(through, through, now)
+                return self._cut(through, through * BETA, now)
             return self._start_up_rate(now)
         successes = self._start_successes = successes + 1
         self._start_window(now)
@@ -425,7 +462,8 @@ class RateLimiter:
         # no longer than the line takes to regain the cut: a throttle after that is no echo
         # of this congestion, but the line meeting the quota again
         grace = min(
-            GRACE_INTERVALS / max(new_rate, MIN_RATE), GRACE_REGAIN * _regain_time(cut_rate)
+            GRACE_INTERVALS / max(new_rate, MIN_RATE),
+            GRACE_REGAIN * _regain_time(cut_rate, self._alone),
         )
         self._grace_until = now + grace
         self._cut_at = now
@@ -434,7 +472,7 @@ class RateLimiter:
     def _climb(self, now: float) -> float:
         """The rate since the last cut: the CUBIC curve or the line, whichever is higher."""
         rate = self._cut_rate
-        regain = _regain_time(rate)
+        regain = _regain_time(rate, self._alone)
         line = rate + (1 - BETA) / BETA * rate * (now - self._cut_at) / regain
         curve = self._scale * (now - self._last_fail - self._inflection) ** 3 + self._w_max
         return max(curve, line)
@@ -450,9 +488,12 @@ class RateLimiter:
         return self._responses.smoothed
 
 
-def _regain_time(rate: float) -> float:
-    """Seconds the line takes to regain a 0.7x cut to ``rate`` (see the module docstring)."""
+def _regain_time(rate: float, alone: bool = True) -> float:
+    """Seconds the line takes to regain a 0.7x cut to ``rate`` (see the module docstring);
+    ``alone``: the limiter fills its quota by itself, and the small-rate rule applies."""
     regain = RECOVERY_SECONDS * math.sqrt(min(rate, RECOVERY_RATE) / RECOVERY_RATE)
+    if not alone:
+        return regain
     small = min(SMALL_INTERVALS / rate, SMALL_SECONDS * (SMALL_RATE / rate) ** 4)
     return max(regain, small)
 

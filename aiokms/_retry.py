@@ -16,9 +16,9 @@ client, or ``benchmarks/limiter_sim.py`` on a virtual clock) runs like this::
 The machine keeps the count of attempts and what the call's last retry cost, takes its turn in
 its quota's adaptive limiter (:class:`~aiokms._ratelimit.RateLimiters`, adaptive mode only) and
 reports every reply to it; it neither sleeps, sends nor reads a clock. A retry that is the
-call's last attempt after a throttle holds its limiter's probes while it waits its turn (one
-more throttle and the call fails): the rate does not climb past where the quota took what was
-sent until it has gone.
+call's last attempt after a throttle holds its limiter's probes for the last few intervals
+before its turn (one more throttle and the call fails): the rate does not climb past where the
+quota took what was sent until it has gone.
 
 After each failed attempt the driver asks :func:`classify` what kind of failure it was.
 Throttles and transient failures are retried while attempts remain and the client's
@@ -205,6 +205,12 @@ class RetryPolicy:
         return Attempts(self, quota)
 
 
+# An attempt's hold of its limiter's probes (a last attempt after a throttle): none, not yet
+# (its turn is further away than RateLimiter.hold_probes allows), held
+_NO_HOLD = 0
+_WANTS_HOLD = 1
+_HOLDING = 2
+
 # Attempts' states
 _TURN = 0  # next: a turn in the limiter (holding a ticket once it has one)
 _READY = 1  # the turn is over (or there is no limiter): send
@@ -248,7 +254,7 @@ class Attempts:
         self._state = _TURN
         self._limiter: RateLimiter | None = None  # whose ticket this attempt holds
         self._ticket: float | None = None
-        self._holding = False  # its turn holds the limiter's probes
+        self._holding = _NO_HOLD  # whether its turn holds the limiter's probes
         self._sent_at = 0.0
         self._last_cost = 0  # retry tokens this call's last retry took from the retry quota
         self.attempt = 1
@@ -289,10 +295,11 @@ class Attempts:
                 limiter.enabled
                 and self.failure is Failure.THROTTLE
                 and self.attempt >= self._policy.max_attempts
-            ):  # throttled again, the call fails: no probing until this request has gone
-                limiter.hold_probes(now)
-                self._holding = True
+            ):  # throttled again, the call fails: no probing just before this request goes
+                self._holding = _WANTS_HOLD
         assert self._ticket is not None
+        if self._holding == _WANTS_HOLD and limiter.hold_probes(self._ticket, now):
+            self._holding = _HOLDING
         delay = limiter.sleep_for(self._ticket, now)
         if delay > 0:
             self.delay = delay
@@ -306,10 +313,10 @@ class Attempts:
             raise RuntimeError(f"sending() called {self!r}")
         self._state = _IN_FLIGHT
         self._sent_at = now
-        if self._holding:
+        if self._holding == _HOLDING:
             assert self._limiter is not None
             self._limiter.release_probes(now)
-            self._holding = False
+        self._holding = _NO_HOLD
         self._limiter = self._ticket = None  # its token is spent
 
     def on_reply(self, failure: Failure | None, now: float) -> Step:
@@ -344,9 +351,9 @@ class Attempts:
     def cancel(self, now: float) -> None:
         """The call is abandoned (cancelled) wherever it is: an unspent token is passed on."""
         if self._limiter is not None:
-            if self._holding:
+            if self._holding == _HOLDING:
                 self._limiter.release_probes(now)
-                self._holding = False
+            self._holding = _NO_HOLD
             self._limiter.refund(now)
             self._limiter = self._ticket = None
         elif self._state == _IN_FLIGHT and self._policy.limiters is not None:

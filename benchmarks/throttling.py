@@ -11,7 +11,8 @@ to the second core:
    share of requests throttled, and calls that failed.
 2. ``fleet``: ``--fleet`` aiokms client processes at once against the same server's one quota,
    each with its own limiters and no coordination, as the processes of one account share a
-   regional KMS quota. Reported: aggregate goodput and each process's share of a fair share.
+   regional KMS quota. Reported: aggregate goodput and each process's share of a fair share
+   (an equal division of the aggregate, which has its own target).
 3. ``mixed``: LocalKMS metering as KMS does (``quotas=``), GenerateDataKey's symmetric quota
    at ``--quota`` and DescribeKey's own at ``--describe-quota``; 64 coroutines call
    GenerateDataKey and 8 DescribeKey, on one client. A throttled DescribeKey must not slow
@@ -345,7 +346,7 @@ def fleet(url: str, args: argparse.Namespace) -> dict[str, Any]:
     served = asyncio.run(server_stats(url))
     requests = served["ok"] + served["throttled"]
     goodputs = [r["ok"] / r["seconds"] for r in results]
-    fair = args.quota / args.fleet
+    fair = max(sum(goodputs), 1e-9) / args.fleet  # an equal division of the fleet's goodput
     return {
         "processes": args.fleet,
         "goodput": sum(goodputs),

@@ -550,6 +550,24 @@ def test_a_retry_on_its_last_attempt_after_a_throttle_holds_its_limiters_probes(
     assert limiter._holds == 0  # gone
 
 
+def test_a_last_attempt_far_back_in_line_holds_the_probes_only_near_its_turn() -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
+    attempts = throttled_once(policy, SYMMETRIC, 1.0)  # its retry is its last attempt
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None and limiter.enabled
+    now = 1.0 + attempts.delay
+    for _ in range(30):
+        limiter.reserve(now)  # 30 callers in line before it
+    assert attempts.next_step(now) is Step.WAIT
+    assert limiter._holds == 0  # its turn is many intervals away
+    while attempts.next_step(now) is Step.WAIT:
+        now += attempts.delay
+    assert limiter._holds == 1  # it held them on the way to its turn ...
+    attempts.sending(now)
+    assert limiter._holds == 0  # ... until it went
+
+
 @pytest.mark.parametrize("failure", [Failure.TRANSIENT, Failure.TIMEOUT])
 def test_a_last_attempt_after_another_failure_holds_nothing(failure: Failure) -> None:
     policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
