@@ -822,24 +822,23 @@ async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
 needs_tls_in_tls = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="an https:// endpoint through an https:// proxy"
 )
-SCHEMES = ["http", pytest.param("https", marks=needs_tls_in_tls)]
 
 
+@pytest.fixture(params=["http", pytest.param("https", marks=needs_tls_in_tls)])
 async def endpoint(
-    scheme: str, ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]], fake: FakeKMS
-) -> FakeKMS:
-    return await https(ca.server_context()) if scheme == "https" else fake
-
-
-@pytest.mark.parametrize("scheme", SCHEMES)
-async def test_proxy_ca_bundle_is_what_the_proxys_certificate_is_checked_against(
-    scheme: str,
+    request: pytest.FixtureRequest,
     ca: TestCA,
     https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
     fake: FakeKMS,
-    tmp_path: Path,
+) -> FakeKMS:
+    """A KMS behind the proxy, over plain HTTP and over HTTPS (certificate from ``ca``)."""
+    return await https(ca.server_context()) if request.param == "https" else fake
+
+
+async def test_proxy_ca_bundle_is_what_the_proxys_certificate_is_checked_against(
+    endpoint: FakeKMS, ca: TestCA, tmp_path: Path
 ) -> None:
-    server = await endpoint(scheme, ca, https, fake)
+    server, scheme = endpoint, endpoint.url.partition(":")[0]
     proxy_ca = TestCA(tmp_path, "proxy CA")
     proxy = ConnectProxy(tls=proxy_ca.server_context())
     await proxy.start()
@@ -858,17 +857,11 @@ async def test_proxy_ca_bundle_is_what_the_proxys_certificate_is_checked_against
         await proxy.stop()
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("form", ["pair", "one file"])
 async def test_proxy_client_cert_is_presented_to_the_proxy(
-    scheme: str,
-    form: str,
-    ca: TestCA,
-    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
-    fake: FakeKMS,
-    tmp_path: Path,
+    form: str, endpoint: FakeKMS, ca: TestCA, tmp_path: Path
 ) -> None:
-    server = await endpoint(scheme, ca, https, fake)
+    server, scheme = endpoint, endpoint.url.partition(":")[0]
     clients = TestCA(tmp_path, "client CA")
     cert, key = clients.client_certificate()
     if form == "one file":
