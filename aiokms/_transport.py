@@ -32,8 +32,9 @@ Proxies: with a :class:`~aiokms._config.Proxy`, every request names it to aiohtt
 tunnels an ``https://`` endpoint's connections through it with ``CONNECT`` (TLS runs end to
 end inside the tunnel; the pool keeps tunnels alive as it keeps connections) and sends a plain
 ``http://`` endpoint's requests to it in absolute form. An ``https://`` proxy is spoken to
-in TLS too, its certificate checked as the endpoint's is (for an ``https://`` endpoint that is
-TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
+in TLS too, its certificate checked as the endpoint's is, or with the context
+:func:`proxy_tls` makes from botocore's ``proxies_config`` (for an ``https://`` endpoint that
+is TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
 goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
 :class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
 

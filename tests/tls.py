@@ -55,6 +55,9 @@ class TestCA:
             .not_valid_after(now + 10 * DAY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .add_extension(  # Python 3.13's servers check X.509 strictly: this one is required
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+            )
             .sign(ca_key, hashes.SHA256())
         )
         cert_file = self.directory / f"client-{cert.serial_number:x}.crt"
