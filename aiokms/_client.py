@@ -170,6 +170,16 @@ class KMSClient(Operations):
             (used as given; ``{}``: no proxy). ``None`` (default): ``HTTPS_PROXY`` /
             ``HTTP_PROXY`` (or their lower-case names) unless ``NO_PROXY`` names the
             endpoint. An ``https://`` endpoint is reached through a ``CONNECT`` tunnel.
+        proxies_config: TLS settings for an ``https://`` proxy, as botocore's
+            ``Config(proxies_config=...)``: ``proxy_ca_bundle`` (a PEM file of the CAs the
+            proxy's certificate is checked against, instead of the default trust store),
+            ``proxy_client_cert`` (a PEM file with the certificate and its key, or a
+            ``(certificate, key)`` pair of files, presented to the proxy). Loaded when the
+            client is made. Without them, the proxy's certificate is checked as the
+            endpoint's is. ``proxy_use_forwarding_for_https`` may only be ``False``: requests
+            to an ``https://`` endpoint always go through a ``CONNECT`` tunnel (aiohttp
+            cannot hand them to the proxy). Unknown keys raise ``ValueError``, values of the
+            wrong type ``TypeError``.
         call_timeout: seconds a whole call may take, retries and waits included; then
             ``aiokms.DeadlineExceeded``. ``None`` (default): only the per-attempt timeouts.
         max_rate_wait: fail fast instead of queueing: when the limiter of a call's quota,
@@ -195,6 +205,7 @@ class KMSClient(Operations):
     Raises:
         botocore.exceptions.NoRegionError: no region could be found.
         ValueError: an argument has an invalid value; the message names it.
+        TypeError: ``proxies_config`` holds a value of the wrong type; the message names it.
     """
 
     def __init__(
@@ -213,6 +224,7 @@ class KMSClient(Operations):
         verify: bool | str | os.PathLike[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         proxies: Mapping[str, str] | None = None,
+        proxies_config: Mapping[str, Any] | None = None,
         call_timeout: float | None = None,
         max_rate_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -241,6 +253,7 @@ class KMSClient(Operations):
             raise
         finally:
             proxies = None  # nor in this frame's, whatever is raised later
+        proxy_context = _transport.proxy_tls(proxies_config)
         if not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections: {max_connections!r} must be an int of at least 1")
         for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
@@ -275,6 +288,7 @@ class KMSClient(Operations):
             tls=tls,
             trusted=trusted,
             proxy=config.proxy,
+            proxy_tls=proxy_context,
             clock=clock,
             headers={
                 "Content-Type": _protocol.CONTENT_TYPE,  # signed, as the Host the transport adds

@@ -32,10 +32,16 @@ Proxies: with a :class:`~aiokms._config.Proxy`, every request names it to aiohtt
 tunnels an ``https://`` endpoint's connections through it with ``CONNECT`` (TLS runs end to
 end inside the tunnel; the pool keeps tunnels alive as it keeps connections) and sends a plain
 ``http://`` endpoint's requests to it in absolute form. An ``https://`` proxy is spoken to
-in TLS too, its certificate checked as the endpoint's is (for an ``https://`` endpoint that is
-TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
+in TLS too, its certificate checked as the endpoint's is, or with the context
+:func:`proxy_tls` makes from botocore's ``proxies_config`` (for an ``https://`` endpoint that
+is TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
 goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
 :class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
+
+Requests: :meth:`Transport.post` sends a request from the pool's connection itself, without
+``ClientSession.post``'s redirects, cookies, timeouts and tracing machinery, which no KMS
+request uses and which cost about a ninth of a call's CPU (see :meth:`Transport._request`).
+Redirects are never followed, on either path, as botocore follows none.
 
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
 them, and asyncio timeouts, into :mod:`aiokms.errors` classes.
@@ -54,24 +60,26 @@ from collections.abc import Callable, Mapping, MutableMapping
 from types import TracebackType
 
 import aiohttp
-from multidict import CIMultiDict
 from yarl import URL
 
 from aiokms import errors
 from aiokms._config import Proxy
 
-__all__ = ["Deadlines", "Slots", "Transport", "map_exceptions", "tls_settings"]
+__all__ = ["Deadlines", "Slots", "Transport", "map_exceptions", "proxy_tls", "tls_settings"]
 
 # the HTTP client, as the User-Agent names it
 HTTP_CLIENT = f"aiohttp/{aiohttp.__version__}"
-# the mapping aiohttp takes a request's headers in as they are (any other, it copies into one)
-REQUEST_HEADERS: Callable[[Mapping[str, str]], MutableMapping[str, str]] = CIMultiDict
+# the mapping a request's own headers are made in: merged into the transport's in one copy
+REQUEST_HEADERS: Callable[[Mapping[str, str]], MutableMapping[str, str]] = dict
 KEEPALIVE_TIMEOUT = 12.0
+READ_BUFSIZE = 2**16  # aiohttp's sessions' default
 DNS_CACHE_TTL = 60
 # Task.uncancel (3.11+) lets Deadlines tell its cancellations from the caller's; see above.
 _USE_DEADLINES = sys.version_info >= (3, 11)
 # asyncio runs TLS over a TLS connection (an https:// proxy's tunnel) from Python 3.11
 _TLS_IN_TLS_MISSING = sys.version_info < (3, 11)
+# the session's request method as aiohttp defines it (see Transport._request)
+_SESSION_REQUEST = aiohttp.ClientSession._request
 # What a forked child leaves alone (see Transport.abandon): kept referenced, never collected.
 _ABANDONED: list[object] = []
 
@@ -330,6 +338,109 @@ def tls_settings(
     return context, f"the CA bundle {ca_bundle} (from {ca_bundle_from})"
 
 
+# botocore's Config(proxies_config=...) keys
+PROXIES_CONFIG_KEYS = ("proxy_ca_bundle", "proxy_client_cert", "proxy_use_forwarding_for_https")
+
+
+def proxy_tls(proxies_config: Mapping[str, object] | None) -> ssl.SSLContext | None:
+    """The TLS context to speak to an ``https://`` proxy with, from botocore's
+    ``proxies_config``; ``None`` when it names no CA bundle nor client certificate (the
+    proxy's certificate is then checked as the endpoint's is).
+
+    ``proxy_ca_bundle`` (a PEM file) is the CAs the proxy's certificate is checked against,
+    instead of the default trust store; ``proxy_client_cert`` (a PEM file holding the
+    certificate and its key, or a ``(certificate, key)`` pair of files) is presented to the
+    proxy. ``proxy_use_forwarding_for_https`` may be ``False`` only: aiohttp reaches an
+    ``https://`` endpoint through a ``CONNECT`` tunnel, always. The files are loaded here.
+
+    Raises:
+        TypeError: not a mapping, or a value of the wrong type; the message names it.
+        ValueError: an unknown key, forwarding asked for, or a file that cannot be loaded.
+    """
+    if proxies_config is None:
+        return None
+    if not isinstance(proxies_config, Mapping):
+        raise TypeError(
+            f"proxies_config: a {type(proxies_config).__name__} is not a mapping of settings"
+        )
+    unknown = sorted(str(key) for key in proxies_config if key not in PROXIES_CONFIG_KEYS)
+    if unknown:
+        raise ValueError(
+            f"proxies_config: unknown keys {unknown}; valid keys: {', '.join(PROXIES_CONFIG_KEYS)}"
+        )
+    forwarding = proxies_config.get("proxy_use_forwarding_for_https")
+    if forwarding is not None and not isinstance(forwarding, bool):
+        raise TypeError(
+            f"proxies_config['proxy_use_forwarding_for_https']: {forwarding!r} is not a bool"
+        )
+    if forwarding:
+        raise ValueError(
+            "proxies_config['proxy_use_forwarding_for_https']: not supported: aiohttp sends "
+            "every request to an https:// endpoint through a CONNECT tunnel (TLS end to end) "
+            "and cannot hand the proxy the request itself"
+        )
+    bundle = proxies_config.get("proxy_ca_bundle")
+    if bundle is not None and not isinstance(bundle, (str, os.PathLike)):
+        raise TypeError(f"proxies_config['proxy_ca_bundle']: {bundle!r} is not a file's path")
+    cert = proxies_config.get("proxy_client_cert")
+    paths: tuple[str | os.PathLike[str], ...] = ()
+    if isinstance(cert, (str, os.PathLike)):
+        paths = (cert,)
+    elif (
+        isinstance(cert, tuple)
+        and len(cert) == 2
+        and all(isinstance(path, (str, os.PathLike)) for path in cert)
+    ):
+        paths = cert
+    elif cert is not None:
+        raise TypeError(
+            f"proxies_config['proxy_client_cert']: {cert!r} is not a file's path nor a "
+            "(certificate, key) pair of paths"
+        )
+    if bundle is None and not paths:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"proxies_config['proxy_ca_bundle']: cannot load the CA bundle {bundle!r}: "
+            f"{_reason(exc)}"
+        ) from None
+    if paths:
+        try:
+            context.load_cert_chain(paths[0], paths[1] if len(paths) == 2 else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"proxies_config['proxy_client_cert']: cannot load {cert!r}: {_reason(exc)}"
+            ) from None
+    return context
+
+
+def _reason(exc: OSError) -> str:
+    reason = exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror
+    return str(reason or exc)
+
+
+class _ProxyTLSConnector(aiohttp.TCPConnector):
+    """A connector that speaks TLS to an ``https://`` proxy with a context of its own.
+
+    aiohttp checks a proxy's certificate with the request's TLS settings, the endpoint's: it
+    makes the request to the proxy from the endpoint's request in one method, which this
+    class extends to give that request the proxy's context.
+    """
+
+    def __init__(self, *, proxy_tls: ssl.SSLContext, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._proxy_tls = proxy_tls
+
+    def _update_proxy_auth_header_and_build_proxy_req(
+        self, req: aiohttp.ClientRequest
+    ) -> aiohttp.ClientRequest:
+        proxy_req = super()._update_proxy_auth_header_and_build_proxy_req(req)
+        proxy_req._ssl = self._proxy_tls
+        return proxy_req
+
+
 class Transport:
     """POSTs bodies to one endpoint over a pooled keep-alive session.
 
@@ -342,15 +453,22 @@ class Transport:
         tls: aiohttp's ``ssl`` value, as :func:`tls_settings` makes it.
         trusted: the trust store it checks certificates against, for error messages.
         proxy: the proxy every request goes through, if any.
+        proxy_tls: the TLS context for an ``https://`` proxy, as :func:`proxy_tls` makes it;
+            ``None``: the proxy's certificate is checked as the endpoint's is.
         headers: sent with every request, after a ``Host`` header of :attr:`host`.
     """
 
     __slots__ = (
         "_closed",
         "_connector_args",
+        "_connector_class",
         "_deadlines",
+        "_direct",
         "_headers",
+        "_loop",
         "_map_exceptions",
+        "_proxy",
+        "_proxy_headers",
         "_proxy_options",
         "_session",
         "_timeout",
@@ -369,6 +487,7 @@ class Transport:
         tls: ssl.SSLContext | bool = True,
         trusted: str = "",
         proxy: Proxy | None = None,
+        proxy_tls: ssl.SSLContext | None = None,
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -395,10 +514,18 @@ class Transport:
             "ttl_dns_cache": DNS_CACHE_TTL,
             "ssl": tls,
         }
+        self._connector_class: type[aiohttp.TCPConnector] = aiohttp.TCPConnector
+        if proxy is not None and proxy_tls is not None and proxy.url.startswith("https:"):
+            self._connector_class = _ProxyTLSConnector
+            self._connector_args["proxy_tls"] = proxy_tls
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._direct = False  # whether requests skip the session's request machinery
         self._closed = False
         self._map_exceptions = map_exceptions(endpoint_url, read_timeout, trusted, proxy)
         self._proxy_options: dict[str, object] = {}
+        self._proxy: URL | None = None
+        self._proxy_headers: dict[str, str] | None = None
         if (
             proxy is not None
             and _TLS_IN_TLS_MISSING
@@ -410,9 +537,12 @@ class Transport:
                 "or newer (asyncio's TLS within TLS)"
             )
         if proxy is not None:
-            self._proxy_options["proxy"] = URL(proxy.url)
+            self._proxy = self._proxy_options["proxy"] = URL(proxy.url)
+            # what the session sends a proxy: its default headers, and the credentials
+            self._proxy_headers = dict(self._headers)
             if proxy.authorization is not None:
                 self._proxy_options["proxy_headers"] = {"Proxy-Authorization": proxy.authorization}
+                self._proxy_headers["Proxy-Authorization"] = proxy.authorization
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"
@@ -421,7 +551,7 @@ class Transport:
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:  # closing is final: no session is ever opened again
             raise errors.ClientClosed(during_call=True)
-        connector = aiohttp.TCPConnector(**self._connector_args)  # type: ignore[arg-type]
+        connector = self._connector_class(**self._connector_args)  # type: ignore[arg-type]
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
@@ -429,6 +559,10 @@ class Transport:
             headers=self._headers,
             cookie_jar=aiohttp.DummyCookieJar(),  # KMS sets none; botocore keeps none either
         )
+        self._loop = asyncio.get_running_loop()
+        # trace configs (aiohttp-client instrumentation adds them as a session is made) are
+        # run by the session's request machinery only: then every request goes through it
+        self._direct = not self._session.trace_configs
         return self._session
 
     async def post(
@@ -445,10 +579,44 @@ class Transport:
             deadlines.start(task)
         try:
             try:  # what ``with map_exceptions(...)`` does, without its two calls per request
+                # see _request; a patched session method (aioresponses mocks aiohttp so) is
+                # called, as every session request calls it
+                if self._direct and aiohttp.ClientSession._request is _SESSION_REQUEST:
+                    request = self._request(session, headers, body)
+                    try:
+                        connection = await session.connector.connect(  # type: ignore[union-attr]
+                            request, [], self._timeout
+                        )
+                    except asyncio.TimeoutError as exc:  # as the session reports it
+                        raise aiohttp.ConnectionTimeoutError(
+                            f"Connection timeout to host {request.url}"
+                        ) from exc
+                    try:
+                        connection.protocol.set_response_params(  # type: ignore[union-attr]
+                            read_until_eof=True,
+                            auto_decompress=False,
+                            read_timeout=self._timeout.sock_read,
+                            read_bufsize=READ_BUFSIZE,
+                            timeout_ceil_threshold=self._timeout.ceil_threshold,
+                        )
+                        response = await request.send(connection)
+                        try:
+                            await response.start(connection)
+                        except BaseException:
+                            response.close()
+                            raise
+                    except BaseException:
+                        connection.close()
+                        raise
+                else:
+                    response = await session.post(
+                        self._url,
+                        data=body,
+                        headers=headers,
+                        allow_redirects=False,
+                        **self._proxy_options,
+                    )
                 # Not ``async with``: leaving it only calls release(), through four coroutines.
-                response = await session.post(
-                    self._url, data=body, headers=headers, **self._proxy_options
-                )
                 try:
                     data = await response.read()
                 finally:
@@ -460,6 +628,8 @@ class Transport:
                 )
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise _translate(exc, self._map_exceptions) from exc
+            except OSError as exc:  # a socket's error aiohttp's machinery would have wrapped
+                raise _translate(aiohttp.ClientOSError(*exc.args), self._map_exceptions) from exc
         except (asyncio.CancelledError, errors.TransportError):
             # Ours, whatever the cancellation became on its way out of aiohttp.
             if deadlines is not None and deadlines.expired(task) and not _cancelled_elsewhere(task):
@@ -471,6 +641,33 @@ class Transport:
         finally:
             if deadlines is not None:
                 deadlines.stop(task)
+
+    def _request(
+        self, session: aiohttp.ClientSession, headers: Mapping[str, str], body: bytes
+    ) -> aiohttp.ClientRequest:
+        """The request :meth:`post` sends itself, made as ``session.post`` would make it.
+
+        ``session.post`` spends about a ninth of a pooled call's CPU here (benchmarks/README.md)
+        on what a KMS request never has: redirects (followed by neither aiokms nor botocore),
+        cookies, credentials in the URL, query parameters, trace configs, middlewares, a
+        total timeout. So :meth:`post` takes a connection from the pool, sends the request
+        and reads the reply's head itself, in the order and with the settings that method
+        uses. It goes through ``session.post`` when there is more to do: with trace configs
+        on the session (aiohttp-client instrumentation adds them as a session is made),
+        which that method runs, and when the session's request method has been replaced
+        (test doubles such as aioresponses replace it to answer requests themselves).
+        """
+        assert self._loop is not None
+        return aiohttp.ClientRequest(
+            "POST",
+            self._url,
+            headers={**self._headers, **headers},
+            data=body,
+            loop=self._loop,
+            session=session,
+            proxy=self._proxy,
+            proxy_headers=None if self._proxy_headers is None else dict(self._proxy_headers),
+        )
 
     async def close(self) -> None:
         """Close every pooled connection; afterwards :meth:`post` raises ``ClientClosed``.

@@ -186,6 +186,23 @@ async def test_http_spans_of_aiohttp_client_instrumentation_are_the_calls_own(
     assert names == ["KMS.Encrypt", "POST"]
 
 
+async def test_aiohttp_client_instrumentation_sees_the_requests_of_a_call_without_a_span(
+    fake: FakeKMS, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """Without a KMS span (tracing off in aiokms), the instrumentation's HTTP span of each
+    request is there: its trace configs are run, whatever way the transport sends."""
+    fake.reply("Encrypt", ENCRYPTED)
+    instrumentor = AioHttpClientInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        async with client_of(fake, tracer_provider=NoOpTracerProvider()) as kms:
+            await kms.encrypt(KeyId=KEY_ARN, Plaintext=b"x")
+            await kms.encrypt(KeyId=KEY_ARN, Plaintext=b"y")
+    finally:
+        instrumentor.uninstrument()
+    assert [span.name for span in spans(exporter)] == ["POST", "POST"]
+
+
 # --- the cache -----------------------------------------------------------------------------
 
 

@@ -304,6 +304,32 @@ async def test_closed_without_reply_is_connection_closed(
     assert isinstance(caught.value, botocore.exceptions.ConnectionClosedError)
 
 
+async def test_a_redirect_is_the_reply_never_followed(
+    raw_server: Callable[[Serve], Awaitable[str]],
+) -> None:
+    """As botocore: a 3xx reply is an error reply, and nothing is sent where it points."""
+    requests = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        while True:
+            await read_request(reader)
+            requests += 1
+            if requests == 1:
+                writer.write(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\n")
+                writer.write(b"Content-Length: 0\r\n\r\n")
+            else:
+                writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"Keys":[]}')
+            await writer.drain()
+
+    url = await raw_server(serve)
+    async with client(url) as kms:
+        with pytest.raises(ClientError) as caught:
+            await kms.list_keys()
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 307
+    assert requests == 1
+
+
 async def test_truncated_body_is_connection_closed(
     raw_server: Callable[[Serve], Awaitable[str]],
 ) -> None:
@@ -789,6 +815,102 @@ async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
         assert len(server.requests) == 2
     finally:
         await proxy.stop()
+
+
+# --- proxies_config: TLS to an https:// proxy ---------------------------------------------------
+
+needs_tls_in_tls = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="an https:// endpoint through an https:// proxy"
+)
+
+
+@pytest.fixture(params=["http", pytest.param("https", marks=needs_tls_in_tls)])
+async def endpoint(
+    request: pytest.FixtureRequest,
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    fake: FakeKMS,
+) -> FakeKMS:
+    """A KMS behind the proxy, over plain HTTP and over HTTPS (certificate from ``ca``)."""
+    return await https(ca.server_context()) if request.param == "https" else fake
+
+
+async def test_proxy_ca_bundle_is_what_the_proxys_certificate_is_checked_against(
+    endpoint: FakeKMS, ca: TestCA, tmp_path: Path
+) -> None:
+    server, scheme = endpoint, endpoint.url.partition(":")[0]
+    proxy_ca = TestCA(tmp_path, "proxy CA")
+    proxy = ConnectProxy(tls=proxy_ca.server_context())
+    await proxy.start()
+    try:
+        options: dict[str, Any] = {"verify": str(ca.bundle), "proxies": {scheme: proxy.url}}
+        async with https_client(server.url, **options) as kms:
+            with pytest.raises(aiokms.CertificateError):
+                await kms.list_keys()
+        config = {"proxy_ca_bundle": str(proxy_ca.bundle)}
+        async with https_client(server.url, proxies_config=config, **options) as kms:
+            await kms.list_keys()
+            await kms.list_keys()
+        assert len(server.requests) == 2
+        assert len(proxy.opened) == 1  # one connection, kept
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.parametrize("form", ["pair", "one file"])
+async def test_proxy_client_cert_is_presented_to_the_proxy(
+    form: str, endpoint: FakeKMS, ca: TestCA, tmp_path: Path
+) -> None:
+    server, scheme = endpoint, endpoint.url.partition(":")[0]
+    clients = TestCA(tmp_path, "client CA")
+    cert, key = clients.client_certificate()
+    if form == "one file":
+        both = tmp_path / "client.pem"
+        both.write_bytes(cert.read_bytes() + key.read_bytes())
+    proxy = ConnectProxy(tls=ca.server_context_wanting_clients(clients))
+    await proxy.start()
+    try:
+        options: dict[str, Any] = {"verify": str(ca.bundle), "proxies": {scheme: proxy.url}}
+        without = {"proxy_ca_bundle": str(ca.bundle)}
+        # (Python 3.10's asyncio TLS leaves a transport of the refused connection unclosed,
+        # a ResourceWarning, whichever way the request is sent: checked from 3.11)
+        if sys.version_info >= (3, 11):
+            async with https_client(server.url, proxies_config=without, **options) as kms:
+                with pytest.raises(aiokms.TransportError):
+                    await kms.list_keys()
+        config = dict(without, proxy_client_cert=(str(cert), key) if form == "pair" else str(both))
+        async with https_client(server.url, proxies_config=config, **options) as kms:
+            await kms.list_keys()
+        assert len(server.requests) == 1
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.parametrize(
+    ("config", "error", "message"),
+    [
+        ([("proxy_ca_bundle", "ca.pem")], TypeError, "is not a mapping"),
+        ({"proxy_ca_bundles": "ca.pem"}, ValueError, r"unknown keys \['proxy_ca_bundles'\]"),
+        ({"proxy_ca_bundle": 1}, TypeError, "proxy_ca_bundle'\\]: 1 is not a file's path"),
+        ({"proxy_client_cert": ("cert.pem",)}, TypeError, "proxy_client_cert'\\]: "),
+        ({"proxy_client_cert": ["c.pem", "k.pem"]}, TypeError, "proxy_client_cert'\\]: "),
+        ({"proxy_use_forwarding_for_https": "yes"}, TypeError, "is not a bool"),
+        ({"proxy_use_forwarding_for_https": True}, ValueError, "not supported: .* CONNECT"),
+        ({"proxy_ca_bundle": "/nonexistent/ca.pem"}, ValueError, "cannot load the CA bundle"),
+        ({"proxy_client_cert": "/nonexistent/c.pem"}, ValueError, "proxy_client_cert'\\]: cannot"),
+    ],
+)
+def test_bad_proxies_config_is_refused_naming_it(
+    config: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"^proxies_config.*{message}"):
+        https_client("https://kms.example.test", proxies_config=config)
+
+
+def test_proxies_config_without_tls_settings_changes_nothing() -> None:
+    """``proxy_use_forwarding_for_https=False`` is what aiokms does anyway; empty is nothing."""
+    for config in ({}, {"proxy_use_forwarding_for_https": False}, None):
+        https_client("https://kms.example.test", proxies_config=config)
 
 
 @pytest.mark.parametrize("where", ["proxies", "HTTPS_PROXY"])
