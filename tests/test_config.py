@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
-from aiokms._config import Proxy, ResolvedConfig, default_endpoint, resolve
+from aiokms._config import Proxy, ResolvedConfig, default_endpoint, partition_of, resolve
 
 AWS_VARIABLES = (
     "AWS_REGION",
@@ -467,6 +467,26 @@ def test_default_endpoint_for_a_region_matching_a_partition_pattern_only() -> No
 
 def test_default_endpoint_for_an_unknown_region_uses_amazonaws_com() -> None:
     assert default_endpoint("mars-1", fips=True) == "https://kms-fips.mars-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("us-east-1", "aws"),
+        ("eu-west-1", "aws"),
+        ("cn-north-1", "aws-cn"),
+        ("cn-northwest-1", "aws-cn"),
+        ("cn-south-9", "aws-cn"),  # by the partition's Region pattern only
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-gov-east-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("mars-1", "aws"),  # unknown: the aws partition
+    ],
+)
+def test_partition_of(region: str, partition: str) -> None:
+    # General Reference, "Amazon Resource Names (ARNs)": aws (AWS Regions), aws-cn (China
+    # Regions), aws-us-gov (AWS GovCloud (US) Regions)
+    assert partition_of(region) == partition
 
 
 # --- retries --------------------------------------------------------------------------------

@@ -785,3 +785,42 @@ async def test_grants_over_http_and_across_restarts(tmp_path: Any) -> None:
             with pytest.raises(botocore.exceptions.ClientError) as caught:
                 await bob.generate_data_key(KeyId=key_id, KeySpec="AES_256")
             assert error_of(caught.value) == ("AccessDeniedException", 400)
+
+
+async def test_china_regions_principals_over_http() -> None:
+    """General Reference, "Amazon Resource Names (ARNs)": the China Regions' partition is
+    aws-cn. A key made in cn-north-1 has an arn:aws-cn:kms ARN and a default key policy naming
+    arn:aws-cn:iam::ACCOUNT:root, which lets the account's aws-cn principals use it (no IAM
+    policies given: IAM allows); a principal of the aws partition is another account's."""
+    identities = {
+        "AKIDCN": ("cn-secret", f"arn:aws-cn:iam::{ACCOUNT}:user/x"),
+        "AKIDAWS": ("aws-secret", f"arn:aws:iam::{ACCOUNT}:user/x"),
+    }
+    async with LocalKMS(identities=identities, regions=["cn-north-1"]) as local:
+        async with client_of(local, region="cn-north-1") as root:
+            meta = (await root.create_key())["KeyMetadata"]
+            policy = json.loads((await root.get_key_policy(KeyId=meta["KeyId"]))["Policy"])
+        arn = meta["Arn"]
+        assert arn == f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:key/{meta['KeyId']}"
+        assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:aws-cn:iam::{ACCOUNT}:root"}
+        url = local.endpoint_url
+        async with boto_client(url, "AKIDCN", "cn-secret", region="cn-north-1") as user:
+            assert (await user.describe_key(KeyId=arn))["KeyMetadata"]["Arn"] == arn
+            await user.encrypt(KeyId=meta["KeyId"], Plaintext=b"x")
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await user.describe_key(KeyId=arn.replace("arn:aws-cn:", "arn:aws:"))
+            assert error_of(caught.value) == ("NotFoundException", 400)
+        async with boto_client(url, "AKIDAWS", "aws-secret", region="cn-north-1") as other:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await other.describe_key(KeyId=arn)
+            assert error_of(caught.value) == ("AccessDeniedException", 400)
+            assert caught.value.response["Error"]["Message"] == (
+                f"User: arn:aws:iam::{ACCOUNT}:user/x is not authorized to perform: "
+                f"kms:DescribeKey on resource: {arn} because no resource-based policy allows "
+                "the kms:DescribeKey action"
+            )
+        credentials = aiokms.Credentials("AKIDCN", "cn-secret")
+        async with aiokms.KMSClient(
+            region_name="cn-north-1", endpoint_url=url, credentials=credentials, max_attempts=1
+        ) as client:
+            assert (await client.describe_key(KeyId=arn))["KeyMetadata"]["Arn"] == arn
