@@ -791,7 +791,9 @@ async def test_china_regions_principals_over_http() -> None:
     """General Reference, "Amazon Resource Names (ARNs)": the China Regions' partition is
     aws-cn. A key made in cn-north-1 has an arn:aws-cn:kms ARN and a default key policy naming
     arn:aws-cn:iam::ACCOUNT:root, which lets the account's aws-cn principals use it (no IAM
-    policies given: IAM allows); a principal of the aws partition is another account's."""
+    policies given: IAM allows); a principal of the aws partition is another account's ("Getting
+    Started with Amazon Web Services in China": accounts and credentials for other Regions do
+    not work in the China Regions)."""
     identities = {
         "AKIDCN": ("cn-secret", f"arn:aws-cn:iam::{ACCOUNT}:user/x"),
         "AKIDAWS": ("aws-secret", f"arn:aws:iam::{ACCOUNT}:user/x"),
@@ -824,3 +826,38 @@ async def test_china_regions_principals_over_http() -> None:
             region_name="cn-north-1", endpoint_url=url, credentials=credentials, max_attempts=1
         ) as client:
             assert (await client.describe_key(KeyId=arn))["KeyMetadata"]["Arn"] == arn
+
+
+def test_grantee_roots_are_scoped_to_their_partition() -> None:
+    """Developer Guide, "Grants in AWS KMS": a grant to an account's root ARN gives the
+    account's principals the grant operations; an account is scoped to one partition
+    (General Reference, "Amazon Resource Names (ARNs)"), so a grant to the aws-cn root ARN
+    covers the account's aws-cn principals and not its aws ones, and the other way round."""
+    backend = Backend(key_store(region="cn-north-1"))
+    china_root = Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:root")
+    china_user = Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:user/x")
+    admin = {**ADMIN, "Principal": {"AWS": china_root.arn}}
+    admin_only = policy({**admin, "Action": ["kms:Put*", "kms:CreateGrant", "kms:Describe*"]})
+    key_id = call(backend, china_root, "CreateKey", Policy=admin_only)["KeyMetadata"]["KeyId"]
+    assert refused(backend, china_user, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+
+    def grant(grantee: str, operations: list[str]) -> None:
+        call(
+            backend,
+            china_root,
+            "CreateGrant",
+            KeyId=key_id,
+            GranteePrincipal=grantee,
+            Operations=operations,
+        )
+
+    grant(ROOT.arn, ["Encrypt"])  # the aws partition's root: not the aws-cn user's account
+    assert refused(backend, china_user, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    grant(china_root.arn, ["Encrypt", "Decrypt"])
+    blob = call(backend, china_user, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    plain = call(backend, china_user, "Decrypt", CiphertextBlob=base64.b64decode(blob))
+    assert base64.b64decode(plain["Plaintext"]) == b"x"

@@ -1126,6 +1126,15 @@ def test_arns_are_in_the_partition_of_the_region(region: str, partition: str) ->
     grants = invoke(backend, "ListGrants", KeyId=key_id)["Grants"]
     assert [g["GrantId"] for g in grants] == [grant["GrantId"]]
     assert grants[0]["IssuingAccount"] == f"arn:{partition}:iam::{account}:root"
+    # the lockout safety check (CreateKey reference, BypassPolicyLockoutSafetyCheck) asks the
+    # policy about the caller, the root user of the Region's partition
+    by_id = {"Effect": "Allow", "Principal": {"AWS": account}, "Action": "kms:*", "Resource": "*"}
+    invoke(backend, "CreateKey", Policy=json.dumps({"Statement": [by_id]}))
+    aws_root = {**by_id, "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}
+    assert fails(backend, "CreateKey", Policy=json.dumps({"Statement": [aws_root]})) == (
+        "MalformedPolicyDocumentException",
+        "The new key policy will not allow you to update the key policy in the future.",
+    )
     managed = invoke(backend, "DescribeKey", KeyId="alias/aws/s3")["KeyMetadata"]
     assert managed["Arn"].startswith(f"arn:{partition}:kms:{region}:{account}:key/")
     managed_policy = json.loads(invoke(backend, "GetKeyPolicy", KeyId=managed["KeyId"])["Policy"])
