@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import botocore.config
+import botocore.session
 import pytest
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
@@ -1037,3 +1039,20 @@ def test_default_loader_reads_no_profile_where_there_is_none(
         with pytest.raises(ProfileNotFound):
             resolve(region_name="eu-west-1")
         assert len(sessions) == 1
+
+
+@pytest.mark.parametrize(
+    "region", ["cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1"]
+)
+@pytest.mark.parametrize("fips", [False, True])
+def test_default_endpoint_is_botocores_in_other_partitions(region: str, fips: bool) -> None:
+    # botocore is the behaviour reference: its KMS client for the Region (made offline, never
+    # called) resolves the same endpoint (amazonaws.com.cn in the China Regions)
+    client = botocore.session.get_session().create_client(
+        "kms",
+        region_name=region,
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=botocore.config.Config(use_fips_endpoint=fips),
+    )
+    assert default_endpoint(region, fips=fips) == client.meta.endpoint_url
