@@ -273,12 +273,24 @@ def _bundle_path(name: str, path: object) -> str:
 
 def default_endpoint(region: str, *, fips: bool) -> str:
     """``https://kms[-fips].{region}.{partition's DNS suffix}``."""
-    suffix = "amazonaws.com"
+    partition = _partition_data(region)
+    suffix = partition["outputs"]["dnsSuffix"] if partition else "amazonaws.com"
+    return f"https://kms{'-fips' if fips else ''}.{region}.{suffix}"
+
+
+def partition_of(region: str) -> str:
+    """The partition of ``region`` in ARNs (``aws``, ``aws-cn`` for the China Regions,
+    ``aws-us-gov`` for AWS GovCloud (US), ...), by botocore's partition data: a Region it lists,
+    or one its partitions' Region patterns match; ``aws`` for any other name."""
+    partition = _partition_data(region)
+    return str(partition["id"]) if partition else "aws"
+
+
+def _partition_data(region: str) -> dict[str, Any] | None:
     for partition in _partitions():
         if region in partition["regions"] or re.match(partition["regionRegex"], region):
-            suffix = partition["outputs"]["dnsSuffix"]
-            break
-    return f"https://kms{'-fips' if fips else ''}.{region}.{suffix}"
+            return partition
+    return None
 
 
 @functools.cache

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import botocore.config
+import botocore.session
 import pytest
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
-from aiokms._config import Proxy, ResolvedConfig, default_endpoint, resolve
+from aiokms._config import Proxy, ResolvedConfig, default_endpoint, partition_of, resolve
 
 AWS_VARIABLES = (
     "AWS_REGION",
@@ -467,6 +469,26 @@ def test_default_endpoint_for_a_region_matching_a_partition_pattern_only() -> No
 
 def test_default_endpoint_for_an_unknown_region_uses_amazonaws_com() -> None:
     assert default_endpoint("mars-1", fips=True) == "https://kms-fips.mars-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("us-east-1", "aws"),
+        ("eu-west-1", "aws"),
+        ("cn-north-1", "aws-cn"),
+        ("cn-northwest-1", "aws-cn"),
+        ("cn-south-9", "aws-cn"),  # by the partition's Region pattern only
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-gov-east-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("mars-1", "aws"),  # unknown: the aws partition
+    ],
+)
+def test_partition_of(region: str, partition: str) -> None:
+    # General Reference, "Amazon Resource Names (ARNs)": aws (AWS Regions), aws-cn (China
+    # Regions), aws-us-gov (AWS GovCloud (US) Regions)
+    assert partition_of(region) == partition
 
 
 # --- retries --------------------------------------------------------------------------------
@@ -1017,3 +1039,20 @@ def test_default_loader_reads_no_profile_where_there_is_none(
         with pytest.raises(ProfileNotFound):
             resolve(region_name="eu-west-1")
         assert len(sessions) == 1
+
+
+@pytest.mark.parametrize(
+    "region", ["cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1"]
+)
+@pytest.mark.parametrize("fips", [False, True])
+def test_default_endpoint_is_botocores_in_other_partitions(region: str, fips: bool) -> None:
+    # botocore is the behaviour reference: its KMS client for the Region (made offline, never
+    # called) resolves the same endpoint (amazonaws.com.cn in the China Regions)
+    client = botocore.session.get_session().create_client(
+        "kms",
+        region_name=region,
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=botocore.config.Config(use_fips_endpoint=fips),
+    )
+    assert default_endpoint(region, fips=fips) == client.meta.endpoint_url

@@ -134,7 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ACCESS_KEY:SECRET:ARN",
         help="another principal that may sign requests, such as "
-        "AKIDALICE:secret:arn:aws:iam::111122223333:user/alice (repeatable)",
+        "AKIDALICE:secret:arn:aws:iam::111122223333:user/alice (arn:aws-cn:... for a principal "
+        "of the China Regions' keys; repeatable)",
     )
     creds.add_argument(
         "--identity-policy",

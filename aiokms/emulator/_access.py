@@ -42,7 +42,6 @@ Pure code: time comes from the store's clock.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -127,7 +126,6 @@ class _Actions(dict[str, str]):
 
 _ACTIONS = _Actions()
 
-_ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
 _ALLOWED = (ALLOW, DELEGATED)
 
 CONTEXT_GRANT_OPERATIONS = frozenset(
@@ -267,7 +265,7 @@ def _check(
     in the key policy or the caller's IAM policies refuses; else the key policy allows a
     principal of the key's account it names, a principal it allows through the account
     (or of another account) if an IAM policy allows too, and a grant allows on its own."""
-    policy = compile_policy(key.policy)
+    policy = compile_policy(key.policy, store.partition)
     decision = policy.remembered(caller, action, key.arn)
     lookup = None
     if decision is None:
@@ -310,11 +308,8 @@ def _check_iam(caller: Caller, action: str, resource: str, lookup: Lookup) -> No
 
 def _is_grantee(principal: str, caller: Caller) -> bool:
     """Whether a grant's grantee or retiring principal is ``caller`` (an account's root ARN
-    names every principal of the account, as in a key policy)."""
-    root = _ROOT.fullmatch(principal)
-    if root is not None:
-        return caller.account == root[1]
-    return principal == caller.arn or principal == caller.role_arn
+    names every principal of the account in its partition, as in a key policy)."""
+    return principal == caller.arn or principal == caller.root_arn or principal == caller.role_arn
 
 
 def _granted(key: Key, caller: Caller, action: str, params: Params) -> bool:
@@ -390,7 +385,8 @@ def _named(
         # a key id or alias name means a key in the caller's own account
         raise KMSError(
             "NotFoundException",
-            f"Key 'arn:aws:kms:{store.region}:{caller.account}:key/{ident}' does not exist",
+            f"Key 'arn:{store.partition}:kms:{store.region}:{caller.account}:key/{ident}' "
+            "does not exist",
         )
     alias = ident if ident.startswith("alias/") else _alias_of_arn(ident)
     return _resolve(store, ident), alias
@@ -528,7 +524,7 @@ def check_lockout(policy: str, caller: Caller, key_arn: str, params: Params) -> 
     if params.get("BypassPolicyLockoutSafetyCheck"):
         return
     context = RequestContext("kms:PutKeyPolicy", caller, key_arn, None)
-    if compile_policy(policy).decide(context) not in _ALLOWED:
+    if compile_policy(policy, key_arn.split(":", 2)[1]).decide(context) not in _ALLOWED:
         raise KMSError(
             "MalformedPolicyDocumentException",
             "The new key policy will not allow you to update the key policy in the future.",

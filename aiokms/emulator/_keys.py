@@ -37,6 +37,7 @@ from typing import Any, get_args
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from aiokms._config import partition_of
 from aiokms.emulator import _crypto
 from aiokms.emulator._crypto import PrivateKey, SymmetricMaterial
 from aiokms.emulator._errors import KMSError
@@ -100,9 +101,10 @@ _AWS_ALIAS_PREFIX = "alias/aws/"
 _PREDEFINED = frozenset(_AWS_ALIAS_PREFIX + service for service in AWS_SERVICES)
 
 
-def aws_managed_policy(account_id: str, region: str, service: str) -> str:
+def aws_managed_policy(account_id: str, region: str, service: str, partition: str = "aws") -> str:
     """The key policy of an AWS managed key: use through ``service`` by the account's
-    principals, and read access to the key's metadata for the account."""
+    principals, and read access to the key's metadata for the account (its root ARN in
+    ``partition``)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -132,7 +134,7 @@ def aws_managed_policy(account_id: str, region: str, service: str) -> str:
                 {
                     "Sid": "Allow direct access to key metadata to the account",
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
                     "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
                     "Resource": "*",
                 },
@@ -142,8 +144,9 @@ def aws_managed_policy(account_id: str, region: str, service: str) -> str:
     )
 
 
-def default_policy(account_id: str) -> str:
-    """The key policy KMS attaches when CreateKey is given none."""
+def default_policy(account_id: str, partition: str = "aws") -> str:
+    """The key policy KMS attaches when CreateKey is given none: everything to the account,
+    named by its root ARN in ``partition`` (the key's)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -152,7 +155,7 @@ def default_policy(account_id: str) -> str:
                 {
                     "Sid": "Enable IAM User Permissions",
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
                     "Action": "kms:*",
                     "Resource": "*",
                 }
@@ -540,7 +543,9 @@ class KeyStore:
     """Keys and aliases of one account and Region.
 
     Args:
-        region: the Region in ARNs.
+        region: the Region in ARNs; their partition is the Region's (``aws-cn`` for the
+            China Regions, ``aws-us-gov`` for AWS GovCloud (US), ``aws`` for a Region
+            botocore's partition data does not know).
         account_id: the account in ARNs.
         clock: wall-clock epoch seconds.
     """
@@ -556,8 +561,10 @@ class KeyStore:
         "connection_errors",
         "custom_key_stores",
         "keys",
+        "partition",
         "peers",
         "region",
+        "root_arn",
         "transition_seconds",
     )
 
@@ -570,6 +577,10 @@ class KeyStore:
     ) -> None:
         self.region = region
         self.account_id = account_id
+        # ARN Format (General Reference): arn:PARTITION:service:region:account-id:resource;
+        # worked out once, not per request
+        self.partition = partition_of(region)
+        self.root_arn = f"arn:{self.partition}:iam::{account_id}:root"
         self._clock = clock
         self.keys: dict[str, Key] = {}
         self.aliases: dict[str, Alias] = {}
@@ -607,11 +618,11 @@ class KeyStore:
 
     def key_arn(self, key_id: str) -> str:
         """The ARN of a key id in this account and Region."""
-        return f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}"
+        return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:key/{key_id}"
 
     def alias_arn(self, name: str) -> str:
         """The ARN of an alias name in this account and Region."""
-        return f"arn:aws:kms:{self.region}:{self.account_id}:{name}"
+        return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:{name}"
 
     def resolve(self, ident: str, *, aliases: bool = True) -> Key:
         """The key ``ident`` names: a key id, key ARN, or (with ``aliases``) alias name or ARN.
@@ -640,7 +651,8 @@ class KeyStore:
     def _resolve_slow(self, ident: str, aliases: bool) -> Key:
         if ident.startswith("arn:"):
             parts = ident.split(":", 5)
-            if len(parts) != 6 or parts[2] != "kms":
+            # a KMS ARN of another partition names no key here, as a malformed one
+            if len(parts) != 6 or parts[2] != "kms" or parts[1] != self.partition:
                 raise KMSError("NotFoundException", f"Invalid arn {ident}")
             resource = parts[5]
             if resource.startswith("alias/") and aliases:
@@ -688,7 +700,7 @@ class KeyStore:
             usage="ENCRYPT_DECRYPT",
             created=now,
             description=f"Default key that protects my {service} data when no other key is defined",
-            policy=aws_managed_policy(self.account_id, self.region, service),
+            policy=aws_managed_policy(self.account_id, self.region, service, self.partition),
             multi_region=False,
         )
         key.manager = "AWS"

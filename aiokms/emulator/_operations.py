@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from aiokms._config import partition_of
 from aiokms.emulator import _crypto
 from aiokms.emulator._access import CONTEXT_GRANT_OPERATIONS, authorize, check_lockout
 from aiokms.emulator._errors import KMSError, unsupported_operation
@@ -119,7 +120,7 @@ class Backend:
     def __init__(self, store: KeyStore, *, authorize: bool = True) -> None:
         self.store = store
         self.authorize = authorize
-        self.root = Caller.root(store.account_id)
+        self.root = Caller.root(store.account_id, store.partition)
         self.operations, self._known = _operations()
 
     def __repr__(self) -> str:
@@ -180,7 +181,8 @@ class Backend:
             return self.store.resolve(params["KeyId"], aliases=False).arn
         if op.name == "ReplicateKey":
             key = self.store.resolve(params["KeyId"], aliases=False)
-            return f"arn:aws:kms:{params['ReplicaRegion']}:{self.store.account_id}:key/{key.key_id}"
+            region, store = params["ReplicaRegion"], self.store
+            return f"arn:{store.partition}:kms:{region}:{store.account_id}:key/{key.key_id}"
         return self.store.key_arn("*")  # the key CreateKey is about to create
 
 
@@ -426,7 +428,8 @@ def _multi_region(store: KeyStore, key: Key) -> Reply:
     replicas = primary.replica_regions if primary is not None else []
 
     def arn(region: str) -> str:
-        return f"arn:aws:kms:{region}:{store.account_id}:key/{key.key_id}"
+        # multi-Region keys are all in one partition, the store's
+        return f"arn:{store.partition}:kms:{region}:{store.account_id}:key/{key.key_id}"
 
     return {
         "MultiRegionKeyType": "PRIMARY" if primary_region == store.region else "REPLICA",
@@ -650,7 +653,7 @@ def _create_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         usage=usage,
         created=now,
         description=params.get("Description", ""),
-        policy=policy if policy is not None else default_policy(store.account_id),
+        policy=policy if policy is not None else default_policy(store.account_id, store.partition),
         multi_region=multi_region,
     )
     key.tags = tags
@@ -1025,7 +1028,7 @@ def _create_grant(store: KeyStore, params: Params, prepared: Any) -> Reply:
         retiring=retiring,
         operations=tuple(dict.fromkeys(operations)),
         constraints=constraints,
-        issuing_account=f"arn:aws:iam::{store.account_id}:root",
+        issuing_account=store.root_arn,
         token=store.grant_token(key.key_id, grant_id),
     )
     key.grants[grant_id] = grant
@@ -1681,6 +1684,12 @@ def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         raise KMSError("DisabledException", f"{key.arn} is disabled.")
     if region == store.region:
         raise _validation(f"ReplicaRegion {region} is the Region of the primary key.")
+    if partition_of(region) != store.partition:
+        # ReplicateKey reference, ReplicaRegion: "in the same Amazon Web Services partition"
+        raise _validation(
+            f"ReplicaRegion {region} is not in the partition of the primary key "
+            f"({store.partition})."
+        )
     target = store.peers.get(region)
     if target is None:
         raise KMSError(
@@ -1698,7 +1707,7 @@ def _replicate_key(store: KeyStore, params: Params, prepared: Any) -> Reply:
         usage=key.usage,
         created=store.now(),
         description=params.get("Description", ""),
-        policy=policy if policy is not None else default_policy(store.account_id),
+        policy=policy if policy is not None else default_policy(store.account_id, store.partition),
         multi_region=True,
     )
     replica.tags = tags

@@ -75,14 +75,24 @@ class Caller:
     """Who signed a request: a principal ARN and its account.
 
     ``arn`` is ``arn:aws:iam::<account>:root``, an IAM user or role ARN, or an STS
-    assumed-role session ARN (which a policy matches by its role's ARN too). ``iam`` is the
-    principal's IAM policies, compiled, or ``None``: then IAM is taken to allow everything.
+    assumed-role session ARN (which a policy matches by its role's ARN too), in any partition
+    (``arn:aws-cn:...`` in the China Regions). ``iam`` is the principal's IAM policies,
+    compiled, or ``None``: then IAM is taken to allow everything. ``root_arn`` is the root
+    ARN of the caller's account in the caller's partition: an account is scoped to one
+    partition (General Reference, "Amazon Resource Names (ARNs)"), so a policy naming
+    ``arn:aws:iam::111122223333:root`` does not name a principal of ``arn:aws-cn:iam::
+    111122223333:...``.
     """
 
     arn: str
     account: str
     role_arn: str | None = None
     iam: Policy | None = field(default=None, compare=False, repr=False)
+    root_arn: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        partition = self.arn.split(":", 2)[1]
+        object.__setattr__(self, "root_arn", f"arn:{partition}:iam::{self.account}:root")
 
     @classmethod
     def of(cls, arn: str, policies: Iterable[IamPolicy] | None = None) -> Caller:
@@ -110,9 +120,9 @@ class Caller:
         return cls(arn, match[2], role_arn, iam)
 
     @classmethod
-    def root(cls, account: str) -> Caller:
-        """The account's root user."""
-        return cls(f"arn:aws:iam::{account}:root", account)
+    def root(cls, account: str, partition: str = "aws") -> Caller:
+        """The account's root user in ``partition``."""
+        return cls(f"arn:{partition}:iam::{account}:root", account)
 
 
 def access_denied(
@@ -323,7 +333,7 @@ def _condition(operator: str, key: str, values: Any) -> _Condition:
 
 @dataclass(frozen=True, slots=True)
 class _Principals:
-    """A ``Principal`` element: anyone, or accounts and principal ARNs."""
+    """A ``Principal`` element: anyone, or accounts (by their root ARNs) and principal ARNs."""
 
     anyone: bool
     accounts: frozenset[str]
@@ -331,7 +341,7 @@ class _Principals:
 
     def __contains__(self, caller: object) -> bool:
         assert isinstance(caller, Caller)
-        return caller.account in self.accounts or self.names(caller)
+        return caller.root_arn in self.accounts or self.names(caller)
 
     def names(self, caller: Caller) -> bool:
         """Whether the element names ``caller`` itself, not only its account (an account's
@@ -343,7 +353,9 @@ class _Principals:
         )
 
 
-def _principals(element: Any) -> _Principals:
+def _principals(element: Any, partition: str) -> _Principals:
+    """The principals of a ``Principal`` element; an account id names the account's root in
+    ``partition``, the policy's (IAM JSON policy reference, "AWS account principals")."""
     if element == "*":
         return _Principals(True, frozenset(), frozenset())
     if not isinstance(element, dict) or not element:
@@ -360,10 +372,11 @@ def _principals(element: Any) -> _Principals:
             if name == "*":
                 anyone = True
             elif _ACCOUNT.fullmatch(name):
-                accounts.add(name)
-                arns.add(f"arn:aws:iam::{name}:root")
+                root_arn = f"arn:{partition}:iam::{name}:root"
+                accounts.add(root_arn)
+                arns.add(root_arn)
             elif root is not None:
-                accounts.add(root[1])
+                accounts.add(name)
                 arns.add(name)
             elif _PRINCIPAL_ARN.fullmatch(name):
                 arns.add(name)
@@ -415,7 +428,7 @@ def _either(statement: dict[str, Any], name: str) -> tuple[Any, bool]:
     raise _malformed(f"Policy statement is missing {name}.")
 
 
-def _statement(raw: Any, *, identity: bool = False) -> Statement:
+def _statement(raw: Any, *, identity: bool = False, partition: str = "aws") -> Statement:
     """One statement of a key policy, or of an IAM policy (``identity``: no ``Principal``,
     a ``Resource`` required)."""
     if not isinstance(raw, dict):
@@ -449,7 +462,7 @@ def _statement(raw: Any, *, identity: bool = False) -> Statement:
         conditions.extend(_condition(operator, key, values) for key, values in tests.items())
     return Statement(
         allow=effect == "Allow",
-        principals=_principals(principal),
+        principals=_principals(principal, partition),
         not_principal=not_principal,
         actions=_Names.of(_strings(action, "Action"), ignore_case=True),
         not_action=not_action,
@@ -530,13 +543,15 @@ def _parsed(text: str) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_policy(text: str) -> Policy:
-    """Parse and check a key policy document.
+def compile_policy(text: str, partition: str = "aws") -> Policy:
+    """Parse and check a key policy document of a key in ``partition`` (where an account id
+    in a ``Principal`` names the account's root).
 
     Raises:
         KMSError: ``MalformedPolicyDocumentException`` saying what is wrong.
     """
-    return Policy(tuple(_statement(statement) for statement in _raw_statements(_parsed(text))))
+    statements = _raw_statements(_parsed(text))
+    return Policy(tuple(_statement(raw, partition=partition) for raw in statements))
 
 
 def compile_identity_policies(documents: Iterable[IamPolicy]) -> Policy:

@@ -128,7 +128,9 @@ class LocalKMS:
     Args:
         host: the address to listen on.
         port: the port; 0 picks a free one.
-        region: the Region in ARNs and the one signatures must be scoped to.
+        region: the Region in ARNs and the one signatures must be scoped to. ARNs are in its
+            partition: ``arn:aws-cn:`` in the China Regions, ``arn:aws-us-gov:`` in AWS
+            GovCloud (US), ``arn:aws:`` elsewhere (and for a Region botocore does not know).
         account_id: the account in ARNs.
         access_key: the access key id clients must sign with; generated when not given.
         secret_key: its secret; generated when not given.
@@ -155,11 +157,12 @@ class LocalKMS:
             each is created at start (and by :meth:`reset`) unless the alias exists.
         identities: more principals that may sign requests, by access key: ``(secret key,
             principal ARN)``, the ARN an IAM user, role or assumed-role session of any account
-            (``arn:aws:iam::111122223333:user/alice``), or ``(secret key, principal ARN, IAM
+            (``arn:aws:iam::111122223333:user/alice``; ``arn:aws-cn:...`` for a principal the
+            key policies of the China Regions name), or ``(secret key, principal ARN, IAM
             policies)``, a list of the principal's identity-based policy documents (JSON text
             or dicts) evaluated with the key policies as KMS does. A principal given without
             IAM policies is taken to be allowed everything by IAM. The ``access_key``
-            credentials are the account's root user.
+            credentials are the account's root user, in the partition of the Region called.
         authorize: authorize every request by the key policies of the keys it uses, as KMS
             does (``AccessDeniedException``; with the lockout safety check on CreateKey and
             PutKeyPolicy). ``False`` serves every correctly signed request, for load tests.

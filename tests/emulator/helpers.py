@@ -162,10 +162,10 @@ MISMATCH = (
 )
 
 
-def key_store(clock: Callable[[], float] | None = None) -> Any:
+def key_store(clock: Callable[[], float] | None = None, region: str = REGION) -> Any:
     from aiokms.emulator._keys import KeyStore
 
-    return KeyStore(region=REGION, account_id="111122223333", clock=clock or FakeClock(1.7e9))
+    return KeyStore(region=region, account_id="111122223333", clock=clock or FakeClock(1.7e9))
 
 
 def invoke(backend: Backend, operation: str, **params: Any) -> dict[str, Any]:

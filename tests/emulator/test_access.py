@@ -785,3 +785,79 @@ async def test_grants_over_http_and_across_restarts(tmp_path: Any) -> None:
             with pytest.raises(botocore.exceptions.ClientError) as caught:
                 await bob.generate_data_key(KeyId=key_id, KeySpec="AES_256")
             assert error_of(caught.value) == ("AccessDeniedException", 400)
+
+
+async def test_china_regions_principals_over_http() -> None:
+    """General Reference, "Amazon Resource Names (ARNs)": the China Regions' partition is
+    aws-cn. A key made in cn-north-1 has an arn:aws-cn:kms ARN and a default key policy naming
+    arn:aws-cn:iam::ACCOUNT:root, which lets the account's aws-cn principals use it (no IAM
+    policies given: IAM allows); a principal of the aws partition is another account's ("Getting
+    Started with Amazon Web Services in China": accounts and credentials for other Regions do
+    not work in the China Regions)."""
+    identities = {
+        "AKIDCN": ("cn-secret", f"arn:aws-cn:iam::{ACCOUNT}:user/x"),
+        "AKIDAWS": ("aws-secret", f"arn:aws:iam::{ACCOUNT}:user/x"),
+    }
+    async with LocalKMS(identities=identities, regions=["cn-north-1"]) as local:
+        async with client_of(local, region="cn-north-1") as root:
+            meta = (await root.create_key())["KeyMetadata"]
+            policy = json.loads((await root.get_key_policy(KeyId=meta["KeyId"]))["Policy"])
+        arn = meta["Arn"]
+        assert arn == f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:key/{meta['KeyId']}"
+        assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:aws-cn:iam::{ACCOUNT}:root"}
+        url = local.endpoint_url
+        async with boto_client(url, "AKIDCN", "cn-secret", region="cn-north-1") as user:
+            assert (await user.describe_key(KeyId=arn))["KeyMetadata"]["Arn"] == arn
+            await user.encrypt(KeyId=meta["KeyId"], Plaintext=b"x")
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await user.describe_key(KeyId=arn.replace("arn:aws-cn:", "arn:aws:"))
+            assert error_of(caught.value) == ("NotFoundException", 400)
+        async with boto_client(url, "AKIDAWS", "aws-secret", region="cn-north-1") as other:
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                await other.describe_key(KeyId=arn)
+            assert error_of(caught.value) == ("AccessDeniedException", 400)
+            assert caught.value.response["Error"]["Message"] == (
+                f"User: arn:aws:iam::{ACCOUNT}:user/x is not authorized to perform: "
+                f"kms:DescribeKey on resource: {arn} because no resource-based policy allows "
+                "the kms:DescribeKey action"
+            )
+        credentials = aiokms.Credentials("AKIDCN", "cn-secret")
+        async with aiokms.KMSClient(
+            region_name="cn-north-1", endpoint_url=url, credentials=credentials, max_attempts=1
+        ) as client:
+            assert (await client.describe_key(KeyId=arn))["KeyMetadata"]["Arn"] == arn
+
+
+def test_grantee_roots_are_scoped_to_their_partition() -> None:
+    """Developer Guide, "Grants in AWS KMS": a grant to an account's root ARN gives the
+    account's principals the grant operations; an account is scoped to one partition
+    (General Reference, "Amazon Resource Names (ARNs)"), so a grant to the aws-cn root ARN
+    covers the account's aws-cn principals and not its aws ones, and the other way round."""
+    backend = Backend(key_store(region="cn-north-1"))
+    china_root = Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:root")
+    china_user = Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:user/x")
+    admin = {**ADMIN, "Principal": {"AWS": china_root.arn}}
+    admin_only = policy({**admin, "Action": ["kms:Put*", "kms:CreateGrant", "kms:Describe*"]})
+    key_id = call(backend, china_root, "CreateKey", Policy=admin_only)["KeyMetadata"]["KeyId"]
+    assert refused(backend, china_user, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+
+    def grant(grantee: str, operations: list[str]) -> None:
+        call(
+            backend,
+            china_root,
+            "CreateGrant",
+            KeyId=key_id,
+            GranteePrincipal=grantee,
+            Operations=operations,
+        )
+
+    grant(ROOT.arn, ["Encrypt"])  # the aws partition's root: not the aws-cn user's account
+    assert refused(backend, china_user, "Encrypt", KeyId=key_id, Plaintext=b"x").code == (
+        "AccessDeniedException"
+    )
+    grant(china_root.arn, ["Encrypt", "Decrypt"])
+    blob = call(backend, china_user, "Encrypt", KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    plain = call(backend, china_user, "Decrypt", CiphertextBlob=base64.b64decode(blob))
+    assert base64.b64decode(plain["Plaintext"]) == b"x"

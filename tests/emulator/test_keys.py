@@ -1079,3 +1079,108 @@ def test_snapshot_keeps_ed25519_and_ml_dsa_keys() -> None:
             backend, "GetPublicKey", KeyId=key_id
         )
         assert invoke(again, "Verify", Signature=signature, **sign)["SignatureValid"] is True
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("cn-north-1", "aws-cn"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
+)
+def test_arns_are_in_the_partition_of_the_region(region: str, partition: str) -> None:
+    """General Reference, "Amazon Resource Names (ARNs)": arn:PARTITION:service:region:...,
+    the partition aws-cn in the China Regions and aws-us-gov in AWS GovCloud (US); KMS key
+    and alias ARNs (Developer Guide, "Key identifiers (KeyId)") follow it, and so do the
+    account's root ARN in the default key policy and a grant's issuing account."""
+    account = "111122223333"
+    backend = Backend(key_store(region=region))
+    meta = invoke(backend, "CreateKey")["KeyMetadata"]
+    key_id, arn = meta["KeyId"], meta["Arn"]
+    assert arn == f"arn:{partition}:kms:{region}:{account}:key/{key_id}"
+    policy = json.loads(invoke(backend, "GetKeyPolicy", KeyId=key_id)["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:{partition}:iam::{account}:root"}
+    assert invoke(backend, "ListKeys")["Keys"] == [{"KeyId": key_id, "KeyArn": arn}]
+    invoke(backend, "CreateAlias", AliasName="alias/app", TargetKeyId=key_id)
+    alias_arn = f"arn:{partition}:kms:{region}:{account}:alias/app"
+    listed = invoke(backend, "ListAliases", KeyId=key_id)["Aliases"]
+    assert [a["AliasArn"] for a in listed] == [alias_arn]
+    for ident in (arn, alias_arn):
+        assert invoke(backend, "DescribeKey", KeyId=ident)["KeyMetadata"]["Arn"] == arn
+    # the same ARNs in the aws partition name nothing here: NotFoundException "Invalid arn",
+    # as KMS answers a key ARN that is not of the Region called
+    for ident in (arn, alias_arn):
+        foreign = ident.replace(f"arn:{partition}:", "arn:aws:")
+        assert fails(backend, "DescribeKey", KeyId=foreign) == (
+            "NotFoundException",
+            f"Invalid arn {foreign}",
+        )
+    assert fails(backend, "DescribeKey", KeyId=MISSING_KEY_ID) == (
+        "NotFoundException",
+        f"Key 'arn:{partition}:kms:{region}:{account}:key/{MISSING_KEY_ID}' does not exist",
+    )
+    grant = invoke(
+        backend,
+        "CreateGrant",
+        KeyId=key_id,
+        GranteePrincipal=f"arn:{partition}:iam::{account}:user/x",
+        Operations=["Decrypt"],
+    )
+    grants = invoke(backend, "ListGrants", KeyId=key_id)["Grants"]
+    assert [g["GrantId"] for g in grants] == [grant["GrantId"]]
+    assert grants[0]["IssuingAccount"] == f"arn:{partition}:iam::{account}:root"
+    # the lockout safety check (CreateKey reference, BypassPolicyLockoutSafetyCheck) asks the
+    # policy about the caller, the root user of the Region's partition
+    by_id = {"Effect": "Allow", "Principal": {"AWS": account}, "Action": "kms:*", "Resource": "*"}
+    invoke(backend, "CreateKey", Policy=json.dumps({"Statement": [by_id]}))
+    aws_root = {**by_id, "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}
+    assert fails(backend, "CreateKey", Policy=json.dumps({"Statement": [aws_root]})) == (
+        "MalformedPolicyDocumentException",
+        "The new key policy will not allow you to update the key policy in the future.",
+    )
+    managed = invoke(backend, "DescribeKey", KeyId="alias/aws/s3")["KeyMetadata"]
+    assert managed["Arn"].startswith(f"arn:{partition}:kms:{region}:{account}:key/")
+    managed_policy = json.loads(invoke(backend, "GetKeyPolicy", KeyId=managed["KeyId"])["Policy"])
+    assert managed_policy["Statement"][1]["Principal"] == {
+        "AWS": f"arn:{partition}:iam::{account}:root"
+    }
+
+
+def test_multi_region_keys_stay_in_their_partition() -> None:
+    """ReplicateKey reference, ReplicaRegion: the replica must be in another Region "but in the
+    same Amazon Web Services partition"; replica and primary ARNs are in that partition."""
+    from aiokms.emulator._keys import KeyStore
+
+    clock = FakeClock(1.7e9)
+    account = "111122223333"
+    stores = {
+        region: KeyStore(region=region, account_id=account, clock=clock)
+        for region in ("cn-north-1", "cn-northwest-1", REGION)
+    }
+    for store in stores.values():
+        store.peers = stores
+    beijing, ningxia = Backend(stores["cn-north-1"]), Backend(stores["cn-northwest-1"])
+    key_id = invoke(beijing, "CreateKey", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    replica = invoke(beijing, "ReplicateKey", KeyId=key_id, ReplicaRegion="cn-northwest-1")
+    replica_arn = f"arn:aws-cn:kms:cn-northwest-1:{account}:key/{key_id}"
+    primary_arn = f"arn:aws-cn:kms:cn-north-1:{account}:key/{key_id}"
+    assert replica["ReplicaKeyMetadata"]["Arn"] == replica_arn
+    assert json.loads(replica["ReplicaPolicy"])["Statement"][0]["Principal"] == {
+        "AWS": f"arn:aws-cn:iam::{account}:root"
+    }
+    config = invoke(ningxia, "DescribeKey", KeyId=replica_arn)["KeyMetadata"][
+        "MultiRegionConfiguration"
+    ]
+    assert config["PrimaryKey"] == {"Arn": primary_arn, "Region": "cn-north-1"}
+    assert config["ReplicaKeys"] == [{"Arn": replica_arn, "Region": "cn-northwest-1"}]
+    assert fails(beijing, "ReplicateKey", KeyId=key_id, ReplicaRegion=REGION) == (
+        "ValidationException",
+        f"ReplicaRegion {REGION} is not in the partition of the primary key (aws-cn).",
+    )
+    assert key_id not in stores[REGION].keys
+    stores["cn-northwest-1"].settle(stores["cn-northwest-1"].keys[key_id])
+    invoke(beijing, "UpdatePrimaryRegion", KeyId=key_id, PrimaryRegion="cn-northwest-1")
+    stores["cn-northwest-1"].settle(stores["cn-northwest-1"].keys[key_id])
+    config = invoke(beijing, "DescribeKey", KeyId=primary_arn)["KeyMetadata"][
+        "MultiRegionConfiguration"
+    ]
+    assert config["MultiRegionKeyType"] == "REPLICA"
+    assert config["PrimaryKey"] == {"Arn": replica_arn, "Region": "cn-northwest-1"}
+    assert config["ReplicaKeys"] == [{"Arn": primary_arn, "Region": "cn-north-1"}]

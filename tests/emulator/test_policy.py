@@ -481,3 +481,42 @@ def test_access_denied_wording_for_iam_policies() -> None:
         f"User: {ALICE.arn} is not authorized to perform: kms:Decrypt on resource: {KEY} "
         "with an explicit deny in an identity-based policy"
     )
+
+
+def test_principals_are_scoped_to_their_partition() -> None:
+    """General Reference, "Amazon Resource Names (ARNs)": "Each AWS account is scoped to one
+    partition" (aws, aws-cn for the China Regions, aws-us-gov). A key policy of a China
+    Regions key names the account as ``arn:aws-cn:iam::ACCOUNT:root`` (or by its id, which
+    means that root ARN there); the account's principals there are ``arn:aws-cn:...``."""
+    china_root = Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:root")
+    china_user = Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:user/x")
+    china_role = Caller.of(f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/App/session-1")
+    assert china_role.role_arn == f"arn:aws-cn:iam::{ACCOUNT}:role/App"
+    china = policy(allow({"AWS": f"arn:aws-cn:iam::{ACCOUNT}:root"}, "kms:*"))
+    assert decide(china, china_root, "kms:Decrypt") == ALLOW
+    for caller in (china_user, china_role):
+        assert decide(china, caller, "kms:Decrypt") == DELEGATED
+    # the same account number in another partition is another account
+    for caller in (ROOT, ALICE):
+        assert decide(china, caller, "kms:Decrypt") == IMPLICIT_DENY
+    for caller in (china_root, china_user):
+        assert decide(DEFAULT, caller, "kms:Decrypt") == IMPLICIT_DENY
+    # a principal ARN of the China Regions is named as it is
+    alice = policy(allow({"AWS": f"arn:aws-cn:iam::{ACCOUNT}:user/x"}, "kms:Decrypt"))
+    assert decide(alice, china_user, "kms:Decrypt") == ALLOW
+    assert decide(alice, Caller.of(f"arn:aws:iam::{ACCOUNT}:user/x"), "kms:Decrypt") == (
+        IMPLICIT_DENY
+    )
+
+
+def test_an_account_id_names_the_root_of_the_policys_partition() -> None:
+    """IAM JSON policy reference, "AWS account principals": an account id in ``Principal``
+    stands for the account's root ARN, here in the partition of the key the policy is on."""
+    china_root = Caller.root(ACCOUNT, "aws-cn")
+    assert china_root.arn == f"arn:aws-cn:iam::{ACCOUNT}:root"
+    assert Caller.of(f"arn:aws-cn:iam::{ACCOUNT}:user/x").root_arn == china_root.arn
+    by_id = policy(allow({"AWS": ACCOUNT}, "kms:*"))
+    as_china = RequestContext("kms:Decrypt", china_root, KEY, {}.get)
+    assert compile_policy(by_id, "aws-cn").decide(as_china) == ALLOW
+    assert compile_policy(by_id, "aws").decide(as_china) == IMPLICIT_DENY
+    assert decide(by_id, ROOT, "kms:Decrypt") == ALLOW
