@@ -41,6 +41,9 @@ goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
 Requests: :meth:`Transport.post` sends a request from the pool's connection itself, without
 ``ClientSession.post``'s redirects, cookies, timeouts and tracing machinery, which no KMS
 request uses and which cost about a ninth of a call's CPU (see :meth:`Transport._request`).
+It calls aiohttp's internals, so only with the releases it was tested with (:data:`DIRECT_AIOHTTP`)
+whose internals accept what it passes (:func:`direct_requests`, once, at import); with any
+other aiohttp every request goes through ``session.post``.
 Redirects are never followed, on either path, as botocore follows none.
 
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
@@ -719,7 +722,8 @@ class Transport:
         cookies, credentials in the URL, query parameters, trace configs, middlewares, a
         total timeout. So :meth:`post` takes a connection from the pool, sends the request
         and reads the reply's head itself, in the order and with the settings that method
-        uses. It goes through ``session.post`` when there is more to do: with trace configs
+        uses. It goes through ``session.post`` with an aiohttp this path was not tested with
+        (see :func:`direct_requests`), and when there is more to do: with trace configs
         on the session (aiohttp-client instrumentation adds them as a session is made),
         which that method runs, and when the session's request method has been replaced
         (test doubles such as aioresponses replace it to answer requests themselves).
