@@ -41,6 +41,9 @@ goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
 Requests: :meth:`Transport.post` sends a request from the pool's connection itself, without
 ``ClientSession.post``'s redirects, cookies, timeouts and tracing machinery, which no KMS
 request uses and which cost about a ninth of a call's CPU (see :meth:`Transport._request`).
+It calls aiohttp's internals, so only with the releases it was tested with (:data:`DIRECT_AIOHTTP`)
+whose internals accept what it passes (:func:`direct_requests`, once, at import); with any
+other aiohttp every request goes through ``session.post``.
 Redirects are never followed, on either path, as botocore follows none.
 
 This is the only module that sees aiohttp's client exceptions: :func:`map_exceptions` turns
@@ -51,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import ssl
 import sys
@@ -60,6 +64,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from types import TracebackType
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from aiokms import errors
@@ -80,6 +85,65 @@ _USE_DEADLINES = sys.version_info >= (3, 11)
 _TLS_IN_TLS_MISSING = sys.version_info < (3, 11)
 # the session's request method as aiohttp defines it (see Transport._request)
 _SESSION_REQUEST = aiohttp.ClientSession._request
+# the connector's method that makes the request to a proxy (see _ProxyTLSConnector)
+_PROXY_REQUEST_METHOD = "_update_proxy_auth_header_and_build_proxy_req"
+# The aiohttp releases (major, minor; both ends included) the request path Transport.post takes
+# itself was tested with: it calls aiohttp's internals, which change between minor releases.
+DIRECT_AIOHTTP = ((3, 10), (3, 14))
+# What that path calls: each callable, how many arguments it passes by position (``self``
+# included) and the keywords it passes.
+_DIRECT_CALLS: tuple[tuple[object, int, tuple[str, ...]], ...] = (
+    (
+        aiohttp.ClientRequest,
+        2,
+        ("headers", "data", "loop", "session", "proxy", "proxy_headers"),
+    ),
+    (getattr(aiohttp.TCPConnector, "connect", None), 4, ()),
+    (
+        getattr(ResponseHandler, "set_response_params", None),
+        1,
+        (
+            "read_until_eof",
+            "auto_decompress",
+            "read_timeout",
+            "read_bufsize",
+            "timeout_ceil_threshold",
+        ),
+    ),
+    (getattr(aiohttp.ClientRequest, "send", None), 2, ()),
+    (getattr(aiohttp.ClientResponse, "start", None), 2, ()),
+)
+
+
+def direct_requests(
+    version: str = aiohttp.__version__,
+    calls: tuple[tuple[object, int, tuple[str, ...]], ...] = _DIRECT_CALLS,
+) -> bool:
+    """Whether :meth:`Transport.post` may send requests itself (see :meth:`Transport._request`).
+
+    Only with an aiohttp release within :data:`DIRECT_AIOHTTP` whose internals that path calls
+    (``calls``) exist and accept the arguments it passes them; with any other, requests go
+    through ``session.post``. Decided once, when this module is imported.
+    """
+    try:
+        release = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:  # not a release number aiohttp uses
+        return False
+    if not DIRECT_AIOHTTP[0] <= release <= DIRECT_AIOHTTP[1]:
+        return False
+    for call, positional, keywords in calls:
+        if not callable(call):
+            return False
+        try:
+            inspect.signature(call).bind(*[None] * positional, **dict.fromkeys(keywords))
+        except (TypeError, ValueError):  # missing, or takes other arguments
+            return False
+    return True
+
+
+# whether Transport.post sends requests itself with this aiohttp (a session's trace configs
+# or a patched session method still send them through the session)
+_DIRECT_REQUESTS = direct_requests()
 # What a forked child leaves alone (see Transport.abandon): kept referenced, never collected.
 _ABANDONED: list[object] = []
 
@@ -355,7 +419,8 @@ def proxy_tls(proxies_config: Mapping[str, object] | None) -> ssl.SSLContext | N
 
     Raises:
         TypeError: not a mapping, or a value of the wrong type; the message names it.
-        ValueError: an unknown key, forwarding asked for, or a file that cannot be loaded.
+        ValueError: an unknown key, forwarding asked for, a file that cannot be loaded, or an
+            aiohttp older than 3.13 (which has no way to give a proxy a TLS context).
     """
     if proxies_config is None:
         return None
@@ -413,6 +478,11 @@ def proxy_tls(proxies_config: Mapping[str, object] | None) -> ssl.SSLContext | N
             raise ValueError(
                 f"proxies_config['proxy_client_cert']: cannot load {cert!r}: {_reason(exc)}"
             ) from None
+    if not callable(getattr(aiohttp.TCPConnector, _PROXY_REQUEST_METHOD, None)):
+        raise ValueError(
+            "proxies_config: proxy_ca_bundle and proxy_client_cert need aiohttp 3.13 or newer "
+            f"(aiohttp {aiohttp.__version__} is installed)"
+        )
     return context
 
 
@@ -562,7 +632,7 @@ class Transport:
         self._loop = asyncio.get_running_loop()
         # trace configs (aiohttp-client instrumentation adds them as a session is made) are
         # run by the session's request machinery only: then every request goes through it
-        self._direct = not self._session.trace_configs
+        self._direct = _DIRECT_REQUESTS and not self._session.trace_configs
         return self._session
 
     async def post(
@@ -652,7 +722,8 @@ class Transport:
         cookies, credentials in the URL, query parameters, trace configs, middlewares, a
         total timeout. So :meth:`post` takes a connection from the pool, sends the request
         and reads the reply's head itself, in the order and with the settings that method
-        uses. It goes through ``session.post`` when there is more to do: with trace configs
+        uses. It goes through ``session.post`` with an aiohttp this path was not tested with
+        (see :func:`direct_requests`), and when there is more to do: with trace configs
         on the session (aiohttp-client instrumentation adds them as a session is made),
         which that method runs, and when the session's request method has been replaced
         (test doubles such as aioresponses replace it to answer requests themselves).

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
 import aiokms
+from aiokms import _transport
 from aiokms._transport import Deadlines, Slots, _cancelled_elsewhere
 from tests.fake_kms import ACCESS_KEY, SECRET_KEY, FakeKMS, start
 from tests.fault_server import FaultServer, fault_client
@@ -377,6 +379,77 @@ async def test_cancelled_call_frees_its_slot(
         await asyncio.gather(*calls, return_exceptions=True)
         assert kms.stats().in_flight == 0
         assert kms._slots.free == 2
+
+
+# --- the request path: sent from the pool's connection only with a verified aiohttp ----------
+
+
+def test_the_installed_aiohttp_is_one_the_direct_path_was_verified_with() -> None:
+    assert _transport.direct_requests(aiohttp.__version__)
+    assert _transport._DIRECT_REQUESTS  # decided when the module was imported
+
+
+@pytest.mark.parametrize("version", ["3.9.5", "3.15.0", "4.0.0a1", "main"])
+def test_an_aiohttp_release_outside_the_verified_range_takes_the_session_path(
+    version: str,
+) -> None:
+    assert not _transport.direct_requests(version)
+
+
+async def _connect(self: object, req: object, traces: object) -> None:
+    """A connector's ``connect`` without the ``timeout`` the direct path passes."""
+
+
+def _set_response_params(self: object, *, read_until_eof: bool = False) -> None:
+    """A protocol's ``set_response_params`` without most of what the direct path passes."""
+
+
+def _request(method: str, url: object, *, session: object, required: object) -> None:
+    """A ``ClientRequest`` that wants an argument the direct path does not pass."""
+
+
+@pytest.mark.parametrize(
+    ("index", "replacement"),
+    [
+        (0, _request),
+        (1, _connect),
+        (1, None),  # the method is gone
+        (2, _set_response_params),
+        (2, None),
+        (4, "not callable"),
+    ],
+)
+def test_internals_that_changed_send_requests_through_the_session(
+    index: int, replacement: object
+) -> None:
+    calls = list(_transport._DIRECT_CALLS)
+    calls[index] = (replacement, *calls[index][1:])
+    assert _transport.direct_requests(aiohttp.__version__, tuple(calls)) is False
+
+
+async def test_without_the_direct_path_requests_go_through_the_session(
+    kms: aiokms.KMSClient, fake: FakeKMS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An aiohttp not verified (or whose internals changed) still gets a working client."""
+    monkeypatch.setattr(_transport, "_DIRECT_REQUESTS", _transport.direct_requests("3.99.0"))
+    posts = 0
+    session_post = aiohttp.ClientSession.post
+
+    def counted(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> Any:
+        nonlocal posts
+        posts += 1
+        return session_post(self, *args, **kwargs)
+
+    def direct(*args: object) -> None:
+        raise AssertionError("the direct path was taken")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "post", counted)
+    monkeypatch.setattr(_transport.Transport, "_request", direct)
+    await kms.list_keys()
+    await kms.list_keys()
+    assert posts == 2
+    assert len(fake.requests) == 2
+    assert all(request.signature_ok for request in fake.requests)
 
 
 # --- transport failures end to end: retried as transient ----------------------------------
@@ -822,6 +895,11 @@ async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
 needs_tls_in_tls = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="an https:// endpoint through an https:// proxy"
 )
+# aiohttp gives a proxy a TLS context of its own from 3.13 (refused before: see below)
+needs_proxy_tls = pytest.mark.skipif(
+    not hasattr(aiohttp.TCPConnector, _transport._PROXY_REQUEST_METHOD),
+    reason="proxies_config's TLS settings need aiohttp 3.13",
+)
 
 
 @pytest.fixture(params=["http", pytest.param("https", marks=needs_tls_in_tls)])
@@ -835,6 +913,7 @@ async def endpoint(
     return await https(ca.server_context()) if request.param == "https" else fake
 
 
+@needs_proxy_tls
 async def test_proxy_ca_bundle_is_what_the_proxys_certificate_is_checked_against(
     endpoint: FakeKMS, ca: TestCA, tmp_path: Path
 ) -> None:
@@ -857,6 +936,7 @@ async def test_proxy_ca_bundle_is_what_the_proxys_certificate_is_checked_against
         await proxy.stop()
 
 
+@needs_proxy_tls
 @pytest.mark.parametrize("form", ["pair", "one file"])
 async def test_proxy_client_cert_is_presented_to_the_proxy(
     form: str, endpoint: FakeKMS, ca: TestCA, tmp_path: Path
@@ -905,6 +985,19 @@ def test_bad_proxies_config_is_refused_naming_it(
 ) -> None:
     with pytest.raises(error, match=f"^proxies_config.*{message}"):
         https_client("https://kms.example.test", proxies_config=config)
+
+
+@pytest.mark.parametrize("key", ["proxy_ca_bundle", "proxy_client_cert"])
+def test_proxy_tls_settings_are_refused_with_an_aiohttp_older_than_3_13(
+    key: str, ca: TestCA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 3.13 aiohttp checks a proxy's certificate with the endpoint's settings only:
+    a proxy CA bundle or client certificate would be ignored, not applied."""
+    monkeypatch.delattr(aiohttp.BaseConnector, _transport._PROXY_REQUEST_METHOD, raising=False)
+    cert, key_file = ca.client_certificate()
+    value = str(ca.bundle) if key == "proxy_ca_bundle" else (str(cert), str(key_file))
+    with pytest.raises(ValueError, match=r"^proxies_config: .* need aiohttp 3\.13 or newer \("):
+        https_client("https://kms.example.test", proxies_config={key: value})
 
 
 def test_proxies_config_without_tls_settings_changes_nothing() -> None:
