@@ -194,11 +194,14 @@ def _service_model() -> Any:
 @functools.cache
 def _operations() -> tuple[dict[str, Operation], frozenset[str]]:
     service = _service_model()
+    known = frozenset(service.operation_names)
     table = {}
     for name, (handler, quota, prepare) in _HANDLERS.items():
+        if name not in known:  # an older botocore's model, without it: KMS as that model knows it
+            continue
         parse = compile_request(service.operation_model(name).input_shape)
         table[TARGET_PREFIX + name] = Operation(name, parse, handler, quota, prepare)
-    return table, frozenset(service.operation_names)
+    return table, known
 
 
 # --- shared checks ----------------------------------------------------------------------------

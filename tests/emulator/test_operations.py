@@ -917,6 +917,35 @@ def test_alias_identifiers_only_where_the_reference_allows_them() -> None:
     }
 
 
+def test_an_older_botocore_model_serves_the_operations_it_has(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiokms allows botocore releases whose KMS model predates some operations
+    (GetKeyLastUsage came late): LocalKMS starts and serves KMS as that model has it."""
+    from aiokms.emulator import _operations
+
+    full = _kms_model()
+
+    class Older:
+        operation_names = [name for name in full.operation_names if name != "GetKeyLastUsage"]
+
+        def operation_model(self, name: str) -> Any:
+            if name not in self.operation_names:
+                raise botocore.exceptions.OperationNotFoundError(name)  # type: ignore[attr-defined]
+            return full.operation_model(name)
+
+    monkeypatch.setattr(_operations, "_service_model", lambda: Older())
+    _operations._operations.cache_clear()
+    try:
+        backend = Backend(key_store())
+        assert backend.operation(TARGET + "DescribeKey").name == "DescribeKey"
+        with pytest.raises(KMSError) as caught:
+            backend.operation(TARGET + "GetKeyLastUsage")
+        assert caught.value.code == "UnknownOperationException"
+    finally:
+        _operations._operations.cache_clear()
+
+
 def test_every_operation_is_served() -> None:
     """All the operations of botocore's KMS model; an operation a newer model adds that
     LocalKMS does not serve answers UnsupportedOperationException, naming it."""
