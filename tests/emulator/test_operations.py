@@ -927,7 +927,7 @@ def test_an_older_botocore_model_serves_the_operations_it_has(
     full = _kms_model()
 
     class Older:
-        operation_names = [name for name in full.operation_names if name != "GetKeyLastUsage"]
+        operation_names = tuple(name for name in full.operation_names if name != "GetKeyLastUsage")
 
         def operation_model(self, name: str) -> Any:
             if name not in self.operation_names:
