@@ -254,7 +254,7 @@ class Attempts:
         self._state = _TURN
         self._limiter: RateLimiter | None = None  # whose ticket this attempt holds
         self._ticket: float | None = None
-        self._holding = _NO_HOLD  # whether its turn holds the limiter's probes
+        self._holding = _NO_HOLD  # how its turn holds the limiter's probes (see _HOLDING)
         self._sent_at = 0.0
         self._last_cost = 0  # retry tokens this call's last retry took from the retry quota
         self.attempt = 1
