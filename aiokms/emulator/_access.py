@@ -389,17 +389,7 @@ def _named(
             "does not exist",
         )
     alias = ident if ident.startswith("alias/") else _alias_of_arn(ident)
-    return _resolve(store, ident), alias
-
-
-def _resolve(store: KeyStore, ident: str) -> Key:
-    """``store.resolve(ident)``, in fewer steps for the name of an alias that exists (the
-    key it targets, as :meth:`KeyStore.alias_target` finds it)."""
-    if ident.startswith("alias/"):
-        alias = store.aliases.get(ident)
-        if alias is not None:
-            return store.resolve(alias.target, aliases=False)
-    return store.resolve(ident)
+    return store.resolve(ident), alias
 
 
 def _alias_of_arn(ident: str) -> str | None:
@@ -423,7 +413,7 @@ def authorize(store: KeyStore, operation: str, params: Params, caller: Caller) -
         and not params.get("GrantTokens")
     ):  # the common case, in short: one key named by KeyId, in the caller's own account
         alias = ident if ident.startswith("alias/") else _alias_of_arn(ident)
-        _check(store, _resolve(store, ident), caller, _ACTIONS[operation], params, alias)
+        _check(store, store.resolve(ident), caller, _ACTIONS[operation], params, alias)
         return
     foreign = caller.account != store.account_id
     if operation in _IAM_ONLY:
