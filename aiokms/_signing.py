@@ -34,6 +34,7 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "hmac_hex",
     "signing_key",
     "string_to_sign",
 ]
@@ -67,6 +68,16 @@ def _key_states(
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
     return inner, outer
+
+
+def hmac_hex(key_states: tuple[hashlib._Hash, hashlib._Hash], message: bytes) -> str:
+    """The hex HMAC-SHA256 of ``message`` under the key whose two states :func:`_key_states`
+    made; the states are copied, not changed, so a day's may be kept and used again."""
+    inner = key_states[0].copy()
+    inner.update(message)
+    outer = key_states[1].copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
 
 
 def canonical_uri(path: str, *, normalize: bool = True) -> str:
@@ -202,10 +213,10 @@ class Signer:
         """The ``Authorization`` header value for an already canonical request."""
         datestamp = amz_date[:8]
         scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
-        inner, outer = _key_states(secret_key, datestamp, self.region, self.service)
-        inner.update(string_to_sign(amz_date, scope, creq).encode())
-        outer.update(inner.digest())
-        signature = outer.hexdigest()
+        signature = hmac_hex(
+            _key_states(secret_key, datestamp, self.region, self.service),
+            string_to_sign(amz_date, scope, creq).encode(),
+        )
         return (
             f"{ALGORITHM} Credential={access_key}/{scope}, "
             f"SignedHeaders={signed_headers}, Signature={signature}"

@@ -31,7 +31,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiokms._signing import ALGORITHM, _key_states, canonical_request, string_to_sign
+from aiokms._signing import (
+    ALGORITHM,
+    _key_states,
+    canonical_request,
+    hmac_hex,
+    string_to_sign,
+)
 from aiokms.emulator._errors import KMSError
 
 __all__ = ["MAX_SKEW", "Identity", "SigV4Verifier"]
@@ -233,14 +239,10 @@ class SigV4Verifier:
         signed = [(name, value) for name in names for value in values.get(name, ("",))]
         creq, _ = canonical_request(method, path, query, signed, hashlib.sha256(body).hexdigest())
         sts = string_to_sign(amz_date, scope, creq)
-        inner, outer = self._key_states(identity, datestamp, region)
-        inner = inner.copy()
-        inner.update(sts.encode())
-        outer = outer.copy()
-        outer.update(inner.digest())
+        expected = hmac_hex(self._key_states(identity, datestamp, region), sts.encode())
         # compare_digest refuses str with non-ASCII characters (TypeError): such a signature
         # is simply not the one expected
-        if not signature.isascii() or not hmac.compare_digest(outer.hexdigest(), signature):
+        if not signature.isascii() or not hmac.compare_digest(expected, signature):
             raise _invalid(_MISMATCH)
         return identity, region
 
