@@ -6,9 +6,10 @@ of its timeline. The ``--hdr-out`` file holds them (each in the HdrHistogram enc
 text) with the run's counters (and each bucket's: operations, errors, KMS requests, throttles,
 retries) and its start on the wall clock. Merging adds the histograms bucket by bucket and the
 counters one by one, so the merged percentiles are those of every operation of every run, to
-3 significant digits: never an average of percentiles, and the counts are exact. Timeline
-buckets are placed by wall-clock time, so runs started together (``--start-at``) on several
-processes or machines line up.
+3 significant digits: never an average of percentiles, and the counts are exact. A percentile
+is taken at the rank one run's report takes it (the nearest rank, ``ceil(q * n)``), so a
+merged percentile lies between the runs' own. Timeline buckets are placed by wall-clock time,
+so runs started together (``--start-at``) on several processes or machines line up.
 
 The merged report has the shape of one run's (:func:`~aiokms.cli.bench._measure.summarize`),
 with ``runs`` (how many were merged) and ``latency_source: "hdr"``.
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from aiokms.cli.bench._measure import KMS_COUNTS, Recorder, bucket_width
+from aiokms.cli.bench._measure import KMS_COUNTS, Recorder, bucket_width, nearest_rank
 
 __all__ = ["FORMAT", "ceil_share", "hdr_available", "latency_ms", "merge", "run_document"]
 
@@ -120,17 +121,39 @@ def latency_ms(histogram: Any) -> dict[str, float]:
     def ms(us: float) -> float:
         return round(us / 1000, 3)
 
-    at = histogram.get_value_at_percentile
+    p50, p90, p95, p99, p999 = _quantiles(histogram, (0.50, 0.90, 0.95, 0.99, 0.999))
     return {
         "min": ms(histogram.get_min_value()),
         "mean": ms(histogram.get_mean_value()),
-        "p50": ms(at(50.0)),
-        "p90": ms(at(90.0)),
-        "p95": ms(at(95.0)),
-        "p99": ms(at(99.0)),
-        "p99.9": ms(at(99.9)),
+        "p50": ms(p50),
+        "p90": ms(p90),
+        "p95": ms(p95),
+        "p99": ms(p99),
+        "p99.9": ms(p999),
         "max": ms(histogram.get_max_value()),
     }
+
+
+def _quantiles(histogram: Any, qs: Sequence[float]) -> list[int]:
+    """The ``qs`` quantiles (0 < q <= 1) of a histogram that is not empty, at the ranks a run's
+    report takes them (:func:`~aiokms.cli.bench._measure.nearest_rank`): for each, the highest
+    value equivalent to the one of that rank.
+
+    Not hdrhistogram's ``get_value_at_percentile``: it rounds ``q * n`` to the nearest whole
+    rank, one lower than the report's when the fraction is below a half (p99 of 273 values:
+    the 270th, where the report takes the 271st). In a sparse tail that is a lower value: one
+    run merged alone would not give its own p99, and two runs merged could give a p99 below
+    both of theirs.
+    """
+    count = histogram.get_total_count()
+    wanted = sorted({nearest_rank(q, count) for q in qs})
+    at: dict[int, int] = {}
+    for step in histogram.get_recorded_iterator():
+        while wanted and step.total_count_to_this_value >= wanted[0]:
+            at[wanted.pop(0)] = step.value_iterated_to
+        if not wanted:
+            break
+    return [at[nearest_rank(q, count)] for q in qs]
 
 
 def merge(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -244,14 +267,18 @@ def _merge_timelines(documents: Sequence[dict[str, Any]], start: float) -> list[
     for i in range(max(rows) + 1):
         row = rows.get(i, {"ops": 0, "errors": 0, **dict.fromkeys(KMS_COUNTS, 0), "latency": None})
         hist = row["latency"]
-        has = hist is not None and hist.get_total_count() > 0
+        p50, p99 = (
+            (round(us / 1000, 3) for us in _quantiles(hist, (0.50, 0.99)))
+            if hist is not None and hist.get_total_count() > 0
+            else (None, None)
+        )
         timeline.append(
             {
                 "t": round(i * width, 3),
                 "ops": row["ops"],
                 "ops_per_s": round(row["ops"] / width, 1),
-                "p50_ms": round(hist.get_value_at_percentile(50.0) / 1000, 3) if has else None,
-                "p99_ms": round(hist.get_value_at_percentile(99.0) / 1000, 3) if has else None,
+                "p50_ms": p50,
+                "p99_ms": p99,
                 "errors": row["errors"],
                 **{name: row[name] for name in KMS_COUNTS},
             }

@@ -21,6 +21,7 @@ __all__ = [
     "Recorder",
     "bucket_width",
     "error_code",
+    "nearest_rank",
     "percentile",
     "summarize",
     "thresholds",
@@ -32,12 +33,18 @@ KMS_COUNTS = ("kms_requests", "throttles", "retries")
 """The client's counters in each timeline bucket, in :attr:`Recorder.kms`'s order."""
 
 
+def nearest_rank(q: float, count: int) -> int:
+    """The rank (from 1) of the nearest-rank ``q`` quantile (0 < q <= 1) of ``count`` values:
+    ``ceil(q * count)``, within 1 to ``count``. A merged report (``_hdr``) takes the same rank
+    of its histograms, so its percentiles lie between those of the runs merged."""
+    return min(max(1, math.ceil(q * count)), max(count, 1))
+
+
 def percentile(ordered: Sequence[float], q: float) -> float:
     """The nearest-rank ``q`` quantile (0 < q <= 1) of sorted values; 0.0 when empty."""
     if not ordered:
         return 0.0
-    rank = max(1, math.ceil(q * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    return ordered[nearest_rank(q, len(ordered)) - 1]
 
 
 @dataclass(slots=True)

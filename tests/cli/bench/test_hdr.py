@@ -140,3 +140,38 @@ def test_merge_adds_throttles_and_retries_bucket_by_bucket() -> None:
             del bucket[name]
     rows = _hdr.merge(docs)["timeline"]
     assert sum(row["throttles"] for row in rows) == 6 and sum(row["ops"] for row in rows) == 20
+
+
+def test_merged_percentiles_are_nearest_rank_as_a_runs_are() -> None:
+    """A run's report takes the nearest rank (``ceil(q * n)``); its merge takes the same rank,
+    not hdrhistogram's own (``round(q * n)``), which in a run's sparse tail is a value lower:
+    here p99 of 273 values is the 271st (5 ms), not the 270th (1 ms)."""
+    latencies = [0.001] * 270 + [0.005] * 3
+    report, recorder = run(latencies, 0)
+    assert report["latency_ms"]["p99"] == 5.0
+    merged = _hdr.merge([_hdr.run_document(report, recorder, started_at=0.0)])
+    for name in ("min", "p50", "p90", "p95", "p99", "p99.9", "max"):
+        assert merged["latency_ms"][name] == pytest.approx(report["latency_ms"][name], rel=1e-3)
+
+
+def test_a_merged_percentile_lies_between_the_runs() -> None:
+    """Each run's p99 is 8 ms (its 179th of 180 values); of the 360 merged values the 357th
+    is 8 ms too, where hdrhistogram's rank, the 356th, is 2 ms: below both runs'."""
+    documents = []
+    for started_at in (0.0, 1.0):
+        report, recorder = run([0.002] * 178 + [0.008] * 2, 20)
+        assert report["latency_ms"]["p99"] == 8.0
+        documents.append(_hdr.run_document(report, recorder, started_at=started_at))
+    merged = _hdr.merge(documents)
+    assert merged["latency_ms"]["p99"] == pytest.approx(8.0, rel=1e-3)
+
+
+def test_merged_timeline_percentiles_are_nearest_rank_as_a_runs_are() -> None:
+    # 60 values in one bucket: p99 is the 60th (ceil 59.4), hdrhistogram's the 59th
+    report, recorder = run([0.001] * 59 + [0.005], 0, elapsed=0.04)
+    [row] = report["timeline"]
+    assert row["p99_ms"] == 5.0
+    merged = _hdr.merge([_hdr.run_document(report, recorder, started_at=0.0)])
+    [merged_row] = merged["timeline"]
+    for name in ("p50_ms", "p99_ms"):
+        assert merged_row[name] == pytest.approx(row[name], rel=1e-3)
