@@ -28,12 +28,7 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   own requests tells whether the limiter fills its quota alone (overdriven, a quota throttles
   about one request in two) or holds a share of one that others fill (its overdrive is a
   small part of what the quota takes, and few of its requests are throttled): fewer than one
-  throttle per three successes, and the small-rate rule below does not apply. Nor does it
-  after a start-up that ends with a second without a throttle: alone, the limiter's
-  overdrive fills the quota, which throttles it at once. (When a fleet's processes start
-  together, each start-up meets the whole fleet's overdrive, about a throttle per success,
-  as one alone would; one whose first requests were all throttled starts slowly, goes on
-  until a calm second ends it, and without this kept to a tenth of its share, simulated.)
+  throttle per three successes, and the small-rate rule below does not apply.
 * Congestion avoidance. On a throttle the rate drops to 0.7x the rate in force (or the measured
   rate of responses, if lower), remembered as ``w_max``; the CUBIC curve
   ``C * (t - t_fail - K)^3 + w_max`` with ``K = cbrt(w_max * 0.3 / C)`` then lets it climb
@@ -430,10 +425,8 @@ class RateLimiter:
         recent, current = self._start_recent
         self._start_recent = (recent, current + 1)
         if successes >= STARTUP_SUCCESSES and now - self._start_throttled_at >= STARTUP_CALM:
-            # the quota has taken this rate for a while: no cut, the line from here. Nor has
-            # the start-up found a quota it fills alone: that one throttles an overdrive at once
+            # the quota has taken this rate for a while: no cut, the line from here
             self._start_successes = None
-            self._alone = False
             return self._cut(self.rate, self.rate, now)
         return self._start_up_rate(now)
 

@@ -688,30 +688,6 @@ def test_a_start_up_throttled_seldom_shares_its_quota_and_regains_by_the_square_
     assert limiter.rate == pytest.approx(w_max)
 
 
-def test_a_start_up_that_ends_calm_shares_its_quota_and_regains_by_the_square_root() -> None:
-    """A start-up sends at twice the rate its requests succeed at. A quota the limiter fills
-    alone throttles that at once; a second without a throttle means others fill it (this
-    process's overdrive is a small part of what it takes), however many throttles came
-    before. Simulated, a process of a fleet of 100 whose first requests were all throttled
-    ended its start-up so at 6.6/s, and the small-rate rule held it at 0.1 of its fair share
-    for the whole run."""
-    limiter = switched_on_cold(4, 0.3)
-    for i in range(4):  # as often throttled as not: a quota filled alone, it seems so far
-        limiter.on_response(True, 0.3 + 0.01 * i, 0.29)
-    for i in range(5):  # then its own successes, 5/s
-        limiter.on_response(False, 0.4 + 0.2 * i, 0.39 + 0.2 * i)
-    assert limiter._start_successes == 9
-    limiter.on_response(False, 1.4, 1.39)  # the tenth, over a second after the last throttle
-    assert limiter._start_successes is None  # the start-up is over, with no cut
-    assert limiter.rate == pytest.approx(2 * 10 / 1.18)  # as the ninth success set it
-    limiter.on_response(True, 2.45, 2.44)  # past the grace, the quota pushes back: a cut
-    cut_to, w_max = limiter.rate, limiter._w_max
-    assert cut_to == pytest.approx(0.7 * w_max)
-    assert regain_of(cut_to) > 1.0  # what the small-rate rule would take
-    limiter.on_response(False, 2.45 + 0.45 * math.sqrt(cut_to / 200))
-    assert limiter.rate == pytest.approx(w_max)
-
-
 def test_the_line_is_set_afresh_at_every_cut() -> None:
     limiter = cut_from(128.0)
     steady(limiter, 160, 2.00625, 3.4)  # more gets through now: the measured rate climbs
