@@ -22,8 +22,10 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   1,000/s). It ends at a throttle once it has counted 10 successes over 50 ms or more, with a
   cut from the rate of those successes -- what the quota let through, which would fill it,
   and overfill it where other processes share it (TCP's slow start ends with a cut too) --
-  or, when a second goes by without a throttle, at the rate it has reached. A limiter whose
-  quota first pushes back after half a second or more of replies has measured its rate
+  or, when a second goes by without a throttle, at the rate it has reached (no cut, so no
+  grace follows: with a few callers, most of them in backoff, a start-up can go a second
+  without a throttle at twice the quota's rate, and the next throttles must cut). A limiter
+  whose quota first pushes back after half a second or more of replies has measured its rate
   already and skips the start-up: a plain cut. How often the quota throttled the start-up's
   own requests tells whether the limiter fills its quota alone (overdriven, a quota throttles
   about one request in two) or holds a share of one that others fill (its overdrive is a
@@ -425,9 +427,12 @@ class RateLimiter:
         recent, current = self._start_recent
         self._start_recent = (recent, current + 1)
         if successes >= STARTUP_SUCCESSES and now - self._start_throttled_at >= STARTUP_CALM:
-            # the quota has taken this rate for a while: no cut, the line from here
+            # the quota has taken this rate for a while: no cut, the line from here, and no
+            # grace (nothing was cut, so a throttle from now on is no late echo of a cut)
             self._start_successes = None
-            return self._cut(self.rate, self.rate, now)
+            rate = self._cut(self.rate, self.rate, now)
+            self._grace_until = now
+            return rate
         return self._start_up_rate(now)
 
     def _start_up_rate(self, now: float) -> float:

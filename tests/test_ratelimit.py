@@ -575,6 +575,22 @@ def test_a_second_without_a_throttle_ends_the_start_up_where_it_is() -> None:
     assert limiter._w_max == pytest.approx(limiter.rate)
 
 
+def test_a_throttle_right_after_a_calm_end_cuts() -> None:
+    """A calm second ends the start-up without a cut, so no grace follows it: the grace
+    ignores late echoes of the congestion a cut answered, and there was none. (With a few
+    callers, most of them in backoff, a start-up can go a second without a throttle at a
+    rate twice the quota's; with a grace after it, 8 callers alone at 5/s met throttles for
+    that grace without a cut: up to 28% of their requests throttled after 2 s, simulated
+    with the real client and LocalKMS.)"""
+    limiter = switched_on_cold(30, 1.0)
+    limiter.on_response(False, 1.03)  # a second without a throttle: the end, no cut
+    assert limiter._start_successes is None
+    calm = limiter.rate
+    limiter.on_response(True, 1.05, 1.04)  # sent after the end: the quota pushes back
+    assert limiter.rate == pytest.approx(0.7 * limiter._w_max)
+    assert limiter.rate < calm
+
+
 def test_the_start_up_counts_only_replies_to_its_own_requests() -> None:
     """Requests sent before the switch (slow start's overshoot) met the quota's burst: their
     late successes say nothing of its rate."""
