@@ -16,6 +16,7 @@ Run from the repository root::
 
     python benchmarks/small_quotas.py                     # 5, 10, 20, 100/s; 30 seeds
     python benchmarks/small_quotas.py --quotas 20 --seeds 100
+    python benchmarks/small_quotas.py --callers 8           # a few callers, mostly in backoff
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from tests import virtual_time
 CALLERS = 64
 
 
-async def run(quota: float, seconds: float, seed: int) -> dict[str, Any]:
+async def run(quota: float, seconds: float, seed: int, callers: int = CALLERS) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     async with (
         LocalKMS(
@@ -57,7 +58,7 @@ async def run(quota: float, seconds: float, seed: int) -> dict[str, Any]:
     ):
         key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
         result, settled = await asyncio.gather(
-            virtual_time.load(lambda: kms.describe_key(KeyId=key_id), CALLERS, seconds),
+            virtual_time.load(lambda: kms.describe_key(KeyId=key_id), callers, seconds),
             virtual_time.stats_at(kms, 2.0),
         )
         end = kms.stats()
@@ -74,13 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quotas", default="5,10,20,100", help="requests/s, comma list")
     parser.add_argument("--seeds", type=int, default=30, help="runs per quota, seeds 0, 1, ...")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of a run (10)")
+    parser.add_argument("--callers", type=int, default=CALLERS, help=f"callers ({CALLERS})")
     args = parser.parse_args(argv)
     for quota in (float(q) for q in args.quotas.split(",") if q):
         started = time.monotonic()
-        results = [virtual_time.run(run(quota, args.seconds, seed)) for seed in range(args.seeds)]
+        results = [
+            virtual_time.run(run(quota, args.seconds, seed, args.callers))
+            for seed in range(args.seeds)
+        ]
         failing = [r for r in results if r["failed"]]
         print(
-            f"64 callers at {quota:g}/s: runs with failed calls {len(failing)}/{len(results)} "
+            f"{args.callers} callers at {quota:g}/s: "
+            f"runs with failed calls {len(failing)}/{len(results)} "
             f"({sum(r['failed'] for r in failing)} calls); throttled "
             f"{max(r['throttled_share'] for r in results):.1%} max, "
             f"{max(r['late_throttled_share'] for r in results):.1%} after 2 s "
