@@ -966,6 +966,23 @@ def test_a_throttled_describe_key_never_slows_generate_data_key(seed: int) -> No
     assert described.ok_late <= 10 * 3 + 10  # DescribeKey's quota: 10/s and a second's burst
 
 
+async def describing(
+    quota: float, callers: int, seed: int
+) -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
+    """``callers`` callers of DescribeKey against its quota of ``quota``/s for 10 s: their
+    load, and the client's stats after the first 2 s and at the end."""
+    async with (
+        local_kms({"DescribeKey": quota}, seed) as local,
+        client_of_local(local, seed) as kms,
+    ):
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+        result, settled = await asyncio.gather(
+            load(lambda: kms.describe_key(KeyId=key_id), callers, 10.0),
+            stats_at(kms, 2.0),
+        )
+        return result, settled, kms.stats()
+
+
 @pytest.mark.parametrize("quota", [5.0, 10.0, 20.0, 100.0])
 @pytest.mark.parametrize("seed", range(5))
 def test_64_callers_against_a_small_quota_lose_no_call_with_the_defaults(
@@ -974,20 +991,7 @@ def test_64_callers_against_a_small_quota_lose_no_call_with_the_defaults(
     """The limiter finds a small quota and holds callers in line for their turns: no call
     spends all its attempts on throttles, and once the first 2 s are over (the first burst
     against an unknown quota) at most 10% of requests are throttled."""
-
-    async def run() -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
-        async with (
-            local_kms({"DescribeKey": quota}, seed) as local,
-            client_of_local(local, seed) as kms,
-        ):
-            key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-            result, settled = await asyncio.gather(
-                load(lambda: kms.describe_key(KeyId=key_id), 64, 10.0),
-                stats_at(kms, 2.0),
-            )
-            return result, settled, kms.stats()
-
-    result, settled, end = virtual_time.run(run())
+    result, settled, end = virtual_time.run(describing(quota, 64, seed))
     assert result.failed == Counter()
     assert result.ok_late >= 0.9 * quota * 8
     late_throttles = end.throttles - settled.throttles
@@ -1003,20 +1007,7 @@ def test_a_few_callers_against_a_small_quota_are_throttled_seldom_after_the_star
     start-up ends with a calm second at twice the quota's rate. The throttles that follow
     must cut it (no grace follows a start-up that cut nothing): with a grace, these seeds had
     26% and 25% of their requests throttled after the first 2 s, and lost calls."""
-
-    async def run() -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
-        async with (
-            local_kms({"DescribeKey": 5.0}, seed) as local,
-            client_of_local(local, seed) as kms,
-        ):
-            key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-            result, settled = await asyncio.gather(
-                load(lambda: kms.describe_key(KeyId=key_id), 8, 10.0),
-                stats_at(kms, 2.0),
-            )
-            return result, settled, kms.stats()
-
-    result, settled, end = virtual_time.run(run())
+    result, settled, end = virtual_time.run(describing(5.0, 8, seed))
     assert result.failed == Counter()
     late_throttles = end.throttles - settled.throttles
     assert late_throttles <= 0.10 * (end.requests - settled.requests)
