@@ -1,4 +1,4 @@
-"""64 callers against small quotas: the real client and LocalKMS on virtual time, many seeds.
+"""Callers against small quotas: the real client and LocalKMS on virtual time, many seeds.
 
 What it is for: the failed calls of ``throttling.py``'s small-quota case are rare events (a
 call throttled on every one of its attempts), which real runs of 10 s each cannot count
@@ -10,7 +10,9 @@ LocalKMS holds a second's worth of its quota and answers in 1-4 ms (``latency``,
 
 Reported per quota, over ``--seeds`` runs of ``--seconds``: runs with a failed call (and how
 many calls failed), the largest throttled share of requests and of those after the first 2 s.
-Targets (issue "Quotas as KMS meters them"): no failed call, at most 10% throttled after 2 s.
+Targets (issue "Quotas as KMS meters them", for 64 callers, ``--callers``' default): no failed
+call, at most 10% throttled after 2 s. A few callers, most of them in backoff after the first
+burst, do not meet them yet at 5/s (benchmarks/README.md).
 
 Run from the repository root::
 
