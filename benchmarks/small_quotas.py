@@ -24,8 +24,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import asyncio
-import random
 import sys
 import time
 from pathlib import Path
@@ -33,37 +31,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiokms
-from aiokms.emulator import LocalKMS
 from tests import virtual_time
 
 CALLERS = 64
 
 
 async def run(quota: float, seconds: float, seed: int, callers: int = CALLERS) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    async with (
-        LocalKMS(
-            quotas={"DescribeKey": quota},
-            monotonic=loop.time,
-            latency=0.001,
-            jitter=0.003,
-            seed=seed,
-        ) as local,
-        aiokms.KMSClient(
-            region_name=local.region,
-            endpoint_url=local.endpoint_url,
-            credentials=local.credentials,
-            clock=loop.time,
-            _random=random.Random(seed).random,
-        ) as kms,
-    ):
-        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-        result, settled = await asyncio.gather(
-            virtual_time.load(lambda: kms.describe_key(KeyId=key_id), callers, seconds),
-            virtual_time.stats_at(kms, 2.0),
-        )
-        end = kms.stats()
+    result, settled, end = await virtual_time.describing(quota, callers, seed, seconds)
     return {
         "failed": sum(result.failed.values()),
         "throttled_share": end.throttles / max(end.requests, 1),

@@ -9,13 +9,11 @@ import importlib.util
 import itertools
 import logging
 import math
-import random
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -33,12 +31,11 @@ from aiokms._ratelimit import (
     RateLimiter,
     RateLimiters,
 )
-from aiokms.emulator import LocalKMS
 from tests import virtual_time
 from tests.fake_kms import FakeKMS, client_of, failing_twice
 from tests.fault_server import FaultServer, fault_client
 from tests.helpers import BOUND, FrozenClock, assert_idle, limiter_of, until
-from tests.virtual_time import Load, load, stats_at
+from tests.virtual_time import Load, client_of_local, describing, load, local_kms
 
 
 def steady(
@@ -914,24 +911,6 @@ def test_the_map_makes_limiters_as_told_and_shows_them() -> None:
 # --- a client's limiters against LocalKMS's quotas, on virtual time ------------------------
 
 
-def local_kms(quotas: dict[str, float], seed: int) -> LocalKMS:
-    """LocalKMS metering ``quotas`` on the running loop's clock, 1-4 ms round trips."""
-    loop = asyncio.get_running_loop()
-    return LocalKMS(quotas=quotas, monotonic=loop.time, latency=0.001, jitter=0.003, seed=seed)
-
-
-def client_of_local(local: LocalKMS, seed: int, **options: Any) -> aiokms.KMSClient:
-    """A client of ``local`` with the defaults (adaptive, 3 attempts) on the loop's clock."""
-    return aiokms.KMSClient(
-        region_name=local.region,
-        endpoint_url=local.endpoint_url,
-        credentials=local.credentials,
-        clock=asyncio.get_running_loop().time,
-        _random=random.Random(seed).random,
-        **options,
-    )
-
-
 async def mixed(seed: int, describers: int) -> tuple[Load, Load, aiokms.ClientStats]:
     """64 callers of GenerateDataKey against a 400/s quota, and ``describers`` callers of
     DescribeKey against its own quota of 10/s, for 5 s."""
@@ -964,23 +943,6 @@ def test_a_throttled_describe_key_never_slows_generate_data_key(seed: int) -> No
     assert generated.ok_late >= 0.9 * 400 * 3  # over the last 3 s, 90% of the quota or more
     assert generated.ok_late >= 0.95 * alone.ok_late
     assert described.ok_late <= 10 * 3 + 10  # DescribeKey's quota: 10/s and a second's burst
-
-
-async def describing(
-    quota: float, callers: int, seed: int
-) -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
-    """``callers`` callers of DescribeKey against its quota of ``quota``/s for 10 s: their
-    load, and the client's stats after the first 2 s and at the end."""
-    async with (
-        local_kms({"DescribeKey": quota}, seed) as local,
-        client_of_local(local, seed) as kms,
-    ):
-        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-        result, settled = await asyncio.gather(
-            load(lambda: kms.describe_key(KeyId=key_id), callers, 10.0),
-            stats_at(kms, 2.0),
-        )
-        return result, settled, kms.stats()
 
 
 @pytest.mark.parametrize("quota", [5.0, 10.0, 20.0, 100.0])

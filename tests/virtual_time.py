@@ -18,6 +18,7 @@ would arrive late in virtual time, never be lost.)
 from __future__ import annotations
 
 import asyncio
+import random
 import selectors
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiokms
+from aiokms.emulator import LocalKMS
 
 T = TypeVar("T")
 
@@ -102,3 +104,38 @@ async def stats_at(kms: aiokms.KMSClient, seconds: float) -> aiokms.ClientStats:
     """``kms.stats()`` once ``seconds`` have passed on the running loop's clock."""
     await asyncio.sleep(seconds)
     return kms.stats()
+
+
+def local_kms(quotas: dict[str, float], seed: int) -> LocalKMS:
+    """LocalKMS metering ``quotas`` on the running loop's clock, 1-4 ms round trips."""
+    loop = asyncio.get_running_loop()
+    return LocalKMS(quotas=quotas, monotonic=loop.time, latency=0.001, jitter=0.003, seed=seed)
+
+
+def client_of_local(local: LocalKMS, seed: int, **options: Any) -> aiokms.KMSClient:
+    """A client of ``local`` with the defaults (adaptive, 3 attempts) on the loop's clock."""
+    return aiokms.KMSClient(
+        region_name=local.region,
+        endpoint_url=local.endpoint_url,
+        credentials=local.credentials,
+        clock=asyncio.get_running_loop().time,
+        _random=random.Random(seed).random,
+        **options,
+    )
+
+
+async def describing(
+    quota: float, callers: int, seed: int, seconds: float = 10.0
+) -> tuple[Load, aiokms.ClientStats, aiokms.ClientStats]:
+    """``callers`` callers of DescribeKey against its quota of ``quota``/s for ``seconds``:
+    their load, and the client's stats after the first 2 s and at the end."""
+    async with (
+        local_kms({"DescribeKey": quota}, seed) as local,
+        client_of_local(local, seed) as kms,
+    ):
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+        result, settled = await asyncio.gather(
+            load(lambda: kms.describe_key(KeyId=key_id), callers, seconds),
+            stats_at(kms, 2.0),
+        )
+        return result, settled, kms.stats()
