@@ -22,14 +22,9 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   1,000/s). It ends at a throttle once it has counted 10 successes over 50 ms or more, with a
   cut from the rate of those successes -- what the quota let through, which would fill it,
   and overfill it where other processes share it (TCP's slow start ends with a cut too) --
-  or, when a second goes by without a throttle, at the rate of the replies it got over that
-  second: what the quota took, not what the start-up allowed. (Callers waiting for their
-  last attempt hold a start-up at the rate that succeeds, below, so it can go a second
-  without a throttle; its allowance, twice that, jumps when they have gone, and a calm end
-  there set 8 callers alone at 5/s at 8/s.) No cut, so no grace follows: the next throttles
-  are the quota pushing back, and cut. The start-up's requests lag its allowance while it
-  climbs: callers in line since it was low sleep long steps (:meth:`RateLimiter.sleep_for`)
-  and wake late, which spares a fleet starting together some of its overdrive. A limiter
+  or, when a second goes by without a throttle, at the rate it has reached (no cut, so no
+  grace follows: with a few callers, most of them in backoff, a start-up can go a second
+  without a throttle at twice the quota's rate, and the next throttles must cut). A limiter
   whose quota first pushes back after half a second or more of replies has measured its rate
   already and skips the start-up: a plain cut. How often the quota throttled the start-up's
   own requests tells whether the limiter fills its quota alone (overdriven, a quota throttles
@@ -93,12 +88,7 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   or a background task; one who gives up passes its token on (:meth:`RateLimiter.refund`),
   and a request that got no reply gives its place in slow start's window back
   (:meth:`RateLimiter.on_lost`). The bucket saves up at most 50 ms of its rate, not the SDKs'
-  full second, so callers coming back together (from a backoff after a failure, or a lull in
-  their work) do not burst into a quota that just pushed back; and a cut spends what it saved.
-  (A process of a fleet whose callers are fewer than its rate allows saves a full bucket; at
-  a throttle its callers' retries, queued at once, went in that burst, were throttled again
-  and cut it twice more within 35 ms: a simulated fleet of 32 sharing 100,000/s then got
-  86% of the quota, and lost calls.)
+  full second, so callers back from a backoff do not burst into a quota that just pushed back.
 * Probing costs throttles, and no call should pay for them with its last attempt. A caller
   whose call fails if its request is throttled (its last attempt, after a throttle) holds the
   limiter's probes for the last four intervals before its turn
@@ -150,7 +140,7 @@ SLOW_START_LIMIT = 256  # ... until a throttle, or this many: then off until a t
 FIRST_RTT = 0.005  # seconds: slow start's guess at a round trip before the first reply
 RTT_GAIN = 0.125  # weight of each round trip in the smoothed one (TCP's SRTT)
 STARTUP_GAIN = 2.0  # the start-up sends at this many times the rate that succeeds
-STARTUP_CALM = 1.0  # seconds without a throttle that end the start-up at what got through
+STARTUP_CALM = 1.0  # seconds without a throttle that end the start-up where it is
 GRACE_INTERVALS = 10  # no second cut for requests sent within this many intervals of a cut ...
 GRACE_REGAIN = 0.7  # ... nor longer than this share of the time the line takes to regain it
 SAFE_SHARE = 0.8  # while a call's last attempt waits, the rate stays at or below this x w_max
@@ -325,8 +315,8 @@ class RateLimiter:
             self._issued += 1.0  # its place in the window is free again
 
     def _capacity(self) -> float:
-        # A short burst only: with a second's worth (the SDKs' choice), callers coming back
-        # together (from a backoff, or a lull) overrun the quota right after a cut.
+        # A short burst only: with a second's worth (the SDKs' choice), callers that sat out
+        # a backoff come back all at once and overrun the quota right after a cut.
         return max(self.rate * BURST_SECONDS, 1.0)
 
     def _refill(self, now: float) -> None:
@@ -437,12 +427,10 @@ class RateLimiter:
         recent, current = self._start_recent
         self._start_recent = (recent, current + 1)
         if successes >= STARTUP_SUCCESSES and now - self._start_throttled_at >= STARTUP_CALM:
-            # the quota has taken what was sent for a while: no cut, the line from the rate of
-            # its replies (all successes), and no grace (nothing was cut, so a throttle from
-            # now on is no late echo of a cut)
+            # the quota has taken this rate for a while: no cut, the line from here, and no
+            # grace (nothing was cut, so a throttle from now on is no late echo of a cut)
             self._start_successes = None
-            reached = min(self.rate, self._responses.rate(now))
-            rate = self._cut(reached, reached, now)
+            rate = self._cut(self.rate, self.rate, now)
             self._grace_until = now
             return rate
         return self._start_up_rate(now)
@@ -468,11 +456,8 @@ class RateLimiter:
         return count / (half + elapsed) if count >= STARTUP_SUCCESSES else 0.0
 
     def _cut(self, current: float, new_rate: float, now: float) -> float:
-        """Cut from ``current`` to ``new_rate`` (never higher): the curve, line and grace.
-        What the bucket saved is spent: no burst into a quota that just pushed back."""
+        """Cut from ``current`` to ``new_rate`` (never higher): the curve, line and grace."""
         new_rate = min(new_rate, current)
-        self._refill(now)
-        self._issued = min(self._issued, self._reserved)
         self._w_max = current
         scale = self._scale = SCALE * min(1.0, max(current, MIN_RATE) / RECOVERY_RATE)
         self._inflection = (current * (1 - BETA) / scale) ** (1 / 3)

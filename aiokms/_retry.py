@@ -10,8 +10,7 @@ client, or ``benchmarks/limiter_sim.py`` on a virtual clock) runs like this::
     reply:    step = attempts.on_reply(None or classify(...), now)
     no reply: step = attempts.on_no_reply(classify(None, None, error), now)
                                          DONE: return the reply; GIVE_UP: raise the last
-                                         failure; WAIT: sleep attempts.delay (a backoff, or
-                                         0 after a throttle in adaptive mode), ask again
+                                         failure; WAIT: back off, then ask next_step again
     cancelled anywhere: attempts.cancel(now)
 
 The machine keeps the count of attempts and what the call's last retry cost, takes its turn in
@@ -30,17 +29,6 @@ leaves the quota 5 tokens poorer and a long outage drains it. The quota (500 tok
 failing endpoint from being hammered by every caller's retries at once. Between
 attempts the caller sleeps :func:`backoff` seconds: full jitter over an exponential ceiling
 capped at 20 s, as the AWS SDKs' standard mode does.
-
-Except after a throttle in adaptive mode: there the retry takes its turn in its quota's
-limiter at once. The limiter, which the throttle has just switched on or told of the quota's
-push-back, paces it at the rate the quota takes, behind the callers already waiting. A
-backoff on top (the SDKs' adaptive mode keeps it) leaves the limiter without callers just
-when it measures its quota: a start-up whose callers all sit out a backoff counts few
-successes over a long time, and in a simulated fleet of 100 a process whose first requests
-were all throttled measured 6.5 requests/s and kept to a tenth of its share. Without it, no
-process of the simulated fleets of 4, 100 and 1,000 fell below two-thirds of its share, and
-fewer calls were lost to three throttles (benchmarks/README.md). Other failures back off as
-in standard mode: a failing endpoint says nothing of the rate a quota takes.
 
 Pure: the random source and the time are parameters; nothing here sleeps or reads a clock.
 """
@@ -384,12 +372,7 @@ class Attempts:
             self.out_of_retry_quota = True
             return Step.GIVE_UP
         self._last_cost = cost
-        if failure is _THROTTLE and policy.limiters is not None:
-            # adaptive mode: the limiter the throttle has just switched on, or told of the
-            # quota's push-back, paces the retry at the rate the quota takes: no backoff
-            self.delay = 0.0
-        else:
-            self.delay = backoff(self.attempt, policy.random)
+        self.delay = backoff(self.attempt, policy.random)
         self.attempt += 1
         self._state = _BACKOFF
         return Step.WAIT

@@ -392,23 +392,22 @@ def test_the_bucket_saves_at_most_50_ms_of_its_rate() -> None:
     assert waits[4:] == pytest.approx([(i + 1 - burst) / rate for i in range(4, 7)])
 
 
-def test_a_cut_spends_what_the_bucket_has_saved() -> None:
-    """No burst into a quota that just pushed back: callers fewer than the rate allows
-    leave the bucket full, and the retries of throttled calls, queued at once, would go in
-    that burst (a simulated fleet of 32 sharing 100,000/s was cut three times in 35 ms,
-    got 86% of the quota and lost calls)."""
+def test_a_cut_shrinks_what_the_bucket_has_saved() -> None:
     limiter = RateLimiter(0.0)
     steady(limiter, 128, 0.0, 2.0)
     limiter.on_response(True, 2.0)
     steady(limiter, 128, 2.0078125, 7.0)  # back on the plateau (K is 4.58 s at 128/s)
-    assert limiter.rate > 128
+    before = limiter.rate
+    assert before > 128
     assert [limiter.wait(ticket, 7.1) for ticket in tickets(limiter, 6, 7.1)].count(0.0) == 6
-    limiter.on_response(True, 7.2, 7.2)  # the bucket is full again, 6 tokens and more
+    limiter.on_response(True, 7.2, 7.2)  # the bucket is full again: 0.05 x the old rate
     after = limiter.rate
     assert after == pytest.approx(0.7 * 128)
+    burst = 0.05 * after
     held = tickets(limiter, 6, 7.2)
     waits = [limiter.wait(ticket, 7.2) for ticket in held]
-    assert waits == pytest.approx([(i + 1) / after for i in range(6)])  # one per interval
+    assert math.floor(0.05 * before) > waits.count(0.0) == math.floor(burst)
+    assert waits[-1] == pytest.approx((6 - burst) / after)
 
 
 def test_short_waits_are_slept_whole_and_long_ones_in_halves() -> None:
@@ -564,27 +563,22 @@ def test_the_start_up_waits_for_50_ms_and_10_successes() -> None:
     assert few.rate == pytest.approx(0.7 * 10 / 1.04)
 
 
-def test_a_second_without_a_throttle_ends_the_start_up_at_the_rate_that_got_through() -> None:
-    """No cut, and not at the start-up's allowance (twice that): what the quota took for a
-    second is what was sent. (Callers waiting for their last attempt hold a start-up at the
-    rate its requests succeed at; its allowance jumps when they have gone, and a calm end
-    there set 8 callers alone at 5/s at 8/s: 17% of their requests throttled after the first
-    2 s, simulated with the real client and LocalKMS.)"""
+def test_a_second_without_a_throttle_ends_the_start_up_where_it_is() -> None:
     limiter = switched_on_cold(30, 1.0)  # 30/s, no throttle since the one that switched it on
     assert limiter._start_successes == 30
-    allowed = limiter.rate
     limiter.on_response(False, 1.03)  # 1.01 s after that throttle
     assert limiter._start_successes is None
-    assert limiter.rate == pytest.approx(limiter.measured_rate)  # no cut: what got through
-    assert limiter.rate == pytest.approx(30, rel=0.1) and allowed > 60
+    assert limiter.rate == pytest.approx(2 * 31 / 0.98)  # no cut: where the start-up was
     assert limiter._w_max == pytest.approx(limiter.rate)
 
 
 def test_a_throttle_right_after_a_calm_end_cuts() -> None:
     """A calm second ends the start-up without a cut, so no grace follows it: the grace
-    ignores late echoes of the congestion a cut answered, and there was none. (With a grace
-    after it, 8 callers alone at 5/s met throttles for that grace without a cut: up to 28%
-    of their requests throttled after 2 s, simulated with the real client and LocalKMS.)"""
+    ignores late echoes of the congestion a cut answered, and there was none. (With a few
+    callers, most of them in backoff, a start-up can go a second without a throttle at a
+    rate twice the quota's; with a grace after it, 8 callers alone at 5/s met throttles for
+    that grace without a cut: up to 28% of their requests throttled after 2 s, simulated
+    with the real client and LocalKMS.)"""
     limiter = switched_on_cold(30, 1.0)
     limiter.on_response(False, 1.03)  # a second without a throttle: the end, no cut
     assert limiter._start_successes is None
@@ -971,11 +965,10 @@ def test_64_callers_against_a_small_quota_lose_no_call_with_the_defaults(
 def test_a_few_callers_against_a_small_quota_are_throttled_seldom_after_the_start_up(
     seed: int,
 ) -> None:
-    """8 callers against 5/s: the first burst leaves half of them on their last attempt,
-    holding the start-up at the rate that succeeds, and it ends with a calm second. It must
-    end at what got through, and the throttles that follow must cut (no grace follows a
-    start-up that cut nothing): with a grace, these seeds had 26% and 25% of their requests
-    throttled after the first 2 s, and lost calls."""
+    """8 callers against 5/s: most of them sit in backoff after the first burst, and the
+    start-up ends with a calm second at twice the quota's rate. The throttles that follow
+    must cut it (no grace follows a start-up that cut nothing): with a grace, these seeds had
+    26% and 25% of their requests throttled after the first 2 s, and lost calls."""
     result, settled, end = virtual_time.run(describing(5.0, 8, seed))
     assert result.failed == Counter()
     late_throttles = end.throttles - settled.throttles
@@ -1036,9 +1029,9 @@ def test_limiter_sim_staggered_clients_start_late_by_up_to_the_stagger() -> None
 
 def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
     sim = _limiter_sim()
-    options = sim.Options(5, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (20.0, *[100.0] * 4))
-    sparse, *dense = sim.run(options, 0)["throttled_shares"]
-    assert 0 < max(dense) < sparse  # 420/s against 400/s: the sparse sender loses more
+    options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
+    dense, sparse = sim.run(options, 0)["throttled_shares"]
+    assert 0 < dense < sparse  # 450/s against 400/s: the sparse sender loses more
 
 
 def test_limiter_sim_buckets_hold_one_request_at_least() -> None:
@@ -1051,25 +1044,11 @@ def test_limiter_sim_no_process_of_a_fleet_is_held_far_below_its_share() -> None
     """Seed 44 of the fleet of 4 against a bucket of a second's worth: one process's
     start-up, its callers in backoff after the first burst, ended at a fifth of its fair
     share, and the small-rate rule and holds from the back of its queue kept it there for the
-    whole run (0.14 of fair). The start-up's few throttles say the quota is shared."""
+    whole run (0.14 of fair). The start-up's few throttles now say the quota is shared."""
     sim = _limiter_sim()
     options = sim.Options(4, 16, 400.0, 10.0, 1e-4, (0.001, 0.004), burst=1.0)
     result = sim.run(options, 44)
     assert min(result["fair_share_ratios"]) > 0.6
-
-
-def test_limiter_sim_a_fleet_process_whose_first_requests_were_all_throttled_gets_its_share() -> (
-    None
-):
-    """Seed 1 of a fleet of 100 sharing 10,000/s: one process's 16 first requests were all
-    throttled. Its callers sat out their backoffs, its start-up counted a few successes over
-    2.5 s and ended calm at 6.5/s, taken as alone, and it kept to 0.06-0.12 of its share
-    however long the run. Retried in the limiter's line at once, its start-up measures the
-    quota as the others' do."""
-    sim = _limiter_sim()
-    options = sim.Options(100, 16, 10_000.0, 4.0, 1e-4, (0.001, 0.004))
-    result = sim.run(options, 1)
-    assert min(result["fair_share_ratios"]) > 0.5
 
 
 @pytest.mark.parametrize("quota", [5.0, 10.0, 20.0])
