@@ -33,8 +33,11 @@ Run from the repository root::
     python benchmarks/limiter_sim.py --cores 1 --stagger 0.01  # ... starting 0-10 ms apart
     python benchmarks/limiter_sim.py --case small --burst 1    # 64 callers, 5 to 100/s
     python benchmarks/limiter_sim.py --case fleets --runs 5    # 32 and 1,000 clients
+    python benchmarks/limiter_sim.py --clients 100 --workers 16 --quota 300 --stagger 1
     python benchmarks/limiter_sim.py --held-rates 300 50 50 50  # who the quota throttles
 
+``--clients N --workers W`` runs N clients of W workers each at ``--quota`` instead of a case:
+a fleet whose every process has a share of a few requests a second, say.
 ``--held-rates`` holds each client's limiter at a fixed rate instead (no adaptation) and
 prints each client's throttled share: how the quota itself treats senders of unequal rates.
 """
@@ -183,26 +186,29 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         sent = work(client, clock[0])
         at(sent + rng.uniform(*options.latency) / 2, ("server", task, client))
 
-    def client(make: Callable[[float], RateLimiter] = RateLimiter) -> Client:
+    def new_client(make: Callable[[float], RateLimiter] = RateLimiter) -> Client:
         limiters = RateLimiters(make)
         return Client(RetryPolicy(MAX_ATTEMPTS, limiters=limiters, random=rng.random))
 
+    def held_at(rate: float) -> Callable[[float], RateLimiter]:
+        return lambda _now: HeldRate(rate)
+
     if options.held_rates:
-        clients = [client(lambda _now, rate=rate: HeldRate(rate)) for rate in options.held_rates]
+        clients = [new_client(held_at(rate)) for rate in options.held_rates]
     else:
-        clients = [client() for _ in range(options.clients)]
-    for client in clients:
+        clients = [new_client() for _ in range(options.clients)]
+    for each in clients:
         start = rng.uniform(0.0, options.stagger) if options.stagger else 0.0
         for _ in range(options.workers):
-            at(start + rng.uniform(0.0, 0.001), (worker(client), None))
+            at(start + rng.uniform(0.0, 0.001), (worker(each), None))
     while events:
         now, _, what = heapq.heappop(events)
         clock[0] = now
         if what[0] == "server":
-            _, task, client = what
+            _, task, sender = what
             throttled = not admit(now)
             back = now + rng.uniform(*options.latency) / 2
-            at(work(client, back), (task, throttled))
+            at(work(sender, back), (task, throttled))
         else:
             resume(*what)
 
@@ -217,6 +223,7 @@ def run(options: Options, seed: int) -> dict[str, Any]:
         "throttled_share": sum(c.throttled for c in clients) / max(requests, 1),
         "late_throttled_share": sum(c.late_throttled for c in clients) / max(late, 1),
         "failed": sum(c.failed for c in clients),
+        "calls": sum(c.ok + c.failed for c in clients),
         "fair_share_ratios": [c.ok / options.seconds / fair for c in clients],
         "throttled_shares": [c.throttled / max(c.requests, 1) for c in clients],
     }
@@ -226,11 +233,13 @@ def summarize(results: list[dict[str, Any]]) -> str:
     goodput = [r["goodput_share"] for r in results]
     throttled = [r["throttled_share"] for r in results]
     failing = [r for r in results if r["failed"]]
+    failed = sum(r["failed"] for r in results)
+    lost = f" ({failed:,} of {sum(r['calls'] for r in results):,} calls)" if failed else ""
     line = (
         f"goodput {min(goodput):.1%} min, {statistics.median(goodput):.1%} median; "
         f"throttled {max(throttled):.1%} max, "
         f"{max(r['late_throttled_share'] for r in results):.1%} after {SETTLE:g} s; "
-        f"runs with failed calls {len(failing)}/{len(results)}"
+        f"runs with failed calls {len(failing)}/{len(results)}{lost}"
     )
     if len(results[0]["fair_share_ratios"]) == 1:
         return line
@@ -265,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         "--held-rates", type=float, nargs="+", metavar="RATE", help="one client per rate, held"
     )
     parser.add_argument(
+        "--clients", type=int, help="this many clients at --quota instead of a --case"
+    )
+    parser.add_argument("--workers", type=int, default=16, help="each --clients' workers (16)")
+    parser.add_argument(
         "--burst", type=float, default=0.1, help="s of quota the bucket holds (0.1; KMS: 1)"
     )
     parser.add_argument(
@@ -278,7 +291,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.held_rates:
         return held(args)
-    if args.case == "small":
+    if args.clients is not None:
+        if args.clients < 1 or args.workers < 1:
+            parser.error("--clients and --workers must be at least 1")
+        cases = [
+            (
+                f"{args.clients} x {args.workers} at {args.quota:,g}/s",
+                args.clients,
+                args.workers,
+                args.quota,
+            )
+        ]
+    elif args.case == "small":
         cases = [(f"64 workers at {q}/s", 1, 64, float(q)) for q in (5, 10, 20, 100)]
     elif args.case == "fleets":
         cases = [(f"fleet of {n} x 16 at 100,000/s", n, 16, 100_000.0) for n in (32, 1000)]

@@ -1051,6 +1051,27 @@ def test_limiter_sim_no_process_of_a_fleet_is_held_far_below_its_share() -> None
     assert min(result["fair_share_ratios"]) > 0.6
 
 
+def test_limiter_sim_runs_a_fleet_given_on_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim = _limiter_sim()
+    argv = ["--clients", "3", "--workers", "2", "--quota", "50", "--runs", "1", "--seconds", "1"]
+    assert sim.main(argv) == 0
+    assert capsys.readouterr().out.startswith("3 x 2 at 50/s: goodput ")
+    with pytest.raises(SystemExit):
+        sim.main(["--clients", "0"])
+    assert "--clients and --workers must be at least 1" in capsys.readouterr().err
+
+
+def test_limiter_sim_counts_the_calls_that_failed() -> None:
+    sim = _limiter_sim()
+    result = sim.run(sim.Options(2, 4, 100.0, 1.0, 1e-4, (0.001, 0.004)), 0)
+    assert result["calls"] > result["failed"] >= 0
+    one = {**result, "failed": 3, "calls": 1200}
+    assert "runs with failed calls 1/1 (3 of 1,200 calls)" in sim.summarize([one])
+    assert "calls)" not in sim.summarize([{**one, "failed": 0}])
+
+
 @pytest.mark.parametrize("quota", [5.0, 10.0, 20.0])
 def test_limiter_sim_64_callers_at_a_small_quota_lose_no_call(quota: float) -> None:
     sim = _limiter_sim()
