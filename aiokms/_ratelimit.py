@@ -54,12 +54,12 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   for its rate (from about 15 to 59/s, 0.7 of its climb back is shorter than ten
   intervals), a throttle once it is most of the way back is the quota pushing back again,
   and cuts: the rate cannot climb through a quota that still throttles. Below 20/s ten
-  intervals last seconds, and a quota that throttles a second after the cut is full, not
-  drained by the old rate: a fleet whose processes each had a few requests a second of
-  their quota went on overdriving it through those seconds (simulated: 100 processes of 16
-  callers sharing 300/s, 17.4% of the requests throttled after the first 2 s; with the
-  half second 11.6%), and a few callers alone at 5 or 10/s were throttled no more often
-  with the half second than without it.
+  intervals last seconds, far longer than a quota shared with others takes to answer a cut:
+  a fleet whose processes each had a few requests a second of their quota went on
+  overdriving it through those seconds (simulated: 100 processes of 16 callers sharing
+  300/s, 17.4% of the requests throttled after the first 2 s; with the half second 11.6%),
+  and a few callers alone at 5 or 10/s, whose quota refills more slowly after a cut, were
+  throttled no more often with the half second than without it.
 * The rate climbs back along the CUBIC curve or along a line from the rate of the last cut,
   whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
