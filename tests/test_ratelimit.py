@@ -501,17 +501,16 @@ def test_a_throttle_sent_after_the_grace_cuts_again() -> None:
 
 @pytest.mark.parametrize("rate", [2.0, 5.0, 11.2, 19.0])
 def test_the_grace_lasts_half_a_second_at_most(rate: float) -> None:
-    """Below 20/s ten intervals last seconds; a quota that throttles a second after the cut
-    is full, not drained by the old rate: a fleet whose processes had a few requests a second
-    each of their quota went on overdriving it through such graces (simulated: 100 processes
-    sharing 300/s, 17.4% of requests throttled after the first 2 s; 11.6% with the half
-    second)."""
+    """Below 20/s ten intervals last seconds, far longer than a quota shared with others takes
+    to answer a cut: a fleet whose processes had a few requests a second each of their quota
+    went on overdriving it through such graces (simulated: 100 processes sharing 300/s, 17.4%
+    of requests throttled after the first 2 s; 11.6% with the half second)."""
     limiter = cut_from(rate)  # cut at t=2
     cut_to = limiter.rate
     assert GRACE_INTERVALS / cut_to > 0.5 and 0.7 * regain_of(cut_to) > 0.5
     limiter.on_response(True, 2.6, 2.49)  # sent within half a second of the cut: no cut
     assert limiter.rate == cut_to
-    limiter.on_response(True, 2.6, 2.5)  # sent half a second after it: the quota, full
+    limiter.on_response(True, 2.6, 2.5)  # sent half a second after it: past the grace, a cut
     assert limiter.rate < cut_to
 
 
