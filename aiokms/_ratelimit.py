@@ -310,8 +310,7 @@ class RateLimiter:
         cut, or the rate cut to, whichever is higher; in the start-up, the rate its requests
         succeed at (not twice it)."""
         if self._start_successes is not None:  # what got through so far, not twice it
-            through = max(self._start_successes, 1) / max(now - self._on_at, STARTUP_WINDOW)
-            return max(through, self._start_window(now))
+            return self._start_through(now)
         return max(self._cut_rate, SAFE_SHARE * self._w_max)
 
     def refund(self, now: float) -> None:
@@ -449,10 +448,14 @@ class RateLimiter:
         return self._start_up_rate(now)
 
     def _start_up_rate(self, now: float) -> float:
-        successes = self._start_successes or 0
+        return STARTUP_GAIN * self._start_through(now)
+
+    def _start_through(self, now: float) -> float:
+        """The rate the start-up's requests succeed at: its successes since the switch, over
+        STARTUP_WINDOW at least, or those of the last window where that is higher."""
         # one success before the first, or the start-up could not begin; none after
-        since_on = max(successes, 1) / max(now - self._on_at, STARTUP_WINDOW)
-        return STARTUP_GAIN * max(since_on, self._start_window(now))
+        since_on = max(self._start_successes or 0, 1) / max(now - self._on_at, STARTUP_WINDOW)
+        return max(since_on, self._start_window(now))
 
     def _start_window(self, now: float) -> float:
         """The start-up's successes/s over the last STARTUP_WINDOW (0 with fewer than
