@@ -51,7 +51,7 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   cuts its window once per round trip). Without this, the burst of throttles one overload
   produces would cut the rate many times over, and a quota that refills only a little
   faster than the new rate needs a few intervals to stop throttling. Where the line is quick
-  for its rate (from about 15 to 59/s, 0.7 of its climb back is shorter than ten
+  for its rate (from about 15 to 48/s, 0.7 of its climb back is shorter than ten
   intervals), a throttle once it is most of the way back is the quota pushing back again,
   and cuts: the rate cannot climb through a quota that still throttles. Below 20/s ten
   intervals last seconds, far longer than a quota shared with others takes to answer a cut:
@@ -63,28 +63,33 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
 * The rate climbs back along the CUBIC curve or along a line from the rate of the last cut,
   whichever is higher (RFC 9438's CUBIC likewise runs a line beside its curve, its
   "Reno-friendly region"). CUBIC alone takes ``K`` (about 7 s at 400/s) to climb back after a
-  cut. The line regains a 0.7x cut in 0.45 s when the rate cut to is 200 requests/s or more,
-  and below that in a time that shrinks with the square root of the rate: 0.32 s at 100/s,
-  0.23 s at 50/s. Its slope is set afresh at every cut. Why the square root: processes
+  cut. The line regains a 0.7x cut in 0.6 s when the rate cut to is 200 requests/s or more,
+  and below that in a time that shrinks with the square root of the rate: 0.42 s at 100/s,
+  0.3 s at 50/s. Its slope is set afresh at every cut. Why the square root: processes
   sharing one quota, each with its own limiter, are cut about equally often whatever their
   shares (the quota's token bucket throttles a sparse sender's requests more often than a
   dense one's). A line in proportion to the rate then leaves every share where chance put
   it -- at the start-up, which rests on a dozen successes or so, or later -- while one that
   grows less than in proportion lets a smaller share climb back faster, in proportion to
   itself, than a larger one, so the shares even out (measured, in benchmarks/README.md).
-  Above 200/s the line keeps to 0.45 s, so a large rate regains a cut no slower than it did
-  (with the square root there too, a cut to 1,400/s took 1.2 s). Why not quicker: each
+  Above 200/s the line keeps to 0.6 s, so a large rate regains a cut in well under a second
+  (with the square root there too, a cut to 1,400/s would take 1.6 s). Why not quicker: each
   process of a fleet is throttled about once per climb back, whatever its share, so a
-  quicker line throttles more. Four processes sharing 400/s, simulated, had 4.0% of their
-  requests throttled after the start-up with a line of 0.3 s, and 2.7% with 0.45 s; runs
-  in which some call spent its three attempts on throttles went from 13 in 60 to 3, and the
-  shares stayed as even (benchmarks/README.md).
+  quicker line throttles more, and a call fails where its three attempts each meet a
+  throttle. Four processes sharing 400/s, simulated, had 4.0% of their requests throttled
+  after the start-up with a line of 0.3 s, 2.7% with 0.45 s and 2.0% with 0.6 s; runs in
+  which some call spent its three attempts on throttles went from 13 in 60 to 3 with
+  0.45 s, and from 16 in 480 to 6 with 0.6 s (a fleet of 100 sharing 10,000/s: 188 calls
+  lost in 50 runs, 80 with 0.6 s). Why not slower: a process learns where it stands only
+  from its own throttles, so with fewer of them the shares even out more slowly (the fleet
+  of 100's spread over 10 s grew a tenth with 0.6 s), and a client alone regains a cut
+  more slowly (benchmarks/README.md).
 * Below 20 requests/s -- KMS's control-plane quotas, 5 to 15/s for most operations -- the
   square root would regain a cut within a request or two, and a client alone against such a
   quota would see a third of its requests throttled or more (simulated). There the line
   regains a cut in
   ``0.3 s * (20 / rate)^4``, at most 40 intervals: 0.3 s at 20/s, 0.95 s at 15/s, 4 s at
-  10/s, 8 s at 5/s. (From about 24/s up the square root is the slower of the two: processes
+  10/s, 8 s at 5/s. (From about 22/s up the square root is the slower of the two: processes
   sharing a large quota keep to rates that high, and there a small share must climb back
   fast.) The rule applies to a limiter that fills its quota alone (as its start-up found):
   a process whose start-up left it a small share of a large quota, below 20/s, would
@@ -141,7 +146,7 @@ BURST_SECONDS = 0.05  # the most the bucket saves up, in seconds of its rate
 MIN_WINDOW = 0.01  # seconds: the shortest span a rate is measured over
 STARTUP_WINDOW = 0.05  # seconds: the start-up measures its success rate over this at least
 STARTUP_SUCCESSES = 10  # ... and over this many successes before it ends
-RECOVERY_SECONDS = 0.45  # after the start-up, the line regains a 0.7x cut in this time ...
+RECOVERY_SECONDS = 0.6  # after the start-up, the line regains a 0.7x cut in this time ...
 RECOVERY_RATE = 200.0  # ... when cut to this rate or more; below, sqrt(rate / this) times it
 SMALL_RATE = 20.0  # below this, a cut is regained in SMALL_SECONDS * (this / rate)^4 ...
 SMALL_SECONDS = 0.3

@@ -82,7 +82,7 @@ def cut_from_16() -> RateLimiter:
 
 def regain_of(rate: float) -> float:
     """The seconds the module docstring gives the line to regain a 0.7x cut to ``rate``."""
-    regain = 0.45 * math.sqrt(min(rate, 200.0) / 200.0)
+    regain = 0.6 * math.sqrt(min(rate, 200.0) / 200.0)
     return max(regain, min(40.0 / rate, 0.3 * (20.0 / rate) ** 4))
 
 
@@ -669,14 +669,18 @@ def test_a_limiter_that_measured_its_rate_skips_the_start_up() -> None:
 
 
 @pytest.mark.parametrize("rate", [50.0, 200.0, 800.0])
-def test_the_line_regains_a_cut_in_045_s_from_200_per_s_up_and_sooner_below(rate: float) -> None:
+def test_the_line_regains_a_cut_in_06_s_from_200_per_s_up_and_sooner_below(rate: float) -> None:
     limiter = cut_from(rate)
     cut_to, w_max = limiter.rate, limiter._w_max
-    # 0.19 s from 35/s, 0.38 s from 140/s, 0.45 s from 560/s
-    regain = 0.45 * math.sqrt(min(cut_to, 200.0) / 200.0)
+    # 0.25 s from 35/s, 0.5 s from 140/s, 0.6 s from 560/s
+    regain = 0.6 * math.sqrt(min(cut_to, 200.0) / 200.0)
     assert regain == pytest.approx(regain_of(cut_to))
+    # replies keep coming at the rate cut to: the measured rate, which caps the rate at twice
+    # itself, stays where it was
+    steady(limiter, cut_to, 2.0 + 1 / cut_to, 2.0 + regain / 2)
     limiter.on_response(False, 2.0 + regain / 2)
     assert limiter.rate == pytest.approx((cut_to + w_max) / 2)  # a line: halfway at half time
+    steady(limiter, cut_to, 2.0 + regain / 2 + 1 / cut_to, 2.0 + regain)
     limiter.on_response(False, 2.0 + regain)
     assert limiter.rate == pytest.approx(w_max)
     assert limiter.rate > cubic(regain, w_max)  # the line, not the curve
@@ -690,7 +694,7 @@ def test_below_20_per_s_the_line_regains_a_cut_slowly(rate: float, regain: float
     cut_to = limiter.rate
     assert cut_to == pytest.approx(0.7 * rate)
     assert regain_of(cut_to) == pytest.approx(regain, rel=1e-3)
-    assert regain > 0.45 * math.sqrt(cut_to / 200)  # slower than the square root
+    assert regain > 0.6 * math.sqrt(cut_to / 200)  # slower than the square root
     steady(limiter, rate, 2.0 + 1 / rate, 2.0 + regain)
     limiter.on_response(False, 2.0 + regain)
     assert limiter.rate == pytest.approx(rate, rel=1e-3)  # (the curve a hair above)
@@ -717,7 +721,7 @@ def test_a_start_up_the_quota_throttled_often_finds_its_small_rate_rule() -> Non
     cut_to, w_max = limiter.rate, limiter._w_max
     assert cut_to < 20.0
     assert regain_of(cut_to) > 1.0  # the small-rate rule's pace
-    limiter.on_response(False, 0.52 + 0.45 * math.sqrt(cut_to / 200))
+    limiter.on_response(False, 0.52 + 0.6 * math.sqrt(cut_to / 200))
     assert limiter.rate < cut_to + 0.2 * (w_max - cut_to)
 
 
@@ -729,7 +733,7 @@ def test_a_start_up_throttled_seldom_shares_its_quota_and_regains_by_the_square_
     limiter = start_up_ending_at(12, 0)  # the one throttle that ends it: 1 per 12 successes
     cut_to, w_max = limiter.rate, limiter._w_max
     assert cut_to < 20.0
-    regain = 0.45 * math.sqrt(cut_to / 200)
+    regain = 0.6 * math.sqrt(cut_to / 200)
     limiter.on_response(False, 0.52 + regain / 2)
     assert limiter.rate == pytest.approx((cut_to + w_max) / 2)
     limiter.on_response(False, 0.52 + regain)
@@ -751,6 +755,7 @@ def test_a_throttle_inside_the_grace_leaves_the_line_going() -> None:
     limiter = cut_from(200.0)
     cut_to, w_max = limiter.rate, limiter._w_max
     regain = regain_of(cut_to)
+    steady(limiter, cut_to, 2.0 + 1 / cut_to, 2.0 + regain / 2)  # replies go on
     limiter.on_response(False, 2.0 + regain / 2)
     halfway = (cut_to + w_max) / 2
     assert limiter.rate == pytest.approx(halfway)
@@ -758,6 +763,7 @@ def test_a_throttle_inside_the_grace_leaves_the_line_going() -> None:
     # an echo of the congestion the cut answered: no second cut, and the line goes on
     assert limiter.rate == pytest.approx(halfway)
     assert limiter._w_max == w_max
+    steady(limiter, cut_to, 2.0 + regain / 2 + 1 / cut_to, 2.0 + regain)
     limiter.on_response(False, 2.0 + regain)
     assert limiter.rate == pytest.approx(w_max)
 
