@@ -82,8 +82,8 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   0.45 s, and from 16 in 480 to 6 with 0.6 s (a fleet of 100 sharing 10,000/s: 188 calls
   lost in 50 runs, 80 with 0.6 s). Why not slower: a process learns where it stands only
   from its own throttles, so with fewer of them the shares even out more slowly (the fleet
-  of 100's spread over 10 s grew a tenth with 0.6 s), and a client alone regains a cut
-  more slowly (benchmarks/README.md).
+  of 100's spread over 10 s grew a tenth to a seventh with 0.6 s), and a client alone
+  regains a cut more slowly (benchmarks/README.md).
 * Below 20 requests/s -- KMS's control-plane quotas, 5 to 15/s for most operations -- the
   square root would regain a cut within a request or two, and a client alone against such a
   quota would see a third of its requests throttled or more (simulated). There the line
