@@ -18,7 +18,8 @@ its quota's adaptive limiter (:class:`~aiokms._ratelimit.RateLimiters`, adaptive
 reports every reply to it; it neither sleeps, sends nor reads a clock. A retry that is the
 call's last attempt after a throttle holds its limiter's probes for the last few intervals
 before its turn (one more throttle and the call fails): the rate does not climb past where the
-quota took what was sent until it has gone.
+quota took what was sent until it has gone, and while the limiter is measuring a quota that has
+let none of its requests through yet, it waits for the first (two seconds at most).
 
 After each failed attempt the driver asks :func:`classify` what kind of failure it was.
 Throttles and transient failures are retried while attempts remain and the client's
@@ -301,6 +302,8 @@ class Attempts:
         if self._holding == _WANTS_HOLD and limiter.hold_probes(self._ticket, now):
             self._holding = _HOLDING
         delay = limiter.sleep_for(self._ticket, now)
+        if delay <= 0 and self._holding == _HOLDING:  # a start-up nothing has got through yet
+            delay = limiter.proof_wait(now)
         if delay > 0:
             self.delay = delay
             return Step.WAIT

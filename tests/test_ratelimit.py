@@ -26,8 +26,11 @@ from aiokms._ratelimit import (
     HOLD_INTERVALS,
     INITIAL_WINDOW,
     MIN_WINDOW,
+    PROOF_LIMIT,
+    PROOF_POLL,
     SAFE_SHARE,
     SLOW_START_LIMIT,
+    START_SAFE_SHARE,
     RateLimiter,
     RateLimiters,
 )
@@ -810,17 +813,27 @@ def test_a_caller_on_its_last_attempt_holds_the_probes_until_it_has_gone() -> No
     assert limiter.rate > climbing  # the line and the curve go on where they were
 
 
-def test_in_the_start_up_a_hold_keeps_the_rate_at_what_gets_through() -> None:
+def test_in_the_start_up_a_hold_keeps_the_rate_at_half_what_gets_through() -> None:
     limiter = switched_on_cold(3, 0.12)  # 3 successes in the 0.1 s since the switch
     assert limiter.rate == pytest.approx(2 * 3 / 0.1)
     assert limiter.hold_probes(limiter.reserve(0.12), 0.12)
-    assert limiter.safe_rate(0.12) == pytest.approx(3 / 0.1)
-    assert limiter.rate == pytest.approx(3 / 0.1)  # not twice it
+    assert limiter.safe_rate(0.12) == pytest.approx(START_SAFE_SHARE * 3 / 0.1)
+    assert limiter.rate == pytest.approx(0.5 * 3 / 0.1)  # not twice it, nor all of it
     limiter.on_response(False, 0.13, 0.125)
-    assert limiter.rate == pytest.approx(4 / 0.11)
+    assert limiter.rate == pytest.approx(0.5 * 4 / 0.11)
     limiter.release_probes(0.13)
     limiter.on_response(False, 0.14, 0.135)
     assert limiter.rate == pytest.approx(2 * 5 / 0.12)  # the start-up overdrives again
+
+
+def test_before_its_first_success_a_start_up_asks_a_holder_to_wait_two_seconds_at_most() -> None:
+    limiter = switched_on_cold(0, 0.02)  # on at t=0.02; nothing has got through since
+    assert limiter.proof_wait(0.03) == PROOF_POLL  # ask again soon
+    assert limiter.proof_wait(0.02 + PROOF_LIMIT - 0.005) == pytest.approx(0.005)
+    assert limiter.proof_wait(0.02 + PROOF_LIMIT) == 0.0  # even 0.5/s has a token again
+    limiter.on_response(False, 0.05, 0.04)
+    assert limiter.proof_wait(0.05) == 0.0  # the quota has taken something: the hold's rate
+    assert cut_from(100.0).proof_wait(2.0) == 0.0  # no start-up
 
 
 def test_a_caller_holds_the_probes_only_in_the_last_intervals_before_its_turn() -> None:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 import aiokms
 from aiokms import errors
 from aiokms._quotas import SYMMETRIC
-from aiokms._ratelimit import RateLimiters
+from aiokms._ratelimit import PROOF_LIMIT, PROOF_POLL, RateLimiter, RateLimiters
 from aiokms._retry import (
     MAX_BACKOFF,
     QUOTA_CAPACITY,
@@ -566,6 +566,51 @@ def test_a_last_attempt_far_back_in_line_holds_the_probes_only_near_its_turn() -
     assert limiter._holds == 1  # it held them on the way to its turn ...
     attempts.sending(now)
     assert limiter._holds == 0  # ... until it went
+
+
+def cold_start_throttle(policy: RetryPolicy) -> tuple[Attempts, RateLimiter]:
+    """A call whose first attempt met its quota's first reply, a throttle at t=0.01: the
+    limiter goes on cold, in its start-up, nothing got through."""
+    attempts = policy.attempts(SYMMETRIC)
+    send(attempts, 0.0)
+    assert attempts.on_reply(Failure.THROTTLE, 0.01) is Step.WAIT
+    assert policy.limiters is not None
+    limiter = policy.limiters.get(SYMMETRIC)
+    assert limiter is not None and limiter._start_successes == 0
+    return attempts, limiter
+
+
+def test_a_last_attempt_waits_for_its_start_ups_first_success_token_or_not() -> None:
+    """Before its first success a start-up knows of nothing its quota takes: a call's last
+    attempt, whose turn has come, asks again until a success comes."""
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)  # the retry is the last
+    attempts, limiter = cold_start_throttle(policy)
+    now = 0.01 + attempts.delay
+    assert limiter.wait_for(now) == 0.0  # a token is there
+    for _ in range(5):
+        assert attempts.next_step(now) is Step.WAIT
+        assert attempts.delay == PROOF_POLL
+        now += attempts.delay
+    assert limiter._holds == 1
+    limiter.on_response(False, now, now - 0.005)  # another caller's request got through
+    assert attempts.next_step(now) is Step.SEND
+    attempts.sending(now)
+    assert limiter._holds == 0
+
+
+def test_a_last_attempt_waits_two_seconds_at_most_for_a_first_success() -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half)
+    attempts, _ = cold_start_throttle(policy)
+    now = 0.01 + attempts.delay
+    while attempts.next_step(now) is Step.WAIT:
+        assert 0 < attempts.delay <= PROOF_POLL
+        now += attempts.delay
+    assert now == pytest.approx(0.01 + PROOF_LIMIT)  # the quota's first throttle, plus 2 s
+
+
+def test_a_retry_that_is_not_the_last_never_waits_for_a_first_success() -> None:
+    attempts, _ = cold_start_throttle(adaptive())  # two attempts left
+    assert attempts.next_step(0.01 + attempts.delay) is Step.SEND
 
 
 @pytest.mark.parametrize("failure", [Failure.TRANSIENT, Failure.TIMEOUT])
