@@ -319,13 +319,12 @@ class RateLimiter:
         return True
 
     def proof_wait(self, now: float) -> float:
-        """How long a caller holding the probes should wait even once its token is issued:
-        in the start-up before its first success, until one comes (ask again after the wait
-        returned), at most PROOF_LIMIT seconds from the switch; otherwise 0."""
+        """How long a caller holding the probes may still have to wait once its token is
+        issued: in the start-up before its first success, until PROOF_LIMIT seconds from the
+        switch -- a success ends it, so ask again within PROOF_POLL; otherwise 0."""
         if self._start_successes != 0:  # no start-up (None), or a success has come
             return 0.0
-        left = self._on_at + PROOF_LIMIT - now
-        return min(left, PROOF_POLL) if left > 0 else 0.0
+        return max(self._on_at + PROOF_LIMIT - now, 0.0)
 
     def release_probes(self, now: float) -> None:
         """A caller :meth:`hold_probes` counted has sent its request, or given up."""

@@ -19,7 +19,8 @@ reports every reply to it; it neither sleeps, sends nor reads a clock. A retry t
 call's last attempt after a throttle holds its limiter's probes for the last few intervals
 before its turn (one more throttle and the call fails): the rate does not climb past where the
 quota took what was sent until it has gone, and while the limiter is measuring a quota that has
-let none of its requests through yet, it waits for the first (two seconds at most).
+let none of its requests through yet, it waits for the first (two seconds at most, and not where
+that might pass ``max_rate_wait``).
 
 After each failed attempt the driver asks :func:`classify` what kind of failure it was.
 Throttles and transient failures are retried while attempts remain and the client's
@@ -41,7 +42,7 @@ import random as _random
 from collections.abc import Callable
 
 from aiokms import errors
-from aiokms._ratelimit import RateLimiter, RateLimiters
+from aiokms._ratelimit import PROOF_POLL, RateLimiter, RateLimiters
 
 __all__ = [
     "Attempts",
@@ -176,7 +177,10 @@ class RetryPolicy:
         retry_quota: the client's retry budget (a fresh :class:`RetryQuota` by default).
         max_rate_wait: give up at once when a limiter that is on (after its quota's first
             throttle) would hold a call longer than this many seconds; ``None``: always wait.
-            The waits of a quota's slow start, a round trip or so, are not refused.
+            The waits of a quota's slow start, a round trip or so, are not refused; a call's
+            last attempt, which waits for its quota's first success where the limiter has
+            had none since it went on (two seconds at most), goes at once instead where that
+            wait might last longer than this.
         random: the source of backoff jitter, uniform in [0, 1).
     """
 
@@ -303,7 +307,9 @@ class Attempts:
             self._holding = _HOLDING
         delay = limiter.sleep_for(self._ticket, now)
         if delay <= 0 and self._holding == _HOLDING:  # a start-up nothing has got through yet
-            delay = limiter.proof_wait(now)
+            proof, limit = limiter.proof_wait(now), self._policy.max_rate_wait
+            if limit is None or proof <= limit:  # (where it might be longer: go, as before)
+                delay = min(proof, PROOF_POLL)
         if delay > 0:
             self.delay = delay
             return Step.WAIT

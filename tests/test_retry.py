@@ -608,6 +608,16 @@ def test_a_last_attempt_waits_two_seconds_at_most_for_a_first_success() -> None:
     assert now == pytest.approx(0.01 + PROOF_LIMIT)  # the quota's first throttle, plus 2 s
 
 
+@pytest.mark.parametrize(("max_rate_wait", "waits"), [(5.0, True), (1.0, False), (0.0, False)])
+def test_a_last_attempt_waits_for_a_first_success_only_within_max_rate_wait(
+    max_rate_wait: float, waits: bool
+) -> None:
+    policy = RetryPolicy(2, limiters=RateLimiters(), random=half, max_rate_wait=max_rate_wait)
+    attempts, _ = cold_start_throttle(policy)
+    now = 0.01 + attempts.delay  # 1.5 s of the two seconds are left
+    assert attempts.next_step(now) is (Step.WAIT if waits else Step.SEND)
+
+
 def test_a_retry_that_is_not_the_last_never_waits_for_a_first_success() -> None:
     attempts, _ = cold_start_throttle(adaptive())  # two attempts left
     assert attempts.next_step(0.01 + attempts.delay) is Step.SEND
