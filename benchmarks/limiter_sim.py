@@ -14,7 +14,10 @@ as ``throttling.py``'s fleet shares the machine with its server: a crowded start
 reaches the quota unevenly, as in real runs. With ``--stagger S`` each client starts at a
 random moment within S seconds: the real fleet's processes, woken together, send their first
 requests up to some 10 ms apart, and a late one finds the quota's burst taken and every one of
-its first requests throttled.
+its first requests throttled. With ``--jitter J`` a request whose limiter is on goes a random
+moment up to J intervals of its limiter's rate after its turn, as the timers of a loaded
+machine fire late: senders paced exactly, as by default, fall into step with each other, and
+the quota then throttles some more often than others whatever their rates (``--held-rates``).
 
 Reported, over ``--runs`` runs with seeds 0, 1, ...: the goodput as a share of the quota (calls
 still under way at the end are counted when they finish), the share of requests throttled (and
@@ -35,6 +38,7 @@ Run from the repository root::
     python benchmarks/limiter_sim.py --case fleets --runs 5    # 32 and 1,000 clients
     python benchmarks/limiter_sim.py --clients 100 --workers 16 --quota 300 --stagger 1
     python benchmarks/limiter_sim.py --held-rates 300 50 50 50  # who the quota throttles
+    python benchmarks/limiter_sim.py --held-rates 10 130 130 140 --jitter 1  # ... out of step
 
 ``--clients N --workers W`` runs N clients of W workers each at ``--quota`` instead of a case:
 a fleet whose every process has a share of a few requests a second, say.
@@ -91,6 +95,7 @@ class Options:
     cores: int = 0  # cores every client's work shares, besides its own; 0: no sharing
     stagger: float = 0.0  # seconds: each client starts at a random moment within this span
     burst: float = 0.1  # seconds of the quota its bucket holds (at least one request)
+    jitter: float = 0.0  # a request goes up to this many of its limiter's intervals late
 
 
 class HeldRate(RateLimiter):
@@ -158,6 +163,10 @@ def run(options: Options, seed: int) -> dict[str, Any]:
             if step is Step.GIVE_UP:
                 client.failed += 1
                 return
+            limiters = client.policy.limiters
+            limiter = limiters.get(SYMMETRIC) if limiters and options.jitter else None
+            if limiter is not None and limiter.enabled:  # its turn came; the timer fires late
+                yield ("sleep", rng.uniform(0.0, options.jitter / limiter.rate))
             attempts.sending(clock[0])
             throttled = yield ("send", client)
             client.requests += 1
@@ -271,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         "--stagger", type=float, default=0.0, help="s over which the clients' starts spread (0)"
     )
     parser.add_argument(
+        "--jitter", type=float, default=0.0, help="limiter intervals a send may go late (0)"
+    )
+    parser.add_argument(
         "--held-rates", type=float, nargs="+", metavar="RATE", help="one client per rate, held"
     )
     parser.add_argument(
@@ -322,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             cores=args.cores,
             stagger=args.stagger,
             burst=args.burst,
+            jitter=args.jitter,
         )
         results = [run(options, seed) for seed in range(args.runs)]
         print(f"{label}: {summarize(results)}", flush=True)
@@ -342,6 +355,7 @@ def held(args: argparse.Namespace) -> int:
         cores=args.cores,
         stagger=args.stagger,
         burst=args.burst,
+        jitter=args.jitter,
     )
     results = [run(options, seed) for seed in range(args.runs)]
     print(f"quota {args.quota:.0f}/s, {len(rates)} clients of 16 workers, held rates:")

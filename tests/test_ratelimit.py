@@ -4,6 +4,7 @@ client's, one per KMS quota, against LocalKMS's quotas on virtual time."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import importlib.util
 import itertools
@@ -1086,6 +1087,20 @@ def test_limiter_sim_held_rates_show_how_the_quota_treats_senders() -> None:
     options = sim.Options(2, 16, 400.0, 2.0, 1e-4, (0.001, 0.004), (380.0, 70.0))
     dense, sparse = sim.run(options, 0)["throttled_shares"]
     assert 0 < dense < sparse  # 450/s against 400/s: the sparse sender loses more
+
+
+def test_limiter_sim_jitter_takes_senders_out_of_step() -> None:
+    """Senders paced exactly fall into step, and the quota throttles the sparse one's
+    requests ten times as often as the others'; sent up to an interval late, about as often."""
+    sim = _limiter_sim()
+    rates = (10.0, 130.0, 130.0, 140.0)  # 410/s against 400/s
+    for seed in range(3):
+        in_step = sim.Options(4, 16, 400.0, 10.0, 1e-4, (0.001, 0.004), rates)
+        sparse, *dense = sim.run(in_step, seed)["throttled_shares"]
+        assert sparse > 5 * max(dense) > 0
+        out_of_step = dataclasses.replace(in_step, jitter=1.0)
+        sparse, *dense = sim.run(out_of_step, seed)["throttled_shares"]
+        assert sparse <= 2 * max(dense)
 
 
 def test_limiter_sim_buckets_hold_one_request_at_least() -> None:
