@@ -66,14 +66,15 @@ that quota's limiter only. A limiter goes through three phases, as a TCP connect
   cut. The line regains a 0.7x cut in 0.6 s when the rate cut to is 200 requests/s or more,
   and below that in a time that shrinks with the square root of the rate: 0.42 s at 100/s,
   0.3 s at 50/s. Its slope is set afresh at every cut. Why the square root: processes
-  sharing one quota, each with its own limiter, are cut about equally often whatever their
-  shares (senders that pace their requests exactly fall into step, and the quota's token
-  bucket then throttles a sparse sender's requests more often than a dense one's; sent out of
-  step, as on a loaded machine, about as often: simulated). A line in proportion to the rate
-  then leaves every share where chance put it -- at the start-up, which rests on a dozen
-  successes or so, or later -- while one that grows less than in proportion lets a smaller
-  share climb back faster, in proportion to itself, than a larger one, so the shares even out
-  (measured, in benchmarks/README.md).
+  sharing one quota, each with its own limiter, pacing their requests exactly, are cut about
+  equally often whatever their shares (their turns fall into step, and the quota's token
+  bucket throttles a sparse sender's requests more often than a dense one's; sent out of
+  step, as on a loaded machine, each request about as often, so a larger share is cut more
+  often: simulated). A line in proportion to the rate then leaves every share where chance
+  put it -- at the start-up, which rests on a dozen successes or so, or later -- while one
+  that grows less than in proportion lets a smaller share climb back faster, in proportion
+  to itself, than a larger one, so the shares even out, in step or not (measured, in
+  benchmarks/README.md).
   Above 200/s the line keeps to 0.6 s, so a large rate regains a cut in well under a second
   (with the square root there too, a cut to 1,400/s would take 1.6 s). Why not quicker: each
   process of a fleet is throttled about once per climb back, whatever its share, so a
