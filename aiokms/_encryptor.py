@@ -23,6 +23,12 @@ Decrypting::
                   mode, in an allowed account and partition), in message order
     plaintext  <- commitment, header tag, every frame, signature, no trailing bytes
 
+Shared calls. Concurrent messages share one DescribeKey per key id and one set of Encrypt calls
+per data key, each a task awaited by all of them. Those tasks belong to the event loop they
+started on: used from another loop (a second ``asyncio.run``, a test framework's loop per test),
+the encryptor starts calls of the new loop's own rather than wait for the old loop's, which may
+never run again.
+
 The cache is any :class:`~aiokms.DataKeySource`: the encryptor asks it for a handle on the
 entry of each encryption context (and of each encrypted data key it decrypts), keeps the
 handle, and uses only its ``take`` and ``fetch``. An object with just the two coroutine methods
@@ -92,6 +98,7 @@ _DEFAULT_SIGNER_USES: Final = 10_000
 Bytes = bytes | bytearray | memoryview
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+_F = TypeVar("_F", bound="asyncio.Future[Any]")
 
 
 class KMSLike(Protocol):
@@ -201,6 +208,8 @@ def _check_bytes(value: object, name: str) -> Bytes:
     if isinstance(value, (bytes, bytearray)):
         return value
     if isinstance(value, memoryview):
+        if not value.c_contiguous:  # a strided view: its bytes, as bytes() reads them
+            return bytes(value)
         return value if value.format == "B" else value.cast("B")
     raise TypeError(f"{name}: expected bytes, got {type(value).__name__}")
 
@@ -502,6 +511,8 @@ class Encryptor:
             hit = self._generated_hit(context, size)
             middle = None if hit is None else context.middles.get(hit.ciphertext_blob or b"")
             if hit is None or middle is None:
+                if type(plaintext) is not bytes:  # the caller may change it while we wait
+                    plaintext = bytes(plaintext)
                 data_key, middle = await self._materials(context, size, hit)
             else:  # the hot path: a cached data key whose header bytes are made, no await
                 data_key = hit.plaintext  # the cache's own: used before the next await
@@ -511,7 +522,10 @@ class Encryptor:
                 plaintext, self._algorithm, data_key, middle, self._frame_length, context.signer
             )
         except BaseException as error:
-            plaintext = data_key = b""  # this frame's secrets, before it joins the traceback
+            # this frame's secrets, before it joins the traceback: the cache's own key and
+            # the context's signing key too, which a repr hides but an object walk finds
+            plaintext = data_key = b""
+            hit = context = None
             forget_locals(error)
             raise
 
@@ -726,13 +740,14 @@ class Encryptor:
             context.middles[blob] = middle
             return middle
         pending_key = (blob, context.serialized)
-        pending = self._pending.get(pending_key)
+        pending = _of_running_loop(self._pending.get(pending_key))
         if pending is None:
             pending = asyncio.ensure_future(self._wrap(key, context))
             self._pending[pending_key] = pending
 
             def done(task: asyncio.Future[bytes]) -> None:
-                del self._pending[pending_key]
+                if self._pending.get(pending_key) is task:  # (not another loop's successor)
+                    del self._pending[pending_key]
                 if not task.cancelled() and task.exception() is None:
                     context.middles[blob] = task.result()
 
@@ -903,13 +918,13 @@ class Encryptor:
         """Key ARNs for the key ids that are not (aliases, alias ARNs, bare key ids), with one
         DescribeKey each, once: concurrent decrypts share the calls; a failure is raised to
         every caller waiting for it, and the next decrypt tries again."""
-        task = self._resolving
+        task = _of_running_loop(self._resolving)
         if task is None:
             task = self._resolving = asyncio.ensure_future(self._describe(self._unresolved))
             task.add_done_callback(_retrieve)
         try:
             arns = await asyncio.shield(task)
-        except Exception:
+        except BaseException:  # (the calls failed or were cancelled, or this caller was)
             if task.done() and self._resolving is task:
                 self._resolving = None
             raise
@@ -1086,6 +1101,14 @@ def _printable(raw: bytes, limit: int = 256) -> str:
     """Header bytes, as text that is safe to print: printable ASCII, the rest as '?'."""
     text = raw[:limit].decode("ascii", "replace")
     return "".join(c if c.isprintable() and c.isascii() else "?" for c in text)
+
+
+def _of_running_loop(task: _F | None) -> _F | None:
+    """``task`` if it belongs to the running event loop; ``None`` if another loop's, which may
+    never run again: joined, it would hang its caller, or fail it for being of another loop."""
+    if task is not None and task.get_loop() is not asyncio.get_running_loop():
+        return None
+    return task
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

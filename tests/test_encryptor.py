@@ -38,6 +38,7 @@ import aiokms
 from aiokms._cache import DataKey, DataKeyEntry
 from aiokms._encryptor import Encryptor
 from aiokms._message import PUBLIC_KEY_CONTEXT_KEY, Algorithm, parse_header
+from aiokms._message.signing import Signer
 from aiokms.emulator import LocalKMS
 from aiokms.errors import InvalidMessageError, InvalidResponse
 from tests.known_answers import ESDK_VECTORS, b64, esdk_vector_params, vector_plaintext
@@ -702,6 +703,76 @@ async def test_failed_wrapping_is_not_kept(kms: LocalKeys, keys: list[str]) -> N
     assert kms.operations() == ["GenerateDataKey", "Encrypt", "Encrypt"]
 
 
+async def test_the_plaintext_is_encrypted_as_it_was_when_encrypt_was_called(
+    kms: LocalKeys, keys: list[str]
+) -> None:
+    """A buffer its caller changes while the data key is on its way changes neither the
+    message nor the bytes the cache counted against the key."""
+    for cache in (None, CountingCache()):
+        enc = Encryptor(kms, keys[0], cache=cache)
+        kms.gate, kms.arrived = gate, arrived = asyncio.Event(), asyncio.Event()
+        buffer = bytearray(b"as called")
+        encrypting = asyncio.create_task(enc.encrypt(buffer))
+        await arrived.wait()  # GenerateDataKey is under way
+        buffer[:] = b"changed while the call awaited, and longer"
+        gate.set()
+        assert await enc.decrypt(await encrypting) == b"as called"
+        if cache is not None:
+            assert cache.lengths == [9]
+
+
+def test_calls_of_an_event_loop_that_no_longer_runs_are_never_joined() -> None:
+    """An encryptor used from a second loop (a second asyncio.run, a test framework's loop per
+    test), whose DescribeKey or Encrypt calls on the first one never end: the new loop makes
+    its own calls instead of waiting for them."""
+    kms = LocalKeys()
+    arns = [kms.add("key-0", alias="alias/key-0"), kms.add("key-1")]
+    cache = aiokms.DataKeyCache()
+    encryptor = Encryptor(kms, arns, cache=cache)  # wraps each data key under key-1 too
+    resolver = Encryptor(kms, ["alias/key-0"])  # resolves its alias at the first decrypt
+    old_loop = asyncio.new_event_loop()
+
+    async def left_under_way(call: Any, method: str) -> None:
+        """Start ``call``; once its request to ``method`` is under way (never to be answered),
+        cancel it."""
+        under_way = asyncio.Event()
+
+        async def unanswered(**kwargs: Any) -> dict[str, Any]:
+            under_way.set()
+            await asyncio.Event().wait()
+            raise AssertionError
+
+        setattr(kms, method, unanswered)
+        task = asyncio.ensure_future(call)
+        await under_way.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        delattr(kms, method)  # LocalKeys's own again
+
+    async def on_the_old_loop() -> bytes:
+        message = await Encryptor(kms, arns[0]).encrypt(b"x")
+        await left_under_way(resolver.decrypt(message), "describe_key")
+        await left_under_way(encryptor.encrypt(b"x"), "encrypt")  # its data key is cached
+        return message
+
+    async def on_a_new_loop(message: bytes) -> None:
+        assert await asyncio.wait_for(resolver.decrypt(message), 5) == b"x"
+        sealed = await asyncio.wait_for(encryptor.encrypt(b"y"), 5)
+        assert await encryptor.decrypt(sealed) == b"y"
+        await cache.close()
+
+    try:
+        message = old_loop.run_until_complete(on_the_old_loop())
+        kms.calls.clear()
+        asyncio.run(on_a_new_loop(message))
+        assert kms.operations() == ["DescribeKey", "Decrypt", "Encrypt", "Decrypt"]
+    finally:
+        for task in asyncio.all_tasks(old_loop):
+            task.cancel()
+        old_loop.run_until_complete(asyncio.sleep(0))
+        old_loop.close()
+
+
 async def test_real_data_key_cache(kms: LocalKeys, keys: list[str]) -> None:
     async with aiokms.DataKeyCache(max_messages=1000) as cache:
         enc = Encryptor(kms, keys[0], cache=cache)
@@ -963,6 +1034,9 @@ async def test_bytes_like_inputs(kms: LocalKeys, keys: list[str]) -> None:
         assert await enc.decrypt(memoryview(message)) == data
         assert await enc.decrypt(bytearray(message)) == data
         assert await collect(enc.encrypt_stream([form])) != b""
+    strided = memoryview(data)[::2]  # not contiguous: its bytes, as bytes() reads them
+    assert await enc.decrypt(await enc.encrypt(strided)) == data[::2]
+    assert await enc.decrypt(await collect(enc.encrypt_stream([strided]))) == data[::2]
 
 
 def test_repr_shows_no_secret(kms: LocalKeys, keys: list[str]) -> None:
@@ -1438,22 +1512,63 @@ def secrets_in_frames(error: BaseException, data_keys: list[bytes]) -> list[str]
         "plaintext": [repr(SECRET_TEXT), repr(bytearray(SECRET_TEXT))],
     }
     forms["data key"] += [repr(bytearray(key)) for key in data_keys]
-    return [name for name, shown in forms.items() if any(form in text for form in shown)]
+    found = [name for name, shown in forms.items() if any(form in text for form in shown)]
+    return found + held_in_frames(error, data_keys)
 
 
+def held_in_frames(error: BaseException, data_keys: list[bytes]) -> list[str]:
+    """The locals of aiokms's frames (in ``error``'s chain) that hold a data key or a signing
+    key, themselves or in an attribute: what a reporter that walks objects would find where
+    a repr hides it."""
+    found, seen = [], set()
+    chain: list[BaseException | None] = [error]
+    while chain:
+        link = chain.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        chain += [link.__cause__, link.__context__]
+        tb = link.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_globals.get("__name__", "").startswith("aiokms"):
+                for name, value in frame.f_locals.items():
+                    members = [(name, value)] + [
+                        (f"{name}.{attr}", getattr(value, attr, None))
+                        for attr in [*getattr(value, "__slots__", ()), *vars_of(value)]
+                    ]
+                    found += [
+                        f"{frame.f_code.co_name}(): {where}"
+                        for where, member in members
+                        if isinstance(member, Signer)
+                        or (isinstance(member, (bytes, bytearray)) and bytes(member) in data_keys)
+                    ]
+            tb = tb.tb_next
+    return found
+
+
+def vars_of(value: object) -> list[str]:
+    try:
+        return list(vars(value))
+    except TypeError:  # no __dict__
+        return []
+
+
+@pytest.mark.parametrize("algorithm", [UNSIGNED, SIGNED], ids=["unsigned", "signed"])
 @pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
 async def test_an_encrypt_error_holds_no_data_key_in_its_frames(
-    local_kms: tuple[RecordingKMS, str], cached: bool
+    local_kms: tuple[RecordingKMS, str], cached: bool, algorithm: Algorithm
 ) -> None:
     kms, arn = local_kms
     missing = arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
     async with aiokms.DataKeyCache() as cache:
-        enc = Encryptor(kms, [arn, missing], cache=cache if cached else None)
-        with pytest.raises(ClientError) as caught:  # wrapping under the second key fails
-            await enc.encrypt(SECRET_TEXT, encryption_context=CONTEXT)
-    found = secrets_in_frames(caught.value, kms.data_keys)  # outside assert: pytest's
-    assert found == []  # rewritten asserts keep their operands in the test's own frame
-    assert len(kms.data_keys) == 1
+        enc = Encryptor(kms, [arn, missing], cache=cache if cached else None, algorithm=algorithm)
+        for _ in range(2):  # the second time, with the data key the cache kept
+            with pytest.raises(ClientError) as caught:  # wrapping under the second key fails
+                await enc.encrypt(SECRET_TEXT, encryption_context=CONTEXT)
+            found = secrets_in_frames(caught.value, kms.data_keys)  # outside assert: pytest's
+            assert found == []  # rewritten asserts keep their operands in the test's own frame
+    assert len(kms.data_keys) == (1 if cached else 2)
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
