@@ -132,10 +132,12 @@ class _Flight(Usage):
     """One KMS call under way for an entry, with the uses and bytes its callers reserved.
 
     ``counted`` is the entry's slot where those reservations were counted for its pace as
-    they were made (so the key, once it arrives, does not count them again).
+    they were made (so the key, once it arrives, does not count them again). ``ahead``: the
+    key it brings may be followed by one fetched ahead (not for a handle made without).
     """
 
     __slots__ = (
+        "ahead",
         "call",
         "counted",
         "counted_bytes",
@@ -158,6 +160,7 @@ class _Flight(Usage):
         params: dict[str, Any],
         generation: int,
         refresh: bool,
+        ahead: bool,
     ) -> None:
         super().__init__()
         self.operation = operation
@@ -166,6 +169,7 @@ class _Flight(Usage):
         self.params = params  # the cache's own copy: never the caller's dicts
         self.generation = generation
         self.refresh = refresh
+        self.ahead = ahead
         self.counted: Slot | None = None
         self.counted_uses = 0
         self.counted_bytes = 0
@@ -744,7 +748,7 @@ class DataKeyCache:
             if budget.reserve(flight, length):
                 break
         else:
-            flight = self._launch(_GENERATE, tag, call, params, refresh=False)
+            flight = self._launch(_GENERATE, tag, call, params, refresh=False, ahead=ahead)
             budget.reserve(flight, length)  # a whole budget takes any cacheable use
         slot = self._entries.get(tag)
         flight.count(slot, length)
@@ -862,9 +866,11 @@ class DataKeyCache:
         params: dict[str, Any],
         *,
         refresh: bool,
+        ahead: bool = True,
     ) -> _Flight:
-        """Start a KMS call for ``tag`` as a task the cache owns, open to callers."""
-        flight = _Flight(operation, tag, call, params, self._generation, refresh)
+        """Start a KMS call for ``tag`` as a task the cache owns, open to callers; ``ahead``:
+        its key may be followed by one fetched ahead."""
+        flight = _Flight(operation, tag, call, params, self._generation, refresh, ahead)
         task = asyncio.get_running_loop().create_task(self._fly(flight))
         task.add_done_callback(self._landed)
         flight.task = task
@@ -964,6 +970,7 @@ class DataKeyCache:
         if (
             slot.current is data_key
             and data_key.uses
+            and flight.ahead
             and budget.refresh_due(
                 data_key, now, self._ahead(tag, slot), slot.pace_uses, slot.pace_bytes
             )

@@ -1049,6 +1049,23 @@ async def test_an_entry_made_not_to_refresh_ahead_fetches_only_what_its_callers_
         assert cache.stats().refreshes == (1 if ahead else 0)
 
 
+@pytest.mark.parametrize("ahead", [True, False])
+async def test_an_entry_made_not_to_refresh_ahead_fetches_none_for_its_waiting_callers(
+    ahead: bool,
+) -> None:
+    """Nine callers wait for a key of ten uses: it arrives past the share that fetches the
+    next one, but a handle made not to refresh ahead (the Encryptor's, for the signed suite,
+    whose signing key retires with the data key) wants no next one."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    async with DataKeyCache(max_messages=10, clock=clock) as cache:  # refresh ahead on
+        entry = cache.generate_entry(kms, KeyId="alias/app", KeySpec="AES_256", refresh_ahead=ahead)
+        await kms.run(asyncio.gather(*(entry.fetch() for _ in range(9))))
+        await kms.advance(1.0)
+        assert kms.generated == (2 if ahead else 1)
+        assert cache.stats().refreshes == (1 if ahead else 0)
+
+
 async def test_a_decrypt_entry_serves_the_cached_answer(
     kms: aiokms.KMSClient, keys: Keys, make_cache: Callable[..., DataKeyCache]
 ) -> None:
