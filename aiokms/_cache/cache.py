@@ -228,11 +228,14 @@ class DataKeyCache:
         refresh_ahead: the share (above 0, at most 1) of a key's age, uses or bytes after which
             the next key is fetched in the background; ``None`` fetches only when a key is
             needed. For uses and bytes it costs nothing: the current key still serves its whole
-            budget. For age, the next key ages while it waits, so where age is the binding
-            limit -- low traffic -- each key serves ``refresh_ahead`` of ``max_age`` as the
-            current one. The default, 0.8, leaves a fifth of each budget to hide KMS's latency;
-            a key is also followed in time when, at the entry's pace of use, it would run out
-            within twice the KMS latency recently seen.
+            budget. For age, the next key ages while it waits, so where age is the binding limit
+            -- low traffic -- each key serves ``refresh_ahead`` of ``max_age`` as the current
+            one; and it is fetched by age only while the entry's pace expects another use of the
+            current key before that expires (uses further apart fetch when they find it expired,
+            as without refresh ahead: a key fetched ahead would be as old at its first use, and
+            be followed ahead in turn). The default, 0.8, leaves a fifth of each budget to hide
+            KMS's latency; a key is also followed in time when, at the entry's pace of use, it
+            would run out within twice the KMS latency recently seen.
         max_ahead: the most keys one entry fetches ahead of need (default 8). More than one
             is fetched only while the entry's pace, measured over a second or more, spends
             whole budgets faster than KMS answers: as many as it spends in one KMS call's

@@ -21,12 +21,13 @@ Nothing here awaits or reads a clock: every method that depends on time takes ``
   zeroed when a key is retired, or its entry evicted or cleared.
 
 Fetching ahead. With none coming, the next key is fetched once the current one has spent
-``refresh_ahead`` of its age, uses or bytes, or would run out within :attr:`KeyBudget.lead`
-(twice the slowest KMS latency recently seen) at the entry's pace, or is that close to its age
-limit. More keys are fetched ahead only while the pace spends budgets faster than KMS answers:
-an entry has at most as many keys coming or standing by as budgets its pace spends in one KMS
-call at the *fastest* latency recently seen (rounded up, unless the excess is under a tenth of
-a budget; at least one, at most ``max_ahead``).
+``refresh_ahead`` of its uses or bytes, or would run out within :attr:`KeyBudget.lead` (twice
+the slowest KMS latency recently seen) at the entry's pace; or has spent that share of its age,
+or is that close to its age limit, while the pace expects another use of it. More keys are
+fetched ahead only while the pace spends budgets faster than KMS answers: an entry has at most
+as many keys coming or standing by as budgets its pace spends in one KMS call at the *fastest*
+latency recently seen (rounded up, unless the excess is under a tenth of a budget; at least
+one, at most ``max_ahead``).
 
 Measuring against the fastest call is what keeps a caller that awaits each use (a loop, a pool
 of workers) from fetching ever more: such a caller spends keys as fast as they come, so its
@@ -283,10 +284,14 @@ class KeyBudget:
         entry has none and its callers wait), with ``ahead`` keys with room already coming or
         standing by, at the entry's pace (``pace_uses`` and ``pace_bytes`` per second).
 
-        With none ahead: yes once ``key`` has spent ``refresh_ahead`` of its age, uses or
-        bytes, or is within :attr:`lead` of its age limit. With fewer than
-        :meth:`keys_ahead`: yes when, at the pace, ``key`` and the keys ahead (at a whole
-        budget each) would run out within :attr:`lead`.
+        With none ahead: yes once ``key`` has spent ``refresh_ahead`` of its uses or bytes;
+        or of its age, or it is within :attr:`lead` of its age limit, if the pace expects
+        another use of it before that limit. (A key fetched ahead ages while it waits: where
+        uses come so seldom that the current key expires before the next, the one fetched
+        for it would be about as old at its first use, and be followed ahead in turn -- a
+        KMS call per use, not per key.) With fewer than :meth:`keys_ahead`: yes when, at the
+        pace, ``key`` and the keys ahead (at a whole budget each) would run out within
+        :attr:`lead`.
         """
         if self.refresh_ahead is None or ahead >= self.max_ahead:
             return False
@@ -298,14 +303,12 @@ class KeyBudget:
             uses, used_bytes = key.uses, key.bytes
             budgets = ahead + 1
         if key is not None and not ahead:
-            age = now - key.born
-            if (
-                age >= self._refresh_age
-                or uses >= self._refresh_uses
-                or used_bytes >= self._refresh_bytes
-            ):
+            if uses >= self._refresh_uses or used_bytes >= self._refresh_bytes:
                 return True
-            if lead > 0.0 and self.max_age - age <= lead:
+            left = self.max_age - (now - key.born)  # seconds it may still serve
+            if (
+                left <= self.max_age - self._refresh_age or (lead > 0.0 and left <= lead)
+            ) and pace_uses * left >= 1.0:
                 return True
         if lead <= 0.0 or ahead >= self.keys_ahead(pace_uses, pace_bytes):
             return False
@@ -330,9 +333,13 @@ class KeyBudget:
         lead = 2.0 * self._latency
         if not ahead:
             uses, used_bytes = self._refresh_uses, self._refresh_bytes
-            until = key.born + self._refresh_age
+            by_age = key.born + self._refresh_age
             if lead > 0.0:
-                until = min(until, key.born + self.max_age - lead)
+                by_age = min(by_age, key.born + self.max_age - lead)
+            # due by age from by_age while the pace expects another use of the key; never,
+            # at this pace, if it does not by then
+            if pace_uses > 0.0 and by_age <= key.born + self.max_age - 1.0 / pace_uses:
+                until = by_age
         if lead > 0.0 and ahead < self.keys_ahead(pace_uses, pace_bytes):
             budgets = ahead + 1
             if pace_uses > 0.0:

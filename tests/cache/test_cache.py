@@ -498,27 +498,51 @@ async def test_the_current_key_serves_its_budget_while_the_refresh_is_held(
 async def test_refresh_ahead_by_age_then_the_standby_takes_over(
     kms: aiokms.KMSClient, keys: Keys, clock: FakeClock, make_cache: Callable[..., DataKeyCache]
 ) -> None:
+    """A use every half second, age the binding limit: the next key is fetched at 0.8 of the
+    current one's age and takes over when that runs out; its age counts from its arrival."""
     cache = make_cache(max_age=10.0, refresh_ahead=0.8)
-    first = await gdk(cache, kms)
-    clock.advance(7.9)
-    completes_at_once(gdk(cache, kms))
-    assert cache.stats().refreshes == 0
-    clock.advance(0.1)
-    assert completes_at_once(gdk(cache, kms)) == first
-    assert cache.stats().refreshes == 1
+
+    start = clock()
+
+    def uses_until(end: float) -> set[bytes]:
+        """A use every half second until ``end`` seconds after the first."""
+        blobs = set()
+        while clock() + 0.5 <= start + end + 1e-9:
+            clock.advance(0.5)
+            blobs.add(completes_at_once(gdk(cache, kms))["CiphertextBlob"])
+        return blobs
+
+    first = (await gdk(cache, kms))["CiphertextBlob"]
+    assert uses_until(7.5) == {first} and cache.stats().refreshes == 0
+    assert uses_until(8.0) == {first} and cache.stats().refreshes == 1  # 8 s old
     await settle(cache)
-    clock.advance(1.999)
-    assert completes_at_once(gdk(cache, kms)) == first
+    assert uses_until(9.5) == {first}
+    clock.advance(0.499)
+    assert completes_at_once(gdk(cache, kms))["CiphertextBlob"] == first  # 9.999 s old
     clock.advance(0.001)  # first is 10 s old: the standby (2 s old) takes over
-    second = completes_at_once(gdk(cache, kms))
-    assert second["CiphertextBlob"] != first["CiphertextBlob"]
-    clock.advance(7.999)  # the standby's age counts from its arrival, not from taking over
-    assert completes_at_once(gdk(cache, kms)) == second  # 9.999 s old: asks for a third
+    second = completes_at_once(gdk(cache, kms))["CiphertextBlob"]
+    assert second != first
+    assert uses_until(15.5) == {second} and cache.stats().refreshes == 1
+    assert uses_until(16.0) == {second} and cache.stats().refreshes == 2  # 8 s since arrival
     await settle(cache)
-    clock.advance(0.001)
-    third = completes_at_once(gdk(cache, kms))
-    assert third["CiphertextBlob"] != second["CiphertextBlob"]
-    assert keys.generated == 3
+    assert uses_until(17.5) == {second}
+    third = uses_until(18.0)  # second is 10 s old
+    assert third.isdisjoint({first, second}) and keys.generated == 3
+
+
+async def test_refresh_ahead_by_age_waits_for_a_use_it_expects() -> None:
+    """Uses further apart than a key's age: a key fetched ahead by age would be as old at its
+    first use as the one it follows, and fetch another; so none is, and every key serves two
+    of the uses, as it does without refresh ahead."""
+    clock = FakeClock()
+    kms = VirtualKMS(clock, latency=0.05)
+    for every in (250.0, 299.0):
+        async with DataKeyCache(clock=clock) as cache:  # the defaults: 300 s, 0.8
+            results = []
+            for _ in range(30):
+                results.append(await kms.run(gdk(cache, kms)))
+                await kms.advance(every)
+        assert uses_per_key(results) == [2] * 15 and cache.stats().refreshes == 0
 
 
 async def test_a_key_is_followed_sooner_when_the_pace_would_outrun_the_share() -> None:

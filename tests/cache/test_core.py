@@ -86,11 +86,26 @@ def test_the_first_key_ahead_comes_at_the_share_or_within_the_lead_of_the_age_li
     assert not budget.refresh_due(_key(0.0, 7, 799), 79.9, 0, 0.0, 0.0)
     assert budget.refresh_due(_key(0.0, 8, 0), 0.0, 0, 0.0, 0.0)
     assert budget.refresh_due(_key(0.0, 0, 800), 0.0, 0, 0.0, 0.0)
-    assert budget.refresh_due(_key(0.0, 0, 0), 80.0, 0, 0.0, 0.0)
+    assert budget.refresh_due(_key(0.0, 0, 0), 80.0, 0, 1.0, 0.0)  # in use: once a second
     assert not budget.refresh_due(_key(0.0, 9, 999), 99.0, 1, 0.0, 0.0)  # one is coming
     budget.observe(0.5)  # lead: 1 s
-    assert budget.refresh_due(_key(50.0, 0, 0), 149.0, 0, 0.0, 0.0)  # within the lead of 150
+    assert budget.refresh_due(_key(50.0, 0, 0), 149.0, 0, 1.0, 0.0)  # within the lead of 150
     assert not budget.refresh_due(_key(50.0, 0, 0), 129.0, 0, 0.0, 0.0)
+
+
+def test_by_age_a_key_is_followed_ahead_only_if_its_pace_expects_another_use_of_it() -> None:
+    """A key fetched ahead ages while it waits: where uses come so seldom that the current key
+    expires before the next one, the key fetched for it would be as old at its first use, and
+    fetch ahead again then -- one KMS call per use instead of one per key's age."""
+    budget = KeyBudget(max_age=300.0, max_messages=10, refresh_ahead=0.8)
+    assert budget.refresh_due(_key(0.0, 1), 250.0, 0, 1 / 50, 0.0)  # next use at 300: due
+    assert not budget.refresh_due(_key(0.0, 1), 250.0, 0, 1 / 51, 0.0)  # next at 301: not
+    assert not budget.refresh_due(_key(0.0, 1), 250.0, 0, 0.0, 0.0)  # no pace known
+    assert not budget.refresh_due(_key(0.0, 1), 299.0, 0, 1 / 2, 0.0)
+    assert budget.refresh_due(_key(0.0, 8), 1.0, 0, 0.0, 0.0)  # uses and bytes: as before
+    budget.observe(0.5)  # lead: 1 s
+    assert budget.refresh_due(_key(0.0, 1), 299.5, 0, 2.0, 0.0)  # within the lead, in use
+    assert not budget.refresh_due(_key(0.0, 1), 299.5, 0, 1.0, 0.0)
 
 
 def test_the_first_key_ahead_comes_sooner_at_a_pace_that_would_outrun_the_share() -> None:
@@ -157,7 +172,7 @@ def test_quiet_bounds_never_hide_a_refresh(seed: int) -> None:
             if later.uses < uses and later.bytes < used_bytes and later_now < until:
                 hidden += 1
                 assert not due, (budget, key.uses, key.bytes, now, ahead, later.uses, later_now)
-    assert found_true > 100 and hidden > 100
+    assert found_true > 10 and hidden > 100
 
 
 def test_quiet_bounds_are_wide_enough_to_help() -> None:
