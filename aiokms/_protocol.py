@@ -151,12 +151,15 @@ def encode_json(value: Any) -> bytes:
 
 
 def decode_json(data: bytes) -> Any:
-    """Parse a reply body; raises ``ValueError`` for anything but one JSON value."""
+    """Parse a reply body; raises ``ValueError`` for anything but one JSON value, and for
+    JSON nested deeper than the scanner, which recurses, can go."""
     text = data.decode().strip()
     try:
         value, end = _SCANNER(text, 0)
     except StopIteration:
         raise ValueError("not JSON") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if end != len(text):
         raise ValueError("trailing data after the JSON value")
     return value
@@ -512,7 +515,9 @@ def error_response(
     if body:
         try:
             parsed = json.loads(body.decode())
-        except ValueError:  # not JSON (or not UTF-8): the text is the message
+        except (ValueError, RecursionError):
+            # not JSON as botocore's json.loads reads it (not UTF-8, say, or nested deeper than
+            # it goes): the text is the message
             parsed = {"message": body.decode("utf-8", "replace")}
     if not isinstance(parsed, dict):
         parsed = {}

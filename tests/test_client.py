@@ -314,10 +314,20 @@ async def test_operation_without_output_returns_only_metadata(
     assert set(reply) == {"ResponseMetadata"}
 
 
+# JSON nested deeper than Python's recursion limit: a parser that recurses cannot read it
+TOO_DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'{"Plaintext": "***not base64***"}', b'{"KeyMetadata": 5}'],
-    ids=["not-json", "not-object", "bad-base64", "bad-structure"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"Plaintext": "***not base64***"}',
+        b'{"KeyMetadata": 5}',
+        TOO_DEEP,
+    ],
+    ids=["not-json", "not-object", "bad-base64", "bad-structure", "too-deep"],
 )
 async def test_unparsable_success_reply_is_invalid_response(
     kms: aiokms.KMSClient, fake: FakeKMS, body: bytes
@@ -399,6 +409,15 @@ async def test_generic_error_bodies(
     with pytest.raises(ClientError) as caught:
         await kms.list_keys()
     assert caught.value.response["Error"] == {"Code": code, "Message": message}
+
+
+async def test_an_error_body_nested_too_deeply_is_its_text(
+    kms: aiokms.KMSClient, fake: FakeKMS
+) -> None:
+    fake.reply("ListKeys", TOO_DEEP, 400)
+    with pytest.raises(ClientError) as caught:
+        await kms.list_keys()
+    assert caught.value.response["Error"] == {"Code": "400", "Message": TOO_DEEP.decode()}
 
 
 # --- validation before sending -----------------------------------------------------------
