@@ -421,14 +421,26 @@ def _list_parser(shape: Any, child: Callable[[Any], OutputParser | None]) -> Out
     item = child(shape.member)
     if item is None:  # nothing to convert: the decoded list as it is
         return None
-    return lambda value: [None if x is None else item(x) for x in value]
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ResponseParseError(f"expected a list for {shape.name}")
+        return [None if x is None else item(x) for x in value]
+
+    return parse
 
 
 def _map_parser(shape: Any, child: Callable[[Any], OutputParser | None]) -> OutputParser | None:
     item = child(shape.value)
     if item is None:
         return None
-    return lambda value: {k: item(v) for k, v in value.items()}
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ResponseParseError(f"expected an object for {shape.name}")
+        return {k: item(v) for k, v in value.items()}
+
+    return parse
 
 
 if sys.version_info >= (3, 11):  # strict mode validates in C, without b64decode's regex

@@ -344,6 +344,15 @@ async def test_unparsable_success_reply_is_invalid_response(
     assert "***not base64***" not in str(caught.value)
 
 
+@pytest.mark.parametrize("keys", [5, True], ids=["number", "boolean"])
+async def test_a_list_member_that_is_no_list_is_invalid_response(
+    kms: aiokms.KMSClient, fake: FakeKMS, keys: Any
+) -> None:
+    fake.reply("ListKeys", {"Keys": keys, "Truncated": False})
+    with pytest.raises(aiokms.InvalidResponse):
+        await kms.list_keys()
+
+
 # --- service errors ------------------------------------------------------------------------
 
 

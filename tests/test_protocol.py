@@ -754,6 +754,37 @@ def test_a_malformed_member_is_a_parse_error(member: dict[str, Any]) -> None:
         parse(operation, json.dumps(body).encode())
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [{"Blobs": 5}, {"Blobs": True}, {"BlobsByName": 5}, {"BlobsByName": ["AA=="]}],
+    ids=["number-list", "boolean-list", "number-map", "list-map"],
+)
+def test_a_list_or_map_of_another_type_is_a_parse_error(reply: dict[str, Any]) -> None:
+    """Lists and maps whose items are converted (KMS's replies have no such map yet)."""
+    from botocore.model import ShapeResolver
+
+    resolver = ShapeResolver(
+        {
+            "Reply": {
+                "type": "structure",
+                "members": {"Blobs": {"shape": "Blobs"}, "BlobsByName": {"shape": "BlobsByName"}},
+            },
+            "Blobs": {"type": "list", "member": {"shape": "Blob"}},
+            "BlobsByName": {"type": "map", "key": {"shape": "Name"}, "value": {"shape": "Blob"}},
+            "Blob": {"type": "blob"},
+            "Name": {"type": "string"},
+        }
+    )
+    parser = _protocol.compile_output(resolver.get_shape_by_name("Reply"))
+    assert parser is not None
+    assert parser({"Blobs": ["AA=="], "BlobsByName": {"a": "AA=="}}) == {
+        "Blobs": [b"\x00"],
+        "BlobsByName": {"a": b"\x00"},
+    }
+    with pytest.raises(_protocol.ResponseParseError):
+        parser(reply)
+
+
 # --- the JSON codec -------------------------------------------------------------------------
 
 
