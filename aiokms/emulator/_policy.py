@@ -538,7 +538,7 @@ def _raw_statements(document: Any) -> list[Any]:
 def _parsed(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json.loads goes
         raise _malformed("The policy is not valid JSON.") from None
 
 

@@ -15,12 +15,12 @@ Pure code: the caller's clock (monotonic seconds) is read once per decision.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from aiokms._protocol import decode_json
 from aiokms._quotas import QUOTAS, RULES, default_rates, quota_for
 
 __all__ = ["QuotaMeter", "TokenBucket", "quota_rates"]
@@ -166,7 +166,7 @@ class QuotaMeter:
 
 def _parameters(body: bytes) -> Mapping[str, object]:
     try:
-        params = json.loads(body)
-    except ValueError:
+        params = decode_json(body)
+    except ValueError:  # not JSON as validation reads a body
         return {}
     return params if isinstance(params, dict) else {}

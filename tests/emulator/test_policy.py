@@ -329,6 +329,13 @@ def test_malformed_policies(document: str, words: str) -> None:
     assert words in caught.value.message
 
 
+def test_a_policy_nested_deeper_than_the_json_parser_goes_is_malformed() -> None:
+    with pytest.raises(KMSError) as caught:
+        compile_policy("[" * 15_000 + "]" * 15_000)  # within KMS's 32 KB of policy
+    assert caught.value.code == "MalformedPolicyDocumentException"
+    assert "not valid JSON" in caught.value.message
+
+
 def test_access_denied_wording() -> None:
     """KMS words a key policy's refusal as IAM does: who, which action, which key, and why."""
     implicit = access_denied(ALICE, "kms:Decrypt", KEY, explicit=False)

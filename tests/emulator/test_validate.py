@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from aiokms.emulator import LocalKMS
 from aiokms.emulator._errors import KMSError
 from aiokms.emulator._operations import Backend
 from tests.emulator.helpers import (
     TARGET,
+    botocore_headers,
     fails,
     key_store,
+    send,
 )
 
 
@@ -43,3 +46,26 @@ def test_validation_and_serialization_errors() -> None:
         backend.operation(TARGET + "Decrypt").parse(b'{"CiphertextBlob": "not base64!"}')
     assert caught.value.code == "SerializationException"
     assert op.parse(b'{"NumberOfBytes": 8, "Unknown": 1}') == {"NumberOfBytes": 8}
+
+
+# JSON nested deeper than Python's recursion limit: a parser that recurses cannot read it
+TOO_DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("operation", "quotas"), [("ListKeys", None), ("Encrypt", 1)], ids=["ListKeys", "metered"]
+)
+async def test_a_body_nested_too_deeply_is_not_valid_json(
+    operation: str, quotas: float | None
+) -> None:
+    """Refused as any body that is not JSON, by the quota meter (which reads an Encrypt
+    body's algorithm first) as by validation."""
+    async with LocalKMS(quotas=quotas) as local:
+        creds = local.credentials
+        headers = botocore_headers(
+            local.endpoint_url, operation, TOO_DEEP, creds.access_key, creds.secret_key
+        )
+        assert await send(local.endpoint_url, TOO_DEEP, headers) == (
+            400,
+            {"__type": "SerializationException", "message": "The request body is not valid JSON."},
+        )
