@@ -3,10 +3,10 @@
 How this works: each operation's input shape becomes a tree of small closures, built once by
 the client's model walker (:func:`aiokms._protocol.walk_shape`) with the builders here. A
 request body is parsed as JSON and walked against it: members the model does not know are
-ignored (as AWS's JSON services ignore them), a value of the wrong JSON type stops the walk
-with ``SerializationException``, blobs are base64-decoded, and every constraint the model
-states (required members, lengths, ranges, enums, patterns) that a value breaks is collected
-into one ``ValidationException`` worded as AWS words it::
+ignored (as AWS's JSON services ignore them), a value of the wrong JSON type or a string that
+is not Unicode stops the walk with ``SerializationException``, blobs are base64-decoded, and
+every constraint the model states (required members, lengths, ranges, enums, patterns) that a
+value breaks is collected into one ``ValidationException`` worded as AWS words it::
 
     1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy
     constraint: Member must have value less than or equal to 1024
@@ -160,6 +160,8 @@ def _string(meta: dict[str, Any]) -> _Check:
     def check(value: Any, path: str, problems: list[str]) -> Any:
         if not isinstance(value, str):
             raise _serialization(f"{_json_kind(value)} can not be converted to a String")
+        if not value.isascii() and not _is_unicode(value):
+            raise _serialization(f"String value at '{path}' is not valid Unicode.")
         what = "Value" if sensitive else f"Value '{value}'"
         if bounded:
             _length_problems(len(value), meta, what, path, problems)
@@ -176,6 +178,20 @@ def _string(meta: dict[str, Any]) -> _Check:
         return value
 
     return check
+
+
+def _is_unicode(value: str) -> bool:
+    """Whether ``value`` has no lone surrogate, which a JSON escape (``"\\ud800"``) can give.
+
+    Half a surrogate pair is no character and has no UTF-8 form: sent unescaped, its bytes
+    would make a body that is not UTF-8, a ``SerializationException``; escaped, it gets the
+    same answer rather than reaching the keys, tags and encryption contexts kept as text.
+    """
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 if sys.version_info >= (3, 11):

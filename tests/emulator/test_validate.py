@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from aiokms.emulator import LocalKMS
@@ -13,6 +15,7 @@ from tests.emulator.helpers import (
     fails,
     key_store,
     send,
+    signed_call,
 )
 
 
@@ -69,3 +72,27 @@ async def test_a_body_nested_too_deeply_is_not_valid_json(
             400,
             {"__type": "SerializationException", "message": "The request body is not valid JSON."},
         )
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("Encrypt", {"Plaintext": "eA==", "EncryptionContext": {"\ud800": "v"}}),
+        ("GenerateDataKey", {"KeySpec": "AES_256", "EncryptionContext": {"k": "a\udfffb"}}),
+        ("TagResource", {"Tags": [{"TagKey": "t", "TagValue": "\ud800"}]}),
+    ],
+    ids=["context-key", "context-value", "tag-value"],
+)
+async def test_a_lone_surrogate_is_not_text(
+    local: LocalKMS, operation: str, params: dict[str, Any]
+) -> None:
+    """JSON can escape half a surrogate pair, which is no character: refused as the same
+    string sent unescaped (bytes that are not UTF-8) would be, and nothing is kept."""
+    _, created = await signed_call(local, "CreateKey", {})
+    key_id = created["KeyMetadata"]["KeyId"]
+    status, reply = await signed_call(local, operation, {"KeyId": key_id, **params})
+    assert (status, reply["__type"]) == (400, "SerializationException")
+    assert await signed_call(local, "ListResourceTags", {"KeyId": key_id}) == (
+        200,
+        {"Tags": [], "Truncated": False},
+    )
