@@ -198,7 +198,7 @@ class SigV4Verifier:
             )
         auth = authorization[0]
         credential, signed_headers, signature = self._parse(auth, values)
-        amz_date, date_header = self._request_time(auth, values)
+        amz_date, signed_at, date_header = self._request_time(auth, values)
 
         access_key, _, scope = credential.partition("/")
         parts = credential.split("/")
@@ -229,7 +229,7 @@ class SigV4Verifier:
                 "Credential should be scoped with a valid terminator: 'aws4_request', "
                 f"not '{terminator}'. "
             )
-        self._check_time(amz_date, now)
+        self._check_time(amz_date, signed_at, now)
 
         names = signed_headers.split(";")
         if "host" not in names:
@@ -285,25 +285,27 @@ class SigV4Verifier:
         return fields["Credential"], fields["SignedHeaders"], fields["Signature"]
 
     @staticmethod
-    def _request_time(auth: str, values: dict[str, list[str]]) -> tuple[str, str]:
-        """The request time in the X-Amz-Date format, and the header it came from."""
+    def _request_time(auth: str, values: dict[str, list[str]]) -> tuple[str, int, str]:
+        """The request time in the X-Amz-Date format and in epoch seconds, and the header it
+        came from."""
         amz = values.get("x-amz-date")
         if amz:
-            if _epoch(amz[0]) is None:
+            signed_at = _epoch(amz[0])
+            if signed_at is None:
                 raise _bad_date(amz[0])
-            return amz[0], "X-Amz-Date"
+            return amz[0], signed_at, "X-Amz-Date"
         http_date = values["date"][0]
         try:
             parsed = email.utils.parsedate_to_datetime(http_date)
-        except (TypeError, ValueError):
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(datetime.timezone.utc)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: past year 9999 in UTC
             raise _bad_date(http_date) from None
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(datetime.timezone.utc)
-        return _format(parsed), "Date"
+        if parsed.year < 1000:  # X-Amz-Date's year has four digits
+            raise _bad_date(http_date)
+        return _format(parsed), calendar.timegm(parsed.timetuple()), "Date"
 
-    def _check_time(self, amz_date: str, now: float) -> None:
-        signed_at = _epoch(amz_date)
-        assert signed_at is not None  # checked by _request_time
+    def _check_time(self, amz_date: str, signed_at: int, now: float) -> None:
         if abs(signed_at - now) <= self.max_skew:
             return
         server = datetime.datetime.fromtimestamp(int(now), datetime.timezone.utc)

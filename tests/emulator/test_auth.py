@@ -401,6 +401,51 @@ async def test_missing_or_malformed_authorization(local: LocalKMS) -> None:
 
 
 @pytest.mark.parametrize(
+    ("date", "stamp"),
+    [
+        ("Mon, 01 Jan 0999 00:00:00 GMT", "9990101T000000Z"),
+        ("Fri, 31 Dec 9999 23:30:00 -0100", "99991231T233000Z"),
+        ("yesterday", "20260101T000000Z"),
+    ],
+    ids=["before-year-1000", "after-9999-in-utc", "not-a-date"],
+)
+async def test_a_date_header_no_x_amz_date_can_write_is_an_incomplete_signature(
+    local: LocalKMS, tracebacks: Tracebacks, date: str, stamp: str
+) -> None:
+    """Each request is signed for ``stamp``, the time a reading of the header that let it
+    through would give (year 999 in three digits where strftime does not pad years), so that
+    it is the date itself that is refused."""
+    body = b"{}"
+    creds = local.credentials
+    headers = {
+        "Content-Type": AMZ_JSON,
+        "Date": date,
+        "Host": local.endpoint_url.split("://", 1)[1],
+        "X-Amz-Target": TARGET + "ListKeys",
+    }
+    headers["Authorization"] = Signer(local.region).authorization(
+        method="POST",
+        path="/",
+        query="",
+        headers=headers.items(),
+        payload_hash=hashlib.sha256(body).hexdigest(),
+        access_key=creds.access_key,
+        secret_key=creds.secret_key,
+        amz_date=stamp,
+    )
+    status, payload = await raw_post(local.endpoint_url, headers, body)
+    assert (status, json.loads(payload)) == (
+        400,
+        {
+            "__type": "IncompleteSignatureException",
+            "message": f"Date must be in ISO-8601 'basic format'. Got '{date}'. "
+            "See http://en.wikipedia.org/wiki/ISO_8601",
+        },
+    )
+    assert tracebacks.records == []
+
+
+@pytest.mark.parametrize(
     ("offset", "pattern"),
     [
         (
