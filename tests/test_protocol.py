@@ -22,6 +22,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+from botocore.model import ShapeResolver
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -761,8 +762,6 @@ def test_a_malformed_member_is_a_parse_error(member: dict[str, Any]) -> None:
 )
 def test_a_list_or_map_of_another_type_is_a_parse_error(reply: dict[str, Any]) -> None:
     """Lists and maps whose items are converted (KMS's replies have no such map yet)."""
-    from botocore.model import ShapeResolver
-
     resolver = ShapeResolver(
         {
             "Reply": {
