@@ -574,6 +574,7 @@ class Encryptor:
     ) -> AsyncIterator[bytes]:
         data_key: bytes | bytearray = b""
         chunk: Bytes = b""
+        writer: MessageWriter | None = None
         try:
             if plaintext_length is None:
                 hit = None
@@ -602,7 +603,11 @@ class Encryptor:
                     yield frames
             yield writer.finish()
         except BaseException as error:
-            data_key = chunk = b""  # this frame's secrets, before it joins the traceback
+            # this frame's secrets, before it joins the traceback: the writer's keys, the
+            # cache's own data key, the signing key, the caller's plaintext
+            data_key = chunk = b""
+            writer = hit = None
+            del context, chunks
             forget_locals(error)
             raise
 

@@ -1568,7 +1568,14 @@ async def test_an_encrypt_error_holds_no_data_key_in_its_frames(
                 await enc.encrypt(SECRET_TEXT, encryption_context=CONTEXT)
             found = secrets_in_frames(caught.value, kms.data_keys)  # outside assert: pytest's
             assert found == []  # rewritten asserts keep their operands in the test's own frame
-    assert len(kms.data_keys) == (1 if cached else 2)
+        stream = enc.encrypt_stream(
+            [SECRET_TEXT], encryption_context=CONTEXT, plaintext_length=len(SECRET_TEXT)
+        )
+        with pytest.raises(ClientError) as caught:
+            await collect(stream)
+        found = secrets_in_frames(caught.value, kms.data_keys)
+        assert found == []
+    assert len(kms.data_keys) == (1 if cached else 3)
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
