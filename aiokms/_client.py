@@ -497,9 +497,9 @@ class KMSClient(Operations):
                     attempts.on_reply(None, clock())  # done
                     # a reply that cannot be parsed raises here, never retried: the
                     # operation has run (a CreateKey sent again would make another key)
-                    return self._parse(spec, status, reply_headers, data, attempts.attempt - 1)
+                    return self._parse(spec, status, reply_headers, data, attempts.attempt)
                 else:
-                    error = self._error(spec, status, reply_headers, data, attempts.attempt - 1)
+                    error = self._error(spec, status, reply_headers, data, attempts.attempt)
                     code: str | None = error.response["Error"]["Code"]  # type: ignore[attr-defined]
                     failure = classify(status, code, None)
                     if failure is Failure.THROTTLE:
@@ -565,7 +565,7 @@ class KMSClient(Operations):
         status: int,
         headers: dict[str, str],
         data: bytes,
-        retries: int,
+        attempt: int,
     ) -> dict[str, Any]:
         try:
             decoded = _protocol.decode_json(data) if data and not data.isspace() else {}
@@ -575,7 +575,7 @@ class KMSClient(Operations):
             raise InvalidResponse(
                 endpoint_url=self.meta.endpoint_url, error=f"{spec.name}: {exc}"
             ) from None
-        result["ResponseMetadata"] = _protocol.response_metadata(status, headers, retries)
+        result["ResponseMetadata"] = self._metadata(status, headers, attempt)
         return result
 
     def _error(
@@ -584,10 +584,10 @@ class KMSClient(Operations):
         status: int,
         headers: dict[str, str],
         data: bytes,
-        retries: int,
+        attempt: int,
     ) -> Exception:
         response = _protocol.error_response(status, headers, data, _model.error_parsers())
-        meta = _protocol.response_metadata(status, headers, retries)
+        meta = self._metadata(status, headers, attempt)
         if _protocol.is_generic_error(status, data):
             meta.pop("RequestId", None)  # as botocore: the request id of a proxy's page is moot
         response["ResponseMetadata"] = meta
@@ -595,6 +595,11 @@ class KMSClient(Operations):
         self._errors[code] += 1
         error: Exception = self.exceptions.from_code(code)(response, spec.name)
         return error
+
+    def _metadata(self, status: int, headers: dict[str, str], attempt: int) -> dict[str, Any]:
+        """The ResponseMetadata of the reply to attempt number ``attempt`` (from 1)."""
+        last = attempt >= self.max_attempts
+        return _protocol.response_metadata(status, headers, attempt - 1, last)
 
 
 def _log_failure(operation: str, attempt: int, error: Exception, backoff: float | None) -> None:

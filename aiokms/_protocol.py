@@ -486,14 +486,23 @@ _OUTPUT: dict[str, ShapeBuilder] = {
 }
 
 
-def response_metadata(status: int, headers: dict[str, str], retry_attempts: int) -> dict[str, Any]:
-    """``ResponseMetadata`` as botocore builds it, holding ``headers`` (lower-case names)."""
+def response_metadata(
+    status: int, headers: dict[str, str], retry_attempts: int, last_attempt: bool = False
+) -> dict[str, Any]:
+    """``ResponseMetadata`` as botocore builds it, holding ``headers`` (lower-case names).
+
+    ``last_attempt``: the reply came to the call's last allowed attempt, which botocore's
+    standard retry handler marks ``MaxAttemptsReached`` whatever the reply (a ClientError
+    then says "(reached max retries: N)").
+    """
     meta: dict[str, Any] = {}
     request_id = headers.get("x-amzn-requestid")
     if request_id is not None:
         meta["RequestId"] = request_id
     meta["HTTPStatusCode"] = status
     meta["HTTPHeaders"] = headers
+    if last_attempt:
+        meta["MaxAttemptsReached"] = True
     meta["RetryAttempts"] = retry_attempts
     return meta
 

@@ -271,9 +271,9 @@ def test_kms_service_error_exits_254_with_the_code_on_stderr(moto_env: dict[str,
     result = aiokms("kms", "describe-key", "--key-id", "alias/missing", env=moto_env)
     assert result.returncode == 254
     assert result.stdout == b""
-    assert (
-        b"An error occurred (NotFoundException) when calling the DescribeKey operation: "
-        in result.stderr
+    assert (  # its one attempt (AWS_MAX_ATTEMPTS=1) was its last, as botocore's message says
+        b"An error occurred (NotFoundException) when calling the DescribeKey operation "
+        b"(reached max retries: 0): " in result.stderr
     )
 
 

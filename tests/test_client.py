@@ -369,9 +369,9 @@ async def test_modeled_error_raises_its_class(kms: aiokms.KMSClient, fake: FakeK
     assert error.response["message"] == "Key 'x' does not exist"
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error.operation_name == "DescribeKey"
-    assert str(error) == (
-        "An error occurred (NotFoundException) when calling the DescribeKey operation: "
-        "Key 'x' does not exist"
+    assert str(error) == (  # (the client's one attempt was its last, as botocore says)
+        "An error occurred (NotFoundException) when calling the DescribeKey operation "
+        "(reached max retries: 0): Key 'x' does not exist"
     )
     assert kms.stats().errors == {"NotFoundException": 1}
 
@@ -1166,6 +1166,32 @@ async def test_stats_count_retries_throttles_and_errors(faults: FaultServer) -> 
     }
     assert stats.in_flight == 0
     assert (stats.limiter_rate, stats.limiter_rates) == (None, {})
+
+
+async def test_a_reply_to_the_last_attempt_allowed_says_so_as_botocores_does(
+    faults: FaultServer,
+) -> None:
+    """botocore marks whatever reply comes to a call's last allowed attempt -- a success, a
+    retryable error or not -- with ``MaxAttemptsReached``, and a ClientError whose metadata
+    has it says "(reached max retries: N)" (its standard retry handler's MaxAttemptsChecker)."""
+    faults.script.extend(["500", "500", "500", "500", "ok", "500", "500", "ok"])
+    async with fault_client(faults.url, retry_mode="standard") as kms:
+        with pytest.raises(ClientError) as caught:
+            await kms.list_keys()  # 500 three times
+        meta = caught.value.response["ResponseMetadata"]
+        assert (meta["MaxAttemptsReached"], meta["RetryAttempts"]) == (True, 2)
+        assert list(meta)[-2:] == ["MaxAttemptsReached", "RetryAttempts"]  # botocore's order
+        assert str(caught.value) == (
+            "An error occurred (500) when calling the ListKeys operation (reached max retries: "
+            "2): Internal Server Error"
+        )
+        assert "MaxAttemptsReached" not in (await kms.list_keys())["ResponseMetadata"]
+        assert (await kms.list_keys())["ResponseMetadata"]["MaxAttemptsReached"] is True
+    faults.script.extend(["ok", "400"])
+    async with fault_client(faults.url, retry_mode="adaptive", max_attempts=1) as kms:
+        assert (await kms.list_keys())["ResponseMetadata"]["MaxAttemptsReached"] is True
+        with pytest.raises(ClientError, match=r"ListKeys operation \(reached max retries: 0\)"):
+            await kms.list_keys()
 
 
 async def test_cancelling_200_in_flight_calls_leaves_the_client_working(

@@ -70,8 +70,12 @@ async def test_each_error_code_raises_its_class_with_botocores_response(
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error.response["ResponseMetadata"]["RequestId"] == "req-1"
     assert error.operation_name == "DescribeKey"
+    retried = error.response["ResponseMetadata"]["RetryAttempts"]
+    assert retried in (0, kms.max_attempts - 1)  # retried to the last attempt, or not at all
+    retry_info = f" (reached max retries: {retried})" if retried else ""  # as botocore says it
     assert str(error) == (
-        f"An error occurred ({code}) when calling the DescribeKey operation: {code} happened"
+        f"An error occurred ({code}) when calling the DescribeKey operation{retry_info}: "
+        f"{code} happened"
     )
 
 
@@ -234,4 +238,5 @@ async def test_response_metadata_is_botocores(
     expected = botocore_error(status, body, "ListKeys", headers)["ResponseMetadata"]
     meta = dict(caught.value.response["ResponseMetadata"])
     assert meta.pop("RetryAttempts") == (kms.max_attempts - 1 if status >= 500 else 0)
+    assert meta.pop("MaxAttemptsReached", False) is (status >= 500)  # retried to the last
     assert meta == expected
