@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -150,7 +151,8 @@ class KMSClient(Operations):
             it, at most every second, so an attempt gives up within that much after.
             On Python 3.10 it bounds each socket read instead, as botocore's does (there
             a deadline that cancels the attempt could swallow the caller's cancellation).
-        retry_mode: ``"standard"`` or ``"adaptive"`` (default; else ``AWS_RETRY_MODE``).
+        retry_mode: ``"standard"`` or ``"adaptive"`` (default; else ``AWS_RETRY_MODE`` or
+            the profile's, where ``"legacy"``, botocore's default, is read as standard).
             Adaptive mode paces the requests of each KMS request quota with a limiter of
             its own (``aiokms._quotas`` maps operations to quotas): a quota's first requests
             go out a few at a time, and from its first throttle its requests wait their
@@ -699,12 +701,32 @@ class Paginator:
 
     def paginate(self, **kwargs: Any) -> PageIterator[Any]:
         """An async iterator of pages; ``PaginationConfig`` takes ``MaxItems``, ``PageSize``
-        and ``StartingToken`` as botocore's does."""
-        config = kwargs.pop("PaginationConfig", None) or {}
-        unknown = set(config) - {"MaxItems", "PageSize", "StartingToken"}
-        if unknown:
-            raise ValueError(f"PaginationConfig: unknown keys {sorted(unknown)}")
+        and ``StartingToken`` as botocore's does (read now: its numbers made whole with
+        ``int()``). An unknown key raises ``ValueError`` (botocore ignores it)."""
+        config = _pagination_config(kwargs.pop("PaginationConfig", None))
         return PageIterator(self._client, self._spec, kwargs, config)
+
+
+def _pagination_config(config: object) -> dict[str, Any]:
+    """A copy of a caller's ``PaginationConfig``, its numbers made whole as botocore makes them."""
+    if not config:
+        return {}
+    if not isinstance(config, Mapping):
+        raise TypeError(f"PaginationConfig: expected a mapping, got {type(config).__name__}")
+    unknown = set(config) - {"MaxItems", "PageSize", "StartingToken"}
+    if unknown:
+        raise ValueError(f"PaginationConfig: unknown keys {sorted(unknown)}")
+    copied = dict(config)
+    for name in ("MaxItems", "PageSize"):
+        value = copied.get(name)
+        if value is not None:
+            try:
+                copied[name] = int(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"PaginationConfig: {name} {value!r} is not a whole number"
+                ) from None
+    return copied
 
 
 _Page = TypeVar("_Page")
@@ -770,6 +792,20 @@ class PageIterator(Generic[_Page]):
             if not more:
                 return
             params[spec.input_token] = marker
+
+    async def search(self, expression: str) -> AsyncIterator[Any]:
+        """The JMESPath ``expression`` applied to each page, as aiobotocore's ``search``: the
+        elements of a list result one by one, any other result as it is."""
+        # botocore's dependency (untyped); imported here, off the client's import path
+        jmespath = importlib.import_module("jmespath")
+        compiled = jmespath.compile(expression)
+        async for page in self._pages():
+            found = compiled.search(page)
+            if isinstance(found, list):
+                for element in found:
+                    yield element
+            else:
+                yield found
 
     async def build_full_result(self) -> dict[str, Any]:
         """Every page's items in one dict (``NextToken`` set when ``MaxItems`` cut it)."""

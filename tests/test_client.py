@@ -578,6 +578,45 @@ async def test_max_items_cut_resumes_without_loss(kms: aiokms.KMSClient, fake: F
     assert seen == ["a", "b", "c", "d", "e"]
 
 
+async def test_search_yields_each_pages_jmespath_result_as_aiobotocores_does(
+    kms: aiokms.KMSClient, fake: FakeKMS
+) -> None:
+    fake.handle("ListKeys", pages_handler([["a", "b"], ["c", "d"], ["e"]]))
+    paginator = kms.get_paginator("list_keys")
+    found = [key async for key in paginator.paginate().search("Keys[].KeyId")]
+    assert found == ["a", "b", "c", "d", "e"]  # a list result: its elements
+    assert [truncated async for truncated in paginator.paginate().search("Truncated")] == [
+        True,
+        True,
+        False,
+    ]  # anything else: as it is, a page at a time
+    first_three = paginator.paginate(PaginationConfig={"MaxItems": 3})
+    assert [key async for key in first_three.search("Keys[].KeyId")] == ["a", "b", "c"]
+
+
+async def test_pagination_config_is_read_when_paginate_is_called(
+    kms: aiokms.KMSClient, fake: FakeKMS
+) -> None:
+    """As botocore reads it: numbers made whole with int() ("2" and 2.0 are 2), then and there:
+    the caller's dict changed afterwards changes nothing; a value int() refuses, at once."""
+    fake.handle("ListKeys", pages_handler([["a", "b"], ["c", "d"], ["e"]]))
+    paginator = kms.get_paginator("list_keys")
+    config: dict[str, Any] = {"MaxItems": "3", "PageSize": 2.0}
+    pages = paginator.paginate(PaginationConfig=config)
+    config["MaxItems"] = 1
+    result = await pages.build_full_result()
+    assert [k["KeyId"] for k in result["Keys"]] == ["a", "b", "c"]
+    assert [r.json["Limit"] for r in fake.requests] == [2, 2]
+    with pytest.raises(ValueError, match="PaginationConfig: MaxItems 'three' is not a whole"):
+        paginator.paginate(PaginationConfig={"MaxItems": "three"})
+    with pytest.raises(ValueError, match=r"PaginationConfig: PageSize \[2\] is not a whole"):
+        paginator.paginate(PaginationConfig={"PageSize": [2]})
+    with pytest.raises(ValueError, match="PaginationConfig: unknown keys"):
+        paginator.paginate(PaginationConfig={"MaxItem": 3})  # botocore ignores a typo
+    with pytest.raises(TypeError, match="PaginationConfig: expected a mapping"):
+        paginator.paginate(PaginationConfig=[("MaxItems", 3)])
+
+
 async def test_can_paginate(kms: aiokms.KMSClient) -> None:
     assert kms.can_paginate("list_aliases")
     assert not kms.can_paginate("encrypt")
