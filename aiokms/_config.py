@@ -138,7 +138,11 @@ def resolve(
             f"endpoint_url: {url!r} must be an http:// or https:// URL with a host and no path"
         )
 
-    mode = retry_mode or env.get("AWS_RETRY_MODE") or profile.get("retry_mode") or "adaptive"
+    mode = retry_mode
+    if not mode:
+        mode = env.get("AWS_RETRY_MODE") or profile.get("retry_mode") or "adaptive"
+        if mode == "legacy":  # botocore's default, set for every SDK of the process: the
+            mode = "standard"  # AWS SDKs' successor to it (aiokms has no legacy mode)
     if mode not in _RETRY_MODES:
         raise ValueError(f"retry_mode: {mode!r} is not one of {', '.join(_RETRY_MODES)}")
 

@@ -541,7 +541,7 @@ def test_empty_retry_variables_are_unset() -> None:
     assert retry_settings(environ=environ, settings={"max_attempts": "4"}) == ("adaptive", 4)
 
 
-@pytest.mark.parametrize("mode", ["legacy", "Standard", "ADAPTIVE", "fast", " standard"])
+@pytest.mark.parametrize("mode", ["Standard", "ADAPTIVE", "fast", " standard"])
 def test_invalid_retry_mode(mode: str) -> None:
     with pytest.raises(ValueError, match="retry_mode"):
         retry_settings(retry_mode=mode)
@@ -549,6 +549,16 @@ def test_invalid_retry_mode(mode: str) -> None:
         retry_settings(environ={"AWS_RETRY_MODE": mode})
     with pytest.raises(ValueError, match="retry_mode"):
         retry_settings(settings={"retry_mode": mode})
+
+
+def test_a_legacy_retry_mode_set_for_every_sdk_is_read_as_standard() -> None:
+    """``legacy`` (botocore's default mode, which aiokms does not implement) in the environment
+    or a profile, set for every SDK of the process, does not stop a client being made; asked
+    for by name, it is refused."""
+    assert retry_settings(environ={"AWS_RETRY_MODE": "legacy"}) == ("standard", 3)
+    assert retry_settings(settings={"retry_mode": "legacy"}) == ("standard", 3)
+    with pytest.raises(ValueError, match="retry_mode: 'legacy' is not one of standard, adaptive"):
+        retry_settings(retry_mode="legacy")
 
 
 @pytest.mark.parametrize("attempts", [0, -1, True, False, 2.0, 2.5, "3"])
