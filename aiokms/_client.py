@@ -48,12 +48,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from botocore.exceptions import OperationNotPageableError
 
 from aiokms import _fork, _model, _operations, _protocol, _quotas, _telemetry, _transport
-from aiokms._config import resolve
+from aiokms._config import partition_of, resolve
 from aiokms._credentials import CredentialCache, CredentialsProvider, FrozenCredentials
 from aiokms._frames import forget_locals
 from aiokms._operations import KMSExceptions, Operations
@@ -71,6 +71,7 @@ from aiokms.errors import (
 )
 
 if TYPE_CHECKING:
+    from botocore.model import ServiceModel
     from opentelemetry.trace import TracerProvider
 
 __all__ = ["ClientMeta", "ClientStats", "KMSClient", "PageIterator", "Paginator"]
@@ -117,11 +118,27 @@ class ClientStats:
 
 @dataclass(frozen=True, slots=True)
 class ClientMeta:
-    """``kms.meta``, as aiobotocore offers it."""
+    """``kms.meta``, as aiobotocore offers it (not its ``config`` or ``events``: aiokms takes
+    no botocore ``Config`` and has no event hooks)."""
 
     region_name: str
     endpoint_url: str
     service_name: str = "kms"
+
+    @property
+    def partition(self) -> str:
+        """The region's partition (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
+        return partition_of(self.region_name)
+
+    @property
+    def method_to_api_mapping(self) -> dict[str, str]:
+        """Method names to operation names (``"list_keys"``: ``"ListKeys"``); a copy."""
+        return dict(_operations.OPERATIONS)
+
+    @property
+    def service_model(self) -> ServiceModel:
+        """botocore's KMS service model, the one the client runs."""
+        return _model.service_model()
 
 
 class KMSClient(Operations):
@@ -408,6 +425,15 @@ class KMSClient(Operations):
             limiter_rate=rates.get(_quotas.SYMMETRIC),
             limiter_rates=rates,
         )
+
+    @property
+    def waiter_names(self) -> list[str]:
+        """botocore's waiters for KMS: none."""
+        return []
+
+    def get_waiter(self, waiter_name: str) -> NoReturn:
+        """KMS has no waiters: raises ``ValueError`` as botocore's does."""
+        raise ValueError(f"Waiter does not exist: {waiter_name}")
 
     def can_paginate(self, operation_name: str) -> bool:
         """Whether ``get_paginator(operation_name)`` works (snake_case method name)."""

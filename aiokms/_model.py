@@ -147,6 +147,12 @@ def _loader() -> botocore.loaders.Loader:
 
 
 @functools.cache
+@functools.cache
+def service_model() -> ServiceModel:
+    """botocore's KMS service model, the one aiokms runs (``kms.meta.service_model``)."""
+    return _service()
+
+
 def _service() -> ServiceModel:
     from botocore.model import ServiceModel
 

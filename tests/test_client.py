@@ -669,6 +669,25 @@ async def test_meta_and_response_json_roundtrip(kms: aiokms.KMSClient, fake: Fak
     json.dumps(reply["ResponseMetadata"])
 
 
+@pytest.mark.parametrize("region", ["eu-west-1", "cn-north-1", "us-gov-west-1"])
+def test_meta_waiters_and_the_method_mapping_are_botocores(region: str) -> None:
+    ours = aiokms.KMSClient(region_name=region, credentials=aiokms.Credentials("AK", "SK"))
+    theirs = botocore.session.get_session().create_client(
+        "kms", region_name=region, aws_access_key_id="AK", aws_secret_access_key="SK"
+    )
+    assert ours.meta.partition == theirs.meta.partition
+    assert ours.meta.method_to_api_mapping == theirs.meta.method_to_api_mapping
+    assert ours.meta.service_model.operation_names == theirs.meta.service_model.operation_names
+    assert ours.meta.service_model.service_name == "kms"
+    assert ours.waiter_names == theirs.waiter_names == []
+    with pytest.raises(ValueError, match=r"^Waiter does not exist: key_exists$"):
+        ours.get_waiter("key_exists")
+    with pytest.raises(ValueError, match=r"^Waiter does not exist: key_exists$"):
+        theirs.get_waiter("key_exists")
+    ours.meta.method_to_api_mapping["list_keys"] = "Changed"  # a copy: the client's unchanged
+    assert ours.meta.method_to_api_mapping["list_keys"] == "ListKeys"
+
+
 # --- adaptive mode: a limiter per KMS quota, driven by the client -------------------------
 
 THROTTLE = {"__type": "ThrottlingException", "message": "Rate exceeded"}
