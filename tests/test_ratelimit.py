@@ -832,9 +832,20 @@ def test_before_its_first_success_a_start_up_asks_a_holder_to_wait_two_seconds_a
     assert limiter.proof_wait(0.03) == pytest.approx(1.99)  # at most; a success ends it
     assert limiter.proof_wait(0.02 + PROOF_LIMIT - 0.005) == pytest.approx(0.005)
     assert limiter.proof_wait(0.02 + PROOF_LIMIT) == 0.0  # even 0.5/s has a token again
-    limiter.on_response(False, 0.05, 0.04)
-    assert limiter.proof_wait(0.05) == 0.0  # the quota has taken something: the hold's rate
+    limiter.on_response(False, 0.05, 0.04)  # the quota has taken something, and with it the
+    # token it had saved: the holder waits an interval of the hold's rate, half the rate its
+    # requests succeed at (one in 0.05 s at least), after that success
+    assert limiter.proof_wait(0.05) == pytest.approx(0.1)
+    assert limiter.proof_wait(0.15) == 0.0
+    limiter.on_response(False, 0.16, 0.155)  # and after each success of the start-up
+    assert limiter.proof_wait(0.16) == pytest.approx(0.14)  # 2 in 0.14 s; held at 7.1/s
     assert cut_from(100.0).proof_wait(2.0) == 0.0  # no start-up
+
+
+def test_a_holder_waits_an_interval_after_a_late_first_success_two_seconds_at_most() -> None:
+    limiter = switched_on_cold(0, 0.0)
+    limiter.on_response(False, 1.9, 1.89)  # 1 in 1.88 s: the hold's rate, 0.27/s
+    assert limiter.proof_wait(1.9) == pytest.approx(PROOF_LIMIT)
 
 
 def test_a_caller_holds_the_probes_only_in_the_last_intervals_before_its_turn() -> None:

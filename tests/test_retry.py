@@ -582,7 +582,8 @@ def cold_start_throttle(policy: RetryPolicy) -> tuple[Attempts, RateLimiter]:
 
 def test_a_last_attempt_waits_for_its_start_ups_first_success_token_or_not() -> None:
     """Before its first success a start-up knows of nothing its quota takes: a call's last
-    attempt, whose turn has come, asks again until a success comes."""
+    attempt, whose turn has come, asks again until a success comes, and goes an interval of
+    the hold's rate after it (that success took the token the quota had saved)."""
     policy = RetryPolicy(2, limiters=RateLimiters(), random=half)  # the retry is the last
     attempts, limiter = cold_start_throttle(policy)
     now = 0.01 + attempts.delay
@@ -593,7 +594,11 @@ def test_a_last_attempt_waits_for_its_start_ups_first_success_token_or_not() -> 
         now += attempts.delay
     assert limiter._holds == 1
     limiter.on_response(False, now, now - 0.005)  # another caller's request got through
-    assert attempts.next_step(now) is Step.SEND
+    after = now + limiter.proof_wait(now)
+    assert after == pytest.approx(now + 1 / limiter.safe_rate(now))
+    while attempts.next_step(now) is Step.WAIT:
+        now += attempts.delay
+    assert now == pytest.approx(after)
     attempts.sending(now)
     assert limiter._holds == 0
 
