@@ -6,9 +6,10 @@ builds its own. Operation ``GenerateDataKey`` becomes ``generate-data-key``, its
 shape: integers and numbers parsed, booleans as ``--flag``/``--no-flag``, blobs from
 ``fileb://path`` (raw bytes) or as base64 text (AWS CLI v2's default ``--cli-binary-format``),
 strings from ``file://path`` or as given, structures and maps as JSON or the AWS CLI's shorthand
-(``k=v,k2=v2``), lists as several values or a JSON list. ``--cli-input-json`` supplies
-parameters by their API names, under the explicit options. List operations page through every
-page, as the AWS CLI does, unless ``--no-paginate`` or a paging parameter is given.
+(``k=v,k2={a=b},k3=[x,y]``: ``_shorthand``), lists as several values or a JSON list.
+``--cli-input-json`` supplies parameters by their API names, under the explicit options. List
+operations page through every page, as the AWS CLI does, unless ``--no-paginate`` or a paging
+parameter is given.
 
 The reply is printed as ``aws kms`` (version 2) prints it: JSON with blobs in base64,
 timestamps in ISO 8601 (``--cli-timestamp-format wire``: epoch seconds, as version 1), no
@@ -39,6 +40,7 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
+from aiokms.cli import _shorthand
 from aiokms.cli._common import (
     OK,
     USAGE,
@@ -447,52 +449,33 @@ def _from_json(shape: Shape, value: Any, where: str, binary_format: str) -> Any:
     return value
 
 
-def shorthand(text: str, where: str = "value") -> dict[str, str]:
-    """Parse the AWS CLI's shorthand ``k=v,k2=v2`` into a dict.
-
-    A value may be quoted (``k="a,b"`` or ``k='a,b'``) to hold commas, and ``\\`` escapes the
-    next character.
-
-    Raises:
-        CommandError: the text is not shorthand (exit code 252).
-    """
-    pairs: dict[str, str] = {}
-    i, n = 0, len(text)
-    while i < n:
-        eq = text.find("=", i)
-        comma = text.find(",", i)
-        if eq < 0 or (0 <= comma < eq):
-            bad = text[i : comma if comma >= 0 else n]
-            raise _bad(where, f"expected key=value, got {bad!r} (or give JSON)")
-        key = text[i:eq].strip()
-        if not key:
-            raise _bad(where, f"a key is empty in {text!r}")
-        i = eq + 1
-        chars: list[str] = []
-        quote = text[i] if i < n and text[i] in "\"'" else ""
-        if quote:
-            i += 1
-            while i < n and text[i] != quote:
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                chars.append(text[i])
-                i += 1
-            if i >= n:
-                raise _bad(where, f"unterminated quote in {text!r}")
-            i += 1
-            if i < n and text[i] != ",":
-                raise _bad(where, f"expected ',' after the quoted value of {key!r}")
-        else:
-            while i < n and text[i] != ",":
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                chars.append(text[i])
-                i += 1
-        pairs[key] = "".join(chars)
-        i += 1  # the comma
-        if i == n and text.endswith(","):
-            raise _bad(where, f"trailing ',' in {text!r}")
-    return pairs
+def _from_shorthand(shape: Shape, value: Any, where: str, binary_format: str) -> Any:
+    """A parsed shorthand value in the API's types, as the AWS CLI types it: a single value
+    where a list belongs becomes a list of one, numbers and booleans are read from their text;
+    then blobs and timestamps as in JSON."""
+    t = shape.type_name
+    if t == "list":
+        member = shape.member
+        items = value if isinstance(value, list) else [value]
+        return [_from_shorthand(member, v, f"{where}[]", binary_format) for v in items]
+    if t == "structure" and isinstance(value, dict):
+        members = shape.members
+        unknown = [k for k in value if k not in members]
+        if unknown:
+            raise _bad(where, f"unknown key {unknown[0]!r}; valid keys: {', '.join(members)}")
+        return {
+            k: _from_shorthand(members[k], v, f"{where}.{k}", binary_format)
+            for k, v in value.items()
+        }
+    if t == "map" and isinstance(value, dict):
+        value_shape = shape.value
+        return {
+            k: _from_shorthand(value_shape, v, f"{where}.{k}", binary_format)
+            for k, v in value.items()
+        }
+    if t in ("integer", "long", "float", "double", "boolean") and isinstance(value, str):
+        return _scalar_from_text(shape, value, where, binary_format)
+    return _from_json(shape, value, where, binary_format)
 
 
 def _composite_from_text(shape: Shape, text: str, where: str, binary_format: str) -> Any:
@@ -504,22 +487,16 @@ def _composite_from_text(shape: Shape, text: str, where: str, binary_format: str
         except json.JSONDecodeError as exc:
             raise _bad(where, f"Invalid JSON: {exc}") from None
         return _from_json(shape, value, where, binary_format)
-    if shape.type_name == "map":
-        value_shape = shape.value
-        return {
-            k: _scalar_from_text(value_shape, v, f"{where}.{k}", binary_format)
-            for k, v in shorthand(text, where).items()
-        }
-    members = shape.members
-    result: dict[str, Any] = {}
-    for key, raw in shorthand(text, where).items():
-        member = members.get(key)
-        if member is None:
-            raise _bad(where, f"unknown key {key!r}; valid keys: {', '.join(members)}")
-        if member.type_name not in _SCALARS:
-            raise _bad(where, f"{key} takes a {member.type_name}: give the whole value as JSON")
-        result[key] = _scalar_from_text(member, raw, f"{where}.{key}", binary_format)
-    return result
+
+    def load(uri: str) -> str | bytes:  # a value after "@="
+        data: str | bytes = _read_file(uri, where, binary=uri.startswith("fileb://"))
+        return data
+
+    try:
+        parsed = _shorthand.parse(text, load)
+    except _shorthand.ShorthandError as exc:
+        raise _bad(where, str(exc)) from None
+    return _from_shorthand(shape, parsed, where, binary_format)
 
 
 def _argument(shape: Shape, raw: Any, where: str, binary_format: str) -> Any:
