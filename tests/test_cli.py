@@ -542,6 +542,42 @@ def test_kms_as_the_aws_cli_v1_prints(emulator: dict[str, str]) -> None:
     assert listed.stdout == reference.stdout
 
 
+def test_kms_null_result_as_the_aws_cli(emulator: dict[str, str]) -> None:
+    """A query that finds nothing: ``None`` in text, ``null`` in JSON, no table."""
+    env = emulator_env(emulator)
+    nothing = ["describe-key", "--key-id", "alias/cli", "--query", "Foo"]
+    printed = {"text": b"None\n", "json": b"null\n", "table": b"", "yaml": b"null\n"}
+    for output, expected in printed.items():
+        result = aiokms("kms", *nothing, "--output", output, env=env)
+        assert (result.returncode, result.stdout) == (0, expected), (output, result.stderr)
+        if aws_cli() is not None and output != "yaml":  # v1 has no yaml
+            assert aws(*nothing, "--output", output, env=env).stdout == expected, output
+
+
+def test_kms_text_output_queries_each_page_as_the_aws_cli(emulator: dict[str, str]) -> None:
+    """With --output text the query runs on each page (and on the NEXTTOKEN of a --max-items
+    cut, where it finds nothing: None); with JSON, once on the whole listing."""
+    env = emulator_env(emulator)
+    for _ in range(3):
+        assert aiokms("kms", "create-key", env=env).returncode == 0
+    keys = [k["KeyId"] for k in ok_json(aiokms("kms", "list-keys", env=env))["Keys"]]
+    first = ["list-keys", "--page-size", "2", "--query", "Keys[0].KeyId"]
+    per_page = aiokms("kms", *first, "--output", "text", env=env)
+    assert per_page.stdout.decode() == "".join(f"{k}\n" for k in keys[::2])
+    cut = aiokms("kms", *first, "--max-items", "3", "--output", "text", env=env)
+    assert cut.stdout.decode() == f"{keys[0]}\n{keys[2]}\nNone\n"
+    whole = aiokms("kms", *first, env=env)
+    assert ok_json(whole) == keys[0]
+    wrong = aiokms("kms", "list-keys", "--query", "abs(Keys)", "--output", "text", env=env)
+    assert wrong.returncode == 255  # as aws: the message, no traceback
+    assert wrong.stderr.decode().startswith("aiokms kms: In function abs(), invalid type for")
+    if aws_cli() is None:
+        return
+    assert per_page.stdout == aws(*first, "--output", "text", env=env).stdout
+    assert cut.stdout == aws(*first, "--max-items", "3", "--output", "text", env=env).stdout
+    assert whole.stdout == aws(*first, env=env).stdout
+
+
 def test_kms_yaml_and_table_output(emulator: dict[str, str]) -> None:
     yaml = pytest.importorskip("yaml")
     env = emulator_env(emulator)

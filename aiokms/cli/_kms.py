@@ -31,7 +31,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -615,29 +615,36 @@ def _write_text_dict(
         _write_text(v, out, key)
 
 
-def _print(result: Any, args: argparse.Namespace, out: IO[str]) -> None:
+def _query(args: argparse.Namespace) -> Any:
+    """``--query`` compiled (JMESPath), or None."""
     query = getattr(args, "query", None)
-    if query:
-        jmespath = importlib.import_module("jmespath")  # botocore's dependency, untyped
+    if not query:
+        return None
+    jmespath = importlib.import_module("jmespath")  # botocore's dependency, untyped
+    try:
+        return jmespath.compile(query)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise CommandError(f"Bad value for --query {query}: {exc}", USAGE) from None
+
+
+def _print(result: Any, args: argparse.Namespace, out: IO[str], query: Any = None) -> None:
+    """Print a reply (or, with ``--output text``, a page of one) as ``aws kms`` prints it."""
+    if query is not None:
+        jmespath = importlib.import_module("jmespath")
         try:
-            result = jmespath.search(query, result)
-        except jmespath.exceptions.JMESPathError as exc:
-            raise CommandError(f"Bad value for --query {query}: {exc}", USAGE) from None
-    elif result == {}:
+            result = query.search(result)
+        except jmespath.exceptions.JMESPathError as exc:  # a function given the wrong type
+            raise CommandError(str(exc)) from None
+    if result == {}:
         return  # as aws kms: an empty reply prints nothing
     output = getattr(args, "output", "json")
     if output == "text":
-        next_token = None
-        if not query and isinstance(result, dict) and "NextToken" in result:
-            result = dict(result)  # as aws: the token of a --max-items cut comes last
-            next_token = result.pop("NextToken")
-        if result is not None:
-            _write_text(result, out)
-        if next_token is not None:
-            out.write(f"NEXTTOKEN\t{next_token}\n")
+        _write_text(result, out)  # None prints as None, as aws prints it
     elif output == "yaml":
         write_yaml(result, out)
     elif output == "table":
+        if not result:
+            return  # as aws: no table for null, false, 0, "" or []
         color = getattr(args, "color", "auto")
         write_table(
             result,
@@ -685,7 +692,19 @@ def _skeleton(op: OperationModel, which: str) -> Any:
     return to_jsonable(ArgumentGenerator().generate_skeleton(shape))
 
 
-async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Namespace) -> Any:
+async def _call(
+    op: OperationModel,
+    params: dict[str, Any],
+    args: argparse.Namespace,
+    write: Callable[[Any], None],
+) -> None:
+    """Make the call (every page of a listing) and ``write`` the reply.
+
+    A listing is written whole, as one reply (with ``NextToken`` where ``--max-items`` cut
+    it), except with ``--output text``: there, as the AWS CLI does, each page is written as it
+    comes (its items only), then ``{"NextToken": {"NextToken": ...}}`` for a cut, so a
+    ``--query`` runs on each of them.
+    """
     method_name = xform_name(op.name)
     options: dict[str, Any] = {}
     if getattr(args, "cli_read_timeout", None):
@@ -698,6 +717,7 @@ async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Names
         if debug is not None:
             debug.request(kms, params)
         try:
+            pages = None
             if paginator is not None and not getattr(args, "no_paginate", False):
                 explicit = (
                     paginator["input_token"] in params or paginator.get("limit_key") in params
@@ -715,21 +735,38 @@ async def _call(op: OperationModel, params: dict[str, Any], args: argparse.Names
                     # typed by literal name; here the name is the command line's
                     get_paginator: Any = kms.get_paginator
                     pages = get_paginator(method_name).paginate(**params, PaginationConfig=config)
-                    try:
-                        result = await pages.build_full_result()
-                    except ValueError as exc:  # a StartingToken this paginator did not make
-                        raise CommandError(str(exc), USAGE) from None
+            if pages is None:
+                result = await getattr(kms, method_name)(**params)
+            elif getattr(args, "output", "json") == "text":
+                key = paginator["result_key"] if paginator else ""
+                async for page in _checked(pages):
                     if debug is not None:
-                        debug.reply(result)
-                    return result
-            result = await getattr(kms, method_name)(**params)
+                        debug.reply(page)
+                    write({key: page.get(key, [])})
+                if pages.resume_token:
+                    write({"NextToken": {"NextToken": pages.resume_token}})
+                return
+            else:
+                try:
+                    result = await pages.build_full_result()
+                except ValueError as exc:  # a StartingToken this paginator did not make
+                    raise CommandError(str(exc), USAGE) from None
         except Exception as exc:
             if debug is not None:
                 debug.error(exc)
             raise
         if debug is not None:
             debug.reply(result)
-        return result
+    write(result)
+
+
+async def _checked(pages: AsyncIterable[Any]) -> AsyncIterator[Any]:
+    """The pages, a ``StartingToken`` the paginator did not make a ``CommandError``."""
+    try:
+        async for page in pages:
+            yield page
+    except ValueError as exc:
+        raise CommandError(str(exc), USAGE) from None
 
 
 class _Debug:
@@ -794,6 +831,7 @@ def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms")
         return OK
     try:
         params = _params(op, args)
+        query = _query(args)
     except CommandError as exc:
         try:
             args._parser.error(str(exc))
@@ -802,8 +840,11 @@ def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms")
 
     async def call() -> int:
         timestamps = getattr(args, "cli_timestamp_format", "iso8601")
-        result = to_jsonable(await _call(op, params, args), timestamps)
-        _print(result, args, out)
+
+        def write(result: Any) -> None:
+            _print(to_jsonable(result, timestamps), args, out, query)
+
+        await _call(op, params, args, write)
         out.flush()
         return OK
 
