@@ -646,6 +646,34 @@ def test_kms_debug_redacts_secrets(emulator: dict[str, str], tmp_path: Path) -> 
     assert "NotFoundException" in result.stderr.decode()
 
 
+def test_kms_timeouts_of_0_wait_as_long_as_it_takes(
+    emulator: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--cli-read-timeout 0 and --cli-connect-timeout 0 mean no timeout, as in the AWS CLI."""
+    for name, value in emulator_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    made: list[dict[str, Any]] = []
+
+    def make_client(args: Any, **kwargs: Any) -> Any:
+        made.append(kwargs)
+        return real(args, **kwargs)
+
+    real = _kms.make_client
+    monkeypatch.setattr(_kms, "make_client", make_client)
+    describe = ["kms", "describe-key", "--key-id", "alias/cli"]
+    code, _, err = run_main(
+        capsys, *describe, "--cli-read-timeout", "0", "--cli-connect-timeout", "0"
+    )
+    assert code == 0, err
+    year = 365 * 24 * 3600
+    assert made[0]["read_timeout"] >= year and made[0]["connect_timeout"] >= year
+    code, _, err = run_main(capsys, *describe, "--cli-read-timeout", "2.5")
+    assert code == 0, err
+    assert made[1] == {"read_timeout": 2.5}
+    code, _, err = run_main(capsys, *describe, "--cli-connect-timeout", "-1")
+    assert code == 252 and "'-1' must be 0 or more" in err
+
+
 def test_kms_over_tls_with_ca_bundle_or_without_verification(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -48,7 +48,7 @@ from aiokms.cli._common import (
     Parser,
     add_connection_options,
     make_client,
-    positive_float,
+    non_negative_float,
     positive_int,
     run,
 )
@@ -61,6 +61,9 @@ _SCALARS = frozenset(
 )
 _BINARY_FORMATS = ("base64", "raw-in-base64-out")
 _PAGING_OPTIONS = ("starting_token", "page_size", "max_items")
+# --cli-read-timeout 0 and --cli-connect-timeout 0: no timeout, as in the AWS CLI. KMSClient
+# takes only positive seconds, so 0 becomes a limit no call reaches.
+_NO_TIMEOUT = 10 * 365 * 24 * 3600.0
 
 _DESCRIPTION = """\
 Call any AWS KMS operation, with the names and options of 'aws kms'.
@@ -224,17 +227,17 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
     group.add_argument(
         "--cli-read-timeout",
-        type=positive_float,
+        type=non_negative_float,
         default=default,
         metavar="SECONDS",
-        help="seconds to wait for a reply (default 60)",
+        help="seconds to wait for a reply (default 60; 0: as long as it takes)",
     )
     group.add_argument(
         "--cli-connect-timeout",
-        type=positive_float,
+        type=non_negative_float,
         default=default,
         metavar="SECONDS",
-        help="seconds to wait for a connection (default 60)",
+        help="seconds to wait for a connection (default 60; 0: as long as it takes)",
     )
 
 
@@ -707,10 +710,13 @@ async def _call(
     """
     method_name = xform_name(op.name)
     options: dict[str, Any] = {}
-    if getattr(args, "cli_read_timeout", None):
-        options["read_timeout"] = args.cli_read_timeout
-    if getattr(args, "cli_connect_timeout", None):
-        options["connect_timeout"] = args.cli_connect_timeout
+    for option, name in (
+        ("cli_read_timeout", "read_timeout"),
+        ("cli_connect_timeout", "connect_timeout"),
+    ):
+        seconds = getattr(args, option, None)
+        if seconds is not None:
+            options[name] = seconds or _NO_TIMEOUT
     debug = _Debug(op) if getattr(args, "debug", False) else None
     paginator = _paginators().get(op.name)
     async with make_client(args, **options) as kms:
