@@ -578,6 +578,46 @@ def test_kms_text_output_queries_each_page_as_the_aws_cli(emulator: dict[str, st
     assert whole.stdout == aws(*first, env=env).stdout
 
 
+def test_kms_output_from_the_environment_or_the_profile(
+    emulator: dict[str, str], tmp_path: Path
+) -> None:
+    """--output, else AWS_DEFAULT_OUTPUT, else the profile's output, else json: the AWS CLI's
+    order, compared with it where it is installed."""
+    config = tmp_path / "config"
+    config.write_text("[default]\noutput = text\n\n[profile tabled]\noutput = table\n")
+    env = {**emulator_env(emulator), "AWS_CONFIG_FILE": str(config)}
+    env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
+    env.pop("AWS_DEFAULT_OUTPUT", None)
+    env.pop("AWS_PROFILE", None)
+    query = ["describe-key", "--key-id", "alias/cli", "--query", "KeyMetadata.KeyId"]
+    key_id = ok_json(aiokms("kms", *query, "--output", "json", env=env))
+    cases = [
+        ([], {}, f"{key_id}\n"),
+        ([], {"AWS_DEFAULT_OUTPUT": "json"}, f'"{key_id}"\n'),
+        (["--output", "text"], {"AWS_DEFAULT_OUTPUT": "json"}, f"{key_id}\n"),
+        ([], {"AWS_PROFILE": "tabled"}, "-"),
+        ([], {"AWS_PROFILE": "tabled", "AWS_DEFAULT_OUTPUT": "text"}, f"{key_id}\n"),
+    ]
+    for options, variables, printed in cases:
+        result = aiokms("kms", *query, *options, env={**env, **variables})
+        assert result.returncode == 0, result.stderr.decode()
+        assert result.stdout.decode().startswith(printed), (options, variables)
+        command = aws_cli()
+        if command is not None:
+            theirs = subprocess.run(
+                [command, "kms", *query, *options],
+                env={**env, **variables},
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            assert theirs.stdout.decode().startswith(printed), (options, variables)
+    result = aiokms("kms", *query, env={**env, "AWS_DEFAULT_OUTPUT": "xml"})
+    assert result.returncode == 255 and b"Unknown output type: xml" in result.stderr
+    result = aiokms("kms", *query, "--profile", "nope", env=env)
+    assert result.returncode == 253 and b"nope" in result.stderr
+
+
 def test_kms_yaml_and_table_output(emulator: dict[str, str]) -> None:
     yaml = pytest.importorskip("yaml")
     env = emulator_env(emulator)

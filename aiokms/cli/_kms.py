@@ -28,6 +28,7 @@ import datetime
 import functools
 import importlib
 import json
+import os
 import re
 import sys
 import time
@@ -60,6 +61,7 @@ _SCALARS = frozenset(
     {"string", "integer", "long", "float", "double", "boolean", "blob", "timestamp"}
 )
 _BINARY_FORMATS = ("base64", "raw-in-base64-out")
+_OUTPUTS = ("json", "text", "table", "yaml")
 _PAGING_OPTIONS = ("starting_token", "page_size", "max_items")
 # --cli-read-timeout 0 and --cli-connect-timeout 0: no timeout, as in the AWS CLI. KMSClient
 # takes only positive seconds, so 0 becomes a limit no call reaches.
@@ -186,9 +188,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     group = parser.add_argument_group("output and input")
     group.add_argument(
         "--output",
-        choices=("json", "text", "table", "yaml"),
-        default=argparse.SUPPRESS if suppress else "json",
-        help="the output format (default: json)",
+        choices=_OUTPUTS,
+        default=default,
+        help="the output format (default: AWS_DEFAULT_OUTPUT, the profile's output, json)",
     )
     group.add_argument(
         "--cli-timestamp-format",
@@ -618,6 +620,28 @@ def _write_text_dict(
         _write_text(v, out, key)
 
 
+def _output(args: argparse.Namespace) -> str:
+    """The output format, as the AWS CLI chooses it: ``--output``, ``AWS_DEFAULT_OUTPUT``, the
+    profile's ``output``, then json.
+
+    Raises:
+        botocore.exceptions.ProfileNotFound: ``--profile`` (or ``AWS_PROFILE``) names none.
+        CommandError: the variable or the profile names no format (exit code 255, as aws).
+    """
+    given: str | None = getattr(args, "output", None)
+    if given:
+        return given
+    chosen = os.environ.get("AWS_DEFAULT_OUTPUT")
+    if not chosen:
+        session = botocore.session.Session(profile=getattr(args, "profile", None))
+        chosen = session.get_scoped_config().get("output")
+    if not chosen:
+        return "json"
+    if chosen not in _OUTPUTS:
+        raise CommandError(f"Unknown output type: {chosen}")
+    return str(chosen)
+
+
 def _query(args: argparse.Namespace) -> Any:
     """``--query`` compiled (JMESPath), or None."""
     query = getattr(args, "query", None)
@@ -846,6 +870,7 @@ def main(argv: Sequence[str], *, prog: str = "aiokms kms", command: str = "kms")
 
     async def call() -> int:
         timestamps = getattr(args, "cli_timestamp_format", "iso8601")
+        args.output = _output(args)
 
         def write(result: Any) -> None:
             _print(to_jsonable(result, timestamps), args, out, query)
