@@ -1132,6 +1132,52 @@ def test_decrypt_failures_leave_no_output_file(
     assert [p.name for p in work.iterdir()] == ["in"]
 
 
+@pytest.mark.parametrize("command", ["encrypt", "decrypt"])
+async def test_sigterm_mid_stream_leaves_no_output_file(
+    moto_env: dict[str, str],
+    two_keys: list[str],
+    tmp_path: Path,
+    command: str,
+) -> None:
+    """SIGTERM while the output is being written, the input stalled (its writer neither writes
+    nor closes): the command stops at once, removes what it wrote, and exits 143."""
+    data = os.urandom(300_000)
+    if command == "decrypt":
+        result = await asyncio.to_thread(
+            aiokms, "encrypt", "-k", two_keys[0], env=moto_env, stdin=data
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        data = result.stdout
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        *[*COMMAND, command, "-k", two_keys[0], "-o", str(work / "out")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=moto_env,
+    )
+    try:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write(data[:200_000])  # three chunks and part of a fourth: it waits for more
+        await asyncio.wait_for(proc.stdin.drain(), 60)
+
+        def writing() -> bool:
+            return any(p.stat().st_size > 0 for p in work.glob(".out.*.partial"))
+
+        await until(writing)
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        assert await asyncio.wait_for(proc.wait(), 30) == 143
+        assert (await proc.stderr.read()).endswith(f"aiokms {command}: terminated\n".encode())
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
+    assert list(work.iterdir()) == []
+
+
 def test_decrypt_resolves_aliases_to_key_arns(
     moto_env: dict[str, str],
     two_keys: list[str],
@@ -1766,6 +1812,46 @@ async def test_bench_ctrl_c_leaves_the_emulator_serving_until_the_report_then_st
     assert report["interrupted"] is True and report["operations"]["succeeded"] > 100
     # the emulator kept serving until the load stopped: nothing failed for want of it
     assert report["operations"]["failed"] == 0 and report["kms"]["errors"] == {}
+    assert not running(emulator)  # stopped and reaped by bench, not orphaned
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("when", ["starting", "serving"])
+async def test_bench_sigterm_stops_the_emulator_and_exits_143(when: str) -> None:
+    """SIGTERM (``timeout``, the end of a CI job) to bench alone, while its emulator child
+    starts or while the load runs: the child, in a session of its own, does not get it, so
+    bench stops and reaps it before it exits 143, as a process killed by SIGTERM would."""
+    proc = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "bench",
+        "--emulator",
+        "--duration",
+        "1m",
+        "--no-progress",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    emulator = None
+    try:
+
+        def emulator_started() -> bool:
+            return any(b"aiokms.emulator" in command(pid) for pid in children(proc.pid))
+
+        await until(emulator_started)
+        (emulator,) = children(proc.pid)
+        if when == "serving":
+            await until(lambda: connections(emulator) > 0)
+        proc.send_signal(signal.SIGTERM)  # this child only, by its PID
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if emulator is not None and running(emulator):  # a failed test leaves nothing behind
+            os.kill(emulator, signal.SIGKILL)
+    assert proc.returncode == 143, err.decode()
+    assert err.endswith(b"aiokms bench: terminated\n") and out == b""
     assert not running(emulator)  # stopped and reaped by bench, not orphaned
 
 

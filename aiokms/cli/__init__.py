@@ -37,7 +37,8 @@ Against AWS (credentials and region as for the AWS CLI):
 
 Run 'aiokms COMMAND --help' for a command's options.
 Exit codes, as the AWS CLI's: 0 ok, 252 bad arguments, 253 bad configuration,
-254 the service returned an error, 255 other failures, 130 interrupted."""
+254 the service returned an error, 255 other failures, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM)."""
 
 
 def _parser() -> Parser:
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit code: 0 on success, else the AWS CLI's codes (252 bad arguments, 253 bad
-        configuration, 254 service error, 255 other failure, 130 interrupted).
+        configuration, 254 service error, 255 other failure, 130 interrupted, 143 terminated).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:

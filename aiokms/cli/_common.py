@@ -3,7 +3,15 @@
 Exit codes follow the AWS CLI's (version 2), so scripts written for ``aws`` read ours the same
 way: 0 success, 252 bad command line, 253 bad environment or configuration (no region, no
 credentials, unknown profile, a missing optional dependency), 254 the service answered with an
-error, 255 any other failure, 130 interrupted.
+error, 255 any other failure, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+
+SIGTERM, what ``timeout``, ``kill`` and service managers send, cancels the command's main task
+as Ctrl-C does, so the clean-up a command does on its way out runs (an unfinished output file is
+removed, an emulator child stopped), and the command exits 143, the code of a process the signal
+ended. (``aiokms bench`` takes Ctrl-C during its load as a request for the report; SIGTERM is
+not.) A call that holds the event loop, such as a read of a stalled stdin, would hold the
+cancellation back: inside :func:`blocking` SIGTERM raises it at once. A second SIGTERM ends
+the command as if it were not handled.
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Coroutine
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from botocore import exceptions as boto
 
@@ -29,11 +39,13 @@ __all__ = [
     "INTERRUPTED",
     "OK",
     "SERVICE_ERROR",
+    "TERMINATED",
     "USAGE",
     "CommandError",
     "Parser",
     "add_connection_options",
     "add_tls_options",
+    "blocking",
     "describe_error",
     "make_client",
     "non_negative_float",
@@ -51,6 +63,9 @@ CONFIG = 253
 SERVICE_ERROR = 254
 FAILURE = 255
 INTERRUPTED = 130
+TERMINATED = 143  # 128 + 15: what a shell reports for a process SIGTERM ended
+
+_T = TypeVar("_T")
 
 _NO_REGION = (
     "You must specify a region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set "
@@ -238,7 +253,12 @@ def run(
     """
     err = stderr or sys.stderr
     try:
-        return runner(main())
+        return runner(_cancelled_by_sigterm(main))
+    except asyncio.CancelledError:
+        if not _sigterm.requested:
+            raise
+        err.write(f"{prog}: terminated\n")
+        return TERMINATED
     except KeyboardInterrupt:
         err.write(f"\n{prog}: interrupted\n")
         return INTERRUPTED
@@ -257,6 +277,69 @@ def run(
         err.write(f"{prefix}{message}\n")
         err.flush()
         return code
+
+
+class _Sigterm:
+    """Whether a SIGTERM came during the command, and whether the command is in
+    :func:`blocking`, where the handler raises the cancellation itself."""
+
+    __slots__ = ("blocked", "requested")
+
+    def __init__(self) -> None:
+        self.blocked = False
+        self.requested = False
+
+
+_sigterm = _Sigterm()
+
+
+async def _cancelled_by_sigterm(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """``main()``, run as the main task, which SIGTERM cancels (see the module docstring).
+
+    The handler is Python's, not the event loop's: it runs even while a blocking call holds the
+    loop, so that :func:`blocking` can raise at once.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:  # set outside Python: all the same, the default is what it did
+        previous = signal.SIG_DFL
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, previous)  # a second SIGTERM ends the command
+        _sigterm.requested = True
+        if _sigterm.blocked:
+            raise asyncio.CancelledError
+        loop.call_soon_threadsafe(task.cancel)
+
+    _sigterm.requested = False
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread: SIGTERM is not the command's to handle
+        return await main()
+    try:
+        return await main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def blocking(call: Callable[..., _T], *args: Any) -> _T:
+    """``call(*args)``: a call that holds the event loop (a read of stdin), which SIGTERM ends.
+
+    The loop cannot cancel the command while such a call waits (for a writer that never writes,
+    perhaps), so inside it SIGTERM raises the cancellation at once.
+
+    Raises:
+        asyncio.CancelledError: SIGTERM came, before the call or during it.
+    """
+    _sigterm.blocked = True
+    try:
+        if _sigterm.requested:
+            raise asyncio.CancelledError
+        return call(*args)
+    finally:
+        _sigterm.blocked = False
 
 
 def silence_stdout() -> None:

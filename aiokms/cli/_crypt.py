@@ -7,9 +7,10 @@ committing suites), so the ESDK's own ``aws-encryption-cli`` decrypts what ``aio
 writes and ``aiokms decrypt`` reads what it writes.
 
 An output file is written under a temporary name beside it and renamed into place only once the
-whole message has been processed, so a failed or tampered decryption leaves no plaintext
-behind. On stdout that cannot be taken back: the plaintext of each frame is written once its tag
-is checked, and a failure at the end (truncation, signature) exits non-zero after it.
+whole message has been processed, so a failed or tampered decryption, or one stopped by Ctrl-C
+or SIGTERM, leaves no plaintext behind. On stdout that cannot be taken back: the plaintext of
+each frame is written once its tag is checked, and a failure at the end (truncation, signature)
+exits non-zero after it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from aiokms.cli._common import (
     CommandError,
     Parser,
     add_connection_options,
+    blocking,
     describe_error,
     make_client,
     parse_pair,
@@ -197,7 +199,7 @@ def _open_input(name: str, parser: Parser) -> IO[bytes]:
 
 
 def _chunks(source: IO[bytes]) -> Iterator[bytes]:
-    while chunk := source.read(CHUNK_SIZE):
+    while chunk := blocking(source.read, CHUNK_SIZE):
         yield chunk
 
 

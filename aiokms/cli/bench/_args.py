@@ -40,9 +40,10 @@ Load-test KMS: run one operation as fast as --concurrency allows (closed loop) o
 --rate (open loop), for --duration or --requests operations (after an optional --ramp-up),
 then print throughput, latency percentiles (p50 to p99.9), KMS calls, cache hits, throttles,
 retries and errors by code. Ctrl-C stops early and prints what was measured (exit 130);
---max-error-rate and --max-p99 make the run exit 1 when exceeded. --processes N runs N worker
-processes and merges them exactly; --hdr-out FILE and 'aiokms bench merge FILE...' do the same
-for runs on several machines (started together with --start-at)."""
+SIGTERM stops at once, without a report (exit 143). --max-error-rate and --max-p99 make the
+run exit 1 when exceeded. --processes N runs N worker processes and merges them exactly;
+--hdr-out FILE and 'aiokms bench merge FILE...' do the same for runs on several machines
+(started together with --start-at)."""
 
 _EPILOG = """\
 examples:

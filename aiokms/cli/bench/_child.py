@@ -73,6 +73,9 @@ class EmulatorChild:
             raise CommandError(
                 "--emulator: the emulator did not start (see the messages above)", FAILURE
             ) from None
+        except BaseException:  # cancelled (SIGTERM) while it starts: no __aexit__ will stop it
+            await self._stop()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
