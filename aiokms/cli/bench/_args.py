@@ -274,7 +274,8 @@ def check(args: argparse.Namespace, parser: Parser) -> None:
             if getattr(args, name) is not None
         ]
         if knobs:
-            parser.error(f"{', '.join(knobs)} only apply with --emulator")
+            verb = "applies" if len(knobs) == 1 else "apply"
+            parser.error(f"{', '.join(knobs)} only {verb} with --emulator")
         if not args.key_id:
             parser.error(
                 "--key-id is required unless --emulator is given (bench never creates keys "
