@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -189,6 +190,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["bench", "--emulator", "--rate-limit", "9", "--quotas", "1"], "not allowed with"),
         (["emulator", "--quotas", "1", "--quota", "DescribeKey=2"], "not allowed with"),
         (["emulator", "--quota", "DescribeKey=0"], "must be above 0"),
+        (["emulator", "--quotas", "1", "--burst", "5"], "give quotas, or rate_limit and burst"),
         (["bench", "--emulator", "--error-rate", "2"], "must be between 0 and 1"),
         (["bench", "--emulator", "--endpoint-url", "http://x"], "not allowed with argument"),
         (
@@ -835,6 +837,27 @@ def test_emulator_serves_kms_commands(emulator: dict[str, str]) -> None:
     assert described["KeyMetadata"]["Arn"].startswith("arn:aws:kms:")
     result = aiokms("kms", "describe-key", "--key-id", "alias/none", env=env)
     assert result.returncode == 254 and b"(NotFoundException)" in result.stderr
+
+
+def test_emulator_failures_exit_with_the_aws_cli_codes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A flag's value LocalKMS refuses is a bad argument (252); an address in use is another
+    failure (255)."""
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"Statement": []}')
+    code, out, err = run_main(capsys, "emulator", "--identity-policy", f"AKIDX={policy}")
+    assert code == 252 and out == ""
+    assert "aiokms emulator: error: --identity-policy: 'AKIDX' is not an --identity" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = aiokms("emulator", "--port", str(port))
+    assert result.returncode == 255 and result.stdout == b""
+    assert result.stderr.startswith(
+        f"aiokms emulator: error: cannot listen on 127.0.0.1:{port}: ".encode()
+    )
 
 
 def test_the_emulator_command_does_not_import_the_cli() -> None:

@@ -1,15 +1,16 @@
 """``aiokms emulator``: the local KMS, served from the command line.
 
 The flags and the serving loop are the emulator's own (``aiokms.emulator.__main__``): this
-module checks the command line with the ``aiokms`` parser, so a bad flag exits 252 like every
-other subcommand, then hands the arguments to the emulator's ``main``.
+module parses the command line with the ``aiokms`` parser and runs the emulator with the
+``aiokms`` exit codes, so a bad flag, or a value LocalKMS refuses, exits 252 and any other
+failure 255, like every other subcommand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokms.cli._common import USAGE, Parser
+from aiokms.cli._common import FAILURE, USAGE, Parser
 
 __all__ = ["main"]
 
@@ -28,8 +29,6 @@ def main(argv: Sequence[str], *, prog: str = "aiokms emulator", command: str = "
     """Run ``aiokms emulator`` with ``argv``; returns the exit code."""
     from aiokms.emulator import __main__ as emulator_cli
 
-    add_arguments = emulator_cli.add_arguments
-    emulator_main = emulator_cli.main
     parser = Parser(
         prog=prog,
         description="Serve a local KMS for tests and load tests: the KMS JSON protocol over "
@@ -37,10 +36,10 @@ def main(argv: Sequence[str], *, prog: str = "aiokms emulator", command: str = "
         "its endpoint URL and\ncredentials when it is ready.",
         epilog=_EPILOG,
     )
-    add_arguments(parser)
+    emulator_cli.add_arguments(parser)
     try:
-        parser.parse_args(list(argv))
+        args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else USAGE
-    code: int = emulator_main(list(argv), prog=prog)
+    code: int = emulator_cli.run(args, prog, usage=USAGE, failure=FAILURE)
     return code

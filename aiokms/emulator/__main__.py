@@ -4,9 +4,12 @@ Every keyword argument of :class:`~aiokms.emulator.LocalKMS` is a flag. When the
 listening, the command prints its endpoint URL and credentials, and with ``--tls`` the CA bundle
 clients must trust (as ``export`` lines a shell can use, or one JSON object with ``--json``),
 and then serves until SIGINT or SIGTERM, when it closes its connections, writes its state file
-and exits 0.
+and exits 0. ``python -m aiokms.emulator`` fails as an argparse program does: 2 for a bad command
+line (a flag's value LocalKMS refuses included), 1 for any other failure (the address cannot be
+bound, the state file cannot be written); ``aiokms emulator`` with that command's codes, 252
+and 255.
 
-:func:`add_arguments` and :func:`build_parser` let the ``aiokms`` command reuse the flags.
+:func:`add_arguments` and :func:`run` let the ``aiokms`` command reuse the flags and the serving.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "main",
     "quota_kwargs",
     "quota_rate",
+    "run",
     "serve",
 ]
 
@@ -387,22 +391,35 @@ async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """The emulator command: parse ``argv`` (default ``sys.argv[1:]``), serve, return status."""
     parser = build_parser(prog)
-    args = parser.parse_args(argv)
+    return run(parser.parse_args(argv), parser.prog)
+
+
+def run(args: argparse.Namespace, prog: str, *, usage: int = 2, failure: int = 1) -> int:
+    """Serve with the parsed flags until SIGINT or SIGTERM; return the exit status.
+
+    Args:
+        args: the flags, parsed by a parser :func:`add_arguments` made.
+        prog: the command's name, put before messages.
+        usage: the status when LocalKMS refuses a flag's value (argparse's 2 for a bad command
+            line; ``aiokms emulator`` passes 252).
+        failure: the status of any other failure, such as an address in use or a state file
+            that cannot be written (1; ``aiokms emulator`` passes 255).
+    """
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         return asyncio.run(serve(args))
     except KeyboardInterrupt:  # where signal handlers cannot be installed
         return 0
-    except ValueError as exc:  # a knob out of range, or an unreadable state file
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a knob out of range, or a file that is not a state file
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return usage
     except OSError as exc:  # the address cannot be bound
         print(
-            f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {exc}",
+            f"{prog}: error: cannot listen on {args.host}:{args.port}: {exc}",
             file=sys.stderr,
         )
-        return 1
+        return failure
 
 
 if __name__ == "__main__":
