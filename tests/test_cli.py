@@ -842,8 +842,8 @@ def test_emulator_serves_kms_commands(emulator: dict[str, str]) -> None:
 def test_emulator_failures_exit_with_the_aws_cli_codes(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A flag's value LocalKMS refuses is a bad argument (252); an address in use is another
-    failure (255)."""
+    """A flag's value LocalKMS refuses is a bad argument (252); an address in use or a state
+    file that cannot be written is another failure (255), and the message says which."""
     policy = tmp_path / "policy.json"
     policy.write_text('{"Statement": []}')
     code, out, err = run_main(capsys, "emulator", "--identity-policy", f"AKIDX={policy}")
@@ -858,6 +858,11 @@ def test_emulator_failures_exit_with_the_aws_cli_codes(
     assert result.stderr.startswith(
         f"aiokms emulator: error: cannot listen on 127.0.0.1:{port}: ".encode()
     )
+    state = tmp_path / "missing" / "state.json"
+    result = aiokms("emulator", "--state-file", str(state))
+    assert result.returncode == 255 and result.stdout == b""
+    message = f"aiokms emulator: error: state file {state}: No such file or directory\n"
+    assert result.stderr.decode() == message
 
 
 def test_the_emulator_command_does_not_import_the_cli() -> None:

@@ -19,10 +19,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from aiokms._argtypes import non_negative_float, positive_float, share
@@ -414,12 +416,23 @@ def run(args: argparse.Namespace, prog: str, *, usage: int = 2, failure: int = 1
     except ValueError as exc:  # a knob out of range, or a file that is not a state file
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return usage
-    except OSError as exc:  # the address cannot be bound
-        print(
-            f"{prog}: error: cannot listen on {args.host}:{args.port}: {exc}",
-            file=sys.stderr,
-        )
+    except OSError as exc:
+        if _about_state_file(exc, args.state_file):
+            message = f"state file {args.state_file}: {exc.strerror or exc}"
+        elif exc.filename is not None:
+            message = f"{exc.filename}: {exc.strerror or exc}"
+        else:  # a socket's error: the address cannot be bound
+            message = f"cannot listen on {args.host}:{args.port}: {exc}"
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return failure
+
+
+def _about_state_file(exc: OSError, state_file: str | None) -> bool:
+    """Whether ``exc`` is about the state file: the file, or the temporary file beside it that
+    it is written through."""
+    if state_file is None or exc.filename is None:
+        return False
+    return Path(os.fsdecode(exc.filename)).parent == Path(state_file).parent
 
 
 if __name__ == "__main__":

@@ -169,6 +169,24 @@ def test_main_reports_a_bad_state_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert "not a LocalKMS state file" in capsys.readouterr().err
 
 
+def test_main_reports_a_state_file_it_cannot_write(tmp_path: Path) -> None:
+    """Run as ``python -m aiokms.emulator``, with argparse's codes: a state file in a missing
+    folder is named as what failed (not as the address), exit 1."""
+    state = tmp_path / "missing" / "state.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "aiokms.emulator", "--state-file", str(state)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode() == (
+        f"python -m aiokms.emulator: error: state file {state}: No such file or directory\n"
+    )
+
+
 async def test_announcement_formats() -> None:
 
     async with LocalKMS(
