@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1791,27 +1791,21 @@ def running(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-async def test_bench_ctrl_c_leaves_the_emulator_serving_until_the_report_then_stops_it() -> None:
-    """Ctrl-C, as a terminal sends it (SIGINT to the foreground process group), mid-run: the
-    emulator child, in a session of its own, does not get it and keeps serving while the load
-    stops and the report is made; the report is printed, and the emulator is stopped and
-    reaped: no process is left behind."""
+@contextlib.asynccontextmanager
+async def bench_and_its_emulator(
+    *args: str, **options: Any
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """``aiokms bench --emulator *args`` once its emulator child has started: the bench
+    process and the child's PID. Neither outlives the block, whatever happens in it."""
     proc = await asyncio.create_subprocess_exec(
         *COMMAND,
         "bench",
         "--emulator",
-        "--latency",
-        "0.005",
-        "--duration",
-        "1m",
-        "--concurrency",
-        "4",
-        "--json",
+        *args,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,  # a process group of its own, as a shell's foreground job
+        **options,
     )
     emulator = None
     try:
@@ -1821,6 +1815,25 @@ async def test_bench_ctrl_c_leaves_the_emulator_serving_until_the_report_then_st
 
         await until(emulator_started)
         (emulator,) = children(proc.pid)
+        yield proc, emulator
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if emulator is not None and running(emulator):  # a failed test leaves nothing behind
+            os.kill(emulator, signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+async def test_bench_ctrl_c_leaves_the_emulator_serving_until_the_report_then_stops_it() -> None:
+    """Ctrl-C, as a terminal sends it (SIGINT to the foreground process group), mid-run: the
+    emulator child, in a session of its own, does not get it and keeps serving while the load
+    stops and the report is made; the report is printed, and the emulator is stopped and
+    reaped: no process is left behind."""
+    async with bench_and_its_emulator(
+        *("--latency", "0.005", "--duration", "1m", "--concurrency", "4", "--json"),
+        start_new_session=True,  # a process group of its own, as a shell's foreground job
+    ) as (proc, emulator):
         assert os.getpgid(emulator) != os.getpgid(proc.pid)  # out of Ctrl-C's reach
         # the load runs (generate-data-key makes no call before it), and has for a while
         await until(lambda: connections(emulator) > 0)
@@ -1828,12 +1841,6 @@ async def test_bench_ctrl_c_leaves_the_emulator_serving_until_the_report_then_st
         await until(lambda: cpu_ticks(emulator) >= served + 10)
         os.killpg(proc.pid, signal.SIGINT)  # the group this test made, by its id
         out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        if emulator is not None and running(emulator):  # a failed test leaves nothing behind
-            os.kill(emulator, signal.SIGKILL)
     assert proc.returncode == 130, err.decode()
     report = json.loads(out)
     check_report(report)
@@ -1849,35 +1856,11 @@ async def test_bench_sigterm_stops_the_emulator_and_exits_143(when: str) -> None
     """SIGTERM (``timeout``, the end of a CI job) to bench alone, while its emulator child
     starts or while the load runs: the child, in a session of its own, does not get it, so
     bench stops and reaps it before it exits 143, as a process killed by SIGTERM would."""
-    proc = await asyncio.create_subprocess_exec(
-        *COMMAND,
-        "bench",
-        "--emulator",
-        "--duration",
-        "1m",
-        "--no-progress",
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    emulator = None
-    try:
-
-        def emulator_started() -> bool:
-            return any(b"aiokms.emulator" in command(pid) for pid in children(proc.pid))
-
-        await until(emulator_started)
-        (emulator,) = children(proc.pid)
+    async with bench_and_its_emulator("--duration", "1m", "--no-progress") as (proc, emulator):
         if when == "serving":
             await until(lambda: connections(emulator) > 0)
         proc.send_signal(signal.SIGTERM)  # this child only, by its PID
         out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        if emulator is not None and running(emulator):  # a failed test leaves nothing behind
-            os.kill(emulator, signal.SIGKILL)
     assert proc.returncode == 143, err.decode()
     assert err.endswith(b"aiokms bench: terminated\n") and out == b""
     assert not running(emulator)  # stopped and reaped by bench, not orphaned
