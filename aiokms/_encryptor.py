@@ -57,6 +57,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
+from aiokms import _fork
 from aiokms._cache import CoroutineSource, DataKey, DataKeyEntry, DataKeySource
 from aiokms._frames import forget_locals
 from aiokms._message import (
@@ -293,6 +294,7 @@ class Encryptor:
     """
 
     __slots__ = (
+        "__weakref__",  # for aiokms._fork
         "_accounts",
         "_algorithm",
         "_cache",
@@ -447,6 +449,16 @@ class Encryptor:
             None,
             (),
         )
+        _fork.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        """In a child process: forget the contexts, whose signing key pairs the parent goes on
+        spending (the cache drops the data keys they serve), and the parent's calls."""
+        self._contexts.clear()
+        self._last_context = ({}, None)
+        self._pending = {}
+        self._resolving = None
+        self._last_entries = (None, None, ())
 
     # --- properties ---------------------------------------------------------------------------
 

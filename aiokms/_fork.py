@@ -1,4 +1,4 @@
-"""What a forked child does with the clients and caches it inherits.
+"""What a forked child does with the clients, caches and encryptors it inherits.
 
 A child made by ``os.fork()`` (gunicorn ``--preload``, multiprocessing, Celery's prefork pool)
 starts with copies of its parent's objects: a client's pooled sockets and event loop, a cache's

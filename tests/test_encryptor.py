@@ -952,6 +952,38 @@ async def test_the_signed_suite_makes_one_data_key_per_budget_with_the_defaults(
     assert kms.operations() == ["GenerateDataKey"] * 10
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform has no os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_signs_with_a_key_pair_of_its_own() -> None:
+    """A signing key pair serves as many messages as one data key may: parent and child must
+    not both spend that budget, as the cache's data keys are not shared after a fork."""
+    kms = LocalKeys()
+    arn = kms.add("key-0")
+    encryptor = Encryptor(kms, arn, cache=aiokms.DataKeyCache(max_messages=3), algorithm=SIGNED)
+
+    def public_key() -> str:
+        message = asyncio.run(encryptor.encrypt(b"x", encryption_context={"tenant": "a"}))
+        return parse_header(message).encryption_context[PUBLIC_KEY_CONTEXT_KEY]
+
+    before = public_key()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports and leaves at once, running none of pytest's code
+        status = 1
+        try:
+            os.write(write, json.dumps([public_key(), public_key()]).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as report:
+        in_child = json.loads(report.read())
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert in_child[0] == in_child[1] != before  # a pair of its own, kept for its data key
+    assert public_key() == before  # the parent's serves on
+
+
 # --- argument validation -----------------------------------------------------------------------
 
 
