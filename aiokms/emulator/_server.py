@@ -72,13 +72,20 @@ class _ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """aiohttp's log of a connection's errors, with the client's mistakes on one line.
 
     aiohttp logs a request it cannot parse (bad framing, a header it refuses) at ERROR with a
-    traceback; for a KMS emulator that is the client's error, answered 400: one WARNING line.
+    traceback; for a KMS emulator that is the client's error, answered 400: one WARNING line,
+    saying what was wrong but not quoting the line it was found in (aiohttp's description
+    does), which may be a signature or a session token.
     """
 
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         error = kwargs.get("exc_info")
         if isinstance(error, http_exceptions.HttpProcessingError):
-            log.warning("LocalKMS refused a request it could not parse: %s", error.message)
+            what = str(error.message).split("\n", 1)[0].split("'", 1)[0].split('"', 1)[0]
+            log.warning(
+                "LocalKMS refused a request it could not parse (%s: %s)",
+                type(error).__name__,
+                what.rstrip(" :"),
+            )
             return
         self.logger.exception(msg, *args, **kwargs)
 

@@ -3,6 +3,7 @@ and arguments, and no secret in its logs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -115,6 +116,32 @@ async def test_secrets_stay_out_of_logs(caplog: pytest.LogCaptureFixture) -> Non
     assert key.current is not None
     for shown in (repr(key), repr(key.current), repr(store), repr(backend)):
         assert key.current.secret.hex() not in shown and "secret" not in shown.lower()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Authorization: AWS4-HMAC-SHA256 Signature=deadbeefSIGNATURE\x01",
+        b"X-Amz-Security-Token: TOKENVALUE\x00x",
+    ],
+)
+async def test_a_request_it_cannot_parse_is_logged_without_its_headers(
+    local: LocalKMS, caplog: pytest.LogCaptureFixture, header: bytes
+) -> None:
+    """aiohttp's own description of such a request quotes the offending line: a signature or
+    a session token, which no record may hold."""
+    caplog.set_level(logging.DEBUG)
+    reader, writer = await asyncio.open_connection("127.0.0.1", local.port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\n" + header + b"\r\nContent-Length: 0\r\n\r\n")
+    reply = await reader.read()
+    writer.close()
+    assert reply.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")  # (to its sender alone)
+    (record,) = [r for r in caplog.records if r.name == "aiokms.emulator"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "LocalKMS refused a request it could not parse (BadHttpMessage: Invalid header value char)"
+    )
+    assert b"SIGNATURE" not in caplog.text.encode() and b"TOKENVALUE" not in caplog.text.encode()
 
 
 async def test_reset_starts_from_an_empty_kms(tmp_path: Any) -> None:
