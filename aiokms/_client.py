@@ -379,6 +379,7 @@ class KMSClient(Operations):
                 connections are (the client is closed all the same).
         """
         self._closed = True
+        _telemetry.forget_client(self)
         self._signing = None
         self._signer.forget()
         loop = self._loop

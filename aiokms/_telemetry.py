@@ -65,6 +65,7 @@ __all__ = [
     "Telemetry",
     "error_code",
     "find_meters",
+    "forget_client",
     "note_cache",
     "note_cache_call",
     "telemetry",
@@ -113,6 +114,11 @@ def telemetry(
         )
     _CLIENTS[client] = region
     return Telemetry(tracer_provider, region, endpoint_url, clock)
+
+
+def forget_client(client: Stats) -> None:
+    """``client`` is closed: it sends nothing more, so its limiters' rates are observed no more."""
+    _CLIENTS.pop(client, None)
 
 
 class Telemetry:

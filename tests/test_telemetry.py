@@ -326,6 +326,8 @@ async def test_limiter_rates_are_observed_by_quota(
     key = frozenset({"cloud.region": "eu-limiter-1", "aiokms.quota": "DescribeKey"}.items())
     assert set(rates) == {"DescribeKey"}
     assert observed[key].value == rates["DescribeKey"]
+    # closed (and still referenced here), the client sends nothing more: its rate is gone
+    assert key not in points(reader, "aiokms.client.limiter.rate")
 
 
 async def test_cache_hits_misses_and_kms_calls_are_counted(
