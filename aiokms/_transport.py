@@ -182,7 +182,11 @@ class map_exceptions:  # named like a function: used as ``with map_exceptions(ur
     ) -> None:
         if exc is None or not isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
             return  # success, cancellation, or not ours to translate
-        raise _translate(exc, self) from exc
+        error = _translate(exc, self)
+        try:
+            raise error
+        finally:  # raised while ``exc`` is handled, it would be the context: see _translate
+            error.__context__ = None
 
 
 class Deadlines:
@@ -316,7 +320,9 @@ def _cancelled_elsewhere(task: asyncio.Task[object]) -> bool:
 
 
 def _translate(exc: BaseException, where: map_exceptions) -> errors.TransportError:
-    # Descriptions, not the exceptions: an aiohttp exception's frames hold the request.
+    # Descriptions, not the exceptions: an aiohttp exception's frames hold the request, and
+    # its request_info the request's headers (signed ones, the session token, the proxy's
+    # credentials). So the error returned is raised with neither cause nor context.
     url, read_timeout = where.endpoint_url, where.read_timeout
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return errors.CertificateError(
@@ -697,20 +703,23 @@ class Transport:
                     data,
                 )
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                raise _translate(exc, self._map_exceptions) from exc
+                error = _translate(exc, self._map_exceptions)
             except OSError as exc:  # a socket's error aiohttp's machinery would have wrapped
-                raise _translate(aiohttp.ClientOSError(*exc.args), self._map_exceptions) from exc
+                error = _translate(aiohttp.ClientOSError(*exc.args), self._map_exceptions)
+            # raised once aiohttp's exception is handled, so that it is not the context
+            raise error
         except (asyncio.CancelledError, errors.TransportError):
             # Ours, whatever the cancellation became on its way out of aiohttp.
-            if deadlines is not None and deadlines.expired(task) and not _cancelled_elsewhere(task):
-                raise errors.ReadTimeout(
-                    endpoint_url=self.endpoint_url,
-                    error=f"no reply within {deadlines.timeout} s",
-                ) from None
-            raise
+            if not (
+                deadlines is not None and deadlines.expired(task) and not _cancelled_elsewhere(task)
+            ):
+                raise
         finally:
             if deadlines is not None:
                 deadlines.stop(task)
+        raise errors.ReadTimeout(  # out of the handler: what it caught is not the context
+            endpoint_url=self.endpoint_url, error=f"no reply within {deadlines.timeout} s"
+        )
 
     def _request(
         self, session: aiohttp.ClientSession, headers: Mapping[str, str], body: bytes

@@ -4,9 +4,11 @@ are retried as transient failures."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import socket
 import ssl
+import struct
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -1028,3 +1030,117 @@ def test_a_bad_proxy_url_leaves_no_credentials_in_the_traceback(
         tb = tb.tb_next
     assert frames >= 3  # the client, the settings, the proxy URL's parsing
     assert "hunter2" not in str(caught.value)
+
+
+# --- secrets: no error a call raises leads back to the request it failed -----------------------
+
+SESSION_TOKEN = "transport-session-token-never-shown"
+PROXY_PASSWORD = "proxy-p@ss/word"
+
+
+def error_chain(error: BaseException) -> list[BaseException]:
+    """The error, and every cause and context reachable from it."""
+    links: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        link = pending.pop()
+        if link is None or any(link is seen for seen in links):
+            continue
+        links.append(link)
+        pending += (link.__cause__, link.__context__)
+    return links
+
+
+def shown_by(link: BaseException) -> str:
+    """What a reporter may record of an exception: its text, its repr and its attributes'."""
+    attributes = getattr(link, "__dict__", {})
+    return " ".join(
+        [str(link), repr(link), repr(link.args), *(repr(value) for value in attributes.values())]
+    )
+
+
+async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def bad_status_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 2OO NOT-A-STATUS\r\n\r\n")
+    await writer.drain()
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()  # reads the request (or the TLS hello) and never answers
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        ("bad status line", aiokms.InvalidResponse),
+        ("reset", aiokms.ConnectionClosed),
+        ("read timeout", aiokms.ReadTimeout),
+        ("connect timeout", aiokms.ConnectTimeout),
+        ("certificate", aiokms.CertificateError),
+        ("proxy 407", aiokms.ProxyError),
+    ],
+)
+@pytest.mark.parametrize("path", ["direct", "session"])
+async def test_no_error_raised_leads_back_to_the_request_and_its_secrets(
+    raw_server: Callable[[Serve], Awaitable[str]],
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    fake: FakeKMS,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    error: type[aiokms.TransportError],
+    path: str,
+) -> None:
+    """aiohttp's exceptions hold the request's headers (``request_info``): signed ones, the
+    session token, the proxy's credentials. None is a cause or a context of what a call
+    raises, and nothing reachable from it shows a secret."""
+    if path == "session":
+        monkeypatch.setattr(_transport, "_DIRECT_REQUESTS", False)
+    options: dict[str, Any] = {"max_attempts": 1}
+    if failure == "bad status line":
+        url = await raw_server(bad_status_line)
+    elif failure == "reset":
+        url = await raw_server(reset)
+    elif failure == "read timeout":
+        url = await raw_server(silent)
+        options["read_timeout"] = 0.2
+    elif failure == "connect timeout":  # the TLS handshake is never answered
+        url = (await raw_server(silent)).replace("http:", "https:")
+        options["connect_timeout"] = 0.2
+    elif failure == "certificate":
+        url = (await https(TestCA(ca.directory, "another CA").server_context())).url
+        options["verify"] = str(ca.bundle)
+    else:
+        proxy = ConnectProxy(user="alice", password="the-right-one")
+        await proxy.start()
+        proxy_url = proxy.url.replace("http://", "http://alice:proxy-p%40ss%2Fword@")
+        if failure == "proxy 407":
+            url = (await https(ca.server_context())).url
+            options.update(verify=str(ca.bundle), proxies={"https": proxy_url})
+        else:
+            url = fake.url
+            options["proxies"] = {"http": proxy_url}
+    credentials = aiokms.Credentials(ACCESS_KEY, SECRET_KEY, token=SESSION_TOKEN)
+    try:
+        async with aiokms.KMSClient(
+            region_name="us-east-1", endpoint_url=url, credentials=credentials, **options
+        ) as kms:
+            with pytest.raises(error) as caught:
+                await asyncio.wait_for(kms.list_keys(), BOUND)
+    finally:
+        if failure.startswith("proxy"):
+            await proxy.stop()
+    basic = base64.b64encode(f"alice:{PROXY_PASSWORD}".encode()).decode()
+    secrets = [SECRET_KEY, SESSION_TOKEN, "Signature=", PROXY_PASSWORD, "p%40ss", basic]
+    for link in error_chain(caught.value):
+        assert not isinstance(link, aiohttp.ClientError), repr(link)
+        assert getattr(link, "request_info", None) is None, repr(link)
+        shown = shown_by(link)
+        assert [secret for secret in secrets if secret in shown] == [], type(link)
