@@ -35,8 +35,9 @@ end inside the tunnel; the pool keeps tunnels alive as it keeps connections) and
 in TLS too, its certificate checked as the endpoint's is, or with the context
 :func:`proxy_tls` makes from botocore's ``proxies_config`` (for an ``https://`` endpoint that
 is TLS within TLS, which asyncio has from Python 3.11). Its ``Proxy-Authorization`` header
-goes with the ``CONNECT`` only. A failure to reach it, or a refusal, is a
-:class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
+goes with the ``CONNECT`` only, or, for an ``http://`` endpoint, with each request the proxy
+forwards. A failure to reach it, or a refusal (a ``407`` to the ``CONNECT`` or to a forwarded
+request), is a :class:`~aiokms.errors.ProxyError` naming the proxy without its credentials.
 
 Requests: :meth:`Transport.post` sends a request from the pool's connection itself, without
 ``ClientSession.post``'s redirects, cookies, timeouts and tracing machinery, which no KMS
@@ -616,9 +617,13 @@ class Transport:
             self._proxy = self._proxy_options["proxy"] = URL(proxy.url)
             # what the session sends a proxy: its default headers, and the credentials
             self._proxy_headers = dict(self._headers)
-            if proxy.authorization is not None:
+            if proxy.authorization is not None and self._url.scheme == "https":
                 self._proxy_options["proxy_headers"] = {"Proxy-Authorization": proxy.authorization}
                 self._proxy_headers["Proxy-Authorization"] = proxy.authorization
+            elif proxy.authorization is not None:
+                # no CONNECT to send them with: aiohttp sends proxy headers with nothing else,
+                # and the proxy reads the credentials from each request it forwards
+                self._headers["Proxy-Authorization"] = proxy.authorization
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None and not self._session.closed else "closed"
@@ -697,17 +702,24 @@ class Transport:
                     data = await response.read()
                 finally:
                     response.release()  # the connection goes back to the pool (or is closed)
-                return (
-                    response.status,
-                    {name.lower(): value for name, value in response.headers.items()},
-                    data,
+                status = response.status
+                if status != 407 or self._proxy is None or self._url.scheme != "http":
+                    return (
+                        status,
+                        {name.lower(): value for name, value in response.headers.items()},
+                        data,
+                    )
+                # the proxy refused to forward the request, as it would refuse a tunnel
+                error = errors.ProxyError(
+                    endpoint_url=self.endpoint_url,
+                    proxy=str(self._map_exceptions.proxy),
+                    error=f"{status} {response.reason or 'Proxy Authentication Required'}",
                 )
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = _translate(exc, self._map_exceptions)
             except OSError as exc:  # a socket's error aiohttp's machinery would have wrapped
                 error = _translate(aiohttp.ClientOSError(*exc.args), self._map_exceptions)
-            # raised once aiohttp's exception is handled, so that it is not the context
-            raise error
+            raise error  # out of the handlers: what they caught is not its context
         except (asyncio.CancelledError, errors.TransportError):
             # Ours, whatever the cancellation became on its way out of aiohttp.
             if not (

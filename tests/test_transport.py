@@ -871,6 +871,62 @@ async def test_an_http_endpoint_goes_through_http_proxy_in_absolute_form(
     assert all(request.signature_ok for request in fake.requests)
 
 
+@pytest.mark.parametrize("path", ["direct", "session"])
+async def test_an_http_endpoints_requests_carry_the_proxy_credentials(
+    fake: FakeKMS,
+    corporate_proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+) -> None:
+    """No tunnel to send them with: the proxy reads them from each request it forwards."""
+    caplog.set_level(logging.DEBUG)
+    if path == "session":
+        monkeypatch.setattr(_transport, "_DIRECT_REQUESTS", False)
+    proxies = {"http": with_credentials(corporate_proxy)}
+    async with https_client(fake.url, proxies=proxies) as kms:
+        await kms.list_keys()
+        await kms.list_keys()
+        shown = [repr(kms), str(kms.stats()), repr(kms._transport)]
+    assert corporate_proxy.refused == 0
+    assert [opened.method for opened in corporate_proxy.opened] == ["POST"]
+    basic = base64.b64encode(b"alice:proxy-p@ss/word").decode()
+    assert corporate_proxy.opened[0].headers["proxy-authorization"] == f"Basic {basic}"
+    assert len(fake.requests) == 2
+    assert all(request.signature_ok for request in fake.requests)
+    for text in [*shown, caplog.text]:
+        assert "p@ss" not in text
+        assert basic not in text
+
+
+@pytest.mark.parametrize("path", ["direct", "session"])
+@pytest.mark.parametrize("given", ["wrong-password", None])
+async def test_a_proxy_refusing_an_http_endpoints_request_is_a_proxy_error(
+    fake: FakeKMS,
+    corporate_proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    given: str | None,
+    path: str,
+) -> None:
+    if path == "session":
+        monkeypatch.setattr(_transport, "_DIRECT_REQUESTS", False)
+    url = corporate_proxy.url
+    if given is not None:
+        url = url.replace("http://", f"http://alice:{given}@")
+    monkeypatch.setenv("http_proxy", url)
+    async with https_client(fake.url, max_attempts=2, _random=lambda: 0.0) as kms:
+        with pytest.raises(aiokms.ProxyError) as caught:
+            await kms.list_keys()
+        assert kms.stats().retries == 1  # as a refused tunnel is
+    message = str(caught.value)
+    assert f"through the proxy {corporate_proxy.url} (from http_proxy)" in message
+    assert "407 Proxy Authentication Required" in message
+    assert "wrong-password" not in message
+    assert isinstance(caught.value, botocore.exceptions.ProxyConnectionError)
+    assert corporate_proxy.refused == 2
+    assert fake.requests == []
+
+
 async def test_an_https_proxy_is_spoken_to_in_tls_from_python_3_11(
     ca: TestCA, https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]]
 ) -> None:
@@ -1085,6 +1141,7 @@ async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         ("connect timeout", aiokms.ConnectTimeout),
         ("certificate", aiokms.CertificateError),
         ("proxy 407", aiokms.ProxyError),
+        ("proxy 407 in absolute form", aiokms.ProxyError),
     ],
 )
 @pytest.mark.parametrize("path", ["direct", "session"])
