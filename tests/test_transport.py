@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import socket
 import ssl
@@ -507,6 +508,44 @@ async def test_refused_connections_are_retried(faults: FaultServer) -> None:
             assert kms.stats().errors == {"ConnectError": 4}
             assert kms.stats().retries == 3
             assert_idle(kms)
+
+
+@pytest.mark.parametrize("path", ["direct", "session"])
+async def test_read_timeout_starts_once_the_connection_is_open(
+    ca: TestCA,
+    https: Callable[[ssl.SSLContext], Awaitable[FakeKMS]],
+    raw_server: Callable[[Serve], Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    """A TLS handshake slower than read_timeout, within connect_timeout, is no ReadTimeout:
+    connect_timeout bounds opening the connection, read_timeout the wait for the reply."""
+    if path == "session":
+        monkeypatch.setattr(_transport, "_DIRECT_REQUESTS", False)
+    server = await https(ca.server_context())
+    upstream_port = int(server.url.rpartition(":")[2])
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def slow_to_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.6)  # the client's hello waits: its handshake takes as long
+        upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", upstream_port)
+        try:
+            await asyncio.gather(pipe(reader, upstream), pipe(upstream_reader, writer))
+        finally:
+            upstream.close()
+
+    url = (await raw_server(slow_to_open)).replace("http:", "https:")
+    options = {"connect_timeout": 10, "read_timeout": 0.2, "max_attempts": 1}
+    async with https_client(url, verify=str(ca.bundle), **options) as kms:
+        await asyncio.wait_for(kms.list_keys(), BOUND)
+        assert kms.stats().errors == {}
+    assert len(server.requests) == 1
 
 
 # --- HTTPS: certificates verified against the trust store the settings name --------------------
