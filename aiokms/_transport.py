@@ -58,6 +58,8 @@ import asyncio
 import contextlib
 import inspect
 import os
+import select
+import socket
 import ssl
 import sys
 import time
@@ -503,9 +505,41 @@ def _reason(exc: OSError) -> str:
     return str(reason or exc)
 
 
+def _dropped(protocol: ResponseHandler | None) -> bool:
+    """Whether a pooled connection was closed by its peer (or sent bytes no idle connection
+    gets) while the event loop was too busy to notice: a request sent on it would fail.
+
+    aiohttp hands out a pooled connection that the loop has not yet seen closed. Checked as
+    urllib3 checks one for botocore: its socket is readable at once. A connection no request
+    has used (no response parser yet) is fresh and not checked: a TLS server's session
+    tickets may still be on their way to it.
+    """
+    if getattr(protocol, "_parser", None) is None:  # fresh (or an aiohttp without parsers)
+        return False
+    transport = protocol.transport  # type: ignore[union-attr]
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if sock is None:
+        return False  # closed already: aiohttp reports it when it sends
+    return _readable(sock)
+
+
+if hasattr(select, "poll"):
+
+    def _readable(sock: socket.socket) -> bool:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+else:  # Windows
+
+    def _readable(sock: socket.socket) -> bool:
+        return bool(select.select([sock], [], [], 0)[0])
+
+
 class _Connector(aiohttp.TCPConnector):
-    """The pool's connector: once ``session.post`` has its connection, the reply's deadline
-    starts (:class:`Deadlines`; opening the connection is ``connect_timeout``'s to bound).
+    """The pool's connector: for ``session.post``, a pooled connection the peer has closed is
+    dropped for another (:func:`_dropped`), and once the request has its connection the
+    reply's deadline starts (:class:`Deadlines`; opening it is ``connect_timeout``'s to bound).
 
     :meth:`Transport.post`'s own path calls aiohttp's :meth:`connect` and does the same itself,
     without this method's coroutine.
@@ -515,6 +549,9 @@ class _Connector(aiohttp.TCPConnector):
 
     async def connect(self, req: aiohttp.ClientRequest, *args: Any, **kwargs: Any) -> Connection:
         connection = await super().connect(req, *args, **kwargs)
+        while _dropped(connection.protocol):  # nothing sent on it: another is safe
+            connection.close()
+            connection = await super().connect(req, *args, **kwargs)
         if self.deadlines is not None:
             self.deadlines.start(asyncio.current_task())  # type: ignore[arg-type]
         return connection
@@ -686,13 +723,12 @@ class Transport:
                 # called, as every session request calls it
                 if self._direct and aiohttp.ClientSession._request is _SESSION_REQUEST:
                     request = self._request(session, headers, body)
-                    try:  # aiohttp's, not _Connector's: what that adds is done here
-                        connection = await _CONNECT(
-                            session.connector,  # type: ignore[arg-type]
-                            request,
-                            [],
-                            self._timeout,
-                        )
+                    connector: aiohttp.BaseConnector = session.connector  # type: ignore[assignment]
+                    try:  # aiohttp's connect, not _Connector's: what that adds is done here
+                        connection = await _CONNECT(connector, request, [], self._timeout)
+                        while _dropped(connection.protocol):  # nothing sent on it yet
+                            connection.close()
+                            connection = await _CONNECT(connector, request, [], self._timeout)
                     except asyncio.TimeoutError as exc:  # as the session reports it
                         raise aiohttp.ConnectionTimeoutError(
                             f"Connection timeout to host {request.url}"

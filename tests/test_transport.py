@@ -11,6 +11,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -546,6 +547,69 @@ async def test_read_timeout_starts_once_the_connection_is_open(
         await asyncio.wait_for(kms.list_keys(), BOUND)
         assert kms.stats().errors == {}
     assert len(server.requests) == 1
+
+
+class ClosingServer:
+    """HTTP/1.1 on 127.0.0.1, served from a thread: it answers each connection's first request
+    with keep-alive, closes the connection, and then sets :attr:`closed`. Its thread runs
+    while the client's event loop is busy, as another process's server would."""
+
+    BODY = b'{"Keys": [], "Truncated": false}'
+    REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.closed = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listener closed: done
+            while True:
+                connection, _ = self.listener.accept()
+                self.connections += 1
+                if self.tls is not None:
+                    connection = self.tls.wrap_socket(connection, server_side=True)
+                with connection, connection.makefile("rb") as reader:
+                    length = 0
+                    while (line := reader.readline()) not in (b"\r\n", b""):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.partition(b":")[2])
+                    reader.read(length)  # all of it: a close with unread bytes is a reset
+                    connection.sendall(self.REPLY)
+                self.closed.set()
+
+    def stop(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
+        self.listener.close()
+        self.thread.join(BOUND)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("path", ["direct", "session"])
+async def test_a_pooled_connection_closed_while_the_loop_was_busy_is_not_used(
+    ca: TestCA, monkeypatch: pytest.MonkeyPatch, path: str, scheme: str
+) -> None:
+    """The server closed the idle connection while the loop ran something else, so the pool
+    still holds it as open: the request goes on another connection, and costs no attempt."""
+    if path == "session":
+        monkeypatch.setattr(_transport, "_DIRECT_REQUESTS", False)
+    server = ClosingServer(ca.server_context() if scheme == "https" else None)
+    try:
+        async with client(server.url, max_attempts=1, verify=str(ca.bundle)) as kms:
+            await kms.list_keys()
+            assert server.closed.wait(BOUND)  # blocks the loop: nobody reads the close
+            server.closed.clear()
+            await kms.list_keys()  # in this task: a new one would let the loop see the close
+            assert kms.stats().errors == {}
+            assert kms.stats().requests == 2
+    finally:
+        server.stop()
+    assert server.connections == 2
 
 
 # --- HTTPS: certificates verified against the trust store the settings name --------------------
