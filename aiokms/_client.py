@@ -132,8 +132,9 @@ class ClientMeta:
 
     @property
     def method_to_api_mapping(self) -> dict[str, str]:
-        """Method names to operation names (``"list_keys"``: ``"ListKeys"``); a copy."""
-        return dict(_operations.OPERATIONS)
+        """Method names to the operation names of botocore's model (``"list_keys"``:
+        ``"ListKeys"``), as botocore makes it; a copy."""
+        return dict(_model.method_to_api_mapping())
 
     @property
     def service_model(self) -> ServiceModel:

@@ -153,6 +153,12 @@ def service_model() -> ServiceModel:
     return _service()
 
 
+@functools.cache
+def method_to_api_mapping() -> dict[str, str]:
+    """Method names to the model's operation names (``kms.meta.method_to_api_mapping``)."""
+    return {xform_name(name): name for name in service_model().operation_names}
+
+
 def _service() -> ServiceModel:
     from botocore.model import ServiceModel
 

@@ -992,9 +992,12 @@ async def test_an_http_endpoints_requests_carry_the_proxy_credentials(
         await kms.list_keys()
         shown = [repr(kms), str(kms.stats()), repr(kms._transport)]
     assert corporate_proxy.refused == 0
-    assert [opened.method for opened in corporate_proxy.opened] == ["POST"]
     basic = base64.b64encode(b"alice:proxy-p@ss/word").decode()
-    assert corporate_proxy.opened[0].headers["proxy-authorization"] == f"Basic {basic}"
+    # (one connection kept for both; aiohttp 3.10 opens one for each: the floor's CI job)
+    assert 1 <= len(corporate_proxy.opened) <= 2
+    for opened in corporate_proxy.opened:
+        assert opened.method == "POST"
+        assert opened.headers["proxy-authorization"] == f"Basic {basic}"
     assert len(fake.requests) == 2
     assert all(request.signature_ok for request in fake.requests)
     for text in [*shown, caplog.text]:
