@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiokms
 from aiokms._ratelimit import RateLimiter
@@ -63,3 +66,24 @@ def imported_modules(path: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
+
+
+def in_forked_child(report: Callable[[], Any]) -> Any:
+    """``report()`` run in a child made by ``os.fork()``, its JSON result read back. The
+    child leaves at once after it (``os._exit``), running none of pytest's code."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(read)
+            os.write(write, json.dumps(report()).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads(text)

@@ -41,6 +41,7 @@ from aiokms._message import PUBLIC_KEY_CONTEXT_KEY, Algorithm, parse_header
 from aiokms._message.signing import Signer
 from aiokms.emulator import LocalKMS
 from aiokms.errors import InvalidMessageError, InvalidResponse
+from tests.helpers import in_forked_child
 from tests.known_answers import ESDK_VECTORS, b64, esdk_vector_params, vector_plaintext
 
 REGION = "us-east-1"
@@ -966,20 +967,7 @@ def test_a_forked_child_signs_with_a_key_pair_of_its_own() -> None:
         return parse_header(message).encryption_context[PUBLIC_KEY_CONTEXT_KEY]
 
     before = public_key()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child reports and leaves at once, running none of pytest's code
-        status = 1
-        try:
-            os.write(write, json.dumps([public_key(), public_key()]).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-    with os.fdopen(read) as report:
-        in_child = json.loads(report.read())
-    _, status = os.waitpid(pid, 0)
-    assert status == 0
+    in_child = in_forked_child(lambda: [public_key(), public_key()])
     assert in_child[0] == in_child[1] != before  # a pair of its own, kept for its data key
     assert public_key() == before  # the parent's serves on
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
-import json
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 import aiokms
 from aiokms._cache import CacheStats, DataKeyCache
 from tests.fake_kms import ACCESS_KEY, FakeKMS, Recorded
+from tests.helpers import in_forked_child
 from tests.virtual_kms import (
     HIT_COST,
     FakeClock,
@@ -968,23 +968,13 @@ def test_a_forked_child_drops_the_parents_keys_wiping_them() -> None:
     cache = DataKeyCache(clock=clock)
     first = asyncio.run(kms.run(gdk(cache, kms)))
     buffers = wipes_of(cache)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child reports and leaves at once, running none of pytest's code
-        status = 1
-        try:
-            entries, wiped = cache.stats().entries, not any(any(b) for b in buffers)
-            again = asyncio.run(kms.run(gdk(cache, kms)))
-            seen = [entries, wiped, again["CiphertextBlob"] != first["CiphertextBlob"]]
-            os.write(write, json.dumps(seen).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-    with os.fdopen(read) as report:
-        seen = json.loads(report.read())
-    _, status = os.waitpid(pid, 0)
-    assert status == 0
+
+    def in_child() -> list[Any]:
+        entries, wiped = cache.stats().entries, not any(any(b) for b in buffers)
+        again = asyncio.run(kms.run(gdk(cache, kms)))
+        return [entries, wiped, again["CiphertextBlob"] != first["CiphertextBlob"]]
+
+    seen = in_forked_child(in_child)
     assert seen == [0, True, True]  # no entry, the plaintext overwritten, a key of its own
     assert cache.stats().entries == 1 and all(buffers)  # the parent's are intact
     assert asyncio.run(kms.run(gdk(cache, kms))) == first
